@@ -1,0 +1,1 @@
+console.log("[sluice] native addon build: not yet wired")
