@@ -1,0 +1,237 @@
+/**
+ * CPU affinity: loads the optional native addon (native/, built by scripts/build-native.mjs into
+ * native/sluice-native.node) and is a no-op when it is absent. Never throws on load.
+ *
+ * What pinning touches, and what it does not:
+ * - `setAffinity(cpus)` pins the CALLING OS THREAD only (sched_setaffinity with pid 0), never the
+ *   process. The runtime calls it from inside each worker thread at boot (`pinCurrentThread`);
+ *   it never pins the main thread.
+ * - Linux copies a thread's mask into every thread it creates afterwards. A pinned worker
+ *   therefore pins (a) any Worker it spawns itself, and (b) the libuv threadpool IF that worker
+ *   is the first thread in the process to use it. Worker threads have no pool of their own: the
+ *   pool (fs, crypto.pbkdf2/scrypt/randomBytes, dns.lookup, zlib) is process-wide and is created
+ *   lazily, all UV_THREADPOOL_SIZE threads at once, by whichever thread first submits work.
+ *   Measured on Node 20.20.2 / libuv 1.46.0 (Linux x64): a CommonJS entry point has no pool
+ *   until its first async fs call, which creates 4 threads synchronously; an ES-module entry
+ *   point already has it (the ESM loader reads files through the pool on the main thread);
+ *   pool threads are not named (comm "node" like every node thread; libuv >= 1.50 names them
+ *   "libuv-worker"). A pinned worker making the process's first pool call pins all 4 pool
+ *   threads to its CPU (test/affinity.test.ts shows it). Remedy: `await warmLibuvPool()` on the
+ *   main thread before starting pinned workers.
+ * - Unaffected: the main thread, V8's platform threads (created at process start by the main
+ *   thread), each Worker's own thread until it pins itself (created by its unpinned parent).
+ * - Kernel semantics: CPUs in the list that the thread may not use (offline, outside the cgroup
+ *   cpuset) are silently dropped; only a list with no usable CPU fails (EINVAL).
+ *
+ * Errors from the addon: TypeError (code ERR_INVALID_ARG_TYPE) for a non-array or non-integer,
+ * RangeError (ERR_OUT_OF_RANGE) for an empty list or a CPU outside 0..1023, Error with
+ * code = errno name (e.g. 'EINVAL') and a message "sched_setaffinity failed: errno 22 (EINVAL:
+ * Invalid argument)" when the OS refuses.
+ */
+import { stat } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface Topology {
+  /** Online CPUs, ascending (/sys/devices/system/cpu/online). */
+  online: number[];
+  /** One entry per online CPU: physical core id and package (socket) id where Linux tells them,
+   *  else core = cpu and package = 0. Core ids are per package. */
+  cores: Array<{ cpu: number; core: number; package: number }>;
+}
+
+export interface AffinityAddon {
+  /** Pins the calling thread to these CPUs. */
+  setAffinity(cpus: number[]): void;
+  /** The calling thread's allowed CPUs, ascending. */
+  getAffinity(): number[];
+  /** The CPU the calling thread is running on right now. */
+  currentCpu(): number;
+  /** Kernel thread id (gettid) of the calling thread: /proc/self/task/<tid>. */
+  threadId(): number;
+  topology(): Topology;
+}
+
+export interface AffinityStatus {
+  available: boolean;
+  /** Why the addon is unavailable; null when available. */
+  reason: string | null;
+  addon: AffinityAddon | null;
+  /** The .node file that was (or would have been) loaded; null when loading was skipped. */
+  path: string | null;
+}
+
+export interface LoadAffinityOptions {
+  /** Environment to read SLUICE_NO_NATIVE from (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** Override the addon file (default native/sluice-native.node in the package root). */
+  path?: string;
+}
+
+/** This file is src/runtime/affinity.ts or dist/runtime/affinity.js: two levels below the root. */
+const DEFAULT_ADDON_URL = new URL('../../native/sluice-native.node', import.meta.url);
+const ADDON_FUNCTIONS = ['setAffinity', 'getAffinity', 'currentCpu', 'threadId', 'topology'] as const;
+
+/** Absolute path of the addon file the loader looks for. */
+export function addonPath(): string {
+  return fileURLToPath(DEFAULT_ADDON_URL);
+}
+
+function unavailable(reason: string, path: string | null): AffinityStatus {
+  return { available: false, reason, addon: null, path };
+}
+
+function messageOf(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0] ?? msg;
+}
+
+/** Loads the addon without memoization (for tests and tools). Never throws. */
+export function loadAffinityUncached(options: LoadAffinityOptions = {}): AffinityStatus {
+  const env = options.env ?? process.env;
+  if (env.SLUICE_NO_NATIVE === '1') {
+    return unavailable('disabled by SLUICE_NO_NATIVE=1', null);
+  }
+  if (process.platform !== 'linux') {
+    return unavailable(`not supported on ${process.platform} (Linux only)`, null);
+  }
+  let path: string;
+  try {
+    path = options.path ?? addonPath();
+  } catch (err) {
+    return unavailable(`cannot resolve the addon path: ${messageOf(err)}`, null);
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    const mod: unknown = require(path);
+    if (typeof mod !== 'object' || mod === null) {
+      return unavailable(`${path} did not export an object`, path);
+    }
+    const record = mod as Record<string, unknown>;
+    const missing = ADDON_FUNCTIONS.filter((name) => typeof record[name] !== 'function');
+    if (missing.length > 0) {
+      return unavailable(`${path} lacks ${missing.join(', ')}`, path);
+    }
+    const addon = mod as AffinityAddon;
+    // Probe: a sandbox (seccomp) may refuse the syscalls even though the file loads.
+    addon.getAffinity();
+    return { available: true, reason: null, addon, path };
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'MODULE_NOT_FOUND' || code === 'ENOENT') {
+      return unavailable(`addon not built (${path} missing; run npm run build:native)`, path);
+    }
+    return unavailable(`addon failed to load: ${messageOf(err)}`, path);
+  }
+}
+
+let cached: AffinityStatus | undefined;
+
+/** Loads the addon once per thread (module state is per thread). Never throws. */
+export function loadAffinity(): AffinityStatus {
+  cached ??= loadAffinityUncached();
+  return cached;
+}
+
+/** "0-3,8,10-11" for [0,1,2,3,8,10,11]. */
+export function formatCpuList(cpus: readonly number[]): string {
+  const sorted = [...new Set(cpus)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/** Parses a kernel CPU list ("0-3,8", as in /proc/<pid>/status Cpus_allowed_list). */
+export function parseCpuList(text: string): number[] {
+  const out = new Set<number>();
+  for (const raw of text.trim().split(',')) {
+    const part = raw.trim();
+    if (part === '') continue;
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new SyntaxError(`bad CPU list item '${part}' in '${text.trim()}'`);
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    for (let c = lo; c <= hi; c++) out.add(c);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/** One line for logs, e.g. "affinity: native addon loaded; thread 1234 may run on 0-1; online 0-1". */
+export function describeAffinity(): string {
+  const status = loadAffinity();
+  if (!status.available || !status.addon) {
+    return `affinity: unavailable (${status.reason ?? 'unknown'}); workers run unpinned`;
+  }
+  try {
+    const a = status.addon;
+    return `affinity: native addon loaded; thread ${a.threadId()} may run on ${formatCpuList(a.getAffinity())}; online ${formatCpuList(a.topology().online)}`;
+  } catch (err) {
+    return `affinity: native addon loaded but not answering (${messageOf(err)})`;
+  }
+}
+
+export interface PinResult {
+  pinned: boolean;
+  /** The calling thread's allowed CPUs after the attempt (empty when unknown). */
+  cpus: number[];
+  reason: string | null;
+}
+
+/**
+ * Pins the calling thread (call it inside the worker, at boot). Returns instead of throwing when
+ * the addon is missing or the OS refuses; rethrows TypeError/RangeError (a bug in the caller).
+ */
+export function pinCurrentThread(cpus: readonly number[], status: AffinityStatus = loadAffinity()): PinResult {
+  if (!status.available || !status.addon) {
+    return { pinned: false, cpus: [], reason: status.reason ?? 'affinity unavailable' };
+  }
+  try {
+    status.addon.setAffinity([...cpus]);
+    return { pinned: true, cpus: status.addon.getAffinity(), reason: null };
+  } catch (err) {
+    if (err instanceof TypeError || err instanceof RangeError) throw err;
+    return { pinned: false, cpus: [], reason: messageOf(err) };
+  }
+}
+
+/**
+ * Chooses one CPU per worker: CPUs the main thread may use (`allowed`, default: all online),
+ * spread over distinct physical cores (and packages) first, then their hyperthread siblings,
+ * wrapping around when there are more workers than CPUs. Pure and deterministic.
+ */
+export function chooseCpus(workers: number, topology: Topology, allowed?: readonly number[]): number[] {
+  if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`workers must be a non-negative integer, got ${workers}`);
+  const allow = new Set(allowed ?? topology.online);
+  const byCpu = new Map(topology.cores.map((c) => [c.cpu, c] as const));
+  const cpus = topology.online.filter((c) => allow.has(c));
+  if (cpus.length === 0 || workers === 0) return [];
+  // Rank each CPU by how many earlier CPUs share its (package, core): 0 = first thread of a core.
+  const seen = new Map<string, number>();
+  const ranked = cpus.map((cpu) => {
+    const info = byCpu.get(cpu) ?? { cpu, core: cpu, package: 0 };
+    const key = `${info.package}:${info.core}`;
+    const rank = seen.get(key) ?? 0;
+    seen.set(key, rank + 1);
+    return { cpu, rank };
+  });
+  ranked.sort((a, b) => a.rank - b.rank || a.cpu - b.cpu);
+  return Array.from({ length: workers }, (_, i) => ranked[i % ranked.length]!.cpu);
+}
+
+/**
+ * Makes sure the libuv threadpool exists, created by the CALLING thread. Call it from the main
+ * thread (unpinned) before starting pinned workers, so the pool threads inherit the main
+ * thread's mask and not a worker's. libuv creates the whole pool (UV_THREADPOOL_SIZE threads)
+ * synchronously on the first submission; the extra concurrent requests only matter for a pool
+ * that would grow lazily. Harmless when the pool already exists. Never rejects.
+ */
+export function warmLibuvPool(): Promise<void> {
+  const size = Math.min(Math.max(Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4, 1), 1024);
+  const one = (): Promise<void> => new Promise((resolve) => stat(process.execPath, () => resolve()));
+  return Promise.all(Array.from({ length: size }, one)).then(() => undefined);
+}

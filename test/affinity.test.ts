@@ -1,0 +1,343 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import ts from 'typescript';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  addonPath,
+  chooseCpus,
+  describeAffinity,
+  formatCpuList,
+  loadAffinity,
+  loadAffinityUncached,
+  parseCpuList,
+  pinCurrentThread,
+  warmLibuvPool,
+  type AffinityAddon,
+  type Topology,
+} from '../src/runtime/affinity.js';
+
+const status = loadAffinity();
+const fixture = fileURLToPath(new URL('./fixtures/affinity-worker.cjs', import.meta.url));
+const loaderSource = fileURLToPath(new URL('../src/runtime/affinity.ts', import.meta.url));
+
+interface WorkerReport {
+  tid: number;
+  affinity: number[] | null;
+  cpu: number | null;
+  created: number[];
+  error: { name: string; code?: string; message: string } | null;
+}
+
+/** Cpus_allowed_list of one thread of this process, or null if it has exited. */
+function maskOf(tid: number): number[] | null {
+  try {
+    const text = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+    const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(text);
+    return m ? parseCpuList(m[1]!) : null;
+  } catch {
+    return null;
+  }
+}
+
+function tasks(): number[] {
+  return readdirSync('/proc/self/task').map(Number);
+}
+
+/** Starts the fixture as a worker; resolves with its report and a function that ends it. */
+async function startWorker(data: { cpus?: number[]; probePool?: boolean }) {
+  const worker = new Worker(fixture, { workerData: { addonPath: status.path, ...data } });
+  const report = await new Promise<WorkerReport>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      worker.once('exit', () => resolve());
+      worker.postMessage('exit');
+    });
+  return { report, stop };
+}
+
+function need(): AffinityAddon {
+  if (!status.addon) throw new Error(`addon unavailable: ${status.reason}`);
+  return status.addon;
+}
+
+describe('native addon', () => {
+  it('is built and loads wherever it can be (Linux with cargo, not disabled)', () => {
+    // Not a skip: where the addon can be built it must be, or every test below would silently skip.
+    const disabled = process.env.SLUICE_NO_NATIVE === '1' || process.env.SLUICE_SKIP_NATIVE === '1';
+    const buildable = process.platform === 'linux' && spawnSync('cargo', ['--version']).status === 0;
+    if (disabled) expect(status.available).toBe(false);
+    else if (buildable) expect(status, describeAffinity()).toMatchObject({ available: true, reason: null });
+    expect(describeAffinity()).toMatch(/^affinity: /);
+  });
+
+  it.skipIf(!status.available)('reports thread id, current CPU, affinity and topology', () => {
+    const a = need();
+    const topo = a.topology();
+    expect(topo.online.length).toBeGreaterThan(0);
+    expect(topo.online).toEqual([...topo.online].sort((x, y) => x - y));
+    expect(topo.cores.map((c) => c.cpu)).toEqual(topo.online);
+    for (const c of topo.cores) {
+      expect(Number.isInteger(c.core) && c.core >= 0).toBe(true);
+      expect(Number.isInteger(c.package) && c.package >= 0).toBe(true);
+    }
+    const onlineText = readFileSync('/sys/devices/system/cpu/online', 'utf8');
+    expect(topo.online).toEqual(parseCpuList(onlineText));
+
+    const mine = a.getAffinity();
+    expect(mine).toEqual(maskOf(a.threadId()));
+    expect(mine).toContain(a.currentCpu());
+    expect(tasks()).toContain(a.threadId());
+  });
+
+  it.skipIf(!status.available)('rejects bad arguments with TypeError / RangeError and leaves the mask alone', () => {
+    const a = need();
+    const before = a.getAffinity();
+    const set = a.setAffinity as (x: unknown) => void;
+    for (const bad of [undefined, null, 0, '0', { 0: 0, length: 1 }, [1.5], ['0'], [Number.NaN], [Infinity], [0, undefined], [0n]]) {
+      expect(() => set(bad), String(bad)).toThrow(TypeError);
+    }
+    for (const bad of [[], [-1], [1024], [0, 4096]]) {
+      expect(() => set(bad), JSON.stringify(bad)).toThrow(RangeError);
+    }
+    expect(() => set([-1])).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => set('x')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    // A throwing element getter propagates as is.
+    const trap: number[] = [0];
+    Object.defineProperty(trap, 0, { get: () => { throw new Error('boom from getter'); } });
+    expect(() => set(trap)).toThrow('boom from getter');
+    expect(a.getAffinity()).toEqual(before);
+  });
+
+  it.skipIf(!status.available || a1023Online())('turns an OS refusal into an Error with errno and code', () => {
+    const a = need();
+    // CPU 1023 is not online here, so the mask has no usable CPU: EINVAL, mask unchanged.
+    let caught: unknown;
+    try {
+      a.setAffinity([1023]);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(Error);
+    expect(caught).not.toBeInstanceOf(TypeError);
+    expect(caught).not.toBeInstanceOf(RangeError);
+    expect((caught as Error).message).toMatch(/^sched_setaffinity failed: errno 22 \(EINVAL: .+\)$/);
+    expect((caught as { code?: string }).code).toBe('EINVAL');
+  });
+
+  it.skipIf(!status.available)('loads in many worker threads at once', async () => {
+    const started = await Promise.all(Array.from({ length: 8 }, () => startWorker({})));
+    try {
+      const tids = started.map((w) => w.report.tid);
+      expect(started.map((w) => w.report.error)).toEqual(started.map(() => null));
+      expect(new Set(tids).size).toBe(8);
+      expect(tids).not.toContain(need().threadId());
+    } finally {
+      await Promise.all(started.map((w) => w.stop()));
+    }
+  });
+});
+
+function a1023Online(): boolean {
+  return status.addon?.topology().online.includes(1023) ?? false;
+}
+
+describe('pinning worker threads', () => {
+  const allowed = status.addon?.getAffinity() ?? [];
+
+  it.skipIf(!status.available || allowed.length < 2)(
+    'pins each worker to exactly its CPU; the main thread and every other thread (libuv pool included) stay unpinned',
+    async () => {
+      const a = need();
+      const topo = a.topology();
+      const initialMain = maskOf(process.pid);
+      const initialSelf = a.getAffinity();
+      expect(initialMain).toEqual(allowed);
+      // On an unrestricted machine (this one) "unpinned" means every online CPU.
+      if (formatCpuList(allowed) === formatCpuList(topo.online)) expect(initialMain).toEqual(topo.online);
+
+      const cpus = chooseCpus(Math.min(allowed.length, 4), topo, allowed);
+      expect(new Set(cpus).size).toBe(cpus.length);
+      const started = await Promise.all(cpus.map((cpu) => startWorker({ cpus: [cpu], probePool: true })));
+      try {
+        const pinned = new Set<number>();
+        started.forEach(({ report }, i) => {
+          expect(report.error).toBeNull();
+          expect(report.affinity).toEqual([cpus[i]]);
+          expect(report.cpu).toBe(cpus[i]); // sched_setaffinity migrated the thread before returning
+          expect(maskOf(report.tid)).toEqual([cpus[i]]); // what the kernel says, from outside
+          pinned.add(report.tid);
+        });
+        // The pool already existed in this process, so the workers' fs calls created no threads.
+        expect(started.flatMap((w) => w.report.created)).toEqual([]);
+
+        expect(maskOf(process.pid)).toEqual(initialMain);
+        expect(a.getAffinity()).toEqual(initialSelf);
+        const others = tasks().filter((t) => !pinned.has(t));
+        expect(others.length).toBeGreaterThan(4); // main + V8 platform threads + libuv pool + ...
+        for (const tid of others) {
+          const mask = maskOf(tid);
+          if (mask !== null) expect({ tid, mask }).toEqual({ tid, mask: initialMain });
+        }
+      } finally {
+        await Promise.all(started.map((w) => w.stop()));
+      }
+    },
+  );
+
+  it.skipIf(!status.available)('pinCurrentThread in a worker; never pins the calling test thread', async () => {
+    const a = need();
+    const before = a.getAffinity();
+    const cpu = before[0]!;
+    const { report, stop } = await startWorker({ cpus: [cpu] });
+    await stop();
+    expect(report.affinity).toEqual([cpu]);
+    expect(a.getAffinity()).toEqual(before);
+    // OS refusal is reported, not thrown; argument bugs are thrown.
+    if (!a1023Online()) {
+      const r = pinCurrentThread([1023]);
+      expect(r.pinned).toBe(false);
+      expect(r.reason).toMatch(/EINVAL/);
+      expect(a.getAffinity()).toEqual(before);
+    }
+    expect(() => pinCurrentThread([-1])).toThrow(RangeError);
+  });
+});
+
+describe('libuv threadpool inheritance (fresh CommonJS process per case)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-affinity-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The real loader, transpiled as-is to an ES module the CJS probe can require() without
+   *  going through the ESM loader (which would create the pool on the main thread). */
+  function loaderModule(): string {
+    const out = ts.transpileModule(readFileSync(loaderSource, 'utf8'), {
+      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+    });
+    const file = join(dir, 'affinity.mjs');
+    writeFileSync(file, out.outputText);
+    return file;
+  }
+
+  interface ThreadMask { tid: number; mask: string | null }
+  interface ProbeOut {
+    mode: string;
+    target: number;
+    mainMask: string;
+    mainMaskAfter: string;
+    warmCreated: ThreadMask[];
+    worker: { tid: number; mask: string; error: unknown };
+    workerCreated: ThreadMask[];
+    tasks: ThreadMask[];
+  }
+
+  function probe(mode: 'pitfall' | 'warm'): ProbeOut {
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS; // a preloaded ESM hook would create the pool before the probe runs
+    const r = spawnSync(
+      process.execPath,
+      ['--no-warnings', '--experimental-require-module', fixture, mode, status.path!, loaderModule()],
+      { encoding: 'utf8', env, timeout: 60_000 },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    return JSON.parse(r.stdout) as ProbeOut;
+  }
+
+  const allowed = status.addon?.getAffinity() ?? [];
+  const skip = !status.available || allowed.length < 2;
+
+  it.skipIf(skip)('PITFALL: a pinned worker that makes the first threadpool call pins the whole pool', () => {
+    const out = probe('pitfall');
+    expect(out.worker.error).toBeNull();
+    expect(out.worker.mask).toBe(String(out.target));
+    expect(out.warmCreated).toEqual([]);
+    // The pool threads (UV_THREADPOOL_SIZE of them, 4 by default) appear during the worker's
+    // first fs call and inherit its single-CPU mask.
+    expect(out.workerCreated.length).toBeGreaterThan(0);
+    for (const t of out.workerCreated) expect(t.mask).toBe(String(out.target));
+    expect(out.mainMaskAfter).toBe(out.mainMask);
+  });
+
+  it.skipIf(skip)('REMEDY: warmLibuvPool() on the main thread first keeps the pool unpinned', () => {
+    const out = probe('warm');
+    expect(out.worker.error).toBeNull();
+    expect(out.worker.mask).toBe(String(out.target));
+    expect(out.warmCreated.length).toBeGreaterThan(0);
+    for (const t of out.warmCreated) expect(t.mask).toBe(out.mainMask);
+    expect(out.workerCreated).toEqual([]);
+    for (const t of out.tasks) {
+      if (t.tid !== out.worker.tid && t.mask !== null) expect(t).toEqual({ tid: t.tid, mask: out.mainMask });
+    }
+    expect(out.mainMaskAfter).toBe(out.mainMask);
+  });
+
+  it('warmLibuvPool resolves (also when the pool already exists)', async () => {
+    await expect(warmLibuvPool()).resolves.toBeUndefined();
+  });
+});
+
+describe('fallback without the addon', () => {
+  it('SLUICE_NO_NATIVE=1 skips the addon with a reason, nothing throws', () => {
+    const s = loadAffinityUncached({ env: { SLUICE_NO_NATIVE: '1' } });
+    expect(s).toMatchObject({ available: false, addon: null });
+    expect(s.reason).toMatch(/SLUICE_NO_NATIVE/);
+    expect(pinCurrentThread([0], s)).toEqual({ pinned: false, cpus: [], reason: s.reason });
+  });
+
+  it('a missing file is reported, not thrown', () => {
+    const s = loadAffinityUncached({ env: {}, path: join(tmpdir(), 'sluice-no-such-dir', 'x.node') });
+    expect(s).toMatchObject({ available: false, addon: null });
+    expect(s.reason).toMatch(/missing/);
+  });
+
+  it('a file that is not an addon is reported, not thrown', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-bogus-'));
+    try {
+      const bogus = join(dir, 'bogus.node');
+      writeFileSync(bogus, 'not an ELF file');
+      const s = loadAffinityUncached({ env: {}, path: bogus });
+      expect(s).toMatchObject({ available: false, addon: null, path: bogus });
+      expect(s.reason).toMatch(/failed to load/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the default path is native/sluice-native.node in the package root', () => {
+    expect(addonPath()).toBe(fileURLToPath(new URL('../native/sluice-native.node', import.meta.url)));
+    expect(loadAffinity()).toBe(loadAffinity()); // memoized
+  });
+});
+
+describe('pure helpers', () => {
+  it('parseCpuList / formatCpuList round-trip kernel lists', () => {
+    expect(parseCpuList('0-1,4\n')).toEqual([0, 1, 4]);
+    expect(parseCpuList('3')).toEqual([3]);
+    expect(parseCpuList('')).toEqual([]);
+    expect(() => parseCpuList('0-x')).toThrow(SyntaxError);
+    expect(formatCpuList([4, 0, 1, 2, 8, 10, 11])).toBe('0-2,4,8,10-11');
+    expect(formatCpuList([])).toBe('');
+  });
+
+  it('chooseCpus spreads over physical cores first, respects the allowed set, wraps around', () => {
+    // 2 packages x 2 cores x 2 hyperthreads; siblings are n and n+4.
+    const topo: Topology = {
+      online: [0, 1, 2, 3, 4, 5, 6, 7],
+      cores: [0, 1, 2, 3, 4, 5, 6, 7].map((cpu) => ({ cpu, core: cpu % 2, package: (cpu >> 1) % 2 })),
+    };
+    expect(chooseCpus(4, topo)).toEqual([0, 1, 2, 3]);
+    expect(chooseCpus(6, topo)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(chooseCpus(10, topo)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 0, 1]);
+    expect(chooseCpus(2, topo, [4, 5, 0])).toEqual([0, 5]);
+    expect(chooseCpus(3, topo, [])).toEqual([]);
+    expect(chooseCpus(0, topo)).toEqual([]);
+    expect(() => chooseCpus(-1, topo)).toThrow(RangeError);
+  });
+});
