@@ -1,0 +1,58 @@
+/**
+ * Every error sluice throws or rejects with. Each has a stable `code`; match on it, not on
+ * the message.
+ */
+
+export class SluiceError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Options or limits that make no sense: reported at the call that passed them. */
+export class ConfigError extends SluiceError {
+  constructor(message: string) { super('ERR_SLUICE_CONFIG', message); }
+}
+
+/** `rt.task(name)` for a name the task module does not export. */
+export class UnknownTaskError extends SluiceError {
+  constructor(readonly task: string, readonly available: readonly string[]) {
+    super(
+      'ERR_SLUICE_UNKNOWN_TASK',
+      `unknown task '${task}'; the task module exports: ${available.length ? available.join(', ') : '(no functions)'}`,
+    );
+  }
+}
+
+/** A payload (or result) that cannot be carried: not clonable, or larger than the spill arena. */
+export class PayloadError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_PAYLOAD', message, options); }
+}
+
+/** The token was retracted: cancelled before it started, or never run because of close. */
+export class RetractedError extends SluiceError {
+  constructor(message = 'task was retracted before it started') { super('ERR_SLUICE_RETRACTED', message); }
+}
+
+/** The task started but did not finish: its deadline passed or its worker died. */
+export class AbandonedError extends SluiceError {
+  constructor(message: string) { super('ERR_SLUICE_ABANDONED', message); }
+}
+
+/** `rt.run()` could not be queued or admitted: the runtime is draining/closed, or its wait queue is full. */
+export class RejectedError extends SluiceError {
+  constructor(readonly reason: string, message: string) { super('ERR_SLUICE_REJECTED', message); }
+}
+
+/** A worker failed to start (its task module threw on import, or could not be found). */
+export class WorkerStartError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_WORKER_START', message, options); }
+}
+
+/** An attach handle that is not one, or a runtime with no free attachment slot. */
+export class AttachError extends SluiceError {
+  constructor(message: string) { super('ERR_SLUICE_ATTACH', message); }
+}

@@ -1,0 +1,265 @@
+/**
+ * Values into cells and back.
+ *
+ * Inline (no allocation on the hot path): undefined, null, booleans, int32 and float64 numbers,
+ * 64-bit bigints, strings, Uint8Array/Buffer and ArrayBuffer up to C_INLINE_BYTES, and other
+ * structured-clonable values (plain objects, arrays, Map, Set, Date, typed arrays, ...) whose
+ * v8.serialize form fits. Anything larger spills into the writer's shared arena (arena.ts); a
+ * value larger than the whole arena is a PayloadError, and so is one that cannot be cloned.
+ *
+ * Two phases so that a bad value never touches shared state: prepare() classifies the value and
+ * does everything that can throw or allocate (serialization, arena reservation); write() only
+ * copies into the claimed cell and cannot fail.
+ *
+ * Errors (thrown by tasks) travel as { name, message, stack, props } and come back as Errors of
+ * the same built-in class with the same own enumerable properties (e.g. `code`).
+ */
+import v8 from 'node:v8';
+import {
+  C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, CF_BUFFER, CF_SPILLED, Memory,
+} from '../shm/layout.js';
+import { ARENA_FULL, ArenaWriter, arenaDataByte, arenaFree } from '../shm/arena.js';
+import { PayloadError } from '../errors.js';
+
+export const T_UNDEFINED = 0;
+export const T_NULL = 1;
+export const T_FALSE = 2;
+export const T_TRUE = 3;
+export const T_INT = 4;
+export const T_F64 = 5;
+export const T_BIGINT = 6;
+export const T_STRING = 7;
+export const T_U8 = 8;
+export const T_AB = 9;
+export const T_V8 = 10;
+export const T_ERROR = 11;
+
+/** prepare() returns this when the value needs arena space and the arena is full right now. */
+export const PREPARE_FULL = -1;
+
+const I64_MIN = -(2n ** 63n);
+const I64_MAX = 2n ** 63n - 1n;
+
+const ERROR_CLASSES: Record<string, ErrorConstructor> = {
+  Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
+};
+
+export interface ErrorRecord { name: string; message: string; stack: string | undefined; props: Record<string, unknown> }
+
+/** Encoder/decoder bound to one thread's views and (for writing) its own spill arena. */
+export class Codec {
+  private readonly i32: Int32Array;
+  private readonly u8: Uint8Array;
+  private readonly f64: Float64Array;
+  private readonly i64: BigInt64Array;
+  private readonly buf: Buffer;
+  private readonly arena: ArenaWriter;
+
+  // Result of the last prepare(), consumed by write().
+  private tag = 0;
+  private flags = 0;
+  private len = 0;
+  private spill = 0;
+  private bytes: Uint8Array | null = null;
+  private str = '';
+  private num = 0;
+  private big = 0n;
+
+  constructor(readonly mem: Memory, writer: number) {
+    this.i32 = mem.i32;
+    this.u8 = mem.u8;
+    this.f64 = mem.f64;
+    this.i64 = new BigInt64Array(mem.sab);
+    this.buf = mem.buf;
+    this.arena = new ArenaWriter(mem, writer);
+  }
+
+  /**
+   * Classify `value` and reserve what it needs. Throws PayloadError for a value that cannot be
+   * carried; returns PREPARE_FULL if it needs arena space that is not free right now (nothing
+   * is held then); otherwise the tag. Call abandon() if the cell is not written after all.
+   */
+  prepare(value: unknown, what = 'payload'): number {
+    this.flags = 0;
+    this.bytes = null;
+    this.len = 0;
+    switch (typeof value) {
+      case 'number':
+        if ((value | 0) === value && !Object.is(value, -0)) { this.num = value; return (this.tag = T_INT); }
+        this.num = value;
+        return (this.tag = T_F64);
+      case 'undefined': return (this.tag = T_UNDEFINED);
+      case 'boolean': return (this.tag = value ? T_TRUE : T_FALSE);
+      case 'string': return this.prepareString(value);
+      case 'bigint':
+        if (value >= I64_MIN && value <= I64_MAX) { this.big = value; return (this.tag = T_BIGINT); }
+        return this.prepareBytes(T_V8, serialize(value, what));
+      case 'object':
+        if (value === null) return (this.tag = T_NULL);
+        if (value instanceof Uint8Array && value.constructor !== Uint8Array && !Buffer.isBuffer(value)) {
+          return this.prepareBytes(T_V8, serialize(value, what));
+        }
+        if (value instanceof Uint8Array) {
+          if (Buffer.isBuffer(value)) this.flags = CF_BUFFER;
+          return this.prepareBytes(T_U8, value);
+        }
+        if (value instanceof ArrayBuffer) return this.prepareBytes(T_AB, new Uint8Array(value));
+        if (value instanceof Error) return this.prepareBytes(T_ERROR, serialize(errorRecord(value), what));
+        return this.prepareBytes(T_V8, serialize(value, what));
+      default:
+        throw new PayloadError(`${what} of type ${typeof value} cannot be sent to a worker`);
+    }
+  }
+
+  /** Release what prepare() reserved, when the cell will not be written (a rejected submit). */
+  abandon(): void {
+    if (this.flags & CF_SPILLED) this.arena.unalloc(this.spill);
+    this.flags = 0;
+    this.bytes = null;
+  }
+
+  /** Write the prepared value into the cell at word `cell`, OR-ing `kindLow` into its kind word. */
+  write(cell: number, kindLow: number): void {
+    const i32 = this.i32;
+    const tag = this.tag;
+    i32[cell + C_KIND] = kindLow | (tag << 16) | this.flags;
+    switch (tag) {
+      case T_INT: i32[cell + C_DATA_WORD] = this.num; return;
+      case T_F64: this.f64[(cell + C_DATA_WORD) >> 1] = this.num; return;
+      case T_BIGINT: this.i64[(cell + C_DATA_WORD) >> 1] = this.big; return;
+      case T_UNDEFINED: case T_NULL: case T_TRUE: case T_FALSE: return;
+    }
+    i32[cell + C_LEN] = this.len;
+    let at: number;
+    if (this.flags & CF_SPILLED) {
+      i32[cell + C_SPILL] = this.spill;
+      at = this.arena.dataByte(this.spill);
+    } else {
+      at = cell * 4 + C_DATA_BYTE;
+    }
+    if (tag === T_STRING && this.bytes === null) {
+      this.buf.write(this.str, at, this.len, 'utf8');
+      this.str = '';
+    } else {
+      this.u8.set(this.bytes!, at);
+      this.bytes = null;
+    }
+  }
+
+  /**
+   * Decode the value in the cell at word `cell`; `writer` is the arena its spill lives in.
+   * Copies everything out, so the cell and the spill chunk may be reused as soon as this returns.
+   */
+  read(cell: number, writer: number): unknown {
+    const i32 = this.i32;
+    const kind = i32[cell + C_KIND]!;
+    const tag = (kind >>> 16) & 0xff;
+    switch (tag) {
+      case T_INT: return i32[cell + C_DATA_WORD];
+      case T_F64: return this.f64[(cell + C_DATA_WORD) >> 1];
+      case T_BIGINT: return this.i64[(cell + C_DATA_WORD) >> 1];
+      case T_UNDEFINED: return undefined;
+      case T_NULL: return null;
+      case T_TRUE: return true;
+      case T_FALSE: return false;
+    }
+    const len = i32[cell + C_LEN]!;
+    const spilled = (kind & CF_SPILLED) !== 0;
+    const spill = i32[cell + C_SPILL]!;
+    const at = spilled ? arenaDataByte(this.mem, writer, spill) : cell * 4 + C_DATA_BYTE;
+    let value: unknown;
+    switch (tag) {
+      case T_STRING: value = this.buf.toString('utf8', at, at + len); break;
+      case T_U8: {
+        const copy = this.u8.slice(at, at + len);
+        value = kind & CF_BUFFER ? Buffer.from(copy.buffer, 0, len) : copy;
+        break;
+      }
+      case T_AB: value = this.u8.slice(at, at + len).buffer; break;
+      case T_V8: value = v8.deserialize(this.u8.slice(at, at + len)); break;
+      case T_ERROR: value = rebuildError(v8.deserialize(this.u8.slice(at, at + len)) as ErrorRecord); break;
+      default: throw new Error(`sluice: corrupt cell (tag ${tag})`);
+    }
+    if (spilled) arenaFree(this.mem, writer, spill);
+    return value;
+  }
+
+  /** Free a cell's spill chunk without decoding it (a retracted or tombstoned cell). */
+  discard(cell: number, writer: number): void {
+    if (this.i32[cell + C_KIND]! & CF_SPILLED) arenaFree(this.mem, writer, this.i32[cell + C_SPILL]!);
+  }
+
+  private prepareString(s: string): number {
+    this.tag = T_STRING;
+    const n = s.length * 3 <= C_INLINE_BYTES ? -1 : Buffer.byteLength(s, 'utf8');
+    if (n < 0) {
+      // Short enough to fit whatever its encoding: measure while writing, straight into the cell.
+      this.len = Buffer.byteLength(s, 'utf8');
+      this.str = s;
+      return T_STRING;
+    }
+    this.len = n;
+    this.str = s;
+    if (n <= C_INLINE_BYTES) return T_STRING;
+    return this.reserve(n);
+  }
+
+  private prepareBytes(tag: number, bytes: Uint8Array): number {
+    this.tag = tag;
+    this.bytes = bytes;
+    this.len = bytes.byteLength;
+    if (this.len <= C_INLINE_BYTES) return tag;
+    return this.reserve(this.len);
+  }
+
+  private reserve(n: number): number {
+    if (n > this.arena.maxValueBytes) {
+      this.bytes = null;
+      this.str = '';
+      throw new PayloadError(
+        `value of ${n} bytes exceeds the spill arena (${this.arena.maxValueBytes} bytes); raise Runtime.start({ spillBytes })`,
+      );
+    }
+    const pos = this.arena.alloc(n);
+    if (pos === ARENA_FULL) {
+      this.bytes = null;
+      this.str = '';
+      return PREPARE_FULL;
+    }
+    this.spill = pos;
+    this.flags |= CF_SPILLED;
+    return this.tag;
+  }
+}
+
+function serialize(value: unknown, what: string): Buffer {
+  try {
+    return v8.serialize(value);
+  } catch (err) {
+    throw new PayloadError(`${what} cannot be cloned: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** An Error as a clonable record: name, message, stack and own enumerable properties. */
+export function errorRecord(err: Error): ErrorRecord {
+  const props: Record<string, unknown> = {};
+  for (const key of Object.keys(err)) {
+    const v = (err as unknown as Record<string, unknown>)[key];
+    try {
+      v8.serialize(v);
+      props[key] = v;
+    } catch {
+      props[key] = String(v);
+    }
+  }
+  return { name: err.name, message: err.message, stack: err.stack, props };
+}
+
+export function rebuildError(r: ErrorRecord): Error {
+  const Ctor = ERROR_CLASSES[r.name] ?? Error;
+  const err = new Ctor(r.message);
+  if (err.name !== r.name) Object.defineProperty(err, 'name', { value: r.name, configurable: true, writable: true });
+  Object.defineProperty(err, 'stack', { value: r.stack, configurable: true, writable: true });
+  Object.assign(err, r.props);
+  return err;
+}

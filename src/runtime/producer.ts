@@ -1,0 +1,332 @@
+/**
+ * Producers: named admission identities shared by every thread of a runtime.
+ *
+ * The producer table lives in shared memory, so `producer('tenant-a')` in any attached thread
+ * finds the same counters: the limits belong to the producer, not to the thread. Registration
+ * (rare) claims the lowest free entry with a CAS FREE -> BUSY, writes name and limits, then
+ * stores READY. Every registering thread scans from entry 0 and waits out a BUSY entry before
+ * passing it, so two threads registering the same name always meet at the same entry.
+ */
+import {
+  Memory, NAME_BYTES, P_BURST, P_CLAIM, P_CLAIM_BUSY, P_CLAIM_FREE, P_CLAIM_READY, P_EARNED,
+  P_LAST_MS, P_NAME_LEN, P_PACKED, P_RATE, P_SLOTS,
+} from '../shm/layout.js';
+import { GATE_FIELD_MAX, Limits, pack } from '../admission/gate.js';
+import { earnedBy } from '../admission/bucket.js';
+import { ConfigError } from '../errors.js';
+import {
+  C_ATT, C_DEADLINE, C_GEN, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_DRAINING, RT_RUNNING,
+  S_ADMITTED, S_REJECTED, S_RESOLVED, OUTCOMES, Outcome, TK_GEN_SHIFT, TK_PENDING,
+} from '../shm/layout.js';
+import { RING_FULL } from '../shm/ring.js';
+import {
+  ADMITTED, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL, admitGlobal, admitProducer,
+  inflightOf, refill, rollbackProducer, tokensOf,
+} from '../admission/gate.js';
+import { Codec, PREPARE_FULL } from './codec.js';
+import type { Attachment } from './attachment.js';
+import type { Token } from './token.js';
+import { TaskRef } from './task.js';
+import { route } from './routing.js';
+import type { Clock } from '../admission/clock.js';
+
+export interface ProducerLimits {
+  /** Tokens per second (integer); omitted or Infinity: no rate limit. */
+  rate?: number;
+  /** Bucket capacity (integer 1..65535); default min(rate, 65535). Only with a rate. */
+  burst?: number;
+  /** Concurrency slots: admitted and unresolved at once (integer 1..65535); default: globalSlots. */
+  slots?: number;
+}
+
+const LIMIT_KEYS = new Set(['rate', 'burst', 'slots']);
+
+export function normalizeLimits(name: string, given: ProducerLimits | undefined, globalSlots: number): Limits {
+  const l = given ?? {};
+  if (typeof l !== 'object' || l === null) throw new ConfigError(`producer '${name}': limits must be an object`);
+  for (const k of Object.keys(l)) {
+    if (!LIMIT_KEYS.has(k)) throw new ConfigError(`producer '${name}': unknown limit '${k}' (known: rate, burst, slots)`);
+  }
+  const int = (key: string, v: unknown, max: number): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+      throw new ConfigError(`producer '${name}': ${key} must be an integer from 1 to ${max}; got ${String(v)}`);
+    }
+    return v;
+  };
+  let rate = 0;
+  if (l.rate !== undefined && l.rate !== Infinity) rate = int('rate', l.rate, 2 ** 31 - 1);
+  if (rate === 0 && l.burst !== undefined) throw new ConfigError(`producer '${name}': burst needs a rate`);
+  const burst = rate === 0 ? 0 : l.burst === undefined ? Math.min(rate, GATE_FIELD_MAX) : int('burst', l.burst, GATE_FIELD_MAX);
+  const slots = l.slots === undefined ? Math.min(globalSlots, GATE_FIELD_MAX) : int('slots', l.slots, GATE_FIELD_MAX);
+  return { rate, burst, slots };
+}
+
+const sameLimits = (a: Limits, b: Limits): boolean => a.rate === b.rate && a.burst === b.burst && a.slots === b.slots;
+
+/**
+ * Find `name` in the producer table, or register it with `limits`. Returns its index and
+ * limits. Asking again with different explicit limits is a ConfigError.
+ */
+export function lookupOrRegister(
+  mem: Memory, name: string, given: ProducerLimits | undefined, now: number,
+): { index: number; limits: Limits } {
+  if (typeof name !== 'string' || name.length === 0) throw new ConfigError('producer name must be a non-empty string');
+  const encoded = Buffer.from(name, 'utf8');
+  if (encoded.length > NAME_BYTES) throw new ConfigError(`producer name '${name}' is longer than ${NAME_BYTES} UTF-8 bytes`);
+  const wanted = normalizeLimits(name, given, mem.layout.globalSlots);
+  const i32 = mem.i32;
+  for (let p = 0; p < mem.layout.maxProducers; p++) {
+    const claimW = mem.producerWord(p, P_CLAIM);
+    for (;;) {
+      const s = Atomics.load(i32, claimW);
+      if (s === P_CLAIM_READY) {
+        if (!nameMatches(mem, p, encoded)) break;
+        const limits = readLimits(mem, p);
+        if (given !== undefined && !sameLimits(limits, wanted)) {
+          throw new ConfigError(
+            `producer '${name}' already exists with limits ${JSON.stringify(limits)}; asked for ${JSON.stringify(wanted)}`,
+          );
+        }
+        return { index: p, limits };
+      }
+      if (s === P_CLAIM_BUSY) { Atomics.wait(i32, claimW, P_CLAIM_BUSY, 1); continue; }
+      if (Atomics.compareExchange(i32, claimW, P_CLAIM_FREE, P_CLAIM_BUSY) !== P_CLAIM_FREE) continue;
+      mem.u8.set(encoded, mem.nameByte(p));
+      i32[mem.producerWord(p, P_NAME_LEN)] = encoded.length;
+      i32[mem.producerWord(p, P_RATE)] = wanted.rate;
+      i32[mem.producerWord(p, P_BURST)] = wanted.burst;
+      i32[mem.producerWord(p, P_SLOTS)] = wanted.slots;
+      // The bucket starts full, with its refill function anchored at `now`.
+      i32[mem.producerWord(p, P_EARNED)] = wanted.rate > 0 ? earnedBy(now, wanted.rate) | 0 : 0;
+      i32[mem.producerWord(p, P_LAST_MS)] = Math.floor(now / 1000) | 0;
+      Atomics.store(i32, mem.producerWord(p, P_PACKED), pack(wanted.burst, 0));
+      Atomics.store(i32, claimW, P_CLAIM_READY);
+      Atomics.notify(i32, claimW);
+      return { index: p, limits: wanted };
+    }
+  }
+  throw new ConfigError(`producer table is full (${mem.layout.maxProducers} producers); raise Runtime.start({ maxProducers })`);
+}
+
+function nameMatches(mem: Memory, p: number, encoded: Buffer): boolean {
+  if (mem.i32[mem.producerWord(p, P_NAME_LEN)] !== encoded.length) return false;
+  return mem.buf.compare(encoded, 0, encoded.length, mem.nameByte(p), mem.nameByte(p) + encoded.length) === 0;
+}
+
+export function readLimits(mem: Memory, p: number): Limits {
+  const i32 = mem.i32;
+  return { rate: i32[mem.producerWord(p, P_RATE)]!, burst: i32[mem.producerWord(p, P_BURST)]!, slots: i32[mem.producerWord(p, P_SLOTS)]! };
+}
+
+export function producerName(mem: Memory, p: number): string {
+  const at = mem.nameByte(p);
+  return mem.buf.toString('utf8', at, at + mem.i32[mem.producerWord(p, P_NAME_LEN)]!);
+}
+
+/** Indices of every registered producer. */
+export function registeredProducers(mem: Memory): number[] {
+  const out: number[] = [];
+  for (let p = 0; p < mem.layout.maxProducers; p++) {
+    if (Atomics.load(mem.i32, mem.producerWord(p, P_CLAIM)) === P_CLAIM_READY) out.push(p);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Producer handle: submit, stats, back-pressure edges.
+// ---------------------------------------------------------------------------------------------
+
+
+export interface Rejection { readonly admitted: false; readonly reason: RejectReason }
+/** What submit returns: a Token (admitted: true) or a Rejection (admitted: false, reason). */
+export type Admission<T = unknown> = Token<T> | Rejection;
+
+export interface SubmitOptions {
+  /** Overrides the task's deadlineMs for this submission. */
+  deadlineMs?: number;
+}
+
+const REJECTIONS: readonly Rejection[] = REJECT_REASONS.map((reason) => Object.freeze({ admitted: false as const, reason }));
+
+export interface ProducerStats {
+  name: string;
+  limits: Limits;
+  /** Admitted and not yet resolved, all threads. */
+  inFlight: number;
+  /** Bucket tokens available now (null without a rate limit). */
+  tokens: number | null;
+  admitted: number;
+  rejected: Record<RejectReason, number>;
+  resolved: Record<Outcome, number>;
+  /** Whether this handle last saw its own limits reject it (see on('saturated')). */
+  saturated: boolean;
+}
+
+type EdgeListener = () => void;
+
+/** Context a Producer needs from its runtime handle (kept narrow on purpose). */
+export interface ProducerHost {
+  readonly att: Attachment;
+  readonly chains: readonly Int32Array[];
+  readonly clock: Clock;
+  resolveTask(name: string): TaskRef;
+}
+
+
+export class Producer {
+  private readonly att: Attachment;
+  private readonly i32: Int32Array;
+  private readonly codec: Codec;
+  private readonly packedW: number;
+  private saturatedEdge = false;
+  private readonly listeners: { saturated: EdgeListener[]; clear: EdgeListener[] } = { saturated: [], clear: [] };
+
+  constructor(private readonly host: ProducerHost, readonly name: string, readonly index: number, readonly limits: Limits) {
+    this.att = host.att;
+    this.i32 = host.att.i32;
+    this.codec = host.att.codec;
+    this.packedW = host.att.mem.producerWord(index, P_PACKED);
+  }
+
+  /**
+   * Submit one task: admitted (a Token) or rejected (a Rejection with its reason), decided
+   * synchronously. Never throws for overload; throws PayloadError/ConfigError for bad input,
+   * with nothing queued and no counter changed. Steps as in docs/design.md, "Submit".
+   */
+  submit<T = unknown>(task: TaskRef | string, payload?: unknown, options?: SubmitOptions): Admission<T> {
+    const ref = typeof task === 'string' ? this.host.resolveTask(task) : task;
+    if (!(ref instanceof TaskRef)) throw new ConfigError('submit: task must be a TaskRef from rt.task() or a task name');
+    const att = this.att;
+    const i32 = this.i32;
+    const limits = this.limits;
+    // 1. The runtime must be running.
+    let st = Atomics.load(i32, att.stateW);
+    if (st !== RT_RUNNING) return this.reject(st === RT_DRAINING ? R_DRAINING : R_CLOSED);
+    // Everything that can throw or allocate happens before any shared counter moves.
+    const deadline = options?.deadlineMs ?? ref.deadlineMs;
+    if (options !== undefined) checkSubmitOptions(options);
+    const tag = this.codec.prepare(payload);
+    if (tag === PREPARE_FULL) return this.reject(R_RING_FULL);
+    // 2. Producer gate: one CAS takes a bucket token and an in-flight slot, or nothing.
+    if (limits.rate > 0) refill(i32, att.mem, this.index, limits, this.host.clock.now());
+    const r = admitProducer(i32, this.packedW, limits);
+    if (r !== ADMITTED) {
+      this.codec.abandon();
+      return this.reject(r);
+    }
+    // 3. Global gate, then the runtime state again: a close that started after step 1 either
+    //    sees our global slot (and waits for it) or we see its state (and roll back).
+    if (!admitGlobal(i32, att.globalW, att.layout.globalSlots)) {
+      rollbackProducer(i32, this.packedW, limits);
+      this.codec.abandon();
+      return this.reject(R_GLOBAL_SLOTS);
+    }
+    st = Atomics.load(i32, att.stateW);
+    // 4. Route, and claim a ring cell (the ring's capacity is part of admission).
+    const w = st === RT_RUNNING ? route(this.host.chains[ref.weightIndex]!, att.rings) : 0;
+    const ring = att.rings[w]!;
+    const pos = st === RT_RUNNING ? ring.claim(att.intentRingW, att.intentPosW) : RING_FULL;
+    if (pos === RING_FULL) {
+      Atomics.sub(i32, att.globalW, 1);
+      rollbackProducer(i32, this.packedW, limits);
+      this.codec.abandon();
+      return this.reject(st === RT_RUNNING ? R_RING_FULL : st === RT_DRAINING ? R_DRAINING : R_CLOSED);
+    }
+    // 5. Write the descriptor and publish it. The token word goes PENDING before the cell is
+    //    readable, so the worker's PENDING -> RUNNING CAS always has something to win or lose.
+    const t = att.takeToken();
+    const gen = att.generation(t);
+    Atomics.store(i32, att.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
+    i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
+    const cell = ring.cellWord(pos);
+    this.codec.write(cell, ref.id);
+    i32[cell + C_ATT] = att.index;
+    i32[cell + C_TOKEN] = t;
+    i32[cell + C_GEN] = gen;
+    i32[cell + C_PRODUCER] = this.index;
+    i32[cell + C_DEADLINE] = deadline;
+    ring.publish(pos, att.intentRingW);
+    // 6. Wake the worker only if it is parked.
+    att.wakeWorker(w);
+    if (this.saturatedEdge) this.edge(false);
+    return att.track(t, gen, this.index) as Token<T>;
+  }
+
+  private reject(reason: number): Rejection {
+    this.att.countRejection(this.index, reason);
+    if ((reason === R_RATE || reason === R_PRODUCER_SLOTS) && !this.saturatedEdge) this.edge(true);
+    return REJECTIONS[reason]!;
+  }
+
+  /**
+   * Back-pressure edges for this handle: 'saturated' when its own limits (rate or slots) first
+   * reject a submit, 'clear' when it next has room again (checked as completions drain, and at
+   * the next admission). Slow down on 'saturated' instead of retrying blindly.
+   */
+  on(event: 'saturated' | 'clear', listener: EdgeListener): this {
+    if (event !== 'saturated' && event !== 'clear') throw new ConfigError(`unknown producer event '${String(event)}'`);
+    this.listeners[event].push(listener);
+    return this;
+  }
+
+  off(event: 'saturated' | 'clear', listener: EdgeListener): this {
+    const list = this.listeners[event];
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+    return this;
+  }
+
+  /** @internal Called by the runtime handle after completions drained. */
+  _checkClear(): void {
+    if (!this.saturatedEdge) return;
+    const packed = Atomics.load(this.i32, this.packedW);
+    const hasToken = this.limits.rate === 0 || tokensOf(packed) > 0;
+    if (hasToken && inflightOf(packed) < this.limits.slots) this.edge(false);
+  }
+
+  get saturated(): boolean { return this.saturatedEdge; }
+
+  private edge(saturated: boolean): void {
+    this.saturatedEdge = saturated;
+    for (const fn of this.listeners[saturated ? 'saturated' : 'clear']) fn();
+  }
+
+  stats(): ProducerStats {
+    return { ...producerStats(this.att.mem, this.index, this.host.clock.now()), saturated: this.saturatedEdge };
+  }
+}
+
+const SUBMIT_OPTION_KEYS = new Set(['deadlineMs']);
+
+function checkSubmitOptions(options: SubmitOptions): void {
+  for (const k of Object.keys(options)) {
+    if (!SUBMIT_OPTION_KEYS.has(k)) throw new ConfigError(`submit: unknown option '${k}' (known: deadlineMs)`);
+  }
+  const d = options.deadlineMs;
+  if (d !== undefined && (!Number.isInteger(d) || d < 0 || d > 2 ** 31 - 1)) {
+    throw new ConfigError(`submit: deadlineMs must be a non-negative integer; got ${String(d)}`);
+  }
+}
+
+/** Counters of one producer summed over every attachment (thread). */
+export function producerStats(mem: Memory, p: number, now: number): Omit<ProducerStats, 'saturated'> {
+  const i32 = mem.i32;
+  const limits = readLimits(mem, p);
+  const rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+  const resolved = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
+  let admitted = 0;
+  for (let a = 0; a < mem.layout.maxAttachments; a++) {
+    admitted += i32[mem.statWord(a, p, S_ADMITTED)]!;
+    REJECT_REASONS.forEach((r, i) => { rejected[r] += i32[mem.statWord(a, p, S_REJECTED + i)]!; });
+    OUTCOMES.forEach((o, i) => { resolved[o] += i32[mem.statWord(a, p, S_RESOLVED + i)]!; });
+  }
+  const packed = Atomics.load(i32, mem.producerWord(p, P_PACKED));
+  let tokens: number | null = null;
+  if (limits.rate > 0) {
+    // Report what a submit now would see, without refilling (stats never move counters).
+    const e = earnedBy(now, limits.rate) | 0;
+    const pending = Math.max(0, (e - Atomics.load(i32, mem.producerWord(p, P_EARNED))) | 0);
+    tokens = Math.min(limits.burst, tokensOf(packed) + pending);
+  }
+  return { name: producerName(mem, p), limits, inFlight: inflightOf(packed), tokens, admitted, rejected, resolved };
+}

@@ -1,0 +1,454 @@
+/**
+ * Runtime: start, attach, task, producer, run, stats, drain, close.
+ *
+ * The thread that calls Runtime.start owns the workers and the shutdown protocol; any thread
+ * holding `rt.handle` can Runtime.attach() and submit into the same rings, with its results
+ * coming back through its own completion ring.
+ */
+import { Worker } from 'node:worker_threads';
+import os from 'node:os';
+import {
+  A_ACTIVE, A_FREE, A_STATE, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT,
+  W_EXECUTED, W_THREAD_ID, W_WAKER, REJECT_REASONS,
+} from '../shm/layout.js';
+import { wake } from '../shm/waker.js';
+import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
+import { Attachment } from './attachment.js';
+import { Admission, lookupOrRegister, Producer, ProducerLimits, producerStats, ProducerStats, registeredProducers, SubmitOptions } from './producer.js';
+import { resolveTask, TaskOptions, TaskRef } from './task.js';
+import { preferenceChains } from './routing.js';
+import { isTypeScript, taskModuleHref } from './tasks-module.js';
+import { O_ABANDONED, Token } from './token.js';
+import { AbandonedError, AttachError, ConfigError, RejectedError, WorkerStartError } from '../errors.js';
+import type { WorkerData } from './worker.js';
+
+export interface RuntimeOptions {
+  /** Module whose named function exports are the tasks (sync or async); .js, .mjs, .cjs or .ts. */
+  tasks: string | URL;
+  /** Worker threads; default os.availableParallelism(). */
+  workers?: number;
+  /** Ceiling on admitted-and-unresolved tasks across every producer and thread; default 512. */
+  globalSlots?: number;
+  /** Cells per worker ring, a power of two; default 256. */
+  ringCapacity?: number;
+  /** Pin workers to cores when the native addon is present; false = never. Default 'auto'. */
+  affinity?: 'auto' | false | number[][];
+  /** Microseconds a consumer spins before parking; 0 = park at once. Default 50. */
+  spin?: number;
+  /** Async tasks a worker runs concurrently; default 64. */
+  asyncConcurrency?: number;
+  /** Producer table size; default 64. */
+  maxProducers?: number;
+  /** Threads that may attach, including this one; default 16. */
+  maxAttachments?: number;
+  /** Spill arena bytes per thread (power of two); the largest payload or result. Default 1 MiB. */
+  spillBytes?: number;
+  /** rt.run() calls that may wait for capacity; more are rejected. Default 65536. */
+  runQueueLimit?: number;
+  /** Tick clock for admission (e.g. a VirtualClock in tests). */
+  clock?: Clock;
+}
+
+/** Structured-clonable: pass it in workerData or postMessage, then Runtime.attach(handle). */
+export interface RuntimeHandle {
+  readonly kind: 'sluice-runtime';
+  readonly sab: SharedArrayBuffer;
+  readonly names: readonly string[];
+  readonly chains: readonly (readonly number[])[];
+}
+
+export interface CloseOptions {
+  /** How long running and queued tasks get to finish before they are retracted/abandoned. Default 30000. */
+  timeoutMs?: number;
+}
+
+export interface WorkerStats {
+  index: number;
+  threadId: number;
+  executed: number;
+  queued: number;
+  asyncInFlight: number;
+  parked: boolean;
+}
+
+export interface RuntimeStats {
+  state: 'running' | 'draining' | 'closed';
+  global: { inFlight: number; limit: number };
+  producers: ProducerStats[];
+  workers: WorkerStats[];
+}
+
+const OPTION_KEYS = new Set([
+  'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'asyncConcurrency', 'maxProducers',
+  'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock',
+]);
+const CAPACITY_REASONS = new Set(['rate', 'producer-slots', 'global-slots', 'ring-full']);
+
+interface Waiter {
+  task: TaskRef;
+  payload: unknown;
+  options: SubmitOptions | undefined;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+function intOption(o: Record<string, unknown>, key: string, dflt: number, min: number, max: number, pow2 = false): number {
+  const v = o[key] ?? dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max || (pow2 && (v & (v - 1)) !== 0)) {
+    throw new ConfigError(`${key} must be ${pow2 ? 'a power of two' : 'an integer'} from ${min} to ${max}; got ${String(o[key])}`);
+  }
+  return v;
+}
+
+export class Runtime {
+  private readonly att: Attachment;
+  private readonly mem: Memory;
+  private readonly producers = new Map<string, Producer>();
+  private readonly tasks = new Map<string, TaskRef>();
+  private readonly waiters: Waiter[] = [];
+  private waiterTimer: NodeJS.Timeout | null = null;
+  private closing: Promise<void> | null = null;
+  private defaultProducer: Producer | null = null;
+  /** @internal */ readonly chains: Int32Array[];
+
+  private constructor(
+    mem: Memory,
+    att: Attachment,
+    readonly names: readonly string[],
+    private readonly chainLists: number[][],
+    /** @internal */ readonly clock: Clock,
+    private readonly workers: Worker[] | null,
+    private readonly runQueueLimit: number,
+  ) {
+    this.mem = mem;
+    this.att = att;
+    this.chains = chainLists.map((c) => Int32Array.from(c));
+    att.onDrained = this.afterDrain;
+  }
+
+  /** Start a runtime: lay out shared memory, spawn the workers, load the task module in each. */
+  static async start(options: RuntimeOptions): Promise<Runtime> {
+    if (options === null || typeof options !== 'object') throw new ConfigError('Runtime.start takes an options object');
+    const o = options as unknown as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!OPTION_KEYS.has(k)) throw new ConfigError(`unknown option '${k}'`);
+    if (typeof options.tasks !== 'string' && !(options.tasks instanceof URL)) {
+      throw new ConfigError('tasks must be a module path or URL');
+    }
+    const workers = intOption(o, 'workers', os.availableParallelism(), 1, 255);
+    const globalSlots = intOption(o, 'globalSlots', 512, 1, 0xffff);
+    const ringCapacity = intOption(o, 'ringCapacity', 256, 2, 1 << 16, true);
+    const spin = intOption(o, 'spin', 50, 0, 1_000_000);
+    const asyncLimit = intOption(o, 'asyncConcurrency', 64, 1, 1 << 16);
+    const maxProducers = intOption(o, 'maxProducers', 64, 1, 4096);
+    const maxAttachments = intOption(o, 'maxAttachments', 16, 1, 255);
+    const spillBytes = intOption(o, 'spillBytes', 1 << 20, 1 << 10, 1 << 30, true);
+    const runQueueLimit = intOption(o, 'runQueueLimit', 65536, 0, 2 ** 31 - 1);
+    const affinity = options.affinity ?? 'auto';
+    if (affinity !== 'auto' && affinity !== false && !Array.isArray(affinity)) {
+      throw new ConfigError(`affinity must be 'auto', false or an array of CPU lists; got ${String(affinity)}`);
+    }
+    const href = taskModuleHref(options.tasks);
+
+    const mem = Memory.create({
+      workers, ringCapacity, globalSlots, maxProducers, maxAttachments, spillBytes, taskCount: 0,
+      spinMicros: spin, asyncLimit,
+    });
+    const epoch = hrtimeMicros();
+    mem.setEpochMicros(epoch);
+    const clock = options.clock ?? new MonotonicClock(epoch);
+
+    const cpus: (number[] | null)[] = new Array(workers).fill(null);
+    const threads: Worker[] = [];
+    let names: string[];
+    try {
+      const entry = workerEntry();
+      checkTypeScriptSupport(href);
+      const ready = [];
+      for (let w = 0; w < workers; w++) {
+        const data: WorkerData = { sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]! };
+        const worker = new Worker(entry, { workerData: data });
+        threads.push(worker);
+        ready.push(awaitReady(worker, w));
+      }
+      const lists = await Promise.all(ready);
+      names = lists[0]!;
+      for (let w = 1; w < lists.length; w++) {
+        if (lists[w]!.join('\0') !== names.join('\0')) {
+          throw new WorkerStartError(`workers disagree on the task module's exports: [${names}] vs [${lists[w]}]`);
+        }
+      }
+    } catch (err) {
+      await Promise.all(threads.map((t) => t.terminate()));
+      throw err;
+    }
+    mem.i32[H_TASK_COUNT] = names.length;
+    Atomics.store(mem.i32, mem.attachWord(0, A_STATE), A_ACTIVE);
+    const att = new Attachment(mem, 0, clock);
+    const rt = new Runtime(mem, att, names, preferenceChains(cpus.map((c) => (c ? Math.min(...c) : null))), clock, threads, runQueueLimit);
+    for (const t of threads) t.on('error', rt.onWorkerError);
+    return rt;
+  }
+
+  /** Join a running runtime from another thread. Its results come back to this thread directly. */
+  static async attach(handle: RuntimeHandle, options: { clock?: Clock } = {}): Promise<Runtime> {
+    if (handle === null || typeof handle !== 'object' || handle.kind !== 'sluice-runtime' || !(handle.sab instanceof SharedArrayBuffer)) {
+      throw new AttachError('not a sluice runtime handle (use rt.handle)');
+    }
+    let mem: Memory;
+    try {
+      mem = new Memory(handle.sab);
+    } catch (err) {
+      throw new AttachError((err as Error).message);
+    }
+    const a = Attachment.claimSlot(mem);
+    if (a < 0) throw new AttachError(`no free attachment slot (${mem.layout.maxAttachments}); raise Runtime.start({ maxAttachments })`);
+    const clock = options.clock ?? new MonotonicClock(mem.epochMicros());
+    const att = new Attachment(mem, a, clock);
+    return new Runtime(mem, att, handle.names, handle.chains.map((c) => [...c]), clock, null, 65536);
+  }
+
+  get handle(): RuntimeHandle {
+    return { kind: 'sluice-runtime', sab: this.mem.sab, names: this.names, chains: this.chainLists };
+  }
+
+  /** Resolve a task name to its id (once), with its options. Unknown names throw UnknownTaskError. */
+  task(name: string, options?: TaskOptions): TaskRef {
+    if (options === undefined) {
+      const cached = this.tasks.get(name);
+      if (cached) return cached;
+    }
+    const ref = resolveTask(this.names, name, options);
+    if (options === undefined) this.tasks.set(name, ref);
+    return ref;
+  }
+
+  /** A producer handle for this thread; the producer itself (limits, counters) is shared by all threads. */
+  producer(name: string, limits?: ProducerLimits): Producer {
+    const cached = this.producers.get(name);
+    if (cached && limits === undefined) return cached;
+    const { index, limits: l } = lookupOrRegister(this.mem, name, limits, this.clock.now());
+    if (cached) return cached;
+    const p = new Producer({ att: this.att, chains: this.chains, clock: this.clock, resolveTask: (n) => this.task(n) }, name, index, l);
+    this.producers.set(name, p);
+    return p;
+  }
+
+  /**
+   * Run a task on the default producer and wait for its value. Unlike submit, a capacity
+   * rejection does not fail: the call waits (FIFO, woken by completions) for room, up to
+   * runQueueLimit waiting calls.
+   */
+  run<T = unknown>(task: string | TaskRef, payload?: unknown, options?: SubmitOptions): Promise<T> {
+    try {
+      const ref = typeof task === 'string' ? this.task(task) : task;
+      if (this.waiters.length === 0) {
+        const a = this.defaultP().submit<T>(ref, payload, options);
+        if (a.admitted) return a.promise();
+        if (!CAPACITY_REASONS.has(a.reason)) return Promise.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
+      }
+      if (this.waiters.length >= this.runQueueLimit) {
+        return Promise.reject(new RejectedError('queue-full', `rt.run() wait queue is full (${this.runQueueLimit}); raise runQueueLimit`));
+      }
+      return new Promise<T>((resolve, reject) => {
+        this.waiters.push({ task: ref, payload, options, resolve: resolve as (v: unknown) => void, reject });
+        this.pollWaiters();
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Plain-object snapshot: global, per producer, per worker. */
+  stats(): RuntimeStats {
+    const i32 = this.mem.i32;
+    const L = this.mem.layout;
+    const st = Atomics.load(i32, this.mem.stateWord);
+    const now = this.clock.now();
+    const workers: WorkerStats[] = [];
+    for (let w = 0; w < L.workers; w++) {
+      workers.push({
+        index: w,
+        threadId: Atomics.load(i32, this.mem.workerWord(w, W_THREAD_ID)),
+        executed: i32[this.mem.workerWord(w, W_EXECUTED)]!,
+        queued: this.att.rings[w]!.size(),
+        asyncInFlight: Atomics.load(i32, this.mem.workerWord(w, W_ASYNC_INFLIGHT)),
+        parked: Atomics.load(i32, this.mem.workerWord(w, W_WAKER)) === 2,
+      });
+    }
+    return {
+      state: st === RT_RUNNING ? 'running' : st === RT_DRAINING ? 'draining' : 'closed',
+      global: { inFlight: Atomics.load(i32, this.mem.globalWord), limit: L.globalSlots },
+      producers: registeredProducers(this.mem).map((p) => {
+        const mine = [...this.producers.values()].find((x) => x.index === p);
+        return { ...producerStats(this.mem, p, now), saturated: mine?.saturated ?? false };
+      }),
+      workers,
+    };
+  }
+
+  /** Stop admitting ('draining'), then resolve when every admitted task (every thread's) has resolved. */
+  async drain(options: CloseOptions = {}): Promise<void> {
+    Atomics.compareExchange(this.mem.i32, this.mem.stateWord, RT_RUNNING, RT_DRAINING);
+    this.flushWaiters();
+    await this.quiesce(options.timeoutMs ?? Infinity);
+  }
+
+  /**
+   * The shutdown protocol (docs/design.md, "Shutdown"); idempotent, never hangs. An attached
+   * runtime only detaches: it waits for its own tokens, then frees its attachment slot.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.closing === null) this.closing = this.workers === null ? this.detach(options) : this.shutdown(options);
+    return this.closing;
+  }
+
+  private async shutdown(options: CloseOptions): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const i32 = this.mem.i32;
+    const deadline = performance.now() + timeoutMs;
+    // 1. Stop admission: every submit from now on is rejected 'draining'.
+    Atomics.compareExchange(i32, this.mem.stateWord, RT_RUNNING, RT_DRAINING);
+    // 2. Waiting rt.run() calls were never admitted: reject them.
+    this.flushWaiters();
+    // 3. Let admitted tasks finish, within the timeout.
+    const drained = await this.quiesce(timeoutMs);
+    // 4. Retract what has not started (its cell stays in the ring; the worker skips it).
+    if (!drained) for (const t of this.att.liveTokens()) t.cancel();
+    // 5. Closed: workers exit when their ring is empty; wake every parked one so it notices.
+    Atomics.store(i32, this.mem.stateWord, RT_CLOSED);
+    for (let w = 0; w < this.mem.layout.workers; w++) wake(i32, this.mem.workerWord(w, W_WAKER));
+    const workers = this.workers!;
+    await Promise.all(workers.map((wk) => exited(wk, Math.max(0, deadline - performance.now()) + 1000)));
+    // 6. Whatever still ran when the workers were stopped is abandoned.
+    for (const t of this.att.liveTokens()) {
+      this.att.resolve(t, O_ABANDONED, new AbandonedError('the runtime closed while the task was running'));
+    }
+    // 7. Release: timers, and this thread's attachment.
+    this.att.dispose();
+  }
+
+  private async detach(options: CloseOptions): Promise<void> {
+    this.flushWaiters(true);
+    await this.ownQuiesce(options.timeoutMs ?? 30_000);
+    this.att.dispose();
+    Atomics.store(this.mem.i32, this.mem.attachWord(this.att.index, A_STATE), A_FREE);
+  }
+
+  /** Wait until no task is admitted-and-unresolved anywhere, or the timeout; returns which. */
+  private async quiesce(timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    if (!(await this.ownQuiesce(timeoutMs))) return false;
+    while (Atomics.load(this.mem.i32, this.mem.globalWord) !== 0) {
+      if (performance.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 1)); // other threads' tokens: poll (close is not a hot path)
+    }
+    return true;
+  }
+
+  private async ownQuiesce(timeoutMs: number): Promise<boolean> {
+    const live = this.att.liveTokens();
+    if (live.length === 0) return true;
+    const all = Promise.allSettled(live.map((t) => t.promise()));
+    if (timeoutMs === Infinity) {
+      await all;
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((r) => { timer = setTimeout(() => r(false), timeoutMs); });
+    const done = await Promise.race([all.then(() => true), timedOut]);
+    clearTimeout(timer);
+    return done;
+  }
+
+  // ---- rt.run waiters ----
+
+  private defaultP(): Producer {
+    return (this.defaultProducer ??= this.producer('default'));
+  }
+
+  private readonly afterDrain = (): void => {
+    if (this.waiters.length > 0) this.flushWaiters();
+    for (const p of this.producers.values()) p._checkClear();
+  };
+
+  private flushWaiters(force = false): void {
+    const q = this.waiters;
+    while (q.length > 0) {
+      const w = q[0]!;
+      let a: Admission;
+      try {
+        a = force ? { admitted: false, reason: 'closed' } : this.defaultP().submit(w.task, w.payload, w.options);
+      } catch (err) {
+        q.shift();
+        w.reject(err);
+        continue;
+      }
+      if (a.admitted) {
+        q.shift();
+        a.promise().then(w.resolve, w.reject);
+      } else if (CAPACITY_REASONS.has(a.reason)) {
+        break;
+      } else {
+        q.shift();
+        w.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
+      }
+    }
+    this.pollWaiters();
+  }
+
+  /** Capacity held by other threads frees without waking this one: poll while anyone waits. */
+  private pollWaiters(): void {
+    if (this.waiters.length === 0 || this.att.outstanding > 0 || this.waiterTimer !== null) return;
+    this.waiterTimer = setTimeout(() => {
+      this.waiterTimer = null;
+      this.flushWaiters();
+    }, 1);
+  }
+
+  private readonly onWorkerError = (err: Error): void => {
+    // Fault containment (respawn, abandon the running task) builds on this; until then, report.
+    process.emitWarning(`sluice worker error: ${err.message}`);
+  };
+}
+
+function workerEntry(): URL {
+  const self = import.meta.url;
+  return new URL(self.endsWith('.ts') ? './worker-dev.mjs' : './worker.js', self);
+}
+
+/** A TypeScript task module is loaded through tsx, which must be installed. */
+function checkTypeScriptSupport(tasksHref: string): void {
+  if (!isTypeScript(tasksHref)) return;
+  try {
+    import.meta.resolve('tsx/esm/api');
+  } catch {
+    throw new WorkerStartError('the task module is TypeScript: install tsx (npm i -D tsx) so workers can load it');
+  }
+}
+
+function awaitReady(worker: Worker, w: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: { type: string; names?: string[]; error?: { name?: string; message: string; stack?: string } }): void => {
+      cleanup();
+      if (m.type === 'ready') resolve(m.names!);
+      else reject(new WorkerStartError(`worker ${w} could not load the task module: ${m.error?.message}`, { cause: m.error }));
+    };
+    const onError = (err: Error): void => { cleanup(); reject(new WorkerStartError(`worker ${w} failed to start: ${err.message}`, { cause: err })); };
+    const onExit = (code: number): void => { cleanup(); reject(new WorkerStartError(`worker ${w} exited during start (code ${code})`)); };
+    const cleanup = (): void => { worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+}
+
+/** Resolve when the worker exits; terminate it if it has not within ms. */
+function exited(worker: Worker, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (worker.threadId === -1) return resolve();
+    const timer = setTimeout(() => { void worker.terminate(); }, ms);
+    worker.once('exit', () => { clearTimeout(timer); resolve(); });
+  });
+}
+
+

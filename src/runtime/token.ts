@@ -1,0 +1,108 @@
+/**
+ * Token: the handle of one admitted task. Exactly three states, 'pending' -> 'running' ->
+ * 'resolved' (or 'pending' -> 'resolved' when retracted), and once resolved exactly one of four
+ * outcomes. The owning thread resolves it exactly once, when it drains the task's completion
+ * (or cancels it); duplicate or stale completions are recognised by generation and ignored.
+ *
+ * A Token is PromiseLike: awaiting it gives the task's value, or throws the task's error
+ * ('rejected'), a RetractedError or an AbandonedError. The promise is created lazily, on the
+ * first then(), so a token nobody awaits costs no promise and never reports an unhandled
+ * rejection.
+ */
+import { Outcome, OUTCOMES, TK_RUNNING, TK_STATE_MASK } from '../shm/layout.js';
+import { AbandonedError, RetractedError } from '../errors.js';
+import type { Attachment } from './attachment.js';
+
+export type TokenState = 'pending' | 'running' | 'resolved';
+
+export const O_FULFILLED = 0;
+export const O_REJECTED = 1;
+export const O_RETRACTED = 2;
+export const O_ABANDONED = 3;
+
+export class Token<T = unknown> implements PromiseLike<T> {
+  /** Always true: a Token is what an admitted submit returns (see Admission). */
+  readonly admitted = true as const;
+  /** @internal */ _outcome = -1;
+  /** @internal */ _value: unknown = undefined;
+  private _promise: Promise<T> | null = null;
+  private _res: ((v: unknown) => void) | null = null;
+  private _rej: ((e: unknown) => void) | null = null;
+  /** @internal */ _callback: ((err: unknown, value: any) => void) | null = null;
+
+  constructor(
+    /** @internal */ readonly _att: Attachment,
+    /** @internal */ readonly _index: number,
+    /** @internal */ readonly _gen: number,
+    /** @internal */ readonly _producer: number,
+    /** Unique in the runtime. */
+    readonly id: number,
+  ) {}
+
+  /** The token itself, so `submit(...).token` reads as in the API. */
+  get token(): this { return this; }
+
+  get state(): TokenState {
+    if (this._outcome >= 0) return 'resolved';
+    const w = Atomics.load(this._att.i32, this._att.tokenWordOf(this._index));
+    return (w & TK_STATE_MASK) === TK_RUNNING ? 'running' : 'pending';
+  }
+
+  /** The outcome once resolved, otherwise undefined. */
+  get outcome(): Outcome | undefined { return this._outcome >= 0 ? OUTCOMES[this._outcome] : undefined; }
+
+  /** The task's value (fulfilled) or error (rejected, retracted, abandoned), once resolved. */
+  get value(): unknown { return this._value; }
+
+  /**
+   * Retract this token if it has not started: it will never run, and its slots are released at
+   * once. Returns whether it did. A running task is not stopped.
+   */
+  cancel(): boolean {
+    return this._att.cancel(this);
+  }
+
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.promise().then(onfulfilled, onrejected);
+  }
+
+  /** A real Promise of the value (created once). */
+  promise(): Promise<T> {
+    if (this._promise === null) {
+      this._promise = new Promise<T>((res, rej) => { this._res = res as (v: unknown) => void; this._rej = rej; });
+      if (this._outcome >= 0) this.deliver();
+    }
+    return this._promise;
+  }
+
+  /** @internal Called exactly once by the owning attachment. */
+  _settle(outcome: number, value: unknown): void {
+    this._outcome = outcome;
+    this._value = value;
+    if (this._res !== null || this._callback !== null) this.deliver();
+  }
+
+  private deliver(): void {
+    const o = this._outcome;
+    const err = o === O_FULFILLED ? undefined : asError(o, this._value);
+    if (this._callback !== null) {
+      const cb = this._callback;
+      this._callback = null;
+      cb(err, o === O_FULFILLED ? this._value : undefined);
+    }
+    if (this._res !== null) {
+      if (o === O_FULFILLED) this._res(this._value);
+      else this._rej!(err);
+      this._res = this._rej = null;
+    }
+  }
+}
+
+function asError(outcome: number, value: unknown): unknown {
+  if (outcome === O_REJECTED) return value;
+  if (value instanceof Error) return value;
+  return outcome === O_RETRACTED ? new RetractedError() : new AbandonedError(String(value));
+}

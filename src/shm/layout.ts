@@ -1,0 +1,332 @@
+/**
+ * The SharedArrayBuffer memory map. This is the only file that knows an offset.
+ *
+ * One SharedArrayBuffer per runtime, laid out once at start, fixed size after. Every word that
+ * is written independently by different threads sits on its own 128-byte block (two 64-byte
+ * lines: adjacent-line prefetch makes 64 not enough on x86). Read-mostly configuration shares.
+ *
+ * Regions, in order (all 128-byte aligned):
+ *
+ *   header        1 block        configuration (read-only after start)
+ *   state         1 block        runtime state word (RUNNING / DRAINING / CLOSED)
+ *   global        1 block        admitted-and-unresolved count
+ *   producers     P blocks       one per producer: packed gate word, refill word, limits
+ *   names         P x 64 bytes   producer names (UTF-8), read-mostly
+ *   workers       W blocks       waker word, ring head, heartbeat, running token, intent
+ *   attachments   A blocks       waker word, completion head, owner thread, intent
+ *   tails         (W+A) blocks   ring tails: submission rings 0..W-1, completion rings W..W+A-1
+ *   stats         A x P x 16 w   per-attachment, per-producer counters (single writer each)
+ *   tokens        A x T words    token state words, one table per attachment
+ *   tokenMeta     A x T words    producer index of each live token
+ *   arenaCtl      (A+W) blocks   spill arena allocator words (single writer each)
+ *   subRings      W x C cells    per-worker submission rings
+ *   compRings     A x T cells    per-attachment completion rings
+ *   arenas        (A+W) x S      spill arenas: attachments 0..A-1, then workers
+ *
+ * W workers, C ring capacity, P producers, A attachments, T token capacity (the next power of
+ * two >= globalSlots), S spill bytes per writer. A cell is 128 bytes (see CELL_* below).
+ */
+
+export const MAGIC = 0x534c4943; // "SLIC"
+export const LAYOUT_VERSION = 1;
+
+export const BLOCK_BYTES = 128;
+export const BLOCK_WORDS = BLOCK_BYTES >> 2;
+export const CELL_BYTES = 128;
+export const CELL_WORDS = CELL_BYTES >> 2;
+export const NAME_BYTES = 64;
+export const STAT_WORDS = 16;
+
+// ---- header block (word indices relative to the start of the buffer) ----
+export const H_MAGIC = 0;
+export const H_VERSION = 1;
+export const H_TOTAL_BYTES = 2;
+export const H_WORKERS = 3;
+export const H_RING_CAP = 4;
+export const H_GLOBAL_SLOTS = 5;
+export const H_MAX_PRODUCERS = 6;
+export const H_MAX_ATTACH = 7;
+export const H_TOKEN_CAP = 8;
+export const H_SPILL_BYTES = 9;
+export const H_TASK_COUNT = 10;
+export const H_SPIN_US = 11;
+export const H_ASYNC_LIMIT = 12;
+/** Clock epoch, microseconds since the Unix epoch, as a float64 at byte 64 (words 16..17). */
+export const H_EPOCH_F64 = 8; // index into a Float64Array view
+
+// ---- runtime state ----
+export const RT_RUNNING = 0;
+export const RT_DRAINING = 1;
+export const RT_CLOSED = 2;
+
+// ---- producer block (relative to the producer's block) ----
+/** 0 free, 1 claiming (name being written), 2 ready. Written once by the registering thread. */
+export const P_CLAIM = 0;
+/**
+ * The gate word, written only by CAS (gate.ts):
+ *
+ *   31            16 15             0
+ *   +---------------+---------------+
+ *   |    tokens     |   in flight   |
+ *   +---------------+---------------+
+ *
+ * tokens: bucket tokens available (<= burst); in flight: admitted and not yet resolved (<= slots).
+ * Any thread that submits or resolves for this producer writes it.
+ */
+export const P_PACKED = 1;
+/** Tokens earned by the refill function up to the last refill (wrapping int32). CAS only. */
+export const P_EARNED = 2;
+/** Limits (read-only after registration). rate 0 means unlimited (no bucket). */
+export const P_RATE = 3;
+export const P_BURST = 4;
+export const P_SLOTS = 5;
+export const P_NAME_LEN = 6;
+/** Tick of the last refill in milliseconds (wrapping), to detect a P_EARNED wrap (bucket.ts). */
+export const P_LAST_MS = 7;
+
+export const P_CLAIM_FREE = 0;
+export const P_CLAIM_BUSY = 1;
+export const P_CLAIM_READY = 2;
+
+// ---- worker block ----
+/** Waker state word (waker.ts). Written by the worker and by producers that wake it (CAS). */
+export const W_WAKER = 0;
+/** Submission ring head: written only by the worker thread that owns the slot. */
+export const W_HEAD = 1;
+export const W_HEARTBEAT = 2;
+/** Token ref of the synchronous task running now (0 = none), and its start tick. */
+export const W_RUN_ATT = 3;
+export const W_RUN_TOKEN = 4;
+export const W_RUN_SINCE = 5;
+export const W_EXECUTED = 6;
+/** Ring-claim intent of this writer (completion rings), see ring.ts. -1 = none. */
+export const W_INTENT_RING = 7;
+export const W_INTENT_POS = 8;
+export const W_THREAD_ID = 9;
+export const W_ASYNC_INFLIGHT = 10;
+export const W_ROUTED_HEAVY = 11;
+export const W_ROUTED_MEDIUM = 12;
+export const W_ROUTED_LIGHT = 13;
+export const W_GENERATION = 14;
+
+// ---- attachment block ----
+/** 0 free, 1 active, 2 closing (owner gone, being reconciled). CAS to claim. */
+export const A_STATE = 0;
+export const A_WAKER = 1;
+/** Completion ring head: written only by the owning thread. */
+export const A_HEAD = 2;
+export const A_THREAD_ID = 3;
+/** Ring-claim intent of this writer (submission rings), see ring.ts. -1 = none. */
+export const A_INTENT_RING = 4;
+export const A_INTENT_POS = 5;
+
+export const A_FREE = 0;
+export const A_ACTIVE = 1;
+export const A_CLOSING = 2;
+
+// ---- stats (per attachment, per producer; single writer: the attachment's thread) ----
+export const S_ADMITTED = 0;
+export const S_REJECTED = 1; // + reason index (0..5), see REJECT_REASONS
+export const S_RESOLVED = 7; // + outcome index (0..3), see OUTCOMES
+
+export const REJECT_REASONS = ['rate', 'producer-slots', 'global-slots', 'ring-full', 'draining', 'closed'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+export const OUTCOMES = ['fulfilled', 'rejected', 'retracted', 'abandoned'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+// ---- cells (relative to the cell's first word) ----
+/** Publication word: pos + 1 once the cell for position pos is readable. Written by its claimer. */
+export const C_SEQ = 0;
+/** bits 0..15 task id (submission) or outcome (completion); 16..23 value tag; 24..31 flags. */
+export const C_KIND = 1;
+export const C_ATT = 2;
+export const C_TOKEN = 3;
+export const C_GEN = 4;
+export const C_PRODUCER = 5; // submission: producer index; completion: worker index
+export const C_LEN = 6;
+export const C_SPILL = 7; // spill arena position when the value is spilled
+export const C_DATA_WORD = 8; // first inline data word
+export const C_DATA_BYTE = C_DATA_WORD * 4;
+export const C_INLINE_BYTES = CELL_BYTES - C_DATA_BYTE;
+/** Deadline in ms, in the data area's last word for submissions (0 = none). */
+export const C_DEADLINE = CELL_WORDS - 1;
+
+export const CF_SPILLED = 1 << 24;
+export const CF_TOMBSTONE = 1 << 25;
+export const CF_BUFFER = 1 << 26;
+
+// ---- token state word (per attachment table) ----
+/**
+ *   31                       11 10        3 2     0
+ *   +---------------------------+-----------+------+
+ *   |        generation         |  worker   | state|
+ *   +---------------------------+-----------+------+
+ *
+ * The owner thread writes FREE -> PENDING at submit and back to FREE (next generation) at
+ * resolve. PENDING -> RUNNING is the worker's CAS; PENDING -> RETRACTED the canceller's CAS:
+ * exactly one of them wins, which is how "never started" and "started" stay distinguishable.
+ */
+export const TK_FREE = 0;
+export const TK_PENDING = 1;
+export const TK_RUNNING = 2;
+export const TK_RETRACTED = 3;
+export const TK_DONE = 4;
+export const TK_ABANDONED = 5;
+export const TK_STATE_MASK = 7;
+export const TK_WORKER_SHIFT = 3;
+export const TK_WORKER_MASK = 0xff << TK_WORKER_SHIFT;
+export const TK_GEN_SHIFT = 11;
+export const TK_GEN_MASK = 0x1fffff; // 21 bits
+
+export interface LayoutConfig {
+  workers: number;
+  ringCapacity: number;
+  globalSlots: number;
+  maxProducers: number;
+  maxAttachments: number;
+  spillBytes: number;
+  taskCount: number;
+  spinMicros: number;
+  asyncLimit: number;
+}
+
+/** Byte offsets of every region, derived from the configuration alone. */
+export interface Layout extends LayoutConfig {
+  tokenCapacity: number;
+  header: number;
+  state: number;
+  global: number;
+  producers: number;
+  names: number;
+  workerBlocks: number;
+  attachBlocks: number;
+  tails: number;
+  stats: number;
+  tokens: number;
+  tokenMeta: number;
+  arenaCtl: number;
+  subRings: number;
+  compRings: number;
+  arenas: number;
+  totalBytes: number;
+}
+
+export function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+const align = (n: number): number => Math.ceil(n / BLOCK_BYTES) * BLOCK_BYTES;
+
+export function computeLayout(c: LayoutConfig): Layout {
+  const T = nextPow2(c.globalSlots);
+  const { workers: W, ringCapacity: C, maxProducers: P, maxAttachments: A, spillBytes: S } = c;
+  let at = 0;
+  const take = (bytes: number): number => {
+    const here = at;
+    at = align(at + bytes);
+    return here;
+  };
+  const header = take(BLOCK_BYTES);
+  const state = take(BLOCK_BYTES);
+  const global = take(BLOCK_BYTES);
+  const producers = take(P * BLOCK_BYTES);
+  const names = take(P * NAME_BYTES);
+  const workerBlocks = take(W * BLOCK_BYTES);
+  const attachBlocks = take(A * BLOCK_BYTES);
+  const tails = take((W + A) * BLOCK_BYTES);
+  const stats = take(A * P * STAT_WORDS * 4);
+  const tokens = take(A * T * 4);
+  const tokenMeta = take(A * T * 4);
+  const arenaCtl = take((A + W) * BLOCK_BYTES);
+  const subRings = take(W * C * CELL_BYTES);
+  const compRings = take(A * T * CELL_BYTES);
+  const arenas = take((A + W) * S);
+  return {
+    ...c, tokenCapacity: T, header, state, global, producers, names, workerBlocks, attachBlocks,
+    tails, stats, tokens, tokenMeta, arenaCtl, subRings, compRings, arenas, totalBytes: at,
+  };
+}
+
+/** Views over one runtime's buffer plus word-index helpers. Cheap to build in any thread. */
+export class Memory {
+  readonly i32: Int32Array;
+  readonly u8: Uint8Array;
+  readonly f64: Float64Array;
+  readonly buf: Buffer;
+  readonly layout: Layout;
+
+  constructor(readonly sab: SharedArrayBuffer, layout?: Layout) {
+    this.i32 = new Int32Array(sab);
+    this.u8 = new Uint8Array(sab);
+    this.f64 = new Float64Array(sab);
+    this.buf = Buffer.from(sab);
+    this.layout = layout ?? readLayout(this.i32);
+  }
+
+  static create(c: LayoutConfig): Memory {
+    const layout = computeLayout(c);
+    const mem = new Memory(new SharedArrayBuffer(layout.totalBytes), layout);
+    const h = mem.i32;
+    h[H_MAGIC] = MAGIC;
+    h[H_VERSION] = LAYOUT_VERSION;
+    h[H_TOTAL_BYTES] = layout.totalBytes;
+    h[H_WORKERS] = c.workers;
+    h[H_RING_CAP] = c.ringCapacity;
+    h[H_GLOBAL_SLOTS] = c.globalSlots;
+    h[H_MAX_PRODUCERS] = c.maxProducers;
+    h[H_MAX_ATTACH] = c.maxAttachments;
+    h[H_TOKEN_CAP] = layout.tokenCapacity;
+    h[H_SPILL_BYTES] = c.spillBytes;
+    h[H_TASK_COUNT] = c.taskCount;
+    h[H_SPIN_US] = c.spinMicros;
+    h[H_ASYNC_LIMIT] = c.asyncLimit;
+    for (let w = 0; w < c.workers; w++) {
+      h[mem.workerWord(w, W_INTENT_RING)] = -1;
+    }
+    for (let a = 0; a < c.maxAttachments; a++) {
+      h[mem.attachWord(a, A_INTENT_RING)] = -1;
+    }
+    return mem;
+  }
+
+  get stateWord(): number { return this.layout.state >> 2; }
+  get globalWord(): number { return this.layout.global >> 2; }
+  producerWord(p: number, field: number): number { return ((this.layout.producers + p * BLOCK_BYTES) >> 2) + field; }
+  nameByte(p: number): number { return this.layout.names + p * NAME_BYTES; }
+  workerWord(w: number, field: number): number { return ((this.layout.workerBlocks + w * BLOCK_BYTES) >> 2) + field; }
+  attachWord(a: number, field: number): number { return ((this.layout.attachBlocks + a * BLOCK_BYTES) >> 2) + field; }
+  /** Ring ids: 0..W-1 are submission rings, W..W+A-1 completion rings. */
+  tailWord(ring: number): number { return (this.layout.tails + ring * BLOCK_BYTES) >> 2; }
+  statWord(a: number, p: number, field: number): number {
+    return (this.layout.stats >> 2) + (a * this.layout.maxProducers + p) * STAT_WORDS + field;
+  }
+  tokenWord(a: number, t: number): number { return (this.layout.tokens >> 2) + a * this.layout.tokenCapacity + t; }
+  tokenMetaWord(a: number, t: number): number { return (this.layout.tokenMeta >> 2) + a * this.layout.tokenCapacity + t; }
+  /** Spill arenas: writers 0..A-1 are attachments, A..A+W-1 workers. */
+  arenaCtlWord(writer: number): number { return (this.layout.arenaCtl + writer * BLOCK_BYTES) >> 2; }
+  arenaByte(writer: number): number { return this.layout.arenas + writer * this.layout.spillBytes; }
+  subRingByte(w: number): number { return this.layout.subRings + w * this.layout.ringCapacity * CELL_BYTES; }
+  compRingByte(a: number): number { return this.layout.compRings + a * this.layout.tokenCapacity * CELL_BYTES; }
+  epochMicros(): number { return this.f64[H_EPOCH_F64]!; }
+  setEpochMicros(us: number): void { this.f64[H_EPOCH_F64] = us; }
+}
+
+export function readLayout(i32: Int32Array): Layout {
+  if (i32[H_MAGIC] !== MAGIC) throw new TypeError('not a sluice runtime buffer (bad magic)');
+  if (i32[H_VERSION] !== LAYOUT_VERSION) {
+    throw new TypeError(`sluice layout version ${i32[H_VERSION]} does not match this build (${LAYOUT_VERSION})`);
+  }
+  return computeLayout({
+    workers: i32[H_WORKERS]!,
+    ringCapacity: i32[H_RING_CAP]!,
+    globalSlots: i32[H_GLOBAL_SLOTS]!,
+    maxProducers: i32[H_MAX_PRODUCERS]!,
+    maxAttachments: i32[H_MAX_ATTACH]!,
+    spillBytes: i32[H_SPILL_BYTES]!,
+    taskCount: i32[H_TASK_COUNT]!,
+    spinMicros: i32[H_SPIN_US]!,
+    asyncLimit: i32[H_ASYNC_LIMIT]!,
+  });
+}
