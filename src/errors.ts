@@ -56,3 +56,9 @@ export class WorkerStartError extends SluiceError {
 export class AttachError extends SluiceError {
   constructor(message: string) { super('ERR_SLUICE_ATTACH', message); }
 }
+
+/** Sluice's own error classes by name, so an error that crossed a thread comes back as itself. */
+export const SLUICE_ERROR_CLASSES: Record<string, { prototype: SluiceError }> = {
+  SluiceError, ConfigError, UnknownTaskError, PayloadError, RetractedError, AbandonedError, RejectedError,
+  WorkerStartError, AttachError,
+};

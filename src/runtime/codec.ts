@@ -19,7 +19,7 @@ import {
   C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, CF_BUFFER, CF_SPILLED, Memory,
 } from '../shm/layout.js';
 import { ARENA_FULL, ArenaWriter, arenaDataByte, arenaFree } from '../shm/arena.js';
-import { PayloadError } from '../errors.js';
+import { PayloadError, SLUICE_ERROR_CLASSES } from '../errors.js';
 
 export const T_UNDEFINED = 0;
 export const T_NULL = 1;
@@ -256,8 +256,14 @@ export function errorRecord(err: Error): ErrorRecord {
 }
 
 export function rebuildError(r: ErrorRecord): Error {
-  const Ctor = ERROR_CLASSES[r.name] ?? Error;
-  const err = new Ctor(r.message);
+  const own = SLUICE_ERROR_CLASSES[r.name];
+  let err: Error;
+  if (own !== undefined) {
+    err = Object.create(own.prototype) as Error;
+    Object.defineProperty(err, 'message', { value: r.message, configurable: true, writable: true });
+  } else {
+    err = new (ERROR_CLASSES[r.name] ?? Error)(r.message);
+  }
   if (err.name !== r.name) Object.defineProperty(err, 'name', { value: r.name, configurable: true, writable: true });
   Object.defineProperty(err, 'stack', { value: r.stack, configurable: true, writable: true });
   Object.assign(err, r.props);

@@ -7,11 +7,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import os from 'node:os';
+import { createRequire } from 'node:module';
 import {
   A_ACTIVE, A_FREE, A_STATE, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT,
-  W_EXECUTED, W_THREAD_ID, W_WAKER, REJECT_REASONS,
+  W_EXECUTED, W_PARKS, W_THREAD_ID, W_WAKER,
 } from '../shm/layout.js';
-import { wake } from '../shm/waker.js';
+import { wake, WAKER_PARKED } from '../shm/waker.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
 import { Attachment } from './attachment.js';
 import { Admission, lookupOrRegister, Producer, ProducerLimits, producerStats, ProducerStats, registeredProducers, SubmitOptions } from './producer.js';
@@ -69,6 +70,8 @@ export interface WorkerStats {
   queued: number;
   asyncInFlight: number;
   parked: boolean;
+  /** Times this worker went to sleep. */
+  parks: number;
 }
 
 export interface RuntimeStats {
@@ -272,7 +275,8 @@ export class Runtime {
         executed: i32[this.mem.workerWord(w, W_EXECUTED)]!,
         queued: this.att.rings[w]!.size(),
         asyncInFlight: Atomics.load(i32, this.mem.workerWord(w, W_ASYNC_INFLIGHT)),
-        parked: Atomics.load(i32, this.mem.workerWord(w, W_WAKER)) === 2,
+        parked: Atomics.load(i32, this.mem.workerWord(w, W_WAKER)) === WAKER_PARKED,
+        parks: i32[this.mem.workerWord(w, W_PARKS)]!,
       });
     }
     return {
@@ -420,7 +424,7 @@ function workerEntry(): URL {
 function checkTypeScriptSupport(tasksHref: string): void {
   if (!isTypeScript(tasksHref)) return;
   try {
-    import.meta.resolve('tsx/esm/api');
+    createRequire(import.meta.url).resolve('tsx/esm/api');
   } catch {
     throw new WorkerStartError('the task module is TypeScript: install tsx (npm i -D tsx) so workers can load it');
   }

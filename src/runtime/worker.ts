@@ -20,7 +20,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import {
   A_HEAD, A_WAKER, C_ATT, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_TOMBSTONE, Memory, RT_CLOSED, TK_DONE,
   TK_GEN_SHIFT, TK_PENDING, TK_RUNNING, TK_WORKER_SHIFT, W_ASYNC_INFLIGHT, W_EXECUTED, W_HEAD, W_INTENT_POS,
-  W_INTENT_RING, W_THREAD_ID, W_WAKER,
+  W_INTENT_RING, W_PARKS, W_THREAD_ID, W_WAKER,
 } from '../shm/layout.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
 import { Waker, wake } from '../shm/waker.js';
@@ -56,6 +56,7 @@ class WorkerLoop {
   private readonly asyncLimit: number;
   private readonly attachments: number;
   private readonly workerBits: number;
+  private readonly parksW: number;
   private head: number;
   private asyncInFlight = 0;
   /** True while a continuation (setImmediate / waitAsync) of the loop is pending. */
@@ -82,6 +83,7 @@ class WorkerLoop {
     this.asyncLimit = L.asyncLimit;
     this.attachments = L.maxAttachments;
     this.workerBits = w << TK_WORKER_SHIFT;
+    this.parksW = mem.workerWord(w, W_PARKS);
     this.head = Atomics.load(mem.i32, mem.workerWord(w, W_HEAD));
     Atomics.store(mem.i32, mem.workerWord(w, W_THREAD_ID), threadId);
   }
@@ -89,6 +91,7 @@ class WorkerLoop {
   readonly loop = (): void => {
     this.scheduled = false;
     const ring = this.ring;
+    const i32 = this.i32;
     let sinceYield = 0;
     for (;;) {
       if (this.asyncInFlight >= this.asyncLimit) {
@@ -113,6 +116,7 @@ class WorkerLoop {
         this.waker.running();
         continue;
       }
+      i32[this.parksW]!++;
       if (this.asyncInFlight > 0) {
         // Let async continuations (and timers, I/O) of tasks run while we wait.
         const woken = this.waker.parkAsync();

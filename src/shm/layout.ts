@@ -108,6 +108,8 @@ export const W_ROUTED_HEAVY = 11;
 export const W_ROUTED_MEDIUM = 12;
 export const W_ROUTED_LIGHT = 13;
 export const W_GENERATION = 14;
+/** Times the worker went to sleep (parkSync or parkAsync). Written by the worker only. */
+export const W_PARKS = 15;
 
 // ---- attachment block ----
 /** 0 free, 1 active, 2 closing (owner gone, being reconciled). CAS to claim. */
