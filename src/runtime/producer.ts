@@ -15,7 +15,7 @@ import { GATE_FIELD_MAX, Limits, pack } from '../admission/gate.js';
 import { earnedBy } from '../admission/bucket.js';
 import { ConfigError } from '../errors.js';
 import {
-  C_ATT, C_DEADLINE, C_GEN, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_DRAINING, RT_RUNNING,
+  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_DRAINING, RT_RUNNING,
   S_ADMITTED, S_REJECTED, S_RESOLVED, OUTCOMES, Outcome, TK_GEN_SHIFT, TK_PENDING,
 } from '../shm/layout.js';
 import { RING_FULL } from '../shm/ring.js';
@@ -239,7 +239,7 @@ export class Producer {
     Atomics.store(i32, att.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
     i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
     const cell = ring.cellWord(pos);
-    this.codec.write(cell, ref.id);
+    this.codec.write(cell, ref.id | (ref.weightIndex << CF_WEIGHT_SHIFT));
     i32[cell + C_ATT] = att.index;
     i32[cell + C_TOKEN] = t;
     i32[cell + C_GEN] = gen;

@@ -10,14 +10,15 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import {
   A_ACTIVE, A_FREE, A_STATE, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT,
-  W_EXECUTED, W_PARKS, W_THREAD_ID, W_WAKER,
+  W_CPU_MASK, W_EXECUTED, W_PARKS, W_ROUTED_HEAVY, W_ROUTED_LIGHT, W_ROUTED_MEDIUM, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { wake, WAKER_PARKED } from '../shm/waker.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
 import { Attachment } from './attachment.js';
 import { Admission, lookupOrRegister, Producer, ProducerLimits, producerStats, ProducerStats, registeredProducers, SubmitOptions } from './producer.js';
 import { resolveTask, TaskOptions, TaskRef } from './task.js';
-import { preferenceChains } from './routing.js';
+import { preferenceChains, type Weight } from './routing.js';
+import { chooseCpus, loadAffinity, warmLibuvPool } from './affinity.js';
 import { isTypeScript, taskModuleHref } from './tasks-module.js';
 import { O_ABANDONED, Token } from './token.js';
 import { AbandonedError, AttachError, ConfigError, RejectedError, WorkerStartError } from '../errors.js';
@@ -63,9 +64,21 @@ export interface CloseOptions {
   timeoutMs?: number;
 }
 
+export interface AffinityInfo {
+  pinned: boolean;
+  /** Why workers are not pinned; null when they are. */
+  reason: string | null;
+}
+
 export interface WorkerStats {
   index: number;
   threadId: number;
+  /** Kernel thread id (needs the affinity addon; 0 without it). */
+  tid: number;
+  /** CPUs this worker may run on (needs the affinity addon; null without it). */
+  cpus: number[] | null;
+  /** Tasks of each weight class this worker ran (tasks without a class are not counted). */
+  routed: Record<Weight, number>;
   executed: number;
   queued: number;
   asyncInFlight: number;
@@ -113,6 +126,8 @@ export class Runtime {
   private closing: Promise<void> | null = null;
   private defaultProducer: Producer | null = null;
   /** @internal */ readonly chains: Int32Array[];
+  /** Whether workers are pinned to cores, and if not, why. */
+  affinity: AffinityInfo = { pinned: false, reason: 'attached runtime: workers belong to the starting thread' };
 
   private constructor(
     mem: Memory,
@@ -150,6 +165,7 @@ export class Runtime {
     if (affinity !== 'auto' && affinity !== false && !Array.isArray(affinity)) {
       throw new ConfigError(`affinity must be 'auto', false or an array of CPU lists; got ${String(affinity)}`);
     }
+    if (Array.isArray(affinity)) checkAffinityMap(affinity, workers);
     const href = taskModuleHref(options.tasks);
 
     const mem = Memory.create({
@@ -160,7 +176,7 @@ export class Runtime {
     mem.setEpochMicros(epoch);
     const clock = options.clock ?? new MonotonicClock(epoch);
 
-    const cpus: (number[] | null)[] = new Array(workers).fill(null);
+    const { cpus, status: affinityStatus } = await planAffinity(affinity, workers);
     const threads: Worker[] = [];
     let names: string[];
     try {
@@ -188,6 +204,7 @@ export class Runtime {
     Atomics.store(mem.i32, mem.attachWord(0, A_STATE), A_ACTIVE);
     const att = new Attachment(mem, 0, clock);
     const rt = new Runtime(mem, att, names, preferenceChains(cpus.map((c) => (c ? Math.min(...c) : null))), clock, threads, runQueueLimit);
+    rt.affinity = affinityStatus;
     for (const t of threads) t.on('error', rt.onWorkerError);
     return rt;
   }
@@ -272,6 +289,13 @@ export class Runtime {
       workers.push({
         index: w,
         threadId: Atomics.load(i32, this.mem.workerWord(w, W_THREAD_ID)),
+        tid: Atomics.load(i32, this.mem.workerWord(w, W_TID)),
+        cpus: maskCpus(Atomics.load(i32, this.mem.workerWord(w, W_CPU_MASK))),
+        routed: {
+          heavy: i32[this.mem.workerWord(w, W_ROUTED_HEAVY)]!,
+          medium: i32[this.mem.workerWord(w, W_ROUTED_MEDIUM)]!,
+          light: i32[this.mem.workerWord(w, W_ROUTED_LIGHT)]!,
+        },
         executed: i32[this.mem.workerWord(w, W_EXECUTED)]!,
         queued: this.att.rings[w]!.size(),
         asyncInFlight: Atomics.load(i32, this.mem.workerWord(w, W_ASYNC_INFLIGHT)),
@@ -413,6 +437,45 @@ export class Runtime {
     // Fault containment (respawn, abandon the running task) builds on this; until then, report.
     process.emitWarning(`sluice worker error: ${err.message}`);
   };
+}
+
+function checkAffinityMap(map: unknown[], workers: number): void {
+  if (map.length !== workers) throw new ConfigError(`affinity map has ${map.length} entries for ${workers} workers`);
+  map.forEach((cpus, w) => {
+    if (!Array.isArray(cpus) || cpus.length === 0 || !cpus.every((c) => Number.isInteger(c) && c >= 0 && c < 1024)) {
+      throw new ConfigError(`affinity[${w}] must be a non-empty array of CPU numbers (0..1023); got ${JSON.stringify(cpus)}`);
+    }
+  });
+}
+
+/**
+ * Which CPUs each worker pins itself to. 'auto': one core each (distinct physical cores first)
+ * when the addon is present, unpinned otherwise. A map: as given, and the addon is required.
+ * Before any worker pins, the libuv pool is started from this (unpinned) thread, so a pinned
+ * worker never creates it (threads inherit their creator's mask; see affinity.ts).
+ */
+async function planAffinity(
+  affinity: 'auto' | false | number[][], workers: number,
+): Promise<{ cpus: (number[] | null)[]; status: AffinityInfo }> {
+  const none = new Array<number[] | null>(workers).fill(null);
+  if (affinity === false) return { cpus: none, status: { pinned: false, reason: 'affinity: false' } };
+  const st = loadAffinity();
+  if (!st.available || st.addon === null) {
+    if (Array.isArray(affinity)) throw new ConfigError(`an affinity map was given but CPU pinning is unavailable: ${st.reason}`);
+    return { cpus: none, status: { pinned: false, reason: st.reason } };
+  }
+  await warmLibuvPool();
+  const cpus = Array.isArray(affinity)
+    ? affinity.map((c) => [...c])
+    : chooseCpus(workers, st.addon.topology(), st.addon.getAffinity()).map((c) => [c]);
+  return { cpus, status: { pinned: true, reason: null } };
+}
+
+function maskCpus(mask: number): number[] | null {
+  if (mask === 0) return null;
+  const out: number[] = [];
+  for (let c = 0; c < 32; c++) if (mask & (1 << c)) out.push(c);
+  return out;
 }
 
 function workerEntry(): URL {

@@ -18,9 +18,9 @@
  */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import {
-  A_HEAD, A_WAKER, C_ATT, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_TOMBSTONE, Memory, RT_CLOSED, TK_DONE,
+  A_HEAD, A_WAKER, C_ATT, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_TOMBSTONE, CF_WEIGHT_MASK, CF_WEIGHT_SHIFT, Memory, RT_CLOSED, TK_DONE,
   TK_GEN_SHIFT, TK_PENDING, TK_RUNNING, TK_WORKER_SHIFT, W_ASYNC_INFLIGHT, W_EXECUTED, W_HEAD, W_INTENT_POS,
-  W_INTENT_RING, W_PARKS, W_THREAD_ID, W_WAKER,
+  W_INTENT_RING, W_PARKS, W_ROUTED_HEAVY, W_THREAD_ID, W_WAKER, W_TID, W_CPU_MASK,
 } from '../shm/layout.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
 import { Waker, wake } from '../shm/waker.js';
@@ -28,6 +28,7 @@ import { Codec, PREPARE_FULL } from './codec.js';
 import { O_FULFILLED, O_REJECTED } from './token.js';
 import { PayloadError } from '../errors.js';
 import { loadTaskModule } from './tasks-module.js';
+import { loadAffinity, pinCurrentThread } from './affinity.js';
 import { threadId } from 'node:worker_threads';
 
 export interface WorkerData {
@@ -57,6 +58,7 @@ class WorkerLoop {
   private readonly attachments: number;
   private readonly workerBits: number;
   private readonly parksW: number;
+  private readonly routedW: number;
   private head: number;
   private asyncInFlight = 0;
   /** True while a continuation (setImmediate / waitAsync) of the loop is pending. */
@@ -84,6 +86,7 @@ class WorkerLoop {
     this.attachments = L.maxAttachments;
     this.workerBits = w << TK_WORKER_SHIFT;
     this.parksW = mem.workerWord(w, W_PARKS);
+    this.routedW = mem.workerWord(w, W_ROUTED_HEAVY);
     this.head = Atomics.load(mem.i32, mem.workerWord(w, W_HEAD));
     Atomics.store(mem.i32, mem.workerWord(w, W_THREAD_ID), threadId);
   }
@@ -169,6 +172,8 @@ class WorkerLoop {
       this.complete(att, t, gen, O_REJECTED, new PayloadError(`payload could not be decoded: ${(decodeError as Error).message}`));
       return;
     }
+    const weight = (kind & CF_WEIGHT_MASK) >>> CF_WEIGHT_SHIFT;
+    if (weight < 3) i32[this.routedW + weight]!++;
     const fn = this.fns[kind & 0xffff]!;
     let result: unknown;
     try {
@@ -242,8 +247,25 @@ class WorkerLoop {
   }
 }
 
+/** CPUs 0..31 as a bit mask (enough for stats on the machines this runs on; 0 if none fit). */
+function cpuMask(cpus: readonly number[]): number {
+  let m = 0;
+  for (const c of cpus) if (c < 32) m |= 1 << c;
+  return m;
+}
+
 async function main(data: WorkerData): Promise<void> {
   const mem = new Memory(data.sab);
+  // Pin before anything else can create threads from this one (they would inherit the mask).
+  const affinity = loadAffinity();
+  if (data.cpus !== null) {
+    const pin = pinCurrentThread(data.cpus, affinity);
+    if (!pin.pinned) throw new Error(`could not pin worker ${data.index} to CPUs ${data.cpus.join(',')}: ${pin.reason}`);
+  }
+  if (affinity.addon !== null) {
+    Atomics.store(mem.i32, mem.workerWord(data.index, W_TID), affinity.addon.threadId());
+    Atomics.store(mem.i32, mem.workerWord(data.index, W_CPU_MASK), cpuMask(affinity.addon.getAffinity()));
+  }
   const mod = await loadTaskModule(data.tasks);
   // A pending Atomics.waitAsync does not keep a thread alive: this does, until close exits.
   setInterval(() => {}, 2 ** 30);

@@ -110,6 +110,10 @@ export const W_ROUTED_LIGHT = 13;
 export const W_GENERATION = 14;
 /** Times the worker went to sleep (parkSync or parkAsync). Written by the worker only. */
 export const W_PARKS = 15;
+/** Kernel thread id (gettid) when the affinity addon is present, else 0. */
+export const W_TID = 16;
+/** The CPUs the worker is allowed on, as a bit mask of CPUs 0..31 (0 = unknown / unpinned). */
+export const W_CPU_MASK = 17;
 
 // ---- attachment block ----
 /** 0 free, 1 active, 2 closing (owner gone, being reconciled). CAS to claim. */
@@ -156,6 +160,9 @@ export const C_DEADLINE = CELL_WORDS - 1;
 export const CF_SPILLED = 1 << 24;
 export const CF_TOMBSTONE = 1 << 25;
 export const CF_BUFFER = 1 << 26;
+/** Submission cells: routing class (0 heavy, 1 medium, 2 light, 3 none) in bits 27..28. */
+export const CF_WEIGHT_SHIFT = 27;
+export const CF_WEIGHT_MASK = 3 << CF_WEIGHT_SHIFT;
 
 // ---- token state word (per attachment table) ----
 /**

@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Runtime, ConfigError, type Token } from '../src/index.js';
+import { loadAffinity, parseCpuList } from '../src/runtime/affinity.js';
+import { preferenceChains } from '../src/runtime/routing.js';
+
+const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
+const affinity = loadAffinity();
+const online = affinity.addon?.topology().online ?? [];
+
+function allowedCpus(tid: number): number[] {
+  const status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+  return parseCpuList(/Cpus_allowed_list:\s*(\S+)/.exec(status)![1]!);
+}
+
+describe('preference chains', () => {
+  it('heavy may use every core, medium never the first, light never the first two (with fallbacks)', () => {
+    expect(preferenceChains([0, 1, 2, 3])).toEqual([[0, 1, 2, 3], [1, 2, 3], [2, 3], [0, 1, 2, 3]]);
+    expect(preferenceChains([0, 1])).toEqual([[0, 1], [1], [1], [0, 1]]);
+    expect(preferenceChains([0])).toEqual([[0], [0], [0], [0]]);
+    // Chains follow the cores workers are pinned to, not worker indices.
+    expect(preferenceChains([3, 1, 2])).toEqual([[1, 2, 0], [2, 0], [0], [1, 2, 0]]);
+    expect(preferenceChains([null, null])).toEqual([[0, 1], [1], [1], [0, 1]]);
+  });
+});
+
+describe.skipIf(!affinity.available || online.length < 2)('CPU pinning (native addon present)', () => {
+  it("'auto' pins each worker to a core of its own and leaves the main thread unpinned", async () => {
+    const rt = await Runtime.start({ tasks, workers: 2 });
+    try {
+      expect(rt.affinity).toEqual({ pinned: true, reason: null });
+      const workers = rt.stats().workers;
+      const pinned = workers.map((w) => allowedCpus(w.tid));
+      expect(pinned[0]).toHaveLength(1);
+      expect(pinned[1]).toHaveLength(1);
+      expect(pinned[0]![0]).not.toBe(pinned[1]![0]);
+      expect(workers.map((w) => w.cpus)).toEqual(pinned);
+      expect(allowedCpus(process.pid)).toEqual(online);
+      // Every other thread of the process (libuv pool, V8 platform) is not pinned either.
+      const workerTids = new Set(workers.map((w) => String(w.tid)));
+      for (const tid of readdirSync('/proc/self/task')) {
+        if (!workerTids.has(tid)) expect(allowedCpus(Number(tid))).toEqual(online);
+      }
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('an explicit map pins as given', async () => {
+    const rt = await Runtime.start({ tasks, workers: 2, affinity: [[online[1]!], [online[1]!]] });
+    try {
+      for (const w of rt.stats().workers) expect(allowedCpus(w.tid)).toEqual([online[1]]);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('affinity: false never pins', async () => {
+    const rt = await Runtime.start({ tasks, workers: 2, affinity: false });
+    try {
+      expect(rt.affinity.pinned).toBe(false);
+      for (const w of rt.stats().workers) expect(allowedCpus(w.tid)).toEqual(online);
+    } finally {
+      await rt.close();
+    }
+  });
+});
+
+describe('weight-class routing', () => {
+  it('light and medium work never lands on the first core; heavy may use both; unweighted spreads', async () => {
+    const rt = await Runtime.start({ tasks, workers: 2 });
+    try {
+      // rt.run waits for capacity: light/medium have one ring here (256 cells) for 300 tasks.
+      const run = async (weight: 'heavy' | 'medium' | 'light', n: number): Promise<void> => {
+        const t = rt.task('inc', { weight });
+        await Promise.all(Array.from({ length: n }, (_, i) => rt.run(t, i)));
+      };
+      await run('light', 300);
+      await run('medium', 300);
+      let w = rt.stats().workers;
+      // Worker order by pinned core: chain[0] is the first core's worker.
+      const first = w[0]!.cpus === null || w[1]!.cpus === null || w[0]!.cpus[0]! <= w[1]!.cpus[0]! ? 0 : 1;
+      expect(w[first]!.routed.light + w[first]!.routed.medium).toBe(0);
+      expect(w[1 - first]!.routed.light).toBe(300);
+      expect(w[1 - first]!.routed.medium).toBe(300);
+      await run('heavy', 300);
+      w = rt.stats().workers;
+      expect(w[0]!.routed.heavy + w[1]!.routed.heavy).toBe(300);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('routing is least-occupied with ties to the first worker of the chain', async () => {
+    const rt = await Runtime.start({ tasks, workers: 2, affinity: false });
+    try {
+      // Nothing queued anywhere: the tie goes to worker 0 for heavy (chain [0, 1]).
+      const a = rt.producer('ties').submit(rt.task('inc', { weight: 'heavy' }), 1) as Token;
+      await a;
+      expect(rt.stats().workers[0]!.routed.heavy).toBe(1);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('an unknown weight or a malformed affinity map is a ConfigError', async () => {
+    await expect(Runtime.start({ tasks, workers: 2, affinity: [[0]] })).rejects.toThrow(ConfigError);
+    await expect(Runtime.start({ tasks, workers: 1, affinity: [[-1]] })).rejects.toThrow(ConfigError);
+    const rt = await Runtime.start({ tasks, workers: 1, affinity: false });
+    expect(() => rt.task('inc', { weight: 'huge' as 'heavy' })).toThrow(ConfigError);
+    await rt.close();
+  });
+});
+
+describe('fallback without the addon', () => {
+  it('SLUICE_NO_NATIVE=1: the runtime runs unpinned and reports why', () => {
+    const fixture = fileURLToPath(new URL('./fixtures/unpinned-runtime.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture], {
+      env: { ...process.env, SLUICE_NO_NATIVE: '1' }, encoding: 'utf8', timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { value: number; affinity: { pinned: boolean; reason: string }; workers: { tid: number; cpus: null }[] };
+    expect(out.value).toBe(2);
+    expect(out.affinity.pinned).toBe(false);
+    expect(out.affinity.reason).toMatch(/SLUICE_NO_NATIVE/);
+    expect(out.workers).toEqual([{ tid: 0, cpus: null }, { tid: 0, cpus: null }]);
+  });
+});
