@@ -14,17 +14,21 @@
  *   4. No tokens outstanding: stop; nothing runs and nothing keeps the process alive.
  */
 import {
-  A_ACTIVE, A_HEAD, A_INTENT_POS, A_INTENT_RING, A_STATE, A_THREAD_ID, A_WAKER, C_ATT, C_GEN, C_KIND,
-  C_PRODUCER, C_TOKEN, CF_TOMBSTONE, Memory, S_ADMITTED, S_REJECTED, S_RESOLVED, TK_GEN_MASK, TK_GEN_SHIFT,
-  TK_PENDING, TK_RETRACTED, W_HEAD, W_WAKER, P_PACKED,
+  A_ACTIVE, H_HOOKS, A_CLAIM_POS, A_CLAIM_RING, A_HEAD, A_JOURNAL, A_START, A_STATE, A_THREAD_ID, A_TID, A_WAKER, C_ATT,
+  C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_RETRYABLE, CF_TOMBSTONE, CF_WEIGHT_SHIFT, Memory, P_PACKED,
+  S_ADMITTED, S_REJECTED, S_RESOLVED, TK_GEN_MASK, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING,
+  TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_WAKER,
 } from '../shm/layout.js';
+import { RING_FULL } from '../shm/ring.js';
+import { route } from './routing.js';
+import { currentThreadIdentity } from './liveness.js';
 import { Ring } from '../shm/ring.js';
 import { Waker, wake } from '../shm/waker.js';
 import { releaseSlots } from '../admission/gate.js';
 import { Clock } from '../admission/clock.js';
-import { Codec } from './codec.js';
-import { O_REJECTED, O_RETRACTED, Token } from './token.js';
-import { PayloadError, RetractedError } from '../errors.js';
+import { Codec, PREPARE_FULL } from './codec.js';
+import { O_ABANDONED, O_REJECTED, O_RETRACTED, Token } from './token.js';
+import { AbandonedError, PayloadError, RetractedError } from '../errors.js';
 import { threadId } from 'node:worker_threads';
 
 const PUMP_IDLE = 0;
@@ -39,8 +43,13 @@ export class Attachment {
   /** This thread's completion ring (it is the only consumer). */
   readonly completions: Ring;
   readonly codec: Codec;
-  readonly intentRingW: number;
-  readonly intentPosW: number;
+  readonly claimRingW: number;
+  readonly claimPosW: number;
+  readonly journalW: number;
+  /** Test-only pause points enabled (runtime/hooks.ts). */
+  readonly hooks: boolean;
+  /** Preference chains by weight (set by the runtime handle; used to re-route retries). */
+  chains: readonly Int32Array[] = [];
   readonly stateW: number;
   readonly globalW: number;
   readonly workerWakerW: Int32Array;
@@ -76,8 +85,10 @@ export class Attachment {
       mem.compRingByte(index), L.tokenCapacity,
     );
     this.codec = new Codec(mem, index);
-    this.intentRingW = mem.attachWord(index, A_INTENT_RING);
-    this.intentPosW = mem.attachWord(index, A_INTENT_POS);
+    this.claimRingW = mem.attachWord(index, A_CLAIM_RING);
+    this.claimPosW = mem.attachWord(index, A_CLAIM_POS);
+    this.journalW = mem.attachWord(index, A_JOURNAL);
+    this.hooks = mem.i32[H_HOOKS] === 1;
     this.stateW = mem.stateWord;
     this.globalW = mem.globalWord;
     this.spinMs = L.spinMicros / 1000;
@@ -92,6 +103,9 @@ export class Attachment {
     this.keepAlive = setInterval(noop, 2 ** 30);
     this.keepAlive.unref();
     Atomics.store(this.i32, mem.attachWord(index, A_THREAD_ID), threadId);
+    const me = currentThreadIdentity();
+    Atomics.store(this.i32, mem.attachWord(index, A_START), me.start);
+    Atomics.store(this.i32, mem.attachWord(index, A_TID), me.tid);
   }
 
   /** Claim a free attachment slot (1..A-1) for the calling thread, or -1. */
@@ -115,8 +129,8 @@ export class Attachment {
   generation(t: number): number { return this.gens[t]!; }
 
   /** Record an admitted token and make sure its completion will be drained. */
-  track(t: number, gen: number, producer: number): Token {
-    const token = new Token(this, t, gen, producer, this.idSeq++ * this.layout.maxAttachments + this.index);
+  track(t: number, gen: number, producer: number, deadlineMs: number): Token {
+    const token = new Token(this, t, gen, producer, deadlineMs, this.idSeq++ * this.layout.maxAttachments + this.index);
     this.tokens[t] = token;
     this.mem.i32[this.mem.statWord(this.index, producer, S_ADMITTED)]!++;
     this.outstanding++;
@@ -161,10 +175,54 @@ export class Attachment {
       ring.release(pos); // the cell is copied out; workers may reuse it
       n++;
       const token = this.tokens[t];
-      if (outcome >= 0 && token !== undefined && token._gen === gen) this.resolve(token, outcome, value);
+      if (outcome < 0 || token === undefined || token._gen !== gen) continue; // tombstone, stale or duplicate
+      if (outcome === O_ABANDONED && (kind & CF_RETRYABLE) !== 0 && token._retriesLeft > 0) {
+        token._retriesLeft--;
+        if (!this.repush(token)) this.retryQueue.push(token);
+        continue;
+      }
+      this.resolve(token, outcome, value);
     }
     this.head = pos;
+    if (this.retryQueue.length > 0) this.retryPending();
     return n;
+  }
+
+  /**
+   * Run a token again after its worker died (its task declared retries): same token, same slots,
+   * next generation, a fresh ring cell. False when no cell (or arena space) is free right now.
+   */
+  private repush(token: Token): boolean {
+    const task = token._task!;
+    const w = route(this.chains[task.weightIndex]!, this.rings);
+    const ring = this.rings[w]!;
+    if (this.codec.prepare(token._payload) === PREPARE_FULL) return false;
+    const pos = ring.claim(this.claimRingW, this.claimPosW);
+    if (pos === RING_FULL) {
+      this.codec.abandon();
+      return false;
+    }
+    const t = token._index;
+    const gen = (this.gens[t] = (token._gen + 1) & TK_GEN_MASK);
+    token._gen = gen;
+    Atomics.store(this.i32, this.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
+    const cell = ring.cellWord(pos);
+    this.codec.write(cell, task.id | (task.weightIndex << CF_WEIGHT_SHIFT));
+    const i32 = this.i32;
+    i32[cell + C_ATT] = this.index;
+    i32[cell + C_TOKEN] = t;
+    i32[cell + C_GEN] = gen;
+    i32[cell + C_PRODUCER] = token._producer;
+    i32[cell + C_DEADLINE] = token._deadlineMs;
+    ring.publish(pos, this.claimRingW);
+    this.wakeWorker(w);
+    return true;
+  }
+
+  private readonly retryQueue: Token[] = [];
+
+  private retryPending(): void {
+    while (this.retryQueue.length > 0 && this.repush(this.retryQueue[0]!)) this.retryQueue.shift();
   }
 
   /** Resolve a token: free its index, give back its slots, count it, settle it. Exactly once. */
@@ -172,6 +230,7 @@ export class Attachment {
     const t = token._index;
     this.tokens[t] = undefined;
     this.gens[t] = (token._gen + 1) & TK_GEN_MASK;
+    if (token._cleanup !== null) token._cleanup();
     Atomics.store(this.i32, this.tokenWordOf(t), 0);
     this.free[this.freeTop++] = t;
     releaseSlots(this.i32, this.mem.producerWord(token._producer, P_PACKED), this.globalW);
@@ -180,17 +239,38 @@ export class Attachment {
     token._settle(outcome, value);
   }
 
-  /** token.cancel(): retract if still pending (the worker's PENDING -> RUNNING CAS decides the race). */
-  cancel(token: Token): boolean {
+  /**
+   * token.cancel() (docs/design.md 4.5): retract if still pending: the worker's PENDING -> RUNNING
+   * CAS decides the race. With force, a running token is abandoned at once (its result will be
+   * dropped) and, if its synchronous part is running, the watchdog terminates that worker only.
+   */
+  cancel(token: Token, force: boolean): boolean {
     if (token._outcome >= 0 || this.tokens[token._index] !== token) return false;
+    const i32 = this.i32;
     const w = this.tokenWordOf(token._index);
-    const pending = (token._gen << TK_GEN_SHIFT) | TK_PENDING;
-    if (Atomics.compareExchange(this.i32, w, pending, (token._gen << TK_GEN_SHIFT) | TK_RETRACTED) !== pending) return false;
-    this.resolve(token, O_RETRACTED, new RetractedError('task was cancelled before it started'));
-    if (this.outstanding === 0 && this.pumpState === PUMP_PARKED) wake(this.i32, this.waker.word);
+    const t = token._index;
+    const base = token._gen << TK_GEN_SHIFT;
+    if (Atomics.compareExchange(i32, w, base | TK_PENDING, base | TK_RETRACTED) === (base | TK_PENDING)) {
+      this.resolve(token, O_RETRACTED, new RetractedError('task was cancelled before it started'));
+    } else {
+      if (!force) return false;
+      const running = Atomics.load(i32, w);
+      if ((running & ~TK_WORKER_MASK) !== (base | TK_RUNNING)) return false; // finishing: let it
+      if (Atomics.compareExchange(i32, w, running, 0) !== running) return false;
+      const worker = (running & TK_WORKER_MASK) >>> TK_WORKER_SHIFT;
+      this.resolve(token, O_ABANDONED, new AbandonedError('cancelled with force while running'));
+      const kw = this.mem.workerWord(worker, 0);
+      i32[kw + W_KILL_ATT] = this.index;
+      i32[kw + W_KILL_GEN] = token._gen;
+      Atomics.store(i32, kw + W_KILL_TOKEN, t + 1);
+    }
+    if (this.outstanding === 0 && this.pumpState === PUMP_PARKED) wake(i32, this.waker.word);
     if (this.onDrained !== null) this.onDrained();
     return true;
   }
+
+  /** State bits of a live token's word (for Token.state). */
+  tokenState(t: number): number { return Atomics.load(this.i32, this.tokenWordOf(t)) & TK_STATE_MASK; }
 
   /** Every outstanding token of this thread (for close). */
   liveTokens(): Token[] {

@@ -15,7 +15,7 @@ import { GATE_FIELD_MAX, Limits, pack } from '../admission/gate.js';
 import { earnedBy } from '../admission/bucket.js';
 import { ConfigError } from '../errors.js';
 import {
-  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_DRAINING, RT_RUNNING,
+  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, J_GLOBAL, J_TOKEN_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_DRAINING, RT_RUNNING,
   S_ADMITTED, S_REJECTED, S_RESOLVED, OUTCOMES, Outcome, TK_GEN_SHIFT, TK_PENDING,
 } from '../shm/layout.js';
 import { RING_FULL } from '../shm/ring.js';
@@ -26,7 +26,8 @@ import {
 import { Codec, PREPARE_FULL } from './codec.js';
 import type { Attachment } from './attachment.js';
 import type { Token } from './token.js';
-import { TaskRef } from './task.js';
+import { TaskRef, checkMs } from './task.js';
+import { HOOK_POINTS, pauseAt } from './hooks.js';
 import { route } from './routing.js';
 import type { Clock } from '../admission/clock.js';
 
@@ -142,8 +143,12 @@ export interface Rejection { readonly admitted: false; readonly reason: RejectRe
 export type Admission<T = unknown> = Token<T> | Rejection;
 
 export interface SubmitOptions {
-  /** Overrides the task's deadlineMs for this submission. */
+  /** Longest run time in ms for this submission (overrides the task's); queue time does not count. */
   deadlineMs?: number;
+  /** Retract the task if it has not started within this many ms (overrides the task's). */
+  queueTimeoutMs?: number;
+  /** Aborting retracts the task if it has not started (like token.cancel()). Already aborted: submit throws its reason. */
+  signal?: AbortSignal;
 }
 
 const REJECTIONS: readonly Rejection[] = REJECT_REASONS.map((reason) => Object.freeze({ admitted: false as const, reason }));
@@ -203,10 +208,22 @@ export class Producer {
     let st = Atomics.load(i32, att.stateW);
     if (st !== RT_RUNNING) return this.reject(st === RT_DRAINING ? R_DRAINING : R_CLOSED);
     // Everything that can throw or allocate happens before any shared counter moves.
-    const deadline = options?.deadlineMs ?? ref.deadlineMs;
-    if (options !== undefined) checkSubmitOptions(options);
+    let deadline = ref.deadlineMs;
+    let queueTimeout = ref.queueTimeoutMs;
+    let signal: AbortSignal | undefined;
+    if (options !== undefined) {
+      checkSubmitOptions(options);
+      deadline = options.deadlineMs ?? deadline;
+      queueTimeout = options.queueTimeoutMs ?? queueTimeout;
+      signal = options.signal;
+      if (signal?.aborted) throw signal.reason ?? new DOMException('submit aborted', 'AbortError');
+    }
     const tag = this.codec.prepare(payload);
     if (tag === PREPARE_FULL) return this.reject(R_RING_FULL);
+    // The journal (A_JOURNAL) records each thing this submit holds right after taking it, with
+    // no call in between, so a thread that dies here can be reconciled exactly (4.9).
+    const journalW = att.journalW;
+    const hooks = att.hooks;
     // 2. Producer gate: one CAS takes a bucket token and an in-flight slot, or nothing.
     if (limits.rate > 0) refill(i32, att.mem, this.index, limits, this.host.clock.now());
     const r = admitProducer(i32, this.packedW, limits);
@@ -214,30 +231,40 @@ export class Producer {
       this.codec.abandon();
       return this.reject(r);
     }
+    const jp = this.index + 1;
+    Atomics.store(i32, journalW, jp);
+    if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:producer'], -(att.index + 1));
     // 3. Global gate, then the runtime state again: a close that started after step 1 either
     //    sees our global slot (and waits for it) or we see its state (and roll back).
     if (!admitGlobal(i32, att.globalW, att.layout.globalSlots)) {
       rollbackProducer(i32, this.packedW, limits);
+      Atomics.store(i32, journalW, 0);
       this.codec.abandon();
       return this.reject(R_GLOBAL_SLOTS);
     }
+    Atomics.store(i32, journalW, jp | J_GLOBAL);
+    if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:global'], -(att.index + 1));
     st = Atomics.load(i32, att.stateW);
     // 4. Route, and claim a ring cell (the ring's capacity is part of admission).
     const w = st === RT_RUNNING ? route(this.host.chains[ref.weightIndex]!, att.rings) : 0;
     const ring = att.rings[w]!;
-    const pos = st === RT_RUNNING ? ring.claim(att.intentRingW, att.intentPosW) : RING_FULL;
+    const pos = st === RT_RUNNING ? ring.claim(att.claimRingW, att.claimPosW) : RING_FULL;
     if (pos === RING_FULL) {
       Atomics.sub(i32, att.globalW, 1);
+      Atomics.store(i32, journalW, jp);
       rollbackProducer(i32, this.packedW, limits);
+      Atomics.store(i32, journalW, 0);
       this.codec.abandon();
       return this.reject(st === RT_RUNNING ? R_RING_FULL : st === RT_DRAINING ? R_DRAINING : R_CLOSED);
     }
+    if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:claimed'], -(att.index + 1));
     // 5. Write the descriptor and publish it. The token word goes PENDING before the cell is
     //    readable, so the worker's PENDING -> RUNNING CAS always has something to win or lose.
     const t = att.takeToken();
     const gen = att.generation(t);
-    Atomics.store(i32, att.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
     i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
+    Atomics.store(i32, att.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
+    Atomics.store(i32, journalW, jp | J_GLOBAL | ((t + 1) << J_TOKEN_SHIFT));
     const cell = ring.cellWord(pos);
     this.codec.write(cell, ref.id | (ref.weightIndex << CF_WEIGHT_SHIFT));
     i32[cell + C_ATT] = att.index;
@@ -245,11 +272,19 @@ export class Producer {
     i32[cell + C_GEN] = gen;
     i32[cell + C_PRODUCER] = this.index;
     i32[cell + C_DEADLINE] = deadline;
-    ring.publish(pos, att.intentRingW);
+    ring.publish(pos, att.claimRingW);
+    Atomics.store(i32, journalW, 0);
     // 6. Wake the worker only if it is parked.
     att.wakeWorker(w);
     if (this.saturatedEdge) this.edge(false);
-    return att.track(t, gen, this.index) as Token<T>;
+    const token = att.track(t, gen, this.index, deadline) as Token<T>;
+    if (ref.retries > 0) {
+      token._task = ref;
+      token._payload = payload;
+      token._retriesLeft = ref.retries;
+    }
+    if (signal !== undefined || queueTimeout > 0) watchQueue(token, signal, queueTimeout);
+    return token;
   }
 
   private reject(reason: number): Rejection {
@@ -296,16 +331,31 @@ export class Producer {
   }
 }
 
-const SUBMIT_OPTION_KEYS = new Set(['deadlineMs']);
+const SUBMIT_OPTION_KEYS = new Set(['deadlineMs', 'queueTimeoutMs', 'signal']);
 
 function checkSubmitOptions(options: SubmitOptions): void {
   for (const k of Object.keys(options)) {
-    if (!SUBMIT_OPTION_KEYS.has(k)) throw new ConfigError(`submit: unknown option '${k}' (known: deadlineMs)`);
+    if (!SUBMIT_OPTION_KEYS.has(k)) throw new ConfigError(`submit: unknown option '${k}' (known: deadlineMs, queueTimeoutMs, signal)`);
   }
-  const d = options.deadlineMs;
-  if (d !== undefined && (!Number.isInteger(d) || d < 0 || d > 2 ** 31 - 1)) {
-    throw new ConfigError(`submit: deadlineMs must be a non-negative integer; got ${String(d)}`);
+  checkMs('submit', 'deadlineMs', options.deadlineMs);
+  checkMs('submit', 'queueTimeoutMs', options.queueTimeoutMs);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new ConfigError('submit: signal must be an AbortSignal');
   }
+}
+
+/**
+ * Retract the token if it is still waiting when the signal aborts or the queue timeout passes.
+ * Both are detached when the token resolves, so nothing outlives it.
+ */
+function watchQueue(token: Token, signal: AbortSignal | undefined, queueTimeoutMs: number): void {
+  const retract = (): void => { token.cancel(); };
+  const timer = queueTimeoutMs > 0 ? setTimeout(retract, queueTimeoutMs) : null;
+  signal?.addEventListener('abort', retract, { once: true });
+  token._cleanup = (): void => {
+    if (timer !== null) clearTimeout(timer);
+    signal?.removeEventListener('abort', retract);
+  };
 }
 
 /** Counters of one producer summed over every attachment (thread). */

@@ -10,7 +10,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import {
   A_ACTIVE, A_FREE, A_STATE, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT,
-  W_CPU_MASK, W_EXECUTED, W_PARKS, W_ROUTED_HEAVY, W_ROUTED_LIGHT, W_ROUTED_MEDIUM, W_THREAD_ID, W_TID, W_WAKER,
+  W_CPU_MASK, W_EXECUTED, W_FAILED, W_PARKS, W_RESTARTS, W_ROUTED_HEAVY, W_ROUTED_LIGHT, W_ROUTED_MEDIUM, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { wake, WAKER_PARKED } from '../shm/waker.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
@@ -22,6 +22,8 @@ import { chooseCpus, loadAffinity, warmLibuvPool } from './affinity.js';
 import { isTypeScript, taskModuleHref } from './tasks-module.js';
 import { O_ABANDONED, Token } from './token.js';
 import { AbandonedError, AttachError, ConfigError, RejectedError, WorkerStartError } from '../errors.js';
+import { Supervisor } from './supervisor.js';
+import { Hooks } from './hooks.js';
 import type { WorkerData } from './worker.js';
 
 export interface RuntimeOptions {
@@ -49,6 +51,12 @@ export interface RuntimeOptions {
   runQueueLimit?: number;
   /** Tick clock for admission (e.g. a VirtualClock in tests). */
   clock?: Clock;
+  /** Watchdog period in ms (deadlines and forced cancels are acted on within it). Default 10. */
+  watchdogMs?: number;
+  /** A worker slot that dies more than this many times within a minute is retired. Default 10. */
+  maxRestarts?: number;
+  /** Enable test-only pause points (rt.testing). Never in production. */
+  testHooks?: boolean;
 }
 
 /** Structured-clonable: pass it in workerData or postMessage, then Runtime.attach(handle). */
@@ -79,6 +87,10 @@ export interface WorkerStats {
   cpus: number[] | null;
   /** Tasks of each weight class this worker ran (tasks without a class are not counted). */
   routed: Record<Weight, number>;
+  /** Times this slot's thread died and was replaced. */
+  restarts: number;
+  /** Retired after dying too often: its ring takes no more work. */
+  failed: boolean;
   executed: number;
   queued: number;
   asyncInFlight: number;
@@ -92,11 +104,13 @@ export interface RuntimeStats {
   global: { inFlight: number; limit: number };
   producers: ProducerStats[];
   workers: WorkerStats[];
+  /** The last recovery events (worker replaced, thread reconciled), newest last. */
+  events: string[];
 }
 
 const OPTION_KEYS = new Set([
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'asyncConcurrency', 'maxProducers',
-  'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock',
+  'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks',
 ]);
 const CAPACITY_REASONS = new Set(['rate', 'producer-slots', 'global-slots', 'ring-full']);
 
@@ -135,14 +149,24 @@ export class Runtime {
     readonly names: readonly string[],
     private readonly chainLists: number[][],
     /** @internal */ readonly clock: Clock,
-    private readonly workers: Worker[] | null,
+    private readonly supervisor: Supervisor | null,
     private readonly runQueueLimit: number,
   ) {
     this.mem = mem;
     this.att = att;
     this.chains = chainLists.map((c) => Int32Array.from(c));
+    att.chains = this.chains;
     att.onDrained = this.afterDrain;
   }
+
+  /** Test-only controls, present with Runtime.start({ testHooks: true }). */
+  testing: Testing | null = null;
+  private readonly events: string[] = [];
+
+  private readonly recordEvent = (message: string): void => {
+    this.events.push(message);
+    if (this.events.length > 32) this.events.shift();
+  };
 
   /** Start a runtime: lay out shared memory, spawn the workers, load the task module in each. */
   static async start(options: RuntimeOptions): Promise<Runtime> {
@@ -170,26 +194,28 @@ export class Runtime {
 
     const mem = Memory.create({
       workers, ringCapacity, globalSlots, maxProducers, maxAttachments, spillBytes, taskCount: 0,
-      spinMicros: spin, asyncLimit,
+      spinMicros: spin, asyncLimit, testHooks: options.testHooks === true,
     });
     const epoch = hrtimeMicros();
     mem.setEpochMicros(epoch);
     const clock = options.clock ?? new MonotonicClock(epoch);
 
     const { cpus, status: affinityStatus } = await planAffinity(affinity, workers);
-    const threads: Worker[] = [];
     let names: string[];
+    checkTypeScriptSupport(href);
+    const supervisor = new Supervisor(
+      mem, workerEntry(),
+      (w): WorkerData => ({ sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]! }),
+      {
+        watchdogMs: intOption(o, 'watchdogMs', 10, 1, 60_000),
+        maxRestarts: intOption(o, 'maxRestarts', 10, 0, 1_000_000),
+        restartWindowMs: 60_000,
+      },
+    );
     try {
-      const entry = workerEntry();
-      checkTypeScriptSupport(href);
-      const ready = [];
-      for (let w = 0; w < workers; w++) {
-        const data: WorkerData = { sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]! };
-        const worker = new Worker(entry, { workerData: data });
-        threads.push(worker);
-        ready.push(awaitReady(worker, w));
-      }
-      const lists = await Promise.all(ready);
+      const lists = await Promise.all(Array.from({ length: workers }, (_, w) => supervisor.spawn(w).catch((err: Error) => {
+        throw new WorkerStartError(`worker ${w} could not start: ${err.message}`, { cause: err });
+      })));
       names = lists[0]!;
       for (let w = 1; w < lists.length; w++) {
         if (lists[w]!.join('\0') !== names.join('\0')) {
@@ -197,15 +223,17 @@ export class Runtime {
         }
       }
     } catch (err) {
-      await Promise.all(threads.map((t) => t.terminate()));
+      supervisor.stop();
+      await Promise.all(supervisor.workers.map((t) => t?.terminate()));
       throw err;
     }
     mem.i32[H_TASK_COUNT] = names.length;
     Atomics.store(mem.i32, mem.attachWord(0, A_STATE), A_ACTIVE);
     const att = new Attachment(mem, 0, clock);
-    const rt = new Runtime(mem, att, names, preferenceChains(cpus.map((c) => (c ? Math.min(...c) : null))), clock, threads, runQueueLimit);
+    const rt = new Runtime(mem, att, names, preferenceChains(cpus.map((c) => (c ? Math.min(...c) : null))), clock, supervisor, runQueueLimit);
     rt.affinity = affinityStatus;
-    for (const t of threads) t.on('error', rt.onWorkerError);
+    supervisor.onEvent = rt.recordEvent;
+    if (options.testHooks === true) rt.testing = new Testing(mem, supervisor);
     return rt;
   }
 
@@ -296,6 +324,8 @@ export class Runtime {
           medium: i32[this.mem.workerWord(w, W_ROUTED_MEDIUM)]!,
           light: i32[this.mem.workerWord(w, W_ROUTED_LIGHT)]!,
         },
+        restarts: Atomics.load(i32, this.mem.workerWord(w, W_RESTARTS)),
+        failed: Atomics.load(i32, this.mem.workerWord(w, W_FAILED)) === 1,
         executed: i32[this.mem.workerWord(w, W_EXECUTED)]!,
         queued: this.att.rings[w]!.size(),
         asyncInFlight: Atomics.load(i32, this.mem.workerWord(w, W_ASYNC_INFLIGHT)),
@@ -311,6 +341,7 @@ export class Runtime {
         return { ...producerStats(this.mem, p, now), saturated: mine?.saturated ?? false };
       }),
       workers,
+      events: [...this.events],
     };
   }
 
@@ -326,7 +357,7 @@ export class Runtime {
    * runtime only detaches: it waits for its own tokens, then frees its attachment slot.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    if (this.closing === null) this.closing = this.workers === null ? this.detach(options) : this.shutdown(options);
+    if (this.closing === null) this.closing = this.supervisor === null ? this.detach(options) : this.shutdown(options);
     return this.closing;
   }
 
@@ -343,10 +374,12 @@ export class Runtime {
     // 4. Retract what has not started (its cell stays in the ring; the worker skips it).
     if (!drained) for (const t of this.att.liveTokens()) t.cancel();
     // 5. Closed: workers exit when their ring is empty; wake every parked one so it notices.
+    //    From here a worker's exit is the end of its slot, not a crash to recover from.
+    const supervisor = this.supervisor!;
+    supervisor.stop();
     Atomics.store(i32, this.mem.stateWord, RT_CLOSED);
     for (let w = 0; w < this.mem.layout.workers; w++) wake(i32, this.mem.workerWord(w, W_WAKER));
-    const workers = this.workers!;
-    await Promise.all(workers.map((wk) => exited(wk, Math.max(0, deadline - performance.now()) + 1000)));
+    await Promise.all(supervisor.workers.map((wk) => (wk === null ? undefined : exited(wk, Math.max(0, deadline - performance.now()) + 1000))));
     // 6. Whatever still ran when the workers were stopped is abandoned.
     for (const t of this.att.liveTokens()) {
       this.att.resolve(t, O_ABANDONED, new AbandonedError('the runtime closed while the task was running'));
@@ -433,10 +466,6 @@ export class Runtime {
     }, 1);
   }
 
-  private readonly onWorkerError = (err: Error): void => {
-    // Fault containment (respawn, abandon the running task) builds on this; until then, report.
-    process.emitWarning(`sluice worker error: ${err.message}`);
-  };
 }
 
 function checkAffinityMap(map: unknown[], workers: number): void {
@@ -493,20 +522,18 @@ function checkTypeScriptSupport(tasksHref: string): void {
   }
 }
 
-function awaitReady(worker: Worker, w: number): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: { type: string; names?: string[]; error?: { name?: string; message: string; stack?: string } }): void => {
-      cleanup();
-      if (m.type === 'ready') resolve(m.names!);
-      else reject(new WorkerStartError(`worker ${w} could not load the task module: ${m.error?.message}`, { cause: m.error }));
-    };
-    const onError = (err: Error): void => { cleanup(); reject(new WorkerStartError(`worker ${w} failed to start: ${err.message}`, { cause: err })); };
-    const onExit = (code: number): void => { cleanup(); reject(new WorkerStartError(`worker ${w} exited during start (code ${code})`)); };
-    const cleanup = (): void => { worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit); };
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-  });
+/** Test-only controls (Runtime.start({ testHooks: true })). */
+export class Testing {
+  readonly hooks: Hooks;
+  constructor(mem: Memory, private readonly supervisor: Supervisor) {
+    this.hooks = new Hooks(mem);
+  }
+  /** Terminate worker slot w's thread, as a crash would (the slot is respawned). */
+  killWorker(w: number, reason = `worker ${w} was killed by a test`): void {
+    this.supervisor.terminate(w, { reason, retryable: true });
+  }
+  /** Look for dead attached threads now instead of at the next liveness tick. */
+  checkAttachments(): void { this.supervisor.checkAttachments(); }
 }
 
 /** Resolve when the worker exits; terminate it if it has not within ms. */

@@ -9,9 +9,18 @@
  * first then(), so a token nobody awaits costs no promise and never reports an unhandled
  * rejection.
  */
-import { Outcome, OUTCOMES, TK_RUNNING, TK_STATE_MASK } from '../shm/layout.js';
+import { Outcome, OUTCOMES, TK_RUNNING } from '../shm/layout.js';
 import { AbandonedError, RetractedError } from '../errors.js';
 import type { Attachment } from './attachment.js';
+import type { TaskRef } from './task.js';
+
+export interface CancelOptions {
+  /**
+   * Also stop a task that is already running: its token resolves 'abandoned' at once and, if
+   * its synchronous part is running, its worker (only that one) is terminated and respawned.
+   */
+  force?: boolean;
+}
 
 export type TokenState = 'pending' | 'running' | 'resolved';
 
@@ -29,12 +38,19 @@ export class Token<T = unknown> implements PromiseLike<T> {
   private _res: ((v: unknown) => void) | null = null;
   private _rej: ((e: unknown) => void) | null = null;
   /** @internal */ _callback: ((err: unknown, value: any) => void) | null = null;
+  /** @internal Runs once at resolve (abort listener, queue timer). */
+  _cleanup: (() => void) | null = null;
+  /** @internal Set only for tasks that declared retries: what a retry needs. */
+  _task: TaskRef | null = null;
+  /** @internal */ _payload: unknown = undefined;
+  /** @internal */ _retriesLeft = 0;
 
   constructor(
     /** @internal */ readonly _att: Attachment,
     /** @internal */ readonly _index: number,
-    /** @internal */ readonly _gen: number,
+    /** @internal (advances when a retry re-pushes the task) */ public _gen: number,
     /** @internal */ readonly _producer: number,
+    /** @internal */ readonly _deadlineMs: number,
     /** Unique in the runtime. */
     readonly id: number,
   ) {}
@@ -44,8 +60,7 @@ export class Token<T = unknown> implements PromiseLike<T> {
 
   get state(): TokenState {
     if (this._outcome >= 0) return 'resolved';
-    const w = Atomics.load(this._att.i32, this._att.tokenWordOf(this._index));
-    return (w & TK_STATE_MASK) === TK_RUNNING ? 'running' : 'pending';
+    return this._att.tokenState(this._index) === TK_RUNNING ? 'running' : 'pending';
   }
 
   /** The outcome once resolved, otherwise undefined. */
@@ -56,10 +71,11 @@ export class Token<T = unknown> implements PromiseLike<T> {
 
   /**
    * Retract this token if it has not started: it will never run, and its slots are released at
-   * once. Returns whether it did. A running task is not stopped.
+   * once. Returns whether it did. A running task is not stopped, unless `force` (see
+   * CancelOptions): then it resolves 'abandoned' and only its own worker may be restarted.
    */
-  cancel(): boolean {
-    return this._att.cancel(this);
+  cancel(options?: CancelOptions): boolean {
+    return this._att.cancel(this, options?.force === true);
   }
 
   then<R1 = T, R2 = never>(

@@ -1,35 +1,41 @@
 /**
  * The worker loop: pop, run with containment, complete, park. This file is a worker_threads
- * entry point; it owns one worker slot (its submission ring and its block) while it lives.
+ * entry point; it owns one worker slot (its submission ring, its block, its result arena) while
+ * it lives. A replacement thread takes the slot over from the head stored in shared memory.
  *
- * Pop (docs/design.md, "Run"):
- *   1. Read the cell at head once it is published; copy the payload out (frees its spill chunk).
- *   2. CAS the token word PENDING -> RUNNING|worker. Losing means it was retracted: skip it.
- *      Winning records, before the cell is released, that this token started here.
- *   3. Store head + 1: the cell is free for producers.
- *   4. Run the task. A throw or rejection resolves the token 'rejected'; the loop carries on.
- * Complete:
- *   5. CAS the token word RUNNING -> DONE (losing means it was abandoned meanwhile: drop it).
+ * Run (docs/design.md 4.2):
+ *   1. Wait for the cell at head to be published.
+ *   2. CAS the token word PENDING -> RUNNING|worker. Losing means it was retracted (or, after a
+ *      crash, already started by the dead predecessor): free its payload chunk (an idempotent,
+ *      position-checked free) and skip it. Winning records "started here" before the cell is
+ *      released, so "never started" and "started" stay distinguishable.
+ *   3. Copy the payload out (frees its spill chunk), then store head + 1: the cell is free.
+ *   4. Set the run record (token, deadline), call the task, clear the run record. A throw or a
+ *      rejection resolves the token 'rejected'; the loop carries on.
+ * Complete (4.3):
+ *   5. CAS RUNNING -> DONE (losing means the task was abandoned meanwhile: drop the result).
  *   6. Claim a cell in the submitter's completion ring (never full: it has a cell per token),
- *      write the outcome and value, publish, and wake the submitter if it is parked.
- * Park: spin for the spin budget, announce PARKED, re-check the ring, then sleep: Atomics.wait
- * when no async task is in flight (nothing else can need this thread), Atomics.waitAsync when
- * one is, so its continuations keep running.
+ *      write outcome and value, publish, and wake the submitter if it is parked.
+ * Park (3.2): spin for the spin budget, announce PARKED, re-check the ring, then sleep:
+ * Atomics.wait when no async task is in flight (nothing else can need this thread),
+ * Atomics.waitAsync when one is, so its continuations keep running.
  */
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import {
-  A_HEAD, A_WAKER, C_ATT, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_TOMBSTONE, CF_WEIGHT_MASK, CF_WEIGHT_SHIFT, Memory, RT_CLOSED, TK_DONE,
-  TK_GEN_SHIFT, TK_PENDING, TK_RUNNING, TK_WORKER_SHIFT, W_ASYNC_INFLIGHT, W_EXECUTED, W_HEAD, W_INTENT_POS,
-  W_INTENT_RING, W_PARKS, W_ROUTED_HEAVY, W_THREAD_ID, W_WAKER, W_TID, W_CPU_MASK,
+  A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_RETRYABLE, CF_TOMBSTONE, CF_WEIGHT_MASK,
+  CF_WEIGHT_SHIFT, H_HOOKS, Memory, RT_CLOSED, TK_DONE, TK_GEN_SHIFT, TK_PENDING, TK_RUNNING, TK_WORKER_SHIFT,
+  W_ASYNC_INFLIGHT, W_CLAIM_POS, W_CLAIM_RING, W_CPU_MASK, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT,
+  W_RUN_DEADLINE, W_RUN_GEN, W_RUN_TOKEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
 import { Waker, wake } from '../shm/waker.js';
+import { MonotonicClock } from '../admission/clock.js';
 import { Codec, PREPARE_FULL } from './codec.js';
-import { O_FULFILLED, O_REJECTED } from './token.js';
+import { O_ABANDONED, O_FULFILLED, O_REJECTED } from './token.js';
 import { PayloadError } from '../errors.js';
 import { loadTaskModule } from './tasks-module.js';
 import { loadAffinity, pinCurrentThread } from './affinity.js';
-import { threadId } from 'node:worker_threads';
+import { HOOK_POINTS, pauseAt } from './hooks.js';
 
 export interface WorkerData {
   sluiceWorker: true;
@@ -59,6 +65,11 @@ class WorkerLoop {
   private readonly workerBits: number;
   private readonly parksW: number;
   private readonly routedW: number;
+  private readonly runW: number;
+  private readonly claimRingW: number;
+  private readonly claimPosW: number;
+  private readonly hooks: boolean;
+  private readonly clock: MonotonicClock;
   private head: number;
   private asyncInFlight = 0;
   /** True while a continuation (setImmediate / waitAsync) of the loop is pending. */
@@ -87,6 +98,11 @@ class WorkerLoop {
     this.workerBits = w << TK_WORKER_SHIFT;
     this.parksW = mem.workerWord(w, W_PARKS);
     this.routedW = mem.workerWord(w, W_ROUTED_HEAVY);
+    this.runW = mem.workerWord(w, 0);
+    this.claimRingW = mem.workerWord(w, W_CLAIM_RING);
+    this.claimPosW = mem.workerWord(w, W_CLAIM_POS);
+    this.hooks = mem.i32[H_HOOKS] === 1;
+    this.clock = new MonotonicClock(mem.epochMicros());
     this.head = Atomics.load(mem.i32, mem.workerWord(w, W_HEAD));
     Atomics.store(mem.i32, mem.workerWord(w, W_THREAD_ID), threadId);
   }
@@ -151,7 +167,17 @@ class WorkerLoop {
     }
     const t = i32[cell + C_TOKEN]!;
     const gen = i32[cell + C_GEN]!;
-    // Step 1: copy the payload out.
+    const deadlineMs = i32[cell + C_DEADLINE]!;
+    // Step 2: PENDING -> RUNNING, or it was retracted (or started by a dead predecessor).
+    const base = gen << TK_GEN_SHIFT;
+    const tw = this.mem.tokenWord(att, t);
+    if (Atomics.compareExchange(i32, tw, base | TK_PENDING, base | this.workerBits | TK_RUNNING) !== (base | TK_PENDING)) {
+      this.codec.discard(cell, att);
+      this.release(pos);
+      return;
+    }
+    if (this.hooks) pauseAt(this.mem, HOOK_POINTS['run:claimed'], this.w + 1);
+    // Step 3: copy the payload out, release the cell.
     let payload: unknown;
     let decodeError: unknown = null;
     try {
@@ -159,39 +185,53 @@ class WorkerLoop {
     } catch (err) {
       decodeError = err;
     }
-    // Step 2: PENDING -> RUNNING, or it was retracted.
-    const tw = this.mem.tokenWord(att, t);
-    const base = gen << TK_GEN_SHIFT;
-    const won = Atomics.compareExchange(i32, tw, base | TK_PENDING, base | this.workerBits | TK_RUNNING) === (base | TK_PENDING);
-    // Step 3: release the cell.
     this.release(pos);
-    if (!won) return;
-    // Step 4: run.
+    if (this.hooks) pauseAt(this.mem, HOOK_POINTS['run:released'], this.w + 1);
     i32[this.mem.workerWord(this.w, W_EXECUTED)]!++;
+    const weight = (kind & CF_WEIGHT_MASK) >>> CF_WEIGHT_SHIFT;
+    if (weight < 3) i32[this.routedW + weight]!++;
     if (decodeError !== null) {
       this.complete(att, t, gen, O_REJECTED, new PayloadError(`payload could not be decoded: ${(decodeError as Error).message}`));
       return;
     }
-    const weight = (kind & CF_WEIGHT_MASK) >>> CF_WEIGHT_SHIFT;
-    if (weight < 3) i32[this.routedW + weight]!++;
-    const fn = this.fns[kind & 0xffff]!;
+    // Step 4: run, with the run record set for the watchdog.
+    const runW = this.runW;
+    i32[runW + W_RUN_ATT] = att;
+    i32[runW + W_RUN_GEN] = gen;
+    i32[runW + W_RUN_DEADLINE] = deadlineMs > 0 ? (Math.floor(this.clock.now() / 1000) + deadlineMs) | 0 || 1 : 0;
+    Atomics.store(i32, runW + W_RUN_TOKEN, t + 1);
     let result: unknown;
     try {
-      result = fn(payload);
+      result = this.fns[kind & 0xffff]!(payload);
     } catch (err) {
+      Atomics.store(i32, runW + W_RUN_TOKEN, 0);
       this.complete(att, t, gen, O_REJECTED, err);
       return;
     }
+    Atomics.store(i32, runW + W_RUN_TOKEN, 0);
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-      this.asyncInFlight++;
-      Atomics.store(i32, this.mem.workerWord(this.w, W_ASYNC_INFLIGHT), this.asyncInFlight);
-      (result as PromiseLike<unknown>).then(
-        (v) => this.settled(att, t, gen, O_FULFILLED, v),
-        (e) => this.settled(att, t, gen, O_REJECTED, e),
-      );
+      this.startAsync(result as PromiseLike<unknown>, att, t, gen, deadlineMs);
       return;
     }
     this.complete(att, t, gen, O_FULFILLED, result);
+  }
+
+  /** An async task: complete when it settles; past its deadline, abandon it (it runs on, ignored). */
+  private startAsync(p: PromiseLike<unknown>, att: number, t: number, gen: number, deadlineMs: number): void {
+    this.asyncInFlight++;
+    Atomics.store(this.i32, this.mem.workerWord(this.w, W_ASYNC_INFLIGHT), this.asyncInFlight);
+    let timer: NodeJS.Timeout | null = null;
+    if (deadlineMs > 0) {
+      timer = setTimeout(() => {
+        timer = null;
+        this.complete(att, t, gen, O_ABANDONED, `deadline of ${deadlineMs} ms exceeded (async task left running, its result ignored)`);
+      }, deadlineMs);
+    }
+    const settle = (outcome: number, v: unknown): void => {
+      if (timer !== null) clearTimeout(timer);
+      this.settled(att, t, gen, outcome, v);
+    };
+    p.then((v) => settle(O_FULFILLED, v), (e) => settle(O_REJECTED, e));
   }
 
   private settled(att: number, t: number, gen: number, outcome: number, value: unknown): void {
@@ -209,12 +249,13 @@ class WorkerLoop {
     this.ring.release(this.head);
   }
 
-  /** Steps 5-6. */
+  /** Steps 5-6. An 'abandoned' outcome carries its reason as a short string. */
   private complete(att: number, t: number, gen: number, outcome: number, value: unknown): void {
     const i32 = this.i32;
     const running = (gen << TK_GEN_SHIFT) | this.workerBits | TK_RUNNING;
     const tw = this.mem.tokenWord(att, t);
     if (Atomics.compareExchange(i32, tw, running, (gen << TK_GEN_SHIFT) | this.workerBits | TK_DONE) !== running) return;
+    if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:done'], this.w + 1);
     let tag: number;
     try {
       tag = this.codec.prepare(value, 'result');
@@ -228,16 +269,11 @@ class WorkerLoop {
       tag = this.codec.prepare(value, 'result');
     }
     const ring = this.completions[att]!;
-    const intentRing = this.mem.workerWord(this.w, W_INTENT_RING);
-    let pos = ring.claim(intentRing, this.mem.workerWord(this.w, W_INTENT_POS));
-    while (pos === RING_FULL) pos = ring.claim(intentRing, this.mem.workerWord(this.w, W_INTENT_POS)); // unreachable: a cell per token
-    const cell = ring.cellWord(pos);
-    this.codec.write(cell, outcome);
-    i32[cell + C_ATT] = att;
-    i32[cell + C_TOKEN] = t;
-    i32[cell + C_GEN] = gen;
-    i32[cell + C_PRODUCER] = this.w;
-    ring.publish(pos, intentRing);
+    let pos = ring.claim(this.claimRingW, this.claimPosW);
+    while (pos === RING_FULL) pos = ring.claim(this.claimRingW, this.claimPosW); // unreachable: a cell per token
+    if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:claimed'], this.w + 1);
+    writeCompletion(i32, ring.cellWord(pos), this.codec, outcome, att, t, gen, this.w);
+    ring.publish(pos, this.claimRingW);
     wake(i32, this.compWakers[att]!);
   }
 
@@ -245,6 +281,18 @@ class WorkerLoop {
     this.waker.running();
     process.exit(0);
   }
+}
+
+/** Fill a completion cell (after codec.prepare of its value). Shared with recovery. */
+export function writeCompletion(
+  i32: Int32Array, cell: number, codec: Codec, outcome: number, att: number, t: number, gen: number, worker: number,
+  flags = 0,
+): void {
+  codec.write(cell, outcome | flags);
+  i32[cell + C_ATT] = att;
+  i32[cell + C_TOKEN] = t;
+  i32[cell + C_GEN] = gen;
+  i32[cell + C_PRODUCER] = worker;
 }
 
 /** CPUs 0..31 as a bit mask (enough for stats on the machines this runs on; 0 if none fit). */

@@ -4,9 +4,14 @@
  * One arena per writer thread (each attachment for payloads, each worker for results).
  * Who writes what:
  *   ALLOC, RECLAIM   the writer only (plain single-writer counters, kept in its arena block)
- *   chunk header     the writer writes [length, LIVE] before publishing the cell that points at
- *                    the chunk; the reader that copies the value out stores FREED (the only
- *                    cross-thread write), after which the writer may reuse the bytes.
+ *   chunk header     [length, tag]. The writer stores tag = the chunk's own position (LIVE)
+ *                    before publishing the cell that points at it; a reader frees it with
+ *                    CAS(tag, pos, pos | 1) (FREED). Positions are 8-aligned, so bit 0 is free.
+ *
+ * Freeing is idempotent and safe against reuse: a free names the allocation (pos), not the
+ * bytes, so freeing twice, or freeing a chunk whose bytes now belong to a later allocation, is a
+ * no-op. Recovery relies on this: a replacement worker may free a payload that its dead
+ * predecessor already freed.
  *
  * Readers free out of order; the writer reclaims in order, from RECLAIM forward over FREED chunks,
  * so a slow reader holds back reuse of everything after its chunk, never corrupts it. A chunk
@@ -18,8 +23,7 @@ import { Memory } from './layout.js';
 const ALLOC = 0;
 const RECLAIM = 1;
 const HDR_BYTES = 8;
-const LIVE = 0;
-const FREED = 1;
+const FREED_BIT = 1;
 
 /** Returned by alloc() when the arena has no room right now. */
 export const ARENA_FULL = -1;
@@ -63,12 +67,12 @@ export class ArenaWriter {
     if (pad > 0) {
       const w = (this.base + off) >> 2;
       i32[w] = pad;
-      i32[w + 1] = FREED;
+      Atomics.store(i32, w + 1, pos | FREED_BIT);
       pos = (pos + pad) | 0;
     }
     const w = (this.base + (pos & this.mask)) >> 2;
     i32[w] = need;
-    Atomics.store(i32, w + 1, LIVE);
+    Atomics.store(i32, w + 1, pos);
     i32[this.ctl + ALLOC] = (pos + need) | 0;
     return pos;
   }
@@ -103,7 +107,7 @@ export class ArenaWriter {
     let r = i32[this.ctl + RECLAIM]!;
     while (r !== alloc) {
       const w = (this.base + (r & this.mask)) >> 2;
-      if (Atomics.load(i32, w + 1) !== FREED) break;
+      if ((Atomics.load(i32, w + 1) & FREED_BIT) === 0) break;
       r = (r + i32[w]!) | 0;
     }
     i32[this.ctl + RECLAIM] = r;
@@ -115,6 +119,38 @@ export function arenaDataByte(mem: Memory, writer: number, pos: number): number 
   return mem.arenaByte(writer) + (pos & (mem.layout.spillBytes - 1)) + HDR_BYTES;
 }
 
+/** Free the allocation at pos. A no-op if it is already freed (or its bytes were reused). */
 export function arenaFree(mem: Memory, writer: number, pos: number): void {
-  Atomics.store(mem.i32, ((mem.arenaByte(writer) + (pos & (mem.layout.spillBytes - 1))) >> 2) + 1, FREED);
+  const tag = ((mem.arenaByte(writer) + (pos & (mem.layout.spillBytes - 1))) >> 2) + 1;
+  Atomics.compareExchange(mem.i32, tag, pos, pos | FREED_BIT);
+}
+
+/** Whether the allocation at pos is still live (not freed, bytes not reused). */
+export function arenaLive(mem: Memory, writer: number, pos: number): boolean {
+  return Atomics.load(mem.i32, ((mem.arenaByte(writer) + (pos & (mem.layout.spillBytes - 1))) >> 2) + 1) === pos;
+}
+
+/**
+ * Recovery, for a writer that is dead: free every live chunk that no published cell refers
+ * to (the dead writer allocated it but never published it). `referenced` holds the positions
+ * published cells still name. Call before a replacement starts writing to this arena.
+ */
+export function arenaScavenge(mem: Memory, writer: number, referenced: ReadonlySet<number>): number {
+  const i32 = mem.i32;
+  const ctl = mem.arenaCtlWord(writer);
+  const base = mem.arenaByte(writer);
+  const mask = mem.layout.spillBytes - 1;
+  const alloc = i32[ctl + ALLOC]!;
+  let freed = 0;
+  for (let r = i32[ctl + RECLAIM]!; r !== alloc;) {
+    const w = (base + (r & mask)) >> 2;
+    const len = i32[w]!;
+    if (len <= 0) break; // never written: nothing beyond either
+    if (Atomics.load(i32, w + 1) === r && !referenced.has(r)) {
+      Atomics.compareExchange(i32, w + 1, r, r | FREED_BIT);
+      freed++;
+    }
+    r = (r + len) | 0;
+  }
+  return freed;
 }

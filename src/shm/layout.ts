@@ -10,6 +10,7 @@
  *   header        1 block        configuration (read-only after start)
  *   state         1 block        runtime state word (RUNNING / DRAINING / CLOSED)
  *   global        1 block        admitted-and-unresolved count
+ *   hooks         1 block        test-only pause points (see runtime/hooks.ts)
  *   producers     P blocks       one per producer: packed gate word, refill word, limits
  *   names         P x 64 bytes   producer names (UTF-8), read-mostly
  *   workers       W blocks       waker word, ring head, heartbeat, running token, intent
@@ -28,7 +29,7 @@
  */
 
 export const MAGIC = 0x534c4943; // "SLIC"
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 export const BLOCK_BYTES = 128;
 export const BLOCK_WORDS = BLOCK_BYTES >> 2;
@@ -51,6 +52,8 @@ export const H_SPILL_BYTES = 9;
 export const H_TASK_COUNT = 10;
 export const H_SPIN_US = 11;
 export const H_ASYNC_LIMIT = 12;
+/** 1 when test-only pause points are enabled (runtime/hooks.ts). */
+export const H_HOOKS = 13;
 /** Clock epoch, microseconds since the Unix epoch, as a float64 at byte 64 (words 16..17). */
 export const H_EPOCH_F64 = 8; // index into a Float64Array view
 
@@ -94,14 +97,18 @@ export const W_WAKER = 0;
 /** Submission ring head: written only by the worker thread that owns the slot. */
 export const W_HEAD = 1;
 export const W_HEARTBEAT = 2;
-/** Token ref of the synchronous task running now (0 = none), and its start tick. */
+/**
+ * Run record: the task whose synchronous part runs now. Written by the worker only:
+ * W_RUN_TOKEN = token index + 1 (0 = none) is stored last when a run starts and first (0) when
+ * it ends. The watchdog reads it to enforce deadlines and forced cancels.
+ */
 export const W_RUN_ATT = 3;
 export const W_RUN_TOKEN = 4;
-export const W_RUN_SINCE = 5;
+export const W_RUN_GEN = 5;
 export const W_EXECUTED = 6;
-/** Ring-claim intent of this writer (completion rings), see ring.ts. -1 = none. */
-export const W_INTENT_RING = 7;
-export const W_INTENT_POS = 8;
+/** Claim record of this writer (completion rings), see ring.ts. W_CLAIM_RING -1 = none. */
+export const W_CLAIM_RING = 7;
+export const W_CLAIM_POS = 8;
 export const W_THREAD_ID = 9;
 export const W_ASYNC_INFLIGHT = 10;
 export const W_ROUTED_HEAVY = 11;
@@ -114,6 +121,19 @@ export const W_PARKS = 15;
 export const W_TID = 16;
 /** The CPUs the worker is allowed on, as a bit mask of CPUs 0..31 (0 = unknown / unpinned). */
 export const W_CPU_MASK = 17;
+/** Deadline of the running task, ms since the runtime's epoch (0 = none). Worker only. */
+export const W_RUN_DEADLINE = 18;
+/**
+ * Forced-cancel request: the canceller stores att, gen, then token + 1 (last). The watchdog
+ * terminates the worker only if its run record names that same token.
+ */
+export const W_KILL_ATT = 19;
+export const W_KILL_GEN = 20;
+export const W_KILL_TOKEN = 21;
+/** 0 running, 1 failed (kept dying: not respawned; its ring is frozen full). Supervisor only. */
+export const W_FAILED = 22;
+/** Times this slot's thread died and was replaced. Supervisor only. */
+export const W_RESTARTS = 23;
 
 // ---- attachment block ----
 /** 0 free, 1 active, 2 closing (owner gone, being reconciled). CAS to claim. */
@@ -122,9 +142,29 @@ export const A_WAKER = 1;
 /** Completion ring head: written only by the owning thread. */
 export const A_HEAD = 2;
 export const A_THREAD_ID = 3;
-/** Ring-claim intent of this writer (submission rings), see ring.ts. -1 = none. */
-export const A_INTENT_RING = 4;
-export const A_INTENT_POS = 5;
+/** Claim record of this writer (submission rings), see ring.ts. A_CLAIM_RING -1 = none. */
+export const A_CLAIM_RING = 4;
+export const A_CLAIM_POS = 5;
+/**
+ * Submit journal: what the in-progress submit holds, so a thread that dies mid-submit can be
+ * reconciled exactly (docs/design.md, "Producer death"). Written by the owner only:
+ *
+ *   30            14 13  12           0
+ *   +---------------+---+-------------+
+ *   |  token + 1    | G | producer + 1 |
+ *   +---------------+---+-------------+
+ *
+ * producer + 1 once the producer gate admitted; G once the global gate did; token + 1 once the
+ * token is PENDING. 0 when no submit is in progress.
+ */
+export const A_JOURNAL = 6;
+/** The owner thread's kernel tid and start time (/proc), for liveness checks; 0 if unknown. */
+export const A_TID = 7;
+export const A_START = 8;
+
+export const J_GLOBAL = 1 << 13;
+export const J_TOKEN_SHIFT = 14;
+export const J_PRODUCER_MASK = J_GLOBAL - 1;
 
 export const A_FREE = 0;
 export const A_ACTIVE = 1;
@@ -160,6 +200,8 @@ export const C_DEADLINE = CELL_WORDS - 1;
 export const CF_SPILLED = 1 << 24;
 export const CF_TOMBSTONE = 1 << 25;
 export const CF_BUFFER = 1 << 26;
+/** Completion cells: an 'abandoned' outcome that may be retried (the worker died). */
+export const CF_RETRYABLE = 1 << 29;
 /** Submission cells: routing class (0 heavy, 1 medium, 2 light, 3 none) in bits 27..28. */
 export const CF_WEIGHT_SHIFT = 27;
 export const CF_WEIGHT_MASK = 3 << CF_WEIGHT_SHIFT;
@@ -197,6 +239,7 @@ export interface LayoutConfig {
   taskCount: number;
   spinMicros: number;
   asyncLimit: number;
+  testHooks?: boolean;
 }
 
 /** Byte offsets of every region, derived from the configuration alone. */
@@ -205,6 +248,7 @@ export interface Layout extends LayoutConfig {
   header: number;
   state: number;
   global: number;
+  hooksBlock: number;
   producers: number;
   names: number;
   workerBlocks: number;
@@ -240,6 +284,7 @@ export function computeLayout(c: LayoutConfig): Layout {
   const header = take(BLOCK_BYTES);
   const state = take(BLOCK_BYTES);
   const global = take(BLOCK_BYTES);
+  const hooks = take(BLOCK_BYTES);
   const producers = take(P * BLOCK_BYTES);
   const names = take(P * NAME_BYTES);
   const workerBlocks = take(W * BLOCK_BYTES);
@@ -253,7 +298,7 @@ export function computeLayout(c: LayoutConfig): Layout {
   const compRings = take(A * T * CELL_BYTES);
   const arenas = take((A + W) * S);
   return {
-    ...c, tokenCapacity: T, header, state, global, producers, names, workerBlocks, attachBlocks,
+    ...c, tokenCapacity: T, header, state, global, hooksBlock: hooks, producers, names, workerBlocks, attachBlocks,
     tails, stats, tokens, tokenMeta, arenaCtl, subRings, compRings, arenas, totalBytes: at,
   };
 }
@@ -291,17 +336,19 @@ export class Memory {
     h[H_TASK_COUNT] = c.taskCount;
     h[H_SPIN_US] = c.spinMicros;
     h[H_ASYNC_LIMIT] = c.asyncLimit;
+    h[H_HOOKS] = c.testHooks ? 1 : 0;
     for (let w = 0; w < c.workers; w++) {
-      h[mem.workerWord(w, W_INTENT_RING)] = -1;
+      h[mem.workerWord(w, W_CLAIM_RING)] = -1;
     }
     for (let a = 0; a < c.maxAttachments; a++) {
-      h[mem.attachWord(a, A_INTENT_RING)] = -1;
+      h[mem.attachWord(a, A_CLAIM_RING)] = -1;
     }
     return mem;
   }
 
   get stateWord(): number { return this.layout.state >> 2; }
   get globalWord(): number { return this.layout.global >> 2; }
+  get hooksWord(): number { return this.layout.hooksBlock >> 2; }
   producerWord(p: number, field: number): number { return ((this.layout.producers + p * BLOCK_BYTES) >> 2) + field; }
   nameByte(p: number): number { return this.layout.names + p * NAME_BYTES; }
   workerWord(w: number, field: number): number { return ((this.layout.workerBlocks + w * BLOCK_BYTES) >> 2) + field; }

@@ -6,7 +6,7 @@
  *   tail       any producer, by CAS only (claims one position)
  *   head       the consumer only (plain Atomics.store after it has copied a cell out)
  *   cell.seq   the producer that claimed the position: pos + 1 publishes the cell
- *   intent     each writer's own (ring, pos) record, stored before its claim CAS
+ *   claim      each writer's own (ring, pos) record, stored right after its claim CAS wins
  *
  * Capacity is decided on tail - head, not on the cell's sequence word: a producer may claim
  * position p only while p - head < capacity, so the cell p & mask was last used by position
@@ -17,11 +17,13 @@
  *
  * Positions are int32 and wrap; every comparison is on a wrapped difference `(a - b) | 0`.
  *
- * Claim intent: before its claim CAS, a writer stores (ring, pos) in its own block, and clears
- * the ring word after publishing. If a writer dies between claim and publish, the cell stays
- * unpublished and the consumer would stall at it; the reconciler finds the dead writer's intent
- * and, once no live writer holds the same intent, publishes a tombstone there. See
- * docs/design.md, "Producer death".
+ * Claim record: right after its claim CAS wins, a writer stores (pos, ring) in its own block,
+ * and clears the ring word after publishing. If a writer dies between claim and publish, the
+ * cell stays unpublished and the consumer would stall at it; recovery reads the dead writer's
+ * record and publishes a tombstone (or an 'abandoned' completion) there. The record is exact
+ * because nothing between the CAS and the two stores can be interrupted: V8 delivers
+ * termination only at function entries and loop back-edges, and there is neither in between.
+ * See docs/design.md, "Crash" and "Producer death".
  */
 import { C_SEQ, CELL_BYTES, CELL_WORDS } from './layout.js';
 
@@ -61,24 +63,32 @@ export class Ring {
   size(): number { return (Atomics.load(this.i32, this.tailWord) - Atomics.load(this.i32, this.headWord)) | 0; }
 
   /**
-   * Producer: claim the next position, or RING_FULL. Records the intent in
-   * (intentRingWord, intentPosWord) first, so a death between claim and publish can be repaired.
+   * Producer: claim the next position, or RING_FULL. Records the claim in
+   * (recordRingWord, recordPosWord), so a death between claim and publish can be repaired.
    */
-  claim(intentRingWord: number, intentPosWord: number): number {
+  claim(recordRingWord: number, recordPosWord: number): number {
     const i32 = this.i32;
     for (;;) {
       const tail = Atomics.load(i32, this.tailWord);
       if (((tail - Atomics.load(i32, this.headWord)) | 0) >= this.capacity) return RING_FULL;
-      Atomics.store(i32, intentPosWord, tail);
-      Atomics.store(i32, intentRingWord, this.id);
-      if (Atomics.compareExchange(i32, this.tailWord, tail, (tail + 1) | 0) === tail) return tail;
+      if (Atomics.compareExchange(i32, this.tailWord, tail, (tail + 1) | 0) === tail) {
+        // No call and no loop back-edge between the CAS and these stores (see the header).
+        Atomics.store(i32, recordPosWord, tail);
+        Atomics.store(i32, recordRingWord, this.id);
+        return tail;
+      }
     }
   }
 
+  /** Recovery: whether pos has been claimed (tail has passed it). */
+  claimed(pos: number): boolean {
+    return ((Atomics.load(this.i32, this.tailWord) - pos) | 0) > 0;
+  }
+
   /** Producer: make position pos readable. The cell's contents must be written before this. */
-  publish(pos: number, intentRingWord: number): void {
+  publish(pos: number, recordRingWord: number): void {
     Atomics.store(this.i32, this.cellWord(pos) + C_SEQ, (pos + 1) | 0);
-    Atomics.store(this.i32, intentRingWord, -1);
+    Atomics.store(this.i32, recordRingWord, -1);
   }
 
   /** Consumer: is position pos published? */

@@ -1,0 +1,442 @@
+/**
+ * The supervisor: the starting thread's part in fault containment (docs/design.md 4.8-4.9).
+ *
+ * - Owns the worker threads. A ring belongs to a worker *slot*, not to a thread: when a worker
+ *   dies, its queued cells stay where they are and a replacement takes the slot over (it reads
+ *   the head from shared memory). Only what was running on the dead thread is affected:
+ *   'abandoned', or run again when its task declared retries. A slot that keeps dying is
+ *   reported and retired, not respawned forever.
+ * - Watchdog tick: terminates a worker whose synchronous task overran its deadline (after
+ *   abandoning that token) or whose running token was cancelled with force.
+ * - Finds attached threads that died (by kernel tid and start time, liveness.ts) and reconciles
+ *   them: tombstones a cell they claimed but never published, releases gate slots their
+ *   unfinished submit held, drains results of their admitted tasks (which still run).
+ *
+ * The supervisor writes completions into any attachment's ring (an 'abandoned' outcome with a
+ * short reason string, always inline). It uses attachment 0's claim record for that: it runs
+ * on attachment 0's thread, never inside one of that thread's own submits.
+ */
+import { Worker } from 'node:worker_threads';
+import {
+  A_ACTIVE, A_CLAIM_POS, A_CLAIM_RING, A_CLOSING, A_FREE, A_HEAD, A_JOURNAL, A_START, A_STATE, A_TID, A_WAKER, C_ATT,
+  C_GEN, C_KIND, C_PRODUCER, C_SEQ, C_SPILL, C_TOKEN, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, J_GLOBAL,
+  J_PRODUCER_MASK, J_TOKEN_SHIFT, Memory, P_PACKED, S_RESOLVED, TK_ABANDONED, TK_DONE, TK_FREE, TK_GEN_SHIFT,
+  TK_PENDING, TK_RETRACTED, TK_RUNNING, TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_CLAIM_POS, W_CLAIM_RING,
+  W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE, W_RUN_GEN,
+  W_RUN_TOKEN,
+} from '../shm/layout.js';
+import { Ring, RING_FULL } from '../shm/ring.js';
+import { wake } from '../shm/waker.js';
+import { arenaScavenge } from '../shm/arena.js';
+import { releaseSlots } from '../admission/gate.js';
+import { MonotonicClock } from '../admission/clock.js';
+import { Codec } from './codec.js';
+import { O_ABANDONED, O_RETRACTED } from './token.js';
+import { threadAlive } from './liveness.js';
+import type { WorkerData } from './worker.js';
+import { writeCompletion } from './worker.js';
+
+export interface SupervisorOptions {
+  /** Watchdog period (ms): deadline and forced-cancel resolution. */
+  watchdogMs: number;
+  /** Deaths of one slot within restartWindowMs after which it is retired. */
+  maxRestarts: number;
+  restartWindowMs: number;
+}
+
+/** Why a thread ended, for the 'abandoned' reason and stats. */
+interface Ending { reason: string; retryable: boolean }
+
+const LIVENESS_EVERY = 10; // watchdog ticks between liveness checks of attached threads (a guess: ~100 ms)
+const MAX_REASON = 90; // bytes: a reason always fits a cell inline (96 bytes)
+
+export class Supervisor {
+  readonly workers: (Worker | null)[];
+  private readonly i32: Int32Array;
+  private readonly L: Memory['layout'];
+  private readonly subRings: Ring[] = [];
+  private readonly compRings: Ring[] = [];
+  private readonly codec: Codec;
+  private readonly clock: MonotonicClock;
+  private readonly endings = new Map<number, Ending>();
+  private readonly deaths: number[][];
+  private readonly timer: NodeJS.Timeout;
+  private readonly adopted = new Set<number>();
+  private readonly backlog: Array<() => boolean> = [];
+  private ticks = 0;
+  private closing = false;
+  /** Called with a short message when a slot is retired or a thread is reconciled. */
+  onEvent: (message: string) => void = () => {};
+
+  constructor(
+    private readonly mem: Memory,
+    private readonly entry: URL,
+    private readonly data: (w: number) => WorkerData,
+    private readonly options: SupervisorOptions,
+  ) {
+    const L = mem.layout;
+    this.i32 = mem.i32;
+    this.L = L;
+    for (let w = 0; w < L.workers; w++) {
+      this.subRings.push(new Ring(mem.i32, w, mem.tailWord(w), mem.workerWord(w, W_HEAD), mem.subRingByte(w), L.ringCapacity));
+    }
+    for (let a = 0; a < L.maxAttachments; a++) {
+      this.compRings.push(new Ring(
+        mem.i32, L.workers + a, mem.tailWord(L.workers + a), mem.attachWord(a, A_HEAD), mem.compRingByte(a), L.tokenCapacity,
+      ));
+    }
+    this.codec = new Codec(mem, 0);
+    this.clock = new MonotonicClock(mem.epochMicros());
+    this.workers = new Array<Worker | null>(L.workers).fill(null);
+    this.deaths = Array.from({ length: L.workers }, () => []);
+    this.timer = setInterval(this.tick, options.watchdogMs);
+    this.timer.unref();
+  }
+
+  /** Start the thread of slot w; resolves with its task names once it is ready. */
+  spawn(w: number): Promise<string[]> {
+    const worker = new Worker(this.entry, { workerData: this.data(w), stdout: true, stderr: true });
+    this.workers[w] = worker;
+    attributeOutput(worker, w);
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: { type: string; names?: string[]; error?: { message: string } }): void => {
+        worker.off('message', onMessage);
+        if (m.type === 'ready') resolve(m.names!);
+        else reject(new Error(m.error?.message ?? 'unknown error'));
+      };
+      worker.on('message', onMessage);
+      worker.on('error', (err) => {
+        const prev = this.endings.get(w);
+        if (prev === undefined) this.endings.set(w, { reason: `worker ${w} threw: ${err.message}`, retryable: true });
+        reject(err);
+      });
+      worker.once('exit', (code) => {
+        reject(new Error(`worker ${w} exited during start (code ${code})`));
+        this.onExit(w, worker, code);
+      });
+    });
+  }
+
+  /** Shutdown: no more respawns, no more watchdog. */
+  stop(): void {
+    this.closing = true;
+    clearInterval(this.timer);
+  }
+
+  /** Test and forced-cancel path: terminate slot w's thread (it is respawned). */
+  terminate(w: number, ending: Ending): void {
+    if (!this.endings.has(w)) this.endings.set(w, ending);
+    void this.workers[w]?.terminate();
+  }
+
+  // ---- worker death ----
+
+  private onExit(w: number, worker: Worker, code: number): void {
+    if (this.workers[w] !== worker) return;
+    this.workers[w] = null;
+    if (this.closing) return;
+    const ending = this.endings.get(w) ?? { reason: `worker ${w} exited with code ${code}`, retryable: true };
+    this.endings.delete(w);
+    this.recoverWorker(w, ending);
+    const now = performance.now();
+    const recent = this.deaths[w]!.filter((t) => now - t < this.options.restartWindowMs);
+    recent.push(now);
+    this.deaths[w] = recent;
+    Atomics.add(this.i32, this.mem.workerWord(w, W_RESTARTS), 1);
+    if (recent.length > this.options.maxRestarts) {
+      this.retire(w);
+      return;
+    }
+    // Back-off: 0, 10, 20, 40 ... ms, capped at 1 s (a guess that stops a crash loop burning CPU).
+    const delay = recent.length <= 1 ? 0 : Math.min(1000, 10 * 2 ** (recent.length - 2));
+    const respawn = (): void => {
+      if (this.closing) return;
+      this.spawn(w).catch(() => { /* a failed respawn ends in onExit again */ });
+    };
+    if (delay === 0) respawn();
+    else setTimeout(respawn, delay).unref();
+  }
+
+  /**
+   * Crash recovery for slot w (its thread is gone, so nothing else writes its records):
+   * 1. every token RUNNING on w -> ABANDONED (CAS; a racing owner's force-cancel may win);
+   * 2. every ABANDONED-by-watchdog or DONE token of w without a published completion gets an
+   *    'abandoned' completion (in the cell w had claimed for it, if it had);
+   * 3. its result arena is scavenged: chunks no published cell names are freed.
+   */
+  private recoverWorker(w: number, ending: Ending): void {
+    const i32 = this.i32;
+    const L = this.L;
+    const claimRing = Atomics.load(i32, this.mem.workerWord(w, W_CLAIM_RING));
+    const claimPos = Atomics.load(i32, this.mem.workerWord(w, W_CLAIM_POS));
+    let claimed = claimRing >= 0 && !this.ringOf(claimRing).readable(claimPos) ? { ring: claimRing, pos: claimPos } : null;
+    const reason = ending.reason.slice(0, MAX_REASON);
+    for (let a = 0; a < L.maxAttachments; a++) {
+      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) === A_FREE) continue;
+      for (let t = 0; t < L.tokenCapacity; t++) {
+        const tw = this.mem.tokenWord(a, t);
+        const word = Atomics.load(i32, tw);
+        if ((word & TK_WORKER_MASK) >>> TK_WORKER_SHIFT !== w) continue;
+        const state = word & TK_STATE_MASK;
+        const gen = word >>> TK_GEN_SHIFT;
+        if (state === TK_RUNNING) {
+          const abandoned = (word & ~TK_STATE_MASK) | TK_ABANDONED;
+          if (Atomics.compareExchange(i32, tw, word, abandoned) !== word) continue;
+          this.abandon(a, t, gen, w, reason, ending.retryable);
+        } else if (state === TK_ABANDONED) {
+          this.abandon(a, t, gen, w, this.endings.get(-1 - w)?.reason ?? reason, false);
+        } else if (state === TK_DONE && !this.completionPublished(a, t, gen, w)) {
+          const cell = claimed !== null && claimed.ring === L.workers + a ? claimed : null;
+          if (cell !== null) claimed = null;
+          this.abandon(a, t, gen, w, `${reason} (while returning its result)`, ending.retryable, cell?.pos);
+        }
+      }
+    }
+    this.endings.delete(-1 - w);
+    if (claimed !== null) this.tombstone(this.ringOf(claimed.ring), claimed.pos);
+    Atomics.store(i32, this.mem.workerWord(w, W_CLAIM_RING), -1);
+    Atomics.store(i32, this.mem.workerWord(w, W_RUN_TOKEN), 0);
+    // 3. Chunks of w's arena that published completions still name stay; the rest are free.
+    const referenced = new Set<number>();
+    for (let a = 0; a < L.maxAttachments; a++) {
+      this.forEachPublished(this.compRings[a]!, (cell) => {
+        const kind = i32[cell + C_KIND]!;
+        if (i32[cell + C_PRODUCER] === w && (kind & CF_SPILLED) !== 0) referenced.add(i32[cell + C_SPILL]!);
+      });
+    }
+    arenaScavenge(this.mem, L.maxAttachments + w, referenced);
+    this.onEvent(`worker ${w} replaced: ${reason}`);
+  }
+
+  /** A slot that keeps dying: retract what is queued in its ring and freeze the ring full. */
+  private retire(w: number): void {
+    const i32 = this.i32;
+    Atomics.store(i32, this.mem.workerWord(w, W_FAILED), 1);
+    const ring = this.subRings[w]!;
+    // Freeze first: head = tail - capacity makes the ring read full, so no new claims land.
+    const headW = this.mem.workerWord(w, W_HEAD);
+    let pos = Atomics.load(i32, headW);
+    const tail = Atomics.load(i32, ring.tailWord);
+    Atomics.store(i32, headW, (tail - ring.capacity) | 0);
+    const drain = (): boolean => {
+      const end = Atomics.load(i32, ring.tailWord);
+      while (pos !== end) {
+        if (!ring.readable(pos)) return false; // a live producer is still writing it: next tick
+        this.retractCell(ring.cellWord(pos), `worker slot ${w} retired after repeated crashes`);
+        pos = (pos + 1) | 0;
+      }
+      return true;
+    };
+    if (!drain()) this.backlog.push(drain);
+    this.onEvent(`worker slot ${w} keeps dying: retired (not respawned)`);
+  }
+
+  private retractCell(cell: number, reason: string): void {
+    const i32 = this.i32;
+    const kind = i32[cell + C_KIND]!;
+    const att = i32[cell + C_ATT]!;
+    this.codec.discard(cell, att);
+    if (kind & CF_TOMBSTONE) return;
+    const t = i32[cell + C_TOKEN]!;
+    const gen = i32[cell + C_GEN]!;
+    const tw = this.mem.tokenWord(att, t);
+    const pending = (gen << TK_GEN_SHIFT) | TK_PENDING;
+    if (Atomics.compareExchange(i32, tw, pending, (gen << TK_GEN_SHIFT) | TK_RETRACTED) !== pending) return;
+    this.complete(att, t, gen, 0, O_RETRACTED, reason, false);
+  }
+
+  // ---- completions written by the supervisor ----
+
+  /** An 'abandoned' completion for (a, t, gen), in `pos` (a cell w had claimed) or a new cell. */
+  private abandon(a: number, t: number, gen: number, w: number, reason: string, retryable: boolean, pos?: number): void {
+    this.complete(a, t, gen, w, O_ABANDONED, reason, retryable, pos);
+    // DONE = "a completion for this token exists": a second recovery will not write another.
+    const tw = this.mem.tokenWord(a, t);
+    const word = Atomics.load(this.i32, tw);
+    if (word >>> TK_GEN_SHIFT === gen && (word & TK_STATE_MASK) === TK_ABANDONED) {
+      Atomics.compareExchange(this.i32, tw, word, (word & ~TK_STATE_MASK) | TK_DONE);
+    }
+  }
+
+  private complete(a: number, t: number, gen: number, w: number, outcome: number, reason: string, retryable: boolean, pos?: number): void {
+    const ring = this.compRings[a]!;
+    const recordRing = this.mem.attachWord(0, A_CLAIM_RING);
+    const write = (): boolean => {
+      const p = pos ?? ring.claim(recordRing, this.mem.attachWord(0, A_CLAIM_POS));
+      if (p === RING_FULL) return false; // only with a duplicate in flight: retry next tick
+      this.codec.prepare(reason.slice(0, MAX_REASON), 'reason');
+      writeCompletion(this.i32, ring.cellWord(p), this.codec, outcome, a, t, gen, w, retryable ? CF_RETRYABLE : 0);
+      ring.publish(p, recordRing);
+      wake(this.i32, this.mem.attachWord(a, A_WAKER));
+      return true;
+    };
+    if (!write()) this.backlog.push(write);
+  }
+
+  /** Publish a cell whose writer died before publishing it, as one every consumer skips. */
+  private tombstone(ring: Ring, pos: number): void {
+    const cell = ring.cellWord(pos);
+    this.i32[cell + C_KIND] = CF_TOMBSTONE | (this.i32[cell + C_KIND]! & CF_SPILLED);
+    Atomics.store(this.i32, cell + C_SEQ, (pos + 1) | 0);
+  }
+
+  private completionPublished(a: number, t: number, gen: number, w: number): boolean {
+    let found = false;
+    const i32 = this.i32;
+    this.forEachPublished(this.compRings[a]!, (cell) => {
+      if (i32[cell + C_TOKEN] === t && i32[cell + C_GEN] === gen && i32[cell + C_PRODUCER] === w) found = true;
+    });
+    return found;
+  }
+
+  private forEachPublished(ring: Ring, fn: (cell: number) => void): void {
+    const end = Atomics.load(this.i32, ring.tailWord);
+    for (let pos = ring.head(); pos !== end; pos = (pos + 1) | 0) {
+      if (ring.readable(pos)) fn(ring.cellWord(pos));
+    }
+  }
+
+  private ringOf(id: number): Ring {
+    return id < this.L.workers ? this.subRings[id]! : this.compRings[id - this.L.workers]!;
+  }
+
+  // ---- watchdog ----
+
+  private readonly tick = (): void => {
+    const i32 = this.i32;
+    if (this.backlog.length > 0) {
+      const pending = this.backlog.splice(0);
+      for (const job of pending) if (!job()) this.backlog.push(job);
+    }
+    const nowMs = Math.floor(this.clock.now() / 1000) | 0;
+    for (let w = 0; w < this.L.workers; w++) {
+      if (this.workers[w] === null) continue;
+      const base = this.mem.workerWord(w, 0);
+      const killToken = Atomics.load(i32, base + W_KILL_TOKEN);
+      const tok = Atomics.load(i32, base + W_RUN_TOKEN);
+      if (killToken !== 0) {
+        Atomics.store(i32, base + W_KILL_TOKEN, 0);
+        if (killToken === tok && i32[base + W_KILL_ATT] === i32[base + W_RUN_ATT] && i32[base + W_KILL_GEN] === i32[base + W_RUN_GEN]) {
+          this.terminate(w, { reason: `worker ${w} stopped: its running task was cancelled with force`, retryable: true });
+          continue;
+        }
+      }
+      if (tok === 0) continue;
+      const deadline = i32[base + W_RUN_DEADLINE]!;
+      if (deadline === 0 || ((nowMs - deadline) | 0) <= 0) continue;
+      const att = i32[base + W_RUN_ATT]!;
+      const gen = i32[base + W_RUN_GEN]!;
+      const tw = this.mem.tokenWord(att, tok - 1);
+      const running = (gen << TK_GEN_SHIFT) | (w << TK_WORKER_SHIFT) | TK_RUNNING;
+      if (Atomics.compareExchange(i32, tw, running, (running & ~TK_STATE_MASK) | TK_ABANDONED) !== running) continue;
+      this.endings.set(-1 - w, { reason: `deadline exceeded: the task ran past its deadlineMs and its worker was stopped`, retryable: false });
+      this.terminate(w, { reason: `worker ${w} stopped: a task overran its deadline`, retryable: true });
+    }
+    if (++this.ticks % LIVENESS_EVERY === 0) this.checkAttachments();
+    for (const a of this.adopted) if (this.drainAdopted(a)) this.adopted.delete(a);
+  };
+
+  // ---- producer death ----
+
+  /** Find attached threads that are gone and reconcile them. Also callable directly. */
+  checkAttachments(): void {
+    const i32 = this.i32;
+    for (let a = 1; a < this.L.maxAttachments; a++) {
+      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_ACTIVE) continue;
+      const id = { tid: Atomics.load(i32, this.mem.attachWord(a, A_TID)), start: Atomics.load(i32, this.mem.attachWord(a, A_START)) };
+      if (threadAlive(id) === false) this.recoverAttachment(a);
+    }
+  }
+
+  /**
+   * Producer death (docs/design.md 4.9), for attachment a whose thread is gone:
+   * 1. ACTIVE -> CLOSING (CAS): exactly one reconciler.
+   * 2. A cell it claimed and never published becomes a tombstone: workers skip it.
+   * 3. What its unfinished submit held (journal) is released: producer slot, global slot, and
+   *    the token if it never reached a published cell.
+   * 4. Its admitted tasks still run; their completions are drained here, results dropped,
+   *    slots released. When none is left, the slot is FREE for a new attach.
+   */
+  recoverAttachment(a: number): void {
+    const i32 = this.i32;
+    if (Atomics.compareExchange(i32, this.mem.attachWord(a, A_STATE), A_ACTIVE, A_CLOSING) !== A_ACTIVE) return;
+    const claimRing = Atomics.load(i32, this.mem.attachWord(a, A_CLAIM_RING));
+    const claimPos = Atomics.load(i32, this.mem.attachWord(a, A_CLAIM_POS));
+    const unpublished = claimRing >= 0 && !this.ringOf(claimRing).readable(claimPos);
+    if (unpublished) this.tombstone(this.ringOf(claimRing), claimPos);
+    const j = Atomics.load(i32, this.mem.attachWord(a, A_JOURNAL));
+    if (j !== 0) {
+      const p = (j & J_PRODUCER_MASK) - 1;
+      const t = (j >>> J_TOKEN_SHIFT) - 1;
+      if (t < 0 || unpublished) {
+        // The submit never reached a published cell: give back what it held.
+        if (p >= 0 && (j & J_GLOBAL) !== 0) releaseSlots(i32, this.mem.producerWord(p, P_PACKED), this.mem.globalWord);
+        else if (p >= 0) Atomics.sub(i32, this.mem.producerWord(p, P_PACKED), 1);
+        if (t >= 0) Atomics.store(i32, this.mem.tokenWord(a, t), TK_FREE);
+      }
+    }
+    Atomics.store(i32, this.mem.attachWord(a, A_JOURNAL), 0);
+    Atomics.store(i32, this.mem.attachWord(a, A_CLAIM_RING), -1);
+    this.onEvent(`attached thread ${a} is gone: reconciled (its admitted tasks run; results dropped)`);
+    if (!this.drainAdopted(a)) this.adopted.add(a);
+  }
+
+  /** Drain a dead attachment's completions; true once nothing of it is left (slot freed). */
+  private drainAdopted(a: number): boolean {
+    const i32 = this.i32;
+    const ring = this.compRings[a]!;
+    let pos = ring.head();
+    while (ring.readable(pos)) {
+      const cell = ring.cellWord(pos);
+      const kind = i32[cell + C_KIND]!;
+      const t = i32[cell + C_TOKEN]!;
+      const gen = i32[cell + C_GEN]!;
+      this.codec.discard(cell, this.L.maxAttachments + i32[cell + C_PRODUCER]!);
+      pos = (pos + 1) | 0;
+      ring.release(pos);
+      if (kind & CF_TOMBSTONE) continue;
+      const tw = this.mem.tokenWord(a, t);
+      const word = Atomics.load(i32, tw);
+      if (word === TK_FREE || word >>> TK_GEN_SHIFT !== gen) continue;
+      Atomics.store(i32, tw, TK_FREE);
+      const p = i32[this.mem.tokenMetaWord(a, t)]!;
+      releaseSlots(i32, this.mem.producerWord(p, P_PACKED), this.mem.globalWord);
+      i32[this.mem.statWord(a, p, S_RESOLVED + (kind & 0xffff))]!++;
+    }
+    for (let t = 0; t < this.L.tokenCapacity; t++) {
+      const word = Atomics.load(i32, this.mem.tokenWord(a, t));
+      const state = word & TK_STATE_MASK;
+      if (state === TK_RETRACTED) Atomics.store(i32, this.mem.tokenWord(a, t), TK_FREE); // never runs; released by its canceller
+      else if (word !== TK_FREE) return false;
+    }
+    // Nothing of it is live: its payload arena holds only chunks of cells still to be skipped.
+    const referenced = new Set<number>();
+    for (const r of this.subRings) {
+      this.forEachPublished(r, (cell) => {
+        if (i32[cell + C_ATT] === a && (i32[cell + C_KIND]! & CF_SPILLED) !== 0) referenced.add(i32[cell + C_SPILL]!);
+      });
+    }
+    arenaScavenge(this.mem, a, referenced);
+    Atomics.store(i32, this.mem.attachWord(a, A_STATE), A_FREE);
+    return true;
+  }
+}
+
+/** Worker stdout/stderr reach the parent's, each line prefixed with the worker's slot. */
+function attributeOutput(worker: Worker, w: number): void {
+  const prefix = `[sluice worker ${w}] `;
+  const pipe = (from: NodeJS.ReadableStream | null, to: NodeJS.WriteStream): void => {
+    if (from === null) return;
+    let partial = '';
+    from.setEncoding('utf8');
+    from.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop()!;
+      if (lines.length > 0) to.write(lines.map((l) => prefix + l + '\n').join(''));
+    });
+    from.on('end', () => { if (partial) to.write(prefix + partial + '\n'); });
+  };
+  pipe(worker.stdout, process.stdout);
+  pipe(worker.stderr, process.stderr);
+}
+
