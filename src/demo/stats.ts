@@ -1,7 +1,7 @@
 /**
- * Latency statistics for the demo, in bounded memory: a fixed log-linear histogram (HDR-style)
- * and a sliding window built from a few rotating histograms. No sample is ever kept, so a run of
- * any length costs the same memory.
+ * Measurement for the demo, all in bounded memory (no sample is ever kept, so a run of any length
+ * costs the same): a fixed log-linear histogram (HDR-style), sliding windows built from a few
+ * rotating slices, the main thread's event-loop gaps, and workers' drain times.
  */
 
 /** Sub-buckets per power of two: relative resolution 1/32 (about 3%). */

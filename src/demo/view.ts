@@ -54,12 +54,34 @@ export function truncate(s: string, cols: number): string {
   return `${out}…\x1b[0m`;
 }
 
-/** A table: header row and body rows, columns aligned; numeric columns right-aligned. */
-export function table(header: string[], rows: string[][], rightAligned: ReadonlySet<number>, gap = 2): string[] {
+/** A table: header row and body rows, columns aligned; the given columns right-aligned. */
+export function table(header: string[], rows: string[][], rightAligned: ReadonlySet<number>, gap = 2): {
+  lines: string[];
+  /** Where each column starts, and how wide it is (printed columns). */
+  starts: number[];
+  widths: number[];
+} {
   const widths = header.map((h, c) => Math.max(width(h), ...rows.map((r) => width(r[c] ?? ''))));
+  const starts = widths.map((_, c) => widths.slice(0, c).reduce((a, w) => a + w + gap, 0));
   const line = (cells: string[]): string =>
     cells.map((cell, c) => (rightAligned.has(c) ? padStart(cell, widths[c]!) : padEnd(cell, widths[c]!))).join(' '.repeat(gap)).trimEnd();
-  return [line(header), ...rows.map(line)];
+  return { lines: [line(header), ...rows.map(line)], starts, widths };
+}
+
+/**
+ * A line of labels, each centred in rules over a span of table columns:
+ * `spans` are [first column, last column, label].
+ */
+export function groupLabels(starts: number[], widths: number[], spans: [number, number, string][]): string {
+  let out = '';
+  for (const [a, b, label] of spans) {
+    const from = starts[a]!;
+    const to = starts[b]! + widths[b]!;
+    const text = ` ${label} `;
+    const rule = Math.max(0, to - from - text.length);
+    out = padEnd(out, from) + '─'.repeat(Math.floor(rule / 2)) + text + '─'.repeat(Math.ceil(rule / 2));
+  }
+  return out;
 }
 
 export function bar(fraction: number, cols: number): string {
