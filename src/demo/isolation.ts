@@ -201,8 +201,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const ranS = (stopAt - t0) / 1000;
 
   const out = [
-    ...intro,
-    '',
+    ...(tty ? [...intro, ''] : ['']), // a pipe has the intro at the top already
     `ran ${ranS.toFixed(2)} s${interrupted ? st.yellow(' (interrupted)') : ''}; ` +
       `the workers ran ${int(meter.started)} tasks (${int(meter.started / ranS)}/s)`,
     '',
