@@ -8,20 +8,37 @@
  * gate word; the gap between the two CASes is harmless (a concurrent admission sees the bucket
  * as it was a moment earlier, as if it had arrived a moment earlier).
  *
- * Wrap: P_EARNED wraps at 2^32 tokens. After an idle period long enough for the difference to
- * look negative, the difference is meaningless; the bucket is then simply full. P_LAST_MS (the
- * last refill in ms, wrapping every ~24.8 days) detects that case.
+ * Wrap: P_EARNED holds E mod 2^32 (earnedMod32), so the difference of two readings is exact
+ * while fewer than 2^31 tokens accrue between them. Only an idle period long enough for 2^30
+ * tokens to accrue could break that, and after it the bucket is certainly full (burst < 2^16):
+ * P_LAST_MS (the last refill in ms, wrapping every ~24.8 days) detects that case, and only that
+ * case, so a refill is always exactly E(now) - E(last) below it.
  */
 import { TICKS_PER_SECOND } from './clock.js';
 
-/** Tokens earned by tick t at `rate` per second, exactly (t < 2^53, rate < 2^31). */
+/** Tokens earned by tick t at `rate` per second; exact while the result is below 2^53. */
 export function earnedBy(t: number, rate: number): number {
   const q = Math.floor(t / TICKS_PER_SECOND);
   const r = t - q * TICKS_PER_SECOND;
   return q * rate + Math.floor((r * rate) / TICKS_PER_SECOND);
 }
 
+/**
+ * E(t) mod 2^32 as an int32, exact for every t < 2^53 and rate < 2^31: what P_EARNED stores.
+ * (q * rate) mod 2^32 is Math.imul of the operands mod 2^32; r * rate < 2^51 is exact.
+ */
+export function earnedMod32(t: number, rate: number): number {
+  const q = Math.floor(t / TICKS_PER_SECOND);
+  const r = t - q * TICKS_PER_SECOND;
+  return (Math.imul(q % 4294967296 | 0, rate) + Math.floor((r * rate) / TICKS_PER_SECOND)) | 0;
+}
+
 /** Ticks after which an empty bucket is certainly full again. */
 export function fillTicks(rate: number, burst: number): number {
   return Math.ceil((burst * TICKS_PER_SECOND) / rate);
+}
+
+/** Idle ms after which P_EARNED's difference may have wrapped (2^30 tokens accrued). */
+export function wrapHorizonMs(rate: number): number {
+  return Math.floor((2 ** 30 / rate) * 1000);
 }

@@ -20,7 +20,7 @@
  * the global CAS either takes one or the producer step is rolled back exactly. No counter is
  * ever observable above its limit: both are CAS loops that test before they write.
  */
-import { fillTicks, earnedBy } from './bucket.js';
+import { earnedMod32, wrapHorizonMs } from './bucket.js';
 import { Memory, P_EARNED, P_LAST_MS, P_PACKED } from '../shm/layout.js';
 
 export const ADMITTED = -1;
@@ -32,6 +32,8 @@ export const R_DRAINING = 4;
 export const R_CLOSED = 5;
 
 const TOKEN_ONE = 0x10000;
+/** More than this far behind the last refill is not clock skew between threads but a wrap. */
+const CLOCK_SKEW_MS = 1000;
 const INFLIGHT_MASK = 0xffff;
 
 /** Maximum burst and slots: each has 16 bits of the gate word. */
@@ -56,13 +58,15 @@ export function pack(tokens: number, inflight: number): number { return ((tokens
 export function refill(i32: Int32Array, mem: Memory, p: number, limits: Limits, now: number): void {
   const earnedW = mem.producerWord(p, P_EARNED);
   const lastMsW = mem.producerWord(p, P_LAST_MS);
-  const e = earnedBy(now, limits.rate) | 0;
+  const e = earnedMod32(now, limits.rate);
   const earned = Atomics.load(i32, earnedW);
   if (e === earned) return;
   const nowMs = Math.floor(now / 1000) | 0;
   let k = (e - earned) | 0;
+  // Only when the difference may have wrapped is the bucket simply full (bucket.ts). A small
+  // negative idle time is another thread's clock a few microseconds behind: k <= 0 then.
   const idleMs = (nowMs - Atomics.load(i32, lastMsW)) | 0;
-  if (idleMs < 0 || idleMs * 1000 >= fillTicks(limits.rate, limits.burst)) k = limits.burst; // full; see bucket.ts
+  if (idleMs >= wrapHorizonMs(limits.rate) || idleMs < -CLOCK_SKEW_MS) k = limits.burst;
   if (k <= 0) return; // another thread's clock ran a few microseconds ahead and refilled already
   if (Atomics.compareExchange(i32, earnedW, earned, e) !== earned) return; // someone else adds them
   Atomics.store(i32, lastMsW, nowMs);
@@ -103,8 +107,13 @@ export function admitGlobal(i32: Int32Array, word: number, limit: number): boole
   }
 }
 
-/** Complete: give back what submit took (mirror image of steps 2-3). */
+/**
+ * Complete: give back what submit took, in the mirror order of steps 2-3: global first, then
+ * the producer. The other order would let this producer be re-admitted (its slot free) while its
+ * old global slot still counts, and a third producer could then be refused 'global-slots' even
+ * though the producers' slots partition the global ceiling (invariant 6).
+ */
 export function releaseSlots(i32: Int32Array, producerWord: number, globalWord: number): void {
-  Atomics.sub(i32, producerWord, 1);
   Atomics.sub(i32, globalWord, 1);
+  Atomics.sub(i32, producerWord, 1);
 }

@@ -17,7 +17,7 @@ import {
   A_ACTIVE, H_HOOKS, A_CLAIM_POS, A_CLAIM_RING, A_HEAD, A_JOURNAL, A_START, A_STATE, A_THREAD_ID, A_TID, A_WAKER, C_ATT,
   C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_RETRYABLE, CF_TOMBSTONE, CF_WEIGHT_SHIFT, Memory, P_PACKED,
   S_ADMITTED, S_REJECTED, S_RESOLVED, TK_GEN_MASK, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING,
-  TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_WAKER,
+  TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_TOKEN, W_WAKER,
 } from '../shm/layout.js';
 import { RING_FULL } from '../shm/ring.js';
 import { route } from './routing.js';
@@ -53,6 +53,8 @@ export class Attachment {
   readonly stateW: number;
   readonly globalW: number;
   readonly workerWakerW: Int32Array;
+  /** Word index of each worker's run record (routing counts a running task as occupancy). */
+  readonly workerRunW: Int32Array;
   readonly spinMs: number;
 
   private readonly tokens: Array<Token | undefined>;
@@ -76,9 +78,11 @@ export class Attachment {
     this.layout = L;
     this.rings = [];
     this.workerWakerW = new Int32Array(L.workers);
+    this.workerRunW = new Int32Array(L.workers);
     for (let w = 0; w < L.workers; w++) {
       this.rings.push(new Ring(mem.i32, w, mem.tailWord(w), mem.workerWord(w, W_HEAD), mem.subRingByte(w), L.ringCapacity));
       this.workerWakerW[w] = mem.workerWord(w, W_WAKER);
+      this.workerRunW[w] = mem.workerWord(w, W_RUN_TOKEN);
     }
     this.completions = new Ring(
       mem.i32, L.workers + index, mem.tailWord(L.workers + index), mem.attachWord(index, A_HEAD),
@@ -194,7 +198,7 @@ export class Attachment {
    */
   private repush(token: Token): boolean {
     const task = token._task!;
-    const w = route(this.chains[task.weightIndex]!, this.rings);
+    const w = route(this.chains[task.weightIndex]!, this.rings, this.i32, this.workerRunW);
     const ring = this.rings[w]!;
     if (this.codec.prepare(token._payload) === PREPARE_FULL) return false;
     const pos = ring.claim(this.claimRingW, this.claimPosW);

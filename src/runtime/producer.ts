@@ -12,7 +12,7 @@ import {
   P_LAST_MS, P_NAME_LEN, P_PACKED, P_RATE, P_SLOTS,
 } from '../shm/layout.js';
 import { GATE_FIELD_MAX, Limits, pack } from '../admission/gate.js';
-import { earnedBy } from '../admission/bucket.js';
+import { earnedMod32 } from '../admission/bucket.js';
 import { ConfigError } from '../errors.js';
 import {
   C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, J_GLOBAL, J_TOKEN_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_DRAINING, RT_RUNNING,
@@ -98,7 +98,7 @@ export function lookupOrRegister(
       i32[mem.producerWord(p, P_BURST)] = wanted.burst;
       i32[mem.producerWord(p, P_SLOTS)] = wanted.slots;
       // The bucket starts full, with its refill function anchored at `now`.
-      i32[mem.producerWord(p, P_EARNED)] = wanted.rate > 0 ? earnedBy(now, wanted.rate) | 0 : 0;
+      i32[mem.producerWord(p, P_EARNED)] = wanted.rate > 0 ? earnedMod32(now, wanted.rate) : 0;
       i32[mem.producerWord(p, P_LAST_MS)] = Math.floor(now / 1000) | 0;
       Atomics.store(i32, mem.producerWord(p, P_PACKED), pack(wanted.burst, 0));
       Atomics.store(i32, claimW, P_CLAIM_READY);
@@ -246,7 +246,7 @@ export class Producer {
     if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:global'], -(att.index + 1));
     st = Atomics.load(i32, att.stateW);
     // 4. Route, and claim a ring cell (the ring's capacity is part of admission).
-    const w = st === RT_RUNNING ? route(this.host.chains[ref.weightIndex]!, att.rings) : 0;
+    const w = st === RT_RUNNING ? route(this.host.chains[ref.weightIndex]!, att.rings, i32, att.workerRunW) : 0;
     const ring = att.rings[w]!;
     const pos = st === RT_RUNNING ? ring.claim(att.claimRingW, att.claimPosW) : RING_FULL;
     if (pos === RING_FULL) {
@@ -374,7 +374,7 @@ export function producerStats(mem: Memory, p: number, now: number): Omit<Produce
   let tokens: number | null = null;
   if (limits.rate > 0) {
     // Report what a submit now would see, without refilling (stats never move counters).
-    const e = earnedBy(now, limits.rate) | 0;
+    const e = earnedMod32(now, limits.rate);
     const pending = Math.max(0, (e - Atomics.load(i32, mem.producerWord(p, P_EARNED))) | 0);
     tokens = Math.min(limits.burst, tokensOf(packed) + pending);
   }

@@ -2,8 +2,11 @@
  * Weight classes -> preference chains -> worker choice.
  *
  * A chain is the set of workers a weight may use, ordered by the core each worker is pinned to
- * (unpinned workers by index). Within the chain: the least-occupied ring, ties to the earlier
- * worker in the chain, so routing is a pure function of ring occupancy (deterministic).
+ * (unpinned workers by index). Within the chain: the least-occupied worker, ties to the earlier
+ * worker in the chain. Occupancy = cells queued in its ring + 1 if it is running a task right
+ * now (its run record; same cache line as the ring head). Counting the running task matters: a
+ * worker that just popped a long task has an empty ring but is not free. Routing is a pure
+ * function of that occupancy (deterministic).
  *
  *   heavy   every worker; ties go to the first core
  *   medium  every worker but the first core's (all of them when there is only one)
@@ -41,14 +44,17 @@ export function preferenceChains(firstCpu: ReadonlyArray<number | null>): number
   return [heavy, medium, light, order];
 }
 
-/** The worker to push to: least occupied ring in the chain, ties to the earlier entry. */
-export function route(chain: Int32Array, rings: readonly Ring[]): number {
+/**
+ * The worker to push to: least occupied in the chain, ties to the earlier entry. `runWords[w]`
+ * is the word index of worker w's run record (non-zero while a task runs).
+ */
+export function route(chain: Int32Array, rings: readonly Ring[], i32: Int32Array, runWords: Int32Array): number {
   let best = chain[0]!;
   if (chain.length === 1) return best;
-  let bestSize = rings[best]!.size();
+  let bestSize = rings[best]!.size() + (Atomics.load(i32, runWords[best]!) !== 0 ? 1 : 0);
   for (let i = 1; i < chain.length; i++) {
     const w = chain[i]!;
-    const s = rings[w]!.size();
+    const s = rings[w]!.size() + (Atomics.load(i32, runWords[w]!) !== 0 ? 1 : 0);
     if (s < bestSize) { best = w; bestSize = s; }
   }
   return best;

@@ -5,7 +5,7 @@
  * holding `rt.handle` can Runtime.attach() and submit into the same rings, with its results
  * coming back through its own completion ring.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import {
@@ -55,6 +55,8 @@ export interface RuntimeOptions {
   watchdogMs?: number;
   /** A worker slot that dies more than this many times within a minute is retired. Default 10. */
   maxRestarts?: number;
+  /** Heap limits for each worker thread; a task that exceeds them kills only its own worker. */
+  resourceLimits?: ResourceLimits;
   /** Enable test-only pause points (rt.testing). Never in production. */
   testHooks?: boolean;
 }
@@ -110,7 +112,7 @@ export interface RuntimeStats {
 
 const OPTION_KEYS = new Set([
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'asyncConcurrency', 'maxProducers',
-  'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks',
+  'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits',
 ]);
 const CAPACITY_REASONS = new Set(['rate', 'producer-slots', 'global-slots', 'ring-full']);
 
@@ -210,6 +212,7 @@ export class Runtime {
         watchdogMs: intOption(o, 'watchdogMs', 10, 1, 60_000),
         maxRestarts: intOption(o, 'maxRestarts', 10, 0, 1_000_000),
         restartWindowMs: 60_000,
+        resourceLimits: options.resourceLimits,
       },
     );
     try {

@@ -16,7 +16,7 @@
  * short reason string, always inline). It uses attachment 0's claim record for that: it runs
  * on attachment 0's thread, never inside one of that thread's own submits.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import {
   A_ACTIVE, A_CLAIM_POS, A_CLAIM_RING, A_CLOSING, A_FREE, A_HEAD, A_JOURNAL, A_START, A_STATE, A_TID, A_WAKER, C_ATT,
   C_GEN, C_KIND, C_PRODUCER, C_SEQ, C_SPILL, C_TOKEN, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, J_GLOBAL,
@@ -37,6 +37,8 @@ import type { WorkerData } from './worker.js';
 import { writeCompletion } from './worker.js';
 
 export interface SupervisorOptions {
+  /** Passed to each worker thread (heap limits: a task that exceeds them kills its worker only). */
+  resourceLimits: ResourceLimits | undefined;
   /** Watchdog period (ms): deadline and forced-cancel resolution. */
   watchdogMs: number;
   /** Deaths of one slot within restartWindowMs after which it is retired. */
@@ -95,7 +97,7 @@ export class Supervisor {
 
   /** Start the thread of slot w; resolves with its task names once it is ready. */
   spawn(w: number): Promise<string[]> {
-    const worker = new Worker(this.entry, { workerData: this.data(w), stdout: true, stderr: true });
+    const worker = new Worker(this.entry, { workerData: this.data(w), stdout: true, stderr: true, resourceLimits: this.options.resourceLimits });
     this.workers[w] = worker;
     attributeOutput(worker, w);
     return new Promise((resolve, reject) => {
@@ -105,9 +107,11 @@ export class Supervisor {
         else reject(new Error(m.error?.message ?? 'unknown error'));
       };
       worker.on('message', onMessage);
-      worker.on('error', (err) => {
-        const prev = this.endings.get(w);
-        if (prev === undefined) this.endings.set(w, { reason: `worker ${w} threw: ${err.message}`, retryable: true });
+      worker.on('error', (err: Error & { code?: string }) => {
+        const reason = err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? `worker ${w} ran out of memory (resourceLimits)`
+          : `worker ${w} died of an uncaught ${err.name}: ${err.message}`;
+        if (!this.endings.has(w)) this.endings.set(w, { reason, retryable: true });
         reject(err);
       });
       worker.once('exit', (code) => {

@@ -136,8 +136,8 @@ class WorkerLoop {
         continue;
       }
       i32[this.parksW]!++;
-      if (this.asyncInFlight > 0) {
-        // Let async continuations (and timers, I/O) of tasks run while we wait.
+      if (this.asyncInFlight > 0 || eventLoopBusy()) {
+        // Let async continuations (and timers, I/O a task started on the side) run while we wait.
         const woken = this.waker.parkAsync();
         if (woken === null) continue;
         this.scheduled = true;
@@ -283,6 +283,17 @@ class WorkerLoop {
   }
 }
 
+/**
+ * Whether this thread's event loop has work of its own (a timer or I/O a task started and did
+ * not await), besides the worker's keep-alive interval. Then the worker parks with waitAsync
+ * so that work runs; otherwise it blocks in Atomics.wait. About 0.5 µs; called only when parking.
+ */
+function eventLoopBusy(): boolean {
+  let n = 0;
+  for (const r of process.getActiveResourcesInfo()) if (r !== 'CloseReq' && ++n > 1) return true;
+  return false;
+}
+
 /** Fill a completion cell (after codec.prepare of its value). Shared with recovery. */
 export function writeCompletion(
   i32: Int32Array, cell: number, codec: Codec, outcome: number, att: number, t: number, gen: number, worker: number,
@@ -317,8 +328,8 @@ async function main(data: WorkerData): Promise<void> {
   const mod = await loadTaskModule(data.tasks);
   // A pending Atomics.waitAsync does not keep a thread alive: this does, until close exits.
   setInterval(() => {}, 2 ** 30);
-  parentPort!.postMessage({ type: 'ready', names: mod.names });
   const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!));
+  parentPort!.postMessage({ type: 'ready', names: mod.names });
   loop.loop();
 }
 
