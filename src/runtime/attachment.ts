@@ -16,7 +16,7 @@
 import {
   A_ACTIVE, H_HOOKS, A_CLAIM_POS, A_CLAIM_RING, A_HEAD, A_JOURNAL, A_START, A_STATE, A_THREAD_ID, A_TID, A_WAKER, C_ATT,
   C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_RETRYABLE, CF_TOMBSTONE, CF_WEIGHT_SHIFT, Memory, P_PACKED,
-  S_ADMITTED, S_REJECTED, S_RESOLVED, TK_GEN_MASK, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING,
+  S_REJECTED, S_RESOLVED, TK_GEN_MASK, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING,
   TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_TOKEN, W_WAKER,
 } from '../shm/layout.js';
 import { RING_FULL } from '../shm/ring.js';
@@ -136,7 +136,6 @@ export class Attachment {
   track(t: number, gen: number, producer: number, deadlineMs: number): Token {
     const token = new Token(this, t, gen, producer, deadlineMs, this.idSeq++ * this.layout.maxAttachments + this.index);
     this.tokens[t] = token;
-    this.mem.i32[this.mem.statWord(this.index, producer, S_ADMITTED)]!++;
     this.outstanding++;
     if (this.pumpState === PUMP_IDLE) this.schedulePump();
     return token;

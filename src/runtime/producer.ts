@@ -183,6 +183,7 @@ export class Producer {
   private readonly i32: Int32Array;
   private readonly codec: Codec;
   private readonly packedW: number;
+  private readonly admittedW: number;
   private saturatedEdge = false;
   private readonly listeners: { saturated: EdgeListener[]; clear: EdgeListener[] } = { saturated: [], clear: [] };
 
@@ -191,6 +192,7 @@ export class Producer {
     this.i32 = host.att.i32;
     this.codec = host.att.codec;
     this.packedW = host.att.mem.producerWord(index, P_PACKED);
+    this.admittedW = host.att.mem.statWord(host.att.index, index, S_ADMITTED);
   }
 
   /**
@@ -264,6 +266,7 @@ export class Producer {
     const gen = att.generation(t);
     i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
     Atomics.store(i32, att.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
+    i32[this.admittedW]!++; // counted here, next to the journal: a reconciler can then balance it
     Atomics.store(i32, journalW, jp | J_GLOBAL | ((t + 1) << J_TOKEN_SHIFT));
     const cell = ring.cellWord(pos);
     this.codec.write(cell, ref.id | (ref.weightIndex << CF_WEIGHT_SHIFT));

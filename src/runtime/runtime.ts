@@ -57,6 +57,11 @@ export interface RuntimeOptions {
   maxRestarts?: number;
   /** Heap limits for each worker thread; a task that exceeds them kills only its own worker. */
   resourceLimits?: ResourceLimits;
+  /**
+   * Data for the task module, structured-cloned into every worker (SharedArrayBuffers are shared):
+   * tasks read it as `workerData.taskData` (import { workerData } from 'node:worker_threads').
+   */
+  taskData?: unknown;
   /** Enable test-only pause points (rt.testing). Never in production. */
   testHooks?: boolean;
 }
@@ -112,7 +117,7 @@ export interface RuntimeStats {
 
 const OPTION_KEYS = new Set([
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'asyncConcurrency', 'maxProducers',
-  'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits',
+  'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData',
 ]);
 const CAPACITY_REASONS = new Set(['rate', 'producer-slots', 'global-slots', 'ring-full']);
 
@@ -207,7 +212,7 @@ export class Runtime {
     checkTypeScriptSupport(href);
     const supervisor = new Supervisor(
       mem, workerEntry(),
-      (w): WorkerData => ({ sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]! }),
+      (w): WorkerData => ({ sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]!, taskData: options.taskData }),
       {
         watchdogMs: intOption(o, 'watchdogMs', 10, 1, 60_000),
         maxRestarts: intOption(o, 'maxRestarts', 10, 0, 1_000_000),

@@ -373,10 +373,14 @@ export class Supervisor {
       const p = (j & J_PRODUCER_MASK) - 1;
       const t = (j >>> J_TOKEN_SHIFT) - 1;
       if (t < 0 || unpublished) {
-        // The submit never reached a published cell: give back what it held.
+        // The submit never reached a published cell: give back what it held. A token it had
+        // already counted as admitted never runs: it is counted retracted.
         if (p >= 0 && (j & J_GLOBAL) !== 0) releaseSlots(i32, this.mem.producerWord(p, P_PACKED), this.mem.globalWord);
         else if (p >= 0) Atomics.sub(i32, this.mem.producerWord(p, P_PACKED), 1);
-        if (t >= 0) Atomics.store(i32, this.mem.tokenWord(a, t), TK_FREE);
+        if (t >= 0) {
+          Atomics.store(i32, this.mem.tokenWord(a, t), TK_FREE);
+          i32[this.mem.statWord(a, p, S_RESOLVED + O_RETRACTED)]!++;
+        }
       }
     }
     Atomics.store(i32, this.mem.attachWord(a, A_JOURNAL), 0);

@@ -44,6 +44,8 @@ export interface WorkerData {
   tasks: string;
   /** CPUs to pin this thread to (affinity), or null. */
   cpus: number[] | null;
+  /** Runtime.start({ taskData }): read by task modules as `workerData.taskData`. */
+  taskData: unknown;
 }
 
 /** Tasks run between two yields to the event loop while async tasks are in flight. */
