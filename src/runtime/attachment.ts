@@ -184,6 +184,9 @@ export class Attachment {
         if (!this.repush(token)) this.retryQueue.push(token);
         continue;
       }
+      // An 'abandoned' or 'retracted' completion carries its reason as a string.
+      if (outcome === O_ABANDONED && typeof value === 'string') value = new AbandonedError(value);
+      else if (outcome === O_RETRACTED && typeof value === 'string') value = new RetractedError(value);
       this.resolve(token, outcome, value);
     }
     this.head = pos;
