@@ -1,0 +1,68 @@
+// Baselines: one worker and a SharedArrayBuffer ping-pong (cells as in fixtures/raw-sab.mjs).
+// The worker either parks in Atomics.wait or spins on Atomics.load; the main thread waits for the
+// reply with a blocking Atomics.wait, with Atomics.waitAsync, or by spinning. Latency only.
+import { once } from 'node:events';
+import type { RowDef, Session } from '../workload.js';
+import { spawn } from './spawn.js';
+
+const REQ = 0;
+const REPLY = 1;
+const ARG = 2;
+const RESULT = 3;
+type Main = 'block' | 'async' | 'spin';
+
+function sabRow(name: string, main: Main): RowDef {
+  const mode = main === 'spin' ? 'spin' : 'wait';
+  return {
+    name,
+    kinds: ['latency'],
+    async open(): Promise<Session> {
+      const cells = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
+      const worker = await spawn('raw-sab.mjs', { sab: cells.buffer, mode });
+      let seq = 0;
+      const request = (arg: number): void => {
+        cells[ARG] = arg;
+        Atomics.store(cells, REQ, ++seq);
+        if (mode === 'wait') Atomics.notify(cells, REQ);
+      };
+      const roundTrip = (arg: number): number => {
+        request(arg);
+        for (let v = Atomics.load(cells, REPLY); v !== seq; v = Atomics.load(cells, REPLY)) {
+          if (main === 'block') Atomics.wait(cells, REPLY, v);
+        }
+        return cells[RESULT]!;
+      };
+      const awaitReply = (done: (value: number) => void): void => {
+        const v = Atomics.load(cells, REPLY);
+        if (v === seq) {
+          const result = cells[RESULT]!;
+          queueMicrotask(() => done(result));
+        } else {
+          const w = Atomics.waitAsync(cells, REPLY, v);
+          if (w.async) void w.value.then(() => awaitReply(done));
+          else awaitReply(done);
+        }
+      };
+      return {
+        roundTrip: main === 'async' ? undefined : roundTrip,
+        start(_task, arg, done) {
+          if (main !== 'async') queueMicrotask(() => done(roundTrip(arg)));
+          else {
+            request(arg);
+            awaitReply(done);
+          }
+          return true;
+        },
+        async close() {
+          Atomics.store(cells, REQ, -1);
+          Atomics.notify(cells, REQ);
+          await once(worker, 'exit');
+        },
+      };
+    },
+  };
+}
+
+export const sabWait = sabRow('raw SAB wait/notify', 'block');
+export const sabWaitAsync = sabRow('raw SAB waitAsync', 'async');
+export const sabSpin = sabRow('raw SAB spin (floor)', 'spin');
