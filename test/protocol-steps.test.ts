@@ -131,7 +131,7 @@ describe('races with shutdown', () => {
     expect(r.resolved).toBe(r.admitted);
     expect(r.admitted).toBeGreaterThan(0);
     expect((r.reasons.draining ?? 0) + (r.reasons.closed ?? 0)).toBeGreaterThan(0);
-    for (const reason of Object.keys(r.reasons)) expect(['draining', 'closed', 'global-slots', 'ring-full']).toContain(reason);
+    for (const reason of Object.keys(r.reasons)) expect(['draining', 'closed', 'producer-slots', 'global-slots', 'ring-full']).toContain(reason);
     expect(rt.stats().global.inFlight).toBe(0);
   });
 

@@ -30,6 +30,30 @@ describe('runtime basics', () => {
     expect(p.stats().admitted).toBeGreaterThanOrEqual(0);
   });
 
+  it('the callback path delivers each result exactly once to its callback, with its tag, and no Token', async () => {
+    const p = rt.producer('cb');
+    const inc = rt.task('inc');
+    const got = new Map<number, unknown>();
+    let errors = 0;
+    await new Promise<void>((resolve) => {
+      const cb = (err: unknown, value: number, tag: number): void => {
+        if (err) errors++;
+        expect(got.has(tag)).toBe(false);
+        got.set(tag, value);
+        if (got.size === 1000) resolve();
+      };
+      for (let i = 0; i < 1000; i++) {
+        const r = p.submitCallback(inc, i, cb, i);
+        if (r !== null) rt.run('inc', i).then((v) => cb(null, v as number, i)); // capacity: take the waiting path
+      }
+    });
+    expect(errors).toBe(0);
+    for (let i = 0; i < 1000; i++) expect(got.get(i)).toBe(i + 1);
+    const failed = await new Promise<unknown>((resolve) => p.submitCallback(rt.task('fail'), 'cb-boom', (err) => resolve(err)));
+    expect((failed as Error).message).toBe('cb-boom');
+    expect(p.stats().inFlight).toBe(0);
+  });
+
   it('bad options are ConfigErrors', async () => {
     await expect(Runtime.start({ tasks, ringCapacity: 3 })).rejects.toThrow(ConfigError);
     await expect(Runtime.start({ tasks, bogus: 1 } as never)).rejects.toThrow(ConfigError);

@@ -27,7 +27,9 @@ import { Waker, wake } from '../shm/waker.js';
 import { releaseSlots } from '../admission/gate.js';
 import { Clock } from '../admission/clock.js';
 import { Codec, PREPARE_FULL } from './codec.js';
-import { O_ABANDONED, O_REJECTED, O_RETRACTED, Token } from './token.js';
+import { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED, Token, outcomeError } from './token.js';
+
+type Callback = (err: unknown, value: unknown, tag: number) => void;
 import { AbandonedError, PayloadError, RetractedError } from '../errors.js';
 import { threadId } from 'node:worker_threads';
 
@@ -58,6 +60,10 @@ export class Attachment {
   readonly spinMs: number;
 
   private readonly tokens: Array<Token | undefined>;
+  /** Callback-path admissions, by token index (preallocated: no per-task allocation). */
+  private readonly callbacks: Array<Callback | undefined>;
+  private readonly cbTags: Int32Array;
+  private readonly cbProducers: Int32Array;
   private readonly gens: Int32Array;
   private readonly free: Int32Array;
   private freeTop: number;
@@ -98,6 +104,9 @@ export class Attachment {
     this.spinMs = L.spinMicros / 1000;
     const T = L.tokenCapacity;
     this.tokens = new Array<Token | undefined>(T).fill(undefined);
+    this.callbacks = new Array<Callback | undefined>(T).fill(undefined);
+    this.cbTags = new Int32Array(T);
+    this.cbProducers = new Int32Array(T);
     this.gens = new Int32Array(T);
     this.free = new Int32Array(T);
     for (let t = 0; t < T; t++) this.free[t] = T - 1 - t; // pop order 0, 1, 2, ...
@@ -133,12 +142,21 @@ export class Attachment {
   generation(t: number): number { return this.gens[t]!; }
 
   /** Record an admitted token and make sure its completion will be drained. */
-  track(t: number, gen: number, producer: number, deadlineMs: number): Token {
-    const token = new Token(this, t, gen, producer, deadlineMs, this.idSeq++ * this.layout.maxAttachments + this.index);
+  track(t: number, producer: number, deadlineMs: number): Token {
+    const token = new Token(this, t, this.gens[t]!, producer, deadlineMs, this.idSeq++ * this.layout.maxAttachments + this.index);
     this.tokens[t] = token;
     this.outstanding++;
     if (this.pumpState === PUMP_IDLE) this.schedulePump();
     return token;
+  }
+
+  /** Record an admission on the callback path: no Token object, nothing allocated. */
+  trackCallback(t: number, producer: number, cb: Callback, tag: number): void {
+    this.callbacks[t] = cb;
+    this.cbTags[t] = tag;
+    this.cbProducers[t] = producer;
+    this.outstanding++;
+    if (this.pumpState === PUMP_IDLE) this.schedulePump();
   }
 
   countRejection(producer: number, reason: number): void {
@@ -177,8 +195,12 @@ export class Attachment {
       pos = (pos + 1) | 0;
       ring.release(pos); // the cell is copied out; workers may reuse it
       n++;
+      if (outcome < 0 || this.gens[t] !== gen) continue; // tombstone, stale or duplicate
       const token = this.tokens[t];
-      if (outcome < 0 || token === undefined || token._gen !== gen) continue; // tombstone, stale or duplicate
+      if (token === undefined) {
+        if (this.callbacks[t] !== undefined) this.resolveCallback(t, outcome, value);
+        continue;
+      }
       if (outcome === O_ABANDONED && (kind & CF_RETRYABLE) !== 0 && token._retriesLeft > 0) {
         token._retriesLeft--;
         if (!this.repush(token)) this.retryQueue.push(token);
@@ -191,6 +213,7 @@ export class Attachment {
     }
     this.head = pos;
     if (this.retryQueue.length > 0) this.retryPending();
+    if (n > 0) this.checkIdle();
     return n;
   }
 
@@ -245,6 +268,22 @@ export class Attachment {
     token._settle(outcome, value);
   }
 
+  /** resolve() for a callback-path admission. */
+  private resolveCallback(t: number, outcome: number, value: unknown): void {
+    const cb = this.callbacks[t]!;
+    const tag = this.cbTags[t]!;
+    const producer = this.cbProducers[t]!;
+    this.callbacks[t] = undefined;
+    this.gens[t] = (this.gens[t]! + 1) & TK_GEN_MASK;
+    Atomics.store(this.i32, this.tokenWordOf(t), 0);
+    this.free[this.freeTop++] = t;
+    releaseSlots(this.i32, this.mem.producerWord(producer, P_PACKED), this.globalW);
+    this.i32[this.mem.statWord(this.index, producer, S_RESOLVED + outcome)]!++;
+    this.outstanding--;
+    if (outcome === O_FULFILLED) cb(undefined, value, tag);
+    else cb(outcomeError(outcome, value), undefined, tag);
+  }
+
   /**
    * token.cancel() (docs/design.md 4.5): retract if still pending: the worker's PENDING -> RUNNING
    * CAS decides the race. With force, a running token is abandoned at once (its result will be
@@ -271,6 +310,7 @@ export class Attachment {
       Atomics.store(i32, kw + W_KILL_TOKEN, t + 1);
     }
     if (this.outstanding === 0 && this.pumpState === PUMP_PARKED) wake(i32, this.waker.word);
+    this.checkIdle();
     if (this.onDrained !== null) this.onDrained();
     return true;
   }
@@ -278,9 +318,38 @@ export class Attachment {
   /** State bits of a live token's word (for Token.state). */
   tokenState(t: number): number { return Atomics.load(this.i32, this.tokenWordOf(t)) & TK_STATE_MASK; }
 
-  /** Every outstanding token of this thread (for close). */
-  liveTokens(): Token[] {
-    return this.tokens.filter((t): t is Token => t !== undefined);
+  /** Resolves once nothing this thread admitted is outstanding. */
+  whenIdle(): Promise<void> {
+    if (this.outstanding === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private readonly idleWaiters: Array<() => void> = [];
+
+  private checkIdle(): void {
+    if (this.outstanding === 0 && this.idleWaiters.length > 0) for (const r of this.idleWaiters.splice(0)) r();
+  }
+
+  /** Close, timed out: retract everything of this thread that has not started (Tokens and callbacks). */
+  retractPending(): void {
+    for (const token of this.tokens) if (token !== undefined) token.cancel();
+    for (let t = 0; t < this.callbacks.length; t++) {
+      if (this.callbacks[t] === undefined) continue;
+      const base = this.gens[t]! << TK_GEN_SHIFT;
+      if (Atomics.compareExchange(this.i32, this.tokenWordOf(t), base | TK_PENDING, base | TK_RETRACTED) === (base | TK_PENDING)) {
+        this.resolveCallback(t, O_RETRACTED, new RetractedError('the runtime closed before the task started'));
+      }
+    }
+    this.checkIdle();
+  }
+
+  /** Close, workers stopped: whatever is still outstanding ran when they stopped. */
+  abandonRemaining(reason: string): void {
+    for (const token of this.tokens) if (token !== undefined) this.resolve(token, O_ABANDONED, new AbandonedError(reason));
+    for (let t = 0; t < this.callbacks.length; t++) {
+      if (this.callbacks[t] !== undefined) this.resolveCallback(t, O_ABANDONED, new AbandonedError(reason));
+    }
+    this.checkIdle();
   }
 
   // ---- pump ----

@@ -201,15 +201,7 @@ export class Producer {
    * with nothing queued and no counter changed. Steps as in docs/design.md, "Submit".
    */
   submit<T = unknown>(task: TaskRef | string, payload?: unknown, options?: SubmitOptions): Admission<T> {
-    const ref = typeof task === 'string' ? this.host.resolveTask(task) : task;
-    if (!(ref instanceof TaskRef)) throw new ConfigError('submit: task must be a TaskRef from rt.task() or a task name');
-    const att = this.att;
-    const i32 = this.i32;
-    const limits = this.limits;
-    // 1. The runtime must be running.
-    let st = Atomics.load(i32, att.stateW);
-    if (st !== RT_RUNNING) return this.reject(st === RT_DRAINING ? R_DRAINING : R_CLOSED);
-    // Everything that can throw or allocate happens before any shared counter moves.
+    const ref = this.ref(task);
     let deadline = ref.deadlineMs;
     let queueTimeout = ref.queueTimeoutMs;
     let signal: AbortSignal | undefined;
@@ -220,8 +212,52 @@ export class Producer {
       signal = options.signal;
       if (signal?.aborted) throw signal.reason ?? new DOMException('submit aborted', 'AbortError');
     }
+    const t = this.admit(ref, payload, deadline);
+    if (t < 0) return REJECTIONS[~t]!;
+    const token = this.att.track(t, this.index, deadline) as Token<T>;
+    if (ref.retries > 0) {
+      token._task = ref;
+      token._payload = payload;
+      token._retriesLeft = ref.retries;
+    }
+    if (signal !== undefined || queueTimeout > 0) watchQueue(token, signal, queueTimeout);
+    return token;
+  }
+
+  /**
+   * The allocation-free path: like submit, but the result goes to `callback(err, value, tag)`
+   * instead of a Token, so no Token and no promise exist per task (reuse one callback and tell
+   * tasks apart by `tag`, an int32 of your choice). Returns null when admitted, else the
+   * Rejection (preallocated). The callback runs exactly once, from the pump, never inside
+   * this call. No cancel, deadline or retries on this path; rt.task options other than weight
+   * are ignored.
+   */
+  submitCallback<T = unknown>(
+    task: TaskRef | string, payload: unknown, callback: (err: unknown, value: T, tag: number) => void, tag = 0,
+  ): Rejection | null {
+    const t = this.admit(this.ref(task), payload, 0);
+    if (t < 0) return REJECTIONS[~t]!;
+    this.att.trackCallback(t, this.index, callback as (err: unknown, value: unknown, tag: number) => void, tag);
+    return null;
+  }
+
+  private ref(task: TaskRef | string): TaskRef {
+    const ref = typeof task === 'string' ? this.host.resolveTask(task) : task;
+    if (!(ref instanceof TaskRef)) throw new ConfigError('submit: task must be a TaskRef from rt.task() or a task name');
+    return ref;
+  }
+
+  /** Submit steps 1-6. Returns the token index, or ~reason (negative) when rejected. */
+  private admit(ref: TaskRef, payload: unknown, deadline: number): number {
+    const att = this.att;
+    const i32 = this.i32;
+    const limits = this.limits;
+    // 1. The runtime must be running.
+    let st = Atomics.load(i32, att.stateW);
+    if (st !== RT_RUNNING) return ~this.reject(st === RT_DRAINING ? R_DRAINING : R_CLOSED);
+    // Everything that can throw or allocate happens before any shared counter moves.
     const tag = this.codec.prepare(payload);
-    if (tag === PREPARE_FULL) return this.reject(R_RING_FULL);
+    if (tag === PREPARE_FULL) return ~this.reject(R_RING_FULL);
     // The journal (A_JOURNAL) records each thing this submit holds right after taking it, with
     // no call in between, so a thread that dies here can be reconciled exactly (4.9).
     const journalW = att.journalW;
@@ -231,7 +267,7 @@ export class Producer {
     const r = admitProducer(i32, this.packedW, limits);
     if (r !== ADMITTED) {
       this.codec.abandon();
-      return this.reject(r);
+      return ~this.reject(r);
     }
     const jp = this.index + 1;
     Atomics.store(i32, journalW, jp);
@@ -242,7 +278,7 @@ export class Producer {
       rollbackProducer(i32, this.packedW, limits);
       Atomics.store(i32, journalW, 0);
       this.codec.abandon();
-      return this.reject(R_GLOBAL_SLOTS);
+      return ~this.reject(R_GLOBAL_SLOTS);
     }
     Atomics.store(i32, journalW, jp | J_GLOBAL);
     if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:global'], -(att.index + 1));
@@ -257,7 +293,7 @@ export class Producer {
       rollbackProducer(i32, this.packedW, limits);
       Atomics.store(i32, journalW, 0);
       this.codec.abandon();
-      return this.reject(st === RT_RUNNING ? R_RING_FULL : st === RT_DRAINING ? R_DRAINING : R_CLOSED);
+      return ~this.reject(st === RT_RUNNING ? R_RING_FULL : st === RT_DRAINING ? R_DRAINING : R_CLOSED);
     }
     if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:claimed'], -(att.index + 1));
     // 5. Write the descriptor and publish it. The token word goes PENDING before the cell is
@@ -280,20 +316,14 @@ export class Producer {
     // 6. Wake the worker only if it is parked.
     att.wakeWorker(w);
     if (this.saturatedEdge) this.edge(false);
-    const token = att.track(t, gen, this.index, deadline) as Token<T>;
-    if (ref.retries > 0) {
-      token._task = ref;
-      token._payload = payload;
-      token._retriesLeft = ref.retries;
-    }
-    if (signal !== undefined || queueTimeout > 0) watchQueue(token, signal, queueTimeout);
-    return token;
+    return t;
   }
 
-  private reject(reason: number): Rejection {
+  /** Count a rejection (and the saturation edge); returns the reason index. */
+  private reject(reason: number): number {
     this.att.countRejection(this.index, reason);
     if ((reason === R_RATE || reason === R_PRODUCER_SLOTS) && !this.saturatedEdge) this.edge(true);
-    return REJECTIONS[reason]!;
+    return reason;
   }
 
   /**

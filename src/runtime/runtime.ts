@@ -380,7 +380,7 @@ export class Runtime {
     // 3. Let admitted tasks finish, within the timeout.
     const drained = await this.quiesce(timeoutMs);
     // 4. Retract what has not started (its cell stays in the ring; the worker skips it).
-    if (!drained) for (const t of this.att.liveTokens()) t.cancel();
+    if (!drained) this.att.retractPending();
     // 5. Closed: workers exit when their ring is empty; wake every parked one so it notices.
     //    From here a worker's exit is the end of its slot, not a crash to recover from.
     const supervisor = this.supervisor!;
@@ -389,9 +389,8 @@ export class Runtime {
     for (let w = 0; w < this.mem.layout.workers; w++) wake(i32, this.mem.workerWord(w, W_WAKER));
     await Promise.all(supervisor.workers.map((wk) => (wk === null ? undefined : exited(wk, Math.max(0, deadline - performance.now()) + 1000))));
     // 6. Whatever still ran when the workers were stopped is abandoned.
-    for (const t of this.att.liveTokens()) {
-      this.att.resolve(t, O_ABANDONED, new AbandonedError('the runtime closed while the task was running'));
-    }
+    this.att.drain();
+    this.att.abandonRemaining('the runtime closed while the task was running');
     // 7. Release: timers, and this thread's attachment.
     this.att.dispose();
   }
@@ -415,9 +414,8 @@ export class Runtime {
   }
 
   private async ownQuiesce(timeoutMs: number): Promise<boolean> {
-    const live = this.att.liveTokens();
-    if (live.length === 0) return true;
-    const all = Promise.allSettled(live.map((t) => t.promise()));
+    if (this.att.outstanding === 0) return true;
+    const all = this.att.whenIdle();
     if (timeoutMs === Infinity) {
       await all;
       return true;

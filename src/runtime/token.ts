@@ -103,7 +103,7 @@ export class Token<T = unknown> implements PromiseLike<T> {
 
   private deliver(): void {
     const o = this._outcome;
-    const err = o === O_FULFILLED ? undefined : asError(o, this._value);
+    const err = o === O_FULFILLED ? undefined : outcomeError(o, this._value);
     if (this._callback !== null) {
       const cb = this._callback;
       this._callback = null;
@@ -117,7 +117,8 @@ export class Token<T = unknown> implements PromiseLike<T> {
   }
 }
 
-function asError(outcome: number, value: unknown): unknown {
+/** The error a non-fulfilled outcome delivers (the task's own error when it was rejected). */
+export function outcomeError(outcome: number, value: unknown): unknown {
   if (outcome === O_REJECTED) return value;
   if (value instanceof Error) return value;
   return outcome === O_RETRACTED ? new RetractedError() : new AbandonedError(String(value));
