@@ -16,7 +16,7 @@
  */
 import v8 from 'node:v8';
 import {
-  C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, CF_BUFFER, CF_SPILLED, Memory,
+  C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, CF_BUFFER, CF_CONSUMED, CF_SPILLED, Memory,
 } from '../shm/layout.js';
 import { ARENA_FULL, ArenaWriter, arenaDataByte, arenaFree } from '../shm/arena.js';
 import { PayloadError, SLUICE_ERROR_CLASSES } from '../errors.js';
@@ -180,16 +180,26 @@ export class Codec {
       case T_ERROR: value = rebuildError(v8.deserialize(this.u8.slice(at, at + len)) as ErrorRecord); break;
       default: throw new Error(`sluice: corrupt cell (tag ${tag})`);
     }
-    if (spilled) arenaFree(this.mem, writer, spill);
+    if (spilled) this.free(cell, kind, writer, spill);
     return value;
   }
 
   /** Free a cell's spill chunk without decoding it (a retracted or tombstoned cell). */
   discard(cell: number, writer: number): void {
-    if (this.i32[cell + C_KIND]! & CF_SPILLED) arenaFree(this.mem, writer, this.i32[cell + C_SPILL]!);
+    const kind = this.i32[cell + C_KIND]!;
+    if (kind & CF_SPILLED) this.free(cell, kind, writer, this.i32[cell + C_SPILL]!);
+  }
+
+  /** Free once: the CF_CONSUMED mark follows the free with no call in between (layout.ts). */
+  private free(cell: number, kind: number, writer: number, spill: number): void {
+    if (kind & CF_CONSUMED) return;
+    arenaFree(this.mem, writer, spill);
+    this.i32[cell + C_KIND] = kind | CF_CONSUMED;
   }
 
   private prepareString(s: string): number {
+    // UTF-8 cannot carry lone surrogates; such a string takes the structured-clone path.
+    if (!s.isWellFormed()) return this.prepareBytes(T_V8, serialize(s, 'string'));
     this.tag = T_STRING;
     const n = s.length * 3 <= C_INLINE_BYTES ? -1 : Buffer.byteLength(s, 'utf8');
     if (n < 0) {

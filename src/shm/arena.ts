@@ -8,10 +8,10 @@
  *                    before publishing the cell that points at it; a reader frees it with
  *                    CAS(tag, pos, pos | 1) (FREED). Positions are 8-aligned, so bit 0 is free.
  *
- * Freeing is idempotent and safe against reuse: a free names the allocation (pos), not the
- * bytes, so freeing twice, or freeing a chunk whose bytes now belong to a later allocation, is a
- * no-op. Recovery relies on this: a replacement worker may free a payload that its dead
- * predecessor already freed.
+ * Free each allocation once. A free names the allocation (pos), so a repeated free is a no-op
+ * while the chunk's bytes are not reused; after reuse the tag word may be another chunk's data,
+ * so the codec marks a cell CF_CONSUMED right after freeing its chunk, and recovery (a cell read
+ * again after a crash) never frees twice.
  *
  * Readers free out of order; the writer reclaims in order, from RECLAIM forward over FREED chunks,
  * so a slow reader holds back reuse of everything after its chunk, never corrupts it. A chunk
@@ -58,10 +58,18 @@ export class ArenaWriter {
     if (need > this.size) return ARENA_FULL;
     const i32 = this.i32;
     let pos = i32[this.ctl + ALLOC]!;
-    const off = pos & this.mask;
-    const pad = off + need > this.size ? this.size - off : 0;
+    let off = pos & this.mask;
+    let pad = off + need > this.size ? this.size - off : 0;
     if (!this.fits(pos, pad + need)) {
       this.reclaim();
+      if (i32[this.ctl + RECLAIM] === pos && pad > 0) {
+        // Nothing is live: start the next lap instead of padding to it.
+        pos = (pos + pad) | 0;
+        i32[this.ctl + ALLOC] = pos;
+        i32[this.ctl + RECLAIM] = pos;
+        off = 0;
+        pad = 0;
+      }
       if (!this.fits(pos, pad + need)) return ARENA_FULL;
     }
     if (pad > 0) {
@@ -119,7 +127,7 @@ export function arenaDataByte(mem: Memory, writer: number, pos: number): number 
   return mem.arenaByte(writer) + (pos & (mem.layout.spillBytes - 1)) + HDR_BYTES;
 }
 
-/** Free the allocation at pos. A no-op if it is already freed (or its bytes were reused). */
+/** Free the allocation at pos (once: see the header). A no-op if it is already freed and not reused. */
 export function arenaFree(mem: Memory, writer: number, pos: number): void {
   const tag = ((mem.arenaByte(writer) + (pos & (mem.layout.spillBytes - 1))) >> 2) + 1;
   Atomics.compareExchange(mem.i32, tag, pos, pos | FREED_BIT);

@@ -193,13 +193,19 @@ export const C_LEN = 6;
 export const C_SPILL = 7; // spill arena position when the value is spilled
 export const C_DATA_WORD = 8; // first inline data word
 export const C_DATA_BYTE = C_DATA_WORD * 4;
-export const C_INLINE_BYTES = CELL_BYTES - C_DATA_BYTE;
-/** Deadline in ms, in the data area's last word for submissions (0 = none). */
+/** Deadline in ms of a submission (0 = none): the cell's last word, after the inline bytes. */
 export const C_DEADLINE = CELL_WORDS - 1;
+export const C_INLINE_BYTES = C_DEADLINE * 4 - C_DATA_BYTE;
 
 export const CF_SPILLED = 1 << 24;
 export const CF_TOMBSTONE = 1 << 25;
 export const CF_BUFFER = 1 << 26;
+/**
+ * The cell's spill chunk has been freed (set by the reader right after the free, with no call
+ * in between). A cell read again after a crash is not freed twice: a second free could hit
+ * bytes a later allocation owns.
+ */
+export const CF_CONSUMED = 1 << 30;
 /** Completion cells: an 'abandoned' outcome that may be retried (the worker died). */
 export const CF_RETRYABLE = 1 << 29;
 /** Submission cells: routing class (0 heavy, 1 medium, 2 light, 3 none) in bits 27..28. */
