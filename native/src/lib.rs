@@ -11,6 +11,7 @@
 //!   currentCpu(): number                sched_getcpu()
 //!   threadId(): number                  kernel thread id (gettid)
 //!   topology(): { online, cores }       from /sys/devices/system/cpu
+//!   yieldThread(): void                 sched_yield(): let another runnable thread on this CPU run
 //!
 //! Thread safety: there is no global mutable state. `napi_register_module_v1` runs once per
 //! environment (main thread and every worker thread) and only creates function objects in that
@@ -152,6 +153,7 @@ extern "C" {
     fn sched_setaffinity(pid: c_int, cpusetsize: usize, mask: *const CpuSet) -> c_int;
     fn sched_getaffinity(pid: c_int, cpusetsize: usize, mask: *mut CpuSet) -> c_int;
     fn sched_getcpu() -> c_int;
+    fn sched_yield() -> c_int;
 }
 
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -526,6 +528,14 @@ fn current_cpu(ctx: &Ctx, _info: NapiCallbackInfo) -> R<NapiValue> {
     ctx.int32(cpu)
 }
 
+/// Spinning politely: a spinner that shares its CPU with the thread it waits for must give it
+/// the CPU, or each side burns its whole spin budget before the other runs.
+fn yield_thread(_ctx: &Ctx, _info: NapiCallbackInfo) -> R<NapiValue> {
+    // SAFETY: sched_yield() takes no arguments and touches no caller memory; it cannot fail on Linux.
+    unsafe { sched_yield() };
+    Ok(ptr::null_mut()) // undefined
+}
+
 fn thread_id(ctx: &Ctx, _info: NapiCallbackInfo) -> R<NapiValue> {
     let tid = gettid();
     let tid = i32::try_from(tid).map_err(|_| Throw::Internal(format!("gettid returned {tid}")))?;
@@ -612,17 +622,19 @@ js_fn!(js_get_affinity => get_affinity);
 js_fn!(js_current_cpu => current_cpu);
 js_fn!(js_thread_id => thread_id);
 js_fn!(js_topology => topology);
+js_fn!(js_yield_thread => yield_thread);
 
 fn register(ctx: &Ctx, exports: NapiValue) -> R<NapiValue> {
     let fns: [(
         &CStr,
         unsafe extern "C" fn(NapiEnv, NapiCallbackInfo) -> NapiValue,
-    ); 5] = [
+    ); 6] = [
         (c"setAffinity", js_set_affinity),
         (c"getAffinity", js_get_affinity),
         (c"currentCpu", js_current_cpu),
         (c"threadId", js_thread_id),
         (c"topology", js_topology),
+        (c"yieldThread", js_yield_thread),
     ];
     for (name, cb) in fns {
         let mut f = ptr::null_mut();

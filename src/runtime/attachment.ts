@@ -22,6 +22,7 @@ import {
 import { RING_FULL } from '../shm/ring.js';
 import { route } from './routing.js';
 import { currentThreadIdentity } from './liveness.js';
+import { spinYield } from './affinity.js';
 import { Ring } from '../shm/ring.js';
 import { Waker, wake } from '../shm/waker.js';
 import { releaseSlots } from '../admission/gate.js';
@@ -75,6 +76,7 @@ export class Attachment {
   private pumpState = PUMP_IDLE;
   private spinUntil = 0;
   private readonly keepAlive: NodeJS.Timeout;
+  private readonly pause = spinYield();
   /** Called after each drained batch (rt.run waiters, back-pressure edges). */
   onDrained: (() => void) | null = null;
 
@@ -372,6 +374,8 @@ export class Attachment {
       return;
     }
     if (n > 0 || performance.now() < this.spinUntil) {
+      // Nothing yet: if the worker we wait for shares this CPU, let it run (polite spinning).
+      if (n === 0 && this.pause !== null) this.pause();
       setImmediate(this.pumpTick);
       return;
     }

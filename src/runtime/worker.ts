@@ -34,7 +34,7 @@ import { Codec, PREPARE_FULL } from './codec.js';
 import { O_ABANDONED, O_FULFILLED, O_REJECTED } from './token.js';
 import { PayloadError } from '../errors.js';
 import { loadTaskModule } from './tasks-module.js';
-import { loadAffinity, pinCurrentThread } from './affinity.js';
+import { loadAffinity, pinCurrentThread, spinYield } from './affinity.js';
 import { HOOK_POINTS, pauseAt } from './hooks.js';
 
 export interface WorkerData {
@@ -72,6 +72,8 @@ class WorkerLoop {
   private readonly claimPosW: number;
   private readonly hooks: boolean;
   private readonly clock: MonotonicClock;
+  /** Polite spinning (sched_yield), when the native addon is present. */
+  private readonly pause = spinYield();
   private head: number;
   private asyncInFlight = 0;
   /** True while a continuation (setImmediate / waitAsync) of the loop is pending. */
@@ -129,7 +131,8 @@ class WorkerLoop {
       if (this.spinMs > 0) {
         this.waker.spinning();
         const until = performance.now() + this.spinMs;
-        while (!ring.readable(this.head) && performance.now() < until);
+        const pause = this.pause;
+        while (!ring.readable(this.head) && performance.now() < until) if (pause !== null) pause();
         if (ring.readable(this.head)) { this.waker.running(); continue; }
       }
       this.waker.announcePark();

@@ -104,6 +104,14 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
   const victim = spawnThread({ handle: rt.handle, from: victimBase, to: victimBase + VICTIM_TASKS, producer: 'victim', exec });
   const victimGone = new Promise((r) => victim.once('exit', r));
   const killVictimAt = Math.floor(mainIds * (0.2 + 0.6 * rand()));
+  // Mid-flood: once it has admitted something (it attaches asynchronously), at a seeded point.
+  let victimKill: Promise<unknown> | null = null;
+  const killVictim = (): Promise<unknown> => (victimKill ??= (async () => {
+    while ((rt.stats().producers.find((p) => p.name === 'victim')?.admitted ?? 0) === 0) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await victim.terminate();
+  })());
 
   const kinds: Record<Kind, number> = { normal: 0, throws: 0, later: 0, exits: 0, hangs: 0, cancel: 0 };
   const outcomes: Record<string, number> = {};
@@ -146,7 +154,7 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
         kinds[kind]++;
         const cancelled = kind === 'cancel' ? a.cancel() : false;
         expected.set(id, { kind, cancelled });
-        if (id === killVictimAt) void victim.terminate();
+        if (id === killVictimAt) void killVictim();
         const finish = (): void => {
           check(id, a);
           inFlight--;
@@ -162,7 +170,7 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
     };
     pump();
   });
-  if (next <= killVictimAt) void victim.terminate();
+  await killVictim();
 
   const threadResults = await Promise.all(checkers);
   threadResults.forEach((r, k) => {
