@@ -9,7 +9,6 @@ import { Ring } from '../../src/shm/ring.js';
  *
  *   block 0            tail
  *   block 1            head
- *   blocks 2..2+W-1    one claim-record block per writer: word 0 ring id (-1 = none), word 1 pos
  *   next C blocks      control blocks for the test (counters, one writer per block)
  *   cells              capacity x 128 bytes
  */
@@ -22,28 +21,22 @@ export interface RingBuffer {
   tailW: number;
   headW: number;
   cellsByte: number;
-  claimRingW(writer: number): number;
-  claimPosW(writer: number): number;
   /** Word index of control block b. */
   ctlW(block: number): number;
 }
 
-export function ringBuffer(capacity: number, opts: { writers?: number; ctlBlocks?: number; id?: number } = {}): RingBuffer {
-  const writers = opts.writers ?? 1;
+export function ringBuffer(capacity: number, opts: { ctlBlocks?: number; id?: number } = {}): RingBuffer {
   const ctlBlocks = opts.ctlBlocks ?? 0;
   const id = opts.id ?? 7;
-  const cellsByte = (2 + writers + ctlBlocks) * BLOCK_BYTES;
+  const cellsByte = (2 + ctlBlocks) * BLOCK_BYTES;
   const sab = new SharedArrayBuffer(cellsByte + Ring.cellBytes(capacity));
   const i32 = new Int32Array(sab);
   const tailW = 0;
   const headW = BLOCK_WORDS;
-  const claimRingW = (w: number): number => (2 + w) * BLOCK_WORDS;
-  const claimPosW = (w: number): number => (2 + w) * BLOCK_WORDS + 1;
-  for (let w = 0; w < writers; w++) i32[claimRingW(w)] = -1;
   return {
-    sab, i32, id, capacity, tailW, headW, cellsByte, claimRingW, claimPosW,
+    sab, i32, id, capacity, tailW, headW, cellsByte,
     ring: new Ring(i32, id, tailW, headW, cellsByte, capacity),
-    ctlW: (b: number): number => (2 + writers + b) * BLOCK_WORDS,
+    ctlW: (b: number): number => (2 + b) * BLOCK_WORDS,
   };
 }
 

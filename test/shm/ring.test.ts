@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { C_DATA_WORD } from '../../src/shm/layout.js';
+import {
+  C_DATA_WORD, C_KIND, CF_BUFFER, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, CF_WEIGHT_MASK,
+} from '../../src/shm/layout.js';
 import { RING_FULL, Ring } from '../../src/shm/ring.js';
 import { fastForward, fixture, ringBuffer, runThreads } from '../helpers/shm.js';
 
@@ -17,31 +19,31 @@ describe('Ring: single thread', () => {
     const rb = ringBuffer(4);
     const { ring } = rb;
     for (let p = 0; p < 4; p++) {
-      expect(ring.claim(rb.claimRingW(0), rb.claimPosW(0))).toBe(p);
+      expect(ring.claim()).toBe(p);
       expect(ring.size()).toBe(p + 1);
     }
-    expect(ring.claim(rb.claimRingW(0), rb.claimPosW(0))).toBe(RING_FULL);
+    expect(ring.claim()).toBe(RING_FULL);
     expect(ring.size()).toBe(4);
   });
 
   it('a claimed cell is not readable until published, and publishing a later one does not expose it', () => {
     const rb = ringBuffer(4);
     const { ring } = rb;
-    const p0 = ring.claim(rb.claimRingW(0), rb.claimPosW(0));
-    const p1 = ring.claim(rb.claimRingW(0), rb.claimPosW(0));
+    const p0 = ring.claim();
+    const p1 = ring.claim();
     expect(ring.readable(p0)).toBe(false);
-    ring.publish(p1, rb.claimRingW(0));
+    ring.publish(p1);
     expect(ring.readable(p0)).toBe(false);
     expect(ring.readable(p1)).toBe(true);
-    ring.publish(p0, rb.claimRingW(0));
+    ring.publish(p0);
     expect(ring.readable(p0)).toBe(true);
   });
 
   it('a ring never hands out a cell the consumer has not released', () => {
     const rb = ringBuffer(2);
     const { ring, i32 } = rb;
-    const claim = (): number => ring.claim(rb.claimRingW(0), rb.claimPosW(0));
-    for (const p of [claim(), claim()]) ring.publish(p, rb.claimRingW(0));
+    const claim = (): number => ring.claim();
+    for (const p of [claim(), claim()]) ring.publish(p);
     // Both cells are published and readable, but not released: nothing more may be claimed.
     expect(ring.readable(0)).toBe(true);
     expect(claim()).toBe(RING_FULL);
@@ -59,57 +61,68 @@ describe('Ring: single thread', () => {
     const rb = ringBuffer(2);
     const { ring } = rb;
     for (let p = 0; p < 2; p++) {
-      ring.publish(ring.claim(rb.claimRingW(0), rb.claimPosW(0)), rb.claimRingW(0));
+      ring.publish(ring.claim());
       ring.release(p + 1);
     }
     // Cells 0 and 1 still hold the publication words of positions 0 and 1.
     expect(ring.readable(2)).toBe(false);
     expect(ring.readable(3)).toBe(false);
-    expect(ring.claim(rb.claimRingW(0), rb.claimPosW(0))).toBe(2);
+    expect(ring.claim()).toBe(2);
     expect(ring.readable(2)).toBe(false);
   });
 
-  it('a claim records (ring id, position) in the writer\'s claim record, and publish clears the ring word', () => {
-    const rb = ringBuffer(2, { id: 5 });
+  it('tombstone() publishes a cell its claimer never published: readable, tombstone flag set, only the keep-flags of its old kind kept', () => {
+    const rb = ringBuffer(4);
     const { ring, i32 } = rb;
-    const [ringW, posW] = [rb.claimRingW(0), rb.claimPosW(0)];
-    expect(i32[ringW]).toBe(-1);
-    const p0 = ring.claim(ringW, posW);
-    expect([i32[ringW], i32[posW]]).toEqual([5, p0]);
-    const p1 = ring.claim(ringW, posW);
-    expect([i32[ringW], i32[posW]]).toEqual([5, p1]);
-    ring.publish(p1, ringW);
-    expect(i32[ringW]).toBe(-1);
-    // A claim that finds the ring full records nothing.
-    expect(ring.claim(ringW, posW)).toBe(RING_FULL);
-    expect(i32[ringW]).toBe(-1);
+    const KEEP = CF_SPILLED | CF_WEIGHT_MASK; // e.g. what recovery keeps of a submission's kind
+    const [p0, p1, p2] = [ring.claim(), ring.claim(), ring.claim()];
+    // p0 and p2 are published; p1's claimer wrote a kind word with every bit set and a payload
+    // word, then died before publishing.
+    for (const p of [p0, p2]) {
+      i32[ring.cellWord(p) + C_KIND] = 0x1234;
+      ring.publish(p);
+    }
+    i32[ring.cellWord(p1) + C_KIND] = -1;
+    i32[ring.cellWord(p1) + C_DATA_WORD] = 0x5151;
+    expect(ring.readable(p1)).toBe(false);
+    ring.tombstone(p1, C_KIND, CF_TOMBSTONE, KEEP);
+    expect(ring.readable(p1)).toBe(true);
+    expect(i32[ring.cellWord(p1) + C_KIND]).toBe(CF_TOMBSTONE | KEEP);
+    // Nothing else changes: not the cell's other words, not its neighbours, not head or tail.
+    expect(i32[ring.cellWord(p1) + C_DATA_WORD]).toBe(0x5151);
+    for (const p of [p0, p2]) {
+      expect(ring.readable(p)).toBe(true);
+      expect(i32[ring.cellWord(p) + C_KIND]).toBe(0x1234);
+    }
+    expect([ring.head(), ring.size()]).toEqual([0, 3]);
+    expect(ring.claim()).toBe(3);
   });
 
-  it('a claim that loses its CAS race and then finds the ring full leaves no claim record naming another writer\'s position', () => {
-    const rb = ringBuffer(2, { id: 5 });
-    const { ring, i32 } = rb;
-    const [ringW, posW] = [rb.claimRingW(0), rb.claimPosW(0)];
-    i32[rb.tailW] = 1; // position 0 is claimed by another writer; one cell left
-    // Force the interleaving: another writer claims position 1 between our claim's tail load and
-    // its CAS. claim() reads tailWord once for the load and once for the CAS.
-    let reads = 0;
-    Object.defineProperty(ring, 'tailWord', {
-      get: () => {
-        if (++reads === 2) Atomics.store(i32, rb.tailW, 2);
-        return rb.tailW;
-      },
-    });
-    expect(ring.claim(ringW, posW)).toBe(RING_FULL);
-    expect(reads).toBeGreaterThanOrEqual(2); // the race was really injected
-    // We hold no claim, so recovery must not find a record naming position 1 (not ours).
-    expect(i32[ringW]).toBe(-1);
+  it('tombstone() of any old kind word, at any position (across the int32 wraps), gives exactly tombstoneFlag | (old & keepFlags) (property)', () => {
+    const flagsOf = fc.subarray([CF_SPILLED, CF_TOMBSTONE, CF_BUFFER, 1 << 27, 1 << 28, CF_RETRYABLE, 1 << 30, 1 << 31])
+      .map((fs) => fs.reduce((a, f) => a | f, 0));
+    const start = fc.oneof(fc.integer(), fc.constantFrom(0, -1, -2, 2 ** 31 - 1, -(2 ** 31)));
+    fc.assert(fc.property(fc.integer(), flagsOf, start, fc.integer({ min: 0, max: 3 }), (old, keep, s, before) => {
+      const rb = ringBuffer(4);
+      const { ring, i32 } = rb;
+      fastForward(rb, s);
+      for (let k = 0; k < before; k++) ring.publish(ring.claim()); // published cells ahead of it
+      const p = ring.claim();
+      expect(p).toBe((s + before) | 0);
+      i32[ring.cellWord(p) + C_KIND] = old;
+      expect(ring.readable(p)).toBe(false);
+      ring.tombstone(p, C_KIND, CF_TOMBSTONE, keep);
+      expect(ring.readable(p)).toBe(true);
+      expect(i32[ring.cellWord(p) + C_KIND]).toBe(CF_TOMBSTONE | (old & keep));
+      expect(ring.readable((p + 1) | 0)).toBe(false);
+    }));
   });
 
   it('size() counts claimed-but-unpublished cells and drops as the consumer releases', () => {
     const rb = ringBuffer(4);
     const { ring } = rb;
-    ring.claim(rb.claimRingW(0), rb.claimPosW(0));
-    ring.claim(rb.claimRingW(0), rb.claimPosW(0));
+    ring.claim();
+    ring.claim();
     expect(ring.size()).toBe(2);
     ring.release(1);
     expect(ring.size()).toBe(1);
@@ -136,14 +149,14 @@ describe('Ring: behaves as a bounded FIFO queue (property, vs a model)', () => {
           ring.release((head + 1) | 0);
         }
       } else {
-        const pos = ring.claim(rb.claimRingW(0), rb.claimPosW(0));
+        const pos = ring.claim();
         if (model.length === capacity) {
           expect(pos).toBe(RING_FULL);
         } else {
           expect(pos).toBe((start + pushed) | 0);
           pushed++;
           i32[ring.cellWord(pos) + C_DATA_WORD] = o.push;
-          ring.publish(pos, rb.claimRingW(0));
+          ring.publish(pos);
           model.push(o.push);
         }
       }
@@ -175,7 +188,7 @@ describe('Ring: concurrent producers', () => {
     // Start just below 2^31 so the run crosses the int32 sign boundary.
     const START = 2 ** 31 - 300_000;
     // Control blocks: 0..3 producers' pushed/full counters, 4 the consumer's, 5 its verdicts.
-    const rb = ringBuffer(CAP, { writers: PRODUCERS, ctlBlocks: PRODUCERS + 2 });
+    const rb = ringBuffer(CAP, { ctlBlocks: PRODUCERS + 2 });
     fastForward(rb, START);
     const { i32 } = rb;
     const consumerW = rb.ctlW(PRODUCERS);
@@ -184,7 +197,7 @@ describe('Ring: concurrent producers', () => {
     const threads = [
       fixture('ring-consumer.mjs', { ...common, producers: PRODUCERS, perProducer: PER, ctlW: consumerW, verdictW }),
       ...Array.from({ length: PRODUCERS }, (_, p) => fixture('ring-producer.mjs', {
-        ...common, producer: p, count: PER, claimRingW: rb.claimRingW(p), claimPosW: rb.claimPosW(p), ctlW: rb.ctlW(p),
+        ...common, producer: p, count: PER, ctlW: rb.ctlW(p),
       })),
     ];
     await runThreads(threads, 60_000, () => {
@@ -199,6 +212,5 @@ describe('Ring: concurrent producers', () => {
     expect(i32[consumerW]).toBe(PRODUCERS * PER);
     expect(i32[rb.tailW]).toBe((START + PRODUCERS * PER) | 0);
     expect(i32[rb.headW]).toBe((START + PRODUCERS * PER) | 0);
-    for (let p = 0; p < PRODUCERS; p++) expect(i32[rb.claimRingW(p)]).toBe(-1);
   });
 });
