@@ -33,10 +33,11 @@ export function ratio(reps: readonly Rep[], a: string, b: string, k: Metric): nu
   return xs.length > 0 ? median(xs) : undefined;
 }
 
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+/** A plain-text table; columns listed in `left` are left-aligned, the others right-aligned. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[], left: readonly number[] = [0]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ');
+    cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ');
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
 }
 

@@ -1,19 +1,18 @@
 // `npm run bench [-- --quick] [--reps N] [--only substring] [--json path]`
-// End-to-end rows (ANCHORS.md workload), interleaved across repetitions, then the microbenchmarks.
+// The main table (ANCHORS.md workload, rows interleaved across repetitions), then scaling,
+// pinning, steady state (allocation, idle), the microbenchmarks and the targets summary.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { piscina, piscinaC32 } from './e2e/piscina.js';
-import { POOLIFIER_LABEL, poolifierRow } from './e2e/poolifier.js';
-import { rawMessage } from './e2e/raw-message.js';
-import { sabSpin, sabWait, sabWaitAsync } from './e2e/raw-sab.js';
-import { tinypool } from './e2e/tinypool.js';
-import { workerpoolRow } from './e2e/workerpool.js';
-import { microTable, runMicro } from './micro.js';
-import { METRICS, figuresOf, mainTable, medians, ratio, ratioLines, type Rep } from './report.js';
-import { MAX_IN_FLIGHT, WORKERS, measure, pkgVersion, type RowDef, type Sizes } from './workload.js';
+import { POOLIFIER_LABEL } from './e2e/poolifier.js';
+import { microTable } from './benchjs.js';
+import { runMicro } from './micro.js';
+import { METRICS, mainTable, medians, ratio, ratioLines, type Rep } from './report.js';
+import { allRows, baseline, runTable, targetRows } from './table.js';
+import { targets, targetsTable } from './targets.js';
+import { MAX_IN_FLIGHT, WORKERS, anyHung, pkgVersion, withTimeout, type Sizes } from './workload.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,67 +30,88 @@ const sizes: Sizes = quick
   : { throughput: 100_000, latency: 5_000, cpu: 2_000, warmup: 300 };
 /** A row that takes longer than this for one measurement is recorded as failed (hung). */
 const TIMEOUT_MS = quick ? 30_000 : 120_000;
+/** The same for a whole section (scaling, pinning, steady state). */
+const SECTION_TIMEOUT_MS = quick ? 60_000 : 300_000;
 const log = (msg: string): boolean => process.stderr.write(`${msg}\n`);
+const started = performance.now();
+const only = args.only;
+/** Sections other than the table and micro run unless --only names something else. */
+const runs = (section: string): boolean => only === undefined || section.includes(only);
 
-const allRows: RowDef[] = [piscina, piscinaC32, tinypool, workerpoolRow, poolifierRow(), rawMessage, sabWait, sabWaitAsync, sabSpin];
-try {
-  allRows.push(...(await import('./e2e/sluice.js')).rows);
-} catch (err) {
-  log(`note: sluice rows skipped, runtime not loadable: ${String(err).split('\n')[0]}`);
-}
-const rows = allRows.filter((r) => args.only === undefined || r.name.includes(args.only));
-const baseline = piscina.name;
-
-let hung = false;
-function timeout<T>(p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      hung = true;
-      reject(new Error(`${what}: timed out after ${TIMEOUT_MS} ms`));
-    }, TIMEOUT_MS);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
-const results: Rep[] = [];
-for (let rep = 1; rep <= reps; rep++) {
-  const current: Rep = {};
-  results.push(current);
-  for (const row of rows) {
-    const entry: Rep[string] = (current[row.name] = { raw: [] });
-    for (const kind of row.kinds) {
-      log(`[rep ${rep}/${reps}] ${row.name}: ${kind}`);
-      try {
-        const session = await timeout(row.open(), `${row.name} open`);
-        try {
-          const m = await timeout(measure(session, kind, sizes), `${row.name} ${kind}`);
-          entry.raw.push(m);
-          Object.assign(entry, figuresOf(m));
-        } finally {
-          await timeout(session.close(), `${row.name} close`);
-        }
-      } catch (err) {
-        const msg = `${kind}: ${err instanceof Error ? err.message : String(err)}`;
-        log(`  failed: ${msg}`);
-        (entry.errors ??= []).push(msg);
-      }
-    }
-  }
-}
+const everyRow = await allRows(log);
+const rows = everyRow.filter((r) => only === undefined || r.name.includes(only));
+const results: Rep[] = await runTable({ rows, reps, sizes, shareSession: quick, timeoutMs: TIMEOUT_MS, log });
 
 const names = rows.map((r) => r.name);
 const ours = names.filter((n) => n.startsWith('sluice'));
 const others = names.filter((n) => !n.startsWith('sluice'));
-console.log(
-  `\n${WORKERS} workers, ${sizes.throughput} tasks ≤${MAX_IN_FLIGHT} in flight, ${sizes.latency} sequential, ` +
-    `${sizes.cpu} × 50 µs CPU; medians of ${reps} reps; × = median of per-rep ratios`,
-);
-console.log(mainTable(results, names, baseline));
-for (const line of ratioLines(results, ours, others)) console.log(line);
+const stamp = new Date().toISOString();
+const out = args.json ?? fileURLToPath(new URL(`./results/${stamp.replace(/[:.]/g, '-')}.json`, import.meta.url));
+mkdirSync(dirname(out), { recursive: true });
 
-const micro = runMicro({ quick, only: args.only });
+if (rows.length > 0) {
+  console.log(
+    `\n${WORKERS} workers, ${sizes.throughput} tasks ≤${MAX_IN_FLIGHT} in flight, ${sizes.latency} sequential, ` +
+      `${sizes.cpu} × 50 µs CPU; medians of ${reps} reps; × = median of per-rep ratios` +
+      (quick ? '; quick: one session per row and rep' : ''),
+  );
+  console.log(mainTable(results, names, baseline));
+  const gated = ratio(results, 'sluice gates on', 'sluice callback', 'tasksPerSec');
+  if (gated !== undefined) console.log(`gates on vs off: sluice gates on ÷ sluice callback tasks/s = ${gated.toFixed(3)} (median of per-rep ratios)`);
+  for (const line of ratioLines(results, ours, others)) console.log(line);
+}
+
+/** Runs an optional section; a failure or hang is reported and the run goes on. */
+async function section<T>(name: string, f: () => Promise<T>): Promise<T | null> {
+  if (!runs(name)) return null;
+  try {
+    return await withTimeout(f(), SECTION_TIMEOUT_MS, name);
+  } catch (err) {
+    log(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    console.log(`\n${name}: failed (${err instanceof Error ? err.message : String(err)})`);
+    return null;
+  }
+}
+
+const gates = await section('gates', async () => {
+  const { runGates, gatesLine } = await import('./gates.js');
+  const r = await runGates(quick, sizes.throughput, log);
+  console.log(gatesLine(r));
+  return r;
+});
+
+const scaling = await section('scaling', async () => {
+  const { runScaling, scalingTables } = await import('./scaling.js');
+  const { scalingSvg } = await import('./svg.js');
+  const r = await runScaling(quick, log);
+  console.log(`\n${scalingTables(r)}`);
+  const svg = out.replace(/\.json$/, '') + '.svg';
+  writeFileSync(svg, scalingSvg(r, `sluice ${quick ? 'quick ' : ''}run ${stamp}, ${cpus().length} cores, ${process.version}`));
+  console.log(`chart: ${svg}`);
+  return { ...r, svg };
+});
+
+const pinning = await section('pinning', async () => {
+  const { runPinning, pinningTable } = await import('./pinning.js');
+  const r = await runPinning(quick, reps, log);
+  console.log(`\n${pinningTable(r)}`);
+  return r;
+});
+
+const steady = await section('steady state', async () => {
+  const { runSteady, steadyLines } = await import('./steady.js');
+  const r = await runSteady(quick, log);
+  console.log(`\n${steadyLines(r).join('\n')}`);
+  return r;
+});
+
+const micro = await runMicro({ quick, only, log });
 if (micro.length > 0) console.log(`\n${microTable(micro)}`);
+
+const goals = targets({ reps: results, rows: targetRows(everyRow), micro, steady, gates });
+console.log(`\ntargets (issue 6; g: issue 2; h: issue 3); ratios are medians of per-rep ratios\n${targetsTable(goals)}`);
+const seconds = (performance.now() - started) / 1000;
+console.log(`\nbench took ${seconds.toFixed(0)} s`);
 
 const pairs = (as: readonly string[], bs: readonly string[]) =>
   Object.fromEntries(
@@ -100,27 +120,30 @@ const pairs = (as: readonly string[], bs: readonly string[]) =>
       Object.fromEntries(bs.map((b) => [b, Object.fromEntries(METRICS.map((k) => [k, ratio(results, a, b, k) ?? null]))])),
     ]),
   );
-const stamp = new Date().toISOString();
-const out = args.json ?? fileURLToPath(new URL(`./results/${stamp.replace(/[:.]/g, '-')}.json`, import.meta.url));
-mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,
   JSON.stringify(
     {
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, os: `${platform()} ${release()}`, date: stamp },
       versions: Object.fromEntries(['piscina', 'tinypool', 'workerpool', 'poolifier', 'benchmark'].map((p) => [p, pkgVersion(p)])),
-      options: { quick, reps, only: args.only ?? null, sizes, workers: WORKERS, maxInFlight: MAX_IN_FLIGHT, baseline, poolifier: POOLIFIER_LABEL },
+      options: { quick, reps, only: only ?? null, sizes, workers: WORKERS, maxInFlight: MAX_IN_FLIGHT, baseline, poolifier: POOLIFIER_LABEL },
+      seconds,
       reps: results,
       medians: Object.fromEntries(names.map((n) => [n, medians(results, n)])),
       ratios: { rowOverBaseline: pairs(names, [baseline]), sluiceOverOther: pairs(ours, others) },
+      gates,
+      scaling,
+      pinning,
+      steady,
       micro,
+      targets: goals,
     },
     null,
     2,
   ),
 );
 log(`wrote ${out}`);
-if (hung) {
-  log('a row hung: exiting explicitly (its workers may still be alive)');
+if (anyHung()) {
+  log('something hung: exiting explicitly (its workers may still be alive)');
   process.exit(1);
 }

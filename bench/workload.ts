@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { summarize, type LatencySummary } from './stats.js';
 
-export type TaskName = 'inc' | 'spin50';
+/** Task exports of fixtures/tasks.mjs the drivers use (echo: sluice rows only). */
+export type TaskName = 'inc' | 'spin50' | 'echo';
 export type Kind = 'throughput' | 'latency' | 'cpu';
 export const WORKERS = 2;
 export const MAX_IN_FLIGHT = 1024;
@@ -100,8 +101,8 @@ export function pipelined(
   });
 }
 
-/** Runs n trivial tasks strictly one at a time; returns round trips in µs. */
-export function sequential(s: Session, n: number): Promise<number[]> {
+/** Runs n tasks (trivial unless told) strictly one at a time; returns round trips in µs. */
+export function sequential(s: Session, n: number, task: TaskName = 'inc'): Promise<number[]> {
   const samples: number[] = [];
   if (s.roundTrip) {
     for (let i = 0; i < n; i++) {
@@ -121,7 +122,7 @@ export function sequential(s: Session, n: number): Promise<number[]> {
     const next = (): void => {
       try {
         t0 = performance.now();
-        if (!s.start('inc', samples.length, done, reject)) setImmediate(next);
+        if (!s.start(task, samples.length, done, reject)) setImmediate(next);
       } catch (err) {
         reject(err);
       }
@@ -160,4 +161,21 @@ export async function measure(s: Session, kind: Kind, sizes: Sizes): Promise<Mea
   await pipelined(s, 'spin50', Math.ceil(sizes.warmup / 4), spin);
   const r = await pipelined(s, 'spin50', sizes.cpu, spin);
   return { kind, efficiency: r.sum / (r.wallMs * 1000 * WORKERS), wallMs: r.wallMs, busyUs: r.sum, n: sizes.cpu };
+}
+
+let hung = false;
+
+/** Whether any withTimeout() fired (its work may still hold threads: the run then exits explicitly). */
+export const anyHung = (): boolean => hung;
+
+/** p, or a rejection once ms have passed (recorded by anyHung()). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      hung = true;
+      reject(new Error(`${what}: timed out after ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }

@@ -1,31 +1,81 @@
 // sluice rows, written against DESIGN.md §1. run.ts imports this module dynamically and skips
-// these rows when the runtime (src/index.ts) is missing or fails to load.
-import { Runtime } from '../../src/index.js';
+// these rows when the runtime (src/index.ts) is missing or fails to load. The sessions are also
+// used by the scaling, pinning and steady-state sections and by the attached producer threads.
+import { Runtime, type Producer, type ProducerLimits, type RuntimeOptions, type TaskRef } from '../../src/index.js';
 import { WORKERS, fixture, promiseSession, type RowDef, type Session, type TaskName } from '../workload.js';
 
-const start = (options: { spin?: number } = {}): Promise<Runtime> =>
+/** A runtime on the shared task fixture; 2 workers unless told otherwise. */
+export const startSluice = (options: Partial<RuntimeOptions> = {}): Promise<Runtime> =>
   Runtime.start({ tasks: fixture('tasks.mjs'), workers: WORKERS, ...options });
 
-/**
- * Capacity refusals the throughput driver waits out; any other reason is a failure. A producer
- * given no limits gets slots = globalSlots and its gate is checked first, so reaching the global
- * ceiling is reported as 'producer-slots'.
- */
-const RETRYABLE = new Set(['ring-full', 'global-slots', 'producer-slots']);
+/** The callback rows' shape: 1024 admitted at once (the driver's window), 512 cells per worker ring. */
+export const CALLBACK_OPTIONS = { globalSlots: 1024, ringCapacity: 512 } as const;
+/** "gates on": every submit refills the bucket and takes a token; never the binding limit. */
+export const GATED_LIMITS: ProducerLimits = { rate: 10_000_000, burst: 65535, slots: 1024 };
 
-async function submitSession(options?: { spin?: number }): Promise<Session> {
-  const rt = await start(options);
-  const tasks = { inc: rt.task('inc'), spin50: rt.task('spin50') };
+/**
+ * Capacity refusals the drivers wait out; any other reason is a failure. A producer given no
+ * limits gets slots = globalSlots and its gate is checked first, so reaching the global ceiling
+ * is reported as 'producer-slots'.
+ */
+const RETRYABLE = new Set(['ring-full', 'global-slots', 'producer-slots', 'rate']);
+
+/** Session.start's verdict for a refused submit: false to wait for a completion, or throw. */
+function refused(reason: string): false {
+  if (RETRYABLE.has(reason)) return false;
+  throw new Error(`sluice refused a submission: ${reason}`);
+}
+
+function refsOf(rt: Runtime): Record<TaskName, TaskRef> {
+  return { inc: rt.task('inc'), spin50: rt.task('spin50'), echo: rt.task('echo') };
+}
+
+async function submitSession(options?: Partial<RuntimeOptions>): Promise<Session> {
+  const rt = await startSluice(options);
+  const tasks = refsOf(rt);
   const producer = rt.producer('bench');
   return {
     start(task: TaskName, arg, done, fail) {
       const a = producer.submit<number>(tasks[task], arg);
-      if (a.admitted) {
-        a.token.then(done, fail);
-        return true;
-      }
-      if (RETRYABLE.has(a.reason)) return false;
-      throw new Error(`sluice refused a submission: ${a.reason}`);
+      if (!a.admitted) return refused(a.reason);
+      a.token.then(done, fail);
+      return true;
+    },
+    close: () => rt.close(),
+  };
+}
+
+export interface CallbackShape {
+  /** The TaskRef for (task, arg); default: the task's plain ref. */
+  ref?: (task: TaskName, arg: number) => TaskRef;
+  /** What is submitted for arg; default: arg itself. */
+  payload?: (arg: number) => unknown;
+  /** The number handed to the driver for a result; default: the result itself. */
+  result?: (value: unknown) => number;
+}
+
+/**
+ * A Session over producer.submitCallback with one reused callback and tag = arg: nothing is
+ * allocated per task (the drivers pass the same done/fail for a whole run). `close` ends the
+ * runtime (or, for an attached one, detaches).
+ */
+export function callbackSession(rt: Runtime, producer: Producer, shape: CallbackShape = {}): Session {
+  const refs = refsOf(rt);
+  const ref = shape.ref ?? ((task: TaskName): TaskRef => refs[task]);
+  const payload = shape.payload;
+  const result = shape.result;
+  let done: (value: number) => void = () => {};
+  let fail: (err: unknown) => void = () => {};
+  const callback = (err: unknown, value: unknown): void => {
+    if (err !== undefined) fail(err);
+    else done(result === undefined ? (value as number) : result(value));
+  };
+  return {
+    start(task, arg, d, f) {
+      done = d;
+      fail = f;
+      const r = producer.submitCallback(ref(task, arg), payload === undefined ? arg : payload(arg), callback, arg);
+      return r === null || refused(r.reason);
     },
     close: () => rt.close(),
   };
@@ -41,7 +91,7 @@ export const sluiceRun: RowDef = {
   name: 'sluice run()',
   kinds: ['throughput', 'latency', 'cpu'],
   async open() {
-    const rt = await start();
+    const rt = await startSluice();
     return promiseSession((task, arg) => rt.run<number>(task, arg), () => rt.close());
   },
 };
@@ -52,4 +102,23 @@ export const sluiceParked: RowDef = {
   open: () => submitSession({ spin: 0 }),
 };
 
-export const rows = [sluiceSubmit, sluiceRun, sluiceParked];
+export const sluiceCallback: RowDef = {
+  name: 'sluice callback',
+  kinds: ['throughput', 'latency', 'cpu'],
+  async open() {
+    const rt = await startSluice(CALLBACK_OPTIONS);
+    return callbackSession(rt, rt.producer('bench'));
+  },
+};
+
+export const sluiceGated: RowDef = {
+  name: 'sluice gates on',
+  kinds: ['throughput'],
+  async open() {
+    const rt = await startSluice(CALLBACK_OPTIONS);
+    return callbackSession(rt, rt.producer('gated', GATED_LIMITS));
+  },
+};
+
+// The callback and gates-on rows run back to back: "gates on vs off" is their per-rep ratio.
+export const rows = [sluiceSubmit, sluiceRun, sluiceParked, sluiceCallback, sluiceGated];

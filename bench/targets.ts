@@ -1,0 +1,107 @@
+// The targets of issue 6 (and the budgets of issues 2 and 3), each with the figure measured in
+// this run and whether it is met. Ratios are medians of per-rep ratios from the same run.
+import type { MicroResult } from './benchjs.js';
+import { fmt, medians, ratio, table, type Rep } from './report.js';
+import type { GatesResult } from './gates.js';
+import type { SteadyResult } from './steady.js';
+import { median } from './stats.js';
+
+export interface Target {
+  id: string;
+  what: string;
+  budget: string;
+  figure: string;
+  /** null: not measured in this run (row filtered out or failed), or stated only. */
+  met: boolean | null;
+  value: number | null;
+}
+
+/** Row names the targets refer to (some rows may be absent with --only). */
+export interface TargetRows {
+  piscina: string;
+  poolifier: string;
+  rawMessage: string;
+  sabWait: string;
+  pools: readonly string[];
+  submit: string;
+  parked: string;
+  callback: string;
+  gated: string;
+}
+
+/** The admission decision the 50 ns budget is about: refill + producer gate + global gate + release. */
+export const ADMISSION_ROW = 'sluice gate: rated, + admitGlobal (full decision)';
+export const UNRATED_ROW = 'sluice gate: admitProducer + admitGlobal + releaseSlots';
+/** A CAS on this kind of machine when it is quiet (ANCHORS.md): scales the admission figure. */
+const ANCHOR_CAS_NS = 9;
+
+const x = (v: number | undefined): string => (v === undefined ? '—' : `${fmt(v, 2)}×`);
+
+export interface TargetInputs {
+  reps: readonly Rep[];
+  rows: TargetRows;
+  micro: readonly MicroResult[];
+  steady: SteadyResult | null;
+  gates: GatesResult | null;
+}
+
+export function targets({ reps, rows, micro, steady, gates }: TargetInputs): Target[] {
+  const out: Target[] = [];
+  const add = (id: string, what: string, budget: string, value: number | undefined, met: (v: number) => boolean | null, figure?: string): void => {
+    out.push({ id, what, budget, figure: figure ?? (value === undefined ? 'not measured' : budget.includes('×') ? x(value) : fmt(value, 2)), met: value === undefined ? null : met(value), value: value ?? null });
+  };
+  const r = (a: string, b: string, k: Parameters<typeof ratio>[3]): number | undefined => ratio(reps, a, b, k);
+  const atMost = (limit: number) => (v: number): boolean => v <= limit;
+  const atLeast = (limit: number) => (v: number): boolean => v >= limit;
+
+  // (a) throughput
+  add('a1', 'submit/token tasks/s ÷ poolifier', '≥ 10×', r(rows.submit, rows.poolifier, 'tasksPerSec'), atLeast(10));
+  add('a2', 'callback tasks/s ÷ raw postMessage', '≥ 3×', r(rows.callback, rows.rawMessage, 'tasksPerSec'), atLeast(3));
+  // (b) sequential latency of the default path
+  const m = medians(reps, rows.submit);
+  add('b1', 'submit/token sequential p50 (µs)', '≤ 10 µs', m.p50, atMost(10));
+  const vsPools = rows.pools.map((p) => r(rows.submit, p, 'p50')).filter((v): v is number => v !== undefined);
+  const worst = vsPools.length > 0 ? Math.max(...vsPools) : undefined;
+  add('b2', 'submit/token p50 ÷ each pool p50 (the largest)', '≤ 0.2×', worst, atMost(0.2),
+    worst === undefined ? undefined : rows.pools.map((p) => `${p.split(' ')[0]} ${x(r(rows.submit, p, 'p50'))}`).join(', '));
+  const tail = reps.flatMap((rep) => {
+    const f = rep[rows.submit];
+    return f?.p99 !== undefined && f.p50 !== undefined ? [f.p99 / f.p50] : [];
+  });
+  add('b3', 'submit/token p99 ÷ its p50', '≤ 2×', tail.length > 0 ? median(tail) : undefined, atMost(2));
+  add('b4', 'submit/token p99.9 (µs), stated', 'stated', m.p999, () => null);
+  // (c) parked round trip against the futex ping-pong
+  add('c', 'spin:0 p50 ÷ raw SAB wait/notify p50', '≤ 1.2×', r(rows.parked, rows.sabWait, 'p50'), atMost(1.2));
+  // (d) CPU efficiency
+  add('d', 'submit/token CPU efficiency, ~50 µs tasks', '≥ 0.9', m.cpuEff, atLeast(0.9));
+  // (e) allocation
+  const a = steady?.alloc ?? null;
+  add('e1', `heap growth over ${a?.tasks ?? '—'} callback tasks (MiB)`, '< 1 MiB', a?.growthMiB, (v) => v < 1,
+    a ? `${fmt(a.growthMiB, 3)} MiB (${a.gc === 'gc()' ? 'after forced gc' : 'no forced gc'})` : undefined);
+  add('e2', 'GCs per 100k callback tasks', '≤ 1 ("flat")', a?.gcsPer100k, atMost(1), a ? `${fmt(a.gcsPer100k, 2)} (${a.gcs} in the run)` : undefined);
+  // (f) idle
+  const idle = steady?.idle ?? null;
+  add('f', `idle CPU, ${idle?.workers ?? 2} workers, ${idle?.seconds ?? '—'} s after the spin budget`, '< 1 % of a core (~0)', idle?.cpuPercent,
+    (v) => v < 1, idle ? `${fmt(idle.cpuPercent, 2)} % of one core` : undefined);
+  // (g) issue 2
+  add('g1', 'submit/token tasks/s ÷ piscina', '≥ 5×', r(rows.submit, rows.piscina, 'tasksPerSec'), atLeast(5));
+  add('g2', 'submit/token p50 ÷ piscina p50', '≤ 0.5×', r(rows.submit, rows.piscina, 'p50'), atMost(0.5));
+  // (h) issue 3
+  const gate = micro.find((u) => u.name === ADMISSION_ROW && u.error === undefined);
+  const unrated = micro.find((u) => u.name === UNRATED_ROW && u.error === undefined);
+  const cas = micro.find((u) => u.name === 'Atomics.compareExchange' && u.error === undefined);
+  const scaled = gate && cas ? (gate.nsPerOp / cas.nsPerOp) * ANCHOR_CAS_NS : undefined;
+  add('h1', 'uncontended admission decision, rated (ns)', '≤ 50 ns', gate?.nsPerOp, atMost(50),
+    gate
+      ? `${fmt(gate.nsPerOp, 1)} ns (unrated ${unrated ? fmt(unrated.nsPerOp, 1) : '—'} ns)` +
+        (scaled === undefined ? '' : `; ${fmt(gate.nsPerOp / cas!.nsPerOp, 1)} CAS of this run = ${fmt(scaled, 1)} ns at a quiet ${ANCHOR_CAS_NS} ns CAS`)
+      : undefined);
+  add('h2', 'gates on ÷ gates off tasks/s (callback rows)', '≥ 0.9×', r(rows.gated, rows.callback, 'tasksPerSec'), atLeast(0.9));
+  add('h2p', 'the same, paired on one runtime (ABBA)', '≥ 0.9×', gates?.ratio, atLeast(0.9));
+  return out;
+}
+
+export function targetsTable(ts: readonly Target[]): string {
+  const verdict = (t: Target): string => (t.met === null ? (t.budget === 'stated' ? 'stated' : 'not measured') : t.met ? 'met' : 'NOT MET');
+  return table(['target', 'what', 'budget', 'measured', 'verdict'], ts.map((t) => [t.id, t.what, t.budget, t.figure, verdict(t)]), [0, 1, 2, 3, 4]);
+}
