@@ -14,7 +14,7 @@
  *   4. No tokens outstanding: stop; nothing runs and nothing keeps the process alive.
  */
 import {
-  A_ACTIVE, H_HOOKS, A_CLAIM_POS, A_CLAIM_RING, A_HEAD, A_JOURNAL, A_START, A_STATE, A_THREAD_ID, A_TID, A_WAKER, C_ATT,
+  A_ACTIVE, A_CLAIMING, A_FREE, H_HOOKS, A_HEAD, A_START, A_STATE, A_THREAD_ID, A_TID, A_WAKER, A_WINDOW, C_ATT,
   C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_RETRYABLE, CF_TOMBSTONE, CF_WEIGHT_SHIFT, Memory, P_PACKED,
   S_REJECTED, S_RESOLVED, TK_GEN_MASK, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING,
   TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_TOKEN, W_WAKER,
@@ -46,9 +46,9 @@ export class Attachment {
   /** This thread's completion ring (it is the only consumer). */
   readonly completions: Ring;
   readonly codec: Codec;
-  readonly claimRingW: number;
-  readonly claimPosW: number;
-  readonly journalW: number;
+  readonly windowW: number;
+  readonly freezeW: number;
+  private windowDepth = 0;
   /** Test-only pause points enabled (runtime/hooks.ts). */
   readonly hooks: boolean;
   /** Preference chains by weight (set by the runtime handle; used to re-route retries). */
@@ -97,9 +97,8 @@ export class Attachment {
       mem.compRingByte(index), L.tokenCapacity,
     );
     this.codec = new Codec(mem, index);
-    this.claimRingW = mem.attachWord(index, A_CLAIM_RING);
-    this.claimPosW = mem.attachWord(index, A_CLAIM_POS);
-    this.journalW = mem.attachWord(index, A_JOURNAL);
+    this.windowW = mem.attachWord(index, A_WINDOW);
+    this.freezeW = mem.freezeWord;
     this.hooks = mem.i32[H_HOOKS] === 1;
     this.stateW = mem.stateWord;
     this.globalW = mem.globalWord;
@@ -118,20 +117,52 @@ export class Attachment {
     this.keepAlive = setInterval(noop, 2 ** 30);
     this.keepAlive.unref();
     Atomics.store(this.i32, mem.attachWord(index, A_THREAD_ID), threadId);
-    const me = currentThreadIdentity();
-    Atomics.store(this.i32, mem.attachWord(index, A_START), me.start);
-    Atomics.store(this.i32, mem.attachWord(index, A_TID), me.tid);
+    if (index === 0) {
+      const me = currentThreadIdentity();
+      Atomics.store(this.i32, mem.attachWord(0, A_START), me.start);
+      Atomics.store(this.i32, mem.attachWord(0, A_TID), me.tid);
+    }
   }
 
-  /** Claim a free attachment slot (1..A-1) for the calling thread, or -1. */
+  /**
+   * Claim a free attachment slot (1..A-1) for the calling thread, or -1. FREE -> CLAIMING by
+   * CAS; the identity is recorded; then ACTIVE. The liveness check reads only ACTIVE slots, so it
+   * never judges this thread by the identity of the slot's previous (dead) owner.
+   */
   static claimSlot(mem: Memory): number {
     for (let a = 1; a < mem.layout.maxAttachments; a++) {
-      if (Atomics.compareExchange(mem.i32, mem.attachWord(a, A_STATE), 0, A_ACTIVE) === 0) return a;
+      if (Atomics.compareExchange(mem.i32, mem.attachWord(a, A_STATE), A_FREE, A_CLAIMING) !== A_FREE) continue;
+      const me = currentThreadIdentity();
+      Atomics.store(mem.i32, mem.attachWord(a, A_START), me.start);
+      Atomics.store(mem.i32, mem.attachWord(a, A_TID), me.tid);
+      Atomics.store(mem.i32, mem.attachWord(a, A_WINDOW), 0);
+      Atomics.store(mem.i32, mem.attachWord(a, A_STATE), A_ACTIVE);
+      return a;
     }
     return -1;
   }
 
   tokenWordOf(t: number): number { return this.mem.tokenWord(this.index, t); }
+
+  /**
+   * Enter this thread's window (docs/design.md 4.10): store the window flag, then read the
+   * freeze word. Frozen: leave, wait for the supervisor to finish (microseconds), retry.
+   * Nested windows count; only the outermost stores the flag.
+   */
+  enterWindow(): void {
+    if (this.windowDepth++ > 0) return;
+    const i32 = this.i32;
+    for (;;) {
+      Atomics.store(i32, this.windowW, 1);
+      if (Atomics.load(i32, this.freezeW) === 0) return;
+      Atomics.store(i32, this.windowW, 0);
+      Atomics.wait(i32, this.freezeW, 1, 5);
+    }
+  }
+
+  leaveWindow(): void {
+    if (--this.windowDepth === 0) Atomics.store(this.i32, this.windowW, 0);
+  }
 
   // ---- submit side (called by Producer.submit after admission) ----
 
@@ -228,8 +259,10 @@ export class Attachment {
     const w = route(this.chains[task.weightIndex]!, this.rings, this.i32, this.workerRunW);
     const ring = this.rings[w]!;
     if (this.codec.prepare(token._payload) === PREPARE_FULL) return false;
-    const pos = ring.claim(this.claimRingW, this.claimPosW);
+    this.enterWindow();
+    const pos = ring.claim();
     if (pos === RING_FULL) {
+      this.leaveWindow();
       this.codec.abandon();
       return false;
     }
@@ -245,7 +278,8 @@ export class Attachment {
     i32[cell + C_GEN] = gen;
     i32[cell + C_PRODUCER] = token._producer;
     i32[cell + C_DEADLINE] = token._deadlineMs;
-    ring.publish(pos, this.claimRingW);
+    ring.publish(pos);
+    this.leaveWindow();
     this.wakeWorker(w);
     return true;
   }
@@ -262,12 +296,19 @@ export class Attachment {
     this.tokens[t] = undefined;
     this.gens[t] = (token._gen + 1) & TK_GEN_MASK;
     if (token._cleanup !== null) token._cleanup();
-    Atomics.store(this.i32, this.tokenWordOf(t), 0);
-    this.free[this.freeTop++] = t;
-    releaseSlots(this.i32, this.mem.producerWord(token._producer, P_PACKED), this.globalW);
-    this.i32[this.mem.statWord(this.index, token._producer, S_RESOLVED + outcome)]!++;
-    this.outstanding--;
+    this.release(t, token._producer, outcome);
     token._settle(outcome, value);
+  }
+
+  /** Complete step 7, in a window: the token word FREE and its slots released together. */
+  private release(t: number, producer: number, outcome: number): void {
+    this.enterWindow();
+    Atomics.store(this.i32, this.tokenWordOf(t), 0);
+    releaseSlots(this.i32, this.mem.producerWord(producer, P_PACKED), this.globalW);
+    this.i32[this.mem.statWord(this.index, producer, S_RESOLVED + outcome)]!++;
+    this.leaveWindow();
+    this.free[this.freeTop++] = t;
+    this.outstanding--;
   }
 
   /** resolve() for a callback-path admission. */
@@ -277,11 +318,7 @@ export class Attachment {
     const producer = this.cbProducers[t]!;
     this.callbacks[t] = undefined;
     this.gens[t] = (this.gens[t]! + 1) & TK_GEN_MASK;
-    Atomics.store(this.i32, this.tokenWordOf(t), 0);
-    this.free[this.freeTop++] = t;
-    releaseSlots(this.i32, this.mem.producerWord(producer, P_PACKED), this.globalW);
-    this.i32[this.mem.statWord(this.index, producer, S_RESOLVED + outcome)]!++;
-    this.outstanding--;
+    this.release(t, producer, outcome);
     if (outcome === O_FULFILLED) cb(undefined, value, tag);
     else cb(outcomeError(outcome, value), undefined, tag);
   }
@@ -293,6 +330,15 @@ export class Attachment {
    */
   cancel(token: Token, force: boolean): boolean {
     if (token._outcome >= 0 || this.tokens[token._index] !== token) return false;
+    this.enterWindow(); // the state CAS and the release that follows it, together
+    try {
+      return this.cancelInWindow(token, force);
+    } finally {
+      this.leaveWindow();
+    }
+  }
+
+  private cancelInWindow(token: Token, force: boolean): boolean {
     const i32 = this.i32;
     const w = this.tokenWordOf(token._index);
     const t = token._index;
@@ -338,9 +384,11 @@ export class Attachment {
     for (let t = 0; t < this.callbacks.length; t++) {
       if (this.callbacks[t] === undefined) continue;
       const base = this.gens[t]! << TK_GEN_SHIFT;
+      this.enterWindow();
       if (Atomics.compareExchange(this.i32, this.tokenWordOf(t), base | TK_PENDING, base | TK_RETRACTED) === (base | TK_PENDING)) {
         this.resolveCallback(t, O_RETRACTED, new RetractedError('the runtime closed before the task started'));
       }
+      this.leaveWindow();
     }
     this.checkIdle();
   }

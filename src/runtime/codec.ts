@@ -16,7 +16,7 @@
  */
 import v8 from 'node:v8';
 import {
-  C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, CF_BUFFER, CF_CONSUMED, CF_SPILLED, Memory,
+  C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, CF_BUFFER, CF_SPILLED, Memory,
 } from '../shm/layout.js';
 import { ARENA_FULL, ArenaWriter, arenaDataByte, arenaFree } from '../shm/arena.js';
 import { PayloadError, SLUICE_ERROR_CLASSES } from '../errors.js';
@@ -190,11 +190,9 @@ export class Codec {
     if (kind & CF_SPILLED) this.free(cell, kind, writer, this.i32[cell + C_SPILL]!);
   }
 
-  /** Free once: the CF_CONSUMED mark follows the free with no call in between (layout.ts). */
-  private free(cell: number, kind: number, writer: number, spill: number): void {
-    if (kind & CF_CONSUMED) return;
+  /** Free a cell's chunk: idempotent, so a cell read again after a crash is safe (arena.ts). */
+  private free(_cell: number, _kind: number, writer: number, spill: number): void {
     arenaFree(this.mem, writer, spill);
-    this.i32[cell + C_KIND] = kind | CF_CONSUMED;
   }
 
   private prepareString(s: string): number {

@@ -15,7 +15,7 @@ import { GATE_FIELD_MAX, Limits, pack } from '../admission/gate.js';
 import { earnedMod32 } from '../admission/bucket.js';
 import { ConfigError } from '../errors.js';
 import {
-  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, J_GLOBAL, J_TOKEN_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_DRAINING, RT_RUNNING,
+  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_DRAINING, RT_RUNNING,
   S_ADMITTED, S_REJECTED, S_RESOLVED, OUTCOMES, Outcome, TK_GEN_SHIFT, TK_PENDING,
 } from '../shm/layout.js';
 import { RING_FULL } from '../shm/ring.js';
@@ -258,40 +258,37 @@ export class Producer {
     // Everything that can throw or allocate happens before any shared counter moves.
     const tag = this.codec.prepare(payload);
     if (tag === PREPARE_FULL) return ~this.reject(R_RING_FULL);
-    // The journal (A_JOURNAL) records each thing this submit holds right after taking it, with
-    // no call in between, so a thread that dies here can be reconciled exactly (4.9).
-    const journalW = att.journalW;
+    // Steps 2-5 run inside this thread's window (4.10): a thread that dies in here is
+    // reconciled by the supervisor under a freeze, whatever instruction it died at.
+    att.enterWindow();
     const hooks = att.hooks;
     // 2. Producer gate: one CAS takes a bucket token and an in-flight slot, or nothing.
     if (limits.rate > 0) refill(i32, att.mem, this.index, limits, this.host.clock.now());
     const r = admitProducer(i32, this.packedW, limits);
     if (r !== ADMITTED) {
+      att.leaveWindow();
       this.codec.abandon();
       return ~this.reject(r);
     }
-    const jp = this.index + 1;
-    Atomics.store(i32, journalW, jp);
     if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:producer'], -(att.index + 1));
     // 3. Global gate, then the runtime state again: a close that started after step 1 either
     //    sees our global slot (and waits for it) or we see its state (and roll back).
     if (!admitGlobal(i32, att.globalW, att.layout.globalSlots)) {
       rollbackProducer(i32, this.packedW, limits);
-      Atomics.store(i32, journalW, 0);
+      att.leaveWindow();
       this.codec.abandon();
       return ~this.reject(R_GLOBAL_SLOTS);
     }
-    Atomics.store(i32, journalW, jp | J_GLOBAL);
     if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:global'], -(att.index + 1));
     st = Atomics.load(i32, att.stateW);
     // 4. Route, and claim a ring cell (the ring's capacity is part of admission).
     const w = st === RT_RUNNING ? route(this.host.chains[ref.weightIndex]!, att.rings, i32, att.workerRunW) : 0;
     const ring = att.rings[w]!;
-    const pos = st === RT_RUNNING ? ring.claim(att.claimRingW, att.claimPosW) : RING_FULL;
+    const pos = st === RT_RUNNING ? ring.claim() : RING_FULL;
     if (pos === RING_FULL) {
       Atomics.sub(i32, att.globalW, 1);
-      Atomics.store(i32, journalW, jp);
       rollbackProducer(i32, this.packedW, limits);
-      Atomics.store(i32, journalW, 0);
+      att.leaveWindow();
       this.codec.abandon();
       return ~this.reject(st === RT_RUNNING ? R_RING_FULL : st === RT_DRAINING ? R_DRAINING : R_CLOSED);
     }
@@ -302,8 +299,7 @@ export class Producer {
     const gen = att.generation(t);
     i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
     Atomics.store(i32, att.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
-    i32[this.admittedW]!++; // counted here, next to the journal: a reconciler can then balance it
-    Atomics.store(i32, journalW, jp | J_GLOBAL | ((t + 1) << J_TOKEN_SHIFT));
+    i32[this.admittedW]!++;
     const cell = ring.cellWord(pos);
     this.codec.write(cell, ref.id | (ref.weightIndex << CF_WEIGHT_SHIFT));
     i32[cell + C_ATT] = att.index;
@@ -311,8 +307,8 @@ export class Producer {
     i32[cell + C_GEN] = gen;
     i32[cell + C_PRODUCER] = this.index;
     i32[cell + C_DEADLINE] = deadline;
-    ring.publish(pos, att.claimRingW);
-    Atomics.store(i32, journalW, 0);
+    ring.publish(pos);
+    att.leaveWindow();
     // 6. Wake the worker only if it is parked.
     att.wakeWorker(w);
     if (this.saturatedEdge) this.edge(false);

@@ -1,5 +1,5 @@
 /**
- * The supervisor: the starting thread's part in fault containment (docs/design.md 4.8-4.9).
+ * The supervisor: the starting thread's part in fault containment (docs/design.md 4.8-4.10).
  *
  * - Owns the worker threads. A ring belongs to a worker *slot*, not to a thread: when a worker
  *   dies, its queued cells stay where they are and a replacement takes the slot over (it reads
@@ -8,30 +8,34 @@
  *   reported and retired, not respawned forever.
  * - Watchdog tick: terminates a worker whose synchronous task overran its deadline (after
  *   abandoning that token) or whose running token was cancelled with force.
- * - Finds attached threads that died (by kernel tid and start time, liveness.ts) and reconciles
- *   them: tombstones a cell they claimed but never published, releases gate slots their
- *   unfinished submit held, drains results of their admitted tasks (which still run).
+ * - Finds attached threads that died (kernel tid and start time, liveness.ts).
+ * - Reconciles after any death under a freeze (4.10): a thread can be terminated at any
+ *   instruction, so nothing it wrote last can be trusted to be complete. Instead, every span
+ *   that moves a shared counter or claims a cell runs in its thread's window; the supervisor
+ *   sets the freeze word and waits until no live thread is in a window. Then every claimed,
+ *   unpublished cell belongs to a dead thread (tombstone it), and the counters are recounted
+ *   from the token words, which outside windows are exactly what holds a slot.
  *
  * The supervisor writes completions into any attachment's ring (an 'abandoned' outcome with a
- * short reason string, always inline). It uses attachment 0's claim record for that: it runs
- * on attachment 0's thread, never inside one of that thread's own submits.
+ * short reason string, always inline). It runs on attachment 0's thread, synchronously, never
+ * inside one of that thread's own windows.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import {
-  A_ACTIVE, A_CLAIM_POS, A_CLAIM_RING, A_CLOSING, A_FREE, A_HEAD, A_JOURNAL, A_START, A_STATE, A_TID, A_WAKER, C_ATT,
-  C_GEN, C_KIND, C_PRODUCER, C_SEQ, C_SPILL, C_TOKEN, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, J_GLOBAL,
-  J_PRODUCER_MASK, J_TOKEN_SHIFT, Memory, P_PACKED, S_RESOLVED, TK_ABANDONED, TK_DONE, TK_FREE, TK_GEN_SHIFT,
-  TK_PENDING, TK_RETRACTED, TK_RUNNING, TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_CLAIM_POS, W_CLAIM_RING,
-  W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE, W_RUN_GEN,
-  W_RUN_TOKEN,
+  A_ACTIVE, A_CLOSING, A_FREE, A_HEAD, A_START, A_STATE, A_TID, A_WAKER, A_WINDOW, C_ATT, C_GEN, C_KIND,
+  C_PRODUCER, C_SPILL, C_TOKEN, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, Memory, P_PACKED, S_ADMITTED, S_RESOLVED,
+  TK_ABANDONED, TK_DONE, TK_FREE, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING, TK_STATE_MASK, TK_WORKER_MASK,
+  TK_WORKER_SHIFT, W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE,
+  W_ASYNC_INFLIGHT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, OUTCOMES,
 } from '../shm/layout.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
-import { wake } from '../shm/waker.js';
+import { wake, WAKER_PARKED } from '../shm/waker.js';
 import { arenaScavenge } from '../shm/arena.js';
 import { releaseSlots } from '../admission/gate.js';
 import { MonotonicClock } from '../admission/clock.js';
 import { Codec } from './codec.js';
 import { O_ABANDONED, O_RETRACTED } from './token.js';
+import { inflightOf } from '../admission/gate.js';
 import { threadAlive } from './liveness.js';
 import type { WorkerData } from './worker.js';
 import { writeCompletion } from './worker.js';
@@ -50,6 +54,7 @@ export interface SupervisorOptions {
 interface Ending { reason: string; retryable: boolean }
 
 const LIVENESS_EVERY = 10; // watchdog ticks between liveness checks of attached threads (a guess: ~100 ms)
+const IDLE_TICK_MS = 250; // watchdog period when nothing runs (a guess: idle cost vs. first look at a new deadline)
 const MAX_REASON = 90; // bytes: a reason always fits a cell inline (96 bytes)
 
 export class Supervisor {
@@ -62,7 +67,7 @@ export class Supervisor {
   private readonly clock: MonotonicClock;
   private readonly endings = new Map<number, Ending>();
   private readonly deaths: number[][];
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | null = null;
   private readonly adopted = new Set<number>();
   private readonly backlog: Array<() => boolean> = [];
   private ticks = 0;
@@ -91,8 +96,7 @@ export class Supervisor {
     this.clock = new MonotonicClock(mem.epochMicros());
     this.workers = new Array<Worker | null>(L.workers).fill(null);
     this.deaths = Array.from({ length: L.workers }, () => []);
-    this.timer = setInterval(this.tick, options.watchdogMs);
-    this.timer.unref();
+    this.schedule(options.watchdogMs);
   }
 
   /** Start the thread of slot w; resolves with its task names once it is ready. */
@@ -124,7 +128,8 @@ export class Supervisor {
   /** Shutdown: no more respawns, no more watchdog. */
   stop(): void {
     this.closing = true;
-    clearInterval(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
   }
 
   /** Test and forced-cancel path: terminate slot w's thread (it is respawned). */
@@ -141,7 +146,11 @@ export class Supervisor {
     if (this.closing) return;
     const ending = this.endings.get(w) ?? { reason: `worker ${w} exited with code ${code}`, retryable: true };
     this.endings.delete(w);
-    this.recoverWorker(w, ending);
+    // Recovery first: the replacement reuses index w, and must not be mistaken for the dead thread.
+    this.recoverWorker(w, ending, () => this.replace(w));
+  }
+
+  private replace(w: number): void {
     const now = performance.now();
     const recent = this.deaths[w]!.filter((t) => now - t < this.options.restartWindowMs);
     recent.push(now);
@@ -161,55 +170,168 @@ export class Supervisor {
     else setTimeout(respawn, delay).unref();
   }
 
+  /** Crash recovery for slot w (4.8), under a freeze; retried each tick if no freeze could be had. */
+  private recoverWorker(w: number, ending: Ending, then: () => void): void {
+    const reason = ending.reason.slice(0, MAX_REASON);
+    const run = (): boolean => {
+      if (!this.freeze()) return false;
+      try {
+        this.reconcile([w], [], { reason, retryable: ending.retryable });
+      } finally {
+        this.unfreeze();
+      }
+      this.endings.delete(-1 - w);
+      Atomics.store(this.i32, this.mem.workerWord(w, W_RUN_TOKEN), 0);
+      // w's result arena: chunks that published completions still name stay; the rest are free.
+      const referenced = new Set<number>();
+      const i32 = this.i32;
+      for (let a = 0; a < this.L.maxAttachments; a++) {
+        this.forEachPublished(this.compRings[a]!, (cell) => {
+          const kind = i32[cell + C_KIND]!;
+          if (i32[cell + C_PRODUCER] === w && (kind & (CF_SPILLED | CF_TOMBSTONE)) === CF_SPILLED) referenced.add(i32[cell + C_SPILL]!);
+        });
+      }
+      arenaScavenge(this.mem, this.L.maxAttachments + w, referenced);
+      this.onEvent(`worker ${w} replaced: ${reason}`);
+      then();
+      return true;
+    };
+    if (!run()) this.backlog.push(run);
+  }
+
+  // ---- the freeze (4.10) ----
+
   /**
-   * Crash recovery for slot w (its thread is gone, so nothing else writes its records):
-   * 1. every token RUNNING on w -> ABANDONED (CAS; a racing owner's force-cancel may win);
-   * 2. every ABANDONED-by-watchdog or DONE token of w without a published completion gets an
-   *    'abandoned' completion (in the cell w had claimed for it, if it had);
-   * 3. its result arena is scavenged: chunks no published cell names are freed.
+   * Set the freeze word and wait until no live thread is inside a window. False (and unfrozen)
+   * if a live thread stays inside one for a second: the caller retries later.
    */
-  private recoverWorker(w: number, ending: Ending): void {
+  private freeze(): boolean {
+    const i32 = this.i32;
+    Atomics.store(i32, this.mem.freezeWord, 1);
+    const until = performance.now() + 1000;
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) {
+      let busy = false;
+      for (let a = 1; a < this.L.maxAttachments && !busy; a++) {
+        if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_ACTIVE) continue;
+        if (Atomics.load(i32, this.mem.attachWord(a, A_WINDOW)) === 0) continue;
+        busy = threadAlive(this.identity(a)) !== false;
+      }
+      for (let w = 0; w < this.L.workers && !busy; w++) {
+        busy = this.workers[w] !== null && Atomics.load(i32, this.mem.workerWord(w, W_WINDOW)) === 1;
+      }
+      if (!busy) return true;
+      if (performance.now() > until) {
+        this.unfreeze();
+        return false;
+      }
+      Atomics.wait(nap, 0, 0, 0.05);
+    }
+  }
+
+  private unfreeze(): void {
+    Atomics.store(this.i32, this.mem.freezeWord, 0);
+    Atomics.notify(this.i32, this.mem.freezeWord);
+  }
+
+  private identity(a: number): { tid: number; start: number } {
+    return { tid: Atomics.load(this.i32, this.mem.attachWord(a, A_TID)), start: Atomics.load(this.i32, this.mem.attachWord(a, A_START)) };
+  }
+
+  /**
+   * Under a freeze, with no live thread inside a window:
+   * 1. every claimed, unpublished cell (in any ring) was claimed by a dead thread: tombstone it;
+   * 2. tokens of dead workers: RUNNING -> ABANDONED with an 'abandoned' completion (retryable
+   *    unless the reason is its own deadline); abandoned by the watchdog, or DONE without a
+   *    published completion: an 'abandoned' completion;
+   * 3. tokens of dead attachments that are PENDING in no published cell never run: FREE,
+   *    counted retracted; DONE with no published completion were consumed by the dead owner
+   *    before it could free them: FREE, counted abandoned (the result died with its owner);
+   * 4. the counters are recounted from the token words: global = tokens not FREE; each
+   *    producer's in flight = its tokens not FREE. Outside windows that is exact (4.10);
+   * 5. every worker and attachment is woken: a dead thread may have published and died before
+   *    its wake-up call.
+   */
+  private reconcile(deadWorkers: number[], deadAtts: number[], ending: Ending): void {
     const i32 = this.i32;
     const L = this.L;
-    const claimRing = Atomics.load(i32, this.mem.workerWord(w, W_CLAIM_RING));
-    const claimPos = Atomics.load(i32, this.mem.workerWord(w, W_CLAIM_POS));
-    let claimed = claimRing >= 0 && !this.ringOf(claimRing).readable(claimPos) ? { ring: claimRing, pos: claimPos } : null;
-    const reason = ending.reason.slice(0, MAX_REASON);
+    // 1.
+    for (const ring of [...this.subRings, ...this.compRings]) {
+      const end = Atomics.load(i32, ring.tailWord);
+      for (let pos = ring.head(); pos !== end; pos = (pos + 1) | 0) {
+        if (!ring.readable(pos)) ring.tombstone(pos, C_KIND, CF_TOMBSTONE, CF_SPILLED);
+      }
+    }
+    // Published cells, for 2 and 3.
+    const queued = new Set<number>(); // (att, token, gen) still waiting in a submission ring
+    for (const ring of this.subRings) {
+      this.forEachPublished(ring, (cell) => {
+        if ((i32[cell + C_KIND]! & CF_TOMBSTONE) === 0) queued.add(key(i32[cell + C_ATT]!, i32[cell + C_TOKEN]!, i32[cell + C_GEN]!));
+      });
+    }
+    const dead = new Set(deadWorkers);
+    const closing = new Set(deadAtts);
     for (let a = 0; a < L.maxAttachments; a++) {
       if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) === A_FREE) continue;
       for (let t = 0; t < L.tokenCapacity; t++) {
         const tw = this.mem.tokenWord(a, t);
         const word = Atomics.load(i32, tw);
-        if ((word & TK_WORKER_MASK) >>> TK_WORKER_SHIFT !== w) continue;
+        if (word === TK_FREE) continue;
         const state = word & TK_STATE_MASK;
         const gen = word >>> TK_GEN_SHIFT;
+        const w = (word & TK_WORKER_MASK) >>> TK_WORKER_SHIFT;
+        if (closing.has(a) && state === TK_PENDING && !queued.has(key(a, t, gen))) {
+          // 3. Its submit died before publishing: it never runs.
+          Atomics.store(i32, tw, TK_FREE);
+          i32[this.mem.statWord(a, i32[this.mem.tokenMetaWord(a, t)]!, S_RESOLVED + O_RETRACTED)]!++;
+          continue;
+        }
+        if (closing.has(a) && state === TK_RETRACTED) {
+          Atomics.store(i32, tw, TK_FREE); // retracted by its dead owner, never resolved: nothing will
+          continue;
+        }
+        if (closing.has(a) && state === TK_DONE && !dead.has(w) && !this.completionPublished(a, t, gen, w)) {
+          // Its dead owner consumed the completion and died before freeing the token (live
+          // workers are outside their windows now, so a DONE token's completion is published or
+          // consumed). The result died with its owner.
+          Atomics.store(i32, tw, TK_FREE);
+          i32[this.mem.statWord(a, i32[this.mem.tokenMetaWord(a, t)]!, S_RESOLVED + O_ABANDONED)]!++;
+          continue;
+        }
+        if (state === TK_PENDING || !dead.has(w)) continue;
+        // 2.
         if (state === TK_RUNNING) {
-          const abandoned = (word & ~TK_STATE_MASK) | TK_ABANDONED;
-          if (Atomics.compareExchange(i32, tw, word, abandoned) !== word) continue;
-          this.abandon(a, t, gen, w, reason, ending.retryable);
+          Atomics.store(i32, tw, (word & ~TK_STATE_MASK) | TK_ABANDONED);
+          this.abandon(a, t, gen, w, ending.reason, ending.retryable);
         } else if (state === TK_ABANDONED) {
-          this.abandon(a, t, gen, w, this.endings.get(-1 - w)?.reason ?? reason, false);
+          this.abandon(a, t, gen, w, this.endings.get(-1 - w)?.reason ?? ending.reason, false);
         } else if (state === TK_DONE && !this.completionPublished(a, t, gen, w)) {
-          const cell = claimed !== null && claimed.ring === L.workers + a ? claimed : null;
-          if (cell !== null) claimed = null;
-          this.abandon(a, t, gen, w, `${reason} (while returning its result)`, ending.retryable, cell?.pos);
+          this.abandon(a, t, gen, w, `${ending.reason} (while returning its result)`.slice(0, MAX_REASON), ending.retryable);
         }
       }
     }
-    this.endings.delete(-1 - w);
-    if (claimed !== null) this.tombstone(this.ringOf(claimed.ring), claimed.pos);
-    Atomics.store(i32, this.mem.workerWord(w, W_CLAIM_RING), -1);
-    Atomics.store(i32, this.mem.workerWord(w, W_RUN_TOKEN), 0);
-    // 3. Chunks of w's arena that published completions still name stay; the rest are free.
-    const referenced = new Set<number>();
+    // 5. A dead thread may have published a cell and died before waking its consumer: wake all.
+    for (let w = 0; w < L.workers; w++) wake(i32, this.mem.workerWord(w, W_WAKER));
+    for (let a = 0; a < L.maxAttachments; a++) wake(i32, this.mem.attachWord(a, A_WAKER));
+    // 4.
+    const inflight = new Int32Array(L.maxProducers);
+    let global = 0;
     for (let a = 0; a < L.maxAttachments; a++) {
-      this.forEachPublished(this.compRings[a]!, (cell) => {
-        const kind = i32[cell + C_KIND]!;
-        if (i32[cell + C_PRODUCER] === w && (kind & CF_SPILLED) !== 0) referenced.add(i32[cell + C_SPILL]!);
-      });
+      for (let t = 0; t < L.tokenCapacity; t++) {
+        if (Atomics.load(i32, this.mem.tokenWord(a, t)) === TK_FREE) continue;
+        global++;
+        inflight[i32[this.mem.tokenMetaWord(a, t)]!]!++;
+      }
     }
-    arenaScavenge(this.mem, L.maxAttachments + w, referenced);
-    this.onEvent(`worker ${w} replaced: ${reason}`);
+    Atomics.store(i32, this.mem.globalWord, global);
+    for (let p = 0; p < L.maxProducers; p++) {
+      const pw = this.mem.producerWord(p, P_PACKED);
+      for (;;) {
+        const old = Atomics.load(i32, pw);
+        if (inflightOf(old) === inflight[p]) break;
+        if (Atomics.compareExchange(i32, pw, old, ((old & ~0xffff) | inflight[p]!) | 0) === old) break;
+      }
+    }
   }
 
   /** A slot that keeps dying: retract what is queued in its ring and freeze the ring full. */
@@ -251,9 +373,9 @@ export class Supervisor {
 
   // ---- completions written by the supervisor ----
 
-  /** An 'abandoned' completion for (a, t, gen), in `pos` (a cell w had claimed) or a new cell. */
-  private abandon(a: number, t: number, gen: number, w: number, reason: string, retryable: boolean, pos?: number): void {
-    this.complete(a, t, gen, w, O_ABANDONED, reason, retryable, pos);
+  /** An 'abandoned' completion for (a, t, gen). */
+  private abandon(a: number, t: number, gen: number, w: number, reason: string, retryable: boolean): void {
+    this.complete(a, t, gen, w, O_ABANDONED, reason, retryable);
     // DONE = "a completion for this token exists": a second recovery will not write another.
     const tw = this.mem.tokenWord(a, t);
     const word = Atomics.load(this.i32, tw);
@@ -262,32 +384,25 @@ export class Supervisor {
     }
   }
 
-  private complete(a: number, t: number, gen: number, w: number, outcome: number, reason: string, retryable: boolean, pos?: number): void {
+  private complete(a: number, t: number, gen: number, w: number, outcome: number, reason: string, retryable: boolean): void {
     const ring = this.compRings[a]!;
-    const recordRing = this.mem.attachWord(0, A_CLAIM_RING);
     const write = (): boolean => {
-      const p = pos ?? ring.claim(recordRing, this.mem.attachWord(0, A_CLAIM_POS));
-      if (p === RING_FULL) return false; // only with a duplicate in flight: retry next tick
+      const p = ring.claim();
+      if (p === RING_FULL) return false; // the ring holds a tombstone or a duplicate: retry next tick
       this.codec.prepare(reason.slice(0, MAX_REASON), 'reason');
       writeCompletion(this.i32, ring.cellWord(p), this.codec, outcome, a, t, gen, w, retryable ? CF_RETRYABLE : 0);
-      ring.publish(p, recordRing);
+      ring.publish(p);
       wake(this.i32, this.mem.attachWord(a, A_WAKER));
       return true;
     };
     if (!write()) this.backlog.push(write);
   }
 
-  /** Publish a cell whose writer died before publishing it, as one every consumer skips. */
-  private tombstone(ring: Ring, pos: number): void {
-    const cell = ring.cellWord(pos);
-    this.i32[cell + C_KIND] = CF_TOMBSTONE | (this.i32[cell + C_KIND]! & CF_SPILLED);
-    Atomics.store(this.i32, cell + C_SEQ, (pos + 1) | 0);
-  }
-
   private completionPublished(a: number, t: number, gen: number, w: number): boolean {
     let found = false;
     const i32 = this.i32;
     this.forEachPublished(this.compRings[a]!, (cell) => {
+      if ((i32[cell + C_KIND]! & CF_TOMBSTONE) !== 0) return; // its other words are stale
       if (i32[cell + C_TOKEN] === t && i32[cell + C_GEN] === gen && i32[cell + C_PRODUCER] === w) found = true;
     });
     return found;
@@ -306,7 +421,42 @@ export class Supervisor {
 
   // ---- watchdog ----
 
+  /**
+   * The watchdog runs every watchdogMs while anything could need it (a task running, a kill
+   * request, recovery work pending, another thread attached), and every IDLE_TICK_MS otherwise,
+   * so an idle runtime costs next to no CPU. A deadline task that starts while the runtime is
+   * idle is therefore first looked at up to IDLE_TICK_MS late.
+   */
+  private schedule(ms: number): void {
+    if (this.closing) return;
+    this.timer = setTimeout(this.tick, ms);
+    this.timer.unref();
+  }
+
+  private busy(): boolean {
+    if (this.backlog.length > 0 || this.adopted.size > 0) return true;
+    const i32 = this.i32;
+    for (let w = 0; w < this.L.workers; w++) {
+      const base = this.mem.workerWord(w, 0);
+      if (Atomics.load(i32, base + W_RUN_TOKEN) !== 0 || Atomics.load(i32, base + W_KILL_TOKEN) !== 0) return true;
+      if (Atomics.load(i32, base + W_ASYNC_INFLIGHT) !== 0 || Atomics.load(i32, base + W_WAKER) !== WAKER_PARKED) return true;
+    }
+    for (let a = 1; a < this.L.maxAttachments; a++) {
+      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_FREE) return true;
+    }
+    return false;
+  }
+
   private readonly tick = (): void => {
+    this.timer = null;
+    try {
+      this.watch();
+    } finally {
+      this.schedule(this.busy() ? this.options.watchdogMs : Math.max(this.options.watchdogMs, IDLE_TICK_MS));
+    }
+  };
+
+  private watch(): void {
     const i32 = this.i32;
     if (this.backlog.length > 0) {
       const pending = this.backlog.splice(0);
@@ -338,7 +488,7 @@ export class Supervisor {
     }
     if (++this.ticks % LIVENESS_EVERY === 0) this.checkAttachments();
     for (const a of this.adopted) if (this.drainAdopted(a)) this.adopted.delete(a);
-  };
+  }
 
   // ---- producer death ----
 
@@ -355,38 +505,28 @@ export class Supervisor {
   /**
    * Producer death (docs/design.md 4.9), for attachment a whose thread is gone:
    * 1. ACTIVE -> CLOSING (CAS): exactly one reconciler.
-   * 2. A cell it claimed and never published becomes a tombstone: workers skip it.
-   * 3. What its unfinished submit held (journal) is released: producer slot, global slot, and
-   *    the token if it never reached a published cell.
-   * 4. Its admitted tasks still run; their completions are drained here, results dropped,
-   *    slots released. When none is left, the slot is FREE for a new attach.
+   * 2. Under a freeze (4.10): its claimed, unpublished cell becomes a tombstone; a token it made
+   *    PENDING but never published is freed; the counters are recounted, which gives back every
+   *    slot its unfinished submit held, wherever it died.
+   * 3. Its admitted tasks still run. The supervisor consumes its completion ring in its place:
+   *    results dropped, slots released, outcomes counted. When none is left, its books are
+   *    closed (admitted = resolved) and the slot is FREE for a new attach.
    */
   recoverAttachment(a: number): void {
     const i32 = this.i32;
     if (Atomics.compareExchange(i32, this.mem.attachWord(a, A_STATE), A_ACTIVE, A_CLOSING) !== A_ACTIVE) return;
-    const claimRing = Atomics.load(i32, this.mem.attachWord(a, A_CLAIM_RING));
-    const claimPos = Atomics.load(i32, this.mem.attachWord(a, A_CLAIM_POS));
-    const unpublished = claimRing >= 0 && !this.ringOf(claimRing).readable(claimPos);
-    if (unpublished) this.tombstone(this.ringOf(claimRing), claimPos);
-    const j = Atomics.load(i32, this.mem.attachWord(a, A_JOURNAL));
-    if (j !== 0) {
-      const p = (j & J_PRODUCER_MASK) - 1;
-      const t = (j >>> J_TOKEN_SHIFT) - 1;
-      if (t < 0 || unpublished) {
-        // The submit never reached a published cell: give back what it held. A token it had
-        // already counted as admitted never runs: it is counted retracted.
-        if (p >= 0 && (j & J_GLOBAL) !== 0) releaseSlots(i32, this.mem.producerWord(p, P_PACKED), this.mem.globalWord);
-        else if (p >= 0) Atomics.sub(i32, this.mem.producerWord(p, P_PACKED), 1);
-        if (t >= 0) {
-          Atomics.store(i32, this.mem.tokenWord(a, t), TK_FREE);
-          i32[this.mem.statWord(a, p, S_RESOLVED + O_RETRACTED)]!++;
-        }
+    const run = (): boolean => {
+      if (!this.freeze()) return false;
+      try {
+        this.reconcile([], [a], { reason: `attached thread ${a} died`, retryable: false });
+      } finally {
+        this.unfreeze();
       }
-    }
-    Atomics.store(i32, this.mem.attachWord(a, A_JOURNAL), 0);
-    Atomics.store(i32, this.mem.attachWord(a, A_CLAIM_RING), -1);
-    this.onEvent(`attached thread ${a} is gone: reconciled (its admitted tasks run; results dropped)`);
-    if (!this.drainAdopted(a)) this.adopted.add(a);
+      this.onEvent(`attached thread ${a} is gone: reconciled (its admitted tasks run; results dropped)`);
+      if (!this.drainAdopted(a)) this.adopted.add(a);
+      return true;
+    };
+    if (!run()) this.backlog.push(run);
   }
 
   /** Drain a dead attachment's completions; true once nothing of it is left (slot freed). */
@@ -406,17 +546,21 @@ export class Supervisor {
       const tw = this.mem.tokenWord(a, t);
       const word = Atomics.load(i32, tw);
       if (word === TK_FREE || word >>> TK_GEN_SHIFT !== gen) continue;
-      Atomics.store(i32, tw, TK_FREE);
+      Atomics.store(i32, tw, TK_FREE); // with the release below: the supervisor never runs inside a freeze here
       const p = i32[this.mem.tokenMetaWord(a, t)]!;
       releaseSlots(i32, this.mem.producerWord(p, P_PACKED), this.mem.globalWord);
       i32[this.mem.statWord(a, p, S_RESOLVED + (kind & 0xffff))]!++;
     }
     for (let t = 0; t < this.L.tokenCapacity; t++) {
-      const word = Atomics.load(i32, this.mem.tokenWord(a, t));
-      const state = word & TK_STATE_MASK;
-      if (state === TK_RETRACTED) Atomics.store(i32, this.mem.tokenWord(a, t), TK_FREE); // never runs; released by its canceller
-      else if (word !== TK_FREE) return false;
+      if (Atomics.load(i32, this.mem.tokenWord(a, t)) !== TK_FREE) return false;
     }
+    // Its books: a submit it died in counts as not admitted, so admitted = resolved.
+    for (let p = 0; p < this.L.maxProducers; p++) {
+      let resolved = 0;
+      for (let o = 0; o < OUTCOMES.length; o++) resolved += i32[this.mem.statWord(a, p, S_RESOLVED + o)]!;
+      i32[this.mem.statWord(a, p, S_ADMITTED)] = resolved;
+    }
+
     // Nothing of it is live: its payload arena holds only chunks of cells still to be skipped.
     const referenced = new Set<number>();
     for (const r of this.subRings) {
@@ -448,3 +592,7 @@ function attributeOutput(worker: Worker, w: number): void {
   pipe(worker.stderr, process.stderr);
 }
 
+
+function key(a: number, t: number, gen: number): number {
+  return (a * 0x10000 + t) * 0x200000 + gen; // < 2^53: a < 256, t < 2^16, gen < 2^21
+}

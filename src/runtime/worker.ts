@@ -24,7 +24,7 @@ import { isMainThread, parentPort, threadId, workerData } from 'node:worker_thre
 import {
   A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_RETRYABLE, CF_TOMBSTONE, CF_WEIGHT_MASK,
   CF_WEIGHT_SHIFT, H_HOOKS, Memory, RT_CLOSED, TK_DONE, TK_GEN_SHIFT, TK_PENDING, TK_RUNNING, TK_WORKER_SHIFT,
-  W_ASYNC_INFLIGHT, W_CLAIM_POS, W_CLAIM_RING, W_CPU_MASK, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT,
+  W_ASYNC_INFLIGHT, W_WINDOW, W_CPU_MASK, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT,
   W_RUN_DEADLINE, W_RUN_GEN, W_RUN_TOKEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
@@ -68,8 +68,8 @@ class WorkerLoop {
   private readonly parksW: number;
   private readonly routedW: number;
   private readonly runW: number;
-  private readonly claimRingW: number;
-  private readonly claimPosW: number;
+  private readonly windowW: number;
+  private readonly freezeW: number;
   private readonly hooks: boolean;
   private readonly clock: MonotonicClock;
   /** Polite spinning (sched_yield), when the native addon is present. */
@@ -103,8 +103,8 @@ class WorkerLoop {
     this.parksW = mem.workerWord(w, W_PARKS);
     this.routedW = mem.workerWord(w, W_ROUTED_HEAVY);
     this.runW = mem.workerWord(w, 0);
-    this.claimRingW = mem.workerWord(w, W_CLAIM_RING);
-    this.claimPosW = mem.workerWord(w, W_CLAIM_POS);
+    this.windowW = mem.workerWord(w, W_WINDOW);
+    this.freezeW = mem.freezeWord;
     this.hooks = mem.i32[H_HOOKS] === 1;
     this.clock = new MonotonicClock(mem.epochMicros());
     this.head = Atomics.load(mem.i32, mem.workerWord(w, W_HEAD));
@@ -257,15 +257,14 @@ class WorkerLoop {
   /** Steps 5-6. An 'abandoned' outcome carries its reason as a short string. */
   private complete(att: number, t: number, gen: number, outcome: number, value: unknown): void {
     const i32 = this.i32;
-    const running = (gen << TK_GEN_SHIFT) | this.workerBits | TK_RUNNING;
-    const tw = this.mem.tokenWord(att, t);
-    if (Atomics.compareExchange(i32, tw, running, (gen << TK_GEN_SHIFT) | this.workerBits | TK_DONE) !== running) return;
-    if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:done'], this.w + 1);
+    // Encode first (outside the window: it may wait for arena space). A result that cannot be
+    // carried becomes a 'rejected' PayloadError.
     let tag: number;
     try {
       tag = this.codec.prepare(value, 'result');
     } catch (err) {
       outcome = O_REJECTED;
+      value = err;
       tag = this.codec.prepare(err, 'result');
     }
     // The arena frees as the submitter drains results; it never blocks on us, so wait for it.
@@ -273,12 +272,27 @@ class WorkerLoop {
       Atomics.wait(i32, this.stateW, i32[this.stateW]!, Math.min(1 + waited, 10));
       tag = this.codec.prepare(value, 'result');
     }
+    // DONE .. published runs inside this worker's window (docs/design.md 4.10).
+    for (;;) {
+      Atomics.store(i32, this.windowW, 1);
+      if (Atomics.load(i32, this.freezeW) === 0) break;
+      Atomics.store(i32, this.windowW, 0);
+      Atomics.wait(i32, this.freezeW, 1, 5);
+    }
+    const running = (gen << TK_GEN_SHIFT) | this.workerBits | TK_RUNNING;
+    if (Atomics.compareExchange(i32, this.mem.tokenWord(att, t), running, (gen << TK_GEN_SHIFT) | this.workerBits | TK_DONE) !== running) {
+      Atomics.store(i32, this.windowW, 0); // abandoned meanwhile: drop the result
+      this.codec.abandon();
+      return;
+    }
+    if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:done'], this.w + 1);
     const ring = this.completions[att]!;
-    let pos = ring.claim(this.claimRingW, this.claimPosW);
-    while (pos === RING_FULL) pos = ring.claim(this.claimRingW, this.claimPosW); // unreachable: a cell per token
+    let pos = ring.claim();
+    while (pos === RING_FULL) pos = ring.claim(); // only with a duplicate from recovery in flight: the owner drains it
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:claimed'], this.w + 1);
     writeCompletion(i32, ring.cellWord(pos), this.codec, outcome, att, t, gen, this.w);
-    ring.publish(pos, this.claimRingW);
+    ring.publish(pos);
+    Atomics.store(i32, this.windowW, 0);
     wake(i32, this.compWakers[att]!);
   }
 

@@ -1,34 +1,37 @@
 /**
  * Spill arena: a byte ring in shared memory for values too large for a cell's inline bytes.
  *
- * One arena per writer thread (each attachment for payloads, each worker for results).
- * Who writes what:
- *   ALLOC, RECLAIM   the writer only (plain single-writer counters, kept in its arena block)
- *   chunk header     [length, tag]. The writer stores tag = the chunk's own position (LIVE)
- *                    before publishing the cell that points at it; a reader frees it with
- *                    CAS(tag, pos, pos | 1) (FREED). Positions are 8-aligned, so bit 0 is free.
+ * One arena per writer thread (each attachment for payloads, each worker for results). Chunks
+ * start on 64-byte granules. Who writes what:
+ *   ALLOC, RECLAIM   the writer only (single-writer counters, kept in its arena block)
+ *   chunk length     the writer, in the chunk's first word; only the writer reads it (reclaim)
+ *   chunk tag        one word per granule, in a side table outside the arena bytes. The writer
+ *                    stores tag = the chunk's position (LIVE) before publishing the cell that
+ *                    names it; a reader frees it with CAS(tag, pos, pos | 1) (FREED).
  *
- * Free each allocation once. A free names the allocation (pos), so a repeated free is a no-op
- * while the chunk's bytes are not reused; after reuse the tag word may be another chunk's data,
- * so the codec marks a cell CF_CONSUMED right after freeing its chunk, and recovery (a cell read
- * again after a crash) never frees twice.
+ * Readers free out of order; the writer reclaims in order, from RECLAIM forward over FREED
+ * chunks, so a slow reader holds back reuse of everything after its chunk, never corrupts it.
+ * A chunk never straddles the end: the tail gap is filled with a pre-freed padding chunk.
  *
- * Readers free out of order; the writer reclaims in order, from RECLAIM forward over FREED chunks,
- * so a slow reader holds back reuse of everything after its chunk, never corrupts it. A chunk
- * never straddles the end: the tail gap is filled with a pre-freed padding chunk. Positions are
- * wrapping int32 byte counters; the arena size is a power of two.
+ * Freeing is idempotent and safe against reuse, because tags live outside the data: a free names
+ * the allocation (pos), and the tag of that granule holds pos only while that very allocation is
+ * live. After the chunk is freed, reclaimed and its bytes reused, the granule's tag is either
+ * pos | 1 (no chunk starts there now) or a later position (one does): the CAS fails either way.
+ * Crash recovery relies on it: a cell read again after its reader died may be freed twice.
+ * Positions are wrapping int32 byte counters; the arena size is a power of two.
  */
-import { Memory } from './layout.js';
+import { ARENA_GRANULE, Memory } from './layout.js';
 
 const ALLOC = 0;
 const RECLAIM = 1;
 const HDR_BYTES = 8;
 const FREED_BIT = 1;
+const GRANULE_MASK = ARENA_GRANULE - 1;
 
 /** Returned by alloc() when the arena has no room right now. */
 export const ARENA_FULL = -1;
 
-const align8 = (n: number): number => (n + 7) & ~7;
+const alignGranule = (n: number): number => (n + GRANULE_MASK) & ~GRANULE_MASK;
 
 /** Writer side. One per writer thread. */
 export class ArenaWriter {
@@ -38,7 +41,7 @@ export class ArenaWriter {
   private readonly size: number;
   private readonly mask: number;
 
-  constructor(mem: Memory, readonly writer: number) {
+  constructor(private readonly mem: Memory, readonly writer: number) {
     this.i32 = mem.i32;
     this.ctl = mem.arenaCtlWord(writer);
     this.base = mem.arenaByte(writer);
@@ -54,7 +57,7 @@ export class ArenaWriter {
    * ARENA_FULL. Nothing is visible to readers until a published cell names the chunk.
    */
   alloc(n: number): number {
-    const need = align8(n + HDR_BYTES);
+    const need = alignGranule(n + HDR_BYTES);
     if (need > this.size) return ARENA_FULL;
     const i32 = this.i32;
     let pos = i32[this.ctl + ALLOC]!;
@@ -73,14 +76,12 @@ export class ArenaWriter {
       if (!this.fits(pos, pad + need)) return ARENA_FULL;
     }
     if (pad > 0) {
-      const w = (this.base + off) >> 2;
-      i32[w] = pad;
-      Atomics.store(i32, w + 1, pos | FREED_BIT);
+      i32[(this.base + off) >> 2] = pad;
+      Atomics.store(i32, this.tagWord(pos), pos | FREED_BIT);
       pos = (pos + pad) | 0;
     }
-    const w = (this.base + (pos & this.mask)) >> 2;
-    i32[w] = need;
-    Atomics.store(i32, w + 1, pos);
+    i32[(this.base + (pos & this.mask)) >> 2] = need;
+    Atomics.store(i32, this.tagWord(pos), pos);
     i32[this.ctl + ALLOC] = (pos + need) | 0;
     return pos;
   }
@@ -95,7 +96,7 @@ export class ArenaWriter {
 
   /** Shrink the most recent allocation to n bytes (the caller wrote less than it reserved). */
   shrink(pos: number, n: number): void {
-    const need = align8(n + HDR_BYTES);
+    const need = alignGranule(n + HDR_BYTES);
     this.i32[(this.base + (pos & this.mask)) >> 2] = need;
     this.i32[this.ctl + ALLOC] = (pos + need) | 0;
   }
@@ -104,6 +105,8 @@ export class ArenaWriter {
   used(): number {
     return (this.i32[this.ctl + ALLOC]! - this.i32[this.ctl + RECLAIM]!) | 0;
   }
+
+  private tagWord(pos: number): number { return this.mem.arenaTagWord(this.writer, pos & this.mask); }
 
   private fits(pos: number, bytes: number): boolean {
     return ((pos + bytes - this.i32[this.ctl + RECLAIM]!) | 0) <= this.size;
@@ -114,9 +117,8 @@ export class ArenaWriter {
     const alloc = i32[this.ctl + ALLOC]!;
     let r = i32[this.ctl + RECLAIM]!;
     while (r !== alloc) {
-      const w = (this.base + (r & this.mask)) >> 2;
-      if ((Atomics.load(i32, w + 1) & FREED_BIT) === 0) break;
-      r = (r + i32[w]!) | 0;
+      if ((Atomics.load(i32, this.tagWord(r)) & FREED_BIT) === 0) break;
+      r = (r + i32[(this.base + (r & this.mask)) >> 2]!) | 0;
     }
     i32[this.ctl + RECLAIM] = r;
   }
@@ -127,15 +129,14 @@ export function arenaDataByte(mem: Memory, writer: number, pos: number): number 
   return mem.arenaByte(writer) + (pos & (mem.layout.spillBytes - 1)) + HDR_BYTES;
 }
 
-/** Free the allocation at pos (once: see the header). A no-op if it is already freed and not reused. */
+/** Free the allocation at pos: idempotent, and a no-op once its bytes were reused (see the header). */
 export function arenaFree(mem: Memory, writer: number, pos: number): void {
-  const tag = ((mem.arenaByte(writer) + (pos & (mem.layout.spillBytes - 1))) >> 2) + 1;
-  Atomics.compareExchange(mem.i32, tag, pos, pos | FREED_BIT);
+  Atomics.compareExchange(mem.i32, mem.arenaTagWord(writer, pos & (mem.layout.spillBytes - 1)), pos, pos | FREED_BIT);
 }
 
 /** Whether the allocation at pos is still live (not freed, bytes not reused). */
 export function arenaLive(mem: Memory, writer: number, pos: number): boolean {
-  return Atomics.load(mem.i32, ((mem.arenaByte(writer) + (pos & (mem.layout.spillBytes - 1))) >> 2) + 1) === pos;
+  return Atomics.load(mem.i32, mem.arenaTagWord(writer, pos & (mem.layout.spillBytes - 1))) === pos;
 }
 
 /**
@@ -151,11 +152,11 @@ export function arenaScavenge(mem: Memory, writer: number, referenced: ReadonlyS
   const alloc = i32[ctl + ALLOC]!;
   let freed = 0;
   for (let r = i32[ctl + RECLAIM]!; r !== alloc;) {
-    const w = (base + (r & mask)) >> 2;
-    const len = i32[w]!;
+    const len = i32[(base + (r & mask)) >> 2]!;
     if (len <= 0) break; // never written: nothing beyond either
-    if (Atomics.load(i32, w + 1) === r && !referenced.has(r)) {
-      Atomics.compareExchange(i32, w + 1, r, r | FREED_BIT);
+    const tag = mem.arenaTagWord(writer, r & mask);
+    if (Atomics.load(i32, tag) === r && !referenced.has(r)) {
+      Atomics.compareExchange(i32, tag, r, r | FREED_BIT);
       freed++;
     }
     r = (r + len) | 0;

@@ -20,6 +20,7 @@
  *   tokens        A x T words    token state words, one table per attachment
  *   tokenMeta     A x T words    producer index of each live token
  *   arenaCtl      (A+W) blocks   spill arena allocator words (single writer each)
+ *   arenaTags     (A+W) x S/64 w chunk tags, one word per 64-byte granule (arena.ts)
  *   subRings      W x C cells    per-worker submission rings
  *   compRings     A x T cells    per-attachment completion rings
  *   arenas        (A+W) x S      spill arenas: attachments 0..A-1, then workers
@@ -29,13 +30,15 @@
  */
 
 export const MAGIC = 0x534c4943; // "SLIC"
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 export const BLOCK_BYTES = 128;
 export const BLOCK_WORDS = BLOCK_BYTES >> 2;
 export const CELL_BYTES = 128;
 export const CELL_WORDS = CELL_BYTES >> 2;
 export const NAME_BYTES = 64;
+/** Spill arena chunks start on 64-byte granules; each granule has a tag word (arena.ts). */
+export const ARENA_GRANULE = 64;
 export const STAT_WORDS = 16;
 
 // ---- header block (word indices relative to the start of the buffer) ----
@@ -57,7 +60,17 @@ export const H_HOOKS = 13;
 /** Clock epoch, microseconds since the Unix epoch, as a float64 at byte 64 (words 16..17). */
 export const H_EPOCH_F64 = 8; // index into a Float64Array view
 
-// ---- runtime state ----
+// ---- runtime state block (word offsets within it) ----
+/** Runtime state: RT_RUNNING / RT_DRAINING / RT_CLOSED. Written by the starting thread. */
+export const ST_STATE = 0;
+/**
+ * Freeze flag (docs/design.md 4.10): 1 while the supervisor reconciles after a thread died.
+ * Every window that moves a shared counter or claims a ring cell is entered by storing the
+ * thread's window flag, then reading this word (Dekker): a thread that sees it set leaves and
+ * waits; the supervisor, after setting it, waits until no live thread's window flag is set.
+ */
+export const ST_FREEZE = 1;
+
 export const RT_RUNNING = 0;
 export const RT_DRAINING = 1;
 export const RT_CLOSED = 2;
@@ -106,9 +119,8 @@ export const W_RUN_ATT = 3;
 export const W_RUN_TOKEN = 4;
 export const W_RUN_GEN = 5;
 export const W_EXECUTED = 6;
-/** Claim record of this writer (completion rings), see ring.ts. W_CLAIM_RING -1 = none. */
-export const W_CLAIM_RING = 7;
-export const W_CLAIM_POS = 8;
+/** Window flag (4.10): 1 while this worker is inside complete() (token DONE .. cell published). */
+export const W_WINDOW = 7;
 export const W_THREAD_ID = 9;
 export const W_ASYNC_INFLIGHT = 10;
 export const W_ROUTED_HEAVY = 11;
@@ -136,39 +148,26 @@ export const W_FAILED = 22;
 export const W_RESTARTS = 23;
 
 // ---- attachment block ----
-/** 0 free, 1 active, 2 closing (owner gone, being reconciled). CAS to claim. */
+/** 0 free, 3 claiming, 1 active, 2 closing (owner gone, being reconciled). CAS to claim. */
 export const A_STATE = 0;
 export const A_WAKER = 1;
 /** Completion ring head: written only by the owning thread. */
 export const A_HEAD = 2;
 export const A_THREAD_ID = 3;
-/** Claim record of this writer (submission rings), see ring.ts. A_CLAIM_RING -1 = none. */
-export const A_CLAIM_RING = 4;
-export const A_CLAIM_POS = 5;
 /**
- * Submit journal: what the in-progress submit holds, so a thread that dies mid-submit can be
- * reconciled exactly (docs/design.md, "Producer death"). Written by the owner only:
- *
- *   30            14 13  12           0
- *   +---------------+---+-------------+
- *   |  token + 1    | G | producer + 1 |
- *   +---------------+---+-------------+
- *
- * producer + 1 once the producer gate admitted; G once the global gate did; token + 1 once the
- * token is PENDING. 0 when no submit is in progress.
+ * Window flag (4.10): 1 while this thread is inside a submit (gates .. cell published) or a
+ * resolve (token freed .. slots released). Written by the owner only.
  */
-export const A_JOURNAL = 6;
+export const A_WINDOW = 4;
 /** The owner thread's kernel tid and start time (/proc), for liveness checks; 0 if unknown. */
 export const A_TID = 7;
 export const A_START = 8;
 
-export const J_GLOBAL = 1 << 13;
-export const J_TOKEN_SHIFT = 14;
-export const J_PRODUCER_MASK = J_GLOBAL - 1;
-
 export const A_FREE = 0;
 export const A_ACTIVE = 1;
 export const A_CLOSING = 2;
+/** Claimed by an attaching thread that has not yet recorded its identity (liveness skips it). */
+export const A_CLAIMING = 3;
 
 // ---- stats (per attachment, per producer; single writer: the attachment's thread) ----
 export const S_ADMITTED = 0;
@@ -200,12 +199,7 @@ export const C_INLINE_BYTES = C_DEADLINE * 4 - C_DATA_BYTE;
 export const CF_SPILLED = 1 << 24;
 export const CF_TOMBSTONE = 1 << 25;
 export const CF_BUFFER = 1 << 26;
-/**
- * The cell's spill chunk has been freed (set by the reader right after the free, with no call
- * in between). A cell read again after a crash is not freed twice: a second free could hit
- * bytes a later allocation owns.
- */
-export const CF_CONSUMED = 1 << 30;
+
 /** Completion cells: an 'abandoned' outcome that may be retried (the worker died). */
 export const CF_RETRYABLE = 1 << 29;
 /** Submission cells: routing class (0 heavy, 1 medium, 2 light, 3 none) in bits 27..28. */
@@ -264,6 +258,7 @@ export interface Layout extends LayoutConfig {
   tokens: number;
   tokenMeta: number;
   arenaCtl: number;
+  arenaTags: number;
   subRings: number;
   compRings: number;
   arenas: number;
@@ -300,12 +295,13 @@ export function computeLayout(c: LayoutConfig): Layout {
   const tokens = take(A * T * 4);
   const tokenMeta = take(A * T * 4);
   const arenaCtl = take((A + W) * BLOCK_BYTES);
+  const arenaTags = take((A + W) * (S / ARENA_GRANULE) * 4);
   const subRings = take(W * C * CELL_BYTES);
   const compRings = take(A * T * CELL_BYTES);
   const arenas = take((A + W) * S);
   return {
     ...c, tokenCapacity: T, header, state, global, hooksBlock: hooks, producers, names, workerBlocks, attachBlocks,
-    tails, stats, tokens, tokenMeta, arenaCtl, subRings, compRings, arenas, totalBytes: at,
+    tails, stats, tokens, tokenMeta, arenaCtl, arenaTags, subRings, compRings, arenas, totalBytes: at,
   };
 }
 
@@ -343,16 +339,11 @@ export class Memory {
     h[H_SPIN_US] = c.spinMicros;
     h[H_ASYNC_LIMIT] = c.asyncLimit;
     h[H_HOOKS] = c.testHooks ? 1 : 0;
-    for (let w = 0; w < c.workers; w++) {
-      h[mem.workerWord(w, W_CLAIM_RING)] = -1;
-    }
-    for (let a = 0; a < c.maxAttachments; a++) {
-      h[mem.attachWord(a, A_CLAIM_RING)] = -1;
-    }
     return mem;
   }
 
-  get stateWord(): number { return this.layout.state >> 2; }
+  get stateWord(): number { return (this.layout.state >> 2) + ST_STATE; }
+  get freezeWord(): number { return (this.layout.state >> 2) + ST_FREEZE; }
   get globalWord(): number { return this.layout.global >> 2; }
   get hooksWord(): number { return this.layout.hooksBlock >> 2; }
   producerWord(p: number, field: number): number { return ((this.layout.producers + p * BLOCK_BYTES) >> 2) + field; }
@@ -369,6 +360,10 @@ export class Memory {
   /** Spill arenas: writers 0..A-1 are attachments, A..A+W-1 workers. */
   arenaCtlWord(writer: number): number { return (this.layout.arenaCtl + writer * BLOCK_BYTES) >> 2; }
   arenaByte(writer: number): number { return this.layout.arenas + writer * this.layout.spillBytes; }
+  /** Word index of the tag of the granule at arena byte offset `off` of `writer`'s arena. */
+  arenaTagWord(writer: number, off: number): number {
+    return (this.layout.arenaTags >> 2) + writer * (this.layout.spillBytes / ARENA_GRANULE) + (off / ARENA_GRANULE);
+  }
   subRingByte(w: number): number { return this.layout.subRings + w * this.layout.ringCapacity * CELL_BYTES; }
   compRingByte(a: number): number { return this.layout.compRings + a * this.layout.tokenCapacity * CELL_BYTES; }
   epochMicros(): number { return this.f64[H_EPOCH_F64]!; }

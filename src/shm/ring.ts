@@ -6,7 +6,6 @@
  *   tail       any producer, by CAS only (claims one position)
  *   head       the consumer only (plain Atomics.store after it has copied a cell out)
  *   cell.seq   the producer that claimed the position: pos + 1 publishes the cell
- *   claim      each writer's own (ring, pos) record, stored right after its claim CAS wins
  *
  * Capacity is decided on tail - head, not on the cell's sequence word: a producer may claim
  * position p only while p - head < capacity, so the cell p & mask was last used by position
@@ -17,13 +16,10 @@
  *
  * Positions are int32 and wrap; every comparison is on a wrapped difference `(a - b) | 0`.
  *
- * Claim record: right after its claim CAS wins, a writer stores (pos, ring) in its own block,
- * and clears the ring word after publishing. If a writer dies between claim and publish, the
- * cell stays unpublished and the consumer would stall at it; recovery reads the dead writer's
- * record and publishes a tombstone (or an 'abandoned' completion) there. The record is exact
- * because nothing between the CAS and the two stores can be interrupted: V8 delivers
- * termination only at function entries and loop back-edges, and there is neither in between.
- * See docs/design.md, "Crash" and "Producer death".
+ * A producer that dies between claim and publish leaves a cell the consumer would stall at.
+ * Every claim-to-publish span runs inside its thread's window (docs/design.md 4.10), so during
+ * a freeze every claimed, unpublished cell belongs to a dead thread, and recovery publishes a
+ * tombstone there.
  */
 import { C_SEQ, CELL_BYTES, CELL_WORDS } from './layout.js';
 
@@ -37,7 +33,7 @@ export class Ring {
 
   constructor(
     readonly i32: Int32Array,
-    /** Ring id recorded in claim intents. */
+    /** Ring id: 0..W-1 submission rings, W.. completion rings. */
     readonly id: number,
     /** Word index of the tail (claim) counter. */
     readonly tailWord: number,
@@ -62,33 +58,26 @@ export class Ring {
   /** Items claimed and not yet consumed (includes claimed-but-unpublished cells). */
   size(): number { return (Atomics.load(this.i32, this.tailWord) - Atomics.load(this.i32, this.headWord)) | 0; }
 
-  /**
-   * Producer: claim the next position, or RING_FULL. Records the claim in
-   * (recordRingWord, recordPosWord), so a death between claim and publish can be repaired.
-   */
-  claim(recordRingWord: number, recordPosWord: number): number {
+  /** Producer: claim the next position, or RING_FULL. */
+  claim(): number {
     const i32 = this.i32;
     for (;;) {
       const tail = Atomics.load(i32, this.tailWord);
       if (((tail - Atomics.load(i32, this.headWord)) | 0) >= this.capacity) return RING_FULL;
-      if (Atomics.compareExchange(i32, this.tailWord, tail, (tail + 1) | 0) === tail) {
-        // No call and no loop back-edge between the CAS and these stores (see the header).
-        Atomics.store(i32, recordPosWord, tail);
-        Atomics.store(i32, recordRingWord, this.id);
-        return tail;
-      }
+      if (Atomics.compareExchange(i32, this.tailWord, tail, (tail + 1) | 0) === tail) return tail;
     }
   }
 
-  /** Recovery: whether pos has been claimed (tail has passed it). */
-  claimed(pos: number): boolean {
-    return ((Atomics.load(this.i32, this.tailWord) - pos) | 0) > 0;
+  /** Producer: make position pos readable. The cell's contents must be written before this. */
+  publish(pos: number): void {
+    Atomics.store(this.i32, this.cellWord(pos) + C_SEQ, (pos + 1) | 0);
   }
 
-  /** Producer: make position pos readable. The cell's contents must be written before this. */
-  publish(pos: number, recordRingWord: number): void {
-    Atomics.store(this.i32, this.cellWord(pos) + C_SEQ, (pos + 1) | 0);
-    Atomics.store(this.i32, recordRingWord, -1);
+  /** Recovery (during a freeze): publish a cell its dead claimer never published as a tombstone. */
+  tombstone(pos: number, kindWord: number, tombstoneFlag: number, keepFlags: number): void {
+    const cell = this.cellWord(pos);
+    this.i32[cell + kindWord] = tombstoneFlag | (this.i32[cell + kindWord]! & keepFlags);
+    Atomics.store(this.i32, cell + C_SEQ, (pos + 1) | 0);
   }
 
   /** Consumer: is position pos published? */
