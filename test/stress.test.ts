@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { Runtime, type Token } from '../src/index.js';
+import { produceInc, type ProduceResult } from './helpers/produce.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 const bootstrap = new URL('./fixtures/ts-bootstrap.mjs', import.meta.url);
 
-interface ThreadResult { admitted: number; ok: number; wrong: number; rejected: number }
 
-function runThread(data: Record<string, unknown>): Promise<ThreadResult> {
+function runThread(data: Record<string, unknown>): Promise<ProduceResult> {
   const w = new Worker(bootstrap, { workerData: { entry: new URL('./fixtures/producer-thread.ts', import.meta.url).href, ...data } });
   return new Promise((resolve, reject) => {
     w.once('message', resolve);
@@ -16,41 +16,13 @@ function runThread(data: Record<string, unknown>): Promise<ThreadResult> {
   });
 }
 
-/** Main-thread producer: same contract as the fixture. */
-async function produce(rt: Runtime, producer: string, count: number, window: number, base: number): Promise<ThreadResult> {
-  const p = rt.producer(producer);
-  const inc = rt.task('inc');
-  let sent = 0, done = 0, inFlight = 0, wrong = 0, rejected = 0;
-  const seen = new Uint8Array(count);
-  await new Promise<void>((resolve) => {
-    const pump = (): void => {
-      while (sent < count && inFlight < window) {
-        const i = sent;
-        const a = p.submit<number>(inc, base + i);
-        if (!a.admitted) { rejected++; break; }
-        sent++;
-        inFlight++;
-        a.then((v) => {
-          if (v !== base + i + 1 || seen[i] !== 0) wrong++;
-          seen[i] = 1;
-          inFlight--;
-          if (++done === count) resolve(); else pump();
-        });
-      }
-      if (sent < count && inFlight === 0) setImmediate(pump);
-    };
-    pump();
-  });
-  return { admitted: sent, ok: done - wrong, wrong, rejected };
-}
-
 describe('multi-thread stress', () => {
   it('4 attached producer threads plus main, 200k tasks each, 2 workers: every token resolves exactly once with the right value, counters zero at quiescence', async () => {
     const N = 200_000;
     const rt = await Runtime.start({ tasks, workers: 2, globalSlots: 512, ringCapacity: 256 });
     rt.producer('shared', { slots: 300 });
     const results = await Promise.all([
-      produce(rt, 'main', N, 256, 0),
+      produceInc(rt, 'main', N, 256, 0),
       ...[1, 2, 3, 4].map((k) => runThread({ handle: rt.handle, count: N, window: 128, producer: k % 2 ? 'shared' : `own-${k}`, base: k * 1e6 })),
     ]);
     for (const r of results) {
