@@ -415,10 +415,6 @@ export class Supervisor {
     }
   }
 
-  private ringOf(id: number): Ring {
-    return id < this.L.workers ? this.subRings[id]! : this.compRings[id - this.L.workers]!;
-  }
-
   // ---- watchdog ----
 
   /**

@@ -22,7 +22,7 @@
  */
 import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import {
-  A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_RETRYABLE, CF_TOMBSTONE, CF_WEIGHT_MASK,
+  A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_TOMBSTONE, CF_WEIGHT_MASK,
   CF_WEIGHT_SHIFT, H_HOOKS, Memory, RT_CLOSED, TK_DONE, TK_GEN_SHIFT, TK_PENDING, TK_RUNNING, TK_WORKER_SHIFT,
   W_ASYNC_INFLIGHT, W_WINDOW, W_CPU_MASK, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT,
   W_RUN_DEADLINE, W_RUN_GEN, W_RUN_TOKEN, W_THREAD_ID, W_TID, W_WAKER,
@@ -63,7 +63,6 @@ class WorkerLoop {
   private readonly stateW: number;
   private readonly spinMs: number;
   private readonly asyncLimit: number;
-  private readonly attachments: number;
   private readonly workerBits: number;
   private readonly parksW: number;
   private readonly routedW: number;
@@ -98,7 +97,6 @@ class WorkerLoop {
     this.stateW = mem.stateWord;
     this.spinMs = L.spinMicros / 1000;
     this.asyncLimit = L.asyncLimit;
-    this.attachments = L.maxAttachments;
     this.workerBits = w << TK_WORKER_SHIFT;
     this.parksW = mem.workerWord(w, W_PARKS);
     this.routedW = mem.workerWord(w, W_ROUTED_HEAVY);
