@@ -23,6 +23,7 @@ import { RING_FULL } from '../shm/ring.js';
 import { route } from './routing.js';
 import { currentThreadIdentity } from './liveness.js';
 import { spinYield } from './affinity.js';
+import { YIELD_AFTER_MS } from './spin.js';
 import { Ring } from '../shm/ring.js';
 import { Waker, wake } from '../shm/waker.js';
 import { releaseSlots } from '../admission/gate.js';
@@ -421,9 +422,10 @@ export class Attachment {
       this.pumpState = PUMP_IDLE;
       return;
     }
-    if (n > 0 || performance.now() < this.spinUntil) {
-      // Nothing yet: if the worker we wait for shares this CPU, let it run (polite spinning).
-      if (n === 0 && this.pause !== null) this.pause();
+    const now = performance.now();
+    if (n > 0 || now < this.spinUntil) {
+      // Nothing for a few µs: if the worker we wait for shares this CPU, let it run.
+      if (n === 0 && this.pause !== null && now - (this.spinUntil - this.spinMs) > YIELD_AFTER_MS) this.pause();
       setImmediate(this.pumpTick);
       return;
     }

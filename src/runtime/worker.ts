@@ -36,6 +36,7 @@ import { PayloadError } from '../errors.js';
 import { loadTaskModule } from './tasks-module.js';
 import { loadAffinity, pinCurrentThread, spinYield } from './affinity.js';
 import { HOOK_POINTS, pauseAt } from './hooks.js';
+import { YIELD_AFTER_MS } from './spin.js';
 
 export interface WorkerData {
   sluiceWorker: true;
@@ -128,9 +129,13 @@ class WorkerLoop {
       // Spin: cheap to stay awake for about as long as a futex wake costs.
       if (this.spinMs > 0) {
         this.waker.spinning();
-        const until = performance.now() + this.spinMs;
+        const start = performance.now();
+        const until = start + this.spinMs;
         const pause = this.pause;
-        while (!ring.readable(this.head) && performance.now() < until) if (pause !== null) pause();
+        for (let now = start; !ring.readable(this.head) && now < until; now = performance.now()) {
+          // Spin hard first (a peer on another core answers within a few µs), then politely.
+          if (pause !== null && now - start > YIELD_AFTER_MS) pause();
+        }
         if (ring.readable(this.head)) { this.waker.running(); continue; }
       }
       this.waker.announcePark();
