@@ -259,7 +259,9 @@ export class Supervisor {
     for (const ring of [...this.subRings, ...this.compRings]) {
       const end = Atomics.load(i32, ring.tailWord);
       for (let pos = ring.head(); pos !== end; pos = (pos + 1) | 0) {
-        if (!ring.readable(pos)) ring.tombstone(pos, C_KIND, CF_TOMBSTONE, CF_SPILLED);
+        // Keep no flag: its writer may have died between the kind word and the spill word, so a
+        // spill position there may be stale. The dead writer's chunk is scavenged instead.
+        if (!ring.readable(pos)) ring.tombstone(pos, C_KIND, CF_TOMBSTONE, 0);
       }
     }
     // Published cells, for 2 and 3.
@@ -561,7 +563,8 @@ export class Supervisor {
     const referenced = new Set<number>();
     for (const r of this.subRings) {
       this.forEachPublished(r, (cell) => {
-        if (i32[cell + C_ATT] === a && (i32[cell + C_KIND]! & CF_SPILLED) !== 0) referenced.add(i32[cell + C_SPILL]!);
+        const kind = i32[cell + C_KIND]!;
+        if (i32[cell + C_ATT] === a && (kind & (CF_SPILLED | CF_TOMBSTONE)) === CF_SPILLED) referenced.add(i32[cell + C_SPILL]!);
       });
     }
     arenaScavenge(this.mem, a, referenced);
