@@ -37,7 +37,6 @@ export class Token<T = unknown> implements PromiseLike<T> {
   private _promise: Promise<T> | null = null;
   private _res: ((v: unknown) => void) | null = null;
   private _rej: ((e: unknown) => void) | null = null;
-  /** @internal */ _callback: ((err: unknown, value: any) => void) | null = null;
   /** @internal Runs once at resolve (abort listener, queue timer). */
   _cleanup: (() => void) | null = null;
   /** @internal Set only for tasks that declared retries: what a retry needs. */
@@ -98,17 +97,12 @@ export class Token<T = unknown> implements PromiseLike<T> {
   _settle(outcome: number, value: unknown): void {
     this._outcome = outcome;
     this._value = value;
-    if (this._res !== null || this._callback !== null) this.deliver();
+    if (this._res !== null) this.deliver();
   }
 
   private deliver(): void {
     const o = this._outcome;
     const err = o === O_FULFILLED ? undefined : outcomeError(o, this._value);
-    if (this._callback !== null) {
-      const cb = this._callback;
-      this._callback = null;
-      cb(err, o === O_FULFILLED ? this._value : undefined);
-    }
     if (this._res !== null) {
       if (o === O_FULFILLED) this._res(this._value);
       else this._rej!(err);
