@@ -13,8 +13,8 @@
  *   hooks         1 block        test-only pause points (see runtime/hooks.ts)
  *   producers     P blocks       one per producer: packed gate word, refill word, limits
  *   names         P x 64 bytes   producer names (UTF-8), read-mostly
- *   workers       W blocks       waker word, ring head, heartbeat, running token, intent
- *   attachments   A blocks       waker word, completion head, owner thread, intent
+ *   workers       W blocks       waker word, ring head, run record, window flag, counters
+ *   attachments   A blocks       waker word, completion head, window flag, owner identity
  *   tails         (W+A) blocks   ring tails: submission rings 0..W-1, completion rings W..W+A-1
  *   stats         A x P x 16 w   per-attachment, per-producer counters (single writer each)
  *   tokens        A x T words    token state words, one table per attachment
@@ -109,7 +109,6 @@ export const P_CLAIM_READY = 2;
 export const W_WAKER = 0;
 /** Submission ring head: written only by the worker thread that owns the slot. */
 export const W_HEAD = 1;
-export const W_HEARTBEAT = 2;
 /**
  * Run record: the task whose synchronous part runs now. Written by the worker only:
  * W_RUN_TOKEN = token index + 1 (0 = none) is stored last when a run starts and first (0) when
@@ -126,7 +125,6 @@ export const W_ASYNC_INFLIGHT = 10;
 export const W_ROUTED_HEAVY = 11;
 export const W_ROUTED_MEDIUM = 12;
 export const W_ROUTED_LIGHT = 13;
-export const W_GENERATION = 14;
 /** Times the worker went to sleep (parkSync or parkAsync). Written by the worker only. */
 export const W_PARKS = 15;
 /** Kernel thread id (gettid) when the affinity addon is present, else 0. */

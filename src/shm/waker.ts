@@ -1,14 +1,15 @@
 /**
  * Park/unpark over one shared state word.
  *
- *   RUNNING --(no work)--> SPINNING --(spin budget spent; CAS)--> PARKED --(wake; CAS)--> RUNNING
+ *   RUNNING --(no work)--> SPINNING --(spin budget spent)--> PARKED --(wake; CAS)--> RUNNING
  *
- * The consumer (the only thread that sleeps on this word) writes RUNNING and SPINNING, and
- * CASes SPINNING -> PARKED. A producer that sees PARKED CASes it to RUNNING and only the winner
+ * The consumer (the only thread that sleeps on this word) stores RUNNING, SPINNING and PARKED:
+ * a plain store suffices, because the only other write to the word is a producer's
+ * PARKED -> RUNNING CAS, which cannot happen before PARKED is stored. A producer that sees PARKED CASes it to RUNNING and only the winner
  * of that CAS calls Atomics.notify: one syscall per sleep, none per push.
  *
  * No lost wake-up: the producer publishes its item (seq-cst store) and then reads the state;
- * the consumer stores PARKED (seq-cst CAS) and then re-checks its queue before sleeping.
+ * the consumer stores PARKED (seq-cst) and then re-checks its queue before sleeping.
  * Whichever runs second sees the other's write. Atomics.wait(word, PARKED) sleeps only while the
  * word still reads PARKED, so a wake that lands between the re-check and the wait returns at once.
  */
