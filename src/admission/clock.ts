@@ -8,6 +8,12 @@ export const TICKS_PER_SECOND = 1_000_000;
 export interface Clock {
   /** Integer ticks since the runtime's epoch. Monotonic (never decreases in one thread). */
   now(): number;
+  /**
+   * Whether admission may decide several submits of one event-loop turn at one reading of this
+   * clock (docs/design.md 4.2). Set by clocks whose reading costs more than a decision; clocks
+   * that tests and replay advance by hand leave it unset and are read at every decision.
+   */
+  readonly turnResolution?: boolean;
 }
 
 /**
@@ -17,6 +23,7 @@ export interface Clock {
 export class MonotonicClock implements Clock {
   private readonly offset: number;
   private last = 0;
+  readonly turnResolution = true;
 
   /** epochMicros: a hrtimeMicros() reading taken by the thread that started the runtime. */
   constructor(epochMicros: number) {

@@ -22,6 +22,7 @@
  */
 import { earnedMod32, wrapHorizonMs } from './bucket.js';
 import { Memory, P_EARNED, P_LAST_MS, P_PACKED } from '../shm/layout.js';
+import type { TickSource } from './tick.js';
 
 export const ADMITTED = -1;
 export const R_RATE = 0;
@@ -52,10 +53,24 @@ export function inflightOf(packed: number): number { return packed & INFLIGHT_MA
 export function pack(tokens: number, inflight: number): number { return ((tokens << 16) | inflight) | 0; }
 
 /**
+ * Guesses. Every gate word is read by the CAS that writes it: the expected value is this
+ * thread's guess of the word (the value it last wrote or saw there, kept in a plain per-thread
+ * Int32Array), and a failed CAS returns the real value to retry with. A thread that is the only
+ * writer of a word, the common case, therefore decides with one atomic instruction per gate
+ * instead of a load and a CAS. A guess is only ever an expected value: nothing is decided on it
+ * except a CAS that succeeded, and a refusal is always re-checked against a real load.
+ */
+
+/** The guesses of callers that keep none: any guess is correct, a good one is only faster. */
+const NO_GUESS = new Int32Array(2);
+
+/**
  * Bring the producer's bucket up to tick `now`. Exactly one thread adds the tokens earned
  * between two refills: the winner of the P_EARNED CAS.
  */
-export function refill(i32: Int32Array, mem: Memory, p: number, limits: Limits, now: number): void {
+export function refill(
+  i32: Int32Array, mem: Memory, p: number, limits: Limits, now: number, guess: Int32Array = NO_GUESS, gi = 0,
+): void {
   const earnedW = mem.producerWord(p, P_EARNED);
   const lastMsW = mem.producerWord(p, P_LAST_MS);
   const e = earnedMod32(now, limits.rate);
@@ -71,39 +86,110 @@ export function refill(i32: Int32Array, mem: Memory, p: number, limits: Limits, 
   if (Atomics.compareExchange(i32, earnedW, earned, e) !== earned) return; // someone else adds them
   Atomics.store(i32, lastMsW, nowMs);
   const w = mem.producerWord(p, P_PACKED);
+  let old = guess[gi]!;
   for (;;) {
-    const old = Atomics.load(i32, w);
-    const tokens = Math.min(limits.burst, tokensOf(old) + k);
-    if (Atomics.compareExchange(i32, w, old, pack(tokens, inflightOf(old))) === old) return;
+    const next = pack(Math.min(limits.burst, tokensOf(old) + k), inflightOf(old));
+    const seen = Atomics.compareExchange(i32, w, old, next);
+    if (seen === old) {
+      guess[gi] = next;
+      return;
+    }
+    old = seen;
   }
 }
 
 /** Submit step 2: take a token and an in-flight slot together, or change nothing. */
-export function admitProducer(i32: Int32Array, word: number, limits: Limits): number {
-  const take = limits.rate > 0 ? TOKEN_ONE - 1 : -1; // subtracting this takes one token (if rated) and adds one in flight
+export function admitProducer(i32: Int32Array, word: number, limits: Limits, guess: Int32Array = NO_GUESS, gi = 0): number {
+  const rated = limits.rate > 0;
+  const take = rated ? TOKEN_ONE - 1 : -1; // subtracting this takes one token (if rated) and adds one in flight
+  let old = guess[gi]!;
   for (;;) {
-    const old = Atomics.load(i32, word);
-    if (limits.rate > 0 && old >>> 16 === 0) return R_RATE;
-    if ((old & INFLIGHT_MASK) >= limits.slots) return R_PRODUCER_SLOTS;
-    if (Atomics.compareExchange(i32, word, old, (old - take) | 0) === old) return ADMITTED;
+    const refusal = rated && old >>> 16 === 0 ? R_RATE : (old & INFLIGHT_MASK) >= limits.slots ? R_PRODUCER_SLOTS : ADMITTED;
+    if (refusal !== ADMITTED) {
+      const seen = Atomics.load(i32, word);
+      if (seen === old) return refusal;
+      old = seen;
+      continue;
+    }
+    const next = (old - take) | 0;
+    const seen = Atomics.compareExchange(i32, word, old, next);
+    if (seen === old) {
+      guess[gi] = next;
+      return ADMITTED;
+    }
+    old = seen;
+  }
+}
+
+/**
+ * Step 2 for one producer, as one thread sees it: bring the bucket up to the admission tick (at
+ * most once per tick), then take a token and a slot. A refusal for rate decided at a reused
+ * tick is decided again at a fresh one (tick.ts), so reusing a reading never refuses a submit
+ * the clock would admit.
+ */
+export class ProducerGate {
+  readonly word: number;
+  private refilledAt = -1;
+
+  constructor(
+    private readonly i32: Int32Array, private readonly mem: Memory, readonly p: number, readonly limits: Limits,
+    private readonly guess: Int32Array, private readonly ticks: TickSource,
+  ) {
+    this.word = mem.producerWord(p, P_PACKED);
+  }
+
+  admit(): number {
+    const limits = this.limits;
+    if (limits.rate === 0) return admitProducer(this.i32, this.word, limits, this.guess, this.p);
+    const now = this.ticks.admissionTick();
+    if (now !== this.refilledAt) this.refillAt(now);
+    const r = admitProducer(this.i32, this.word, limits, this.guess, this.p);
+    if (r !== R_RATE || !this.ticks.reused) return r;
+    this.refillAt(this.ticks.fresh());
+    return admitProducer(this.i32, this.word, limits, this.guess, this.p);
+  }
+
+  rollback(): void {
+    rollbackProducer(this.i32, this.word, this.limits, this.guess, this.p);
+  }
+
+  private refillAt(now: number): void {
+    refill(this.i32, this.mem, this.p, this.limits, now, this.guess, this.p);
+    this.refilledAt = now;
   }
 }
 
 /** Undo admitProducer exactly: the slot back, and the token back unless the bucket refilled to burst meanwhile. */
-export function rollbackProducer(i32: Int32Array, word: number, limits: Limits): void {
+export function rollbackProducer(i32: Int32Array, word: number, limits: Limits, guess: Int32Array = NO_GUESS, gi = 0): void {
+  let old = guess[gi]!;
   for (;;) {
-    const old = Atomics.load(i32, word);
     const tokens = limits.rate > 0 ? Math.min(limits.burst, tokensOf(old) + 1) : 0;
-    if (Atomics.compareExchange(i32, word, old, pack(tokens, inflightOf(old) - 1)) === old) return;
+    const next = pack(tokens, inflightOf(old) - 1);
+    const seen = Atomics.compareExchange(i32, word, old, next);
+    if (seen === old) {
+      guess[gi] = next;
+      return;
+    }
+    old = seen;
   }
 }
 
 /** Submit step 3: take one global slot below the ceiling, or change nothing. */
-export function admitGlobal(i32: Int32Array, word: number, limit: number): boolean {
+export function admitGlobal(i32: Int32Array, word: number, limit: number, guess: Int32Array = NO_GUESS, gi = 0): boolean {
+  let g = guess[gi]!;
   for (;;) {
-    const g = Atomics.load(i32, word);
-    if (g >= limit) return false;
-    if (Atomics.compareExchange(i32, word, g, g + 1) === g) return true;
+    if (g >= limit) {
+      const seen = Atomics.load(i32, word);
+      if (seen === g) return false;
+      g = seen;
+      continue;
+    }
+    const seen = Atomics.compareExchange(i32, word, g, g + 1);
+    if (seen === g) {
+      guess[gi] = g + 1;
+      return true;
+    }
+    g = seen;
   }
 }
 
@@ -113,7 +199,9 @@ export function admitGlobal(i32: Int32Array, word: number, limit: number): boole
  * old global slot still counts, and a third producer could then be refused 'global-slots' even
  * though the producers' slots partition the global ceiling (invariant 6).
  */
-export function releaseSlots(i32: Int32Array, producerWord: number, globalWord: number): void {
-  Atomics.sub(i32, globalWord, 1);
-  Atomics.sub(i32, producerWord, 1);
+export function releaseSlots(
+  i32: Int32Array, producerWord: number, globalWord: number, guess: Int32Array = NO_GUESS, pi = 0, gi = 1,
+): void {
+  guess[gi] = Atomics.sub(i32, globalWord, 1) - 1;
+  guess[pi] = Atomics.sub(i32, producerWord, 1) - 1;
 }

@@ -314,6 +314,87 @@ describe('global gate: admitGlobal / releaseSlots', () => {
   });
 });
 
+describe('guesses: the expected value of each CAS is only a hint', () => {
+  it('with any guesses, every gate step decides and writes exactly what it does with none', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('refill' as const), ms: fc.integer({ min: 0, max: 3_000 }) }),
+      fc.record({ kind: fc.constant('admit' as const) }),
+      fc.record({ kind: fc.constant('rollback' as const) }),
+      fc.record({ kind: fc.constant('release' as const) }),
+      // Another thread moved the words: the guesses of this one are stale.
+      fc.record({ kind: fc.constant('scramble' as const), p: fc.integer(), g: fc.integer() }),
+    );
+    fc.assert(
+      fc.property(
+        fc.option(fc.integer({ min: 1, max: 20_000 }), { nil: undefined }), fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 40 }), fc.array(op, { maxLength: 150 }),
+        (rate, burst, slots, globalSlots, ops) => {
+          const spec = rate === undefined ? { slots } : { rate, burst, slots };
+          const plain = registered(spec, 0, globalSlots);
+          const guessed = registered(spec, 0, globalSlots);
+          const guess = new Int32Array(2); // [0] the producer word, [1] the global word
+          const g = plain.mem.globalWord;
+          let now = 0;
+          let held = 0;
+          for (const o of ops) {
+            if (o.kind === 'scramble') {
+              guess[0] = o.p;
+              guess[1] = o.g;
+            } else if (o.kind === 'refill') {
+              now += o.ms * 1000;
+              refill(plain.i32, plain.mem, plain.p, plain.limits, now);
+              refill(guessed.i32, guessed.mem, guessed.p, guessed.limits, now, guess, 0);
+            } else if (o.kind === 'admit') {
+              const a = admitProducer(plain.i32, plain.word, plain.limits);
+              expect(admitProducer(guessed.i32, guessed.word, guessed.limits, guess, 0)).toBe(a);
+              if (a === ADMITTED) {
+                const ga = admitGlobal(plain.i32, g, globalSlots);
+                expect(admitGlobal(guessed.i32, g, globalSlots, guess, 1)).toBe(ga);
+                if (ga) held++;
+                else {
+                  rollbackProducer(plain.i32, plain.word, plain.limits);
+                  rollbackProducer(guessed.i32, guessed.word, guessed.limits, guess, 0);
+                }
+              }
+            } else if (held > 0 && o.kind === 'rollback') {
+              Atomics.sub(plain.i32, g, 1);
+              Atomics.sub(guessed.i32, g, 1);
+              rollbackProducer(plain.i32, plain.word, plain.limits);
+              rollbackProducer(guessed.i32, guessed.word, guessed.limits, guess, 0);
+              held--;
+            } else if (held > 0 && o.kind === 'release') {
+              releaseSlots(plain.i32, plain.word, g);
+              releaseSlots(guessed.i32, guessed.word, g, guess, 0, 1);
+              held--;
+            }
+            expect(word(guessed)).toBe(word(plain));
+            expect(Atomics.load(guessed.i32, g)).toBe(Atomics.load(plain.i32, g));
+            expect(inflight(guessed)).toBe(held);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a thread that is the only writer keeps its guesses exact', () => {
+    const b = registered({ rate: 1000, burst: 8, slots: 4 }, 0);
+    const g = b.mem.globalWord;
+    const guess = new Int32Array(2);
+    guess[0] = Atomics.load(b.i32, b.word); // as after the first (learning) CAS
+    for (let i = 0; i < 3; i++) {
+      expect(admitProducer(b.i32, b.word, b.limits, guess, 0)).toBe(ADMITTED);
+      expect(admitGlobal(b.i32, g, 10, guess, 1)).toBe(true);
+      expect(guess[0]).toBe(word(b));
+      expect(guess[1]).toBe(Atomics.load(b.i32, g));
+    }
+    releaseSlots(b.i32, b.word, g, guess, 0, 1);
+    refill(b.i32, b.mem, b.p, b.limits, 5_000, guess, 0);
+    expect(guess[0]).toBe(word(b));
+    expect(guess[1]).toBe(Atomics.load(b.i32, g));
+  });
+});
+
 describe('limits: normalisation and validation', () => {
   const bad: Array<[string, unknown]> = [
     ['negative rate', { rate: -1 }],

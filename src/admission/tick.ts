@@ -1,0 +1,54 @@
+/**
+ * The admission tick: the clock reading a rate-limited decision is made at (docs/design.md 4.2).
+ *
+ * Reading the monotonic clock costs more than a whole admission decision, so a thread reuses one
+ * reading for up to TICK_REUSE decisions while `reusable` is set. Its owner (the attachment) sets
+ * it only while its pump is scheduled, and expires the reading at every pump tick: a reading is
+ * never reused across event-loop turns (like libuv's loop time), and inside one long synchronous
+ * stretch it is at most TICK_REUSE - 1 decisions old. A refusal for rate is always re-decided at
+ * a fresh reading (ProducerGate.admit), so reuse can never refuse what the clock would admit.
+ * Clocks without turnResolution (virtual clocks) are read at every decision.
+ *
+ * Single-threaded: one TickSource per attachment (thread), plain fields.
+ */
+import type { Clock } from './clock.js';
+
+/** Decisions one reading may serve. */
+export const TICK_REUSE = 64;
+
+export class TickSource {
+  /** Set by the owner while a reading may be reused (its pump is scheduled). */
+  reusable = false;
+  /** Whether the last admissionTick() returned a reused reading. */
+  reused = false;
+  private value = 0;
+  private left = 0;
+  private readonly coarse: boolean;
+
+  constructor(readonly clock: Clock) {
+    this.coarse = clock.turnResolution === true;
+  }
+
+  admissionTick(): number {
+    if (this.left > 0 && this.reusable) {
+      this.left--;
+      this.reused = true;
+      return this.value;
+    }
+    return this.fresh();
+  }
+
+  /** A fresh reading, which later decisions of this turn may reuse. */
+  fresh(): number {
+    const t = this.clock.now();
+    this.value = t;
+    this.left = this.coarse ? TICK_REUSE - 1 : 0;
+    this.reused = false;
+    return t;
+  }
+
+  /** A new turn: the next decision reads the clock. */
+  expire(): void {
+    this.left = 0;
+  }
+}
