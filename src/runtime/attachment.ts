@@ -28,6 +28,7 @@ import { Ring } from '../shm/ring.js';
 import { Waker, wake } from '../shm/waker.js';
 import { releaseSlots } from '../admission/gate.js';
 import { Clock } from '../admission/clock.js';
+import { TickSource } from '../admission/tick.js';
 import { Codec, PREPARE_FULL } from './codec.js';
 import { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED, Token, outcomeError } from './token.js';
 
@@ -38,6 +39,8 @@ import { threadId } from 'node:worker_threads';
 const PUMP_IDLE = 0;
 const PUMP_SCHEDULED = 1;
 const PUMP_PARKED = 2;
+/** Completions drained per window (bounds how long a supervisor freeze may wait for this thread). */
+const DRAIN_CHUNK = 64;
 
 export class Attachment {
   readonly i32: Int32Array;
@@ -73,8 +76,41 @@ export class Attachment {
   private idSeq = 0;
   outstanding = 0;
 
+  /**
+   * This thread's guesses of the gate words (gate.ts): [p] is producer p's packed word, and
+   * [globalGuess] the global count. Plain memory: only ever an expected value for a CAS.
+   */
+  readonly gateGuess: Int32Array;
+  /**
+   * Test-only (Testing.ungate, for the "gates off" benchmark): 1 = this thread's submits for
+   * producer p skip steps 2-3 and their completions give back no slots. Never set in production.
+   */
+  readonly ungated: Uint8Array;
+
+  // Drain chunks (drain()): slots released and callbacks due, held until the chunk's window closes.
+  private deferring = false;
+  private draining = false;
+  private deferredCount = 0;
+  private readonly released: Int32Array;
+  private readonly releasedProducers: Int32Array;
+  private releasedCount = 0;
+  private releasedTotal = 0;
+  private readonly deferredCb: Array<Callback | undefined> = new Array<Callback | undefined>(DRAIN_CHUNK).fill(undefined);
+  private readonly deferredValue: unknown[] = new Array<unknown>(DRAIN_CHUNK).fill(undefined);
+  private readonly deferredOutcome = new Int32Array(DRAIN_CHUNK);
+  private readonly deferredTag = new Int32Array(DRAIN_CHUNK);
+  readonly globalGuess: number;
+  /** The admission tick of this thread's rate-limited decisions (tick.ts). */
+  readonly ticks: TickSource;
+
   private readonly waker: Waker;
-  private pumpState = PUMP_IDLE;
+  private pump = PUMP_IDLE;
+  private get pumpState(): number { return this.pump; }
+  /** An admission tick may be reused only while the pump is scheduled: its next tick expires it. */
+  private set pumpState(s: number) {
+    this.pump = s;
+    this.ticks.reusable = s === PUMP_SCHEDULED;
+  }
   private spinUntil = 0;
   private readonly keepAlive: NodeJS.Timeout;
   private readonly pause = spinYield();
@@ -104,6 +140,12 @@ export class Attachment {
     this.stateW = mem.stateWord;
     this.globalW = mem.globalWord;
     this.spinMs = L.spinMicros / 1000;
+    this.gateGuess = new Int32Array(L.maxProducers + 1);
+    this.ungated = new Uint8Array(L.maxProducers);
+    this.released = new Int32Array(L.maxProducers);
+    this.releasedProducers = new Int32Array(L.maxProducers);
+    this.globalGuess = L.maxProducers;
+    this.ticks = new TickSource(clock);
     const T = L.tokenCapacity;
     this.tokens = new Array<Token | undefined>(T).fill(undefined);
     this.callbacks = new Array<Callback | undefined>(T).fill(undefined);
@@ -204,11 +246,40 @@ export class Attachment {
   /** Drain every published completion; resolve each token exactly once. Returns how many. */
   drain(): number {
     const ring = this.completions;
+    if (this.draining) return 0; // a callback of this drain: the loop below picks up what arrived
+    this.draining = true;
+    let n = 0;
+    // Chunks of at most DRAIN_CHUNK completions, each inside one window (4.10) and without
+    // user code: every slot the chunk frees is given back (in bulk) before the window closes,
+    // and only then do the chunk's callbacks run. Promise reactions run later anyway.
+    try {
+      while (ring.readable(this.head)) {
+        this.enterWindow();
+        this.deferring = true;
+        try {
+          n += this.drainChunk();
+        } finally {
+          this.flushReleases();
+          this.deferring = false;
+          this.leaveWindow();
+        }
+        this.runDeferred();
+      }
+    } finally {
+      this.draining = false;
+    }
+    if (this.retryQueue.length > 0) this.retryPending();
+    if (n > 0) this.checkIdle();
+    return n;
+  }
+
+  private drainChunk(): number {
+    const ring = this.completions;
     const i32 = this.i32;
     const attachments = this.layout.maxAttachments;
     let pos = this.head;
     let n = 0;
-    while (ring.readable(pos)) {
+    while (n < DRAIN_CHUNK && ring.readable(pos)) {
       const cell = ring.cellWord(pos);
       const kind = i32[cell + C_KIND]!;
       const t = i32[cell + C_TOKEN]!;
@@ -227,7 +298,6 @@ export class Attachment {
         }
       }
       pos = (pos + 1) | 0;
-      ring.release(pos); // the cell is copied out; workers may reuse it
       n++;
       if (outcome < 0 || this.gens[t] !== gen) continue; // tombstone, stale or duplicate
       const token = this.tokens[t];
@@ -245,10 +315,45 @@ export class Attachment {
       else if (outcome === O_RETRACTED && typeof value === 'string') value = new RetractedError(value);
       this.resolve(token, outcome, value);
     }
+    ring.release(pos); // every cell of the chunk is copied out; workers may reuse them
     this.head = pos;
-    if (this.retryQueue.length > 0) this.retryPending();
-    if (n > 0) this.checkIdle();
     return n;
+  }
+
+  /** Give back the slots released while deferring: global first, then each producer (releaseSlots' order). */
+  private flushReleases(): void {
+    const total = this.releasedTotal;
+    if (total === 0) return;
+    const i32 = this.i32;
+    const guess = this.gateGuess;
+    guess[this.globalGuess] = Atomics.sub(i32, this.globalW, total) - total;
+    for (let k = 0; k < this.releasedCount; k++) {
+      const p = this.releasedProducers[k]!;
+      const c = this.released[p]!;
+      guess[p] = Atomics.sub(i32, this.mem.producerWord(p, P_PACKED), c) - c;
+      this.released[p] = 0;
+    }
+    this.releasedCount = 0;
+    this.releasedTotal = 0;
+  }
+
+  /** Run the callbacks of the chunk just drained, in completion order. One that throws does not stop the others. */
+  private runDeferred(): void {
+    const k = this.deferredCount;
+    this.deferredCount = 0;
+    for (let i = 0; i < k; i++) {
+      const cb = this.deferredCb[i]!;
+      const outcome = this.deferredOutcome[i]!;
+      const value = this.deferredValue[i];
+      this.deferredCb[i] = undefined;
+      this.deferredValue[i] = undefined;
+      try {
+        if (outcome === O_FULFILLED) cb(undefined, value, this.deferredTag[i]!);
+        else cb(outcomeError(outcome, value), undefined, this.deferredTag[i]!);
+      } catch (err) {
+        process.nextTick(rethrow, err); // the caller's error, reported as uncaught, with this thread's books intact
+      }
+    }
   }
 
   /**
@@ -301,11 +406,21 @@ export class Attachment {
     token._settle(outcome, value);
   }
 
-  /** Complete step 7, in a window: the token word FREE and its slots released together. */
+  /**
+   * Complete step 7, in a window: the token word FREE and its slots released together. While
+   * draining, the slots are counted and given back in bulk before the chunk's window closes.
+   */
   private release(t: number, producer: number, outcome: number): void {
     this.enterWindow();
     Atomics.store(this.i32, this.tokenWordOf(t), 0);
-    releaseSlots(this.i32, this.mem.producerWord(producer, P_PACKED), this.globalW);
+    if (this.ungated[producer] !== 0) {
+      // gates off (benchmark): nothing was taken
+    } else if (this.deferring) {
+      if (this.released[producer]++ === 0) this.releasedProducers[this.releasedCount++] = producer;
+      this.releasedTotal++;
+    } else {
+      releaseSlots(this.i32, this.mem.producerWord(producer, P_PACKED), this.globalW, this.gateGuess, producer, this.globalGuess);
+    }
     this.i32[this.mem.statWord(this.index, producer, S_RESOLVED + outcome)]!++;
     this.leaveWindow();
     this.free[this.freeTop++] = t;
@@ -320,7 +435,13 @@ export class Attachment {
     this.callbacks[t] = undefined;
     this.gens[t] = (this.gens[t]! + 1) & TK_GEN_MASK;
     this.release(t, producer, outcome);
-    if (outcome === O_FULFILLED) cb(undefined, value, tag);
+    if (this.deferring) {
+      const k = this.deferredCount++;
+      this.deferredCb[k] = cb;
+      this.deferredOutcome[k] = outcome;
+      this.deferredValue[k] = value;
+      this.deferredTag[k] = tag;
+    } else if (outcome === O_FULFILLED) cb(undefined, value, tag);
     else cb(outcomeError(outcome, value), undefined, tag);
   }
 
@@ -413,6 +534,7 @@ export class Attachment {
   }
 
   private readonly pumpTick = (): void => {
+    this.ticks.expire(); // a new turn: the next admission reads the clock
     const n = this.drain();
     if (n > 0) {
       this.spinUntil = performance.now() + this.spinMs;
@@ -461,3 +583,7 @@ export class Attachment {
 }
 
 function noop(): void {}
+
+function rethrow(err: unknown): never {
+  throw err;
+}
