@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime, UnknownTaskError, PayloadError, ConfigError } from '../src/index.js';
 
@@ -52,6 +54,17 @@ describe('runtime basics', () => {
     const failed = await new Promise<unknown>((resolve) => p.submitCallback(rt.task('fail'), 'cb-boom', (err) => resolve(err)));
     expect((failed as Error).message).toBe('cb-boom');
     expect(p.stats().inFlight).toBe(0);
+  });
+
+  it('a callback that throws: the error is uncaught, the other callbacks still run, and nothing is lost', () => {
+    const fixture = fileURLToPath(new URL('./fixtures/throwing-callback.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { got: number; errors: string[]; inFlight: number; after: number };
+    expect(out.got).toBe(30);
+    expect(out.errors.sort()).toEqual(Array.from({ length: 10 }, (_, k) => `thrown by callback ${k * 3}`).sort());
+    expect(out.inFlight).toBe(0);
+    expect(out.after).toBe(42);
   });
 
   it('bad options are ConfigErrors', async () => {
