@@ -21,8 +21,9 @@ export async function gateContention(quick: boolean): Promise<MicroResult[]> {
     count: mem.attachWord(1, 1),
   };
   const mine = mem.workerWord(0, 0);
+  const guess = new Int32Array(2); // this thread's guesses; the hammer keeps its own
   const op = (): void => {
-    if (admitProducer(i32, gate.word, gate.limits) === ADMITTED) releaseSlots(i32, gate.word, mine);
+    if (admitProducer(i32, gate.word, gate.limits, guess, 0) === ADMITTED) releaseSlots(i32, gate.word, mine, guess, 0, 1);
   };
   const hammer = await spawnTs('gate-hammer', { ...data });
   const set = (c: number): void => {

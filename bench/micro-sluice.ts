@@ -1,7 +1,9 @@
 // sluice's hot-path building blocks, single thread, on a bare Memory (no runtime, no workers).
-import { ADMITTED, admitGlobal, admitProducer, refill, releaseSlots, type Limits } from '../src/admission/gate.js';
+import { ADMITTED, ProducerGate, admitGlobal, admitProducer, releaseSlots, type Limits } from '../src/admission/gate.js';
+import { MonotonicClock, hrtimeMicros } from '../src/admission/clock.js';
+import { TickSource } from '../src/admission/tick.js';
 import { Codec } from '../src/runtime/codec.js';
-import { lookupOrRegister } from '../src/runtime/producer.js';
+import { lookupOrRegister, type ProducerLimits } from '../src/runtime/producer.js';
 import { C_DATA_WORD, Memory, P_PACKED, W_HEAD, W_WAKER } from '../src/shm/layout.js';
 import { Ring } from '../src/shm/ring.js';
 import { wake } from '../src/shm/waker.js';
@@ -16,45 +18,63 @@ export function bareMemory(): Memory {
 }
 
 /** A producer registered the way Runtime.producer does it; its gate word and limits. */
-export function gateOf(mem: Memory, name: string, limits?: { rate: number; burst: number; slots: number }) {
+export function gateOf(mem: Memory, name: string, limits?: ProducerLimits) {
   const { index, limits: l } = lookupOrRegister(mem, name, limits, 0);
   return { index, limits: l as Limits, word: mem.producerWord(index, P_PACKED) };
 }
 
-/** Rate of the rated gate rows: with one fake tick per call the bucket refills on every call. */
-const RATE = 10_000_000;
+/** A rate no decision loop can outrun: the bucket never refuses, every refill is real work. */
+const RATE = 2 ** 31 - 1;
+/** Completions are given back in bulk, so the decision rows time the decision alone. */
+const BATCH = 512;
+
+export const DECISION_UNRATED = 'sluice admission decision: unrated (producer slots + global)';
+export const DECISION_RATED = 'sluice admission decision: rated, tick reused (a submit loop)';
+export const DECISION_FRESH = 'sluice admission decision: rated, clock read every decision';
+export const CLOCK_ROW = 'clock: MonotonicClock.now()';
+
+/**
+ * The decision as Producer.admit makes it (steps 2-3): ProducerGate.admit (refill at the
+ * admission tick + the producer CAS) and the global CAS, with this thread's guesses. `reuse`:
+ * the tick source may reuse a reading (as in one turn of a submit loop: a fresh reading every
+ * TICK_REUSE decisions), or must read the clock every time.
+ */
+function decisionCase(mem: Memory, name: string, label: string, limits: ProducerLimits | undefined, reuse: boolean): Case {
+  const i32 = mem.i32;
+  const G = mem.layout.maxProducers;
+  const guess = new Int32Array(G + 1);
+  const reg = gateOf(mem, name, limits);
+  const ticks = new TickSource(new MonotonicClock(hrtimeMicros()));
+  ticks.reusable = reuse;
+  const gate = new ProducerGate(i32, mem, reg.index, reg.limits, guess, ticks);
+  const global = mem.globalWord;
+  let held = 0;
+  return [label, () => {
+    if (gate.admit() !== ADMITTED || !admitGlobal(i32, global, 1024, guess, G)) throw new Error(`${label}: refused`);
+    if (++held === BATCH) {
+      guess[G] = Atomics.sub(i32, global, BATCH) - BATCH;
+      guess[reg.index] = Atomics.sub(i32, gate.word, BATCH) - BATCH;
+      held = 0;
+    }
+  }];
+}
 
 function gateCases(): Case[] {
   const mem = bareMemory();
-  const i32 = mem.i32;
-  const free = gateOf(mem, 'free');
-  const rated = gateOf(mem, 'rated', { rate: RATE, burst: 65535, slots: 1024 });
-  // The producer-only rows release into a scratch word, so the real global count stays balanced.
+  const rated = { rate: RATE, burst: 65535, slots: 1024 };
+  const clock = new MonotonicClock(hrtimeMicros());
+  const guess = new Int32Array(2);
+  const free = gateOf(mem, 'release');
   const scratch = mem.attachWord(1, 0);
-  const global = mem.globalWord;
-  let tick = 0;
-  const admit = (g: typeof free): void => {
-    if (admitProducer(i32, g.word, g.limits) !== ADMITTED) throw new Error('gate refused');
-  };
-  const both = (g: typeof free): void => {
-    admit(g);
-    if (!admitGlobal(i32, global, 1024)) throw new Error('global gate refused');
-    releaseSlots(i32, g.word, global);
-  };
   return [
+    decisionCase(mem, 'unrated', DECISION_UNRATED, undefined, true),
+    decisionCase(mem, 'rated', DECISION_RATED, rated, true),
+    decisionCase(mem, 'fresh', DECISION_FRESH, rated, false),
+    [CLOCK_ROW, () => { sink += clock.now(); }],
+    // The completion side, for comparison: one slot taken and given back (into a scratch global word).
     ['sluice gate: admitProducer + releaseSlots', () => {
-      admit(free);
-      releaseSlots(i32, free.word, scratch);
-    }],
-    ['sluice gate: admitProducer + admitGlobal + releaseSlots', () => both(free)],
-    ['sluice gate: rated (refill + admitProducer) + releaseSlots', () => {
-      refill(i32, mem, rated.index, rated.limits, ++tick);
-      admit(rated);
-      releaseSlots(i32, rated.word, scratch);
-    }],
-    ['sluice gate: rated, + admitGlobal (full decision)', () => {
-      refill(i32, mem, rated.index, rated.limits, ++tick);
-      both(rated);
+      if (admitProducer(mem.i32, free.word, free.limits, guess, 0) !== ADMITTED) throw new Error('gate refused');
+      releaseSlots(mem.i32, free.word, scratch, guess, 0, 1);
     }],
   ];
 }

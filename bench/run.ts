@@ -57,7 +57,7 @@ if (rows.length > 0) {
   );
   console.log(mainTable(results, names, baseline));
   const gated = ratio(results, 'sluice gates on', 'sluice callback', 'tasksPerSec');
-  if (gated !== undefined) console.log(`gates on vs off: sluice gates on ÷ sluice callback tasks/s = ${gated.toFixed(3)} (median of per-rep ratios)`);
+  if (gated !== undefined) console.log(`rated ÷ unlimited producer: sluice gates on ÷ sluice callback tasks/s = ${gated.toFixed(3)} (median of per-rep ratios)`);
   for (const line of ratioLines(results, ours, others)) console.log(line);
 }
 

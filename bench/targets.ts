@@ -29,9 +29,10 @@ export interface TargetRows {
   gated: string;
 }
 
-/** The admission decision the 50 ns budget is about: refill + producer gate + global gate + release. */
-export const ADMISSION_ROW = 'sluice gate: rated, + admitGlobal (full decision)';
-export const UNRATED_ROW = 'sluice gate: admitProducer + admitGlobal + releaseSlots';
+/** The admission decision the 50 ns budget is about: bucket at the admission tick + producer gate + global gate. */
+export const ADMISSION_ROW = 'sluice admission decision: rated, tick reused (a submit loop)';
+export const UNRATED_ROW = 'sluice admission decision: unrated (producer slots + global)';
+export const FRESH_ROW = 'sluice admission decision: rated, clock read every decision';
 /** A CAS on this kind of machine when it is quiet (ANCHORS.md): scales the admission figure. */
 const ANCHOR_CAS_NS = 9;
 
@@ -89,15 +90,18 @@ export function targets({ reps, rows, micro, steady, gates }: TargetInputs): Tar
   // (h) issue 3
   const gate = micro.find((u) => u.name === ADMISSION_ROW && u.error === undefined);
   const unrated = micro.find((u) => u.name === UNRATED_ROW && u.error === undefined);
+  const fresh = micro.find((u) => u.name === FRESH_ROW && u.error === undefined);
   const cas = micro.find((u) => u.name === 'Atomics.compareExchange' && u.error === undefined);
   const scaled = gate && cas ? (gate.nsPerOp / cas.nsPerOp) * ANCHOR_CAS_NS : undefined;
   add('h1', 'uncontended admission decision, rated (ns)', '≤ 50 ns', gate?.nsPerOp, atMost(50),
     gate
-      ? `${fmt(gate.nsPerOp, 1)} ns (unrated ${unrated ? fmt(unrated.nsPerOp, 1) : '—'} ns)` +
+      ? `${fmt(gate.nsPerOp, 1)} ns (unrated ${unrated ? fmt(unrated.nsPerOp, 1) : '—'} ns, ` +
+        `clock read every decision ${fresh ? fmt(fresh.nsPerOp, 1) : '—'} ns)` +
         (scaled === undefined ? '' : `; ${fmt(gate.nsPerOp / cas!.nsPerOp, 1)} CAS of this run = ${fmt(scaled, 1)} ns at a quiet ${ANCHOR_CAS_NS} ns CAS`)
       : undefined);
-  add('h2', 'gates on ÷ gates off tasks/s (callback rows)', '≥ 0.9×', r(rows.gated, rows.callback, 'tasksPerSec'), atLeast(0.9));
-  add('h2p', 'the same, paired on one runtime (ABBA)', '≥ 0.9×', gates?.ratio, atLeast(0.9));
+  add('h2', 'gates on ÷ gates off tasks/s, paired on one runtime', '≥ 0.9×', gates?.ratio, atLeast(0.9),
+    gates ? `${fmt(gates.ratio, 2)}× (slot gates only ${fmt(gates.unlimited, 2)}×)` : undefined);
+  add('h2m', 'rated ÷ unlimited producer tasks/s (main-table callback rows)', '≥ 0.9×', r(rows.gated, rows.callback, 'tasksPerSec'), atLeast(0.9));
   return out;
 }
 

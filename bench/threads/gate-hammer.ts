@@ -7,6 +7,7 @@ import { CTL_IDLE, CTL_STOP, type HammerData } from './protocol.js';
 
 const { sab, ctl, word, scratch, count, limits } = workerData as HammerData;
 const i32 = new Int32Array(sab);
+const guess = new Int32Array(2); // this thread's guesses of the gate words, as every runtime thread keeps
 parentPort!.postMessage('ready');
 for (;;) {
   const c = Atomics.load(i32, ctl);
@@ -16,7 +17,7 @@ for (;;) {
     continue;
   }
   for (let k = 0; k < 1024; k++) {
-    if (admitProducer(i32, word, limits) === ADMITTED) releaseSlots(i32, word, scratch);
+    if (admitProducer(i32, word, limits, guess, 0) === ADMITTED) releaseSlots(i32, word, scratch, guess, 0, 1);
   }
   Atomics.add(i32, count, 1024);
 }
