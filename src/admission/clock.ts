@@ -10,7 +10,7 @@ export interface Clock {
   now(): number;
   /**
    * Whether admission may decide several submits of one event-loop turn at one reading of this
-   * clock (docs/design.md 4.2). Set by clocks whose reading costs more than a decision; clocks
+   * clock (docs/design.md 4.11). Set by clocks whose reading costs more than a decision; clocks
    * that tests and replay advance by hand leave it unset and are read at every decision.
    */
   readonly turnResolution?: boolean;
