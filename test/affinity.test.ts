@@ -19,6 +19,10 @@ import {
   type AffinityAddon,
   type Topology,
 } from '../src/runtime/affinity.js';
+import { Runtime, type Token } from '../src/index.js';
+import { W_WAKER, type Memory } from '../src/shm/layout.js';
+import { WAKER_PARKED } from '../src/shm/waker.js';
+import { Signals } from './helpers/signals.js';
 
 const status = loadAffinity();
 const fixture = fileURLToPath(new URL('./fixtures/affinity-worker.cjs', import.meta.url));
@@ -208,6 +212,47 @@ describe('pinning worker threads', () => {
     }
     expect(() => pinCurrentThread([-1])).toThrow(RangeError);
   });
+});
+
+describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 step 2a)', () => {
+  const allowed = status.addon?.getAffinity() ?? [];
+
+  it.skipIf(!status.available || allowed.length < 2)(
+    'moves the waiting thread to a CPU no awake worker owns, and restores its mask',
+    async () => {
+      const a = need();
+      const before = a.getAffinity();
+      const sig = new Signals();
+      const rt = await Runtime.start({ tasks: new URL('./fixtures/tasks.mjs', import.meta.url), workers: 2 });
+      try {
+        const mem = (rt as unknown as { mem: Memory }).mem;
+        const i32 = mem.i32;
+        const att = rt as unknown as { att: { coreMoves: number; leaveBusyCore(): void } };
+        const w0cpus = rt.stats().workers[0]!.cpus!;
+        expect(w0cpus).toHaveLength(1);
+        const w0cpu = w0cpus[0]!;
+        // Worker 0 runs a task (awake); worker 1 has had nothing to do and parks.
+        const token = rt.producer('p').submit(rt.task('blockUntil'), 'busy') as Token;
+        await sig.started('busy');
+        while (Atomics.load(i32, mem.workerWord(1, W_WAKER)) !== WAKER_PARKED) await new Promise((r) => setImmediate(r));
+        // Put this thread on worker 0's CPU (that is what the idle balancer does), then let the pump look.
+        a.setAffinity([w0cpu]);
+        a.setAffinity(before);
+        expect(a.currentCpu()).toBe(w0cpu);
+        const moves = att.att.coreMoves;
+        att.att.leaveBusyCore();
+        expect(att.att.coreMoves).toBe(moves + 1);
+        expect(a.currentCpu()).not.toBe(w0cpu);
+        expect(a.getAffinity()).toEqual(before); // never left pinned
+        sig.release('busy');
+        expect(await token).toBe('busy');
+      } finally {
+        sig.close();
+        await rt.close();
+      }
+      expect(a.getAffinity()).toEqual(before);
+    },
+  );
 });
 
 describe('libuv threadpool inheritance (fresh CommonJS process per case)', () => {

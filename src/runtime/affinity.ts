@@ -5,7 +5,9 @@
  * What pinning touches, and what it does not:
  * - `setAffinity(cpus)` pins the CALLING OS THREAD only (sched_setaffinity with pid 0), never the
  *   process. The runtime calls it from inside each worker thread at boot (`pinCurrentThread`);
- *   it never pins the main thread.
+ *   it never leaves the main thread (or an attached thread) pinned. Their pump may *move* them
+ *   off the CPU of an awake pinned worker by narrowing and at once restoring their mask
+ *   (attachment.ts, leaveBusyCore; docs/design.md 4.4 step 2a).
  * - Linux copies a thread's mask into every thread it creates afterwards. A pinned worker
  *   therefore pins (a) any Worker it spawns itself, and (b) the libuv threadpool IF that worker
  *   is the first thread in the process to use it. Worker threads have no pool of their own: the

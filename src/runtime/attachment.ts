@@ -17,15 +17,15 @@ import {
   A_ACTIVE, A_CLAIMING, A_FREE, H_HOOKS, A_HEAD, A_START, A_STATE, A_THREAD_ID, A_TID, A_WAKER, A_WINDOW, C_ATT,
   C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_RETRYABLE, CF_TOMBSTONE, CF_WEIGHT_SHIFT, Memory, P_PACKED,
   S_REJECTED, S_RESOLVED, TK_GEN_MASK, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING,
-  TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_TOKEN, W_WAKER,
+  TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_CPU_MASK, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_TOKEN, W_WAKER,
 } from '../shm/layout.js';
 import { RING_FULL } from '../shm/ring.js';
 import { route } from './routing.js';
 import { currentThreadIdentity } from './liveness.js';
-import { spinYield } from './affinity.js';
+import { loadAffinity, spinYield } from './affinity.js';
 import { YIELD_AFTER_MS } from './spin.js';
 import { Ring } from '../shm/ring.js';
-import { Waker, wake } from '../shm/waker.js';
+import { WAKER_PARKED, Waker, wake } from '../shm/waker.js';
 import { releaseSlots } from '../admission/gate.js';
 import { Clock } from '../admission/clock.js';
 import { TickSource } from '../admission/tick.js';
@@ -114,6 +114,11 @@ export class Attachment {
   private spinUntil = 0;
   private readonly keepAlive: NodeJS.Timeout;
   private readonly pause = spinYield();
+  private readonly addon = loadAffinity().addon;
+  /** Bit mask of the CPUs this thread may use (CPUs 0..31); null until first needed. */
+  private allowedMask: number | null = null;
+  /** @internal How often the pump moved this thread off an awake worker's CPU (diagnostics). */
+  coreMoves = 0;
   /** Called after each drained batch (rt.run waiters, back-pressure edges). */
   onDrained: (() => void) | null = null;
 
@@ -546,8 +551,12 @@ export class Attachment {
     }
     const now = performance.now();
     if (n > 0 || now < this.spinUntil) {
-      // Nothing for a few µs: if the worker we wait for shares this CPU, let it run.
-      if (n === 0 && this.pause !== null && now - (this.spinUntil - this.spinMs) > YIELD_AFTER_MS) this.pause();
+      // Nothing for a few µs: if the worker we wait for shares this CPU, leave it (when another
+      // CPU is free of awake workers), or at least let it run.
+      if (n === 0 && this.pause !== null && now - (this.spinUntil - this.spinMs) > YIELD_AFTER_MS) {
+        this.leaveBusyCore();
+        this.pause();
+      }
       setImmediate(this.pumpTick);
       return;
     }
@@ -566,6 +575,49 @@ export class Attachment {
     this.keepAlive.ref(); // a pending waitAsync alone does not keep the process alive
     woken.then(this.onWake, this.onWake);
   };
+
+  /**
+   * Pump step 2a (docs/design.md 4.4): if this thread runs on the CPU of an awake (spinning or
+   * running) pinned worker, and may run on a CPU that no awake pinned worker owns, move there:
+   * narrow this thread's affinity to those CPUs (the kernel migrates the thread before the call
+   * returns), then restore the mask at once. The thread is never left pinned.
+   *
+   * Why: the kernel does not know a spinning worker's CPU is spoken for. When the worker parks
+   * (e.g. through one of this thread's GC pauses) its CPU goes idle and the idle balancer pulls
+   * this thread onto it; once the worker wakes, both stay there (the worker is pinned, this
+   * thread is cache-hot), a round trip costs two context switches (~20 µs instead of ~3), and
+   * it lasts until the periodic balancer separates them, tens of ms later.
+   */
+  private leaveBusyCore(): void {
+    const addon = this.addon;
+    if (addon === null) return;
+    const i32 = this.i32;
+    let busy = 0;
+    for (let w = 0; w < this.workerWakerW.length; w++) {
+      const m = Atomics.load(i32, this.mem.workerWord(w, W_CPU_MASK));
+      if (m === 0 || (m & (m - 1)) !== 0) continue; // unpinned, or pinned to several CPUs
+      if (Atomics.load(i32, this.workerWakerW[w]!) !== WAKER_PARKED) busy |= m;
+    }
+    if (busy === 0) return;
+    const cpu = addon.currentCpu();
+    if (cpu >= 32 || (busy & (1 << cpu)) === 0) return;
+    try {
+      this.allowedMask ??= maskOf(addon.getAffinity());
+      if ((this.allowedMask & ~busy) === 0) return; // nowhere to go: every CPU of ours is busy
+      const allowed = addon.getAffinity(); // read again: only now is it worth an allocation
+      this.allowedMask = maskOf(allowed);
+      const target = allowed.filter((c) => c >= 32 || (busy & (1 << c)) === 0);
+      if (target.length === 0) return;
+      try {
+        addon.setAffinity(target);
+      } finally {
+        addon.setAffinity(allowed);
+      }
+      this.coreMoves++;
+    } catch {
+      this.allowedMask = 0; // the OS refuses: never try again (and the pump carries on)
+    }
+  }
 
   private readonly onWake = (): void => {
     this.keepAlive.unref();
@@ -586,4 +638,10 @@ function noop(): void {}
 
 function rethrow(err: unknown): never {
   throw err;
+}
+
+function maskOf(cpus: readonly number[]): number {
+  let m = 0;
+  for (const c of cpus) if (c < 32) m |= 1 << c;
+  return m;
 }

@@ -36,7 +36,7 @@ import { PayloadError } from '../errors.js';
 import { loadTaskModule } from './tasks-module.js';
 import { loadAffinity, pinCurrentThread, spinYield } from './affinity.js';
 import { HOOK_POINTS, pauseAt } from './hooks.js';
-import { YIELD_AFTER_MS } from './spin.js';
+import { SPIN_POLLS, YIELD_AFTER_MS } from './spin.js';
 
 export interface WorkerData {
   sluiceWorker: true;
@@ -132,7 +132,13 @@ class WorkerLoop {
         const start = performance.now();
         const until = start + this.spinMs;
         const pause = this.pause;
-        for (let now = start; !ring.readable(this.head) && now < until; now = performance.now()) {
+        for (;;) {
+          // Poll the ring a few dozen times per clock read (spin.ts: the clock allocates).
+          let polls = 0;
+          while (polls < SPIN_POLLS && !ring.readable(this.head)) polls++;
+          if (polls < SPIN_POLLS) break;
+          const now = performance.now();
+          if (now >= until) break;
           // Spin hard first (a peer on another core answers within a few µs), then politely.
           if (pause !== null && now - start > YIELD_AFTER_MS) pause();
         }

@@ -1,0 +1,20 @@
+// One child of ab.mjs: like the bench (a warmed process, then a fresh runtime per measurement,
+// 300 warm-up round trips, n measured), printed as JSON (one summary per measurement).
+import { sluiceSubmit } from '../e2e/sluice.js';
+import { measure } from '../workload.js';
+const n = Number(process.argv[2] ?? 5000);
+const reps = Number(process.argv[3] ?? 3);
+const sizes = { throughput: 20000, latency: n, cpu: 200, warmup: Number(process.env.WARMUP ?? 300) };
+{
+  const s = await sluiceSubmit.open(); // warm the process's JIT the way a bench rep does
+  await measure(s, 'throughput', sizes);
+  await measure(s, 'latency', { ...sizes, latency: 2000 });
+  await s.close();
+}
+const out = [];
+for (let r = 0; r < reps; r++) {
+  const s = await sluiceSubmit.open();
+  out.push(await measure(s, 'latency', sizes));
+  await s.close();
+}
+console.log(JSON.stringify(out));
