@@ -184,9 +184,10 @@ export function admitGlobal(i32: Int32Array, word: number, limit: number, guess:
       g = seen;
       continue;
     }
-    const seen = Atomics.compareExchange(i32, word, g, g + 1);
+    const next = (g + 1) | 0; // an int32 operand keeps the CAS on its fast path
+    const seen = Atomics.compareExchange(i32, word, g, next);
     if (seen === g) {
-      guess[gi] = g + 1;
+      guess[gi] = next;
       return true;
     }
     g = seen;
