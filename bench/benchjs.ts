@@ -14,20 +14,28 @@ export interface MicroResult {
   error?: string;
 }
 
-/** A micro case: its name and the operation (called in benchmark.js's timed loop). */
-export type Case = readonly [name: string, fn: () => void];
+/**
+ * A micro case: its name and the operation (called in benchmark.js's timed loop). `ops`: how
+ * many operations one call performs (a batch amortizes the harness's per-call cost); ns/op is
+ * per operation.
+ */
+export type Case = readonly [name: string, fn: () => void, ops?: number];
 
 /** Seconds benchmark.js may spend on one case (per run). */
 export const maxTimeFor = (quick: boolean): number => (quick ? 0.1 : 0.5);
 
-export function measureCase([name, fn]: Case, quick: boolean): MicroResult {
+export function measureCase([name, fn, ops = 1]: Case, quick: boolean): MicroResult {
   process.stderr.write(`[micro] ${name}\n`);
+  // Let the JIT settle on this case's own type feedback before benchmark.js times it
+  // (200k operations or 50 ms, whichever comes first).
+  const until = performance.now() + 50;
+  for (let i = 0, n = Math.ceil(200_000 / ops); i < n && ((i & 63) !== 0 || performance.now() < until); i++) fn();
   const b = new Benchmark(name, fn, { maxTime: maxTimeFor(quick) });
   b.run({ async: false });
   const error = (b as Benchmark & { error?: Error }).error;
   return {
     name,
-    nsPerOp: 1e9 / b.hz,
+    nsPerOp: 1e9 / b.hz / ops,
     rmePercent: b.stats.rme,
     samples: b.stats.sample.length,
     ...(error ? { error: String(error) } : {}),
