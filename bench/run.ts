@@ -26,8 +26,8 @@ const quick = args.quick ?? false;
 const reps = args.reps === undefined ? (quick ? 3 : 5) : Number(args.reps);
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${args.reps}`);
 const sizes: Sizes = quick
-  ? { throughput: 20_000, latency: 2_000, cpu: 500, warmup: 300 }
-  : { throughput: 100_000, latency: 5_000, cpu: 2_000, warmup: 300 };
+  ? { throughput: 20_000, latency: 2_000, cpu: 500, warmup: 300, latencyWarmup: 1_500 }
+  : { throughput: 100_000, latency: 5_000, cpu: 2_000, warmup: 300, latencyWarmup: 3_000 };
 /** A row that takes longer than this for one measurement is recorded as failed (hung). */
 const TIMEOUT_MS = quick ? 30_000 : 120_000;
 /** The same for a whole section (scaling, pinning, steady state). */

@@ -27,8 +27,8 @@ if (process.env.PRE === '1') {
   const { sluiceSubmit } = await import('../e2e/sluice.js');
   const { measure } = await import('../workload.js');
   const s = await sluiceSubmit.open();
-  await measure(s, 'throughput', { throughput: 20000, latency: 2000, cpu: 0, warmup: 300 });
-  await measure(s, 'latency', { throughput: 20000, latency: 2000, cpu: 0, warmup: 300 });
+  await measure(s, 'throughput', { throughput: 20000, latency: 2000, cpu: 0, warmup: 300, latencyWarmup: 300 });
+  await measure(s, 'latency', { throughput: 20000, latency: 2000, cpu: 0, warmup: 300, latencyWarmup: 300 });
   await s.close();
 }
 const rt = await Runtime.start({ tasks: new URL('./probe-tasks.mjs', import.meta.url), workers: 2, spin, taskData: { sab } });

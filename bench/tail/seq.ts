@@ -1,10 +1,10 @@
 // One child of ab.mjs: like the bench (a warmed process, then a fresh runtime per measurement,
-// 300 warm-up round trips, n measured), printed as JSON (one summary per measurement).
+// WARMUP warm-up round trips (default 300), n measured), printed as JSON (one summary per measurement).
 import { sluiceSubmit } from '../e2e/sluice.js';
 import { measure } from '../workload.js';
 const n = Number(process.argv[2] ?? 5000);
 const reps = Number(process.argv[3] ?? 3);
-const sizes = { throughput: 20000, latency: n, cpu: 200, warmup: Number(process.env.WARMUP ?? 300) };
+const sizes = { throughput: 20000, latency: n, cpu: 200, warmup: 300, latencyWarmup: Number(process.env.WARMUP ?? 300) };
 {
   const s = await sluiceSubmit.open(); // warm the process's JIT the way a bench rep does
   await measure(s, 'throughput', sizes);

@@ -1,5 +1,5 @@
 /**
- * The admission tick (docs/design.md 4.2): a clock with turnResolution is read once for up to
+ * The admission tick (docs/design.md 4.11): a clock with turnResolution is read once for up to
  * 64 rate-limited decisions of one event-loop turn, never reused across turns, and a refusal for
  * rate is only ever decided at a fresh reading. A clock without it is read at every decision.
  */
