@@ -87,7 +87,10 @@ export class Token<T = unknown> implements PromiseLike<T> {
   /** A real Promise of the value (created once). */
   promise(): Promise<T> {
     if (this._promise === null) {
-      this._promise = new Promise<T>((res, rej) => { this._res = res as (v: unknown) => void; this._rej = rej; });
+      this._promise = new Promise<T>(capture);
+      this._res = captured.res;
+      this._rej = captured.rej;
+      captured.res = captured.rej = null;
       if (this._outcome >= 0) this.deliver();
     }
     return this._promise;
@@ -109,6 +112,13 @@ export class Token<T = unknown> implements PromiseLike<T> {
       this._res = this._rej = null;
     }
   }
+}
+
+/** The resolving functions of the promise just constructed: a shared executor, so a token's promise costs no closure. */
+const captured: { res: ((v: unknown) => void) | null; rej: ((e: unknown) => void) | null } = { res: null, rej: null };
+function capture(res: (v: never) => void, rej: (e: unknown) => void): void {
+  captured.res = res as (v: unknown) => void;
+  captured.rej = rej;
 }
 
 /** The error a non-fulfilled outcome delivers (the task's own error when it was rejected). */
