@@ -129,7 +129,8 @@ export function admitProducer(i32: Int32Array, word: number, limits: Limits, gue
  */
 export class ProducerGate {
   readonly word: number;
-  private refilledAt = -1;
+  /** The TickSource generation this handle last refilled at (-1: never). */
+  private refilledGen = -1;
 
   constructor(
     private readonly i32: Int32Array, private readonly mem: Memory, readonly p: number, readonly limits: Limits,
@@ -141,11 +142,13 @@ export class ProducerGate {
   admit(): number {
     const limits = this.limits;
     if (limits.rate === 0) return admitProducer(this.i32, this.word, limits, this.guess, this.p);
-    const now = this.ticks.admissionTick();
-    if (now !== this.refilledAt) this.refillAt(now);
+    const ticks = this.ticks;
+    ticks.advance();
+    if (ticks.gen !== this.refilledGen) this.refill();
     const r = admitProducer(this.i32, this.word, limits, this.guess, this.p);
-    if (r !== R_RATE || !this.ticks.reused) return r;
-    this.refillAt(this.ticks.fresh());
+    if (r !== R_RATE || !ticks.reused) return r;
+    ticks.fresh();
+    this.refill();
     return admitProducer(this.i32, this.word, limits, this.guess, this.p);
   }
 
@@ -153,9 +156,10 @@ export class ProducerGate {
     rollbackProducer(this.i32, this.word, this.limits, this.guess, this.p);
   }
 
-  private refillAt(now: number): void {
-    refill(this.i32, this.mem, this.p, this.limits, now, this.guess, this.p);
-    this.refilledAt = now;
+  /** Bring the bucket up to the tick source's current reading. */
+  private refill(): void {
+    refill(this.i32, this.mem, this.p, this.limits, this.ticks.value, this.guess, this.p);
+    this.refilledGen = this.ticks.gen;
   }
 }
 

@@ -19,9 +19,16 @@ export const TICK_REUSE = 64;
 export class TickSource {
   /** Set by the owner while a reading may be reused (its pump is scheduled). */
   reusable = false;
-  /** Whether the last admissionTick() returned a reused reading. */
+  /** Whether the last advance() kept the previous reading. */
   reused = false;
-  private value = 0;
+  /** The current reading (ticks). */
+  value = 0;
+  /**
+   * Counts fresh readings (wrapping int32). A gate compares it, not the reading, to see whether
+   * it has refilled at this reading already: the hot path never touches the reading, a number
+   * that outgrows a small integer after half an hour of ticks.
+   */
+  gen = 0;
   private left = 0;
   private readonly coarse: boolean;
 
@@ -29,22 +36,22 @@ export class TickSource {
     this.coarse = clock.turnResolution === true;
   }
 
-  admissionTick(): number {
+  /** Make `value` the admission tick of one more decision: the same reading, or a fresh one. */
+  advance(): void {
     if (this.left > 0 && this.reusable) {
       this.left--;
       this.reused = true;
-      return this.value;
+      return;
     }
-    return this.fresh();
+    this.fresh();
   }
 
-  /** A fresh reading, which later decisions of this turn may reuse. */
-  fresh(): number {
-    const t = this.clock.now();
-    this.value = t;
+  /** Take a fresh reading, which later decisions of this turn may reuse. */
+  fresh(): void {
+    this.value = this.clock.now();
+    this.gen = (this.gen + 1) | 0;
     this.left = this.coarse ? TICK_REUSE - 1 : 0;
     this.reused = false;
-    return t;
   }
 
   /** A new turn: the next decision reads the clock. */
