@@ -1,5 +1,5 @@
 // Gates on vs off, paired on one runtime (the callback rows' shape). Three producers share it:
-//   off        Testing.ungate: submits skip admission steps 2-3, completions give nothing back
+//   off        ungateForBenchmark: submits skip admission steps 2-3, completions give nothing back
 //   unlimited  no rate: the producer-slot CAS and the global CAS, and their release
 //   on         GATED_LIMITS: also the token bucket at the admission tick (the rate never binds)
 // Each round measures all three, in an order that rotates round to round (every producer runs
@@ -9,6 +9,7 @@
 // too: it is where the gates run, and it does not depend on how the threads were scheduled.
 import { readFileSync } from 'node:fs';
 import { CALLBACK_OPTIONS, GATED_LIMITS, callbackSession, startSluice } from './e2e/sluice.js';
+import { ungateForBenchmark } from '../src/runtime/runtime.js';
 import { fmt } from './report.js';
 import { median } from './stats.js';
 import { pipelined, type Session } from './workload.js';
@@ -37,10 +38,10 @@ function threadCpuNs(): number | null {
 
 export async function runGates(quick: boolean, tasks: number, log: (m: string) => void): Promise<GatesResult> {
   const rounds = quick ? 9 : 15;
-  const rt = await startSluice({ ...CALLBACK_OPTIONS, testHooks: true });
+  const rt = await startSluice(CALLBACK_OPTIONS);
   try {
     const offProducer = rt.producer('gates-off');
-    rt.testing!.ungate(offProducer);
+    ungateForBenchmark(rt, offProducer);
     const sessions: Session[] = [
       callbackSession(rt, offProducer),
       callbackSession(rt, rt.producer('gates-unlimited')),

@@ -82,7 +82,7 @@ export class Attachment {
    */
   readonly gateGuess: Int32Array;
   /**
-   * Test-only (Testing.ungate, for the "gates off" benchmark): 1 = this thread's submits for
+   * Benchmark-only (ungateForBenchmark, for the "gates off" row): 1 = this thread's submits for
    * producer p skip steps 2-3 and their completions give back no slots. Never set in production.
    */
   readonly ungated: Uint8Array;
