@@ -145,13 +145,6 @@ export class ProducerGate {
     const ticks = this.ticks;
     ticks.advance();
     if (ticks.gen !== this.refilledGen) this.refill();
-    return this.admitAtTick();
-  }
-
-  /** Step 2 once the bucket is at the current tick (a rate refusal at a reused tick is decided again at a fresh one). */
-  private admitAtTick(): number {
-    const limits = this.limits;
-    const ticks = this.ticks;
     const r = admitProducer(this.i32, this.word, limits, this.guess, this.p);
     if (r !== R_RATE || !ticks.reused) return r;
     ticks.fresh();
@@ -159,48 +152,8 @@ export class ProducerGate {
     return admitProducer(this.i32, this.word, limits, this.guess, this.p);
   }
 
-  /**
-   * Steps 2 and 3 together, as one call: the common case (both guesses right, room in both
-   * gates) is the two CASes and nothing else; anything else goes through admit() and
-   * admitGlobal(). Returns ADMITTED, or the refusal with nothing taken.
-   */
-  admitWithGlobal(globalW: number, globalLimit: number, gg: number): number {
-    const limits = this.limits;
-    const guess = this.guess;
-    const p = this.p;
-    const rated = limits.rate !== 0;
-    if (rated) {
-      const ticks = this.ticks;
-      ticks.advance();
-      if (ticks.gen !== this.refilledGen) this.refill();
-    }
-    const old = guess[p]!;
-    const g = guess[gg]!;
-    if ((!rated || old >>> 16 !== 0) && (old & INFLIGHT_MASK) < limits.slots && g < globalLimit) {
-      const next = (old - (rated ? TOKEN_ONE - 1 : -1)) | 0;
-      if (Atomics.compareExchange(this.i32, this.word, old, next) === old) {
-        guess[p] = next;
-        const gn = (g + 1) | 0;
-        if (Atomics.compareExchange(this.i32, globalW, g, gn) === g) {
-          guess[gg] = gn;
-          return ADMITTED;
-        }
-        return this.globalStep(globalW, globalLimit, gg);
-      }
-    }
-    const r = this.admitAtTick();
-    return r === ADMITTED ? this.globalStep(globalW, globalLimit, gg) : r;
-  }
-
   rollback(): void {
     rollbackProducer(this.i32, this.word, this.limits, this.guess, this.p);
-  }
-
-  /** Step 3 after step 2 succeeded: the global slot, or step 2 undone. */
-  private globalStep(globalW: number, globalLimit: number, gg: number): number {
-    if (admitGlobal(this.i32, globalW, globalLimit, this.guess, gg)) return ADMITTED;
-    this.rollback();
-    return R_GLOBAL_SLOTS;
   }
 
   /** Bring the bucket up to the tick source's current reading. */

@@ -264,15 +264,7 @@ export class Producer {
     att.enterWindow();
     const hooks = att.hooks;
     const gated = att.ungated[this.index] === 0; // always, outside the "gates off" benchmark
-    if (gated && !hooks) {
-      // 2-3 as one call (the same steps as below, without the test pause between them).
-      const r = this.gate.admitWithGlobal(att.globalW, att.layout.globalSlots, att.globalGuess);
-      if (r !== ADMITTED) {
-        att.leaveWindow();
-        this.codec.abandon();
-        return ~this.reject(r);
-      }
-    } else if (gated) {
+    if (gated) {
       // 2. Producer gate: one CAS takes a bucket token and an in-flight slot, or nothing.
       const r = this.gate.admit();
       if (r !== ADMITTED) {
