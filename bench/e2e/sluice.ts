@@ -32,8 +32,12 @@ function refsOf(rt: Runtime): Record<TaskName, TaskRef> {
 
 async function submitSession(options?: Partial<RuntimeOptions>): Promise<Session> {
   const rt = await startSluice(options);
+  return tokenSession(rt, rt.producer('bench'));
+}
+
+/** A Session over producer.submit and the Token's promise; `close` ends the runtime. */
+export function tokenSession(rt: Runtime, producer: Producer): Session {
   const tasks = refsOf(rt);
-  const producer = rt.producer('bench');
   return {
     start(task: TaskName, arg, done, fail) {
       const a = producer.submit<number>(tasks[task], arg);
