@@ -1,7 +1,8 @@
 // sluice's hot-path building blocks, single thread, on a bare Memory (no runtime, no workers).
-import { ADMITTED, ProducerGate, admitGlobal, admitProducer, releaseSlots, type Limits } from '../src/admission/gate.js';
+import { ADMITTED, ProducerGate, admitProducer, releaseSlots, type Limits } from '../src/admission/gate.js';
 import { MonotonicClock, hrtimeMicros } from '../src/admission/clock.js';
 import { TickSource } from '../src/admission/tick.js';
+import { wasmDecide } from '../src/admission/wasm-gate.js';
 import { Codec } from '../src/runtime/codec.js';
 import { lookupOrRegister, type ProducerLimits } from '../src/runtime/producer.js';
 import { C_DATA_WORD, Memory, P_PACKED, W_HEAD, W_WAKER } from '../src/shm/layout.js';
@@ -34,28 +35,33 @@ const BATCH = 512;
 export const DECISION_UNRATED = 'sluice admission decision: unrated (producer slots + global)';
 export const DECISION_RATED = 'sluice admission decision: rated, tick reused (a submit loop)';
 export const DECISION_FRESH = 'sluice admission decision: rated, clock read every decision';
+export const DECISION_JS = 'sluice admission decision: unrated, JavaScript path (no WebAssembly)';
 export const CLOCK_ROW = 'clock: MonotonicClock.now()';
 
 /**
- * The decision as Producer.admit makes it (steps 2-3): ProducerGate.admit (refill at the
- * admission tick + the producer CAS) and the global CAS, with this thread's guesses. `reuse`:
- * the tick source may reuse a reading (as in one turn of a submit loop: a fresh reading every
- * TICK_REUSE decisions), or must read the clock every time.
+ * The decision as Producer.admit makes it (steps 2-3 in one call, ProducerGate.admitWithGlobal):
+ * the bucket at the admission tick, then the producer CAS and the global CAS with this
+ * thread's guesses, through the WebAssembly fast path unless `js`. `reuse`: the tick source
+ * may reuse a reading (as in one turn of a submit loop: a fresh reading every TICK_REUSE
+ * decisions), or must read the clock every time. Each case has its own memory and guesses.
  */
-function decisionCase(mem: Memory, name: string, label: string, limits: ProducerLimits | undefined, reuse: boolean): Case {
+function decisionCase(label: string, limits: ProducerLimits | undefined, reuse: boolean, js = false): Case {
+  const mem = bareMemory();
   const i32 = mem.i32;
   const G = mem.layout.maxProducers;
-  const guess = new Int32Array(G + 1);
-  const reg = gateOf(mem, name, limits);
+  const guess = new Int32Array(mem.sab, mem.guessByte(0), G + 1);
+  const reg = gateOf(mem, 'p', limits);
   const ticks = new TickSource(new MonotonicClock(hrtimeMicros()));
   ticks.reusable = reuse;
-  const gate = new ProducerGate(i32, mem, reg.index, reg.limits, guess, ticks);
+  const fast = js ? null : wasmDecide(mem.wasm);
+  if (!js && fast === null) throw new Error(`${label}: no WebAssembly on this platform`);
+  const gate = new ProducerGate(i32, mem, reg.index, reg.limits, guess, ticks, fast);
   const global = mem.globalWord;
   const p = reg.index;
   const word = gate.word;
   return [label, () => {
     for (let i = 0; i < BATCH; i++) {
-      if (gate.admit() !== ADMITTED || !admitGlobal(i32, global, 1024, guess, G)) throw new Error(`${label}: refused`);
+      if (gate.admitWithGlobal(global, 1024, G) !== ADMITTED) throw new Error(`${label}: refused`);
     }
     guess[G] = Atomics.sub(i32, global, BATCH) - BATCH;
     guess[p] = Atomics.sub(i32, word, BATCH) - BATCH;
@@ -70,9 +76,10 @@ function gateCases(): Case[] {
   const free = gateOf(mem, 'release');
   const scratch = mem.attachWord(1, 0);
   return [
-    decisionCase(mem, 'unrated', DECISION_UNRATED, undefined, true),
-    decisionCase(mem, 'rated', DECISION_RATED, rated, true),
-    decisionCase(mem, 'fresh', DECISION_FRESH, rated, false),
+    decisionCase(DECISION_UNRATED, undefined, true),
+    decisionCase(DECISION_RATED, rated, true),
+    decisionCase(DECISION_FRESH, rated, false),
+    decisionCase(DECISION_JS, undefined, true, true),
     [CLOCK_ROW, () => { sink += clock.now(); }],
     // The completion side, for comparison: one slot taken and given back (into a scratch global word).
     ['sluice gate: admitProducer + releaseSlots', () => {

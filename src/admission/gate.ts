@@ -23,6 +23,7 @@
 import { earnedMod32, wrapHorizonMs } from './bucket.js';
 import { Memory, P_EARNED, P_LAST_MS, P_PACKED } from '../shm/layout.js';
 import type { TickSource } from './tick.js';
+import { FAST_ADMITTED, FAST_PRODUCER_TAKEN, type WasmDecide } from './wasm-gate.js';
 
 export const ADMITTED = -1;
 export const R_RATE = 0;
@@ -132,11 +133,54 @@ export class ProducerGate {
   /** The TickSource generation this handle last refilled at (-1: never). */
   private refilledGen = -1;
 
+  /** Byte addresses for the WebAssembly fast path: this producer's word and this thread's guess of it. */
+  private readonly wordByte: number;
+  private readonly guessByte: number;
+
   constructor(
     private readonly i32: Int32Array, private readonly mem: Memory, readonly p: number, readonly limits: Limits,
-    private readonly guess: Int32Array, private readonly ticks: TickSource,
+    private readonly guess: Int32Array, private readonly ticks: TickSource, private readonly fast: WasmDecide | null = null,
   ) {
     this.word = mem.producerWord(p, P_PACKED);
+    this.wordByte = this.word << 2;
+    this.guessByte = guess.byteOffset;
+    if (fast !== null && guess.buffer !== mem.sab) throw new TypeError('ProducerGate: the WebAssembly path needs the guesses in the runtime memory');
+  }
+
+  /**
+   * Steps 2 and 3 together (no test pause between them): the bucket brought to the admission
+   * tick, then the common case — both guesses right, room in both gates — as one WebAssembly
+   * call when there is one (wasm-gate.ts); anything else, or no WebAssembly, the general
+   * steps. Returns ADMITTED, or the refusal with nothing taken.
+   */
+  admitWithGlobal(globalW: number, globalLimit: number, gg: number): number {
+    const fast = this.fast;
+    if (fast === null) {
+      const r = this.admit();
+      return r === ADMITTED ? this.globalStep(globalW, globalLimit, gg) : r;
+    }
+    const limits = this.limits;
+    const rated = limits.rate !== 0;
+    if (rated) {
+      const ticks = this.ticks;
+      ticks.advance();
+      if (ticks.gen !== this.refilledGen) this.refill();
+    }
+    const code = fast(
+      this.wordByte, globalW << 2, this.guessByte + (this.p << 2), this.guessByte + (gg << 2),
+      rated ? TOKEN_ONE - 1 : -1, limits.slots, rated ? 1 : 0, globalLimit,
+    );
+    if (code === FAST_ADMITTED) return ADMITTED;
+    if (code === FAST_PRODUCER_TAKEN) return this.globalStep(globalW, globalLimit, gg);
+    const r = rated ? this.admitAtTick() : admitProducer(this.i32, this.word, limits, this.guess, this.p);
+    return r === ADMITTED ? this.globalStep(globalW, globalLimit, gg) : r;
+  }
+
+  /** Step 3 once step 2 is taken: a global slot, or step 2 undone and 'global-slots'. */
+  private globalStep(globalW: number, globalLimit: number, gg: number): number {
+    if (admitGlobal(this.i32, globalW, globalLimit, this.guess, gg)) return ADMITTED;
+    this.rollback();
+    return R_GLOBAL_SLOTS;
   }
 
   admit(): number {
@@ -145,6 +189,13 @@ export class ProducerGate {
     const ticks = this.ticks;
     ticks.advance();
     if (ticks.gen !== this.refilledGen) this.refill();
+    return this.admitAtTick();
+  }
+
+  /** Step 2 with the bucket at the current tick: a rate refusal at a reused tick is decided again at a fresh one. */
+  private admitAtTick(): number {
+    const limits = this.limits;
+    const ticks = this.ticks;
     const r = admitProducer(this.i32, this.word, limits, this.guess, this.p);
     if (r !== R_RATE || !ticks.reused) return r;
     ticks.fresh();

@@ -29,6 +29,7 @@ import { WAKER_PARKED, Waker, wake } from '../shm/waker.js';
 import { releaseSlots } from '../admission/gate.js';
 import { Clock } from '../admission/clock.js';
 import { TickSource } from '../admission/tick.js';
+import { wasmDecide, type WasmDecide } from '../admission/wasm-gate.js';
 import { Codec, PREPARE_FULL } from './codec.js';
 import { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED, Token, outcomeError } from './token.js';
 
@@ -78,9 +79,13 @@ export class Attachment {
 
   /**
    * This thread's guesses of the gate words (gate.ts): [p] is producer p's packed word, and
-   * [globalGuess] the global count. Plain memory: only ever an expected value for a CAS.
+   * [globalGuess] the global count. This attachment's guess table in shared memory (so the
+   * WebAssembly fast path reads the same guesses), written only by this thread: only ever an
+   * expected value for a CAS.
    */
   readonly gateGuess: Int32Array;
+  /** Steps 2-3's common case in one WebAssembly call, when the memory is a WebAssembly.Memory (wasm-gate.ts). */
+  readonly fastGate: WasmDecide | null;
   /**
    * Benchmark-only (ungateForBenchmark, for the "gates off" row): 1 = this thread's submits for
    * producer p skip steps 2-3 and their completions give back no slots. Never set in production.
@@ -145,7 +150,8 @@ export class Attachment {
     this.stateW = mem.stateWord;
     this.globalW = mem.globalWord;
     this.spinMs = L.spinMicros / 1000;
-    this.gateGuess = new Int32Array(L.maxProducers + 1);
+    this.gateGuess = new Int32Array(mem.sab, mem.guessByte(index), L.maxProducers + 1);
+    this.fastGate = wasmDecide(mem.wasm);
     this.ungated = new Uint8Array(L.maxProducers);
     this.released = new Int32Array(L.maxProducers);
     this.releasedProducers = new Int32Array(L.maxProducers);

@@ -193,7 +193,7 @@ export class Producer {
     this.i32 = host.att.i32;
     this.codec = host.att.codec;
     this.packedW = host.att.mem.producerWord(index, P_PACKED);
-    this.gate = new ProducerGate(this.i32, host.att.mem, index, limits, host.att.gateGuess, host.att.ticks);
+    this.gate = new ProducerGate(this.i32, host.att.mem, index, limits, host.att.gateGuess, host.att.ticks, host.att.fastGate);
     this.admittedW = host.att.mem.statWord(host.att.index, index, S_ADMITTED);
   }
 
@@ -264,7 +264,15 @@ export class Producer {
     att.enterWindow();
     const hooks = att.hooks;
     const gated = att.ungated[this.index] === 0; // always, outside the "gates off" benchmark
-    if (gated) {
+    if (gated && !hooks) {
+      // 2-3 in one call: the same steps as below, without the test pauses between them.
+      const r = this.gate.admitWithGlobal(att.globalW, att.layout.globalSlots, att.globalGuess);
+      if (r !== ADMITTED) {
+        att.leaveWindow();
+        this.codec.abandon();
+        return ~this.reject(r);
+      }
+    } else if (gated) {
       // 2. Producer gate: one CAS takes a bucket token and an in-flight slot, or nothing.
       const r = this.gate.admit();
       if (r !== ADMITTED) {

@@ -69,6 +69,8 @@ export interface RuntimeOptions {
 export interface RuntimeHandle {
   readonly kind: 'sluice-runtime';
   readonly sab: SharedArrayBuffer;
+  /** The shared WebAssembly.Memory whose buffer `sab` is, when there is one (opaque here). */
+  readonly memory: object | null;
   readonly names: readonly string[];
   readonly chains: readonly (readonly number[])[];
 }
@@ -251,7 +253,8 @@ export class Runtime {
     }
     let mem: Memory;
     try {
-      mem = new Memory(handle.sab);
+      const wasm = handle.memory instanceof WebAssembly.Memory ? handle.memory : null;
+      mem = new Memory(wasm !== null ? (wasm.buffer as SharedArrayBuffer) : handle.sab, undefined, wasm);
     } catch (err) {
       throw new AttachError((err as Error).message);
     }
@@ -263,7 +266,7 @@ export class Runtime {
   }
 
   get handle(): RuntimeHandle {
-    return { kind: 'sluice-runtime', sab: this.mem.sab, names: this.names, chains: this.chainLists };
+    return { kind: 'sluice-runtime', sab: this.mem.sab, memory: this.mem.wasm, names: this.names, chains: this.chainLists };
   }
 
   /** Resolve a task name to its id (once), with its options. Unknown names throw UnknownTaskError. */

@@ -17,6 +17,8 @@
  *   attachments   A blocks       waker word, completion head, window flag, owner identity
  *   tails         (W+A) blocks   ring tails: submission rings 0..W-1, completion rings W..W+A-1
  *   stats         A x P x 16 w   per-attachment, per-producer counters (single writer each)
+ *   guesses       A x (P+1) w    each attachment's guesses of the gate words (its own thread
+ *                                only: a hint for the gates' CAS, gate.ts; 128-byte aligned each)
  *   tokens        A x T words    token state words, one table per attachment
  *   tokenMeta     A x T words    producer index of each live token
  *   arenaCtl      (A+W) blocks   spill arena allocator words (single writer each)
@@ -30,7 +32,7 @@
  */
 
 export const MAGIC = 0x534c4943; // "SLIC"
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 export const BLOCK_BYTES = 128;
 export const BLOCK_WORDS = BLOCK_BYTES >> 2;
@@ -253,6 +255,9 @@ export interface Layout extends LayoutConfig {
   attachBlocks: number;
   tails: number;
   stats: number;
+  guesses: number;
+  /** Bytes of one attachment's guess table (128-byte aligned). */
+  guessBytes: number;
   tokens: number;
   tokenMeta: number;
   arenaCtl: number;
@@ -290,6 +295,8 @@ export function computeLayout(c: LayoutConfig): Layout {
   const attachBlocks = take(A * BLOCK_BYTES);
   const tails = take((W + A) * BLOCK_BYTES);
   const stats = take(A * P * STAT_WORDS * 4);
+  const guessBytes = align((P + 1) * 4);
+  const guesses = take(A * guessBytes);
   const tokens = take(A * T * 4);
   const tokenMeta = take(A * T * 4);
   const arenaCtl = take((A + W) * BLOCK_BYTES);
@@ -299,7 +306,7 @@ export function computeLayout(c: LayoutConfig): Layout {
   const arenas = take((A + W) * S);
   return {
     ...c, tokenCapacity: T, header, state, global, hooksBlock: hooks, producers, names, workerBlocks, attachBlocks,
-    tails, stats, tokens, tokenMeta, arenaCtl, arenaTags, subRings, compRings, arenas, totalBytes: at,
+    tails, stats, guesses, guessBytes, tokens, tokenMeta, arenaCtl, arenaTags, subRings, compRings, arenas, totalBytes: at,
   };
 }
 
@@ -311,7 +318,11 @@ export class Memory {
   readonly buf: Buffer;
   readonly layout: Layout;
 
-  constructor(readonly sab: SharedArrayBuffer, layout?: Layout) {
+  /**
+   * `wasm`: the WebAssembly.Memory whose buffer `sab` is, when the runtime was allocated as one
+   * (create() does so when the platform allows); the gates' fast path runs on it (wasm-gate.ts).
+   */
+  constructor(readonly sab: SharedArrayBuffer, layout?: Layout, readonly wasm: WebAssembly.Memory | null = null) {
     this.i32 = new Int32Array(sab);
     this.u8 = new Uint8Array(sab);
     this.f64 = new Float64Array(sab);
@@ -321,7 +332,10 @@ export class Memory {
 
   static create(c: LayoutConfig): Memory {
     const layout = computeLayout(c);
-    const mem = new Memory(new SharedArrayBuffer(layout.totalBytes), layout);
+    const wasm = sharedWasmMemory(layout.totalBytes);
+    const mem = wasm !== null
+      ? new Memory(wasm.buffer as unknown as SharedArrayBuffer, layout, wasm)
+      : new Memory(new SharedArrayBuffer(layout.totalBytes), layout);
     const h = mem.i32;
     h[H_MAGIC] = MAGIC;
     h[H_VERSION] = LAYOUT_VERSION;
@@ -343,6 +357,8 @@ export class Memory {
   get stateWord(): number { return (this.layout.state >> 2) + ST_STATE; }
   get freezeWord(): number { return (this.layout.state >> 2) + ST_FREEZE; }
   get globalWord(): number { return this.layout.global >> 2; }
+  /** Byte offset of attachment a's guess table: [p] producer p's packed word, [maxProducers] the global word. */
+  guessByte(a: number): number { return this.layout.guesses + a * this.layout.guessBytes; }
   get hooksWord(): number { return this.layout.hooksBlock >> 2; }
   producerWord(p: number, field: number): number { return ((this.layout.producers + p * BLOCK_BYTES) >> 2) + field; }
   nameByte(p: number): number { return this.layout.names + p * NAME_BYTES; }
@@ -366,6 +382,20 @@ export class Memory {
   compRingByte(a: number): number { return this.layout.compRings + a * this.layout.tokenCapacity * CELL_BYTES; }
   epochMicros(): number { return this.f64[H_EPOCH_F64]!; }
   setEpochMicros(us: number): void { this.f64[H_EPOCH_F64] = us; }
+}
+
+/**
+ * A shared WebAssembly.Memory of at least `bytes` (whole 64 KiB pages), or null when the
+ * platform has none: its buffer is an ordinary SharedArrayBuffer to everything else.
+ */
+export function sharedWasmMemory(bytes: number): WebAssembly.Memory | null {
+  const pages = Math.ceil(bytes / 65536);
+  if (pages > 65536 || process.env.SLUICE_NO_WASM === '1') return null;
+  try {
+    return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  } catch {
+    return null;
+  }
 }
 
 export function readLayout(i32: Int32Array): Layout {

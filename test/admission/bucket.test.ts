@@ -6,13 +6,16 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { earnedBy, earnedMod32, fillTicks } from '../../src/admission/bucket.js';
 import {
-  ADMITTED, R_PRODUCER_SLOTS, R_RATE, admitGlobal, admitProducer, inflightOf, pack, refill, releaseSlots,
+  ADMITTED, ProducerGate, R_GLOBAL_SLOTS, R_PRODUCER_SLOTS, R_RATE, admitGlobal, admitProducer, inflightOf, pack, refill, releaseSlots,
   rollbackProducer, tokensOf, type Limits,
 } from '../../src/admission/gate.js';
 import { Memory, P_PACKED } from '../../src/shm/layout.js';
 import { lookupOrRegister, registeredProducers, type ProducerLimits } from '../../src/runtime/producer.js';
 import { ConfigError } from '../../src/errors.js';
 import { exactEarned } from '../helpers/admission.js';
+import { VirtualClock } from '../../src/admission/clock.js';
+import { TickSource } from '../../src/admission/tick.js';
+import { wasmDecide } from '../../src/admission/wasm-gate.js';
 
 const MAX_RATE = 2 ** 31 - 1;
 const T_MAX = 2 ** 50;
@@ -376,6 +379,59 @@ describe('guesses: the expected value of each CAS is only a hint', () => {
       { numRuns: 500 },
     );
   });
+
+  for (const path of ['WebAssembly', 'JavaScript'] as const) {
+    it(`ProducerGate.admitWithGlobal (steps 2-3 in one call, ${path} path) decides and writes exactly what the separate steps do`, () => {
+      const op = fc.oneof(
+        fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 3_000 }) }),
+        fc.record({ kind: fc.constant('submit' as const) }),
+        fc.record({ kind: fc.constant('release' as const) }),
+        fc.record({ kind: fc.constant('scramble' as const), p: fc.integer(), g: fc.integer() }),
+      );
+      fc.assert(
+        fc.property(
+          fc.option(fc.integer({ min: 1, max: 20_000 }), { nil: undefined }), fc.integer({ min: 1, max: 30 }),
+          fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 40 }), fc.array(op, { maxLength: 150 }),
+          (rate, burst, slots, globalSlots, ops) => {
+            const spec = rate === undefined ? { slots } : { rate, burst, slots };
+            const plain = registered(spec, 0, globalSlots);
+            const fused = registered(spec, 0, globalSlots);
+            const fast = path === 'WebAssembly' ? wasmDecide(fused.mem.wasm) : null;
+            if (path === 'WebAssembly') expect(fast).not.toBeNull();
+            const clock = new VirtualClock(0);
+            const P = fused.mem.layout.maxProducers;
+            const guess = new Int32Array(fused.mem.sab, fused.mem.guessByte(0), P + 1);
+            const gate = new ProducerGate(fused.i32, fused.mem, fused.p, fused.limits, guess, new TickSource(clock), fast);
+            const g = plain.mem.globalWord;
+            let held = 0;
+            for (const o of ops) {
+              if (o.kind === 'advance') clock.advance(o.ms * 1000);
+              else if (o.kind === 'scramble') {
+                guess[fused.p] = o.p;
+                guess[P] = o.g;
+              } else if (o.kind === 'submit') {
+                if (rate !== undefined) refill(plain.i32, plain.mem, plain.p, plain.limits, clock.now());
+                let expected = admitProducer(plain.i32, plain.word, plain.limits);
+                if (expected === ADMITTED && !admitGlobal(plain.i32, g, globalSlots)) {
+                  rollbackProducer(plain.i32, plain.word, plain.limits);
+                  expected = R_GLOBAL_SLOTS;
+                }
+                expect(gate.admitWithGlobal(g, globalSlots, P)).toBe(expected);
+                if (expected === ADMITTED) held++;
+              } else if (held > 0) {
+                releaseSlots(plain.i32, plain.word, g);
+                releaseSlots(fused.i32, fused.word, g, guess, fused.p, P);
+                held--;
+              }
+              expect(word(fused)).toBe(word(plain));
+              expect(Atomics.load(fused.i32, g)).toBe(Atomics.load(plain.i32, g));
+            }
+          },
+        ),
+        { numRuns: 400 },
+      );
+    });
+  }
 
   it('a thread that is the only writer keeps its guesses exact', () => {
     const b = registered({ rate: 1000, burst: 8, slots: 4 }, 0);
