@@ -67,6 +67,18 @@ describe('runtime basics', () => {
     expect(out.after).toBe(42);
   });
 
+  for (const wasm of [true, false]) {
+    it(`the gates ${wasm ? 'take the WebAssembly path' : 'fall back to JavaScript with SLUICE_NO_WASM=1'}, in the starting thread and in an attached one`, () => {
+      const fixture = fileURLToPath(new URL('./fixtures/attached-gate-path.ts', import.meta.url));
+      const env = { ...process.env, SLUICE_NO_WASM: wasm ? '' : '1' };
+      const r = spawnSync(process.execPath, ['--import', 'tsx', fixture], { encoding: 'utf8', timeout: 60_000, env });
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { main: string; attached: string; sum: number; inFlight: number };
+      const path = wasm ? 'wasm' : 'js';
+      expect(out).toEqual({ main: path, attached: path, sum: 2 * (4950 + 100), inFlight: 0 });
+    });
+  }
+
   it('bad options are ConfigErrors', async () => {
     await expect(Runtime.start({ tasks, ringCapacity: 3 })).rejects.toThrow(ConfigError);
     await expect(Runtime.start({ tasks, bogus: 1 } as never)).rejects.toThrow(ConfigError);
