@@ -86,13 +86,22 @@ export function refill(
   if (k <= 0) return; // another thread's clock ran a few microseconds ahead and refilled already
   if (Atomics.compareExchange(i32, earnedW, earned, e) !== earned) return; // someone else adds them
   Atomics.store(i32, lastMsW, nowMs);
-  const w = mem.producerWord(p, P_PACKED);
+  const burst = limits.burst;
+  casUntil(i32, mem.producerWord(p, P_PACKED), guess, gi, (old) => pack(Math.min(burst, tokensOf(old) + k), inflightOf(old)));
+}
+
+/**
+ * CAS `word` from old to next(old), starting from the guess and retrying with what a failed
+ * CAS saw, until it sticks; the guess then holds what was written. For the unconditional
+ * updates (a refill, a rollback), which run once per tick or on a refusal: the closure is fine there.
+ */
+function casUntil(i32: Int32Array, word: number, guess: Int32Array, gi: number, next: (old: number) => number): void {
   let old = guess[gi]!;
   for (;;) {
-    const next = pack(Math.min(limits.burst, tokensOf(old) + k), inflightOf(old));
-    const seen = Atomics.compareExchange(i32, w, old, next);
+    const value = next(old);
+    const seen = Atomics.compareExchange(i32, word, old, value);
     if (seen === old) {
-      guess[gi] = next;
+      guess[gi] = value;
       return;
     }
     old = seen;
@@ -216,17 +225,9 @@ export class ProducerGate {
 
 /** Undo admitProducer exactly: the slot back, and the token back unless the bucket refilled to burst meanwhile. */
 export function rollbackProducer(i32: Int32Array, word: number, limits: Limits, guess: Int32Array = NO_GUESS, gi = 0): void {
-  let old = guess[gi]!;
-  for (;;) {
-    const tokens = limits.rate > 0 ? Math.min(limits.burst, tokensOf(old) + 1) : 0;
-    const next = pack(tokens, inflightOf(old) - 1);
-    const seen = Atomics.compareExchange(i32, word, old, next);
-    if (seen === old) {
-      guess[gi] = next;
-      return;
-    }
-    old = seen;
-  }
+  const rated = limits.rate > 0;
+  const burst = limits.burst;
+  casUntil(i32, word, guess, gi, (old) => pack(rated ? Math.min(burst, tokensOf(old) + 1) : 0, inflightOf(old) - 1));
 }
 
 /** Submit step 3: take one global slot below the ceiling, or change nothing. */

@@ -318,21 +318,29 @@ describe('global gate: admitGlobal / releaseSlots', () => {
 });
 
 describe('guesses: the expected value of each CAS is only a hint', () => {
+  /** Limits (rate or none, burst, slots) and a global ceiling, as the gate properties draw them. */
+  const limitArbs = [
+    fc.option(fc.integer({ min: 1, max: 20_000 }), { nil: undefined }), fc.integer({ min: 1, max: 30 }),
+    fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 40 }),
+  ] as const;
+  const specOf = (rate: number | undefined, burst: number, slots: number): ProducerLimits =>
+    rate === undefined ? { slots } : { rate, burst, slots };
+  /** Another thread moved the words: this thread's guesses are stale (any values at all). */
+  const scramble = fc.record({ kind: fc.constant('scramble' as const), p: fc.integer(), g: fc.integer() });
+
   it('with any guesses, every gate step decides and writes exactly what it does with none', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('refill' as const), ms: fc.integer({ min: 0, max: 3_000 }) }),
       fc.record({ kind: fc.constant('admit' as const) }),
       fc.record({ kind: fc.constant('rollback' as const) }),
       fc.record({ kind: fc.constant('release' as const) }),
-      // Another thread moved the words: the guesses of this one are stale.
-      fc.record({ kind: fc.constant('scramble' as const), p: fc.integer(), g: fc.integer() }),
+      scramble,
     );
     fc.assert(
       fc.property(
-        fc.option(fc.integer({ min: 1, max: 20_000 }), { nil: undefined }), fc.integer({ min: 1, max: 30 }),
-        fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 40 }), fc.array(op, { maxLength: 150 }),
+        ...limitArbs, fc.array(op, { maxLength: 150 }),
         (rate, burst, slots, globalSlots, ops) => {
-          const spec = rate === undefined ? { slots } : { rate, burst, slots };
+          const spec = specOf(rate, burst, slots);
           const plain = registered(spec, 0, globalSlots);
           const guessed = registered(spec, 0, globalSlots);
           const guess = new Int32Array(2); // [0] the producer word, [1] the global word
@@ -386,14 +394,13 @@ describe('guesses: the expected value of each CAS is only a hint', () => {
         fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 3_000 }) }),
         fc.record({ kind: fc.constant('submit' as const) }),
         fc.record({ kind: fc.constant('release' as const) }),
-        fc.record({ kind: fc.constant('scramble' as const), p: fc.integer(), g: fc.integer() }),
+        scramble,
       );
       fc.assert(
         fc.property(
-          fc.option(fc.integer({ min: 1, max: 20_000 }), { nil: undefined }), fc.integer({ min: 1, max: 30 }),
-          fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 40 }), fc.array(op, { maxLength: 150 }),
+          ...limitArbs, fc.array(op, { maxLength: 150 }),
           (rate, burst, slots, globalSlots, ops) => {
-            const spec = rate === undefined ? { slots } : { rate, burst, slots };
+            const spec = specOf(rate, burst, slots);
             const plain = registered(spec, 0, globalSlots);
             const fused = registered(spec, 0, globalSlots);
             const fast = path === 'WebAssembly' ? wasmDecide(fused.mem.wasm) : null;
