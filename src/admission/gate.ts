@@ -55,8 +55,8 @@ export function pack(tokens: number, inflight: number): number { return ((tokens
 
 /**
  * Guesses. Every gate word is read by the CAS that writes it: the expected value is this
- * thread's guess of the word (the value it last wrote or saw there, kept in a plain per-thread
- * Int32Array), and a failed CAS returns the real value to retry with. A thread that is the only
+ * thread's guess of the word (the value it last wrote or saw there, kept in its attachment's
+ * guess table, layout.ts), and a failed CAS returns the real value to retry with. A thread that is the only
  * writer of a word, the common case, therefore decides with one atomic instruction per gate
  * instead of a load and a CAS. A guess is only ever an expected value: nothing is decided on it
  * except a CAS that succeeded, and a refusal is always re-checked against a real load.
@@ -170,18 +170,14 @@ export class ProducerGate {
     }
     const limits = this.limits;
     const rated = limits.rate !== 0;
-    if (rated) {
-      const ticks = this.ticks;
-      ticks.advance();
-      if (ticks.gen !== this.refilledGen) this.refill();
-    }
+    if (rated) this.toTick();
     const code = fast(
       this.wordByte, globalW << 2, this.guessByte + (this.p << 2), this.guessByte + (gg << 2),
       rated ? TOKEN_ONE - 1 : -1, limits.slots, rated ? 1 : 0, globalLimit,
     );
     if (code === FAST_ADMITTED) return ADMITTED;
     if (code === FAST_PRODUCER_TAKEN) return this.globalStep(globalW, globalLimit, gg);
-    const r = rated ? this.admitAtTick() : admitProducer(this.i32, this.word, limits, this.guess, this.p);
+    const r = this.admitAtTick();
     return r === ADMITTED ? this.globalStep(globalW, globalLimit, gg) : r;
   }
 
@@ -192,13 +188,17 @@ export class ProducerGate {
     return R_GLOBAL_SLOTS;
   }
 
+  /** Step 2 alone (Producer.admit with test hooks pauses between steps 2 and 3). */
   admit(): number {
-    const limits = this.limits;
-    if (limits.rate === 0) return admitProducer(this.i32, this.word, limits, this.guess, this.p);
+    if (this.limits.rate !== 0) this.toTick();
+    return this.admitAtTick();
+  }
+
+  /** A rated producer's bucket at this decision's admission tick (refilled at most once per reading). */
+  private toTick(): void {
     const ticks = this.ticks;
     ticks.advance();
     if (ticks.gen !== this.refilledGen) this.refill();
-    return this.admitAtTick();
   }
 
   /** Step 2 with the bucket at the current tick: a rate refusal at a reused tick is decided again at a fresh one. */

@@ -6,7 +6,7 @@
  * it only while its pump is scheduled, and expires the reading at every pump tick: a reading is
  * never reused across event-loop turns (like libuv's loop time), and inside one long synchronous
  * stretch it is at most TICK_REUSE - 1 decisions old. A refusal for rate is always re-decided at
- * a fresh reading (ProducerGate.admit), so reuse can never refuse what the clock would admit.
+ * a fresh reading (ProducerGate, gate.ts), so reuse can never refuse what the clock would admit.
  * Clocks without turnResolution (virtual clocks) are read at every decision.
  *
  * Single-threaded: one TickSource per attachment (thread), plain fields.

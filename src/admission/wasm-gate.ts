@@ -89,17 +89,23 @@ export const WASM_GATE_BYTES = new Uint8Array([
   ...section(10, [1, ...leb(body.length), ...body]),
 ]);
 
+/** The compiled module (once per thread); null once compiling has failed. */
 let compiled: WebAssembly.Module | null | undefined;
 
 /** The decide function over `memory`, or null when this platform cannot run it (the JavaScript path is used then). */
 export function wasmDecide(memory: WebAssembly.Memory | null): WasmDecide | null {
   if (memory === null) return null;
+  if (compiled === undefined) {
+    try {
+      compiled = new WebAssembly.Module(WASM_GATE_BYTES);
+    } catch {
+      compiled = null;
+    }
+  }
+  if (compiled === null) return null;
   try {
-    compiled ??= new WebAssembly.Module(WASM_GATE_BYTES);
-    const instance = new WebAssembly.Instance(compiled, { e: { m: memory } });
-    return instance.exports.decide as WasmDecide;
+    return new WebAssembly.Instance(compiled, { e: { m: memory } }).exports.decide as WasmDecide;
   } catch {
-    compiled = null;
     return null;
   }
 }

@@ -264,32 +264,16 @@ export class Producer {
     att.enterWindow();
     const hooks = att.hooks;
     const gated = att.ungated[this.index] === 0; // always, outside the "gates off" benchmark
-    if (gated && !hooks) {
-      // 2-3 in one call: the same steps as below, without the test pauses between them.
-      const r = this.gate.admitWithGlobal(att.globalW, att.layout.globalSlots, att.globalGuess);
-      if (r !== ADMITTED) {
-        att.leaveWindow();
-        this.codec.abandon();
-        return ~this.reject(r);
-      }
-    } else if (gated) {
+    if (gated) {
       // 2. Producer gate: one CAS takes a bucket token and an in-flight slot, or nothing.
-      const r = this.gate.admit();
+      // 3. Global gate, or step 2 rolled back. Then the runtime state again: a close that started
+      //    after step 1 either sees our global slot (and waits for it) or we see its state.
+      const r = hooks ? this.gatesPausing() : this.gate.admitWithGlobal(att.globalW, att.layout.globalSlots, att.globalGuess);
       if (r !== ADMITTED) {
         att.leaveWindow();
         this.codec.abandon();
         return ~this.reject(r);
       }
-      if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:producer'], -(att.index + 1));
-      // 3. Global gate, then the runtime state again: a close that started after step 1 either
-      //    sees our global slot (and waits for it) or we see its state (and roll back).
-      if (!admitGlobal(i32, att.globalW, att.layout.globalSlots, att.gateGuess, att.globalGuess)) {
-        this.gate.rollback();
-        att.leaveWindow();
-        this.codec.abandon();
-        return ~this.reject(R_GLOBAL_SLOTS);
-      }
-      if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:global'], -(att.index + 1));
     }
     st = Atomics.load(i32, att.stateW);
     // 4. Route, and claim a ring cell (the ring's capacity is part of admission).
@@ -326,6 +310,20 @@ export class Producer {
     att.wakeWorker(w);
     if (this.saturatedEdge) this.edge(false);
     return t;
+  }
+
+  /** Steps 2 and 3 one at a time, with the test pause points after each (testHooks runtimes). */
+  private gatesPausing(): number {
+    const att = this.att;
+    const r = this.gate.admit();
+    if (r !== ADMITTED) return r;
+    pauseAt(att.mem, HOOK_POINTS['submit:producer'], -(att.index + 1));
+    if (!admitGlobal(this.i32, att.globalW, att.layout.globalSlots, att.gateGuess, att.globalGuess)) {
+      this.gate.rollback();
+      return R_GLOBAL_SLOTS;
+    }
+    pauseAt(att.mem, HOOK_POINTS['submit:global'], -(att.index + 1));
+    return ADMITTED;
   }
 
   /** Count a rejection (and the saturation edge); returns the reason index. */
