@@ -328,6 +328,21 @@ describe('guesses: the expected value of each CAS is only a hint', () => {
   /** Another thread moved the words: this thread's guesses are stale (any values at all). */
   const scramble = fc.record({ kind: fc.constant('scramble' as const), p: fc.integer(), g: fc.integer() });
 
+  interface Twins { rate: number | undefined; globalSlots: number; plain: Bare; other: Bare }
+  /**
+   * For any limits and op list: one producer registered twice, in two memories, so the same ops
+   * can run the reference way on `plain` and the way under test on `other`.
+   */
+  function twinProperty<Op>(op: fc.Arbitrary<Op>, numRuns: number, run: (t: Twins, ops: Op[]) => void): void {
+    fc.assert(
+      fc.property(...limitArbs, fc.array(op, { maxLength: 150 }), (rate, burst, slots, globalSlots, ops) => {
+        const spec = specOf(rate, burst, slots);
+        run({ rate, globalSlots, plain: registered(spec, 0, globalSlots), other: registered(spec, 0, globalSlots) }, ops);
+      }),
+      { numRuns },
+    );
+  }
+
   it('with any guesses, every gate step decides and writes exactly what it does with none', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('refill' as const), ms: fc.integer({ min: 0, max: 3_000 }) }),
@@ -336,56 +351,47 @@ describe('guesses: the expected value of each CAS is only a hint', () => {
       fc.record({ kind: fc.constant('release' as const) }),
       scramble,
     );
-    fc.assert(
-      fc.property(
-        ...limitArbs, fc.array(op, { maxLength: 150 }),
-        (rate, burst, slots, globalSlots, ops) => {
-          const spec = specOf(rate, burst, slots);
-          const plain = registered(spec, 0, globalSlots);
-          const guessed = registered(spec, 0, globalSlots);
-          const guess = new Int32Array(2); // [0] the producer word, [1] the global word
-          const g = plain.mem.globalWord;
-          let now = 0;
-          let held = 0;
-          for (const o of ops) {
-            if (o.kind === 'scramble') {
-              guess[0] = o.p;
-              guess[1] = o.g;
-            } else if (o.kind === 'refill') {
-              now += o.ms * 1000;
-              refill(plain.i32, plain.mem, plain.p, plain.limits, now);
-              refill(guessed.i32, guessed.mem, guessed.p, guessed.limits, now, guess, 0);
-            } else if (o.kind === 'admit') {
-              const a = admitProducer(plain.i32, plain.word, plain.limits);
-              expect(admitProducer(guessed.i32, guessed.word, guessed.limits, guess, 0)).toBe(a);
-              if (a === ADMITTED) {
-                const ga = admitGlobal(plain.i32, g, globalSlots);
-                expect(admitGlobal(guessed.i32, g, globalSlots, guess, 1)).toBe(ga);
-                if (ga) held++;
-                else {
-                  rollbackProducer(plain.i32, plain.word, plain.limits);
-                  rollbackProducer(guessed.i32, guessed.word, guessed.limits, guess, 0);
-                }
-              }
-            } else if (held > 0 && o.kind === 'rollback') {
-              Atomics.sub(plain.i32, g, 1);
-              Atomics.sub(guessed.i32, g, 1);
+    twinProperty(op, 500, ({ globalSlots, plain, other: guessed }, ops) => {
+      const guess = new Int32Array(2); // [0] the producer word, [1] the global word
+      const g = plain.mem.globalWord;
+      let now = 0;
+      let held = 0;
+      for (const o of ops) {
+        if (o.kind === 'scramble') {
+          guess[0] = o.p;
+          guess[1] = o.g;
+        } else if (o.kind === 'refill') {
+          now += o.ms * 1000;
+          refill(plain.i32, plain.mem, plain.p, plain.limits, now);
+          refill(guessed.i32, guessed.mem, guessed.p, guessed.limits, now, guess, 0);
+        } else if (o.kind === 'admit') {
+          const a = admitProducer(plain.i32, plain.word, plain.limits);
+          expect(admitProducer(guessed.i32, guessed.word, guessed.limits, guess, 0)).toBe(a);
+          if (a === ADMITTED) {
+            const ga = admitGlobal(plain.i32, g, globalSlots);
+            expect(admitGlobal(guessed.i32, g, globalSlots, guess, 1)).toBe(ga);
+            if (ga) held++;
+            else {
               rollbackProducer(plain.i32, plain.word, plain.limits);
               rollbackProducer(guessed.i32, guessed.word, guessed.limits, guess, 0);
-              held--;
-            } else if (held > 0 && o.kind === 'release') {
-              releaseSlots(plain.i32, plain.word, g);
-              releaseSlots(guessed.i32, guessed.word, g, guess, 0, 1);
-              held--;
             }
-            expect(word(guessed)).toBe(word(plain));
-            expect(Atomics.load(guessed.i32, g)).toBe(Atomics.load(plain.i32, g));
-            expect(inflight(guessed)).toBe(held);
           }
-        },
-      ),
-      { numRuns: 500 },
-    );
+        } else if (held > 0 && o.kind === 'rollback') {
+          Atomics.sub(plain.i32, g, 1);
+          Atomics.sub(guessed.i32, g, 1);
+          rollbackProducer(plain.i32, plain.word, plain.limits);
+          rollbackProducer(guessed.i32, guessed.word, guessed.limits, guess, 0);
+          held--;
+        } else if (held > 0 && o.kind === 'release') {
+          releaseSlots(plain.i32, plain.word, g);
+          releaseSlots(guessed.i32, guessed.word, g, guess, 0, 1);
+          held--;
+        }
+        expect(word(guessed)).toBe(word(plain));
+        expect(Atomics.load(guessed.i32, g)).toBe(Atomics.load(plain.i32, g));
+        expect(inflight(guessed)).toBe(held);
+      }
+    });
   });
 
   for (const path of ['WebAssembly', 'JavaScript'] as const) {
@@ -396,47 +402,38 @@ describe('guesses: the expected value of each CAS is only a hint', () => {
         fc.record({ kind: fc.constant('release' as const) }),
         scramble,
       );
-      fc.assert(
-        fc.property(
-          ...limitArbs, fc.array(op, { maxLength: 150 }),
-          (rate, burst, slots, globalSlots, ops) => {
-            const spec = specOf(rate, burst, slots);
-            const plain = registered(spec, 0, globalSlots);
-            const fused = registered(spec, 0, globalSlots);
-            const fast = path === 'WebAssembly' ? wasmDecide(fused.mem.wasm) : null;
-            if (path === 'WebAssembly') expect(fast).not.toBeNull();
-            const clock = new VirtualClock(0);
-            const P = fused.mem.layout.maxProducers;
-            const guess = new Int32Array(fused.mem.sab, fused.mem.guessByte(0), P + 1);
-            const gate = new ProducerGate(fused.i32, fused.mem, fused.p, fused.limits, guess, new TickSource(clock), fast);
-            const g = plain.mem.globalWord;
-            let held = 0;
-            for (const o of ops) {
-              if (o.kind === 'advance') clock.advance(o.ms * 1000);
-              else if (o.kind === 'scramble') {
-                guess[fused.p] = o.p;
-                guess[P] = o.g;
-              } else if (o.kind === 'submit') {
-                if (rate !== undefined) refill(plain.i32, plain.mem, plain.p, plain.limits, clock.now());
-                let expected = admitProducer(plain.i32, plain.word, plain.limits);
-                if (expected === ADMITTED && !admitGlobal(plain.i32, g, globalSlots)) {
-                  rollbackProducer(plain.i32, plain.word, plain.limits);
-                  expected = R_GLOBAL_SLOTS;
-                }
-                expect(gate.admitWithGlobal(g, globalSlots, P)).toBe(expected);
-                if (expected === ADMITTED) held++;
-              } else if (held > 0) {
-                releaseSlots(plain.i32, plain.word, g);
-                releaseSlots(fused.i32, fused.word, g, guess, fused.p, P);
-                held--;
-              }
-              expect(word(fused)).toBe(word(plain));
-              expect(Atomics.load(fused.i32, g)).toBe(Atomics.load(plain.i32, g));
+      twinProperty(op, 400, ({ rate, globalSlots, plain, other: fused }, ops) => {
+        const fast = path === 'WebAssembly' ? wasmDecide(fused.mem.wasm) : null;
+        if (path === 'WebAssembly') expect(fast).not.toBeNull();
+        const clock = new VirtualClock(0);
+        const P = fused.mem.layout.maxProducers;
+        const guess = new Int32Array(fused.mem.sab, fused.mem.guessByte(0), P + 1);
+        const gate = new ProducerGate(fused.i32, fused.mem, fused.p, fused.limits, guess, new TickSource(clock), fast);
+        const g = plain.mem.globalWord;
+        let held = 0;
+        for (const o of ops) {
+          if (o.kind === 'advance') clock.advance(o.ms * 1000);
+          else if (o.kind === 'scramble') {
+            guess[fused.p] = o.p;
+            guess[P] = o.g;
+          } else if (o.kind === 'submit') {
+            if (rate !== undefined) refill(plain.i32, plain.mem, plain.p, plain.limits, clock.now());
+            let expected = admitProducer(plain.i32, plain.word, plain.limits);
+            if (expected === ADMITTED && !admitGlobal(plain.i32, g, globalSlots)) {
+              rollbackProducer(plain.i32, plain.word, plain.limits);
+              expected = R_GLOBAL_SLOTS;
             }
-          },
-        ),
-        { numRuns: 400 },
-      );
+            expect(gate.admitWithGlobal(g, globalSlots, P)).toBe(expected);
+            if (expected === ADMITTED) held++;
+          } else if (held > 0) {
+            releaseSlots(plain.i32, plain.word, g);
+            releaseSlots(fused.i32, fused.word, g, guess, fused.p, P);
+            held--;
+          }
+          expect(word(fused)).toBe(word(plain));
+          expect(Atomics.load(fused.i32, g)).toBe(Atomics.load(plain.i32, g));
+        }
+      });
     });
   }
 
