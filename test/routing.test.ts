@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Runtime, ConfigError, type Token } from '../src/index.js';
 import { loadAffinity, parseCpuList } from '../src/runtime/affinity.js';
-import { preferenceChains } from '../src/runtime/routing.js';
+import { preferenceChains, route, type RouteView } from '../src/runtime/routing.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 const affinity = loadAffinity();
@@ -23,6 +24,75 @@ describe('preference chains', () => {
     // Chains follow the cores workers are pinned to, not worker indices.
     expect(preferenceChains([3, 1, 2])).toEqual([[1, 2, 0], [2, 0], [0], [1, 2, 0]]);
     expect(preferenceChains([null, null])).toEqual([[0, 1], [1], [1], [0, 1]]);
+  });
+});
+
+/** One worker as routing sees it. */
+interface Seen { queued: number; running: boolean; mask: number }
+
+/** A RouteView over a scratch buffer holding `ws`, with this thread on `cpu` (-1: rule 2 off). */
+function viewOf(ws: readonly Seen[], cpu: number): RouteView {
+  const i32 = new Int32Array(ws.length * 4);
+  const at = (k: number) => Int32Array.from(ws, (_, w) => w * 4 + k);
+  ws.forEach((s, w) => {
+    // Positions wrap (int32): the head may be anywhere, only tail - head counts.
+    i32[w * 4 + 1] = 0x7ffffffe - w;
+    i32[w * 4] = (0x7ffffffe - w + s.queued) | 0;
+    i32[w * 4 + 2] = s.running ? 7 : 0;
+    i32[w * 4 + 3] = s.mask;
+  });
+  return { i32, tailW: at(0), headW: at(1), runW: at(2), cpuMaskW: at(3), currentCpu: () => cpu };
+}
+
+/** The rules of routing.ts written as filters: the reference the property checks against. */
+function reference(chain: readonly number[], ws: readonly Seen[], cpu: number): number {
+  const occ = (w: number) => ws[w]!.queued + (ws[w]!.running ? 1 : 0);
+  const min = Math.min(...chain.map(occ));
+  const least = chain.filter((w) => occ(w) === min);
+  const local = cpu >= 0 && cpu < 32 ? least.filter((w) => ws[w]!.mask === 1 << cpu) : [];
+  return (local.length > 0 ? local : least)[0]!;
+}
+
+describe('route()', () => {
+  const idle = (mask = 0): Seen => ({ queued: 0, running: false, mask });
+  const chain = Int32Array.of(0, 1, 2);
+
+  it('least occupied first (a running task counts, queued cells count), ties to the earlier in the chain', () => {
+    const ws = [{ ...idle(), running: true }, { ...idle(), queued: 2 }, { ...idle(), queued: 1 }];
+    expect(route(chain, viewOf(ws, -1))).toBe(0);
+    ws[0]!.queued = 1; // occupancy 2 against 2 and 1
+    expect(route(chain, viewOf(ws, -1))).toBe(2);
+    expect(route(chain, viewOf([idle(), idle(), idle()], -1))).toBe(0);
+    expect(route(Int32Array.of(2, 1, 0), viewOf([idle(), idle(), idle()], -1))).toBe(2);
+  });
+
+  it("with rule 2 on, ties go to the worker pinned to this thread's CPU; never at the cost of occupancy", () => {
+    const ws = [idle(0b001), idle(0b010), idle(0b100)];
+    expect(route(chain, viewOf(ws, 2))).toBe(2);
+    expect(route(chain, viewOf(ws, 1))).toBe(1);
+    expect(route(chain, viewOf(ws, -1))).toBe(0); // rule off (a spin budget, or no addon)
+    expect(route(chain, viewOf(ws, 5))).toBe(0); // no worker there
+    ws[1]!.mask = 0b011; // pinned to two CPUs: not "this CPU's" worker
+    expect(route(chain, viewOf(ws, 1))).toBe(0);
+    ws[2]!.queued = 1;
+    expect(route(chain, viewOf(ws, 2))).toBe(0);
+  });
+
+  it('always agrees with the rules written as filters (property)', () => {
+    const seen = fc.record({
+      queued: fc.integer({ min: 0, max: 3 }),
+      running: fc.boolean(),
+      mask: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 3 }).map((c) => 1 << c), fc.integer({ min: 0, max: 15 })),
+    });
+    const input = fc.array(seen, { minLength: 1, maxLength: 5 }).chain((ws) =>
+      fc.tuple(fc.constant(ws), fc.shuffledSubarray([...ws.keys()], { minLength: 1 }), fc.integer({ min: -1, max: 4 })),
+    );
+    fc.assert(
+      fc.property(input, ([ws, order, cpu]) => {
+        expect(route(Int32Array.from(order), viewOf(ws, cpu))).toBe(reference(order, ws, cpu));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -104,6 +174,34 @@ describe('weight-class routing', () => {
       await rt.close();
     }
   });
+
+  it.skipIf(!affinity.available || online.length < 2)(
+    "spin 0: sequential work goes to the worker on the submitting thread's CPU; with a spin budget, to the first core's",
+    async () => {
+      const addon = affinity.addon!;
+      const mine = addon.getAffinity();
+      const onWorker = async (spin: number): Promise<number[]> => {
+        const rt = await Runtime.start({ tasks, workers: 2, spin });
+        try {
+          const last = rt.stats().workers.find((w) => w.cpus !== null && w.cpus[0] === Math.max(...online))!;
+          // This thread on the CPU of the worker that is last in every chain.
+          addon.setAffinity(last.cpus!);
+          const p = rt.producer('seq');
+          const t = rt.task('inc');
+          for (let i = 0; i < 20; i++) expect(await (p.submit(t, i) as Token)).toBe(i + 1);
+          addon.setAffinity(mine);
+          const executed = rt.stats().workers.map((w) => w.executed);
+          return last.index === 1 ? executed : [...executed].reverse(); // [first core's, this CPU's]
+        } finally {
+          addon.setAffinity(mine);
+          await rt.close();
+        }
+      };
+      expect(await onWorker(0)).toEqual([0, 20]);
+      // With a spin budget the submitter keeps polling on its CPU: ties go to the first core.
+      expect(await onWorker(50)).toEqual([20, 0]);
+    },
+  );
 
   it('an unknown weight or a malformed affinity map is a ConfigError', async () => {
     await expect(Runtime.start({ tasks, workers: 2, affinity: [[0]] })).rejects.toThrow(ConfigError);

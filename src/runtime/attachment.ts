@@ -20,7 +20,7 @@ import {
   TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_CPU_MASK, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_TOKEN, W_WAKER,
 } from '../shm/layout.js';
 import { RING_FULL } from '../shm/ring.js';
-import { route } from './routing.js';
+import { route, type RouteView } from './routing.js';
 import { currentThreadIdentity } from './liveness.js';
 import { loadAffinity, spinYield } from './affinity.js';
 import { YIELD_AFTER_MS } from './spin.js';
@@ -63,6 +63,8 @@ export class Attachment {
   readonly workerWakerW: Int32Array;
   /** Word index of each worker's run record (routing counts a running task as occupancy). */
   readonly workerRunW: Int32Array;
+  /** What this thread's routing reads (routing.ts). */
+  readonly routeView: RouteView;
   readonly spinMs: number;
 
   private readonly tokens: Array<Token | undefined>;
@@ -134,11 +136,26 @@ export class Attachment {
     this.rings = [];
     this.workerWakerW = new Int32Array(L.workers);
     this.workerRunW = new Int32Array(L.workers);
+    const tailW = new Int32Array(L.workers);
+    const headW = new Int32Array(L.workers);
+    const cpuMaskW = new Int32Array(L.workers);
     for (let w = 0; w < L.workers; w++) {
       this.rings.push(new Ring(mem.i32, w, mem.tailWord(w), mem.workerWord(w, W_HEAD), mem.subRingByte(w), L.ringCapacity));
       this.workerWakerW[w] = mem.workerWord(w, W_WAKER);
       this.workerRunW[w] = mem.workerWord(w, W_RUN_TOKEN);
+      tailW[w] = mem.tailWord(w);
+      headW[w] = mem.workerWord(w, W_HEAD);
+      cpuMaskW[w] = mem.workerWord(w, W_CPU_MASK);
     }
+    // Ties go to this CPU's worker only when this thread parks as soon as it has submitted
+    // (spin 0) and so hands its CPU over; a polling pump would compete with the worker it woke
+    // (routing.ts, rule 2).
+    const addon = this.addon;
+    const local = addon !== null && L.spinMicros === 0;
+    this.routeView = {
+      i32: mem.i32, tailW, headW, runW: this.workerRunW, cpuMaskW,
+      currentCpu: local ? () => addon.currentCpu() : () => -1,
+    };
     this.completions = new Ring(
       mem.i32, L.workers + index, mem.tailWord(L.workers + index), mem.attachWord(index, A_HEAD),
       mem.compRingByte(index), L.tokenCapacity,
@@ -373,7 +390,7 @@ export class Attachment {
    */
   private repush(token: Token): boolean {
     const task = token._task!;
-    const w = route(this.chains[task.weightIndex]!, this.rings, this.i32, this.workerRunW);
+    const w = route(this.chains[task.weightIndex]!, this.routeView);
     const ring = this.rings[w]!;
     if (this.codec.prepare(token._payload) === PREPARE_FULL) return false;
     this.enterWindow();
@@ -546,7 +563,13 @@ export class Attachment {
 
   private readonly pumpTick = (): void => {
     this.ticks.expire(); // a new turn: the next admission reads the clock
-    const n = this.drain();
+    let n = this.drain();
+    if (n === 0 && this.spinMs === 0 && this.pause !== null && this.outstanding > 0) {
+      // Spin 0: yield the CPU once before parking. A worker woken on this CPU (routing.ts rule 2)
+      // runs its task now and this drain finds the result: no waitAsync, no wake back.
+      this.pause();
+      n = this.drain();
+    }
     if (n > 0) {
       this.spinUntil = performance.now() + this.spinMs;
       if (this.onDrained !== null) this.onDrained();

@@ -277,7 +277,7 @@ export class Producer {
     }
     st = Atomics.load(i32, att.stateW);
     // 4. Route, and claim a ring cell (the ring's capacity is part of admission).
-    const w = st === RT_RUNNING ? route(this.host.chains[ref.weightIndex]!, att.rings, i32, att.workerRunW) : 0;
+    const w = st === RT_RUNNING ? route(this.host.chains[ref.weightIndex]!, att.routeView) : 0;
     const ring = att.rings[w]!;
     const pos = st === RT_RUNNING ? ring.claim() : RING_FULL;
     if (pos === RING_FULL) {

@@ -2,18 +2,29 @@
  * Weight classes -> preference chains -> worker choice.
  *
  * A chain is the set of workers a weight may use, ordered by the core each worker is pinned to
- * (unpinned workers by index). Within the chain: the least-occupied worker, ties to the earlier
- * worker in the chain. Occupancy = cells queued in its ring + 1 if it is running a task right
- * now (its run record; same cache line as the ring head). Counting the running task matters: a
- * worker that just popped a long task has an empty ring but is not free. Routing is a pure
- * function of that occupancy (deterministic).
+ * (unpinned workers by index). Within the chain:
+ *   1. the least-occupied worker. Occupancy = cells queued in its ring + 1 if it is running a
+ *      task right now (its run record). Counting the running task matters: a worker that just
+ *      popped a long task has an empty ring but is not free;
+ *   2. ties, when the runtime's spin budget is 0 (and the native addon is loaded): the worker
+ *      pinned to the CPU the submitting thread runs on. With spin 0 the submitter parks right
+ *      after submitting and the worker was parked too, so the wake is a context switch on this
+ *      CPU, which the worker gets as soon as the submitter parks, instead of an interrupt to an
+ *      idle CPU (a parked round trip of ~17 instead of ~85 µs on this project's VM:
+ *      docs/performance.md). With a spin budget the submitter keeps polling and would compete
+ *      with the worker it woke, so the rule is off;
+ *   3. ties otherwise: the earlier worker in the chain.
  *
  *   heavy   every worker; ties go to the first core
  *   medium  every worker but the first core's (all of them when there is only one)
  *   light   every worker but the first two cores' (falls back to medium's set below 3 workers)
  *   (none)  every worker, like heavy: a task without a weight class is not steered
+ *
+ * Routing is advisory: it reads occupancy with plain (non-atomic) loads, because a stale value
+ * only makes a worse choice, never a wrong one (the ring claim's CAS decides whether the cell is
+ * ours; a full ring is refused as 'ring-full'). Its inputs are the occupancy it read and, with
+ * rule 2, the submitter's CPU: the decision is a pure function of those.
  */
-import { Ring } from '../shm/ring.js';
 import { ConfigError } from '../errors.js';
 
 export const WEIGHTS = ['heavy', 'medium', 'light'] as const;
@@ -45,17 +56,45 @@ export function preferenceChains(firstCpu: ReadonlyArray<number | null>): number
 }
 
 /**
- * The worker to push to: least occupied in the chain, ties to the earlier entry. `runWords[w]`
- * is the word index of worker w's run record (non-zero while a task runs).
+ * The words one thread's routing reads, by worker index (word indices into `i32`), and how it
+ * learns its own CPU. One per attachment.
  */
-export function route(chain: Int32Array, rings: readonly Ring[], i32: Int32Array, runWords: Int32Array): number {
+export interface RouteView {
+  readonly i32: Int32Array;
+  /** Submission ring tail and head words. */
+  readonly tailW: Int32Array;
+  readonly headW: Int32Array;
+  /** Run record token word: non-zero while the worker runs a task. */
+  readonly runW: Int32Array;
+  /** CPU mask word (one bit set when pinned to one CPU of 0..31; 0 when unknown). */
+  readonly cpuMaskW: Int32Array;
+  /** The CPU the calling thread runs on, or -1 when rule 2 is off (a spin budget, no addon). */
+  readonly currentCpu: () => number;
+}
+
+/** The worker to push to (the rules above): three plain loads per worker, a getcpu at spin 0. */
+export function route(chain: Int32Array, v: RouteView): number {
+  const i32 = v.i32;
   let best = chain[0]!;
-  if (chain.length === 1) return best;
-  let bestSize = rings[best]!.size() + (Atomics.load(i32, runWords[best]!) !== 0 ? 1 : 0);
-  for (let i = 1; i < chain.length; i++) {
+  const n = chain.length;
+  if (n === 1) return best;
+  let least = occupancy(i32, v, best);
+  for (let i = 1; i < n; i++) {
     const w = chain[i]!;
-    const s = rings[w]!.size() + (Atomics.load(i32, runWords[w]!) !== 0 ? 1 : 0);
-    if (s < bestSize) { best = w; bestSize = s; }
+    const o = occupancy(i32, v, w);
+    if (o < least) { best = w; least = o; }
+  }
+  const cpu = v.currentCpu();
+  if (cpu < 0 || cpu >= 32) return best;
+  const bit = 1 << cpu;
+  if (i32[v.cpuMaskW[best]!] === bit) return best;
+  for (let i = 0; i < n; i++) {
+    const w = chain[i]!;
+    if (i32[v.cpuMaskW[w]!] === bit && occupancy(i32, v, w) === least) return w;
   }
   return best;
+}
+
+function occupancy(i32: Int32Array, v: RouteView, w: number): number {
+  return ((i32[v.tailW[w]!]! - i32[v.headW[w]!]!) | 0) + (i32[v.runW[w]!] !== 0 ? 1 : 0);
 }
