@@ -1,7 +1,11 @@
 // Baselines: one worker and a SharedArrayBuffer ping-pong (cells as in fixtures/raw-sab.mjs).
 // The worker either parks in Atomics.wait or spins on Atomics.load; the main thread waits for the
 // reply with a blocking Atomics.wait, with Atomics.waitAsync, or by spinning. Latency only.
+// The "same CPU" row pins both threads to the CPU the main thread is on (native addon): on a VM
+// a wake across CPUs is an interrupt into an idle vCPU, a wake on the same CPU a context switch,
+// and the unpinned row lands in either regime depending on where the scheduler put the threads.
 import { once } from 'node:events';
+import { addonPath, loadAffinity } from '../../src/runtime/affinity.js';
 import type { RowDef, Session } from '../workload.js';
 import { spawn } from './spawn.js';
 
@@ -11,14 +15,19 @@ const ARG = 2;
 const RESULT = 3;
 type Main = 'block' | 'async' | 'spin';
 
-function sabRow(name: string, main: Main): RowDef {
+function sabRow(name: string, main: Main, sameCpu = false): RowDef {
   const mode = main === 'spin' ? 'spin' : 'wait';
   return {
     name,
     kinds: ['latency'],
     async open(): Promise<Session> {
       const cells = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
-      const worker = await spawn('raw-sab.mjs', { sab: cells.buffer, mode });
+      const addon = sameCpu ? loadAffinity().addon : null;
+      if (sameCpu && addon === null) throw new Error('needs the native addon');
+      const mine = addon?.getAffinity() ?? null;
+      const cpu = addon?.currentCpu() ?? null;
+      if (addon !== null) addon.setAffinity([cpu!]);
+      const worker = await spawn('raw-sab.mjs', { sab: cells.buffer, mode, pin: addon === null ? null : { cpu, addon: addonPath() } });
       let seq = 0;
       const request = (arg: number): void => {
         cells[ARG] = arg;
@@ -57,6 +66,7 @@ function sabRow(name: string, main: Main): RowDef {
           Atomics.store(cells, REQ, -1);
           Atomics.notify(cells, REQ);
           await once(worker, 'exit');
+          if (mine !== null) addon!.setAffinity(mine);
         },
       };
     },
@@ -64,5 +74,6 @@ function sabRow(name: string, main: Main): RowDef {
 }
 
 export const sabWait = sabRow('raw SAB wait/notify', 'block');
+export const sabWaitSameCpu = sabRow('raw SAB wait/notify, same CPU', 'block', true);
 export const sabWaitAsync = sabRow('raw SAB waitAsync', 'async');
 export const sabSpin = sabRow('raw SAB spin (floor)', 'spin');
