@@ -24,6 +24,8 @@ export interface TargetRows {
   sabWait: string;
   /** The same ping-pong with both threads pinned to one CPU (present with the native addon). */
   sabWaitSameCpu: string;
+  /** A spinning worker and a main thread polling from setImmediate: the non-blocking floor. */
+  sabPoll: string;
   pools: readonly string[];
   submit: string;
   parked: string;
@@ -67,11 +69,16 @@ export function targets({ reps, rows, micro, steady, gates }: TargetInputs): Tar
   const worst = vsPools.length > 0 ? Math.max(...vsPools) : undefined;
   add('b2', 'submit/token p50 ÷ each pool p50 (the largest)', '≤ 0.2×', worst, atMost(0.2),
     worst === undefined ? undefined : rows.pools.map((p) => `${p.split(' ')[0]} ${x(r(rows.submit, p, 'p50'))}`).join(', '));
-  const tail = reps.flatMap((rep) => {
-    const f = rep[rows.submit];
-    return f?.p99 !== undefined && f.p50 !== undefined ? [f.p99 / f.p50] : [];
-  });
+  const tail = tailRatios(reps, rows.submit);
   add('b3', 'submit/token p99 ÷ its p50', '≤ 2×', tail.length > 0 ? median(tail) : undefined, atMost(2));
+  // The same ratio for the bare pattern underneath (worker spins, main polls from setImmediate):
+  // how much of b3 the machine and the event loop leave before sluice adds anything.
+  const floorTail = tailRatios(reps, rows.sabPoll);
+  add('b3f', 'the same for the raw setImmediate-polling ping-pong, stated', 'stated', floorTail.length > 0 ? median(floorTail) : undefined, () => null,
+    floorTail.length > 0
+      ? `${x(median(floorTail))} (per rep ${floorTail.map((v) => fmt(v, 2)).join(', ')}` +
+        (tail.length > 0 ? `; sluice's: ${tail.map((v) => fmt(v, 2)).join(', ')})` : ')')
+      : undefined);
   add('b4', 'submit/token p99.9 (µs), stated', 'stated', m.p999, () => null);
   // (c) parked round trip against the futex ping-pong
   add('c', 'spin:0 p50 ÷ raw SAB wait/notify p50', '≤ 1.2×', r(rows.parked, rows.sabWait, 'p50'), atMost(1.2));
@@ -115,6 +122,14 @@ export function targets({ reps, rows, micro, steady, gates }: TargetInputs): Tar
     gates ? gatesFigure(gates.callback) : undefined);
   add('h2m', 'rated ÷ unlimited producer tasks/s (main-table callback rows)', '≥ 0.9×', r(rows.gated, rows.callback, 'tasksPerSec'), atLeast(0.9));
   return out;
+}
+
+/** p99 ÷ p50 of one row, per rep (reps where the row has both). */
+function tailRatios(reps: readonly Rep[], row: string): number[] {
+  return reps.flatMap((rep) => {
+    const f = rep[row];
+    return f?.p99 !== undefined && f.p50 !== undefined ? [f.p99 / f.p50] : [];
+  });
 }
 
 export function targetsTable(ts: readonly Target[]): string {

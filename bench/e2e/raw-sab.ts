@@ -1,6 +1,8 @@
 // Baselines: one worker and a SharedArrayBuffer ping-pong (cells as in fixtures/raw-sab.mjs).
 // The worker either parks in Atomics.wait or spins on Atomics.load; the main thread waits for the
-// reply with a blocking Atomics.wait, with Atomics.waitAsync, or by spinning. Latency only.
+// reply with a blocking Atomics.wait, with Atomics.waitAsync, by spinning, or by polling from
+// setImmediate (the shape of any design that never blocks the event loop: sluice's pump polls
+// that way; the row is that design's floor, with nothing else in it). Latency only.
 // The "same CPU" row pins both threads to the CPU the main thread is on (native addon): on a VM
 // a wake across CPUs is an interrupt into an idle vCPU, a wake on the same CPU a context switch,
 // and the unpinned row lands in either regime depending on where the scheduler put the threads.
@@ -13,10 +15,10 @@ const REQ = 0;
 const REPLY = 1;
 const ARG = 2;
 const RESULT = 3;
-type Main = 'block' | 'async' | 'spin';
+type Main = 'block' | 'async' | 'spin' | 'poll';
 
 function sabRow(name: string, main: Main, sameCpu = false): RowDef {
-  const mode = main === 'spin' ? 'spin' : 'wait';
+  const mode = main === 'spin' || main === 'poll' ? 'spin' : 'wait';
   return {
     name,
     kinds: ['latency'],
@@ -52,14 +54,23 @@ function sabRow(name: string, main: Main, sameCpu = false): RowDef {
           else awaitReply(done);
         }
       };
+      const pollReply = (done: (value: number) => void): void => {
+        const poll = (): void => {
+          if (Atomics.load(cells, REPLY) === seq) done(cells[RESULT]!);
+          else setImmediate(poll);
+        };
+        setImmediate(poll);
+      };
       return {
-        roundTrip: main === 'async' ? undefined : roundTrip,
+        roundTrip: main === 'async' || main === 'poll' ? undefined : roundTrip,
         start(_task, arg, done) {
-          if (main !== 'async') queueMicrotask(() => done(roundTrip(arg)));
-          else {
+          if (main === 'async') {
             request(arg);
             awaitReply(done);
-          }
+          } else if (main === 'poll') {
+            request(arg);
+            pollReply(done);
+          } else queueMicrotask(() => done(roundTrip(arg)));
           return true;
         },
         async close() {
@@ -77,3 +88,4 @@ export const sabWait = sabRow('raw SAB wait/notify', 'block');
 export const sabWaitSameCpu = sabRow('raw SAB wait/notify, same CPU', 'block', true);
 export const sabWaitAsync = sabRow('raw SAB waitAsync', 'async');
 export const sabSpin = sabRow('raw SAB spin (floor)', 'spin');
+export const sabPoll = sabRow('raw SAB spin, main polls from setImmediate', 'poll');
