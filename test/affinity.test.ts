@@ -13,6 +13,7 @@ import {
   formatCpuList,
   loadAffinity,
   loadAffinityUncached,
+  nativeFutex,
   parseCpuList,
   pinCurrentThread,
   warmLibuvPool,
@@ -146,6 +147,71 @@ describe('native addon', () => {
       await Promise.all(started.map((w) => w.stop()));
     }
   });
+});
+
+describe.skipIf(!status.available || nativeFutex() === null)('native futex (addon)', () => {
+  const f = () => nativeFutex()!;
+  const words = () => new Int32Array(new SharedArrayBuffer(16));
+
+  it('futexWait: 1 when the word does not hold the expected value, 2 after its timeout; futexWake: how many it woke', () => {
+    const i32 = words();
+    i32[1] = 7;
+    expect(f().futexWait(i32, 1, 6, 1000)).toBe(1);
+    expect(f().futexWait(i32, 1, 7, 1)).toBe(2);
+    expect(f().futexWait(i32, 1, 7, 0)).toBe(2);
+    expect(f().futexWake(i32, 1, 1)).toBe(0);
+    // A view at an offset addresses its own elements: view[0] is i32[2].
+    i32[2] = 5;
+    const view = new Int32Array(i32.buffer, 8, 2);
+    expect(f().futexWait(view, 0, 0, 1000)).toBe(1);
+    expect(f().futexWait(view, 0, 5, 1)).toBe(2);
+  });
+
+  it('SLUICE_NO_FUTEX=1 leaves the wakers on Atomics.wait/notify', () => {
+    expect(nativeFutex({ SLUICE_NO_FUTEX: '1' })).toBeNull();
+    expect(nativeFutex({})).not.toBeNull();
+  });
+
+  it('rejects what is not an element of an Int32Array', () => {
+    const i32 = words();
+    const wait = f().futexWait as (...a: unknown[]) => number;
+    const wakeFn = f().futexWake as (...a: unknown[]) => number;
+    for (const bad of [undefined, [0, 0], new Uint32Array(4), new Float64Array(2), i32.buffer]) {
+      expect(() => wait(bad, 0, 0, 0), String(bad)).toThrow(TypeError);
+      expect(() => wakeFn(bad, 0, 1), String(bad)).toThrow(TypeError);
+    }
+    for (const index of [-1, 4, 1.5, Number.NaN]) {
+      expect(() => wait(i32, index, 0, 0), String(index)).toThrow(RangeError);
+      expect(() => wakeFn(i32, index, 1), String(index)).toThrow(RangeError);
+    }
+    expect(() => wait(i32, 0)).toThrow(TypeError);
+  });
+
+  it('a thread asleep in futexWait is woken by futexWake from another thread (no lost wake: 200 rounds)', async () => {
+    const i32 = words();
+    // The sleeper waits while word 0 holds the round it last saw; round r+1 is stored, then woken.
+    const sleeper = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const a = require(workerData.path); const i32 = new Int32Array(workerData.sab);
+       let seen = 0, timeouts = 0;
+       while (seen < workerData.rounds) {
+         Atomics.store(i32, 1, seen); Atomics.notify(i32, 1);
+         if (a.futexWait(i32, 0, seen, 10000) === 2) timeouts++;
+         seen = Atomics.load(i32, 0);
+       }
+       parentPort.postMessage(timeouts);`,
+      { eval: true, workerData: { sab: i32.buffer, path: status.path, rounds: 200 } },
+    );
+    const timeouts = new Promise((resolve, reject) => { sleeper.once('message', resolve); sleeper.once('error', reject); });
+    for (let r = 1; r <= 200; r++) {
+      // Until the sleeper has seen round r - 1 (it publishes before each wait).
+      while (Atomics.load(i32, 1) !== r - 1) Atomics.wait(i32, 1, Atomics.load(i32, 1), 50);
+      Atomics.store(i32, 0, r);
+      f().futexWake(i32, 0, 1);
+    }
+    expect(await timeouts).toBe(0); // a lost wake would sleep the full 10 s and count here
+    await sleeper.terminate();
+  }, 60_000);
 });
 
 function a1023Online(): boolean {

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Worker } from 'node:worker_threads';
 import { Runtime, UnknownTaskError, PayloadError, ConfigError } from '../src/index.js';
+import { releaseAllAtExit } from '../src/runtime/supervisor.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 
@@ -83,4 +85,22 @@ describe('runtime basics', () => {
     await expect(Runtime.start({ tasks, ringCapacity: 3 })).rejects.toThrow(ConfigError);
     await expect(Runtime.start({ tasks, bogus: 1 } as never)).rejects.toThrow(ConfigError);
   });
+});
+
+describe('process exit with the runtime still open', () => {
+  it("wakes every parked worker, which exits by itself (a worker asleep in the native futex would hold Node's teardown)", async () => {
+    const rt = await Runtime.start({ tasks, workers: 2 });
+    try {
+      await rt.run(rt.task('inc'), 1);
+      // Past the spin budget both workers sleep; poll the stats until they say so.
+      while (!rt.stats().workers.every((w) => w.parked)) await new Promise((r) => setTimeout(r, 5));
+      const threads = (rt as unknown as { supervisor: { workers: Worker[] } }).supervisor.workers;
+      const exits = threads.map((t) => new Promise<number>((resolve) => t.once('exit', resolve)));
+      releaseAllAtExit(); // what the runtime's process.on('exit') listener runs
+      // Nobody else wakes them: without the wake they would sleep on, slice after slice.
+      expect(await Promise.all(exits)).toEqual([0, 0]);
+    } finally {
+      await rt.close();
+    }
+  }, 30_000);
 });

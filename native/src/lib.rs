@@ -12,6 +12,12 @@
 //!   threadId(): number                  kernel thread id (gettid)
 //!   topology(): { online, cores }       from /sys/devices/system/cpu
 //!   yieldThread(): void                 sched_yield(): let another runnable thread on this CPU run
+//!   futexWait(i32, index, expected, timeoutMs): number
+//!                                       FUTEX_WAIT_PRIVATE on i32[index]: 0 woken (or spurious),
+//!                                       1 the word did not hold `expected`, 2 timed out
+//!   futexWake(i32, index, count): number
+//!                                       FUTEX_WAKE_PRIVATE: how many sleepers were woken
+//!   (the futex pair only on x86_64 and aarch64; i32 must be an Int32Array over a SharedArrayBuffer)
 //!
 //! Thread safety: there is no global mutable state. `napi_register_module_v1` runs once per
 //! environment (main thread and every worker thread) and only creates function objects in that
@@ -111,6 +117,16 @@ extern "C" {
         this_arg: *mut NapiValue,
         data: *mut *mut c_void,
     ) -> NapiStatus;
+    fn napi_get_typedarray_info(
+        env: NapiEnv,
+        typedarray: NapiValue,
+        kind: *mut c_int,
+        length: *mut usize,
+        data: *mut *mut c_void,
+        arraybuffer: *mut NapiValue,
+        byte_offset: *mut usize,
+    ) -> NapiStatus;
+    fn napi_is_typedarray(env: NapiEnv, value: NapiValue, result: *mut bool) -> NapiStatus;
     fn napi_is_exception_pending(env: NapiEnv, result: *mut bool) -> NapiStatus;
     fn napi_throw_error(env: NapiEnv, code: *const c_char, msg: *const c_char) -> NapiStatus;
     fn napi_throw_type_error(env: NapiEnv, code: *const c_char, msg: *const c_char) -> NapiStatus;
@@ -164,6 +180,32 @@ extern "C" {
 const SYS_GETTID: c_long = 186;
 #[cfg(target_arch = "aarch64")]
 const SYS_GETTID: c_long = 178;
+/// The futex syscall's number and constants (x86_64 and aarch64: the targets with `syscall`).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod futex_sys {
+    use std::ffi::{c_int, c_long};
+    #[cfg(target_arch = "x86_64")]
+    pub const SYS_FUTEX: c_long = 202;
+    #[cfg(target_arch = "aarch64")]
+    pub const SYS_FUTEX: c_long = 98;
+    /// FUTEX_WAIT / FUTEX_WAKE | FUTEX_PRIVATE_FLAG: the waiters are threads of this process.
+    pub const FUTEX_WAIT_PRIVATE: c_int = 128;
+    pub const FUTEX_WAKE_PRIVATE: c_int = 129;
+    pub const EAGAIN: i32 = 11;
+    pub const EINTR: i32 = 4;
+    pub const ETIMEDOUT: i32 = 110;
+    /// `napi_typedarray_type` of an Int32Array.
+    pub const NAPI_INT32_ARRAY: c_int = 5;
+
+    /// `struct timespec` (64-bit Linux: two longs).
+    #[repr(C)]
+    pub struct Timespec {
+        pub tv_sec: c_long,
+        pub tv_nsec: c_long,
+    }
+}
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+use futex_sys::*;
 
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn gettid() -> i64 {
@@ -606,6 +648,86 @@ fn topology(ctx: &Ctx, _info: NapiCallbackInfo) -> R<NapiValue> {
     Ok(result)
 }
 
+/// The address of `i32[index]` for the futex calls, whose first two arguments are (i32, index).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn futex_word(ctx: &Ctx, argv: &[NapiValue], argc: usize, what: &str) -> R<*mut i32> {
+    if argc < 3 {
+        return Err(Throw::Type(format!("{what}: expected (i32: Int32Array, index, value)")));
+    }
+    let mut is_ta = false;
+    // SAFETY: valid env per the Ctx invariant; `is_ta` is a live local the call writes to.
+    let s = unsafe { napi_is_typedarray(ctx.env, argv[0], &mut is_ta) };
+    ctx.check(s, "napi_is_typedarray")?;
+    let (mut kind, mut len, mut data, mut offset) = (-1 as c_int, 0usize, ptr::null_mut(), 0usize);
+    if is_ta {
+        // SAFETY: argv[0] is a typed array (checked above); every out-pointer is a live local
+        // (arraybuffer may be NULL: not requested).
+        let s = unsafe {
+            napi_get_typedarray_info(ctx.env, argv[0], &mut kind, &mut len, &mut data, ptr::null_mut(), &mut offset)
+        };
+        ctx.check(s, "napi_get_typedarray_info")?;
+    }
+    if kind != NAPI_INT32_ARRAY || data.is_null() {
+        return Err(Throw::Type(format!("{what}: the first argument must be an Int32Array")));
+    }
+    let index = ctx.number(argv[1])?;
+    if !(index >= 0.0 && index.fract() == 0.0 && (index as usize) < len) {
+        return Err(Throw::Range(format!("{what}: index {index} is not an element of the array (length {len})")));
+    }
+    // SAFETY: `data` points at element 0 of a live Int32Array of `len` elements (N-API adds the
+    // view's byte offset) and index < len; the caller holds the array for the whole call.
+    Ok(unsafe { (data as *mut i32).add(index as usize) })
+}
+
+/// Parks the calling thread while i32[index] == expected, at most timeoutMs (Infinity: no
+/// limit). The kernel compares and sleeps atomically, so a wake that lands between the caller's
+/// last check and this call is never lost.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn futex_wait(ctx: &Ctx, info: NapiCallbackInfo) -> R<NapiValue> {
+    let (argc, argv) = ctx.args::<4>(info)?;
+    let word = futex_word(ctx, &argv, argc, "futexWait")?;
+    let expected = ctx.number(argv[2])? as i64 as i32;
+    let timeout_ms = if argc >= 4 { ctx.number(argv[3])? } else { f64::INFINITY };
+    let ts = if timeout_ms.is_finite() {
+        let ns = (timeout_ms.max(0.0) * 1e6) as i64;
+        Some(Timespec { tv_sec: (ns / 1_000_000_000) as c_long, tv_nsec: (ns % 1_000_000_000) as c_long })
+    } else {
+        None
+    };
+    let tsp: *const Timespec = ts.as_ref().map_or(ptr::null(), |t| t as *const Timespec);
+    // SAFETY: `word` is a valid, aligned i32 in live memory (futex_word); `tsp` is NULL or points
+    // at a live Timespec; FUTEX_WAIT reads neither uaddr2 nor val3.
+    let r = unsafe { syscall(SYS_FUTEX, word, FUTEX_WAIT_PRIVATE, expected, tsp, ptr::null::<i32>(), 0 as c_int) };
+    let code = if r == 0 {
+        0
+    } else {
+        match last_errno() {
+            EAGAIN => 1,
+            ETIMEDOUT => 2,
+            EINTR => 0,
+            errno => return Err(Throw::Os { call: "futex(FUTEX_WAIT)", errno }),
+        }
+    };
+    ctx.int32(code)
+}
+
+/// Wakes up to `count` threads parked on i32[index] by futexWait.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn futex_wake(ctx: &Ctx, info: NapiCallbackInfo) -> R<NapiValue> {
+    let (argc, argv) = ctx.args::<3>(info)?;
+    let word = futex_word(ctx, &argv, argc, "futexWake")?;
+    let count = ctx.number(argv[2])?;
+    let count = if count >= 1.0 { count.min(i32::MAX as f64) as c_int } else { 1 };
+    // SAFETY: as in futex_wait; FUTEX_WAKE reads no timeout, uaddr2 or val3.
+    let r = unsafe {
+        syscall(SYS_FUTEX, word, FUTEX_WAKE_PRIVATE, count, ptr::null::<Timespec>(), ptr::null::<i32>(), 0 as c_int)
+    };
+    if r < 0 {
+        return Err(Throw::Os { call: "futex(FUTEX_WAKE)", errno: last_errno() });
+    }
+    ctx.int32(r as i32)
+}
+
 // ------------------------------------------------------------------------------------------
 // C entry points.
 // ------------------------------------------------------------------------------------------
@@ -623,12 +745,15 @@ js_fn!(js_current_cpu => current_cpu);
 js_fn!(js_thread_id => thread_id);
 js_fn!(js_topology => topology);
 js_fn!(js_yield_thread => yield_thread);
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+js_fn!(js_futex_wait => futex_wait);
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+js_fn!(js_futex_wake => futex_wake);
 
 fn register(ctx: &Ctx, exports: NapiValue) -> R<NapiValue> {
-    let fns: [(
-        &CStr,
-        unsafe extern "C" fn(NapiEnv, NapiCallbackInfo) -> NapiValue,
-    ); 6] = [
+    type JsFn = unsafe extern "C" fn(NapiEnv, NapiCallbackInfo) -> NapiValue;
+    #[allow(unused_mut)] // extended below on the architectures with the futex pair
+    let mut fns: Vec<(&CStr, JsFn)> = vec![
         (c"setAffinity", js_set_affinity),
         (c"getAffinity", js_get_affinity),
         (c"currentCpu", js_current_cpu),
@@ -636,6 +761,8 @@ fn register(ctx: &Ctx, exports: NapiValue) -> R<NapiValue> {
         (c"topology", js_topology),
         (c"yieldThread", js_yield_thread),
     ];
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    fns.extend([(c"futexWait", js_futex_wait as JsFn), (c"futexWake", js_futex_wake as JsFn)]);
     for (name, cb) in fns {
         let mut f = ptr::null_mut();
         // SAFETY: valid env per the Ctx invariant; `name` is NUL-terminated and 'static (N-API

@@ -33,6 +33,7 @@
 import { stat } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { NativeFutex } from '../shm/waker.js';
 
 export interface Topology {
   /** Online CPUs, ascending (/sys/devices/system/cpu/online). */
@@ -54,6 +55,9 @@ export interface AffinityAddon {
   topology(): Topology;
   /** sched_yield(): let another runnable thread on this CPU run (polite spinning). */
   yieldThread(): void;
+  /** FUTEX_WAIT / FUTEX_WAKE on an Int32Array element (x86_64 and aarch64 builds; src/shm/waker.ts). */
+  futexWait?(i32: Int32Array, index: number, expected: number, timeoutMs: number): number;
+  futexWake?(i32: Int32Array, index: number, count: number): number;
 }
 
 export interface AffinityStatus {
@@ -245,6 +249,17 @@ export function warmLibuvPool(): Promise<void> {
  * CPU with the thread it waits for hands it the CPU, instead of both burning their whole spin
  * budget in turn), null otherwise. About 1 µs per call here.
  */
+/**
+ * The addon's futex pair for this thread's wakers (src/shm/waker.ts useNativeFutex), or null: no
+ * addon, a build without it, or SLUICE_NO_FUTEX=1 (V8's Atomics.wait/notify then).
+ */
+export function nativeFutex(env: Record<string, string | undefined> = process.env): NativeFutex | null {
+  const addon = loadAffinity().addon;
+  if (addon === null || env.SLUICE_NO_FUTEX === '1') return null;
+  const { futexWait, futexWake } = addon;
+  return typeof futexWait === 'function' && typeof futexWake === 'function' ? { futexWait, futexWake } : null;
+}
+
 export function spinYield(): (() => void) | null {
   const addon = loadAffinity().addon;
   return addon !== null && typeof addon.yieldThread === 'function' ? addon.yieldThread : null;

@@ -22,10 +22,10 @@ import {
 import { RING_FULL } from '../shm/ring.js';
 import { route, type RouteView } from './routing.js';
 import { currentThreadIdentity } from './liveness.js';
-import { loadAffinity, spinYield } from './affinity.js';
+import { loadAffinity, nativeFutex, spinYield } from './affinity.js';
 import { YIELD_AFTER_MS } from './spin.js';
 import { Ring } from '../shm/ring.js';
-import { WAKER_PARKED, Waker, wake } from '../shm/waker.js';
+import { WAKER_PARKED, Waker, useNativeFutex, wake } from '../shm/waker.js';
 import { releaseSlots } from '../admission/gate.js';
 import { Clock } from '../admission/clock.js';
 import { TickSource } from '../admission/tick.js';
@@ -130,6 +130,8 @@ export class Attachment {
   onDrained: (() => void) | null = null;
 
   constructor(readonly mem: Memory, readonly index: number, readonly clock: Clock) {
+    // This thread wakes workers that may sleep in the native futex: it must wake them that way.
+    useNativeFutex(nativeFutex());
     const L = mem.layout;
     this.i32 = mem.i32;
     this.layout = L;

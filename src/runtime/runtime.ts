@@ -233,7 +233,7 @@ export class Runtime {
       }
     } catch (err) {
       supervisor.stop();
-      await Promise.all(supervisor.workers.map((t) => t?.terminate()));
+      await supervisor.terminateAll();
       throw err;
     }
     mem.i32[H_TASK_COUNT] = names.length;

@@ -26,10 +26,11 @@ import {
   C_PRODUCER, C_SPILL, C_TOKEN, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, Memory, P_PACKED, S_ADMITTED, S_RESOLVED,
   TK_ABANDONED, TK_DONE, TK_FREE, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING, TK_STATE_MASK, TK_WORKER_MASK,
   TK_WORKER_SHIFT, W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE,
-  W_ASYNC_INFLIGHT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, OUTCOMES,
+  W_ASYNC_INFLIGHT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, OUTCOMES, RT_CLOSED,
 } from '../shm/layout.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
-import { wake, WAKER_PARKED } from '../shm/waker.js';
+import { useNativeFutex, wake, WAKER_PARKED } from '../shm/waker.js';
+import { nativeFutex } from './affinity.js';
 import { arenaScavenge } from '../shm/arena.js';
 import { releaseSlots } from '../admission/gate.js';
 import { MonotonicClock } from '../admission/clock.js';
@@ -56,6 +57,15 @@ interface Ending { reason: string; retryable: boolean }
 const LIVENESS_EVERY = 10; // watchdog ticks between liveness checks of attached threads (a guess: ~100 ms)
 const IDLE_TICK_MS = 250; // watchdog period when nothing runs (a guess: idle cost vs. first look at a new deadline)
 const MAX_REASON = 90; // bytes: a reason always fits a cell inline (96 bytes)
+
+/** Supervisors of the runtimes this thread started and has not closed (module state is per thread). */
+const openSupervisors = new Set<Supervisor>();
+let exitHooked = false;
+
+/** @internal What process.on('exit') runs (exported for the test). */
+export function releaseAllAtExit(): void {
+  for (const s of openSupervisors) s.releaseAtExit();
+}
 
 export class Supervisor {
   readonly workers: (Worker | null)[];
@@ -94,6 +104,12 @@ export class Supervisor {
     }
     this.codec = new Codec(mem, 0);
     this.clock = new MonotonicClock(mem.epochMicros());
+    useNativeFutex(nativeFutex()); // it wakes (and kills) workers that may sleep in the native futex
+    openSupervisors.add(this);
+    if (!exitHooked) {
+      exitHooked = true;
+      process.on('exit', releaseAllAtExit);
+    }
     this.workers = new Array<Worker | null>(L.workers).fill(null);
     this.deaths = Array.from({ length: L.workers }, () => []);
     this.schedule(options.watchdogMs);
@@ -127,6 +143,7 @@ export class Supervisor {
 
   /** Shutdown: no more respawns, no more watchdog. */
   stop(): void {
+    openSupervisors.delete(this);
     this.closing = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
@@ -135,7 +152,33 @@ export class Supervisor {
   /** Test and forced-cancel path: terminate slot w's thread (it is respawned). */
   terminate(w: number, ending: Ending): void {
     if (!this.endings.has(w)) this.endings.set(w, ending);
-    void this.workers[w]?.terminate();
+    void this.kill(w);
+  }
+
+  /**
+   * The process is exiting with this runtime still open. Node joins worker threads as it tears
+   * down, and a worker asleep in the native futex would hold that up until its slice ends
+   * (src/shm/waker.ts): mark the runtime closed and wake every worker, which then exits by itself.
+   */
+  releaseAtExit(): void {
+    this.stop(); // the exits that follow are the end of the slots, not crashes to recover from
+    Atomics.store(this.i32, this.mem.stateWord, RT_CLOSED);
+    for (let w = 0; w < this.L.workers; w++) wake(this.i32, this.mem.workerWord(w, W_WAKER));
+  }
+
+  /** Start failure: terminate every thread started so far. */
+  terminateAll(): Promise<unknown> {
+    return Promise.all(this.workers.map((_, w) => this.kill(w)));
+  }
+
+  /**
+   * Terminate slot w's thread, then wake it: a thread asleep in the native futex sees the
+   * termination only once it is back in JavaScript (src/shm/waker.ts).
+   */
+  private kill(w: number): Promise<number> | undefined {
+    const exit = this.workers[w]?.terminate();
+    wake(this.mem.i32, this.mem.workerWord(w, W_WAKER));
+    return exit;
   }
 
   // ---- worker death ----

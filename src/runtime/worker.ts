@@ -28,13 +28,13 @@ import {
   W_RUN_DEADLINE, W_RUN_GEN, W_RUN_TOKEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
-import { Waker, wake } from '../shm/waker.js';
+import { Waker, useNativeFutex, wake } from '../shm/waker.js';
 import { MonotonicClock } from '../admission/clock.js';
 import { Codec, PREPARE_FULL } from './codec.js';
 import { O_ABANDONED, O_FULFILLED, O_REJECTED } from './token.js';
 import { PayloadError } from '../errors.js';
 import { loadTaskModule } from './tasks-module.js';
-import { loadAffinity, pinCurrentThread, spinYield } from './affinity.js';
+import { loadAffinity, nativeFutex, pinCurrentThread, spinYield } from './affinity.js';
 import { HOOK_POINTS, pauseAt } from './hooks.js';
 import { SPIN_POLLS, YIELD_AFTER_MS } from './spin.js';
 
@@ -349,6 +349,7 @@ async function main(data: WorkerData): Promise<void> {
     const pin = pinCurrentThread(data.cpus, affinity);
     if (!pin.pinned) throw new Error(`could not pin worker ${data.index} to CPUs ${data.cpus.join(',')}: ${pin.reason}`);
   }
+  useNativeFutex(nativeFutex()); // parkSync sleeps in the native futex when the addon has one
   if (affinity.addon !== null) {
     Atomics.store(mem.i32, mem.workerWord(data.index, W_TID), affinity.addon.threadId());
     Atomics.store(mem.i32, mem.workerWord(data.index, W_CPU_MASK), cpuMask(affinity.addon.getAffinity()));

@@ -12,17 +12,65 @@
  * the consumer stores PARKED (seq-cst) and then re-checks its queue before sleeping.
  * Whichever runs second sees the other's write. Atomics.wait(word, PARKED) sleeps only while the
  * word still reads PARKED, so a wake that lands between the re-check and the wait returns at once.
+ *
+ * Two ways to sleep on the word. A thread that may not block its event loop uses
+ * Atomics.waitAsync. A thread that may block (parkSync) uses the native futex when this thread
+ * has one installed (useNativeFutex: the addon's FUTEX_WAIT/FUTEX_WAKE on the word itself), else
+ * Atomics.wait. Both compare the word with PARKED atomically with going to sleep. The waker does
+ * not know which kind sleeps: it notifies V8's waiters and, when that woke nobody, issues a
+ * native wake as well (a stray native wake with no sleeper costs one syscall).
+ *
+ * Why native: V8's Atomics.wait/notify go through its futex emulation (a process-wide mutex and
+ * a condition variable per waiter); a wake through it costs ~2 µs more per side here
+ * (docs/performance.md). The price: a thread inside the futex syscall does not see
+ * worker.terminate() or process exit. So whoever terminates a worker wakes it too, the runtime
+ * wakes its workers when the process exits, and as a backstop a native sleep lasts at most
+ * NATIVE_SLICE_MS at a time and goes back to JavaScript between slices.
+ * A thread that wakes without a native futex installed still wakes a native sleeper, only
+ * late: at the end of its current slice, when it sees the word RUNNING.
  */
 
 export const WAKER_RUNNING = 0;
 export const WAKER_SPINNING = 1;
 export const WAKER_PARKED = 2;
 
+/** The native futex pair (the addon's; src/runtime/affinity.ts nativeFutex()). */
+export interface NativeFutex {
+  /** Sleeps while i32[index] === expected, at most timeoutMs: 0 woken (or spurious), 1 not equal, 2 timed out. */
+  futexWait(i32: Int32Array, index: number, expected: number, timeoutMs: number): number;
+  /** Wakes up to count native sleepers on i32[index]; returns how many. */
+  futexWake(i32: Int32Array, index: number, count: number): number;
+}
+
+/**
+ * Longest single native sleep: how late a sleeping thread would see terminate() or process exit
+ * if nobody woke it (the runtime does: src/runtime/supervisor.ts). Each slice that ends costs a
+ * wake-up of an idle CPU, which on a VM is dear: 50 ms slices took an idle runtime from ~0.1 to
+ * ~0.4 % of a core here.
+ */
+export const NATIVE_SLICE_MS = 1000;
+const FUTEX_TIMED_OUT = 2;
+
+/** This thread's native futex (module state is per thread), or null: V8's wait/notify only. */
+let native: NativeFutex | null = null;
+let sliceMs = NATIVE_SLICE_MS;
+
+/**
+ * Installs this thread's native futex (null removes it). The runtime installs it in every thread
+ * it runs in (workers, attachments, the supervisor) when the addon has it and SLUICE_NO_FUTEX is
+ * not 1. `slice` (tests) shortens the longest single sleep.
+ */
+export function useNativeFutex(f: NativeFutex | null, slice = NATIVE_SLICE_MS): void {
+  native = f;
+  sliceMs = slice;
+}
+
 /** Producer side: wake the consumer sleeping on `word` if it is parked. Returns whether it did. */
 export function wake(i32: Int32Array, word: number): boolean {
   if (Atomics.load(i32, word) !== WAKER_PARKED) return false;
   if (Atomics.compareExchange(i32, word, WAKER_PARKED, WAKER_RUNNING) !== WAKER_PARKED) return false;
-  Atomics.notify(i32, word, 1);
+  // A V8 waiter (Atomics.wait or waitAsync) counts in notify's result; a native sleeper does not.
+  if (Atomics.notify(i32, word, 1) === 0 && native !== null) native.futexWake(i32, word, 1);
   return true;
 }
 
@@ -47,7 +95,19 @@ export class Waker {
    * else to do: a blocked thread runs no microtasks, timers or I/O.
    */
   parkSync(timeoutMs = Infinity): void {
-    Atomics.wait(this.i32, this.word, WAKER_PARKED, timeoutMs);
+    const f = native;
+    if (f === null) Atomics.wait(this.i32, this.word, WAKER_PARKED, timeoutMs);
+    else {
+      // Native, in slices: back in JavaScript between them, where terminate() can act.
+      const end = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
+      for (let left = timeoutMs; ;) {
+        const slice = sliceMs;
+        if (f.futexWait(this.i32, this.word, WAKER_PARKED, Math.min(left, slice)) !== FUTEX_TIMED_OUT) break;
+        // Still PARKED: sleep on. RUNNING: a thread without a native futex woke us (late).
+        if (left <= slice || Atomics.load(this.i32, this.word) !== WAKER_PARKED) break;
+        if (end !== Infinity) left = end - performance.now();
+      }
+    }
     // Timed out or spurious: the state may still read PARKED. Either way we are awake now.
     Atomics.store(this.i32, this.word, WAKER_RUNNING);
   }

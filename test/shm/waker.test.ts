@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BLOCK_WORDS } from '../../src/shm/layout.js';
-import { WAKER_PARKED, WAKER_RUNNING, WAKER_SPINNING, Waker, wake } from '../../src/shm/waker.js';
+import { WAKER_PARKED, WAKER_RUNNING, WAKER_SPINNING, Waker, useNativeFutex, wake, type NativeFutex } from '../../src/shm/waker.js';
+import { nativeFutex } from '../../src/runtime/affinity.js';
 import { fixture, runThreads } from '../helpers/shm.js';
+
+const futex = nativeFutex();
 
 /** A buffer of `blocks` 128-byte blocks; block b starts at word b * BLOCK_WORDS. */
 function blocks(n: number): { sab: SharedArrayBuffer; i32: Int32Array; block: (b: number) => number } {
@@ -9,7 +12,22 @@ function blocks(n: number): { sab: SharedArrayBuffer; i32: Int32Array; block: (b
   return { sab, i32: new Int32Array(sab), block: (b) => b * BLOCK_WORDS };
 }
 
-afterEach(() => { vi.restoreAllMocks(); });
+/** Parks with parkAsync, wakes, and checks it resolves "ok" with the word RUNNING. */
+async function parkAsyncThenWake(): Promise<void> {
+  const { i32 } = blocks(1);
+  const w = new Waker(i32, 0);
+  w.announcePark();
+  const parked = w.parkAsync();
+  expect(parked).not.toBeNull();
+  expect(wake(i32, 0)).toBe(true);
+  await expect(parked).resolves.toBe('ok');
+  expect(i32[0]).toBe(WAKER_RUNNING);
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  useNativeFutex(null);
+});
 
 describe('Waker: single thread', () => {
   it('the consumer moves RUNNING -> SPINNING -> PARKED and back to RUNNING', () => {
@@ -76,19 +94,78 @@ describe('Waker: single thread', () => {
   });
 
   it('parkAsync() resolves "ok" when woken, with the word RUNNING', async () => {
+    await parkAsyncThenWake();
+  }, 10_000);
+});
+
+describe.skipIf(futex === null)('Waker: the native futex (addon)', () => {
+  /** The addon's pair with every call recorded. */
+  function recorded(): { f: NativeFutex; waits: number[]; wakes: number } {
+    const log = { waits: [] as number[], wakes: 0 };
+    const f: NativeFutex = {
+      futexWait: (i32, index, expected, ms) => { const r = futex!.futexWait(i32, index, expected, ms); log.waits.push(r); return r; },
+      futexWake: (i32, index, count) => { log.wakes++; return futex!.futexWake(i32, index, count); },
+    };
+    return { f, get waits() { return log.waits; }, get wakes() { return log.wakes; } };
+  }
+
+  it('parkSync() sleeps in the futex instead of Atomics.wait; a wake before it makes it return at once', () => {
     const { i32 } = blocks(1);
+    const rec = recorded();
+    useNativeFutex(rec.f);
+    const wait = vi.spyOn(Atomics, 'wait');
     const w = new Waker(i32, 0);
     w.announcePark();
-    const parked = w.parkAsync();
-    expect(parked).not.toBeNull();
     expect(wake(i32, 0)).toBe(true);
-    await expect(parked).resolves.toBe('ok');
+    expect(rec.wakes).toBe(1); // notify woke no V8 waiter, so the native wake was issued
+    w.parkSync();
+    expect(rec.waits).toEqual([1]); // the word no longer read PARKED
+    expect(wait).not.toHaveBeenCalled();
     expect(i32[0]).toBe(WAKER_RUNNING);
+  });
+
+  it('a timed parkSync() ends after its time, in slices no longer than the slice, RUNNING', () => {
+    const { i32 } = blocks(1);
+    const rec = recorded();
+    useNativeFutex(rec.f, 20);
+    const w = new Waker(i32, 0);
+    w.announcePark();
+    w.parkSync(50);
+    expect(rec.waits.length).toBeGreaterThanOrEqual(3);
+    expect(rec.waits.every((r) => r === 2)).toBe(true); // each slice timed out
+    expect(i32[0]).toBe(WAKER_RUNNING);
+  });
+
+  it('a wake from a thread without the native futex still ends the sleep (at the end of a slice)', async () => {
+    // The sleeper is another thread with the futex installed; this one wakes with notify only.
+    const { sab, i32, block } = blocks(3);
+    const [wakerW, queueW, consumerW] = [block(0), block(1), block(2)];
+    const sleeper = fixture('waker-consumer.mjs', { sab, wakerW, queueW, consumerW, total: 1, native: true, sliceMs: 20 });
+    try {
+      // Until it has decided to sleep (its park counter, +3, is bumped right before parkSync).
+      while (Atomics.load(i32, consumerW + 3) !== 1) await new Promise((r) => setTimeout(r, 1));
+      Atomics.store(i32, queueW, 1); // the item
+      expect(wake(i32, wakerW)).toBe(true); // no native futex in this thread: a notify that wakes nobody
+      await new Promise<void>((resolve, reject) => { sleeper.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`exit ${code}`)))); });
+      expect(i32[consumerW]).toBe(1); // it took the item
+    } finally {
+      await sleeper.terminate();
+    }
+  }, 10_000);
+
+  it('wake() with a V8 waiter on the word issues no native wake', async () => {
+    const rec = recorded();
+    useNativeFutex(rec.f);
+    await parkAsyncThenWake();
+    expect(rec.wakes).toBe(0);
   }, 10_000);
 });
 
 describe('Waker: real threads', () => {
-  it('no lost wake-up: a parking consumer sees every item of 20k burst/silence cycles, with at most one notify per park', async () => {
+  it.each([
+    { how: 'Atomics.wait/notify', native: false },
+    ...(futex === null ? [] : [{ how: 'the native futex', native: true }]),
+  ])('no lost wake-up ($how): a parking consumer sees every item of 20k burst/silence cycles, with at most one notify per park', async ({ native }) => {
     const CYCLES = 20_000;
     let total = 0;
     for (let c = 0; c < CYCLES; c++) total += 1 + (c % 3);
@@ -97,8 +174,8 @@ describe('Waker: real threads', () => {
     const [wakerW, queueW, consumerW, producerW] = [block(0), block(1), block(2), block(3)];
     const words = { sab, wakerW, queueW, consumerW, producerW };
     const threads = [
-      fixture('waker-consumer.mjs', { ...words, total }),
-      fixture('waker-producer.mjs', { ...words, cycles: CYCLES, jitter: 2048 }),
+      fixture('waker-consumer.mjs', { ...words, total, native }),
+      fixture('waker-producer.mjs', { ...words, cycles: CYCLES, jitter: 2048, native }),
     ];
     await runThreads(threads, 60_000, () =>
       `stalled in cycle ${i32[producerW + 1]} of ${CYCLES}: pushed ${i32[queueW]}, consumed ${i32[consumerW]}, ` +
