@@ -30,7 +30,8 @@ function refsOf(rt: Runtime): Record<TaskName, TaskRef> {
   return { inc: rt.task('inc'), spin50: rt.task('spin50'), echo: rt.task('echo') };
 }
 
-async function submitSession(options?: Partial<RuntimeOptions>): Promise<Session> {
+/** A fresh runtime (these options over the defaults) and a tokenSession on it. */
+export async function submitSession(options?: Partial<RuntimeOptions>): Promise<Session> {
   const rt = await startSluice(options);
   return tokenSession(rt, rt.producer('bench'));
 }
