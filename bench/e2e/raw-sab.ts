@@ -29,7 +29,13 @@ function sabRow(name: string, main: Main, sameCpu = false): RowDef {
       const mine = addon?.getAffinity() ?? null;
       const cpu = addon?.currentCpu() ?? null;
       if (addon !== null) addon.setAffinity([cpu!]);
-      const worker = await spawn('raw-sab.mjs', { sab: cells.buffer, mode, pin: addon === null ? null : { cpu, addon: addonPath() } });
+      let worker;
+      try {
+        worker = await spawn('raw-sab.mjs', { sab: cells.buffer, mode, pin: addon === null ? null : { cpu, addon: addonPath() } });
+      } catch (err) {
+        if (mine !== null) addon!.setAffinity(mine); // never leave this thread pinned
+        throw err;
+      }
       let seq = 0;
       const request = (arg: number): void => {
         cells[ARG] = arg;

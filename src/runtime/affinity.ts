@@ -249,6 +249,11 @@ export function warmLibuvPool(): Promise<void> {
  * CPU with the thread it waits for hands it the CPU, instead of both burning their whole spin
  * budget in turn), null otherwise. About 1 µs per call here.
  */
+export function spinYield(): (() => void) | null {
+  const addon = loadAffinity().addon;
+  return addon !== null && typeof addon.yieldThread === 'function' ? addon.yieldThread : null;
+}
+
 /**
  * The addon's futex pair for this thread's wakers (src/shm/waker.ts useNativeFutex), or null: no
  * addon, a build without it, or SLUICE_NO_FUTEX=1 (V8's Atomics.wait/notify then).
@@ -258,9 +263,4 @@ export function nativeFutex(env: Record<string, string | undefined> = process.en
   if (addon === null || env.SLUICE_NO_FUTEX === '1') return null;
   const { futexWait, futexWake } = addon;
   return typeof futexWait === 'function' && typeof futexWake === 'function' ? { futexWait, futexWake } : null;
-}
-
-export function spinYield(): (() => void) | null {
-  const addon = loadAffinity().addon;
-  return addon !== null && typeof addon.yieldThread === 'function' ? addon.yieldThread : null;
 }

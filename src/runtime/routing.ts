@@ -10,8 +10,8 @@
  *      pinned to the CPU the submitting thread runs on. With spin 0 the submitter parks right
  *      after submitting and the worker was parked too, so the wake is a context switch on this
  *      CPU, which the worker gets as soon as the submitter parks, instead of an interrupt to an
- *      idle CPU (a parked round trip of ~17 instead of ~85 µs on this project's VM:
- *      docs/performance.md). With a spin budget the submitter keeps polling and would compete
+ *      idle CPU (a parked round trip of ~17 instead of ~85 µs on this project's VM, ~12 with
+ *      the native futex: docs/performance.md). With a spin budget the submitter keeps polling and would compete
  *      with the worker it woke, so the rule is off;
  *   3. ties otherwise: the earlier worker in the chain.
  *

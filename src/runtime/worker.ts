@@ -17,8 +17,9 @@
  *   6. Claim a cell in the submitter's completion ring (never full: it has a cell per token),
  *      write outcome and value, publish, and wake the submitter if it is parked.
  * Park (3.2): spin for the spin budget, announce PARKED, re-check the ring, then sleep:
- * Atomics.wait when no async task is in flight (nothing else can need this thread),
- * Atomics.waitAsync when one is, so its continuations keep running.
+ * blocking when no async task is in flight (nothing else can need this thread; the addon's
+ * futex, else Atomics.wait: waker.ts), Atomics.waitAsync when one is, so its continuations keep
+ * running.
  */
 import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import {
