@@ -105,10 +105,17 @@ const steady = await section('steady state', async () => {
   return r;
 });
 
+const paired = await section('paired tail', async () => {
+  const { runPaired, pairedLines } = await import('./paired.js');
+  const r = await runPaired(quick, sizes.latencyWarmup, log);
+  console.log(`\n${pairedLines(r).join('\n')}`);
+  return r;
+});
+
 const micro = await runMicro({ quick, only, log });
 if (micro.length > 0) console.log(`\n${microTable(micro)}`);
 
-const goals = targets({ reps: results, rows: targetRows(everyRow), micro, steady, gates });
+const goals = targets({ reps: results, rows: targetRows(everyRow), micro, steady, gates, paired });
 console.log(`\ntargets (issue 6; g: issue 2; h: issue 3); ratios are medians of per-rep ratios\n${targetsTable(goals)}`);
 const seconds = (performance.now() - started) / 1000;
 console.log(`\nbench took ${seconds.toFixed(0)} s`);
@@ -135,6 +142,7 @@ writeFileSync(
       scaling,
       pinning,
       steady,
+      paired,
       micro,
       targets: goals,
     },

@@ -15,15 +15,21 @@ const REQ = 0;
 const REPLY = 1;
 const ARG = 2;
 const RESULT = 3;
+const PARKED = 4;
 type Main = 'block' | 'async' | 'spin' | 'poll';
 
-function sabRow(name: string, main: Main, sameCpu = false): RowDef {
-  const mode = main === 'spin' || main === 'poll' ? 'spin' : 'wait';
+/**
+ * parks: the worker spins for 50 µs (sluice's default spin budget) and then parks, as sluice's
+ * workers do (for measurements alternating with sluice, where a forever-spinning worker would
+ * take a CPU from it). Only with main 'poll'.
+ */
+function sabRow(name: string, main: Main, sameCpu = false, parks = false): RowDef {
+  const mode = parks ? 'spin-park' : main === 'spin' || main === 'poll' ? 'spin' : 'wait';
   return {
     name,
     kinds: ['latency'],
     async open(): Promise<Session> {
-      const cells = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
+      const cells = new Int32Array(new SharedArrayBuffer(5 * Int32Array.BYTES_PER_ELEMENT));
       const addon = sameCpu ? loadAffinity().addon : null;
       if (sameCpu && addon === null) throw new Error('needs the native addon');
       const mine = addon?.getAffinity() ?? null;
@@ -40,7 +46,7 @@ function sabRow(name: string, main: Main, sameCpu = false): RowDef {
       const request = (arg: number): void => {
         cells[ARG] = arg;
         Atomics.store(cells, REQ, ++seq);
-        if (mode === 'wait') Atomics.notify(cells, REQ);
+        if (mode === 'wait' || (parks && Atomics.load(cells, PARKED) === 1)) Atomics.notify(cells, REQ);
       };
       const roundTrip = (arg: number): number => {
         request(arg);
@@ -95,3 +101,5 @@ export const sabWaitSameCpu = sabRow('raw SAB wait/notify, same CPU', 'block', t
 export const sabWaitAsync = sabRow('raw SAB waitAsync', 'async');
 export const sabSpin = sabRow('raw SAB spin (floor)', 'spin');
 export const sabPoll = sabRow('raw SAB spin, main polls from setImmediate', 'poll');
+/** The same pattern with a worker that parks after 50 µs idle (bench/paired.ts). */
+export const sabPollParking = sabRow('raw SAB spin then park, main polls from setImmediate', 'poll', false, true);
