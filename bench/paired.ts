@@ -37,15 +37,15 @@ export interface PairedResult {
 export async function runPaired(quick: boolean, warmup: number, log: (m: string) => void): Promise<PairedResult> {
   const nBlocks = quick ? 60 : 200;
   const block = 250;
-  const sessions: Array<[keyof Pick<PairedResult, 'sluice' | 'bare'>, Session]> = [];
+  const sessions: Array<['sluice' | 'bare', Session]> = [];
   try {
     sessions.push(['sluice', await submitSession()]);
     sessions.push(['bare', await sabPollParking.open()]);
     for (const [, s] of sessions) await sequential(s, warmup);
-    const blocks: Record<string, number[][]> = { sluice: [], bare: [] };
+    const blocks: Record<'sluice' | 'bare', number[][]> = { sluice: [], bare: [] };
     for (let b = 0; b < nBlocks; b++) {
       const order = b % 2 === 0 ? sessions : [...sessions].reverse();
-      for (const [name, s] of order) blocks[name]!.push((await sequential(s, block + SETTLE)).slice(SETTLE));
+      for (const [name, s] of order) blocks[name].push((await sequential(s, block + SETTLE)).slice(SETTLE));
     }
     log(`paired tail: ${nBlocks} blocks of ${block} round trips each`);
     const side = (bs: number[][]): PairedSide => {
@@ -60,8 +60,8 @@ export async function runPaired(quick: boolean, warmup: number, log: (m: string)
     const blockP50 = (bs: number[][]): number[] => bs.map((b) => percentile(sorted(b), 0.5));
     return {
       blocks: nBlocks, block,
-      sluice: side(blocks.sluice!), bare: side(blocks.bare!),
-      p50Correlation: correlation(blockP50(blocks.sluice!), blockP50(blocks.bare!)),
+      sluice: side(blocks.sluice), bare: side(blocks.bare),
+      p50Correlation: correlation(blockP50(blocks.sluice), blockP50(blocks.bare)),
     };
   } finally {
     for (const [, s] of sessions) await s.close();

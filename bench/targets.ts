@@ -50,10 +50,10 @@ export interface TargetInputs {
   steady: SteadyResult | null;
   gates: GatesResult | null;
   /** The paired tail section (paired.ts), or null when it did not run. */
-  paired?: PairedResult | null;
+  paired: PairedResult | null;
 }
 
-export function targets({ reps, rows, micro, steady, gates, paired = null }: TargetInputs): Target[] {
+export function targets({ reps, rows, micro, steady, gates, paired }: TargetInputs): Target[] {
   const out: Target[] = [];
   const add = (id: string, what: string, budget: string, value: number | undefined, met: (v: number) => boolean | null, figure?: string): void => {
     out.push({ id, what, budget, figure: figure ?? (value === undefined ? 'not measured' : budget.includes('×') ? x(value) : fmt(value, 2)), met: value === undefined ? null : met(value), value: value ?? null });
