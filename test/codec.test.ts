@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Codec, PREPARE_FULL } from '../src/runtime/codec.js';
 import { ArenaWriter, arenaLive } from '../src/shm/arena.js';
-import { C_DEADLINE, C_INLINE_BYTES, C_KIND, C_SPILL, CF_SPILLED, Memory } from '../src/shm/layout.js';
+import { C_DEADLINE, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, CF_SPILLED, Memory } from '../src/shm/layout.js';
 import { PayloadError } from '../src/errors.js';
 import { smallMemory } from './helpers/shm.js';
 
@@ -286,6 +286,28 @@ describe('Codec: spill space', () => {
     expect(codec.prepare(big)).toBe(PREPARE_FULL);
     codec.discard(cell, 0);
     expect(codec.prepare(big)).not.toBe(PREPARE_FULL);
+  });
+});
+
+describe('Codec: peekInline (what a stealing worker copies, docs/design.md 4.2a)', () => {
+  it('decodes any inline value as read() does and writes nothing shared; refuses spilled values and impossible lengths (property)', () => {
+    fc.assert(fc.property(fc.oneof(clonable, text(0, 120), fc.double(), fc.bigInt()), (value) => {
+      const spilled = put(value);
+      const kind = mem.i32[cell + C_KIND]!;
+      const before = Buffer.from(mem.u8).toString('base64');
+      if (spilled) {
+        expect(() => codec.peekInline(cell, kind)).toThrow();
+      } else {
+        const peeked = codec.peekInline(cell, kind);
+        expect(Buffer.from(mem.u8).toString('base64')).toBe(before);
+        expect(peeked).toEqual(codec.read(cell, 0));
+      }
+      if (spilled) codec.read(cell, 0); // free the chunk for the next run
+    }), { numRuns: 200 });
+    // A torn length (a cell rewritten under the thief) is refused, not read out of bounds.
+    put('short');
+    mem.i32[cell + C_LEN] = 1 << 30;
+    expect(() => codec.peekInline(cell, mem.i32[cell + C_KIND]!)).toThrow(/torn/);
   });
 });
 

@@ -151,11 +151,32 @@ export class Codec {
    * Copies everything out, so the cell and the spill chunk may be reused as soon as this returns.
    */
   read(cell: number, writer: number): unknown {
-    const i32 = this.i32;
-    const kind = i32[cell + C_KIND]!;
+    const kind = this.i32[cell + C_KIND]!;
+    const spilled = (kind & CF_SPILLED) !== 0;
+    const spill = this.i32[cell + C_SPILL]!;
+    const value = this.decode(cell, kind, spilled ? arenaDataByte(this.mem, writer, spill) : cell * 4 + C_DATA_BYTE);
+    if (spilled) this.free(cell, kind, writer, spill);
+    return value;
+  }
+
+  /**
+   * Decode an inline value from a cell that another thread may reuse while we read (a steal,
+   * docs/design.md 4.2a): `kind` is the kind word as the caller read it, and nothing shared is
+   * written, so a torn read costs only a wasted decode (the caller validates afterwards). A
+   * spilled value or an impossible length throws.
+   */
+  peekInline(cell: number, kind: number): unknown {
+    if (kind & CF_SPILLED) throw new Error('sluice: spilled values are not peeked');
+    const tag = (kind >>> 16) & 0xff;
+    if (tag >= T_STRING && (this.i32[cell + C_LEN]! >>> 0) > C_INLINE_BYTES) throw new Error('sluice: torn cell');
+    return this.decode(cell, kind, cell * 4 + C_DATA_BYTE);
+  }
+
+  /** The value of a cell whose bytes (if any) start at byte `at`. Copies everything out. */
+  private decode(cell: number, kind: number, at: number): unknown {
     const tag = (kind >>> 16) & 0xff;
     switch (tag) {
-      case T_INT: return i32[cell + C_DATA_WORD];
+      case T_INT: return this.i32[cell + C_DATA_WORD];
       case T_F64: return this.f64[(cell + C_DATA_WORD) >> 1];
       case T_BIGINT: return this.i64[(cell + C_DATA_WORD) >> 1];
       case T_UNDEFINED: return undefined;
@@ -163,25 +184,18 @@ export class Codec {
       case T_TRUE: return true;
       case T_FALSE: return false;
     }
-    const len = i32[cell + C_LEN]!;
-    const spilled = (kind & CF_SPILLED) !== 0;
-    const spill = i32[cell + C_SPILL]!;
-    const at = spilled ? arenaDataByte(this.mem, writer, spill) : cell * 4 + C_DATA_BYTE;
-    let value: unknown;
+    const len = this.i32[cell + C_LEN]!;
     switch (tag) {
-      case T_STRING: value = this.buf.toString('utf8', at, at + len); break;
+      case T_STRING: return this.buf.toString('utf8', at, at + len);
       case T_U8: {
         const copy = this.u8.slice(at, at + len);
-        value = kind & CF_BUFFER ? Buffer.from(copy.buffer, 0, len) : copy;
-        break;
+        return kind & CF_BUFFER ? Buffer.from(copy.buffer, 0, len) : copy;
       }
-      case T_AB: value = this.u8.slice(at, at + len).buffer; break;
-      case T_V8: value = v8.deserialize(this.u8.slice(at, at + len)); break;
-      case T_ERROR: value = rebuildError(v8.deserialize(this.u8.slice(at, at + len)) as ErrorRecord); break;
+      case T_AB: return this.u8.slice(at, at + len).buffer;
+      case T_V8: return v8.deserialize(this.u8.slice(at, at + len));
+      case T_ERROR: return rebuildError(v8.deserialize(this.u8.slice(at, at + len)) as ErrorRecord);
       default: throw new Error(`sluice: corrupt cell (tag ${tag})`);
     }
-    if (spilled) this.free(cell, kind, writer, spill);
-    return value;
   }
 
   /** Free a cell's spill chunk without decoding it (a retracted or tombstoned cell). */
