@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Runtime, ConfigError, type Token } from '../src/index.js';
 import { loadAffinity, parseCpuList } from '../src/runtime/affinity.js';
-import { preferenceChains, route, type RouteView } from '../src/runtime/routing.js';
+import { preferenceChains, route, stealMask, type RouteView } from '../src/runtime/routing.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 const affinity = loadAffinity();
@@ -24,6 +24,21 @@ describe('preference chains', () => {
     // Chains follow the cores workers are pinned to, not worker indices.
     expect(preferenceChains([3, 1, 2])).toEqual([[1, 2, 0], [2, 0], [0], [1, 2, 0]]);
     expect(preferenceChains([null, null])).toEqual([[0, 1], [1], [1], [0, 1]]);
+  });
+});
+
+describe('steal masks', () => {
+  it('a worker may steal exactly the classes whose chain holds it (property)', () => {
+    fc.assert(fc.property(fc.array(fc.option(fc.integer({ min: 0, max: 63 }), { nil: null }), { minLength: 1, maxLength: 8 }), (cpus) => {
+      const chains = preferenceChains(cpus);
+      for (let w = 0; w < cpus.length; w++) {
+        const m = stealMask(chains, w);
+        for (let i = 0; i < chains.length; i++) expect(((m >> i) & 1) === 1).toBe(chains[i]!.includes(w));
+      }
+    }));
+    // Two workers: the first core's may steal heavy and unclassed tasks only.
+    const two = preferenceChains([0, 1]);
+    expect([stealMask(two, 0), stealMask(two, 1)]).toEqual([0b1001, 0b1111]);
   });
 });
 

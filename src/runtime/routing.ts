@@ -56,6 +56,16 @@ export function preferenceChains(firstCpu: ReadonlyArray<number | null>): number
 }
 
 /**
+ * What worker w may take from a sibling's ring (docs/design.md 4.2a): bit i is set when w is in
+ * chains[i], so stealing never moves a task outside its weight class's chain.
+ */
+export function stealMask(chains: readonly (readonly number[])[], w: number): number {
+  let m = 0;
+  for (let i = 0; i < chains.length; i++) if (chains[i]!.includes(w)) m |= 1 << i;
+  return m;
+}
+
+/**
  * The words one thread's routing reads, by worker index (word indices into `i32`), and how it
  * learns its own CPU. One per attachment.
  */

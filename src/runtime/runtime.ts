@@ -10,14 +10,14 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import {
   A_ACTIVE, A_FREE, A_STATE, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT,
-  W_CPU_MASK, W_EXECUTED, W_FAILED, W_PARKS, W_RESTARTS, W_ROUTED_HEAVY, W_ROUTED_LIGHT, W_ROUTED_MEDIUM, W_THREAD_ID, W_TID, W_WAKER,
+  W_CPU_MASK, W_EXECUTED, W_FAILED, W_PARKS, W_RESTARTS, W_ROUTED_HEAVY, W_ROUTED_LIGHT, W_ROUTED_MEDIUM, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { wake, WAKER_PARKED } from '../shm/waker.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
 import { Attachment } from './attachment.js';
 import { Admission, lookupOrRegister, Producer, ProducerLimits, producerStats, ProducerStats, registeredProducers, SubmitOptions } from './producer.js';
 import { resolveTask, TaskOptions, TaskRef } from './task.js';
-import { preferenceChains, type Weight } from './routing.js';
+import { preferenceChains, stealMask, type Weight } from './routing.js';
 import { chooseCpus, loadAffinity, warmLibuvPool } from './affinity.js';
 import { isTypeScript, taskModuleHref } from './tasks-module.js';
 import { AttachError, ConfigError, RejectedError, WorkerStartError } from '../errors.js';
@@ -61,6 +61,12 @@ export interface RuntimeOptions {
    * tasks read it as `workerData.taskData` (import { workerData } from 'node:worker_threads').
    */
   taskData?: unknown;
+  /**
+   * Let an idle (spinning) worker take the oldest queued task of a sibling that has not taken
+   * one for 5 µs (inside a long task, descheduled), within the task's weight class. Default
+   * true; off with `spin: 0` (an idle worker parks at once) and with one worker.
+   */
+  steal?: boolean;
   /** Enable test-only pause points (rt.testing). Never in production. */
   testHooks?: boolean;
 }
@@ -105,6 +111,8 @@ export interface WorkerStats {
   parked: boolean;
   /** Times this worker went to sleep. */
   parks: number;
+  /** Tasks this worker took from a stalled sibling's ring (counted in `executed` too). */
+  stolen: number;
 }
 
 export interface RuntimeStats {
@@ -117,7 +125,7 @@ export interface RuntimeStats {
 }
 
 const OPTION_KEYS = new Set([
-  'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'asyncConcurrency', 'maxProducers',
+  'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData',
 ]);
 const CAPACITY_REASONS = new Set(['rate', 'producer-slots', 'global-slots', 'ring-full']);
@@ -209,11 +217,17 @@ export class Runtime {
     const clock = options.clock ?? new MonotonicClock(epoch);
 
     const { cpus, status: affinityStatus } = await planAffinity(affinity, workers);
+    const chains = preferenceChains(cpus.map((c) => (c ? Math.min(...c) : null)));
+    const steal = options.steal ?? true;
+    if (typeof steal !== 'boolean') throw new ConfigError(`steal must be a boolean; got ${String(steal)}`);
+
     let names: string[];
     checkTypeScriptSupport(href);
     const supervisor = new Supervisor(
       mem, workerEntry(),
-      (w): WorkerData => ({ sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]!, taskData: options.taskData }),
+      (w): WorkerData => ({
+        sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]!, taskData: options.taskData, stealMask: steal ? stealMask(chains, w) : 0,
+      }),
       {
         watchdogMs: intOption(o, 'watchdogMs', 10, 1, 60_000),
         maxRestarts: intOption(o, 'maxRestarts', 10, 0, 1_000_000),
@@ -239,7 +253,7 @@ export class Runtime {
     mem.i32[H_TASK_COUNT] = names.length;
     Atomics.store(mem.i32, mem.attachWord(0, A_STATE), A_ACTIVE);
     const att = new Attachment(mem, 0, clock);
-    const rt = new Runtime(mem, att, names, preferenceChains(cpus.map((c) => (c ? Math.min(...c) : null))), clock, supervisor, runQueueLimit);
+    const rt = new Runtime(mem, att, names, chains, clock, supervisor, runQueueLimit);
     rt.affinity = affinityStatus;
     supervisor.onEvent = rt.recordEvent;
     if (options.testHooks === true) rt.testing = new Testing(mem, supervisor);
@@ -341,6 +355,7 @@ export class Runtime {
         asyncInFlight: Atomics.load(i32, this.mem.workerWord(w, W_ASYNC_INFLIGHT)),
         parked: Atomics.load(i32, this.mem.workerWord(w, W_WAKER)) === WAKER_PARKED,
         parks: i32[this.mem.workerWord(w, W_PARKS)]!,
+        stolen: i32[this.mem.workerWord(w, W_STOLEN)]!,
       });
     }
     return {

@@ -23,10 +23,10 @@
  */
 import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import {
-  A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_TOMBSTONE, CF_WEIGHT_MASK,
+  A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_SPILLED, CF_TOMBSTONE, CF_WEIGHT_MASK,
   CF_WEIGHT_SHIFT, H_HOOKS, Memory, RT_CLOSED, TK_DONE, TK_GEN_SHIFT, TK_PENDING, TK_RUNNING, TK_WORKER_SHIFT,
   W_ASYNC_INFLIGHT, W_WINDOW, W_CPU_MASK, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT,
-  W_RUN_DEADLINE, W_RUN_GEN, W_RUN_TOKEN, W_THREAD_ID, W_TID, W_WAKER,
+  W_FAILED, W_RUN_DEADLINE, W_RUN_GEN, W_RUN_TOKEN, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
 import { Waker, useNativeFutex, wake } from '../shm/waker.js';
@@ -48,10 +48,30 @@ export interface WorkerData {
   cpus: number[] | null;
   /** Runtime.start({ taskData }): read by task modules as `workerData.taskData`. */
   taskData: unknown;
+  /**
+   * Bit i set: this worker is in weight i's preference chain (routing.ts; bit 3: tasks without
+   * a class), so it may steal such tasks. 0 when stealing is off (Runtime.start({ steal: false })).
+   */
+  stealMask: number;
 }
 
 /** Tasks run between two yields to the event loop while async tasks are in flight. */
 const YIELD_EVERY = 64; // a guess: small enough that async continuations are not starved
+/**
+ * A sibling that has been inside one task for this long (run record set, ring head unmoved)
+ * while cells wait in its ring is stalled: an idle worker takes its oldest cell. Well above a
+ * trivial task (~1 µs here). A sibling merely descheduled between tasks (the main thread took
+ * its CPU) is left alone: stealing from it too cost 10-25% of trivial-task throughput here
+ * (docs/performance.md).
+ */
+const STALL_MS = 0.005;
+/** Cells of one sibling a look tries at most. */
+const STEAL_SCAN = 8;
+const STEAL_RAN = 0;
+const STEAL_SKIP = 1;
+const STEAL_STOP = 2;
+/** An idle spin looks at its siblings when it starts, every this many clock reads (~4 µs), and before it parks. */
+const STEAL_EVERY = 8;
 
 type TaskFn = (payload: unknown) => unknown;
 
@@ -73,6 +93,20 @@ class WorkerLoop {
   private readonly freezeW: number;
   private readonly hooks: boolean;
   private readonly clock: MonotonicClock;
+  private readonly executedW: number;
+  private readonly stolenW: number;
+  /** Weight classes this worker may steal (WorkerData.stealMask); 0 = never steals. */
+  private readonly stealMask: number;
+  /** The other workers' submission rings, W_FAILED and run-record words, and what the last look saw. */
+  private readonly victims: Ring[] = [];
+  private readonly victimFailedW: number[] = [];
+  private readonly victimRunW: number[] = [];
+  private readonly seenHead: Int32Array;
+  private readonly seenRun: Int32Array;
+  /** Per victim: the next position to try (positions before it, from its head, were tried). */
+  private readonly tried: Int32Array;
+  /** When (head, run record) were first seen so (performance.now() ms), or -1: not stalled at the last look. */
+  private readonly seenAt: Float64Array;
   /** Polite spinning (sched_yield), when the native addon is present. */
   private readonly pause = spinYield();
   private head: number;
@@ -82,7 +116,7 @@ class WorkerLoop {
   /** True while the loop waits for an async task to settle (async limit reached). */
   private blockedOnLimit = false;
 
-  constructor(private readonly mem: Memory, private readonly w: number, private readonly fns: TaskFn[]) {
+  constructor(private readonly mem: Memory, private readonly w: number, private readonly fns: TaskFn[], stealMask: number) {
     const L = mem.layout;
     this.i32 = mem.i32;
     this.ring = new Ring(mem.i32, w, mem.tailWord(w), mem.workerWord(w, W_HEAD), mem.subRingByte(w), L.ringCapacity);
@@ -108,6 +142,21 @@ class WorkerLoop {
     this.hooks = mem.i32[H_HOOKS] === 1;
     this.clock = new MonotonicClock(mem.epochMicros());
     this.head = Atomics.load(mem.i32, mem.workerWord(w, W_HEAD));
+    this.executedW = mem.workerWord(w, W_EXECUTED);
+    this.stolenW = mem.workerWord(w, W_STOLEN);
+    this.stealMask = L.workers > 1 && this.spinMs > 0 ? stealMask : 0;
+    if (this.stealMask !== 0) {
+      for (let v = 0; v < L.workers; v++) {
+        if (v === w) continue;
+        this.victims.push(new Ring(mem.i32, v, mem.tailWord(v), mem.workerWord(v, W_HEAD), mem.subRingByte(v), L.ringCapacity));
+        this.victimFailedW.push(mem.workerWord(v, W_FAILED));
+        this.victimRunW.push(mem.workerWord(v, W_RUN_TOKEN));
+      }
+    }
+    this.seenHead = new Int32Array(this.victims.length);
+    this.seenRun = new Int32Array(this.victims.length);
+    this.tried = new Int32Array(this.victims.length);
+    this.seenAt = new Float64Array(this.victims.length).fill(-1);
     Atomics.store(mem.i32, mem.workerWord(w, W_THREAD_ID), threadId);
   }
 
@@ -127,23 +176,28 @@ class WorkerLoop {
         continue;
       }
       if (Atomics.load(this.i32, this.stateW) === RT_CLOSED) return this.exit();
-      // Spin: cheap to stay awake for about as long as a futex wake costs.
+      // Spin: cheap to stay awake for about as long as a futex wake costs. An idle spinner
+      // also takes work from stalled siblings (step 2a).
       if (this.spinMs > 0) {
         this.waker.spinning();
         const start = performance.now();
         const until = start + this.spinMs;
         const pause = this.pause;
-        for (;;) {
+        const steals = this.stealMask !== 0;
+        let stole = steals && this.trySteal(start);
+        for (let reads = 0; !stole; reads++) {
           // Poll the ring a few dozen times per clock read (spin.ts: the clock allocates).
           let polls = 0;
           while (polls < SPIN_POLLS && !ring.readable(this.head)) polls++;
           if (polls < SPIN_POLLS) break;
           const now = performance.now();
-          if (now >= until) break;
+          const last = now >= until;
+          if (steals && (last || reads % STEAL_EVERY === STEAL_EVERY - 1) && this.trySteal(now)) stole = true;
+          else if (last) break;
           // Spin hard first (a peer on another core answers within a few µs), then politely.
-          if (pause !== null && now - start > YIELD_AFTER_MS) pause();
+          else if (pause !== null && now - start > YIELD_AFTER_MS) pause();
         }
-        if (ring.readable(this.head)) { this.waker.running(); continue; }
+        if (stole || ring.readable(this.head)) { this.waker.running(); continue; }
       }
       this.waker.announcePark();
       if (ring.readable(this.head) || Atomics.load(this.i32, this.stateW) === RT_CLOSED) {
@@ -202,7 +256,13 @@ class WorkerLoop {
     }
     this.release(pos);
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['run:released'], this.w + 1);
-    i32[this.mem.workerWord(this.w, W_EXECUTED)]!++;
+    this.execute(kind, att, t, gen, deadlineMs, payload, decodeError);
+  }
+
+  /** Step 4 for a task this worker has claimed (RUNNING|w) and whose payload it has copied out. */
+  private execute(kind: number, att: number, t: number, gen: number, deadlineMs: number, payload: unknown, decodeError: unknown): void {
+    const i32 = this.i32;
+    i32[this.executedW]!++;
     const weight = (kind & CF_WEIGHT_MASK) >>> CF_WEIGHT_SHIFT;
     if (weight < 3) i32[this.routedW + weight]!++;
     if (decodeError !== null) {
@@ -229,6 +289,86 @@ class WorkerLoop {
       return;
     }
     this.complete(att, t, gen, O_FULFILLED, result);
+  }
+
+  /**
+   * Step 2a (docs/design.md 4.2a): take the oldest untried queued task of a sibling that has
+   * been inside the same task for STALL_MS, and run it here. Returns whether a task was stolen
+   * (and run, or started if async).
+   */
+  private trySteal(now: number): boolean {
+    const i32 = this.i32;
+    const victims = this.victims;
+    for (let k = 0; k < victims.length; k++) {
+      const v = victims[k]!;
+      const h = Atomics.load(i32, v.headWord);
+      if (((Atomics.load(i32, v.tailWord) - h) | 0) <= 0) {
+        this.seenAt[k] = -1;
+        continue;
+      }
+      // Inside a task (its run record set), the same one as at the last look, for STALL_MS.
+      const running = Atomics.load(i32, this.victimRunW[k]!);
+      if (running === 0 || this.seenAt[k]! < 0 || this.seenHead[k] !== h || this.seenRun[k] !== running) {
+        this.seenHead[k] = h;
+        this.seenRun[k] = running;
+        this.seenAt[k] = running === 0 ? -1 : now;
+        continue;
+      }
+      if (now - this.seenAt[k]! < STALL_MS) continue;
+      this.seenAt[k] = -1;
+      // From the oldest cell not yet tried (cells this worker stole stay queued until the
+      // victim passes them), a few at a time.
+      const tail = Atomics.load(i32, v.tailWord);
+      const tried = this.tried[k]!;
+      let p = ((tried - h) | 0) > 0 && ((tail - tried) | 0) >= 0 ? tried : h;
+      for (let n = 0; n < STEAL_SCAN && ((tail - p) | 0) > 0; n++, p = (p + 1) | 0) {
+        const r = this.stealAt(v, p, this.victimFailedW[k]!);
+        if (r === STEAL_STOP) break;
+        this.tried[k] = (p + 1) | 0;
+        if (r === STEAL_RAN) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Copy out the cell at position p of ring v, validate the copy, claim its token, run it.
+   * Who may write what: the victim owns head and releases p only after its own CAS on the
+   * cell's token; a producer rewrites the cell only after that release. So the copy is taken
+   * first (peekInline writes nothing shared), then validated by reading head with an RMW (a
+   * full barrier: the copy's plain loads cannot move past it) -- p not yet released means the
+   * cell was not rewritten during the copy -- and only then is the token CASed PENDING ->
+   * RUNNING|this worker, exactly as step 2 does. The victim's own CAS later fails and it skips
+   * the cell, as for a retracted task. Spilled payloads are left alone: their chunk is freed by
+   * whoever copies it out, which would race the victim's skip.
+   */
+  private stealAt(v: Ring, p: number, failedW: number): number {
+    const i32 = this.i32;
+    if (!v.readable(p)) return STEAL_STOP; // still being written: the victim stalls there too
+    const cell = v.cellWord(p);
+    const kind = i32[cell + C_KIND]!;
+    if ((kind & (CF_TOMBSTONE | CF_SPILLED)) !== 0) return STEAL_SKIP;
+    if ((this.stealMask & (1 << ((kind & CF_WEIGHT_MASK) >>> CF_WEIGHT_SHIFT))) === 0) return STEAL_SKIP;
+    const att = i32[cell + C_ATT]!;
+    const t = i32[cell + C_TOKEN]!;
+    const gen = i32[cell + C_GEN]!;
+    const deadlineMs = i32[cell + C_DEADLINE]!;
+    let payload: unknown;
+    let decodeError: unknown = null;
+    try {
+      payload = this.codec.peekInline(cell, kind);
+    } catch (err) {
+      decodeError = err;
+    }
+    // Validate. A retired slot (supervisor: W_FAILED, then head moved back) is never a victim.
+    if (((p - Atomics.add(i32, v.headWord, 0)) | 0) < 0 || Atomics.load(i32, failedW) !== 0) return STEAL_STOP;
+    const base = gen << TK_GEN_SHIFT;
+    if (Atomics.compareExchange(i32, this.mem.tokenWord(att, t), base | TK_PENDING, base | this.workerBits | TK_RUNNING) !== (base | TK_PENDING)) {
+      return STEAL_SKIP; // started (by its worker or by us), or retracted
+    }
+    i32[this.stolenW]!++;
+    this.execute(kind, att, t, gen, deadlineMs, payload, decodeError);
+    return STEAL_RAN;
   }
 
   /** An async task: complete when it settles; past its deadline, abandon it (it runs on, ignored). */
@@ -358,7 +498,7 @@ async function main(data: WorkerData): Promise<void> {
   const mod = await loadTaskModule(data.tasks);
   // A pending Atomics.waitAsync does not keep a thread alive: this does, until close exits.
   setInterval(() => {}, 2 ** 30);
-  const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!));
+  const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask);
   parentPort!.postMessage({ type: 'ready', names: mod.names });
   loop.loop();
 }

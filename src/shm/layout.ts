@@ -146,6 +146,8 @@ export const W_KILL_TOKEN = 21;
 export const W_FAILED = 22;
 /** Times this slot's thread died and was replaced. Supervisor only. */
 export const W_RESTARTS = 23;
+/** Tasks this worker took from a sibling's ring (docs/design.md 4.2a). Written by the worker only. */
+export const W_STOLEN = 24;
 
 // ---- attachment block ----
 /** 0 free, 3 claiming, 1 active, 2 closing (owner gone, being reconciled). CAS to claim. */
