@@ -112,6 +112,13 @@ const paired = await section('paired tail', async () => {
   return r;
 });
 
+const steal = await section('stealing', async () => {
+  const { runSteal, stealTable } = await import('./steal.js');
+  const r = await runSteal(quick, reps, sizes, log);
+  console.log(`\n${stealTable(r)}`);
+  return r;
+});
+
 const micro = await runMicro({ quick, only, log });
 if (micro.length > 0) console.log(`\n${microTable(micro)}`);
 
@@ -143,6 +150,7 @@ writeFileSync(
       pinning,
       steady,
       paired,
+      steal,
       micro,
       targets: goals,
     },
