@@ -152,10 +152,10 @@ export class Codec {
    */
   read(cell: number, writer: number): unknown {
     const kind = this.i32[cell + C_KIND]!;
-    const spilled = (kind & CF_SPILLED) !== 0;
+    if ((kind & CF_SPILLED) === 0) return this.decode(cell, kind, cell * 4 + C_DATA_BYTE);
     const spill = this.i32[cell + C_SPILL]!;
-    const value = this.decode(cell, kind, spilled ? arenaDataByte(this.mem, writer, spill) : cell * 4 + C_DATA_BYTE);
-    if (spilled) this.free(cell, kind, writer, spill);
+    const value = this.decode(cell, kind, arenaDataByte(this.mem, writer, spill));
+    this.free(cell, kind, writer, spill);
     return value;
   }
 

@@ -62,9 +62,9 @@ export interface RuntimeOptions {
    */
   taskData?: unknown;
   /**
-   * Let an idle (spinning) worker take the oldest queued task of a sibling that has not taken
-   * one for 5 µs (inside a long task, descheduled), within the task's weight class. Default
-   * true; off with `spin: 0` (an idle worker parks at once) and with one worker.
+   * Let an idle (spinning) worker take the oldest queued task of a sibling that has been inside
+   * one task for 5 µs, within the task's weight class (docs/design.md 4.2a). Default true; off
+   * with `spin: 0` (an idle worker parks at once) and with one worker.
    */
   steal?: boolean;
   /** Enable test-only pause points (rt.testing). Never in production. */
