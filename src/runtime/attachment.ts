@@ -23,7 +23,7 @@ import { RING_FULL } from '../shm/ring.js';
 import { route, type RouteView } from './routing.js';
 import { currentThreadIdentity } from './liveness.js';
 import { loadAffinity, nativeFutex, spinYield } from './affinity.js';
-import { YIELD_AFTER_MS } from './spin.js';
+import { POLL_ONE_MS, POLL_TURN_MS, SPIN_POLLS, YIELD_AFTER_MS } from './spin.js';
 import { Ring } from '../shm/ring.js';
 import { WAKER_PARKED, Waker, useNativeFutex, wake } from '../shm/waker.js';
 import { releaseSlots } from '../admission/gate.js';
@@ -119,6 +119,12 @@ export class Attachment {
     this.ticks.reusable = s === PUMP_SCHEDULED;
   }
   private spinUntil = 0;
+  /** When the pump was last scheduled or had a turn: step 0 keeps the event loop waiting at most POLL_TURN_MS past it. */
+  private turnAt = 0;
+  /** @internal Step 0's budget per poll: min(spin, POLL_ONE_MS); 0 with spin 0 (0 turns step 0 off). */
+  pollOneMs: number;
+  /** @internal How long step 0 may keep the event loop waiting (POLL_TURN_MS; tests may widen it). */
+  pollTurnMs = POLL_TURN_MS;
   private readonly keepAlive: NodeJS.Timeout;
   private readonly pause = spinYield();
   private readonly addon = loadAffinity().addon;
@@ -169,6 +175,7 @@ export class Attachment {
     this.stateW = mem.stateWord;
     this.globalW = mem.globalWord;
     this.spinMs = L.spinMicros / 1000;
+    this.pollOneMs = Math.min(this.spinMs, POLL_ONE_MS);
     this.gateGuess = new Int32Array(mem.sab, mem.guessByte(index), L.maxProducers + 1);
     this.fastGate = wasmDecide(mem.wasm);
     this.ungated = new Uint8Array(L.maxProducers);
@@ -559,12 +566,45 @@ export class Attachment {
   schedulePump(): void {
     if (this.pumpState !== PUMP_IDLE) return;
     this.pumpState = PUMP_SCHEDULED;
-    this.spinUntil = performance.now() + this.spinMs;
+    this.turnAt = performance.now();
+    this.spinUntil = this.turnAt + this.spinMs;
     setImmediate(this.pumpTick);
+  }
+
+  /**
+   * Pump step 0 (docs/design.md 4.4), the one-task poll: when this thread has exactly one task
+   * outstanding and is about to give its event loop a turn to wait for it (a token being
+   * awaited; a pump tick whose callbacks submitted the next task), poll the completion ring for
+   * up to min(spin, POLL_ONE_MS) and drain what arrives: the awaiter or callback runs without
+   * an event-loop turn (~2 µs here, more than a trivial task's whole trip through a spinning
+   * worker). Not inside a drain (a callback awaiting), and not once POLL_TURN_MS have passed
+   * since the pump last had a turn. Returns how many completions it drained.
+   */
+  pollOne(): number {
+    if (this.outstanding !== 1 || this.pollOneMs === 0 || this.draining) return 0;
+    const start = performance.now();
+    if (start - this.turnAt > this.pollTurnMs) return 0;
+    const ring = this.completions;
+    const until = start + this.pollOneMs;
+    for (;;) {
+      for (let i = 0; i < SPIN_POLLS; i++) {
+        if (ring.readable(this.head)) {
+          const n = this.drain();
+          if (n > 0) {
+            this.spinUntil = start + this.spinMs;
+            if (this.onDrained !== null) this.onDrained();
+          }
+          return n;
+        }
+      }
+      if (performance.now() >= until) return 0;
+    }
   }
 
   private readonly pumpTick = (): void => {
     this.ticks.expire(); // a new turn: the next admission reads the clock
+    const now = performance.now();
+    this.turnAt = now;
     let n = this.drain();
     if (n === 0 && this.spinMs === 0 && this.pause !== null && this.outstanding > 0) {
       // Spin 0: yield the CPU once before parking. A worker woken on this CPU (routing.ts rule 2)
@@ -575,12 +615,13 @@ export class Attachment {
     if (n > 0) {
       this.spinUntil = performance.now() + this.spinMs;
       if (this.onDrained !== null) this.onDrained();
+      // A callback that submitted the next task (a sequential loop on the callback path): step 0.
+      while (this.pollOne() > 0);
     }
     if (this.outstanding === 0) {
       this.pumpState = PUMP_IDLE;
       return;
     }
-    const now = performance.now();
     if (n > 0 || now < this.spinUntil) {
       // Nothing for a few µs: if the worker we wait for shares this CPU, leave it (when another
       // CPU is free of awake workers), or at least let it run.
@@ -654,7 +695,8 @@ export class Attachment {
     this.keepAlive.unref();
     this.waker.running();
     this.pumpState = PUMP_SCHEDULED;
-    this.spinUntil = performance.now() + this.spinMs;
+    this.turnAt = performance.now();
+    this.spinUntil = this.turnAt + this.spinMs;
     this.pumpTick();
   };
 

@@ -81,6 +81,7 @@ export class Token<T = unknown> implements PromiseLike<T> {
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
+    if (this._outcome < 0) this._att.pollOne();
     return this.promise().then(onfulfilled, onrejected);
   }
 

@@ -1,0 +1,188 @@
+// The one-task poll (docs/design.md 4.4 step 0): a thread with exactly one task outstanding
+// polls for its result before giving its event loop a turn, within bounds.
+//
+// Whether a poll finds a result in time is a race with the worker, so these tests remove the
+// race: they wait (spinning, synchronously) until the result is published before they await.
+// Whether the awaiter then resumed without an event-loop turn is observed with a setImmediate
+// queued before the submit: it runs first if and only if the event loop had a turn.
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Runtime, type Token } from '../src/index.js';
+
+const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
+
+interface AttachmentInternals {
+  completions: { readable(pos: number): boolean };
+  head: number;
+  outstanding: number;
+  pollOneMs: number;
+  pollTurnMs: number;
+  whenIdle(): Promise<void>;
+}
+const attOf = (rt: Runtime): AttachmentInternals => (rt as unknown as { att: AttachmentInternals }).att;
+
+/** Spin until `count` completions are published and not yet drained (no event-loop turn meanwhile). */
+function waitPublished(rt: Runtime, count = 1): void {
+  const att = attOf(rt);
+  while (!att.completions.readable((att.head + count - 1) | 0));
+}
+
+/** Lets the pump see nothing outstanding and go idle, so the next submit schedules it afresh. */
+async function settle(rt: Runtime): Promise<void> {
+  await attOf(rt).whenIdle();
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+}
+
+function tokenOf<T>(a: ReturnType<ReturnType<Runtime['producer']>['submit']>): Token<T> {
+  if (!a.admitted) throw new Error(`not admitted: ${a.reason}`);
+  return a as Token<T>;
+}
+
+describe('one-task poll (pump step 0)', () => {
+  let rt: Runtime;
+  beforeAll(async () => {
+    rt = await Runtime.start({ tasks, workers: 2 });
+  });
+  afterAll(async () => {
+    await rt.close();
+  });
+
+  it('an awaited token that is the only one outstanding resumes without an event-loop turn', async () => {
+    const att = attOf(rt);
+    att.pollTurnMs = Infinity; // the result is published before the await: only the turn bound could interfere
+    try {
+      await settle(rt);
+      const order: string[] = [];
+      setImmediate(() => order.push('turn'));
+      const t = tokenOf<number>(rt.producer('one').submit(rt.task('inc'), 41));
+      waitPublished(rt);
+      expect(await t).toBe(42);
+      order.push('resumed');
+      expect(order).toEqual(['resumed']);
+      await new Promise((r) => setImmediate(r));
+      expect(order).toEqual(['resumed', 'turn']);
+    } finally {
+      att.pollTurnMs = 1;
+    }
+  });
+
+  it('does not poll with two tasks outstanding: the awaiter waits for a turn', async () => {
+    await settle(rt);
+    const p = rt.producer('two');
+    const order: string[] = [];
+    setImmediate(() => order.push('turn'));
+    const a = tokenOf<number>(p.submit(rt.task('inc'), 1));
+    const b = tokenOf<number>(p.submit(rt.task('inc'), 2));
+    waitPublished(rt, 2);
+    expect(await a).toBe(2);
+    order.push('resumed');
+    expect(order).toEqual(['turn', 'resumed']);
+    expect(await b).toBe(3);
+  });
+
+  it('gives the event loop a turn within POLL_TURN_MS however many sequential awaits find their result', async () => {
+    await settle(rt);
+    const p = rt.producer('loop');
+    let turned = false;
+    setImmediate(() => { turned = true; });
+    let i = 0;
+    // Every result is published before its await, so without the bound no await would ever
+    // yield and this loop would run to its cap; with it the immediate runs after ~1 ms.
+    while (!turned && i < 200_000) {
+      const t = tokenOf<number>(p.submit(rt.task('inc'), i));
+      waitPublished(rt);
+      expect(await t).toBe(i + 1);
+      i++;
+    }
+    expect(turned).toBe(true);
+    expect(i).toBeLessThan(200_000);
+  });
+
+  it('a token awaited inside a callback (a drain is running) does not poll, and resolves', async () => {
+    await settle(rt);
+    const p = rt.producer('nested');
+    const value = await new Promise<number>((resolve, reject) => {
+      const r = p.submitCallback(rt.task('inc'), 1, (err, v) => {
+        if (err) return reject(err);
+        const t = tokenOf<number>(p.submit(rt.task('inc'), v as number));
+        t.then(resolve, reject);
+      });
+      if (r !== null) reject(new Error(`refused: ${r.reason}`));
+    });
+    expect(value).toBe(3);
+  });
+
+  it('a sequential loop of callbacks (each submits the next) runs every callback once, in order', async () => {
+    await settle(rt);
+    const p = rt.producer('cb-loop');
+    const n = 3000;
+    const seen: number[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const next = (i: number): void => {
+        const r = p.submitCallback(rt.task('inc'), i, (err, v) => {
+          if (err) return reject(err);
+          seen.push(v as number);
+          if (i + 1 === n) resolve();
+          else next(i + 1);
+        });
+        if (r !== null) reject(new Error(`refused: ${r.reason}`));
+      };
+      next(0);
+    });
+    expect(seen).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    expect(p.stats().inFlight).toBe(0);
+  });
+
+  it('property: any mix of awaited, unawaited, callback and cancelled submits resolves each exactly once', async () => {
+    const p = rt.producer('mix');
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.constantFrom('await', 'await', 'await', 'fire', 'callback', 'cancel'), { minLength: 1, maxLength: 60 }),
+      async (steps) => {
+        let callbacks = 0;
+        let callbacksExpected = 0;
+        const fired: Array<Promise<unknown>> = [];
+        for (let i = 0; i < steps.length; i++) {
+          const step = steps[i]!;
+          if (step === 'callback') {
+            callbacksExpected++;
+            const r = p.submitCallback(rt.task('inc'), i, (err, v) => {
+              expect(err).toBeUndefined();
+              expect(v).toBe(i + 1);
+              callbacks++;
+            });
+            expect(r).toBeNull();
+            continue;
+          }
+          const t = tokenOf<number>(p.submit(rt.task('inc'), i));
+          if (step === 'await') expect(await t).toBe(i + 1);
+          else if (step === 'fire') fired.push(t.then((v) => expect(v).toBe(i + 1)));
+          else if (t.cancel()) await expect(t).rejects.toThrow();
+          else expect(await t).toBe(i + 1);
+        }
+        await Promise.all(fired);
+        await attOf(rt).whenIdle();
+        expect(callbacks).toBe(callbacksExpected);
+        expect(attOf(rt).outstanding).toBe(0);
+        expect(p.stats().inFlight).toBe(0);
+      },
+    ), { numRuns: 60 });
+  });
+});
+
+describe('one-task poll: off with spin 0', () => {
+  it('spin 0: a published result still waits for an event-loop turn', async () => {
+    const rt = await Runtime.start({ tasks, workers: 1, spin: 0 });
+    try {
+      expect(attOf(rt).pollOneMs).toBe(0);
+      const order: string[] = [];
+      setImmediate(() => order.push('turn'));
+      const t = tokenOf<number>(rt.producer('parked').submit(rt.task('inc'), 1));
+      waitPublished(rt);
+      expect(await t).toBe(2);
+      order.push('resumed');
+      expect(order).toEqual(['turn', 'resumed']);
+    } finally {
+      await rt.close();
+    }
+  });
+});
