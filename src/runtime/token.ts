@@ -87,12 +87,16 @@ export class Token<T = unknown> implements PromiseLike<T> {
 
   /** A real Promise of the value (created once). */
   promise(): Promise<T> {
-    if (this._promise === null) {
+    if (this._promise === null && this._outcome >= 0) {
+      // Settled before anyone asked (often: the one-task poll drained it in then()): a settled
+      // promise needs no resolving functions.
+      const o = this._outcome;
+      this._promise = o === O_FULFILLED ? Promise.resolve(this._value as T) : Promise.reject(outcomeError(o, this._value));
+    } else if (this._promise === null) {
       this._promise = new Promise<T>(capture);
       this._res = captured.res;
       this._rej = captured.rej;
       captured.res = captured.rej = null;
-      if (this._outcome >= 0) this.deliver();
     }
     return this._promise;
   }
