@@ -1,6 +1,6 @@
 // The tail, paired: sluice's sequential round trip (producer.submit, default spin budget) and the
-// bare pattern underneath it (a worker spinning on a word, the main thread polling it from
-// setImmediate; its worker parks after 50 µs as sluice's do) measured in alternating short blocks
+// bare pattern underneath it (a worker spinning on a word, the main thread polling it for up to
+// 5 µs and then from setImmediate; its worker parks after 50 µs as sluice's do) measured in alternating short blocks
 // on two live sessions, so that both see the same seconds of the machine.
 //
 // Why: on this shared VM the host slows both vCPUs in phases (50-sample blocks alternate between

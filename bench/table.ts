@@ -5,7 +5,7 @@
 import { piscina, piscinaC32 } from './e2e/piscina.js';
 import { poolifierRow } from './e2e/poolifier.js';
 import { rawMessage } from './e2e/raw-message.js';
-import { sabPoll, sabSpin, sabWait, sabWaitAsync, sabWaitSameCpu } from './e2e/raw-sab.js';
+import { sabPoll, sabPollFirst, sabSpin, sabWait, sabWaitAsync, sabWaitSameCpu } from './e2e/raw-sab.js';
 import { loadAffinity } from '../src/runtime/affinity.js';
 import { tinypool } from './e2e/tinypool.js';
 import { workerpoolRow } from './e2e/workerpool.js';
@@ -20,7 +20,7 @@ export async function allRows(log: (m: string) => void): Promise<RowDef[]> {
   const rows: RowDef[] = [piscina, piscinaC32, tinypool, workerpoolRow, poolifierRow(), rawMessage, sabWait];
   if (loadAffinity().available) rows.push(sabWaitSameCpu);
   else log('note: the same-CPU wait/notify row needs the native addon: skipped');
-  rows.push(sabWaitAsync, sabSpin, sabPoll);
+  rows.push(sabWaitAsync, sabSpin, sabPoll, sabPollFirst);
   try {
     rows.push(...(await import('./e2e/sluice.js')).rows);
   } catch (err) {
@@ -38,7 +38,7 @@ export function targetRows(rows: readonly RowDef[]): TargetRows {
     rawMessage: rawMessage.name,
     sabWait: sabWait.name,
     sabWaitSameCpu: sabWaitSameCpu.name,
-    sabPoll: sabPoll.name,
+    sabPoll: sabPollFirst.name,
     pools: rows.filter((r) => !r.name.startsWith('raw') && !r.name.startsWith('sluice')).map((r) => r.name),
     submit: 'sluice submit/token',
     parked: 'sluice spin:0',

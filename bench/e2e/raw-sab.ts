@@ -1,13 +1,16 @@
 // Baselines: one worker and a SharedArrayBuffer ping-pong (cells as in fixtures/raw-sab.mjs).
 // The worker either parks in Atomics.wait or spins on Atomics.load; the main thread waits for the
-// reply with a blocking Atomics.wait, with Atomics.waitAsync, by spinning, or by polling from
-// setImmediate (the shape of any design that never blocks the event loop: sluice's pump polls
-// that way; the row is that design's floor, with nothing else in it). Latency only.
+// reply with a blocking Atomics.wait, with Atomics.waitAsync, by spinning, by polling from
+// setImmediate (the shape of any design that never blocks the event loop for long), or by
+// polling for up to 5 µs first and then from setImmediate (sluice's default path: the one-task
+// poll, docs/design.md §4.4 step 0, then its pump; that row is the floor of that design, with
+// nothing else in it). Latency only.
 // The "same CPU" row pins both threads to the CPU the main thread is on (native addon): on a VM
 // a wake across CPUs is an interrupt into an idle vCPU, a wake on the same CPU a context switch,
 // and the unpinned row lands in either regime depending on where the scheduler put the threads.
 import { once } from 'node:events';
 import { addonPath, loadAffinity } from '../../src/runtime/affinity.js';
+import { POLL_ONE_MS, POLL_TURN_MS, SPIN_POLLS } from '../../src/runtime/spin.js';
 import type { RowDef, Session } from '../workload.js';
 import { spawn } from './spawn.js';
 
@@ -16,7 +19,7 @@ const REPLY = 1;
 const ARG = 2;
 const RESULT = 3;
 const PARKED = 4;
-type Main = 'block' | 'async' | 'spin' | 'poll';
+type Main = 'block' | 'async' | 'spin' | 'poll' | 'pollFirst';
 
 /**
  * parks: the worker spins for 50 µs (sluice's default spin budget) and then parks, as sluice's
@@ -24,7 +27,7 @@ type Main = 'block' | 'async' | 'spin' | 'poll';
  * take a CPU from it). Only with main 'poll'.
  */
 function sabRow(name: string, main: Main, sameCpu = false, parks = false): RowDef {
-  const mode = parks ? 'spin-park' : main === 'spin' || main === 'poll' ? 'spin' : 'wait';
+  const mode = parks ? 'spin-park' : main === 'spin' || main === 'poll' || main === 'pollFirst' ? 'spin' : 'wait';
   return {
     name,
     kinds: ['latency'],
@@ -66,15 +69,36 @@ function sabRow(name: string, main: Main, sameCpu = false, parks = false): RowDe
           else awaitReply(done);
         }
       };
+      let turnAt = performance.now();
       const pollReply = (done: (value: number) => void): void => {
         const poll = (): void => {
+          turnAt = performance.now();
           if (Atomics.load(cells, REPLY) === seq) done(cells[RESULT]!);
           else setImmediate(poll);
         };
         setImmediate(poll);
       };
+      // As sluice's one-task poll: up to POLL_ONE_MS synchronously, unless the event loop has
+      // not had a turn for POLL_TURN_MS; then from setImmediate.
+      const pollFirst = (done: (value: number) => void): void => {
+        const start = performance.now();
+        if (start - turnAt <= POLL_TURN_MS) {
+          const until = start + POLL_ONE_MS;
+          for (;;) {
+            for (let i = 0; i < SPIN_POLLS; i++) {
+              if (Atomics.load(cells, REPLY) === seq) {
+                const result = cells[RESULT]!;
+                queueMicrotask(() => done(result));
+                return;
+              }
+            }
+            if (performance.now() >= until) break;
+          }
+        }
+        pollReply(done);
+      };
       return {
-        roundTrip: main === 'async' || main === 'poll' ? undefined : roundTrip,
+        roundTrip: main === 'async' || main === 'poll' || main === 'pollFirst' ? undefined : roundTrip,
         start(_task, arg, done) {
           if (main === 'async') {
             request(arg);
@@ -82,6 +106,9 @@ function sabRow(name: string, main: Main, sameCpu = false, parks = false): RowDe
           } else if (main === 'poll') {
             request(arg);
             pollReply(done);
+          } else if (main === 'pollFirst') {
+            request(arg);
+            pollFirst(done);
           } else queueMicrotask(() => done(roundTrip(arg)));
           return true;
         },
@@ -101,5 +128,6 @@ export const sabWaitSameCpu = sabRow('raw SAB wait/notify, same CPU', 'block', t
 export const sabWaitAsync = sabRow('raw SAB waitAsync', 'async');
 export const sabSpin = sabRow('raw SAB spin (floor)', 'spin');
 export const sabPoll = sabRow('raw SAB spin, main polls from setImmediate', 'poll');
+export const sabPollFirst = sabRow('raw SAB spin, main polls ≤5 µs, then from setImmediate', 'pollFirst');
 /** The same pattern with a worker that parks after 50 µs idle (bench/paired.ts). */
-export const sabPollParking = sabRow('raw SAB spin then park, main polls from setImmediate', 'poll', false, true);
+export const sabPollParking = sabRow('raw SAB spin then park, main polls ≤5 µs, then from setImmediate', 'pollFirst', false, true);
