@@ -70,12 +70,12 @@ export async function runPaired(quick: boolean, warmup: number, log: (m: string)
 
 export function pairedLines(r: PairedResult): string[] {
   const f = (name: string, s: PairedSide): string =>
-    `  ${name.padEnd(46)} p50 ${s.p50.toFixed(2)}  p99 ${s.p99.toFixed(2)}  p99.9 ${s.p999.toFixed(1)} µs  ` +
+    `  ${name.padEnd(58)} p50 ${s.p50.toFixed(2)}  p99 ${s.p99.toFixed(2)}  p99.9 ${s.p999.toFixed(1)} µs  ` +
     `p99÷p50 ${s.ratio.toFixed(2)} (per block, median: ${s.blockRatio.toFixed(2)})`;
   return [
     `tail, paired: ${r.blocks} alternating blocks of ${r.block} sequential round trips (the same seconds of the machine for both)`,
     f('sluice submit/token', r.sluice),
-    f('bare: worker spins, main polls (setImmediate)', r.bare),
+    f('bare: worker spins, main polls ≤5 µs, then setImmediate', r.bare),
     `  correlation of the two block p50s: ${r.p50Correlation.toFixed(2)}`,
   ];
 }
