@@ -33,6 +33,20 @@ async function settle(rt: Runtime): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
 }
 
+/**
+ * Queues an immediate, submits inc(41), waits until its result is published, then awaits it.
+ * The returned order says whether the awaiter resumed before the event loop had a turn.
+ */
+async function awaitPublished(rt: Runtime, producer: string): Promise<string[]> {
+  const order: string[] = [];
+  setImmediate(() => order.push('turn'));
+  const t = tokenOf<number>(rt.producer(producer).submit(rt.task('inc'), 41));
+  waitPublished(rt);
+  expect(await t).toBe(42);
+  order.push('resumed');
+  return order;
+}
+
 function tokenOf<T>(a: ReturnType<ReturnType<Runtime['producer']>['submit']>): Token<T> {
   if (!a.admitted) throw new Error(`not admitted: ${a.reason}`);
   return a as Token<T>;
@@ -52,12 +66,7 @@ describe('one-task poll (pump step 0)', () => {
     att.pollTurnMs = Infinity; // the result is published before the await: only the turn bound could interfere
     try {
       await settle(rt);
-      const order: string[] = [];
-      setImmediate(() => order.push('turn'));
-      const t = tokenOf<number>(rt.producer('one').submit(rt.task('inc'), 41));
-      waitPublished(rt);
-      expect(await t).toBe(42);
-      order.push('resumed');
+      const order = await awaitPublished(rt, 'one');
       expect(order).toEqual(['resumed']);
       await new Promise((r) => setImmediate(r));
       expect(order).toEqual(['resumed', 'turn']);
@@ -174,13 +183,7 @@ describe('one-task poll: off with spin 0', () => {
     const rt = await Runtime.start({ tasks, workers: 1, spin: 0 });
     try {
       expect(attOf(rt).pollOneMs).toBe(0);
-      const order: string[] = [];
-      setImmediate(() => order.push('turn'));
-      const t = tokenOf<number>(rt.producer('parked').submit(rt.task('inc'), 1));
-      waitPublished(rt);
-      expect(await t).toBe(2);
-      order.push('resumed');
-      expect(order).toEqual(['turn', 'resumed']);
+      expect(await awaitPublished(rt, 'parked')).toEqual(['turn', 'resumed']);
     } finally {
       await rt.close();
     }
