@@ -24,7 +24,7 @@ type Main = 'block' | 'async' | 'spin' | 'poll' | 'pollFirst';
 /**
  * parks: the worker spins for 50 µs (sluice's default spin budget) and then parks, as sluice's
  * workers do (for measurements alternating with sluice, where a forever-spinning worker would
- * take a CPU from it). Only with main 'poll'.
+ * take a CPU from it). Only with main 'poll' or 'pollFirst'.
  */
 function sabRow(name: string, main: Main, sameCpu = false, parks = false): RowDef {
   const mode = parks ? 'spin-park' : main === 'spin' || main === 'poll' || main === 'pollFirst' ? 'spin' : 'wait';

@@ -603,8 +603,6 @@ export class Attachment {
 
   private readonly pumpTick = (): void => {
     this.ticks.expire(); // a new turn: the next admission reads the clock
-    const now = performance.now();
-    this.turnAt = now;
     let n = this.drain();
     if (n === 0 && this.spinMs === 0 && this.pause !== null && this.outstanding > 0) {
       // Spin 0: yield the CPU once before parking. A worker woken on this CPU (routing.ts rule 2)
@@ -612,8 +610,11 @@ export class Attachment {
       this.pause();
       n = this.drain();
     }
+    // One clock reading per tick: the spin budget's restart, or the check against it.
+    const now = performance.now();
+    this.turnAt = now;
     if (n > 0) {
-      this.spinUntil = performance.now() + this.spinMs;
+      this.spinUntil = now + this.spinMs;
       if (this.onDrained !== null) this.onDrained();
       // A callback that submitted the next task (a sequential loop on the callback path): step 0.
       while (this.pollOne() > 0);
