@@ -53,6 +53,9 @@ export interface TargetInputs {
   paired: PairedResult | null;
 }
 
+/** A difference with its sign ("+134", "-23"), to whole units. */
+const signed = (x: number): string => (x >= 0 ? '+' : '') + fmt(x, 0);
+
 export function targets({ reps, rows, micro, steady, gates, paired }: TargetInputs): Target[] {
   const out: Target[] = [];
   const add = (id: string, what: string, budget: string, value: number | undefined, met: (v: number) => boolean | null, figure?: string): void => {
@@ -126,7 +129,7 @@ export function targets({ reps, rows, micro, steady, gates, paired }: TargetInpu
       : undefined);
   const gatesFigure = (g: GatesPath): string =>
     `${fmt(g.ratio, 2)}× (slot gates only ${fmt(g.unlimited, 2)}×)` +
-    (g.mainCpuNsPerTask ? `; +${fmt(g.mainCpuNsPerTask[2] - g.mainCpuNsPerTask[0], 0)} ns submitting-thread CPU per task` : '');
+    (g.mainCpuNsPerTask ? `; ${signed(g.mainCpuNsPerTask[2] - g.mainCpuNsPerTask[0])} ns submitting-thread CPU per task` : '');
   add('h2', 'gates on ÷ off tasks/s, producer.submit end to end (paired)', '≥ 0.9×', gates?.token.ratio, atLeast(0.9),
     gates ? gatesFigure(gates.token) : undefined);
   add('h2c', 'the same through submitCallback (the gates\' largest share)', '≥ 0.9×', gates?.callback.ratio, atLeast(0.9),
