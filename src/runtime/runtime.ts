@@ -67,6 +67,14 @@ export interface RuntimeOptions {
    * with `spin: 0` (an idle worker parks at once) and with one worker.
    */
   steal?: boolean;
+  /**
+   * Before a worker takes its first task, it runs its per-task path (take a cell, run, complete,
+   * encode and decode) a few thousand times on a private scratch buffer with a built-in identity
+   * task -- never yours -- so V8 has compiled that path before real tasks arrive (docs/design.md
+   * 4.2b). Costs each worker ~25-90 ms at start, in parallel; a replacement worker skips it.
+   * Default true.
+   */
+  warmUp?: boolean;
   /** Enable test-only pause points (rt.testing). Never in production. */
   testHooks?: boolean;
 }
@@ -126,7 +134,7 @@ export interface RuntimeStats {
 
 const OPTION_KEYS = new Set([
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'steal', 'asyncConcurrency', 'maxProducers',
-  'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData',
+  'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
 ]);
 const CAPACITY_REASONS = new Set(['rate', 'producer-slots', 'global-slots', 'ring-full']);
 
@@ -220,13 +228,16 @@ export class Runtime {
     const chains = preferenceChains(cpus.map((c) => (c ? Math.min(...c) : null)));
     const steal = options.steal ?? true;
     if (typeof steal !== 'boolean') throw new ConfigError(`steal must be a boolean; got ${String(steal)}`);
+    const warmUp = options.warmUp ?? true;
+    if (typeof warmUp !== 'boolean') throw new ConfigError(`warmUp must be a boolean; got ${String(warmUp)}`);
 
     let names: string[];
     checkTypeScriptSupport(href);
     const supervisor = new Supervisor(
       mem, workerEntry(),
-      (w): WorkerData => ({
+      (w, replacement): WorkerData => ({
         sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]!, taskData: options.taskData, stealMask: steal ? stealMask(chains, w) : 0,
+        warmUp: warmUp && !replacement,
       }),
       {
         watchdogMs: intOption(o, 'watchdogMs', 10, 1, 60_000),

@@ -88,7 +88,8 @@ export class Supervisor {
   constructor(
     private readonly mem: Memory,
     private readonly entry: URL,
-    private readonly data: (w: number) => WorkerData,
+    /** A slot's workerData; `replacement` when the thread takes over from a dead one. */
+    private readonly data: (w: number, replacement: boolean) => WorkerData,
     private readonly options: SupervisorOptions,
   ) {
     const L = mem.layout;
@@ -116,8 +117,8 @@ export class Supervisor {
   }
 
   /** Start the thread of slot w; resolves with its task names once it is ready. */
-  spawn(w: number): Promise<string[]> {
-    const worker = new Worker(this.entry, { workerData: this.data(w), stdout: true, stderr: true, resourceLimits: this.options.resourceLimits });
+  spawn(w: number, replacement = false): Promise<string[]> {
+    const worker = new Worker(this.entry, { workerData: this.data(w, replacement), stdout: true, stderr: true, resourceLimits: this.options.resourceLimits });
     this.workers[w] = worker;
     attributeOutput(worker, w);
     return new Promise((resolve, reject) => {
@@ -207,7 +208,7 @@ export class Supervisor {
     const delay = recent.length <= 1 ? 0 : Math.min(1000, 10 * 2 ** (recent.length - 2));
     const respawn = (): void => {
       if (this.closing) return;
-      this.spawn(w).catch(() => { /* a failed respawn ends in onExit again */ });
+      this.spawn(w, true).catch(() => { /* a failed respawn ends in onExit again */ });
     };
     if (delay === 0) respawn();
     else setTimeout(respawn, delay).unref();

@@ -24,7 +24,7 @@
 import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import {
   A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_SPILLED, CF_TOMBSTONE, CF_WEIGHT_MASK,
-  CF_WEIGHT_SHIFT, H_HOOKS, Memory, RT_CLOSED, TK_DONE, TK_GEN_SHIFT, TK_PENDING, TK_RUNNING, TK_WORKER_SHIFT,
+  CF_WEIGHT_SHIFT, H_HOOKS, type Layout, Memory, RT_CLOSED, TK_DONE, TK_GEN_MASK, TK_GEN_SHIFT, TK_PENDING, TK_RUNNING, TK_WORKER_SHIFT,
   W_ASYNC_INFLIGHT, W_WINDOW, W_CPU_MASK, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT,
   W_FAILED, W_RUN_DEADLINE, W_RUN_GEN, W_RUN_TOKEN, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
@@ -53,6 +53,8 @@ export interface WorkerData {
    * a class), so it may steal such tasks. 0 when stealing is off (Runtime.start({ steal: false })).
    */
   stealMask: number;
+  /** Run the warm-up (WorkerLoop.warmUp) before reporting ready: false for a replacement thread. */
+  warmUp: boolean;
 }
 
 /** Tasks run between two yields to the event loop while async tasks are in flight. */
@@ -74,6 +76,16 @@ const STEAL_STOP = 2;
 const STEAL_EVERY = 8;
 
 type TaskFn = (payload: unknown) => unknown;
+
+/**
+ * Tasks each fresh worker runs in its warm-up. By ~2,500 V8 (11.3, Node 20) has marked the
+ * per-task path for TurboFan; 5,000 also covers the codec's decode and lets the compile jobs
+ * finish. 25-90 ms per worker here (docs/performance.md, "Warm-up").
+ */
+const WARM_UP_TASKS = 5_000;
+const identity: TaskFn = (x) => x;
+/** The warm-up's payloads (and, through `identity`, results): the common types, ints most. */
+const TRAINING: readonly unknown[] = [1, 2, 3, 0.5, 'warm', 4, undefined, true, 5, { w: 1 }, 6, null];
 
 class WorkerLoop {
   private readonly i32: Int32Array;
@@ -446,6 +458,47 @@ class WorkerLoop {
     wake(i32, this.compWakers[att]!);
   }
 
+  /**
+   * The warm-up (docs/design.md 4.2b): `n` identity tasks through this class's per-task path --
+   * runOne, execute, complete, the codec both ways -- on a private scratch buffer shaped like the
+   * runtime's, cycling through the common payload types. Class methods share their feedback and
+   * optimized code across instances, so the real loop starts with that path compiled. Nothing
+   * shared with the runtime is touched, and no task of the user's module runs.
+   */
+  static warmUp(n: number, like: Layout): void {
+    const mem = Memory.create({
+      workers: 1, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
+      taskCount: 1, spinMicros: like.spinMicros, asyncLimit: like.asyncLimit,
+    });
+    const i32 = mem.i32;
+    const loop = new WorkerLoop(mem, 0, [identity], 0);
+    const ring = loop.ring;
+    const completions = loop.completions[0]!;
+    const submitter = new Codec(mem, 0);
+    const mask = mem.layout.tokenCapacity - 1;
+    for (let i = 0; i < n; i++) {
+      // As a producer would (producer.ts, admit step 5), with every other task under a deadline.
+      const t = i & mask;
+      const gen = (i >>> 6) & TK_GEN_MASK;
+      Atomics.store(i32, mem.tokenWord(0, t), (gen << TK_GEN_SHIFT) | TK_PENDING);
+      submitter.prepare(TRAINING[i % TRAINING.length]);
+      const pos = ring.claim();
+      const cell = ring.cellWord(pos);
+      submitter.write(cell, 0);
+      i32[cell + C_ATT] = 0;
+      i32[cell + C_TOKEN] = t;
+      i32[cell + C_GEN] = gen;
+      i32[cell + C_PRODUCER] = 0;
+      i32[cell + C_DEADLINE] = i & 1;
+      ring.publish(pos);
+      loop.runOne();
+      // Drain the completion as the submitter would (read() frees a spilled result).
+      const head = completions.head();
+      submitter.read(completions.cellWord(head), 1);
+      completions.release((head + 1) | 0);
+    }
+  }
+
   private exit(): void {
     this.waker.running();
     process.exit(0);
@@ -498,6 +551,7 @@ async function main(data: WorkerData): Promise<void> {
   const mod = await loadTaskModule(data.tasks);
   // A pending Atomics.waitAsync does not keep a thread alive: this does, until close exits.
   setInterval(() => {}, 2 ** 30);
+  if (data.warmUp) WorkerLoop.warmUp(WARM_UP_TASKS, mem.layout);
   const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask);
   parentPort!.postMessage({ type: 'ready', names: mod.names });
   loop.loop();
