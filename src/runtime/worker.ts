@@ -84,6 +84,8 @@ type TaskFn = (payload: unknown) => unknown;
  */
 const WARM_UP_TASKS = 5_000;
 const identity: TaskFn = (x) => x;
+/** A steal mask with every weight class's bit (WorkerData.stealMask). */
+const ANY_CLASS = 0b1111;
 /** The warm-up's payloads (and, through `identity`, results): the common types, ints most. */
 const TRAINING: readonly unknown[] = [1, 2, 3, 0.5, 'warm', 4, undefined, true, 5, { w: 1 }, 6, null];
 
@@ -460,18 +462,21 @@ class WorkerLoop {
 
   /**
    * The warm-up (docs/design.md 4.2b): `n` identity tasks through this class's per-task path --
-   * runOne, execute, complete, the codec both ways -- on a private scratch buffer shaped like the
-   * runtime's, cycling through the common payload types. Class methods share their feedback and
+   * runOne, execute, complete, the codec both ways, and an idle look at a sibling (trySteal) --
+   * on a private scratch buffer shaped like the runtime's, cycling through the common payload
+   * types. Class methods share their feedback and
    * optimized code across instances, so the real loop starts with that path compiled. Nothing
    * shared with the runtime is touched, and no task of the user's module runs.
    */
   static warmUp(n: number, like: Layout): void {
     const mem = Memory.create({
-      workers: 1, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
+      workers: 2, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
       taskCount: 1, spinMicros: like.spinMicros, asyncLimit: like.asyncLimit,
     });
     const i32 = mem.i32;
-    const loop = new WorkerLoop(mem, 0, [identity], 0);
+    // Worker 0 of two, allowed to steal every class: its idle look (trySteal) finds the
+    // sibling's ring empty, the common case of a real spin.
+    const loop = new WorkerLoop(mem, 0, [identity], ANY_CLASS);
     const ring = loop.ring;
     const completions = loop.completions[0]!;
     const submitter = new Codec(mem, 0);
@@ -496,6 +501,7 @@ class WorkerLoop {
       const head = completions.head();
       submitter.read(completions.cellWord(head), 1);
       completions.release((head + 1) | 0);
+      loop.trySteal(performance.now());
     }
   }
 
