@@ -80,7 +80,7 @@ type TaskFn = (payload: unknown) => unknown;
 /**
  * Tasks each fresh worker runs in its warm-up. By ~2,500 V8 (11.3, Node 20) has marked the
  * per-task path for TurboFan; 5,000 also covers the codec's decode and lets the compile jobs
- * finish. 25-90 ms per worker here (docs/performance.md, "Warm-up").
+ * finish. 25-90 ms per worker here (docs/performance.md, Changes: "Worker warm-up").
  */
 const WARM_UP_TASKS = 5_000;
 const identity: TaskFn = (x) => x;
@@ -464,9 +464,9 @@ class WorkerLoop {
    * The warm-up (docs/design.md 4.2b): `n` identity tasks through this class's per-task path --
    * runOne, execute, complete, the codec both ways, and an idle look at a sibling (trySteal) --
    * on a private scratch buffer shaped like the runtime's, cycling through the common payload
-   * types. Class methods share their feedback and
-   * optimized code across instances, so the real loop starts with that path compiled. Nothing
-   * shared with the runtime is touched, and no task of the user's module runs.
+   * types. Class methods share their feedback and optimized code across instances, so the real
+   * loop starts with that path compiled. Nothing shared with the runtime is touched, and no task
+   * of the user's module runs.
    */
   static warmUp(n: number, like: Layout): void {
     const mem = Memory.create({
