@@ -36,7 +36,7 @@ export interface PayloadPoint {
   p99: number;
   /**
    * Submits refused for lack of room per 1000 tasks (median over reps); at these sizes that is
-   * the submitter's spill arena being full, which submit reports as 'ring-full'.
+   * the submitter's spill arena being full ('arena-full') or a full ring ('ring-full').
    */
   refusedPer1k: number;
 }
@@ -144,7 +144,7 @@ async function payloadScaling(sizes: ScalingResult['sizes'], log: (m: string) =>
     const id = (i: number): number => i;
     // A warm-up pass over every size first: otherwise the sizes measured first pay for the JIT.
     for (const { n, s } of sessions) await pipelined(s, 'echo', Math.min(n, 2_000), id);
-    const refused = (): number => producer.stats().rejected['ring-full'];
+    const refused = (): number => { const r = producer.stats().rejected; return r['ring-full'] + r['arena-full']; };
     const reps: Sample[][] = [];
     for (let rep = 1; rep <= sizes.reps; rep++) {
       const row: Sample[] = [];

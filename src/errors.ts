@@ -62,3 +62,24 @@ export const SLUICE_ERROR_CLASSES: Record<string, { prototype: SluiceError }> = 
   SluiceError, ConfigError, UnknownTaskError, PayloadError, RetractedError, AbandonedError, RejectedError,
   WorkerStartError, AttachError,
 };
+
+/**
+ * What a user value is, for an error message, without its contents: a message must never dump a
+ * user's value (a payload holding process.env would print every variable), and must never run
+ * user code (a getter, a Proxy trap, toString) while describing it. Never throws.
+ */
+export function describe(v: unknown): string {
+  try {
+    if (v === null) return 'null';
+    const t = typeof v;
+    if (t === 'string') return `a string (${(v as string).length} chars)`;
+    if (t === 'number' || t === 'boolean' || t === 'undefined') return String(v);
+    if (t === 'bigint') return 'a bigint';
+    if (t === 'symbol') return 'a symbol';
+    if (t === 'function') return 'a function';
+    if (Array.isArray(v)) return `an array (${(v as unknown[]).length} items)`;
+    return 'an object';
+  } catch {
+    return 'a value that cannot be inspected';
+  }
+}

@@ -18,7 +18,7 @@ export const GATED_LIMITS: ProducerLimits = { rate: 10_000_000, burst: 65535, sl
  * limits gets slots = globalSlots and its gate is checked first, so reaching the global ceiling
  * is reported as 'producer-slots'.
  */
-const RETRYABLE = new Set(['ring-full', 'global-slots', 'producer-slots', 'rate']);
+const RETRYABLE = new Set(['ring-full', 'arena-full', 'global-slots', 'producer-slots', 'rate']);
 
 /** Session.start's verdict for a refused submit: false to wait for a completion, or throw. */
 function refused(reason: string): false {

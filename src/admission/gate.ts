@@ -30,8 +30,10 @@ export const R_RATE = 0;
 export const R_PRODUCER_SLOTS = 1;
 export const R_GLOBAL_SLOTS = 2;
 export const R_RING_FULL = 3;
-export const R_DRAINING = 4;
-export const R_CLOSED = 5;
+export const R_ARENA_FULL = 4;
+export const R_NO_WORKERS = 5;
+export const R_DRAINING = 6;
+export const R_CLOSED = 7;
 
 const TOKEN_ONE = 0x10000;
 /** More than this far behind the last refill is not clock skew between threads but a wrap. */

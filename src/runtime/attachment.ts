@@ -17,7 +17,7 @@ import {
   A_ACTIVE, A_CLAIMING, A_FREE, H_HOOKS, A_HEAD, A_START, A_STATE, A_THREAD_ID, A_TID, A_WAKER, A_WINDOW, C_ATT,
   C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_RETRYABLE, CF_TOMBSTONE, CF_WEIGHT_SHIFT, Memory, P_PACKED,
   S_REJECTED, S_RESOLVED, TK_GEN_MASK, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING,
-  TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_CPU_MASK, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_TOKEN, W_WAKER,
+  TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_CPU_MASK, W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_TOKEN, W_WAKER,
 } from '../shm/layout.js';
 import { RING_FULL } from '../shm/ring.js';
 import { route, type RouteView } from './routing.js';
@@ -277,6 +277,16 @@ export class Attachment {
   }
 
   wakeWorker(w: number): void { wake(this.i32, this.workerWakerW[w]!); }
+
+  /**
+   * Whether every worker of weight class `weightIndex`'s chain was retired (it kept dying, 4.8
+   * step 7): then a full ring is no capacity problem but 'no-workers'. Only on a refused claim.
+   */
+  chainRetired(weightIndex: number): boolean {
+    const chain = this.chains[weightIndex]!;
+    for (let i = 0; i < chain.length; i++) if (Atomics.load(this.i32, this.mem.workerWord(chain[i]!, W_FAILED)) !== 1) return false;
+    return true;
+  }
 
   // ---- completion side ----
 

@@ -20,7 +20,7 @@ import {
 } from '../shm/layout.js';
 import { RING_FULL } from '../shm/ring.js';
 import {
-  ADMITTED, ProducerGate, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL, admitGlobal,
+  ADMITTED, ProducerGate, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL, admitGlobal,
   inflightOf, tokensOf,
 } from '../admission/gate.js';
 import { Codec, PREPARE_FULL } from './codec.js';
@@ -258,7 +258,7 @@ export class Producer {
     if (st !== RT_RUNNING) return ~this.reject(st === RT_DRAINING ? R_DRAINING : R_CLOSED);
     // Everything that can throw or allocate happens before any shared counter moves.
     const tag = this.codec.prepare(payload);
-    if (tag === PREPARE_FULL) return ~this.reject(R_RING_FULL);
+    if (tag === PREPARE_FULL) return ~this.reject(R_ARENA_FULL);
     // Steps 2-5 run inside this thread's window (4.10): a thread that dies in here is
     // reconciled by the supervisor under a freeze, whatever instruction it died at.
     att.enterWindow();
@@ -287,7 +287,7 @@ export class Producer {
       }
       att.leaveWindow();
       this.codec.abandon();
-      return ~this.reject(st === RT_RUNNING ? R_RING_FULL : st === RT_DRAINING ? R_DRAINING : R_CLOSED);
+      return ~this.reject(st === RT_RUNNING ? (att.chainRetired(ref.weightIndex) ? R_NO_WORKERS : R_RING_FULL) : st === RT_DRAINING ? R_DRAINING : R_CLOSED);
     }
     if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:claimed'], -(att.index + 1));
     // 5. Write the descriptor and publish it. The token word goes PENDING before the cell is

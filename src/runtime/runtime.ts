@@ -9,7 +9,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import {
-  A_ACTIVE, A_FREE, A_STATE, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT,
+  A_ACTIVE, A_FREE, A_STATE, CAPACITY_REASONS, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT,
   W_CPU_MASK, W_EXECUTED, W_FAILED, W_PARKS, W_RESTARTS, W_ROUTED_HEAVY, W_ROUTED_LIGHT, W_ROUTED_MEDIUM, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { wake, WAKER_PARKED } from '../shm/waker.js';
@@ -136,7 +136,6 @@ const OPTION_KEYS = new Set([
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
 ]);
-const CAPACITY_REASONS = new Set(['rate', 'producer-slots', 'global-slots', 'ring-full']);
 
 interface Waiter {
   task: TaskRef;

@@ -32,7 +32,7 @@
  */
 
 export const MAGIC = 0x534c4943; // "SLIC"
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 export const BLOCK_BYTES = 128;
 export const BLOCK_WORDS = BLOCK_BYTES >> 2;
@@ -172,14 +172,33 @@ export const A_CLOSING = 2;
 export const A_CLAIMING = 3;
 
 // ---- stats (per attachment, per producer; single writer: the attachment's thread) ----
-export const S_ADMITTED = 0;
-export const S_REJECTED = 1; // + reason index (0..5), see REJECT_REASONS
-export const S_RESOLVED = 7; // + outcome index (0..3), see OUTCOMES
-
-export const REJECT_REASONS = ['rate', 'producer-slots', 'global-slots', 'ring-full', 'draining', 'closed'] as const;
+/**
+ * Why a submit was rejected, by index (the R_* codes of admission/gate.ts are these indices).
+ * Capacity reasons (the first five) pass with time: retry, or rt.run waits. The others do not:
+ *   rate            the producer's bucket is empty
+ *   producer-slots  the producer has `slots` tasks admitted and unresolved
+ *   global-slots    the runtime has `globalSlots` tasks admitted and unresolved
+ *   ring-full       every ring the task may use is full
+ *   arena-full      the submitting thread's spill arena has no room for this payload right now
+ *   no-workers      every worker slot the task may use was retired (it kept dying)
+ *   draining        drain() or close() began
+ *   closed          the runtime is closed
+ */
+export const REJECT_REASONS = [
+  'rate', 'producer-slots', 'global-slots', 'ring-full', 'arena-full', 'no-workers', 'draining', 'closed',
+] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
+/** Reasons that pass with time (a retry may be admitted). */
+export const CAPACITY_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>(['rate', 'producer-slots', 'global-slots', 'ring-full', 'arena-full']);
 export const OUTCOMES = ['fulfilled', 'rejected', 'retracted', 'abandoned'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
+
+export const S_ADMITTED = 0;
+/** + reason index: one counter per REJECT_REASONS entry. */
+export const S_REJECTED = 1;
+/** + outcome index: one counter per OUTCOMES entry, after the rejection counters. */
+export const S_RESOLVED = S_REJECTED + REJECT_REASONS.length;
+if (S_RESOLVED + OUTCOMES.length > STAT_WORDS) throw new Error('sluice: the stats block is too small for the reasons and outcomes');
 
 // ---- cells (relative to the cell's first word) ----
 /** Publication word: pos + 1 once the cell for position pos is readable. Written by its claimer. */
