@@ -8,6 +8,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Runtime, type Token } from '../../src/index.js';
+import { AWAITING_FIX, ENTRY, NEVER_DEADLINE_MS, TASK_ENTRIES, checkItem, descOf, summarize, type Item } from '../helpers/hostile.js';
 
 export interface ChaosConfig {
   seed: number;
@@ -21,6 +22,8 @@ export interface ChaosConfig {
   /** How many tasks kill their worker, and how many hang past their deadline. */
   exits: number;
   hangs: number;
+  /** Share of main-thread tasks drawn from the hostile-value catalogue (0..1; default 0.03). */
+  hostileShare?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -29,6 +32,9 @@ export interface ChaosReport {
   submitted: number;
   outcomes: Record<string, number>;
   kinds: Record<Kind, number>;
+  /** Hostile-catalogue tasks by entry (test/helpers/hostile.ts), and how many resolved as their entry requires. */
+  hostile: Record<string, number>;
+  hostileOk: number;
   threadTasks: number;
   victimAdmitted: number;
   restarts: number;
@@ -37,7 +43,12 @@ export interface ChaosReport {
   failures: string[];
 }
 
-type Kind = 'normal' | 'throws' | 'later' | 'exits' | 'hangs' | 'cancel';
+type Kind = 'normal' | 'throws' | 'later' | 'exits' | 'hangs' | 'cancel' | 'hostile';
+
+/** The catalogue entries the chaos mix draws from: every hostile task entry whose containment has landed. */
+const HOSTILE_MIX = TASK_ENTRIES.filter((e) => e.how !== '' && !(e.name in AWAITING_FIX));
+/** Larger than the chaos runtime's spillBytes (the default, 1 MiB): a 'huge' value cannot be carried. */
+const HUGE_BYTES = (1 << 20) + 1;
 
 /** mulberry32: small, fast, good enough to make a run reproducible from its seed. */
 export function prng(seed: number): () => number {
@@ -90,7 +101,13 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
     later: rt.task('later'),
     exits: rt.task('exits'),
     hangs: rt.task('hangs', { deadlineMs: 20 }),
+    hostile: rt.task('hostile'),
+    never: rt.task('hostile', { deadlineMs: NEVER_DEADLINE_MS }),
   };
+  const hostileShare = cfg.hostileShare ?? 0.03;
+  const hostileItems = new Map<number, Item>();
+  const hostileCounts: Record<string, number> = {};
+  let hostileOk = 0;
   const producers = [rt.producer('main-a'), rt.producer('main-b', { slots: 96 }), rt.producer('main-c', { rate: 200_000, burst: 512 })];
 
   // Attached threads: checkers (report their own verdict) and one victim, killed mid-flood.
@@ -113,7 +130,7 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
     await victim.terminate();
   })());
 
-  const kinds: Record<Kind, number> = { normal: 0, throws: 0, later: 0, exits: 0, hangs: 0, cancel: 0 };
+  const kinds: Record<Kind, number> = { normal: 0, throws: 0, later: 0, exits: 0, hangs: 0, cancel: 0, hostile: 0 };
   const outcomes: Record<string, number> = {};
   const expected = new Map<number, { kind: Kind; cancelled: boolean }>();
   let next = 0;
@@ -127,6 +144,15 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
     const v = t.value;
     const ok = (() => {
       switch (e.kind) {
+        case 'hostile': {
+          const it = hostileItems.get(id)!;
+          // An async one (resolve/reject) in flight on a worker that another task killed is taken along, as 'later' is.
+          const asyncTaken = o === 'abandoned' && (it.entry.startsWith('resolve:') || it.entry.startsWith('reject:'));
+          const bad = asyncTaken ? null : checkItem(it, summarize(o, v));
+          if (bad === null) { hostileOk++; return true; }
+          fail(`id ${id} (hostile ${it.entry}${it.param !== undefined ? ` ${String(it.param)}` : ''}): ${bad}`);
+          return true; // reported above, with the entry's own words
+        }
         case 'normal': return o === 'fulfilled' && v === id + 1;
         case 'throws': return o === 'rejected' && v instanceof Error && v.message === `boom ${id}`;
         case 'later': return (o === 'fulfilled' && v === id + 1) || o === 'abandoned'; // async: a worker death can take it along
@@ -143,11 +169,25 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
       while (next < mainIds && inFlight < 256) {
         const id = next;
         const kind: Kind = special.get(id) ?? (() => {
+          // The hostile share is drawn first, with its own number, so a run's other kinds keep their proportions.
+          if (hostileShare > 0 && HOSTILE_MIX.length > 0 && rand() < hostileShare) return 'hostile';
           const r = rand();
           return r < 0.8 ? 'normal' : r < 0.88 ? 'throws' : r < 0.96 ? 'later' : 'cancel';
         })();
         const producer = producers[id % producers.length]!;
-        const a = producer.submit<number>(kind === 'cancel' ? refs.normal : refs[kind], id);
+        let a;
+        if (kind === 'hostile') {
+          let it = hostileItems.get(id);
+          if (it === undefined) {
+            const e = HOSTILE_MIX[Math.floor(rand() * HOSTILE_MIX.length)]!;
+            it = { id, entry: e.name, param: e.params[Math.floor(rand() * e.params.length)], via: 'token', producer: 0 };
+            hostileItems.set(id, it); // a capacity retry resubmits the same item
+          }
+          a = producer.submit<number>(ENTRY.get(it.entry)!.kind === 'never' ? refs.never : refs.hostile, descOf(it, HUGE_BYTES));
+          if (a.admitted) hostileCounts[it.entry] = (hostileCounts[it.entry] ?? 0) + 1;
+        } else {
+          a = producer.submit<number>(kind === 'cancel' ? refs.normal : refs[kind], id);
+        }
         if (!a.admitted) break; // capacity: retry this id when something completes
         next++;
         inFlight++;
@@ -206,7 +246,7 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
   await rt.close({ timeoutMs: 10_000 });
   const closeMs = performance.now() - c0;
   return {
-    seed: cfg.seed, submitted: mainIds, outcomes, kinds, threadTasks: cfg.threads * cfg.threadTasks, victimAdmitted,
+    seed: cfg.seed, submitted: mainIds, outcomes, kinds, hostile: hostileCounts, hostileOk, threadTasks: cfg.threads * cfg.threadTasks, victimAdmitted,
     restarts, closeMs, elapsedMs: performance.now() - t0, failures,
   };
 }

@@ -1,11 +1,11 @@
 // `npm run stress`: the long chaos run, with a progress bar and a summary table.
-//   npm run stress -- [--seed N] [--tasks N] [--threads N] [--thread-tasks N] [--workers N] [--exits N] [--hangs N]
+//   npm run stress -- [--seed N] [--tasks N] [--threads N] [--thread-tasks N] [--workers N] [--exits N] [--hangs N] [--hostile-permille N]
 // Reproducible: the seed is printed; pass it back with --seed to replay the same run.
 import { runChaos, type ChaosConfig } from './chaos-lib.js';
 
 const FLAGS: Record<string, keyof ChaosConfig> = {
   '--seed': 'seed', '--tasks': 'tasks', '--threads': 'threads', '--thread-tasks': 'threadTasks',
-  '--workers': 'workers', '--exits': 'exits', '--hangs': 'hangs',
+  '--workers': 'workers', '--exits': 'exits', '--hangs': 'hangs', '--hostile-permille': 'hostileShare',
 };
 const cfg: ChaosConfig = {
   seed: Math.floor(Math.random() * 2 ** 31), tasks: 100_000, threads: 3, threadTasks: 50_000, workers: 2, exits: 25, hangs: 15,
@@ -18,7 +18,7 @@ for (let i = 0; i < argv.length; i += 2) {
     process.stderr.write(`usage: npm run stress -- ${Object.keys(FLAGS).map((f) => `[${f} N]`).join(' ')}\n`);
     process.exit(2);
   }
-  (cfg as unknown as Record<string, number>)[key] = value;
+  (cfg as unknown as Record<string, number>)[key] = key === 'hostileShare' ? Math.min(value, 1000) / 1000 : value;
 }
 
 const tty = process.stderr.isTTY === true;
@@ -33,7 +33,7 @@ cfg.onProgress = (done, total) => {
   process.stderr.write(tty ? `\r${line}` : `${line}\n`);
 };
 
-process.stderr.write(`chaos: seed ${cfg.seed}, ${cfg.tasks} main-thread tasks, ${cfg.threads} x ${cfg.threadTasks} attached-thread tasks, ${cfg.workers} workers, ${cfg.exits} exits, ${cfg.hangs} hangs\n`);
+process.stderr.write(`chaos: seed ${cfg.seed}, ${cfg.tasks} main-thread tasks, ${cfg.threads} x ${cfg.threadTasks} attached-thread tasks, ${cfg.workers} workers, ${cfg.exits} exits, ${cfg.hangs} hangs, ${((cfg.hostileShare ?? 0.03) * 100).toFixed(1)}% hostile values\n`);
 const r = await runChaos(cfg);
 if (tty) process.stderr.write('\n');
 
@@ -42,6 +42,7 @@ const rows: Array<[string, string]> = [
   ['main-thread tasks', String(r.submitted)],
   ['  normal / throws / async / cancel', `${r.kinds.normal} / ${r.kinds.throws} / ${r.kinds.later} / ${r.kinds.cancel}`],
   ['  kill their worker / hang past deadline', `${r.kinds.exits} / ${r.kinds.hangs}`],
+  ['  hostile values (catalogue entries used)', `${r.kinds.hostile} (${Object.keys(r.hostile).length} entries), ${r.hostileOk} resolved as their entry requires`],
   ['outcomes', Object.entries(r.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')],
   ['attached-thread tasks (checked in-thread)', String(r.threadTasks)],
   ['victim thread: admitted before it was killed', String(r.victimAdmitted)],
