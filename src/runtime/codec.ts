@@ -44,7 +44,10 @@ const ERROR_CLASSES: Record<string, ErrorConstructor> = {
   Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
 };
 
-export interface ErrorRecord { name: string; message: string; stack: string | undefined; props: Record<string, unknown> }
+export interface ErrorRecord {
+  name: string; message: string; stack: string | undefined; props: Record<string, unknown>;
+  cause?: unknown; errors?: unknown[];
+}
 
 /** Encoder/decoder bound to one thread's views and (for writing) its own spill arena. */
 export class Codec {
@@ -262,19 +265,61 @@ function serialize(value: unknown, what: string): Buffer {
   }
 }
 
-/** An Error as a clonable record: name, message, stack and own enumerable properties. */
-export function errorRecord(err: Error): ErrorRecord {
+/**
+ * How deep a chain of `cause`s and `AggregateError.errors` is carried back (deeper links are
+ * dropped; a cycle ends at its first repeat). A guess: enough for any real chain.
+ */
+const MAX_ERROR_DEPTH = 8;
+
+/**
+ * An Error as a clonable record: name, message, stack, own enumerable properties, `cause` and,
+ * for an AggregateError, `errors` (each an Error record or a clonable value). Reading a thrown
+ * error is user code (getters, Proxies): a read that throws makes errorRecord throw, and the
+ * caller (the worker's complete, 4.3 step 5) replaces the error with one of sluice's own.
+ */
+export function errorRecord(err: Error, depth = 0, seen: Set<unknown> = new Set()): ErrorRecord {
+  seen.add(err);
   const props: Record<string, unknown> = {};
   for (const key of Object.keys(err)) {
+    if (key === 'cause' || key === 'errors') continue;
     const v = (err as unknown as Record<string, unknown>)[key];
-    try {
-      v8.serialize(v);
-      props[key] = v;
-    } catch {
-      props[key] = String(v);
+    props[key] = clonable(v) ? v : String(v);
+  }
+  const rec: ErrorRecord = { name: String(err.name), message: String(err.message), stack: err.stack === undefined ? undefined : String(err.stack), props };
+  if (depth < MAX_ERROR_DEPTH) {
+    if (Object.prototype.hasOwnProperty.call(err, 'cause')) {
+      const cause = (err as { cause?: unknown }).cause;
+      if (!seen.has(cause)) rec.cause = linked(cause, depth, seen);
+    }
+    if (err instanceof AggregateError) {
+      const errors = (err as AggregateError).errors;
+      if (Array.isArray(errors)) rec.errors = errors.filter((e) => !seen.has(e)).map((e) => linked(e, depth, seen));
     }
   }
-  return { name: err.name, message: err.message, stack: err.stack, props };
+  return rec;
+}
+
+/** A link of an error chain: an Error becomes a record (marked), anything else travels if it can. */
+function linked(v: unknown, depth: number, seen: Set<unknown>): unknown {
+  if (v instanceof Error) return { [ERROR_LINK]: errorRecord(v, depth + 1, seen) };
+  return clonable(v) ? v : String(v);
+}
+
+/** Marks an Error record inside a chain (a plain object cannot have this key by accident). */
+const ERROR_LINK = '__sluiceError';
+
+function clonable(v: unknown): boolean {
+  try {
+    v8.serialize(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function unlinked(v: unknown): unknown {
+  if (v !== null && typeof v === 'object' && ERROR_LINK in v) return rebuildError((v as Record<string, ErrorRecord>)[ERROR_LINK]!);
+  return v;
 }
 
 export function rebuildError(r: ErrorRecord): Error {
@@ -283,11 +328,16 @@ export function rebuildError(r: ErrorRecord): Error {
   if (own !== undefined) {
     err = Object.create(own.prototype) as Error;
     Object.defineProperty(err, 'message', { value: r.message, configurable: true, writable: true });
+  } else if (r.errors !== undefined || r.name === 'AggregateError') {
+    err = new AggregateError([], r.message);
   } else {
     err = new (ERROR_CLASSES[r.name] ?? Error)(r.message);
   }
   if (err.name !== r.name) Object.defineProperty(err, 'name', { value: r.name, configurable: true, writable: true });
   Object.defineProperty(err, 'stack', { value: r.stack, configurable: true, writable: true });
+  // As the constructors install them: own, non-enumerable.
+  if ('cause' in r) Object.defineProperty(err, 'cause', { value: unlinked(r.cause), configurable: true, writable: true });
+  if (r.errors !== undefined) Object.defineProperty(err, 'errors', { value: r.errors.map(unlinked), configurable: true, writable: true });
   Object.assign(err, r.props);
   return err;
 }

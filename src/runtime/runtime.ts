@@ -54,6 +54,12 @@ export interface RuntimeOptions {
   watchdogMs?: number;
   /** A worker slot that dies more than this many times within a minute is retired. Default 10. */
   maxRestarts?: number;
+  /**
+   * A worker whose ring holds tasks but which has taken none, and run none, for this many ms is
+   * stuck outside any task (e.g. an async task's continuation that never yields): it is
+   * replaced, and what it was running is abandoned (docs/design.md 4.8). 0 = never. Default 5000.
+   */
+  stallMs?: number;
   /** Heap limits for each worker thread; a task that exceeds them kills only its own worker. */
   resourceLimits?: ResourceLimits;
   /**
@@ -135,6 +141,7 @@ export interface RuntimeStats {
 const OPTION_KEYS = new Set([
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
+  'stallMs',
 ]);
 
 interface Waiter {
@@ -241,6 +248,7 @@ export class Runtime {
       {
         watchdogMs: intOption(o, 'watchdogMs', 10, 1, 60_000),
         maxRestarts: intOption(o, 'maxRestarts', 10, 0, 1_000_000),
+        stallMs: intOption(o, 'stallMs', 5000, 0, 2 ** 31 - 1),
         restartWindowMs: 60_000,
         resourceLimits: options.resourceLimits,
       },

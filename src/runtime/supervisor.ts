@@ -26,7 +26,7 @@ import {
   C_PRODUCER, C_SPILL, C_TOKEN, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, Memory, P_PACKED, S_ADMITTED, S_RESOLVED,
   TK_ABANDONED, TK_DONE, TK_FREE, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING, TK_STATE_MASK, TK_WORKER_MASK,
   TK_WORKER_SHIFT, W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE,
-  W_ASYNC_INFLIGHT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, OUTCOMES, RT_CLOSED,
+  W_ASYNC_INFLIGHT, W_BEAT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, OUTCOMES, RT_CLOSED,
 } from '../shm/layout.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
 import { useNativeFutex, wake, WAKER_PARKED } from '../shm/waker.js';
@@ -49,6 +49,12 @@ export interface SupervisorOptions {
   /** Deaths of one slot within restartWindowMs after which it is retired. */
   maxRestarts: number;
   restartWindowMs: number;
+  /**
+   * A ready worker whose ring holds work, with no task in its run record and a heartbeat that
+   * has not moved for this long, is stuck outside any task and is replaced (4.8, "A stalled
+   * worker"). 0 = never.
+   */
+  stallMs: number;
 }
 
 /** Why a thread ended, for the 'abandoned' reason and stats. */
@@ -56,7 +62,7 @@ interface Ending { reason: string; retryable: boolean }
 
 const LIVENESS_EVERY = 10; // watchdog ticks between liveness checks of attached threads (a guess: ~100 ms)
 const IDLE_TICK_MS = 250; // watchdog period when nothing runs (a guess: idle cost vs. first look at a new deadline)
-const MAX_REASON = 90; // bytes: a reason always fits a cell inline (96 bytes)
+const MAX_REASON = 90; // UTF-8 bytes: a reason always fits a cell inline (92 bytes; clipReason)
 
 /** Supervisors of the runtimes this thread started and has not closed (module state is per thread). */
 const openSupervisors = new Set<Supervisor>();
@@ -82,6 +88,12 @@ export class Supervisor {
   private readonly backlog: Array<() => boolean> = [];
   private ticks = 0;
   private closing = false;
+  /** Per slot: its thread reported ready (a starting thread is never judged stalled). */
+  private readonly ready: boolean[];
+  /** Per slot: the heartbeat and head the last tick saw, and since when (ms) they stood still with work queued (-1: not). */
+  private readonly seenBeat: Int32Array;
+  private readonly seenHead: Int32Array;
+  private readonly stillSince: Float64Array;
   /** Called with a short message when a slot is retired or a thread is reconciled. */
   onEvent: (message: string) => void = () => {};
 
@@ -112,6 +124,10 @@ export class Supervisor {
       process.on('exit', releaseAllAtExit);
     }
     this.workers = new Array<Worker | null>(L.workers).fill(null);
+    this.ready = new Array<boolean>(L.workers).fill(false);
+    this.seenBeat = new Int32Array(L.workers);
+    this.seenHead = new Int32Array(L.workers);
+    this.stillSince = new Float64Array(L.workers).fill(-1);
     this.deaths = Array.from({ length: L.workers }, () => []);
     this.schedule(options.watchdogMs);
   }
@@ -120,11 +136,20 @@ export class Supervisor {
   spawn(w: number, replacement = false): Promise<string[]> {
     const worker = new Worker(this.entry, { workerData: this.data(w, replacement), stdout: true, stderr: true, resourceLimits: this.options.resourceLimits });
     this.workers[w] = worker;
+    this.ready[w] = false;
+    this.stillSince[w] = -1;
     attributeOutput(worker, w);
+    // A worker that cannot go on says why before it ends (worker.ts fatal, 4.12 layer c).
+    worker.on('message', (m: { type?: unknown; reason?: unknown } | null) => {
+      if (m?.type === 'fatal' && typeof m.reason === 'string' && !this.endings.has(w)) this.endings.set(w, { reason: m.reason, retryable: false });
+    });
     return new Promise((resolve, reject) => {
       const onMessage = (m: { type: string; names?: string[]; error?: { message: string } }): void => {
         worker.off('message', onMessage);
-        if (m.type === 'ready') resolve(m.names!);
+        if (m.type === 'ready') {
+          if (this.workers[w] === worker) this.ready[w] = true;
+          resolve(m.names!);
+        }
         else reject(new Error(m.error?.message ?? 'unknown error'));
       };
       worker.on('message', onMessage);
@@ -187,6 +212,7 @@ export class Supervisor {
   private onExit(w: number, worker: Worker, code: number): void {
     if (this.workers[w] !== worker) return;
     this.workers[w] = null;
+    this.ready[w] = false;
     if (this.closing) return;
     const ending = this.endings.get(w) ?? { reason: `worker ${w} exited with code ${code}`, retryable: true };
     this.endings.delete(w);
@@ -216,7 +242,7 @@ export class Supervisor {
 
   /** Crash recovery for slot w (4.8), under a freeze; retried each tick if no freeze could be had. */
   private recoverWorker(w: number, ending: Ending, then: () => void): void {
-    const reason = ending.reason.slice(0, MAX_REASON);
+    const reason = clipReason(ending.reason);
     const run = (): boolean => {
       if (!this.freeze()) return false;
       try {
@@ -352,7 +378,7 @@ export class Supervisor {
         } else if (state === TK_ABANDONED) {
           this.abandon(a, t, gen, w, this.endings.get(-1 - w)?.reason ?? ending.reason, false);
         } else if (state === TK_DONE && !this.completionPublished(a, t, gen, w)) {
-          this.abandon(a, t, gen, w, `${ending.reason} (while returning its result)`.slice(0, MAX_REASON), ending.retryable);
+          this.abandon(a, t, gen, w, clipReason(`${ending.reason} (while returning its result)`), ending.retryable);
         }
       }
     }
@@ -435,7 +461,7 @@ export class Supervisor {
     const write = (): boolean => {
       const p = ring.claim();
       if (p === RING_FULL) return false; // the ring holds a tombstone or a duplicate: retry next tick
-      this.codec.prepare(reason.slice(0, MAX_REASON), 'reason');
+      this.codec.prepare(clipReason(reason), 'reason'); // inline: never spills, never PREPARE_FULL
       writeCompletion(this.i32, ring.cellWord(p), this.codec, outcome, a, t, gen, w, retryable ? CF_RETRYABLE : 0);
       ring.publish(p);
       wake(this.i32, this.mem.attachWord(a, A_WAKER));
@@ -528,8 +554,48 @@ export class Supervisor {
       this.endings.set(-1 - w, { reason: `deadline exceeded: the task ran past its deadlineMs and its worker was stopped`, retryable: false });
       this.terminate(w, { reason: `worker ${w} stopped: a task overran its deadline`, retryable: true });
     }
+    if (this.options.stallMs > 0) this.checkStalls();
     if (++this.ticks % LIVENESS_EVERY === 0) this.checkAttachments();
     for (const a of this.adopted) if (this.drainAdopted(a)) this.adopted.delete(a);
+  }
+
+  /**
+   * A stalled worker (docs/design.md 4.8): ready, owing progress (its ring holds work, or async
+   * tasks are in flight, whose settling its event loop must run), no task in its run record (a
+   * long synchronous task is the deadline's business, not this), and neither its heartbeat nor
+   * its head moved for stallMs (a worker with async tasks in flight beats every BEAT_MS from a
+   * timer of its event loop). Its loop is stuck outside any task -- typically an async
+   * task's continuation that never yields -- and every task routed to it would wait forever:
+   * terminate it; recovery abandons what it was running and a replacement takes the ring over.
+   * Reads are plain or Atomics loads of words the worker writes alone; a stale read only delays
+   * the verdict by a tick.
+   */
+  private checkStalls(): void {
+    const i32 = this.i32;
+    const now = performance.now();
+    for (let w = 0; w < this.L.workers; w++) {
+      if (this.workers[w] === null || !this.ready[w] || Atomics.load(i32, this.mem.workerWord(w, W_FAILED)) !== 0) {
+        this.stillSince[w] = -1;
+        continue;
+      }
+      const ring = this.subRings[w]!;
+      const head = Atomics.load(i32, ring.headWord);
+      const beat = i32[this.mem.workerWord(w, W_BEAT)]!;
+      // Owed progress: queued cells to take, or async tasks whose settling its event loop must run.
+      const owes = ((Atomics.load(i32, ring.tailWord) - head) | 0) > 0 || Atomics.load(i32, this.mem.workerWord(w, W_ASYNC_INFLIGHT)) > 0;
+      const inTask = Atomics.load(i32, this.mem.workerWord(w, W_RUN_TOKEN)) !== 0;
+      if (!owes || inTask || beat !== this.seenBeat[w] || head !== this.seenHead[w] || this.stillSince[w] < 0) {
+        this.seenBeat[w] = beat;
+        this.seenHead[w] = head;
+        this.stillSince[w] = owes && !inTask ? now : -1;
+        continue;
+      }
+      if (now - this.stillSince[w]! < this.options.stallMs) continue;
+      this.stillSince[w] = -1;
+      const reason = `worker ${w} stalled: no progress for ${this.options.stallMs} ms outside any task`;
+      this.onEvent(`${reason} (an async task's continuation that never yields?): replacing it`);
+      this.terminate(w, { reason, retryable: false });
+    }
   }
 
   // ---- producer death ----
@@ -638,4 +704,21 @@ function attributeOutput(worker: Worker, w: number): void {
 
 function key(a: number, t: number, gen: number): number {
   return (a * 0x10000 + t) * 0x200000 + gen; // < 2^53: a < 256, t < 2^16, gen < 2^21
+}
+
+/**
+ * A reason cut to at most MAX_REASON UTF-8 bytes at a character boundary, so it always travels
+ * inline in a completion cell (the supervisor never spills: it has no arena of its own).
+ */
+export function clipReason(reason: string): string {
+  let bytes = 0;
+  let end = 0;
+  for (const ch of reason) {
+    const cp = ch.codePointAt(0)!;
+    const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes + n > MAX_REASON) break;
+    bytes += n;
+    end += ch.length;
+  }
+  return reason.slice(0, end).toWellFormed();
 }

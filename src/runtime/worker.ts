@@ -26,14 +26,14 @@ import {
   A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_SPILLED, CF_TOMBSTONE, CF_WEIGHT_MASK,
   CF_WEIGHT_SHIFT, H_HOOKS, type Layout, Memory, RT_CLOSED, TK_DONE, TK_GEN_MASK, TK_GEN_SHIFT, TK_PENDING, TK_RUNNING, TK_WORKER_SHIFT,
   W_ASYNC_INFLIGHT, W_WINDOW, W_CPU_MASK, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT,
-  W_FAILED, W_RUN_DEADLINE, W_RUN_GEN, W_RUN_TOKEN, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
+  W_BEAT, W_FAILED, W_RUN_DEADLINE, W_RUN_GEN, W_RUN_TOKEN, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
 import { Waker, useNativeFutex, wake } from '../shm/waker.js';
 import { MonotonicClock } from '../admission/clock.js';
 import { Codec, PREPARE_FULL } from './codec.js';
 import { O_ABANDONED, O_FULFILLED, O_REJECTED } from './token.js';
-import { PayloadError } from '../errors.js';
+import { PayloadError, SluiceError, describe } from '../errors.js';
 import { loadTaskModule } from './tasks-module.js';
 import { loadAffinity, nativeFutex, pinCurrentThread, spinYield } from './affinity.js';
 import { HOOK_POINTS, pauseAt } from './hooks.js';
@@ -129,6 +129,10 @@ class WorkerLoop {
   private scheduled = false;
   /** True while the loop waits for an async task to settle (async limit reached). */
   private blockedOnLimit = false;
+  /** Async tasks in flight (startAsync), each counted once in asyncInFlight until it finishes. */
+  private readonly asyncJobs = new Set<AsyncJob>();
+  private readonly asyncW: number;
+  private readonly beatW: number;
 
   constructor(private readonly mem: Memory, private readonly w: number, private readonly fns: TaskFn[], stealMask: number) {
     const L = mem.layout;
@@ -157,6 +161,8 @@ class WorkerLoop {
     this.clock = new MonotonicClock(mem.epochMicros());
     this.head = Atomics.load(mem.i32, mem.workerWord(w, W_HEAD));
     this.executedW = mem.workerWord(w, W_EXECUTED);
+    this.asyncW = mem.workerWord(w, W_ASYNC_INFLIGHT);
+    this.beatW = mem.workerWord(w, W_BEAT);
     this.stolenW = mem.workerWord(w, W_STOLEN);
     this.stealMask = L.workers > 1 && this.spinMs > 0 ? stealMask : 0;
     if (this.stealMask !== 0) {
@@ -174,15 +180,33 @@ class WorkerLoop {
     Atomics.store(mem.i32, mem.workerWord(w, W_THREAD_ID), threadId);
   }
 
+  /**
+   * The loop's last line: nothing thrown inside it may stop it silently. Every user-code call
+   * in it is contained where it is made (4.12); anything that still escapes is a sluice bug or an
+   * unforeseen path, and the worker ends, so crash recovery (4.8) resolves what it held and a
+   * replacement takes the ring over.
+   */
   readonly loop = (): void => {
+    try {
+      this.loopBody();
+    } catch (err) {
+      fatal(`worker ${this.w}'s loop failed: ${errorText(err)}`);
+    }
+  };
+
+  private loopBody(): void {
     this.scheduled = false;
+    this.beat();
     const ring = this.ring;
     const i32 = this.i32;
     let sinceYield = 0;
     for (;;) {
       if (this.asyncInFlight >= this.asyncLimit) {
-        this.blockedOnLimit = true; // the next settle resumes the loop
-        return;
+        this.sweepAsync();
+        if (this.asyncInFlight >= this.asyncLimit) {
+          this.blockedOnLimit = true; // the next job to finish resumes the loop
+          return;
+        }
       }
       if (ring.readable(this.head)) {
         this.runOne();
@@ -228,8 +252,9 @@ class WorkerLoop {
         return;
       }
       this.waker.parkSync();
+      this.beat();
     }
-  };
+  }
 
   private resumeSoon(): void {
     if (this.scheduled) return;
@@ -298,9 +323,20 @@ class WorkerLoop {
       return;
     }
     Atomics.store(i32, runW + W_RUN_TOKEN, 0);
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-      this.startAsync(result as PromiseLike<unknown>, att, t, gen, deadlineMs);
-      return;
+    if (result !== null && (typeof result === 'object' || typeof result === 'function')) {
+      // Reading `then` is user code (a getter, a Proxy trap): a throw rejects the task with
+      // what it threw, as a promise resolved with this value would (4.12 layer a).
+      let then: unknown;
+      try {
+        then = (result as { then?: unknown }).then;
+      } catch (err) {
+        this.complete(att, t, gen, O_REJECTED, err);
+        return;
+      }
+      if (typeof then === 'function') {
+        this.startAsync(result, att, t, gen, deadlineMs);
+        return;
+      }
     }
     this.complete(att, t, gen, O_FULFILLED, result);
   }
@@ -385,33 +421,73 @@ class WorkerLoop {
     return STEAL_RAN;
   }
 
-  /** An async task: complete when it settles; past its deadline, abandon it (it runs on, ignored). */
-  private startAsync(p: PromiseLike<unknown>, att: number, t: number, gen: number, deadlineMs: number): void {
+  /**
+   * An async task (its result has a callable `then`): complete when it settles; past its deadline,
+   * abandon it (it runs on, its result ignored). The thenable is adopted by a promise of our own
+   * (adopt), so a `then` that throws, calls back twice, or resolves with another thenable is
+   * handled by the engine's promise resolution, never on our stack, and settles us at most once.
+   * A job stops counting against asyncConcurrency when it settles, when its deadline passes, or
+   * when its token was abandoned by another thread (a forced cancel; sweepAsync): a task that
+   * never settles holds its place only until then (4.12 class 2).
+   */
+  private startAsync(thenable: unknown, att: number, t: number, gen: number, deadlineMs: number): void {
+    const job = new AsyncJob(this, att, t, gen);
+    this.asyncJobs.add(job);
     this.asyncInFlight++;
-    Atomics.store(this.i32, this.mem.workerWord(this.w, W_ASYNC_INFLIGHT), this.asyncInFlight);
-    let timer: NodeJS.Timeout | null = null;
-    if (deadlineMs > 0) {
-      timer = setTimeout(() => {
-        timer = null;
-        this.complete(att, t, gen, O_ABANDONED, `deadline of ${deadlineMs} ms exceeded (async task left running, its result ignored)`);
-      }, deadlineMs);
-    }
-    const settle = (outcome: number, v: unknown): void => {
-      if (timer !== null) clearTimeout(timer);
-      this.settled(att, t, gen, outcome, v);
-    };
-    p.then((v) => settle(O_FULFILLED, v), (e) => settle(O_REJECTED, e));
+    Atomics.store(this.i32, this.asyncW, this.asyncInFlight);
+    if (deadlineMs > 0) job.timer = setTimeout(job.onDeadline, deadlineMs, deadlineMs);
+    adopt(thenable).then(job.onFulfilled, job.onRejected);
   }
 
-  private settled(att: number, t: number, gen: number, outcome: number, value: unknown): void {
+  /** A job is over (settled, past its deadline, or abandoned elsewhere): give its place back. Once per job. */
+  finishAsync(job: AsyncJob, outcome: number, value: unknown): void {
+    if (job.done) return;
+    job.done = true;
+    if (job.timer !== null) clearTimeout(job.timer);
+    job.timer = null;
+    this.asyncJobs.delete(job);
     this.asyncInFlight--;
-    Atomics.store(this.i32, this.mem.workerWord(this.w, W_ASYNC_INFLIGHT), this.asyncInFlight);
-    this.complete(att, t, gen, outcome, value);
+    Atomics.store(this.i32, this.asyncW, this.asyncInFlight);
+    if (outcome >= 0) this.complete(job.att, job.t, job.gen, outcome, value);
     if (this.blockedOnLimit) {
       this.blockedOnLimit = false;
       this.resumeSoon();
     }
   }
+
+  /**
+   * Jobs whose token is no longer RUNNING|this worker with their generation were abandoned by
+   * another thread (a forced cancel resolves at once and leaves the task running): they stop
+   * counting. Runs when the limit is reached, and every BEAT_MS.
+   */
+  private sweepAsync(): void {
+    const i32 = this.i32;
+    for (const job of this.asyncJobs) {
+      const running = (job.gen << TK_GEN_SHIFT) | this.workerBits | TK_RUNNING;
+      if (Atomics.load(i32, this.mem.tokenWord(job.att, job.t)) !== running) this.finishAsync(job, -1, undefined);
+    }
+  }
+
+  /**
+   * The heartbeat (docs/design.md 4.8, "A stalled worker"): W_BEAT moves on every pass of the
+   * loop, and every BEAT_MS from a timer of this thread's event loop (which fires only while the
+   * thread is not asleep in parkSync, i.e. while async tasks or a task's own timers and I/O keep
+   * its event loop turning). A worker that owes progress, with no task in its run record and a
+   * beat that does not move, is stuck outside any task, and the supervisor replaces it.
+   */
+  private beat(): void {
+    this.i32[this.beatW]!++;
+  }
+
+  /** The beat timer; also what keeps this thread alive (a pending waitAsync does not) until close. */
+  startBeating(): void {
+    setInterval(this.onBeatTimer, BEAT_MS);
+  }
+
+  private readonly onBeatTimer = (): void => {
+    this.beat();
+    this.sweepAsync();
+  };
 
   private release(pos: number): void {
     this.head = (pos + 1) | 0;
@@ -423,13 +499,21 @@ class WorkerLoop {
     const i32 = this.i32;
     // Encode first (outside the window: it may wait for arena space). A result that cannot be
     // carried becomes a 'rejected' PayloadError.
+    // 4.12: (a) the value as the task gave it; (b) a value or error that cannot be read or
+    // encoded (a getter or Proxy trap that throws, not clonable, too large) becomes a
+    // 'rejected' PayloadError of ours that says so; (c) if even ours cannot be encoded, the
+    // worker ends and crash recovery abandons the token (4.8).
     let tag: number;
     try {
       tag = this.codec.prepare(value, 'result');
     } catch (err) {
+      value = unsendable(outcome, value, err);
       outcome = O_REJECTED;
-      value = err;
-      tag = this.codec.prepare(err, 'result');
+      try {
+        tag = this.codec.prepare(value, 'result');
+      } catch {
+        return fatal(`worker ${this.w} could not encode a task's error report`);
+      }
     }
     // The arena frees as the submitter drains results; it never blocks on us, so wait for it.
     for (let waited = 0; tag === PREPARE_FULL; waited++) {
@@ -512,6 +596,76 @@ class WorkerLoop {
 }
 
 /**
+ * How often a worker whose event loop is turning beats and sweeps its async jobs (ms). A guess:
+ * well under any sensible stall threshold (stallMs), rare enough to cost nothing; a worker
+ * asleep in parkSync does not run it at all.
+ */
+const BEAT_MS = 50;
+
+/** One async task in flight on this worker; finishes once (WorkerLoop.finishAsync). */
+class AsyncJob {
+  done = false;
+  timer: NodeJS.Timeout | null = null;
+  constructor(private readonly loop: WorkerLoop, readonly att: number, readonly t: number, readonly gen: number) {}
+  readonly onFulfilled = (v: unknown): void => { this.loop.finishAsync(this, O_FULFILLED, v); };
+  readonly onRejected = (e: unknown): void => { this.loop.finishAsync(this, O_REJECTED, e); };
+  readonly onDeadline = (ms: number): void => {
+    this.loop.finishAsync(this, O_ABANDONED, `deadline of ${ms} ms exceeded (async task left running, its result ignored)`);
+  };
+}
+
+/**
+ * A native promise that adopts `x` as Promise resolution does: reads `then` once (a throw
+ * rejects), calls it in a later job (a throw after a settle is ignored), adopts nested
+ * thenables, settles once. Never throws, and never reads `x.constructor` (Promise.resolve does).
+ */
+async function adopt(x: unknown): Promise<unknown> {
+  return x;
+}
+
+/**
+ * What a task's result (or thrown error) that could not be encoded becomes (4.12 layer b): a
+ * PayloadError of sluice's own, with a one-line stack, which always encodes inline. Its text
+ * never includes the user's value, and reading `err` runs no user code.
+ */
+function unsendable(outcome: number, value: unknown, err: unknown): PayloadError {
+  const what = outcome === O_FULFILLED ? `the task's result (${describe(value)})` : `the value the task threw (${describe(value)})`;
+  const e = new PayloadError(`${what} could not be sent back: ${errorText(err)}`);
+  e.stack = `${e.name}: ${e.message}`;
+  return e;
+}
+
+/**
+ * A message for an error thrown while reading a user's value, without running user code: our
+ * own errors (and V8's, e.g. DataCloneError) are described by their message; anything else by
+ * what it is.
+ */
+function errorText(err: unknown): string {
+  try {
+    if (err instanceof SluiceError) return err.message;
+    if (err instanceof Error) {
+      // Own data properties only: a descriptor's value never runs a getter.
+      const proto: unknown = Object.getPrototypeOf(err);
+      const own = (o: unknown, k: string): unknown => (o !== null && (typeof o === 'object' || typeof o === 'function') ? Object.getOwnPropertyDescriptor(o, k)?.value : undefined);
+      const name = own(proto, 'name') ?? own(own(proto, 'constructor'), 'name');
+      return `reading it threw ${typeof name === 'string' && name.length <= 64 ? `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}` : 'an error'}`;
+    }
+  } catch { /* a Proxy trap threw: say only what it is */ }
+  return `reading it threw ${describe(err)}`;
+}
+
+/**
+ * The last line (4.12 layer c): this worker cannot go on. Tell the supervisor why (so the tokens
+ * it abandons say so), then end the thread: crash recovery (4.8) takes over.
+ */
+function fatal(reason: string): never {
+  try {
+    parentPort?.postMessage({ type: 'fatal', reason });
+  } catch { /* nothing more to do */ }
+  process.exit(70);
+}
+
+/**
  * Whether this thread's event loop has work of its own (a timer or I/O a task started and did
  * not await), besides the worker's keep-alive interval. Then the worker parks with waitAsync
  * so that work runs; otherwise it blocks in Atomics.wait. About 0.5 µs; called only when parking.
@@ -555,10 +709,9 @@ async function main(data: WorkerData): Promise<void> {
     Atomics.store(mem.i32, mem.workerWord(data.index, W_CPU_MASK), cpuMask(affinity.addon.getAffinity()));
   }
   const mod = await loadTaskModule(data.tasks);
-  // A pending Atomics.waitAsync does not keep a thread alive: this does, until close exits.
-  setInterval(() => {}, 2 ** 30);
   if (data.warmUp) WorkerLoop.warmUp(WARM_UP_TASKS, mem.layout);
   const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask);
+  loop.startBeating();
   parentPort!.postMessage({ type: 'ready', names: mod.names });
   loop.loop();
 }

@@ -148,6 +148,12 @@ export const W_FAILED = 22;
 export const W_RESTARTS = 23;
 /** Tasks this worker took from a sibling's ring (docs/design.md 4.2a). Written by the worker only. */
 export const W_STOLEN = 24;
+/**
+ * Heartbeat (docs/design.md 4.8, "A stalled worker"): moves on every pass of the worker's loop,
+ * and periodically while it waits on its event loop. Written by the worker only (plain store);
+ * the supervisor reads it to tell a stuck loop from a busy one.
+ */
+export const W_BEAT = 25;
 
 // ---- attachment block ----
 /** 0 free, 3 claiming, 1 active, 2 closing (owner gone, being reconciled). CAS to claim. */
