@@ -46,23 +46,6 @@ type Check = (s: Summary, d: Item) => string | null;
  * an entry here to hide a failure of landed code.
  */
 export const AWAITING_FIX: Record<string, string> = {
-  'return:proxy': 'lead, class 1: layered containment of a result or error that cannot be read',
-  'return:then-getter-throws': 'lead, class 1: layered containment of a result or error that cannot be read',
-  'return:then-throws': 'lead, class 1: layered containment of a result or error that cannot be read',
-  'return:then-twice': 'lead, class 2: an async job finishes once and gives its asyncConcurrency place back',
-  'return:never': 'lead, class 2: an async job finishes once and gives its asyncConcurrency place back',
-  'return:error-getters': 'lead, class 1: layered containment of a result or error that cannot be read',
-  'throw:error-getters': 'lead, class 1: layered containment of a result or error that cannot be read',
-  'reject:error-getters': 'lead, class 1: layered containment of a result or error that cannot be read',
-  'return:error-cause-chain': 'lead, class 1: Error.cause / AggregateError.errors travel back',
-  'throw:error-cause-chain': 'lead, class 1: Error.cause / AggregateError.errors travel back',
-  'reject:error-cause-chain': 'lead, class 1: Error.cause / AggregateError.errors travel back',
-  'return:error-cause-cyclic': 'lead, class 1: Error.cause / AggregateError.errors travel back',
-  'throw:error-cause-cyclic': 'lead, class 1: Error.cause / AggregateError.errors travel back',
-  'reject:error-cause-cyclic': 'lead, class 1: Error.cause / AggregateError.errors travel back',
-  'return:aggregate': 'lead, class 1: Error.cause / AggregateError.errors travel back',
-  'throw:aggregate': 'lead, class 1: Error.cause / AggregateError.errors travel back',
-  'reject:aggregate': 'lead, class 1: Error.cause / AggregateError.errors travel back',
   'listener:saturated': 'c16-life, class 3: a throwing listener escapes into submit / the pump',
   'listener:clear': 'c16-life, class 3: a throwing listener escapes into submit / the pump',
 };
