@@ -19,7 +19,8 @@ import {
   C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, CF_BUFFER, CF_SPILLED, Memory,
 } from '../shm/layout.js';
 import { ARENA_FULL, ArenaWriter, arenaDataByte, arenaFree } from '../shm/arena.js';
-import { PayloadError, SLUICE_ERROR_CLASSES } from '../errors.js';
+import { PayloadError, SLUICE_ERROR_CLASSES, describe } from '../errors.js';
+import { uncloneable } from './options.js';
 
 export const T_UNDEFINED = 0;
 export const T_NULL = 1;
@@ -107,7 +108,7 @@ export class Codec {
         if (value instanceof Error) return this.prepareBytes(T_ERROR, serialize(errorRecord(value), what));
         return this.prepareBytes(T_V8, serialize(value, what));
       default:
-        throw new PayloadError(`${what} of type ${typeof value} cannot be sent to a worker`);
+        throw new PayloadError(`${what} cannot be sent to a worker: it is ${describe(value)}`);
     }
   }
 
@@ -254,11 +255,16 @@ export class Codec {
   }
 }
 
+/**
+ * v8.serialize, or a PayloadError saying what kind of value it refused. V8's DataCloneError
+ * message quotes the value ("<value> could not be cloned."), so neither it nor the error is kept
+ * (not even as the cause: an error's cause is printed with it).
+ */
 function serialize(value: unknown, what: string): Buffer {
   try {
     return v8.serialize(value);
-  } catch (err) {
-    throw new PayloadError(`${what} cannot be cloned: ${(err as Error).message}`, { cause: err });
+  } catch {
+    throw new PayloadError(`${what} cannot be cloned: ${uncloneable(value, v8.serialize)}`);
   }
 }
 
@@ -271,7 +277,7 @@ export function errorRecord(err: Error): ErrorRecord {
       v8.serialize(v);
       props[key] = v;
     } catch {
-      props[key] = String(v);
+      props[key] = `[${describe(v)}: not clonable]`;
     }
   }
   return { name: err.name, message: err.message, stack: err.stack, props };

@@ -122,10 +122,14 @@ export class Supervisor {
     this.workers[w] = worker;
     attributeOutput(worker, w);
     return new Promise((resolve, reject) => {
-      const onMessage = (m: { type: string; names?: string[]; error?: { message: string } }): void => {
+      const onMessage = (m: { type: string; names?: string[]; error?: { name?: string; message?: string; stack?: string } }): void => {
         worker.off('message', onMessage);
-        if (m.type === 'ready') resolve(m.names!);
-        else reject(new Error(m.error?.message ?? 'unknown error'));
+        if (m.type === 'ready') return resolve(m.names!);
+        // The worker's start error as itself: name, message (module and line) and stack.
+        const err = new Error(m.error?.message ?? 'unknown error');
+        if (m.error?.name !== undefined) err.name = m.error.name;
+        if (m.error?.stack) err.stack = m.error.stack;
+        reject(err);
       };
       worker.on('message', onMessage);
       worker.on('error', (err: Error & { code?: string }) => {
