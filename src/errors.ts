@@ -95,7 +95,10 @@ export function describe(v: unknown): string {
   }
 }
 
-/** A short, well-formed identifier-like string: safe to quote in a message (task and producer names). */
+/**
+ * A name a message may quote: an identifier of at most 64 characters (what task exports are
+ * named). Anything else a caller passed as a name is described, not quoted.
+ */
 export function printableName(v: unknown): v is string {
-  return typeof v === 'string' && v.length > 0 && v.length <= 64 && v.isWellFormed() && /^[\p{L}\p{N}\p{P}\p{S} ]+$/u.test(v);
+  return typeof v === 'string' && v.length <= 64 && /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u.test(v);
 }

@@ -58,7 +58,7 @@ export function snapshot(
  * `pow2`); -0 is 0. `why` says where the bound comes from.
  */
 export function intOption(where: string, o: Snapshot, key: string, dflt: number, min: number, max: number, pow2 = false): number {
-  const v = o[key] ?? dflt;
+  const v = o[key] === undefined ? dflt : o[key];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max || (pow2 && (v & (v - 1)) !== 0)) {
     throw new ConfigError(`${where}: ${key} must be ${pow2 ? 'a power of two' : 'an integer'} from ${min} to ${max}; got ${describe(o[key])}`);
   }
@@ -66,7 +66,7 @@ export function intOption(where: string, o: Snapshot, key: string, dflt: number,
 }
 
 function boolOption(where: string, o: Snapshot, key: string, dflt: boolean): boolean {
-  const v = o[key] ?? dflt;
+  const v = o[key] === undefined ? dflt : o[key];
   if (typeof v !== 'boolean') throw new ConfigError(`${where}: ${key} must be a boolean; got ${describe(o[key])}`);
   return v;
 }
@@ -180,7 +180,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   const testHooks = boolOption(W, o, 'testHooks', false);
 
   let affinity: 'auto' | false | number[][];
-  const a = o.affinity ?? 'auto';
+  const a = o.affinity === undefined ? 'auto' : o.affinity;
   if (a === 'auto' || a === false) affinity = a;
   else if (Array.isArray(a)) {
     const map = copyArray(W, 'affinity', a);

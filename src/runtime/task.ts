@@ -101,11 +101,11 @@ export function resolveTask(instance: string, names: readonly string[], name: un
   const where = `task '${name}'`;
   const deadlineMs = checkMs(where, 'deadlineMs', o.deadlineMs);
   const queueTimeoutMs = checkMs(where, 'queueTimeoutMs', o.queueTimeoutMs);
-  const r = o.retries ?? 0;
+  const r = o.retries === undefined ? 0 : o.retries;
   if (typeof r !== 'number' || !Number.isInteger(r) || r < 0 || r > 100) {
     throw new ConfigError(`${where}: retries must be an integer from 0 to 100; got ${describe(o.retries)}`);
   }
+  if (o.weight !== undefined) weightIndex(o.weight); // a ConfigError for anything but a weight name (null too)
   const weight = o.weight === undefined ? null : (o.weight as Weight);
-  if (weight !== null) weightIndex(weight); // throws a ConfigError for anything but a weight name
   return new TaskRef(MINT, instance, name, id, weight, deadlineMs, queueTimeoutMs, r + 0);
 }
