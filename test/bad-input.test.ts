@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import {
-  AttachError, ConfigError, PayloadError, Runtime, SluiceError, UnknownTaskError, VirtualClock, WorkerStartError, type TaskRef,
+  AttachError, ConfigError, PayloadError, Runtime, SluiceError, UnknownTaskError, VirtualClock, WorkerStartError, type TaskRef, type Token,
 } from '../src/index.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
@@ -74,6 +74,7 @@ describe('every public call refuses bad input with a typed error, taking nothing
   let rt: Runtime;
   let other: Runtime;
   let dir: string;
+  let done: Token<number>;
   const started: Runtime[] = [];
 
   beforeAll(async () => {
@@ -81,6 +82,8 @@ describe('every public call refuses bad input with a typed error, taking nothing
     other = await Runtime.start({ tasks, workers: 1, maxAttachments: 2, spillBytes: 1 << 16 });
     rt.producer('p', { slots: 8 });
     await rt.run('inc', 1); // the default producer exists before the table
+    done = rt.producer('p').submit(rt.task('inc'), 1) as Token<number>;
+    await done;
     dir = mkdtempSync(join(tmpdir(), 'sluice-bad-'));
     writeFileSync(join(dir, 'no-functions.mjs'), 'export const x = 1;\n');
     writeFileSync(join(dir, 'syntax.mjs'), 'export function a() {}\n\nexport const b = ;\n');
@@ -218,6 +221,11 @@ describe('every public call refuses bad input with a typed error, taking nothing
       for (const [k, v] of [['null', null], ['undefined', undefined], ['a number', 5], ['a string', SECRET], ['an object', {}]] as Array<[string, unknown]>) {
         add(`producer.${m}(listener)`, k, () => p[m]('saturated', v as never));
       }
+    }
+
+    // ---- token.cancel ----
+    for (const [k, v] of [...objectKinds('force', true), ['force: 1', { force: 1 }], ['force: a string', { force: SECRET }]] as Array<[string, unknown]>) {
+      add('token.cancel(options)', k, () => done.cancel(v as never));
     }
 
     // ---- close / drain (refused before anything happens: the runtime keeps running) ----
