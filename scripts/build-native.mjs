@@ -151,7 +151,7 @@ if (mode === 'install') {
 if (process.platform !== 'linux') skip(`platform ${process.platform} is not supported, Linux only`);
 if (!existsSync(join(nativeDir, 'Cargo.toml'))) skip('native/Cargo.toml missing');
 const cargoVersion = run('cargo', ['--version'], root);
-if (!cargoVersion.ok) skip(`cargo not found on PATH, and no prebuilt binary for ${triple} loads`);
+if (!cargoVersion.ok) skip(mode === 'install' ? `cargo not found on PATH, and no prebuilt binary for ${triple} loads` : 'cargo not found');
 
 let napiCli = null;
 if (checkout) {
