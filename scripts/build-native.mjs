@@ -137,7 +137,6 @@ function loadError(file) {
 
 if (mode === 'install') {
   if (checkout) process.exit(0); // the repository's own install: "prepare" builds native + dist
-  if (process.env.SLUICE_SKIP_NATIVE === '1') skip('SLUICE_SKIP_NATIVE=1');
   if (process.platform !== 'linux') skip(`platform ${process.platform} is not supported, Linux only`);
   if (existsSync(prebuiltFile)) {
     const why = loadError(prebuiltFile);
@@ -145,6 +144,7 @@ if (mode === 'install') {
     // e.g. an older glibc than the build machine's: build from source (said in the one line below)
     prebuiltProblem = `the prebuilt for ${triple} does not load here: ${why}`;
   }
+  if (process.env.SLUICE_SKIP_NATIVE === '1') skip('SLUICE_SKIP_NATIVE=1');
 } else if (mode === 'local') {
   if (process.env.SLUICE_SKIP_NATIVE === '1') skip('SLUICE_SKIP_NATIVE=1');
 }
