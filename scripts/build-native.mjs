@@ -10,7 +10,8 @@
 //                                              native/sluice-native.<triple>.node (e.g.
 //                                              linux-x64-gnu). FAILS LOUDLY (exit 1): a release
 //                                              without it is the bug. SLUICE_PACK_WITHOUT_NATIVE=1
-//                                              packs without it (dev packs; one warning line).
+//                                              packs without it (dev packs; one warning line; a
+//                                              stale prebuilt for this platform is removed).
 //   node scripts/build-native.mjs --install    the published package's "install" script (runs on
 //                                              `npm install sluice` and `npm rebuild sluice` in the
 //                                              user's project). Nothing to do when the prebuilt
@@ -90,7 +91,13 @@ function skip(reason) {
   if (prebuiltProblem) reason = `${prebuiltProblem}; ${reason}`;
   if (mode === 'prebuilt') {
     if (process.env.SLUICE_PACK_WITHOUT_NATIVE === '1') {
-      console.warn(`[sluice] packing WITHOUT the prebuilt native addon for ${triple} (SLUICE_PACK_WITHOUT_NATIVE=1): ${reason}`);
+      // A prebuilt left from an earlier build would not match these sources: it does not ship either.
+      let removed = '';
+      if (existsSync(prebuiltFile)) {
+        rmSync(prebuiltFile, { force: true });
+        removed = `; removed the stale ${relative(root, prebuiltFile)}`;
+      }
+      console.warn(`[sluice] packing WITHOUT the prebuilt native addon for ${triple} (SLUICE_PACK_WITHOUT_NATIVE=1): ${reason}${removed}`);
       process.exit(0);
     }
     console.error(

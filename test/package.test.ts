@@ -193,18 +193,29 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
   }, TIMEOUT);
 
   it('prepack fails loudly when it cannot build the prebuilt; SLUICE_PACK_WITHOUT_NATIVE=1 opts out with one line', () => {
-    const script = join(root, 'scripts', 'build-native.mjs');
+    // A copy of the script and crate manifest, so the opt-out's clean-up touches no real build output.
+    const copy = join(dir, 'prepack-copy');
+    mkdirSync(join(copy, 'scripts'), { recursive: true });
+    mkdirSync(join(copy, 'native'));
+    const script = join(copy, 'scripts', 'build-native.mjs');
+    writeFileSync(script, readFileSync(join(root, 'scripts', 'build-native.mjs')));
+    writeFileSync(join(copy, 'native', 'Cargo.toml'), readFileSync(join(root, 'native', 'Cargo.toml')));
+    const stale = join(copy, 'native', `sluice-native.${triple}.node`);
+    writeFileSync(stale, 'left from an earlier build');
     const noCargo = cleanEnv({ PATH: pathWithoutCargo() });
-    const fail = run(process.execPath, [script, '--prebuilt'], root, noCargo);
+    const fail = run(process.execPath, [script, '--prebuilt'], copy, noCargo);
     expect(fail.status).toBe(1);
-    expect(fail.stderr).toContain(`cannot build the prebuilt native addon native/sluice-native.${triple}.node`);
+    expect(fail.stderr).toContain(`cannot build the prebuilt native addon native/sluice-native.${triple}.node: cargo not found`);
     expect(fail.stderr).toContain('SLUICE_PACK_WITHOUT_NATIVE=1');
-    const dev = run(process.execPath, [script, '--prebuilt'], root, { ...noCargo, SLUICE_PACK_WITHOUT_NATIVE: '1' });
+    const dev = run(process.execPath, [script, '--prebuilt'], copy, { ...noCargo, SLUICE_PACK_WITHOUT_NATIVE: '1' });
     expect(dev.status).toBe(0);
-    expect(sluiceLines(dev)).toHaveLength(1);
-    expect(sluiceLines(dev)[0]).toMatch(/^\[sluice\] packing WITHOUT the prebuilt native addon for /);
+    expect(sluiceLines(dev)).toEqual([
+      `[sluice] packing WITHOUT the prebuilt native addon for ${triple} (SLUICE_PACK_WITHOUT_NATIVE=1): cargo not found; ` +
+        `removed the stale native/sluice-native.${triple}.node`,
+    ]);
+    expect(existsSync(stale)).toBe(false); // a binary that may not match the sources does not ship
     // In the repository the install script leaves the build to prepare (npm ci works as before).
-    const inRepo = run(process.execPath, [script, '--install'], root, noCargo);
+    const inRepo = run(process.execPath, [join(root, 'scripts', 'build-native.mjs'), '--install'], root, noCargo);
     expect(inRepo.status).toBe(0);
     expect(`${inRepo.stdout}${inRepo.stderr}`).toBe('');
   });
