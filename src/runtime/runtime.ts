@@ -106,6 +106,9 @@ export interface CloseOptions {
 }
 
 export interface AffinityInfo {
+  /** The native addon loaded in this process: pinning is possible and parked workers sleep in its
+   *  futex (false: no addon for this platform, or SLUICE_NO_NATIVE=1; `reason` says which). */
+  available: boolean;
   pinned: boolean;
   /** Why workers are not pinned; null when they are. */
   reason: string | null;
@@ -165,7 +168,9 @@ export class Runtime {
   /** @internal The shared memory's instance id: TaskRefs of other runtimes carry another (task.ts). */
   readonly instance: string;
   /** Whether workers are pinned to cores, and if not, why. */
-  affinity: AffinityInfo = { pinned: false, reason: 'attached runtime: workers belong to the starting thread' };
+  affinity: AffinityInfo = {
+    available: loadAffinity().available, pinned: false, reason: 'attached runtime: workers belong to the starting thread',
+  };
 
   private constructor(
     mem: Memory,
@@ -636,17 +641,17 @@ async function planAffinity(
   affinity: 'auto' | false | number[][], workers: number,
 ): Promise<{ cpus: (number[] | null)[]; status: AffinityInfo }> {
   const none = new Array<number[] | null>(workers).fill(null);
-  if (affinity === false) return { cpus: none, status: { pinned: false, reason: 'affinity: false' } };
   const st = loadAffinity();
+  if (affinity === false) return { cpus: none, status: { available: st.available, pinned: false, reason: 'affinity: false' } };
   if (!st.available || st.addon === null) {
     if (Array.isArray(affinity)) throw new ConfigError(`an affinity map was given but CPU pinning is unavailable: ${st.reason}`);
-    return { cpus: none, status: { pinned: false, reason: st.reason } };
+    return { cpus: none, status: { available: false, pinned: false, reason: st.reason } };
   }
   await warmLibuvPool();
   const cpus = Array.isArray(affinity)
     ? affinity.map((c) => [...c])
     : chooseCpus(workers, st.addon.topology(), st.addon.getAffinity()).map((c) => [c]);
-  return { cpus, status: { pinned: true, reason: null } };
+  return { cpus, status: { available: true, pinned: true, reason: null } };
 }
 
 function maskCpus(mask: number): number[] | null {
