@@ -14,7 +14,8 @@ export class SluiceError extends Error {
 
 /** Options or limits that make no sense: reported at the call that passed them. */
 export class ConfigError extends SluiceError {
-  constructor(message: string) { super('ERR_SLUICE_CONFIG', message); }
+  /** `cause`: what a getter or Proxy trap threw while the option was read, when that is why. */
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_CONFIG', message, options); }
 }
 
 /** `rt.task(name)` for a name the task module does not export. */
@@ -22,7 +23,8 @@ export class UnknownTaskError extends SluiceError {
   constructor(readonly task: string, readonly available: readonly string[]) {
     super(
       'ERR_SLUICE_UNKNOWN_TASK',
-      `unknown task '${task}'; the task module exports: ${available.length ? available.join(', ') : '(no functions)'}`,
+      // The asked-for name is the user's value: quoted only when it looks like a name.
+      `unknown task ${printableName(task) ? `'${task}'` : `(${describe(task)})`}; the task module exports: ${available.length ? available.join(', ') : '(no functions)'}`,
     );
   }
 }
@@ -54,13 +56,22 @@ export class WorkerStartError extends SluiceError {
 
 /** An attach handle that is not one, or a runtime with no free attachment slot. */
 export class AttachError extends SluiceError {
-  constructor(message: string) { super('ERR_SLUICE_ATTACH', message); }
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_ATTACH', message, options); }
+}
+
+/**
+ * Reported (as an uncaught exception, once per clock) when a user clock's now() throws, returns
+ * something that is not a finite number, or goes backwards; admission then uses the last good
+ * reading (docs/design.md 4.11).
+ */
+export class ClockError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_CLOCK', message, options); }
 }
 
 /** Sluice's own error classes by name, so an error that crossed a thread comes back as itself. */
 export const SLUICE_ERROR_CLASSES: Record<string, { prototype: SluiceError }> = {
   SluiceError, ConfigError, UnknownTaskError, PayloadError, RetractedError, AbandonedError, RejectedError,
-  WorkerStartError, AttachError,
+  WorkerStartError, AttachError, ClockError,
 };
 
 /**
@@ -82,4 +93,12 @@ export function describe(v: unknown): string {
   } catch {
     return 'a value that cannot be inspected';
   }
+}
+
+/**
+ * A name a message may quote: an identifier of at most 64 characters (what task exports are
+ * named). Anything else a caller passed as a name is described, not quoted.
+ */
+export function printableName(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= 64 && /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u.test(v);
 }

@@ -1,13 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   addonPath,
+  buildHint,
   chooseCpus,
   describeAffinity,
   formatCpuList,
@@ -16,6 +17,8 @@ import {
   nativeFutex,
   parseCpuList,
   pinCurrentThread,
+  platformTriple,
+  prebuiltAddonPath,
   warmLibuvPool,
   type AffinityAddon,
   type Topology,
@@ -421,9 +424,82 @@ describe('fallback without the addon', () => {
     }
   });
 
-  it('the default path is native/sluice-native.node in the package root', () => {
+  it('looks for the platform-named prebuilt, then native/sluice-native.node, in the package root', () => {
     expect(addonPath()).toBe(fileURLToPath(new URL('../native/sluice-native.node', import.meta.url)));
+    expect(prebuiltAddonPath()).toBe(fileURLToPath(new URL(`../native/sluice-native.${platformTriple()}.node`, import.meta.url)));
+    expect(prebuiltAddonPath('linux-arm64-musl')).toMatch(/native\/sluice-native\.linux-arm64-musl\.node$/);
+    if (status.available) {
+      // The prebuilt (made by npm pack's prepack) wins when it is there and loads.
+      const prebuilt = loadAffinityUncached({ env: {}, path: prebuiltAddonPath() });
+      expect(status.path).toBe(prebuilt.available ? prebuiltAddonPath() : addonPath());
+    }
     expect(loadAffinity()).toBe(loadAffinity()); // memoized
+  });
+
+  it('SLUICE_NATIVE_PATH names the one file to load', () => {
+    const missing = join(tmpdir(), 'sluice-no-such-dir', 'y.node');
+    const s = loadAffinityUncached({ env: { SLUICE_NATIVE_PATH: missing } });
+    expect(s).toMatchObject({ available: false, addon: null, path: missing });
+    expect(s.reason).toBe(`${missing} missing (SLUICE_NATIVE_PATH)`);
+    if (status.available) {
+      expect(loadAffinityUncached({ env: { SLUICE_NATIVE_PATH: status.path! } })).toMatchObject({ available: true, path: status.path });
+    }
+  });
+
+  it('in a checkout, the hint is the repository command', () => {
+    expect(buildHint()).toBe('with cargo on PATH, run: npm run build:native');
+  });
+
+  it('an installed package without a loadable addon names the platform triple, what it looked for, and a command for the user\'s project', async () => {
+    // The real loader, transpiled into a package-like tree with no src/ and no native/ files.
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-noaddon-'));
+    try {
+      const out = ts.transpileModule(readFileSync(loaderSource, 'utf8'), {
+        compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+      });
+      const file = join(dir, 'dist', 'runtime', 'affinity.mjs');
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, out.outputText);
+      const loader = (await import(pathToFileURL(file).href)) as typeof import('../src/runtime/affinity.js');
+      const triple = platformTriple();
+      const prebuilt = join(dir, 'native', `sluice-native.${triple}.node`);
+      const local = join(dir, 'native', 'sluice-native.node');
+      const s = loader.loadAffinityUncached({ env: {} });
+      expect(s).toMatchObject({ available: false, addon: null, path: local });
+      expect(s.reason).toBe(
+        `no native addon for ${triple} (looked for ${prebuilt} and ${local}); with cargo on PATH (https://rustup.rs), ` +
+          `run in your project: npm rebuild sluice (or: node ${join(dir, 'scripts', 'build-native.mjs')})`,
+      );
+      // A prebuilt that is there but does not load is reported too, and the local build is still tried.
+      mkdirSync(join(dir, 'native'));
+      writeFileSync(prebuilt, 'not an ELF file');
+      const bad = loader.loadAffinityUncached({ env: {} });
+      expect(bad.available).toBe(false);
+      expect(bad.reason).toMatch(new RegExp(`^addon failed to load: .+ \\(${prebuilt.replace(/[.]/g, '\\.')}\\); no native addon for ${triple}`));
+      if (status.available) {
+        copyFileSync(status.path!, local);
+        expect(loader.loadAffinityUncached({ env: {} })).toMatchObject({ available: true, reason: null, path: local });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('platform triple (napi-rs names)', () => {
+  it('linux: arch and libc; arm: eabihf; others: platform-arch', () => {
+    expect(platformTriple('linux', 'x64', () => false)).toBe('linux-x64-gnu');
+    expect(platformTriple('linux', 'x64', () => true)).toBe('linux-x64-musl');
+    expect(platformTriple('linux', 'arm64', () => false)).toBe('linux-arm64-gnu');
+    expect(platformTriple('linux', 'arm', () => false)).toBe('linux-arm-gnueabihf');
+    expect(platformTriple('linux', 'arm', () => true)).toBe('linux-arm-musleabihf');
+    expect(platformTriple('darwin', 'arm64', () => false)).toBe('darwin-arm64');
+    expect(platformTriple('win32', 'x64', () => false)).toBe('win32-x64-msvc');
+  });
+
+  it.skipIf(process.platform !== 'linux')('this machine: glibc when the process report says so', () => {
+    const header = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header;
+    expect(platformTriple()).toBe(`linux-${process.arch}-${header.glibcVersionRuntime ? 'gnu' : 'musl'}`);
   });
 });
 

@@ -320,3 +320,47 @@ describe('Codec: cells', () => {
     }
   });
 });
+
+describe('Codec: values that lie about themselves (issue 16)', () => {
+  /** The cell after `cell` must be untouched by a write into `cell`. */
+  const nextCellUntouched = (f: () => void): void => {
+    const next = cell + 32;
+    mem.i32.fill(0x5a5a5a5a, next, next + 32);
+    f();
+    expect([...mem.i32.subarray(next, next + 32)].every((w) => w === 0x5a5a5a5a)).toBe(true);
+  };
+
+  it('a Uint8Array whose own byteLength lies is carried by its true length (no write past the cell)', () => {
+    const big = new Uint8Array(4096).fill(7);
+    Object.defineProperty(big, 'byteLength', { value: 1 });
+    nextCellUntouched(() => {
+      expect(put(big)).toBe(true); // 4096 bytes: spilled, as its true length says
+    });
+    expect(sameBytes(codec.read(cell, 0) as Uint8Array, new Uint8Array(4096).fill(7))).toBe(true);
+  });
+
+  it('a Uint8Array subclass with a lying byteLength getter and a faked constructor goes through v8.serialize, consistently', () => {
+    class Liar extends Uint8Array { override get byteLength(): number { return 1; } }
+    const v = new Liar(300).fill(3);
+    Object.defineProperty(v, 'constructor', { value: Uint8Array });
+    nextCellUntouched(() => { put(v); });
+    // v8.serialize asks the view for its byteLength (node's host-object writer): it carries
+    // what the getter says, as a consistent record, never more than it wrote.
+    const back = codec.read(cell, 0) as Uint8Array;
+    expect(back).toBeInstanceOf(Uint8Array);
+    expect(back.every((b) => b === 3)).toBe(true);
+  });
+
+  it('a Proxy, an Error whose getters throw and a detached ArrayBuffer are PayloadErrors, never the user\'s own throw', () => {
+    const trap = (): never => { throw new Error('trap'); };
+    const proxy = new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap, getOwnPropertyDescriptor: trap });
+    expect(() => codec.prepare(proxy)).toThrow(PayloadError);
+    const err = new Error('x');
+    Object.defineProperty(err, 'message', { get: trap });
+    expect(() => codec.prepare(err)).toThrow(PayloadError);
+    const ab = new ArrayBuffer(8);
+    structuredClone(ab, { transfer: [ab] });
+    expect(() => codec.prepare(ab)).toThrow(PayloadError);
+    expect(arena.used()).toBe(0);
+  });
+});

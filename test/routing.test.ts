@@ -115,7 +115,7 @@ describe.skipIf(!affinity.available || online.length < 2)('CPU pinning (native a
   it("'auto' pins each worker to a core of its own and leaves the main thread unpinned", async () => {
     const rt = await Runtime.start({ tasks, workers: 2 });
     try {
-      expect(rt.affinity).toEqual({ pinned: true, reason: null });
+      expect(rt.affinity).toEqual({ available: true, pinned: true, reason: null });
       const workers = rt.stats().workers;
       const pinned = workers.map((w) => allowedCpus(w.tid));
       expect(pinned[0]).toHaveLength(1);
@@ -145,7 +145,7 @@ describe.skipIf(!affinity.available || online.length < 2)('CPU pinning (native a
   it('affinity: false never pins', async () => {
     const rt = await Runtime.start({ tasks, workers: 2, affinity: false });
     try {
-      expect(rt.affinity.pinned).toBe(false);
+      expect(rt.affinity).toMatchObject({ available: affinity.available, pinned: false, reason: 'affinity: false' });
       for (const w of rt.stats().workers) expect(allowedCpus(w.tid)).toEqual(online);
     } finally {
       await rt.close();
@@ -234,9 +234,10 @@ describe('fallback without the addon', () => {
       env: { ...process.env, SLUICE_NO_NATIVE: '1' }, encoding: 'utf8', timeout: 60_000,
     });
     expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { value: number; affinity: { pinned: boolean; reason: string }; workers: { tid: number; cpus: null }[] };
+    const out = JSON.parse(r.stdout) as { value: number; affinity: { available: boolean; pinned: boolean; reason: string }; workers: { tid: number; cpus: null }[] };
     expect(out.value).toBe(2);
     expect(out.affinity.pinned).toBe(false);
+    expect(out.affinity.available).toBe(false);
     expect(out.affinity.reason).toMatch(/SLUICE_NO_NATIVE/);
     expect(out.workers).toEqual([{ tid: 0, cpus: null }, { tid: 0, cpus: null }]);
   });

@@ -3,6 +3,9 @@
  * have a rate limit, and only through this interface, so tests and replay can drive it by hand.
  */
 
+import { reportUncaught } from '../runtime/user-code.js';
+import { ClockError } from '../errors.js';
+
 export const TICKS_PER_SECOND = 1_000_000;
 
 export interface Clock {
@@ -35,6 +38,48 @@ export class MonotonicClock implements Clock {
     // Calibration differs by a few microseconds between threads; never step backwards here.
     if (t > this.last) this.last = t;
     return this.last;
+  }
+}
+
+/**
+ * A user's clock, as admission sees it (docs/design.md 4.11). now() is user code called inside
+ * the admission window: it must never throw out of it (the window flag would stay set and block
+ * crash recovery) nor hand the bucket NaN or a step backwards. A throw, a non-number, NaN,
+ * Infinity or a reading below the last good one is replaced by the last good reading; the first
+ * such failure is reported once, as an uncaught exception on a later tick (reportUncaught).
+ * Readings are floored to integer ticks. The default MonotonicClock is never wrapped.
+ */
+export class GuardedClock implements Clock {
+  readonly turnResolution: boolean;
+  private last: number;
+  private reported = false;
+
+  /** `read` and `turnResolution` were read from `target` once, at start/attach; `first` is a good reading. */
+  constructor(private readonly target: object, private readonly read: () => number, first: number, turnResolution: boolean) {
+    this.last = first;
+    this.turnResolution = turnResolution;
+  }
+
+  now(): number {
+    let v: unknown;
+    try {
+      v = Reflect.apply(this.read, this.target, []);
+    } catch (err) {
+      this.fail('threw', err);
+      return this.last;
+    }
+    if (typeof v !== 'number' || !(v >= this.last) || v === Infinity) {
+      this.fail(typeof v !== 'number' || Number.isNaN(v) || v === Infinity ? 'returned a value that is not a finite number' : 'went backwards', undefined);
+      return this.last;
+    }
+    this.last = Math.floor(v);
+    return this.last;
+  }
+
+  private fail(what: string, cause: unknown): void {
+    if (this.reported) return;
+    this.reported = true;
+    reportUncaught(new ClockError(`the admission clock's now() ${what}; admission uses its last good reading whenever it does`, cause === undefined ? undefined : { cause }));
   }
 }
 

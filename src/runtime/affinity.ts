@@ -1,6 +1,17 @@
 /**
- * CPU affinity: loads the optional native addon (native/, built by scripts/build-native.mjs into
- * native/sluice-native.node) and is a no-op when it is absent. Never throws on load.
+ * CPU affinity: loads the optional native addon (native/, Rust) and is a no-op when it is absent.
+ * Never throws on load.
+ *
+ * Which file (the first that loads wins; docs in README, "CPU pinning"):
+ * 1. an explicit path: `LoadAffinityOptions.path` or the SLUICE_NATIVE_PATH environment variable
+ *    (then only that file is tried);
+ * 2. the prebuilt binary shipped in the npm package, named after the platform the napi-rs way:
+ *    native/sluice-native.<triple>.node, e.g. native/sluice-native.linux-x64-gnu.node (built by
+ *    `npm pack`'s prepack: scripts/build-native.mjs --prebuilt);
+ * 3. native/sluice-native.node, built locally from native/src (the repository's `npm ci`, or the
+ *    package's install script when no prebuilt loads here and cargo is on PATH).
+ * When none loads, the reason names the platform triple it looked for and a command that builds
+ * the addon from where the user is (their project, or this repository).
  *
  * What pinning touches, and what it does not:
  * - `setAffinity(cpus)` pins the CALLING OS THREAD only (sched_setaffinity with pid 0), never the
@@ -30,7 +41,7 @@
  * code = errno name (e.g. 'EINVAL') and a message "sched_setaffinity failed: errno 22 (EINVAL:
  * Invalid argument)" when the OS refuses.
  */
-import { stat } from 'node:fs';
+import { existsSync, readFileSync, stat } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { NativeFutex } from '../shm/waker.js';
@@ -65,24 +76,81 @@ export interface AffinityStatus {
   /** Why the addon is unavailable; null when available. */
   reason: string | null;
   addon: AffinityAddon | null;
-  /** The .node file that was (or would have been) loaded; null when loading was skipped. */
+  /** The .node file that was loaded (or the last one tried); null when loading was skipped. */
   path: string | null;
 }
 
 export interface LoadAffinityOptions {
-  /** Environment to read SLUICE_NO_NATIVE from (default process.env). */
+  /** Environment to read SLUICE_NO_NATIVE and SLUICE_NATIVE_PATH from (default process.env). */
   env?: Record<string, string | undefined>;
-  /** Override the addon file (default native/sluice-native.node in the package root). */
+  /** Load exactly this file (nothing else is tried). Default: SLUICE_NATIVE_PATH, else the
+   *  prebuilt for this platform, else native/sluice-native.node, in the package root. */
   path?: string;
 }
 
 /** This file is src/runtime/affinity.ts or dist/runtime/affinity.js: two levels below the root. */
-const DEFAULT_ADDON_URL = new URL('../../native/sluice-native.node', import.meta.url);
+const PACKAGE_ROOT_URL = new URL('../../', import.meta.url);
+const ADDON_NAME = 'sluice-native';
 const ADDON_FUNCTIONS = ['setAffinity', 'getAffinity', 'currentCpu', 'threadId', 'topology'] as const;
 
-/** Absolute path of the addon file the loader looks for. */
+/** Absolute path of the locally built addon, native/sluice-native.node in the package root. */
 export function addonPath(): string {
-  return fileURLToPath(DEFAULT_ADDON_URL);
+  return fileURLToPath(new URL(`native/${ADDON_NAME}.node`, PACKAGE_ROOT_URL));
+}
+
+/** Absolute path of the prebuilt addon for a platform triple (default: this one). */
+export function prebuiltAddonPath(triple: string = platformTriple()): string {
+  return fileURLToPath(new URL(`native/${ADDON_NAME}.${triple}.node`, PACKAGE_ROOT_URL));
+}
+
+/**
+ * Whether this Linux runs on musl rather than glibc, decided the way napi-rs's generated loaders
+ * do: /usr/bin/ldd's text first (cheap), then the process report's glibcVersionRuntime (absent on
+ * musl) and its list of shared objects. scripts/build-native.mjs has the same function.
+ */
+export function isMusl(): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    return readFileSync('/usr/bin/ldd', 'utf8').includes('musl');
+  } catch {
+    // no ldd (distroless images): ask the process report
+  }
+  try {
+    const report = process.report?.getReport() as
+      | { header?: { glibcVersionRuntime?: string }; sharedObjects?: string[] }
+      | undefined;
+    if (report?.header?.glibcVersionRuntime) return false;
+    return (report?.sharedObjects ?? []).some((f) => f.includes('libc.musl-') || f.includes('ld-musl-'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The napi-rs platform triple of a .node file: `${platform}-${arch}[-${abi}]`, e.g.
+ * linux-x64-gnu, linux-arm64-musl, linux-arm-gnueabihf, darwin-arm64, win32-x64-msvc.
+ */
+export function platformTriple(
+  platform: string = process.platform, arch: string = process.arch, musl: () => boolean = isMusl,
+): string {
+  if (platform === 'linux') {
+    const libc = musl() ? 'musl' : 'gnu';
+    return `linux-${arch}-${arch === 'arm' ? `${libc}eabihf` : libc}`;
+  }
+  if (platform === 'win32') return `win32-${arch}-msvc`;
+  return `${platform}-${arch}`;
+}
+
+/** Whether the package root is a checkout of the repository (src/ present) or an installed package. */
+function isCheckout(): boolean {
+  return existsSync(fileURLToPath(new URL('src/runtime/affinity.ts', PACKAGE_ROOT_URL)));
+}
+
+/** A command that builds the addon, as the user can run it from where they are. */
+export function buildHint(): string {
+  if (isCheckout()) return 'with cargo on PATH, run: npm run build:native';
+  const script = fileURLToPath(new URL('scripts/build-native.mjs', PACKAGE_ROOT_URL));
+  return `with cargo on PATH (https://rustup.rs), run in your project: npm rebuild sluice (or: node ${script})`;
 }
 
 function unavailable(reason: string, path: string | null): AffinityStatus {
@@ -94,6 +162,33 @@ function messageOf(err: unknown): string {
   return msg.split('\n')[0] ?? msg;
 }
 
+type Attempt = { ok: true; addon: AffinityAddon } | { ok: false; missing: boolean; reason: string };
+
+function tryLoad(path: string): Attempt {
+  try {
+    const require = createRequire(import.meta.url);
+    const mod: unknown = require(path);
+    if (typeof mod !== 'object' || mod === null) {
+      return { ok: false, missing: false, reason: `${path} did not export an object` };
+    }
+    const record = mod as Record<string, unknown>;
+    const missing = ADDON_FUNCTIONS.filter((name) => typeof record[name] !== 'function');
+    if (missing.length > 0) {
+      return { ok: false, missing: false, reason: `${path} lacks ${missing.join(', ')}` };
+    }
+    const addon = mod as AffinityAddon;
+    // Probe: a sandbox (seccomp) may refuse the syscalls even though the file loads.
+    addon.getAffinity();
+    return { ok: true, addon };
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if ((code === 'MODULE_NOT_FOUND' || code === 'ENOENT') && !existsSync(path)) {
+      return { ok: false, missing: true, reason: `${path} missing` };
+    }
+    return { ok: false, missing: false, reason: `addon failed to load: ${messageOf(err)} (${path})` };
+  }
+}
+
 /** Loads the addon without memoization (for tests and tools). Never throws. */
 export function loadAffinityUncached(options: LoadAffinityOptions = {}): AffinityStatus {
   const env = options.env ?? process.env;
@@ -103,34 +198,30 @@ export function loadAffinityUncached(options: LoadAffinityOptions = {}): Affinit
   if (process.platform !== 'linux') {
     return unavailable(`not supported on ${process.platform} (Linux only)`, null);
   }
-  let path: string;
+  const explicit = options.path ?? (env.SLUICE_NATIVE_PATH || undefined);
+  let triple: string;
+  let candidates: string[];
   try {
-    path = options.path ?? addonPath();
+    triple = platformTriple();
+    candidates = explicit !== undefined ? [explicit] : [prebuiltAddonPath(triple), addonPath()];
   } catch (err) {
     return unavailable(`cannot resolve the addon path: ${messageOf(err)}`, null);
   }
-  try {
-    const require = createRequire(import.meta.url);
-    const mod: unknown = require(path);
-    if (typeof mod !== 'object' || mod === null) {
-      return unavailable(`${path} did not export an object`, path);
-    }
-    const record = mod as Record<string, unknown>;
-    const missing = ADDON_FUNCTIONS.filter((name) => typeof record[name] !== 'function');
-    if (missing.length > 0) {
-      return unavailable(`${path} lacks ${missing.join(', ')}`, path);
-    }
-    const addon = mod as AffinityAddon;
-    // Probe: a sandbox (seccomp) may refuse the syscalls even though the file loads.
-    addon.getAffinity();
-    return { available: true, reason: null, addon, path };
-  } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    if (code === 'MODULE_NOT_FOUND' || code === 'ENOENT') {
-      return unavailable(`addon not built (${path} missing; run npm run build:native)`, path);
-    }
-    return unavailable(`addon failed to load: ${messageOf(err)}`, path);
+  const failures: string[] = [];
+  for (const path of candidates) {
+    const attempt = tryLoad(path);
+    if (attempt.ok) return { available: true, reason: null, addon: attempt.addon, path };
+    if (!attempt.missing) failures.push(attempt.reason);
   }
+  const last = candidates[candidates.length - 1]!;
+  if (explicit !== undefined) {
+    const why = failures[0] ?? `${explicit} missing`;
+    return unavailable(`${why}${options.path === undefined ? ' (SLUICE_NATIVE_PATH)' : ''}`, explicit);
+  }
+  // Nothing loaded: say what was looked for (the platform triple), what failed, and how to build it.
+  const looked = `no native addon for ${triple} (looked for ${candidates.join(' and ')})`;
+  const detail = failures.length > 0 ? `${failures.join('; ')}; ${looked}` : looked;
+  return unavailable(`${detail}; ${buildHint()}`, last);
 }
 
 let cached: AffinityStatus | undefined;

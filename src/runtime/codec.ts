@@ -15,11 +15,13 @@
  * the same built-in class with the same own enumerable properties (e.g. `code`).
  */
 import v8 from 'node:v8';
+import { types } from 'node:util';
 import {
   C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, CF_BUFFER, CF_SPILLED, Memory,
 } from '../shm/layout.js';
 import { ARENA_FULL, ArenaWriter, arenaDataByte, arenaFree } from '../shm/arena.js';
-import { PayloadError, SLUICE_ERROR_CLASSES } from '../errors.js';
+import { PayloadError, SLUICE_ERROR_CLASSES, describe } from '../errors.js';
+import { uncloneable } from './options.js';
 
 export const T_UNDEFINED = 0;
 export const T_NULL = 1;
@@ -33,6 +35,20 @@ export const T_U8 = 8;
 export const T_AB = 9;
 export const T_V8 = 10;
 export const T_ERROR = 11;
+
+const { isUint8Array, isArrayBuffer, isNativeError } = types;
+/** %TypedArray%.prototype.byteLength: reads the internal slot, whatever the object says of itself. */
+const typedArrayByteLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, 'byteLength')!.get! as (this: Uint8Array) => number;
+const arrayBufferDetachedGetter = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get as ((this: ArrayBuffer) => boolean) | undefined;
+function arrayBufferDetached(ab: ArrayBuffer): boolean {
+  if (arrayBufferDetachedGetter !== undefined) return arrayBufferDetachedGetter.call(ab);
+  try {
+    new Uint8Array(ab); // throws on a detached buffer
+    return false;
+  } catch {
+    return true;
+  }
+}
 
 /** prepare() returns this when the value needs arena space and the arena is full right now. */
 export const PREPARE_FULL = -1;
@@ -99,19 +115,43 @@ export class Codec {
         return this.prepareBytes(T_V8, serialize(value, what));
       case 'object':
         if (value === null) return (this.tag = T_NULL);
-        if (value instanceof Uint8Array && value.constructor !== Uint8Array && !Buffer.isBuffer(value)) {
-          return this.prepareBytes(T_V8, serialize(value, what));
-        }
-        if (value instanceof Uint8Array) {
-          if (Buffer.isBuffer(value)) this.flags = CF_BUFFER;
-          return this.prepareBytes(T_U8, value);
-        }
-        if (value instanceof ArrayBuffer) return this.prepareBytes(T_AB, new Uint8Array(value));
-        if (value instanceof Error) return this.prepareBytes(T_ERROR, serialize(errorRecord(value), what));
-        return this.prepareBytes(T_V8, serialize(value, what));
+        return this.prepareObject(value, what);
       default:
-        throw new PayloadError(`${what} of type ${typeof value} cannot be sent to a worker`);
+        throw new PayloadError(`${what} cannot be sent to a worker: it is ${describe(value)}`);
     }
+  }
+
+  /**
+   * An object is user code: its prototype, `constructor`, `byteLength` and getters may lie or
+   * throw, and a Proxy traps everything. So it is classified by internal slots only (node:util
+   * types, which run no JavaScript), a Uint8Array's length is read with the intrinsic getter (an
+   * own `byteLength` of 1 on a 1 MiB array must not make write() copy 1 MiB into a 92-byte cell),
+   * and anything that throws while being read is a PayloadError, never the user's own throw.
+   */
+  private prepareObject(value: object, what: string): number {
+    if (isUint8Array(value)) {
+      // Not a Proxy (it has the internal slot), so getPrototypeOf runs no trap.
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto === Uint8Array.prototype || proto === Buffer.prototype) {
+        if (proto === Buffer.prototype) this.flags = CF_BUFFER;
+        return this.prepareBytes(T_U8, value, typedArrayByteLength.call(value));
+      }
+      return this.prepareBytes(T_V8, serialize(value, what)); // a subclass: as structured clone sees it
+    }
+    if (isArrayBuffer(value)) {
+      if (arrayBufferDetached(value)) throw new PayloadError(`${what} is a detached ArrayBuffer`);
+      return this.prepareBytes(T_AB, new Uint8Array(value));
+    }
+    if (isNativeError(value)) {
+      let rec: ErrorRecord;
+      try {
+        rec = errorRecord(value);
+      } catch {
+        throw new PayloadError(`${what} is an Error that could not be read (a getter or Proxy trap threw)`);
+      }
+      return this.prepareBytes(T_ERROR, serialize(rec, what));
+    }
+    return this.prepareBytes(T_V8, serialize(value, what));
   }
 
   /** Release what prepare() reserved, when the cell will not be written (a rejected submit). */
@@ -229,10 +269,11 @@ export class Codec {
     return this.reserve(n);
   }
 
-  private prepareBytes(tag: number, bytes: Uint8Array): number {
+  /** `len`: the bytes' true length (the intrinsic getter's; never a user's `byteLength`). */
+  private prepareBytes(tag: number, bytes: Uint8Array, len = bytes.byteLength): number {
     this.tag = tag;
     this.bytes = bytes;
-    this.len = bytes.byteLength;
+    this.len = len;
     if (this.len <= C_INLINE_BYTES) return tag;
     return this.reserve(this.len);
   }
@@ -257,11 +298,16 @@ export class Codec {
   }
 }
 
+/**
+ * v8.serialize, or a PayloadError saying what kind of value it refused. V8's DataCloneError
+ * message quotes the value ("<value> could not be cloned."), so neither it nor the error is kept
+ * (not even as the cause: an error's cause is printed with it).
+ */
 function serialize(value: unknown, what: string): Buffer {
   try {
     return v8.serialize(value);
-  } catch (err) {
-    throw new PayloadError(`${what} cannot be cloned: ${(err as Error).message}`, { cause: err });
+  } catch {
+    throw new PayloadError(`${what} cannot be cloned: ${uncloneable(value, v8.serialize)}`);
   }
 }
 
@@ -283,7 +329,7 @@ export function errorRecord(err: Error, depth = 0, seen: Set<unknown> = new Set(
   for (const key of Object.keys(err)) {
     if (key === 'cause' || key === 'errors') continue;
     const v = (err as unknown as Record<string, unknown>)[key];
-    props[key] = clonable(v) ? v : String(v);
+    props[key] = clonable(v) ? v : `[${describe(v)}: not clonable]`;
   }
   const rec: ErrorRecord = { name: String(err.name), message: String(err.message), stack: err.stack === undefined ? undefined : String(err.stack), props };
   if (depth < MAX_ERROR_DEPTH) {

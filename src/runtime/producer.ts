@@ -13,7 +13,8 @@ import {
 } from '../shm/layout.js';
 import { GATE_FIELD_MAX, Limits, pack } from '../admission/gate.js';
 import { earnedMod32 } from '../admission/bucket.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, describe } from '../errors.js';
+import { snapshot } from './options.js';
 import {
   C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_DRAINING, RT_RUNNING,
   S_ADMITTED, S_REJECTED, S_RESOLVED, OUTCOMES, Outcome, TK_GEN_SHIFT, TK_PENDING,
@@ -40,17 +41,14 @@ export interface ProducerLimits {
   slots?: number;
 }
 
-const LIMIT_KEYS = new Set(['rate', 'burst', 'slots']);
+const LIMIT_KEYS = ['rate', 'burst', 'slots'] as const;
 
+/** Limits, read once (options.ts snapshot) and checked. `name` is already validated. */
 export function normalizeLimits(name: string, given: ProducerLimits | undefined, globalSlots: number): Limits {
-  const l = given ?? {};
-  if (typeof l !== 'object' || l === null) throw new ConfigError(`producer '${name}': limits must be an object`);
-  for (const k of Object.keys(l)) {
-    if (!LIMIT_KEYS.has(k)) throw new ConfigError(`producer '${name}': unknown limit '${k}' (known: rate, burst, slots)`);
-  }
+  const l = snapshot(`producer '${name}'`, 'limits', given, LIMIT_KEYS) as ProducerLimits;
   const int = (key: string, v: unknown, max: number): number => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
-      throw new ConfigError(`producer '${name}': ${key} must be an integer from 1 to ${max}; got ${String(v)}`);
+      throw new ConfigError(`producer '${name}': ${key} must be an integer from 1 to ${max}; got ${describe(v)}`);
     }
     return v;
   };
@@ -71,9 +69,11 @@ const sameLimits = (a: Limits, b: Limits): boolean => a.rate === b.rate && a.bur
 export function lookupOrRegister(
   mem: Memory, name: string, given: ProducerLimits | undefined, now: number,
 ): { index: number; limits: Limits } {
-  if (typeof name !== 'string' || name.length === 0) throw new ConfigError('producer name must be a non-empty string');
+  if (typeof name !== 'string' || name.length === 0) throw new ConfigError(`producer name must be a non-empty string; got ${describe(name)}`);
+  // UTF-8 turns every lone surrogate into U+FFFD: two such names would share one entry.
+  if (!name.isWellFormed()) throw new ConfigError('producer name must be well-formed Unicode (it has a lone surrogate)');
   const encoded = Buffer.from(name, 'utf8');
-  if (encoded.length > NAME_BYTES) throw new ConfigError(`producer name '${name}' is longer than ${NAME_BYTES} UTF-8 bytes`);
+  if (encoded.length > NAME_BYTES) throw new ConfigError(`producer name is ${encoded.length} UTF-8 bytes; at most ${NAME_BYTES}`);
   const wanted = normalizeLimits(name, given, mem.layout.globalSlots);
   const i32 = mem.i32;
   for (let p = 0; p < mem.layout.maxProducers; p++) {
@@ -174,7 +174,16 @@ export interface ProducerHost {
   readonly att: Attachment;
   readonly chains: readonly Int32Array[];
   readonly clock: Clock;
+  /** The runtime's instance id: only TaskRefs carrying it are accepted (task.ts). */
+  readonly instance: string;
   resolveTask(name: string): TaskRef;
+}
+
+/** Submit options, read once and checked (parseSubmitOptions). */
+export interface ParsedSubmit {
+  readonly deadlineMs: number | undefined;
+  readonly queueTimeoutMs: number | undefined;
+  readonly signal: AbortSignal | undefined;
 }
 
 
@@ -204,15 +213,19 @@ export class Producer {
    */
   submit<T = unknown>(task: TaskRef | string, payload?: unknown, options?: SubmitOptions): Admission<T> {
     const ref = this.ref(task);
+    return this._submitParsed(ref, payload, options === undefined ? undefined : parseSubmitOptions(options));
+  }
+
+  /** @internal submit() after its task and options were checked (rt.run re-submits through it). */
+  _submitParsed<T = unknown>(ref: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Admission<T> {
     let deadline = ref.deadlineMs;
     let queueTimeout = ref.queueTimeoutMs;
     let signal: AbortSignal | undefined;
     if (options !== undefined) {
-      checkSubmitOptions(options);
       deadline = options.deadlineMs ?? deadline;
       queueTimeout = options.queueTimeoutMs ?? queueTimeout;
       signal = options.signal;
-      if (signal?.aborted) throw signal.reason ?? new DOMException('submit aborted', 'AbortError');
+      if (signal !== undefined && signalAborted(signal)) throw signalReason(signal) ?? new DOMException('submit aborted', 'AbortError');
     }
     const t = this.admit(ref, payload, deadline);
     if (t < 0) return REJECTIONS[~t]!;
@@ -237,16 +250,21 @@ export class Producer {
   submitCallback<T = unknown>(
     task: TaskRef | string, payload: unknown, callback: (err: unknown, value: T, tag: number) => void, tag = 0,
   ): Rejection | null {
-    const t = this.admit(this.ref(task), payload, 0);
+    const ref = this.ref(task);
+    if (typeof callback !== 'function') throw new ConfigError(`submitCallback: callback must be a function; got ${describe(callback)}`);
+    if (typeof tag !== 'number' || !Number.isInteger(tag) || tag < -(2 ** 31) || tag > 2 ** 31 - 1) {
+      throw new ConfigError(`submitCallback: tag must be an int32; got ${describe(tag)}`);
+    }
+    tag |= 0; // -0 -> 0
+    const t = this.admit(ref, payload, 0);
     if (t < 0) return REJECTIONS[~t]!;
     this.att.trackCallback(t, this.index, callback as (err: unknown, value: unknown, tag: number) => void, tag);
     return null;
   }
 
+  /** 0. The task: a name, or a TaskRef of this runtime (its private brand and instance id, task.ts). */
   private ref(task: TaskRef | string): TaskRef {
-    const ref = typeof task === 'string' ? this.host.resolveTask(task) : task;
-    if (!(ref instanceof TaskRef)) throw new ConfigError('submit: task must be a TaskRef from rt.task() or a task name');
-    return ref;
+    return typeof task === 'string' ? this.host.resolveTask(task) : TaskRef.own(task, this.host.instance);
   }
 
   /** Submit steps 1-6. Returns the token index, or ~reason (negative) when rejected. */
@@ -339,12 +357,13 @@ export class Producer {
    * the next admission). Slow down on 'saturated' instead of retrying blindly.
    */
   on(event: 'saturated' | 'clear', listener: EdgeListener): this {
-    if (event !== 'saturated' && event !== 'clear') throw new ConfigError(`unknown producer event '${String(event)}'`);
+    checkListener('on', event, listener);
     this.listeners[event].push(listener);
     return this;
   }
 
   off(event: 'saturated' | 'clear', listener: EdgeListener): this {
+    checkListener('off', event, listener);
     const list = this.listeners[event];
     const i = list.indexOf(listener);
     if (i >= 0) list.splice(i, 1);
@@ -371,17 +390,38 @@ export class Producer {
   }
 }
 
-const SUBMIT_OPTION_KEYS = new Set(['deadlineMs', 'queueTimeoutMs', 'signal']);
+function checkListener(where: string, event: unknown, listener: unknown): void {
+  if (event !== 'saturated' && event !== 'clear') {
+    throw new ConfigError(`producer.${where}: unknown event ${typeof event === 'string' && event.length <= 20 && /^\w+$/.test(event) ? `'${event}'` : `(${describe(event)})`} (known: saturated, clear)`);
+  }
+  if (typeof listener !== 'function') throw new ConfigError(`producer.${where}: listener must be a function; got ${describe(listener)}`);
+}
 
-function checkSubmitOptions(options: SubmitOptions): void {
-  for (const k of Object.keys(options)) {
-    if (!SUBMIT_OPTION_KEYS.has(k)) throw new ConfigError(`submit: unknown option '${k}' (known: deadlineMs, queueTimeoutMs, signal)`);
+const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal'] as const;
+
+// AbortSignal's own accessors and EventTarget's methods, called on the signal: a look-alike fails
+// their brand check, and a real signal's own overrides (user code) are never consulted.
+const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+const reasonGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'reason')!.get!;
+const addListener = EventTarget.prototype.addEventListener;
+const removeListener = EventTarget.prototype.removeEventListener;
+const signalAborted = (s: AbortSignal): boolean => Reflect.apply(abortedGetter, s, []) as boolean;
+const signalReason = (s: AbortSignal): unknown => Reflect.apply(reasonGetter, s, []);
+
+/** Submit options, each read once and checked: nothing after this reads the caller's object. */
+export function parseSubmitOptions(options: unknown): ParsedSubmit {
+  const o = snapshot('submit', 'options', options, SUBMIT_OPTION_KEYS);
+  const deadlineMs = o.deadlineMs === undefined ? undefined : checkMs('submit', 'deadlineMs', o.deadlineMs);
+  const queueTimeoutMs = o.queueTimeoutMs === undefined ? undefined : checkMs('submit', 'queueTimeoutMs', o.queueTimeoutMs);
+  const signal = o.signal;
+  if (signal !== undefined) {
+    try {
+      signalAborted(signal as AbortSignal);
+    } catch {
+      throw new ConfigError(`submit: signal must be an AbortSignal; got ${describe(signal)}`);
+    }
   }
-  checkMs('submit', 'deadlineMs', options.deadlineMs);
-  checkMs('submit', 'queueTimeoutMs', options.queueTimeoutMs);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new ConfigError('submit: signal must be an AbortSignal');
-  }
+  return { deadlineMs, queueTimeoutMs, signal: signal as AbortSignal | undefined };
 }
 
 /**
@@ -391,10 +431,10 @@ function checkSubmitOptions(options: SubmitOptions): void {
 function watchQueue(token: Token, signal: AbortSignal | undefined, queueTimeoutMs: number): void {
   const retract = (): void => { token.cancel(); };
   const timer = queueTimeoutMs > 0 ? setTimeout(retract, queueTimeoutMs) : null;
-  signal?.addEventListener('abort', retract, { once: true });
+  if (signal !== undefined) Reflect.apply(addListener, signal, ['abort', retract, { once: true }]);
   token._cleanup = (): void => {
     if (timer !== null) clearTimeout(timer);
-    signal?.removeEventListener('abort', retract);
+    if (signal !== undefined) Reflect.apply(removeListener, signal, ['abort', retract]);
   };
 }
 

@@ -25,7 +25,7 @@
  * ours; a full ring is refused as 'ring-full'). Its inputs are the occupancy it read and, with
  * rule 2, the submitter's CPU: the decision is a pure function of those.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError, describe } from '../errors.js';
 
 export const WEIGHTS = ['heavy', 'medium', 'light'] as const;
 export type Weight = (typeof WEIGHTS)[number];
@@ -35,7 +35,7 @@ export const ANY_WEIGHT = 3;
 
 export function weightIndex(weight: unknown): number {
   const i = WEIGHTS.indexOf(weight as Weight);
-  if (i < 0) throw new ConfigError(`weight must be one of ${WEIGHTS.join(', ')}; got ${String(weight)}`);
+  if (i < 0) throw new ConfigError(`weight must be one of ${WEIGHTS.join(', ')}; got ${describe(weight)}`);
   return i;
 }
 

@@ -6,21 +6,26 @@
  * coming back through its own completion ring.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import os from 'node:os';
 import { createRequire } from 'node:module';
+import { createHash, randomFillSync } from 'node:crypto';
+import { types } from 'node:util';
 import {
-  A_ACTIVE, A_FREE, A_STATE, CAPACITY_REASONS, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT,
+  A_ACTIVE, A_FREE, A_STATE, BLOCK_BYTES, CAPACITY_REASONS, DIGEST_WORDS, H_DIGEST, H_INSTANCE, H_PROBE, H_TASK_COUNT, H_WORKERS, Memory, readLayout, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT,
   W_CPU_MASK, W_EXECUTED, W_FAILED, W_PARKS, W_RESTARTS, W_ROUTED_HEAVY, W_ROUTED_LIGHT, W_ROUTED_MEDIUM, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { wake, WAKER_PARKED } from '../shm/waker.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
+import { clockOption, parseStartOptions, snapshot } from './options.js';
 import { Attachment } from './attachment.js';
-import { Admission, lookupOrRegister, Producer, ProducerLimits, producerStats, ProducerStats, registeredProducers, SubmitOptions } from './producer.js';
+import {
+  Admission, lookupOrRegister, ParsedSubmit, parseSubmitOptions, Producer, ProducerLimits, producerStats, ProducerStats, registeredProducers,
+  SubmitOptions,
+} from './producer.js';
 import { resolveTask, TaskOptions, TaskRef } from './task.js';
 import { preferenceChains, stealMask, type Weight } from './routing.js';
 import { chooseCpus, loadAffinity, warmLibuvPool } from './affinity.js';
 import { isTypeScript, taskModuleHref } from './tasks-module.js';
-import { AttachError, ConfigError, RejectedError, WorkerStartError } from '../errors.js';
+import { AttachError, ConfigError, RejectedError, SluiceError, WorkerStartError, describe } from '../errors.js';
 import { Supervisor } from './supervisor.js';
 import { Hooks } from './hooks.js';
 import type { WorkerData } from './worker.js';
@@ -101,6 +106,9 @@ export interface CloseOptions {
 }
 
 export interface AffinityInfo {
+  /** The native addon loaded in this process: pinning is possible and parked workers sleep in its
+   *  futex (false: no addon for this platform, or SLUICE_NO_NATIVE=1; `reason` says which). */
+  available: boolean;
   pinned: boolean;
   /** Why workers are not pinned; null when they are. */
   reason: string | null;
@@ -138,26 +146,13 @@ export interface RuntimeStats {
   events: string[];
 }
 
-const OPTION_KEYS = new Set([
-  'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'steal', 'asyncConcurrency', 'maxProducers',
-  'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
-  'stallMs',
-]);
-
 interface Waiter {
   task: TaskRef;
   payload: unknown;
-  options: SubmitOptions | undefined;
+  /** Read and checked once, at rt.run(): re-submits never read the caller's object again. */
+  options: ParsedSubmit | undefined;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
-}
-
-function intOption(o: Record<string, unknown>, key: string, dflt: number, min: number, max: number, pow2 = false): number {
-  const v = o[key] ?? dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max || (pow2 && (v & (v - 1)) !== 0)) {
-    throw new ConfigError(`${key} must be ${pow2 ? 'a power of two' : 'an integer'} from ${min} to ${max}; got ${String(o[key])}`);
-  }
-  return v;
 }
 
 export class Runtime {
@@ -170,8 +165,12 @@ export class Runtime {
   private closing: Promise<void> | null = null;
   private defaultProducer: Producer | null = null;
   /** @internal */ readonly chains: Int32Array[];
+  /** @internal The shared memory's instance id: TaskRefs of other runtimes carry another (task.ts). */
+  readonly instance: string;
   /** Whether workers are pinned to cores, and if not, why. */
-  affinity: AffinityInfo = { pinned: false, reason: 'attached runtime: workers belong to the starting thread' };
+  affinity: AffinityInfo = {
+    available: loadAffinity().available, pinned: false, reason: 'attached runtime: workers belong to the starting thread',
+  };
 
   private constructor(
     mem: Memory,
@@ -184,6 +183,8 @@ export class Runtime {
   ) {
     this.mem = mem;
     this.att = att;
+    Object.freeze(names);
+    this.instance = instanceId(mem);
     this.chains = chainLists.map((c) => Int32Array.from(c));
     att.chains = this.chains;
     att.onDrained = this.afterDrain;
@@ -200,58 +201,44 @@ export class Runtime {
 
   /** Start a runtime: lay out shared memory, spawn the workers, load the task module in each. */
   static async start(options: RuntimeOptions): Promise<Runtime> {
-    if (options === null || typeof options !== 'object') throw new ConfigError('Runtime.start takes an options object');
-    const o = options as unknown as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (!OPTION_KEYS.has(k)) throw new ConfigError(`unknown option '${k}'`);
-    if (typeof options.tasks !== 'string' && !(options.tasks instanceof URL)) {
-      throw new ConfigError('tasks must be a module path or URL');
-    }
-    const workers = intOption(o, 'workers', os.availableParallelism(), 1, 255);
-    const globalSlots = intOption(o, 'globalSlots', 512, 1, 0xffff);
-    const ringCapacity = intOption(o, 'ringCapacity', 256, 2, 1 << 16, true);
-    const spin = intOption(o, 'spin', 50, 0, 1_000_000);
-    const asyncLimit = intOption(o, 'asyncConcurrency', 64, 1, 1 << 16);
-    const maxProducers = intOption(o, 'maxProducers', 64, 1, 4096);
-    const maxAttachments = intOption(o, 'maxAttachments', 16, 1, 255);
-    const spillBytes = intOption(o, 'spillBytes', 1 << 20, 1 << 10, 1 << 30, true);
-    const runQueueLimit = intOption(o, 'runQueueLimit', 65536, 0, 2 ** 31 - 1);
-    const affinity = options.affinity ?? 'auto';
-    if (affinity !== 'auto' && affinity !== false && !Array.isArray(affinity)) {
-      throw new ConfigError(`affinity must be 'auto', false or an array of CPU lists; got ${String(affinity)}`);
-    }
-    if (Array.isArray(affinity)) checkAffinityMap(affinity, workers);
-    const href = taskModuleHref(options.tasks);
+    // Every option is read once and checked (options.ts) before anything is allocated.
+    const cfg = parseStartOptions(options);
+    const { workers } = cfg;
+    const href = taskModuleHref(cfg.tasks);
+    checkTypeScriptSupport(href);
 
-    const mem = Memory.create({
-      workers, ringCapacity, globalSlots, maxProducers, maxAttachments, spillBytes, taskCount: 0,
-      spinMicros: spin, asyncLimit, testHooks: options.testHooks === true,
-    });
+    let mem: Memory;
+    try {
+      mem = Memory.create({
+        workers, ringCapacity: cfg.ringCapacity, globalSlots: cfg.globalSlots, maxProducers: cfg.maxProducers,
+        maxAttachments: cfg.maxAttachments, spillBytes: cfg.spillBytes, taskCount: 0, spinMicros: cfg.spin, asyncLimit: cfg.asyncLimit,
+        testHooks: cfg.testHooks,
+      });
+    } catch (cause) {
+      if (!(cause instanceof RangeError)) throw cause;
+      throw new ConfigError(
+        `Runtime.start: could not allocate ${cfg.layout.totalBytes} bytes of shared memory; lower spillBytes, maxAttachments, workers, ringCapacity or globalSlots`,
+        { cause },
+      );
+    }
+    // The instance id every TaskRef of this runtime carries (task.ts).
+    randomFillSync(mem.i32.subarray(H_INSTANCE, H_INSTANCE + 2));
     const epoch = hrtimeMicros();
     mem.setEpochMicros(epoch);
-    const clock = options.clock ?? new MonotonicClock(epoch);
+    const clock = cfg.clock ?? new MonotonicClock(epoch);
 
-    const { cpus, status: affinityStatus } = await planAffinity(affinity, workers);
+    const { cpus, status: affinityStatus } = await planAffinity(cfg.affinity, workers);
     const chains = preferenceChains(cpus.map((c) => (c ? Math.min(...c) : null)));
-    const steal = options.steal ?? true;
-    if (typeof steal !== 'boolean') throw new ConfigError(`steal must be a boolean; got ${String(steal)}`);
-    const warmUp = options.warmUp ?? true;
-    if (typeof warmUp !== 'boolean') throw new ConfigError(`warmUp must be a boolean; got ${String(warmUp)}`);
+    const { steal, warmUp, taskData } = cfg;
 
     let names: string[];
-    checkTypeScriptSupport(href);
     const supervisor = new Supervisor(
       mem, workerEntry(),
       (w, replacement): WorkerData => ({
-        sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]!, taskData: options.taskData, stealMask: steal ? stealMask(chains, w) : 0,
+        sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]!, taskData, stealMask: steal ? stealMask(chains, w) : 0,
         warmUp: warmUp && !replacement,
       }),
-      {
-        watchdogMs: intOption(o, 'watchdogMs', 10, 1, 60_000),
-        maxRestarts: intOption(o, 'maxRestarts', 10, 0, 1_000_000),
-        stallMs: intOption(o, 'stallMs', 5000, 0, 2 ** 31 - 1),
-        restartWindowMs: 60_000,
-        resourceLimits: options.resourceLimits,
-      },
+      { watchdogMs: cfg.watchdogMs, maxRestarts: cfg.maxRestarts, stallMs: cfg.stallMs, restartWindowMs: 60_000, resourceLimits: cfg.resourceLimits },
     );
     try {
       const lists = await Promise.all(Array.from({ length: workers }, (_, w) => supervisor.spawn(w).catch((err: Error) => {
@@ -266,48 +253,51 @@ export class Runtime {
     } catch (err) {
       supervisor.stop();
       await supervisor.terminateAll();
-      throw err;
+      if (err instanceof SluiceError) throw err;
+      throw new WorkerStartError(`a worker could not be created: ${(err as Error)?.name ?? describe(err)}`, { cause: err });
     }
     mem.i32[H_TASK_COUNT] = names.length;
+    // What Runtime.attach checks a handle's names and chains against.
+    mem.i32.set(tableDigest(names, chains), H_DIGEST);
     Atomics.store(mem.i32, mem.attachWord(0, A_STATE), A_ACTIVE);
     const att = new Attachment(mem, 0, clock);
-    const rt = new Runtime(mem, att, names, chains, clock, supervisor, runQueueLimit);
+    const rt = new Runtime(mem, att, names, chains, clock, supervisor, cfg.runQueueLimit);
     rt.affinity = affinityStatus;
     supervisor.onEvent = rt.recordEvent;
-    if (options.testHooks === true) rt.testing = new Testing(mem, supervisor);
+    if (cfg.testHooks) rt.testing = new Testing(mem, supervisor);
     return rt;
   }
 
-  /** Join a running runtime from another thread. Its results come back to this thread directly. */
-  static async attach(handle: RuntimeHandle, options: { clock?: Clock } = {}): Promise<Runtime> {
-    if (handle === null || typeof handle !== 'object' || handle.kind !== 'sluice-runtime' || !(handle.sab instanceof SharedArrayBuffer)) {
-      throw new AttachError('not a sluice runtime handle (use rt.handle)');
-    }
-    let mem: Memory;
-    try {
-      const wasm = handle.memory instanceof WebAssembly.Memory ? handle.memory : null;
-      mem = new Memory(wasm !== null ? (wasm.buffer as SharedArrayBuffer) : handle.sab, undefined, wasm);
-    } catch (err) {
-      throw new AttachError((err as Error).message);
-    }
+  /**
+   * Join a running runtime from another thread. Its results come back to this thread directly.
+   * The handle is checked against the runtime's own shared memory before any slot is claimed
+   * (docs/design.md 4.13): a bad handle is an AttachError with nothing taken.
+   */
+  static async attach(handle: RuntimeHandle, options?: { clock?: Clock }): Promise<Runtime> {
+    const o = snapshot('Runtime.attach', 'options', options, ['clock']);
+    const userClock = clockOption('Runtime.attach', o.clock);
+    const { mem, names, chains } = checkHandle(handle);
     const a = Attachment.claimSlot(mem);
     if (a < 0) throw new AttachError(`no free attachment slot (${mem.layout.maxAttachments}); raise Runtime.start({ maxAttachments })`);
-    const clock = options.clock ?? new MonotonicClock(mem.epochMicros());
+    const clock = userClock ?? new MonotonicClock(mem.epochMicros());
     const att = new Attachment(mem, a, clock);
-    return new Runtime(mem, att, handle.names, handle.chains.map((c) => [...c]), clock, null, 65536);
+    return new Runtime(mem, att, names, chains, clock, null, 65536);
   }
 
+  /** Fresh copies: a handle's arrays are the caller's to mutate without touching this runtime. */
   get handle(): RuntimeHandle {
-    return { kind: 'sluice-runtime', sab: this.mem.sab, memory: this.mem.wasm, names: this.names, chains: this.chainLists };
+    return {
+      kind: 'sluice-runtime', sab: this.mem.sab, memory: this.mem.wasm, names: [...this.names], chains: this.chainLists.map((c) => [...c]),
+    };
   }
 
   /** Resolve a task name to its id (once), with its options. Unknown names throw UnknownTaskError. */
   task(name: string, options?: TaskOptions): TaskRef {
-    if (options === undefined) {
+    if (options === undefined && typeof name === 'string') {
       const cached = this.tasks.get(name);
       if (cached) return cached;
     }
-    const ref = resolveTask(this.names, name, options);
+    const ref = resolveTask(this.instance, this.names, name, options);
     if (options === undefined) this.tasks.set(name, ref);
     return ref;
   }
@@ -318,7 +308,9 @@ export class Runtime {
     if (cached && limits === undefined) return cached;
     const { index, limits: l } = lookupOrRegister(this.mem, name, limits, this.clock.now());
     if (cached) return cached;
-    const p = new Producer({ att: this.att, chains: this.chains, clock: this.clock, resolveTask: (n) => this.task(n) }, name, index, l);
+    const p = new Producer(
+      { att: this.att, chains: this.chains, clock: this.clock, resolveTask: (n) => this.task(n), instance: this.instance }, name, index, l,
+    );
     this.producers.set(name, p);
     return p;
   }
@@ -330,9 +322,10 @@ export class Runtime {
    */
   run<T = unknown>(task: string | TaskRef, payload?: unknown, options?: SubmitOptions): Promise<T> {
     try {
-      const ref = typeof task === 'string' ? this.task(task) : task;
+      const ref = typeof task === 'string' ? this.task(task) : TaskRef.own(task, this.instance);
+      const parsed = options === undefined ? undefined : parseSubmitOptions(options);
       if (this.waiters.length === 0) {
-        const a = this.defaultP().submit<T>(ref, payload, options);
+        const a = this.defaultP()._submitParsed<T>(ref, payload, parsed);
         if (a.admitted) return a.promise();
         if (!CAPACITY_REASONS.has(a.reason)) return Promise.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
       }
@@ -340,7 +333,7 @@ export class Runtime {
         return Promise.reject(new RejectedError('queue-full', `rt.run() wait queue is full (${this.runQueueLimit}); raise runQueueLimit`));
       }
       return new Promise<T>((resolve, reject) => {
-        this.waiters.push({ task: ref, payload, options, resolve: resolve as (v: unknown) => void, reject });
+        this.waiters.push({ task: ref, payload, options: parsed, resolve: resolve as (v: unknown) => void, reject });
         this.pollWaiters();
       });
     } catch (err) {
@@ -389,23 +382,29 @@ export class Runtime {
   }
 
   /** Stop admitting ('draining'), then resolve when every admitted task (every thread's) has resolved. */
-  async drain(options: CloseOptions = {}): Promise<void> {
+  async drain(options?: CloseOptions): Promise<void> {
+    const timeoutMs = closeTimeout('rt.drain()', options, Infinity);
     Atomics.compareExchange(this.mem.i32, this.mem.stateWord, RT_RUNNING, RT_DRAINING);
     this.flushWaiters();
-    await this.quiesce(options.timeoutMs ?? Infinity);
+    await this.quiesce(timeoutMs);
   }
 
   /**
    * The shutdown protocol (docs/design.md, "Shutdown"); idempotent, never hangs. An attached
    * runtime only detaches: it waits for its own tokens, then frees its attachment slot.
    */
-  close(options: CloseOptions = {}): Promise<void> {
-    if (this.closing === null) this.closing = this.supervisor === null ? this.detach(options) : this.shutdown(options);
+  close(options?: CloseOptions): Promise<void> {
+    let timeoutMs: number;
+    try {
+      timeoutMs = closeTimeout('rt.close()', options, 30_000);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.closing === null) this.closing = this.supervisor === null ? this.detach(timeoutMs) : this.shutdown(timeoutMs);
     return this.closing;
   }
 
-  private async shutdown(options: CloseOptions): Promise<void> {
-    const timeoutMs = options.timeoutMs ?? 30_000;
+  private async shutdown(timeoutMs: number): Promise<void> {
     const i32 = this.mem.i32;
     const deadline = performance.now() + timeoutMs;
     // 1. Stop admission: every submit from now on is rejected 'draining'.
@@ -430,9 +429,9 @@ export class Runtime {
     this.att.dispose();
   }
 
-  private async detach(options: CloseOptions): Promise<void> {
+  private async detach(timeoutMs: number): Promise<void> {
     this.flushWaiters(true);
-    await this.ownQuiesce(options.timeoutMs ?? 30_000);
+    await this.ownQuiesce(timeoutMs);
     this.att.dispose();
     Atomics.store(this.mem.i32, this.mem.attachWord(this.att.index, A_STATE), A_FREE);
   }
@@ -479,7 +478,7 @@ export class Runtime {
       const w = q[0]!;
       let a: Admission;
       try {
-        a = force ? { admitted: false, reason: 'closed' } : this.defaultP().submit(w.task, w.payload, w.options);
+        a = force ? { admitted: false, reason: 'closed' } : this.defaultP()._submitParsed(w.task, w.payload, w.options);
       } catch (err) {
         q.shift();
         w.reject(err);
@@ -509,15 +508,129 @@ export class Runtime {
 
 }
 
-function checkAffinityMap(map: unknown[], workers: number): void {
-  if (map.length !== workers) throw new ConfigError(`affinity map has ${map.length} entries for ${workers} workers`);
-  map.forEach((cpus, w) => {
-    if (!Array.isArray(cpus) || cpus.length === 0 || !cpus.every((c) => Number.isInteger(c) && c >= 0 && c < 1024)) {
-      throw new ConfigError(`affinity[${w}] must be a non-empty array of CPU numbers (0..1023); got ${JSON.stringify(cpus)}`);
-    }
-  });
+/** close()/drain() options: timeoutMs, an integer number of ms (drain also takes Infinity, its default). */
+function closeTimeout(where: string, options: unknown, dflt: number): number {
+  const o = snapshot(where, 'options', options, ['timeoutMs']);
+  const v = o.timeoutMs;
+  if (v === undefined) return dflt;
+  if (v === Infinity && dflt === Infinity) return v;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1) {
+    throw new ConfigError(`${where}: timeoutMs must be an integer from 0 to ${2 ** 31 - 1} (ms)${dflt === Infinity ? ' or Infinity' : ''}; got ${describe(v)}`);
+  }
+  return v + 0;
 }
 
+function instanceId(mem: Memory): string {
+  return `${mem.i32[H_INSTANCE]! >>> 0}:${mem.i32[H_INSTANCE + 1]! >>> 0}`;
+}
+
+/** SHA-256 of the canonical encoding (JSON) of the task names and routing chains, as 8 words. */
+export function tableDigest(names: readonly string[], chains: readonly (readonly number[])[]): Int32Array {
+  const d = createHash('sha256').update(JSON.stringify([names, chains])).digest();
+  return new Int32Array(d.buffer.slice(d.byteOffset, d.byteOffset + DIGEST_WORDS * 4));
+}
+
+const HANDLE_KEYS = ['kind', 'sab', 'memory', 'names', 'chains'] as const;
+const wasmBuffer = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, 'buffer')!.get!;
+const sabLength = Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get!;
+
+/**
+ * Check an attach handle against the memory it names (docs/design.md 4.13), reading each of its
+ * fields once: structure, then the memory's header (readLayout trusts none of it), then the
+ * digest of names and chains written at start. Nothing is claimed here; a bad handle is an
+ * AttachError that says what is wrong without printing values.
+ */
+function checkHandle(handle: unknown): { mem: Memory; names: string[]; chains: number[][] } {
+  const bad = (what: string, cause?: unknown): AttachError =>
+    new AttachError(`Runtime.attach: not a valid handle of a running sluice runtime (${what}); pass rt.handle`, cause === undefined ? undefined : { cause });
+  const h = snapshot('Runtime.attach', 'handle', handle, HANDLE_KEYS, false, AttachError);
+  if (h.kind !== 'sluice-runtime') throw bad("its kind is not 'sluice-runtime'");
+  const sab = h.sab;
+  if (!types.isSharedArrayBuffer(sab)) throw bad(`its sab is ${describe(sab)}, not a SharedArrayBuffer`);
+  let buf = sab;
+  let wasm: WebAssembly.Memory | null = null;
+  if (h.memory !== null && h.memory !== undefined) {
+    try {
+      buf = Reflect.apply(wasmBuffer, h.memory, []) as SharedArrayBuffer; // brand check: a look-alike throws
+    } catch {
+      throw bad(`its memory is ${describe(h.memory)}, not a WebAssembly.Memory`);
+    }
+    if (!types.isSharedArrayBuffer(buf)) throw bad('its memory is not shared');
+    wasm = h.memory as WebAssembly.Memory;
+  }
+  const bytes = Reflect.apply(sabLength, buf, []) as number;
+  if (bytes < BLOCK_BYTES || bytes % 8 !== 0) throw bad('its buffer is too small or misaligned for a runtime');
+  let layout;
+  try {
+    layout = readLayout(new Int32Array(buf));
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  const mem = new Memory(buf, layout, wasm);
+  if (buf !== sab) {
+    // memory and sab must be views of one memory (a cloned handle holds two objects for it):
+    // a write through one must show through the other.
+    if (Reflect.apply(sabLength, sab, []) !== bytes) throw bad("its sab is not its memory's buffer");
+    const other = new Int32Array(sab);
+    const before = Atomics.add(mem.i32, H_PROBE, 1);
+    if (((Atomics.load(other, H_PROBE) - before) | 0) <= 0) throw bad("its sab is not its memory's buffer");
+  }
+  const names = readStrings(h.names, bad);
+  if (names.length !== mem.i32[H_TASK_COUNT]) throw bad('its names do not match the runtime\'s tasks');
+  const workers = mem.i32[H_WORKERS]!;
+  const chains = readChains(h.chains, workers, bad);
+  const want = mem.i32.subarray(H_DIGEST, H_DIGEST + DIGEST_WORDS);
+  const got = tableDigest(names, chains);
+  for (let i = 0; i < DIGEST_WORDS; i++) {
+    if (got[i] !== want[i]) throw bad('its names or chains differ from the runtime\'s (reordered or edited)');
+  }
+  return { mem, names, chains };
+}
+
+function readStrings(v: unknown, bad: (what: string, cause?: unknown) => AttachError): string[] {
+  if (!Array.isArray(v)) throw bad(`its names are ${describe(v)}, not an array`);
+  try {
+    const n = v.length;
+    if (n > 0xffff) throw bad('it has too many names');
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = v[i] as unknown;
+      if (typeof s !== 'string' || s.length === 0 || !s.isWellFormed()) throw bad(`its names[${i}] is not a well-formed, non-empty string`);
+      out.push(s);
+    }
+    return out;
+  } catch (err) {
+    if (err instanceof AttachError) throw err;
+    throw bad('reading its names threw', err);
+  }
+}
+
+function readChains(v: unknown, workers: number, bad: (what: string, cause?: unknown) => AttachError): number[][] {
+  if (!Array.isArray(v)) throw bad(`its chains are ${describe(v)}, not an array`);
+  try {
+    if (v.length !== 4) throw bad('it does not have 4 chains');
+    const out: number[][] = [];
+    for (let c = 0; c < 4; c++) {
+      const chain = v[c] as unknown;
+      if (!Array.isArray(chain)) throw bad(`its chains[${c}] is not an array`);
+      const n = chain.length;
+      if (n === 0 || n > workers) throw bad(`its chains[${c}] has ${n} workers; the runtime has ${workers}`);
+      const seen = new Set<number>();
+      for (let i = 0; i < n; i++) {
+        const w = chain[i] as unknown;
+        if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || w >= workers || seen.has(w)) {
+          throw bad(`its chains[${c}] names a worker that does not exist or names one twice`);
+        }
+        seen.add(w);
+      }
+      out.push([...seen]);
+    }
+    return out;
+  } catch (err) {
+    if (err instanceof AttachError) throw err;
+    throw bad('reading its chains threw', err);
+  }
+}
 /**
  * Which CPUs each worker pins itself to. 'auto': one core each (distinct physical cores first)
  * when the addon is present, unpinned otherwise. A map: as given, and the addon is required.
@@ -528,17 +641,17 @@ async function planAffinity(
   affinity: 'auto' | false | number[][], workers: number,
 ): Promise<{ cpus: (number[] | null)[]; status: AffinityInfo }> {
   const none = new Array<number[] | null>(workers).fill(null);
-  if (affinity === false) return { cpus: none, status: { pinned: false, reason: 'affinity: false' } };
   const st = loadAffinity();
+  if (affinity === false) return { cpus: none, status: { available: st.available, pinned: false, reason: 'affinity: false' } };
   if (!st.available || st.addon === null) {
     if (Array.isArray(affinity)) throw new ConfigError(`an affinity map was given but CPU pinning is unavailable: ${st.reason}`);
-    return { cpus: none, status: { pinned: false, reason: st.reason } };
+    return { cpus: none, status: { available: false, pinned: false, reason: st.reason } };
   }
   await warmLibuvPool();
   const cpus = Array.isArray(affinity)
     ? affinity.map((c) => [...c])
     : chooseCpus(workers, st.addon.topology(), st.addon.getAffinity()).map((c) => [c]);
-  return { cpus, status: { pinned: true, reason: null } };
+  return { cpus, status: { available: true, pinned: true, reason: null } };
 }
 
 function maskCpus(mask: number): number[] | null {

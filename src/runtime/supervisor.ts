@@ -144,13 +144,17 @@ export class Supervisor {
       if (m?.type === 'fatal' && typeof m.reason === 'string' && !this.endings.has(w)) this.endings.set(w, { reason: m.reason, retryable: false });
     });
     return new Promise((resolve, reject) => {
-      const onMessage = (m: { type: string; names?: string[]; error?: { message: string } }): void => {
+      const onMessage = (m: { type: string; names?: string[]; error?: { name?: string; message?: string; stack?: string } }): void => {
         worker.off('message', onMessage);
         if (m.type === 'ready') {
           if (this.workers[w] === worker) this.ready[w] = true;
-          resolve(m.names!);
+          return resolve(m.names!);
         }
-        else reject(new Error(m.error?.message ?? 'unknown error'));
+        // The worker's start error as itself: name, message (module and line) and stack.
+        const err = new Error(m.error?.message ?? 'unknown error');
+        if (m.error?.name !== undefined) err.name = m.error.name;
+        if (m.error?.stack) err.stack = m.error.stack;
+        reject(err);
       };
       worker.on('message', onMessage);
       worker.on('error', (err: Error & { code?: string }) => {

@@ -2,9 +2,16 @@
  * Task references: a task name resolved once to its integer id, plus per-task options.
  * Task ids are the positions of the module's function exports in sorted name order, the same
  * in every thread.
+ *
+ * A TaskRef is valid only for runtime handles over the shared memory it was resolved against:
+ * it carries that memory's instance id (a random 64-bit value the starting thread wrote into
+ * the header, layout.ts H_INSTANCE), in a private field. Its fields are read-only accessors over
+ * private fields, so neither a look-alike object, nor a mutated or a foreign TaskRef, can make
+ * a submit run another task (docs/design.md 4.1, step 0).
  */
-import { UnknownTaskError, ConfigError } from '../errors.js';
+import { UnknownTaskError, ConfigError, describe } from '../errors.js';
 import { ANY_WEIGHT, Weight, weightIndex } from './routing.js';
+import { Snapshot, snapshot } from './options.js';
 
 export interface TaskOptions {
   /** Routing class (routing.ts). Without one, a task may run on any worker. */
@@ -21,41 +28,84 @@ export interface TaskOptions {
   retries?: number;
 }
 
+/** Only this module constructs TaskRefs (rt.task()). */
+const MINT = Symbol('sluice.TaskRef');
+
 export class TaskRef {
-  /** @internal */ readonly weightIndex: number;
+  readonly #name: string;
+  readonly #id: number;
+  readonly #weight: Weight | null;
+  readonly #weightIndex: number;
+  readonly #deadlineMs: number;
+  readonly #queueTimeoutMs: number;
+  readonly #retries: number;
+  readonly #instance: string;
+
+  /** @internal Use rt.task(name). */
   constructor(
-    readonly name: string,
-    readonly id: number,
-    readonly weight: Weight | null,
-    readonly deadlineMs: number,
-    readonly queueTimeoutMs: number,
-    readonly retries: number,
+    mint: symbol, instance: string, name: string, id: number, weight: Weight | null, deadlineMs: number, queueTimeoutMs: number,
+    retries: number,
   ) {
-    this.weightIndex = weight === null ? ANY_WEIGHT : weightIndex(weight);
+    if (mint !== MINT) throw new ConfigError('TaskRef is made by rt.task(name), not constructed');
+    this.#instance = instance;
+    this.#name = name;
+    this.#id = id;
+    this.#weight = weight;
+    this.#weightIndex = weight === null ? ANY_WEIGHT : weightIndex(weight);
+    this.#deadlineMs = deadlineMs;
+    this.#queueTimeoutMs = queueTimeoutMs;
+    this.#retries = retries;
+    Object.freeze(this);
+  }
+
+  get name(): string { return this.#name; }
+  get id(): number { return this.#id; }
+  get weight(): Weight | null { return this.#weight; }
+  /** @internal */ get weightIndex(): number { return this.#weightIndex; }
+  get deadlineMs(): number { return this.#deadlineMs; }
+  get queueTimeoutMs(): number { return this.#queueTimeoutMs; }
+  get retries(): number { return this.#retries; }
+
+  /**
+   * @internal `task` as a TaskRef of the runtime whose instance id is `instance`, or a
+   * ConfigError: a look-alike (no private fields: the brand check fails without running any of
+   * its code) or a TaskRef of another runtime.
+   */
+  static own(task: unknown, instance: string): TaskRef {
+    if (typeof task !== 'object' || task === null || !(#instance in task)) {
+      throw new ConfigError(`task must be a TaskRef from rt.task() or a task name; got ${describe(task)}`);
+    }
+    if (task.#instance !== instance) {
+      throw new ConfigError(`task '${task.#name}' is a TaskRef of another runtime; resolve it with this runtime's rt.task()`);
+    }
+    return task;
   }
 }
 
-const TASK_OPTION_KEYS = new Set(['weight', 'deadlineMs', 'queueTimeoutMs', 'retries']);
+const TASK_OPTION_KEYS = ['weight', 'deadlineMs', 'queueTimeoutMs', 'retries'] as const;
 
-/** A duration option: a non-negative integer number of ms (0 or undefined = none). */
-export function checkMs(where: string, key: string, v: unknown): void {
-  if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1)) {
-    throw new ConfigError(`${where}: ${key} must be a non-negative integer (ms); got ${String(v)}`);
+/** A duration option: a non-negative integer number of ms up to 2^31-1 (0 or undefined = none; -0 is 0). */
+export function checkMs(where: string, key: string, v: unknown): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1) {
+    throw new ConfigError(`${where}: ${key} must be an integer from 0 to ${2 ** 31 - 1} (ms); got ${describe(v)}`);
   }
+  return v + 0; // -0 -> 0
 }
 
-export function resolveTask(names: readonly string[], name: string, options: TaskOptions = {}): TaskRef {
-  if (typeof name !== 'string') throw new ConfigError(`task name must be a string; got ${typeof name}`);
+export function resolveTask(instance: string, names: readonly string[], name: unknown, options?: unknown): TaskRef {
+  if (typeof name !== 'string') throw new ConfigError(`task name must be a string; got ${describe(name)}`);
+  const o: Snapshot = snapshot(`rt.task()`, 'options', options, TASK_OPTION_KEYS);
   const id = names.indexOf(name);
   if (id < 0) throw new UnknownTaskError(name, names);
-  for (const k of Object.keys(options)) {
-    if (!TASK_OPTION_KEYS.has(k)) throw new ConfigError(`task '${name}': unknown option '${k}' (known: ${[...TASK_OPTION_KEYS].join(', ')})`);
+  const where = `task '${name}'`;
+  const deadlineMs = checkMs(where, 'deadlineMs', o.deadlineMs);
+  const queueTimeoutMs = checkMs(where, 'queueTimeoutMs', o.queueTimeoutMs);
+  const r = o.retries === undefined ? 0 : o.retries;
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 0 || r > 100) {
+    throw new ConfigError(`${where}: retries must be an integer from 0 to 100; got ${describe(o.retries)}`);
   }
-  checkMs(`task '${name}'`, 'deadlineMs', options.deadlineMs);
-  checkMs(`task '${name}'`, 'queueTimeoutMs', options.queueTimeoutMs);
-  const retries = options.retries ?? 0;
-  if (!Number.isInteger(retries) || retries < 0 || retries > 100) {
-    throw new ConfigError(`task '${name}': retries must be an integer from 0 to 100; got ${String(options.retries)}`);
-  }
-  return new TaskRef(name, id, options.weight ?? null, options.deadlineMs ?? 0, options.queueTimeoutMs ?? 0, retries);
+  if (o.weight !== undefined) weightIndex(o.weight); // a ConfigError for anything but a weight name (null too)
+  const weight = o.weight === undefined ? null : (o.weight as Weight);
+  return new TaskRef(MINT, instance, name, id, weight, deadlineMs, queueTimeoutMs, r + 0);
 }

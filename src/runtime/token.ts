@@ -10,7 +10,8 @@
  * rejection.
  */
 import { Outcome, OUTCOMES, TK_RUNNING } from '../shm/layout.js';
-import { AbandonedError, RetractedError } from '../errors.js';
+import { AbandonedError, ConfigError, RetractedError, describe } from '../errors.js';
+import { snapshot } from './options.js';
 import type { Attachment } from './attachment.js';
 import type { TaskRef } from './task.js';
 
@@ -74,7 +75,8 @@ export class Token<T = unknown> implements PromiseLike<T> {
    * CancelOptions): then it resolves 'abandoned' and only its own worker may be restarted.
    */
   cancel(options?: CancelOptions): boolean {
-    return this._att.cancel(this, options?.force === true);
+    const force = options === undefined ? false : cancelForce(options);
+    return this._att.cancel(this, force);
   }
 
   then<R1 = T, R2 = never>(
@@ -131,4 +133,13 @@ export function outcomeError(outcome: number, value: unknown): unknown {
   if (outcome === O_REJECTED) return value;
   if (value instanceof Error) return value;
   return outcome === O_RETRACTED ? new RetractedError() : new AbandonedError(String(value));
+}
+
+/** token.cancel() options, read once (options.ts): force must be a boolean when given. */
+function cancelForce(options: unknown): boolean {
+  const o = snapshot('token.cancel()', 'options', options, ['force']);
+  if (o.force !== undefined && typeof o.force !== 'boolean') {
+    throw new ConfigError(`token.cancel(): force must be a boolean; got ${describe(o.force)}`);
+  }
+  return o.force === true;
 }

@@ -718,6 +718,16 @@ async function main(data: WorkerData): Promise<void> {
 
 if (!isMainThread && parentPort !== null && (workerData as { sluiceWorker?: boolean } | null)?.sluiceWorker) {
   main(workerData as WorkerData).catch((err: unknown) => {
-    parentPort!.postMessage({ type: 'error', error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { message: String(err) } });
+    // Forwarded as plain strings (the start error's message names the module and the line).
+    let error = { name: 'Error', message: 'the task module threw a value that cannot be inspected', stack: '' };
+    try {
+      const e = err instanceof Error ? err : null;
+      error = { name: str(e?.name, 'Error'), message: str(e?.message, 'a non-Error value was thrown'), stack: str(e?.stack, '') };
+    } catch { /* a hostile error object: the fallback above */ }
+    parentPort!.postMessage({ type: 'error', error });
   });
+}
+
+function str(v: unknown, dflt: string): string {
+  return typeof v === 'string' ? v : dflt;
 }

@@ -32,7 +32,7 @@
  */
 
 export const MAGIC = 0x534c4943; // "SLIC"
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 
 export const BLOCK_BYTES = 128;
 export const BLOCK_WORDS = BLOCK_BYTES >> 2;
@@ -59,6 +59,27 @@ export const H_SPIN_US = 11;
 export const H_ASYNC_LIMIT = 12;
 /** 1 when test-only pause points are enabled (runtime/hooks.ts). */
 export const H_HOOKS = 13;
+/**
+ * Instance id: two random words written at start (words 14..15). A TaskRef carries it and is
+ * accepted only by runtime handles over memory holding the same id (task.ts).
+ */
+export const H_INSTANCE = 14;
+/**
+ * SHA-256 of the task names and routing chains (words 18..25), written at start: Runtime.attach
+ * accepts a handle only when its names and chains hash to it (runtime.ts tableDigest).
+ */
+export const H_DIGEST = 18;
+export const DIGEST_WORDS = 8;
+/**
+ * Attach's probe word (word 26): Runtime.attach adds 1 through one view and reads it through the
+ * other to see that a handle's sab and memory are one memory. Nothing else reads it.
+ */
+export const H_PROBE = 26;
+/**
+ * Largest layout: byte offsets are turned into word indices with `>> 2` and arena positions are
+ * int32, so every offset must stay below 2^31 (and a 64 KiB WebAssembly page of rounding).
+ */
+export const MAX_LAYOUT_BYTES = 2 ** 31 - 65536;
 /** Clock epoch, microseconds since the Unix epoch, as a float64 at byte 64 (words 16..17). */
 export const H_EPOCH_F64 = 8; // index into a Float64Array view
 
@@ -425,20 +446,36 @@ export function sharedWasmMemory(bytes: number): WebAssembly.Memory | null {
   }
 }
 
+/**
+ * The layout a buffer's header describes. Trusts nothing: a header from a forged or foreign
+ * buffer is refused (TypeError saying which field is wrong) unless every field is within the
+ * bounds Runtime.start enforces and the computed layout is the recorded size and fits the buffer.
+ */
 export function readLayout(i32: Int32Array): Layout {
+  if (i32.length < BLOCK_WORDS) throw new TypeError('not a sluice runtime buffer (smaller than its header)');
   if (i32[H_MAGIC] !== MAGIC) throw new TypeError('not a sluice runtime buffer (bad magic)');
   if (i32[H_VERSION] !== LAYOUT_VERSION) {
     throw new TypeError(`sluice layout version ${i32[H_VERSION]} does not match this build (${LAYOUT_VERSION})`);
   }
-  return computeLayout({
-    workers: i32[H_WORKERS]!,
-    ringCapacity: i32[H_RING_CAP]!,
-    globalSlots: i32[H_GLOBAL_SLOTS]!,
-    maxProducers: i32[H_MAX_PRODUCERS]!,
-    maxAttachments: i32[H_MAX_ATTACH]!,
-    spillBytes: i32[H_SPILL_BYTES]!,
-    taskCount: i32[H_TASK_COUNT]!,
-    spinMicros: i32[H_SPIN_US]!,
-    asyncLimit: i32[H_ASYNC_LIMIT]!,
+  const field = (name: string, w: number, min: number, max: number, pow2 = false): number => {
+    const v = i32[w]!;
+    if (v < min || v > max || (pow2 && (v & (v - 1)) !== 0)) throw new TypeError(`sluice runtime header: ${name} is out of range`);
+    return v;
+  };
+  const layout = computeLayout({
+    workers: field('workers', H_WORKERS, 1, 255),
+    ringCapacity: field('ringCapacity', H_RING_CAP, 2, 1 << 16, true),
+    globalSlots: field('globalSlots', H_GLOBAL_SLOTS, 1, 0xffff),
+    maxProducers: field('maxProducers', H_MAX_PRODUCERS, 1, 4096),
+    maxAttachments: field('maxAttachments', H_MAX_ATTACH, 1, 255),
+    spillBytes: field('spillBytes', H_SPILL_BYTES, 1 << 10, 1 << 30, true),
+    taskCount: field('taskCount', H_TASK_COUNT, 0, 0xffff),
+    spinMicros: field('spin', H_SPIN_US, 0, 1_000_000),
+    asyncLimit: field('asyncConcurrency', H_ASYNC_LIMIT, 1, 1 << 16),
   });
+  if (layout.totalBytes > MAX_LAYOUT_BYTES || i32[H_TOTAL_BYTES] !== layout.totalBytes || layout.totalBytes > i32.length * 4) {
+    throw new TypeError('sluice runtime header: its sizes do not match the buffer');
+  }
+  if (i32[H_TOKEN_CAP] !== layout.tokenCapacity) throw new TypeError('sluice runtime header: tokenCapacity does not match globalSlots');
+  return layout;
 }

@@ -1,0 +1,307 @@
+/**
+ * Options of every public call: reading, defaults, bounds, and the reason for each bound.
+ *
+ * Options are user values: getters and Proxies may throw, or answer differently each time they
+ * are read. So every options object is read exactly once, into a snapshot (a null-prototype
+ * record of the known keys), before anything is validated or taken; everything after reads the
+ * snapshot. A throw while reading becomes a ConfigError naming the option, with the thrown value
+ * as its `cause`. Messages describe a bad value (errors.describe), never print it.
+ */
+import os from 'node:os';
+import { types } from 'node:util';
+import type { ResourceLimits } from 'node:worker_threads';
+import { ConfigError, SluiceError, describe } from '../errors.js';
+import { computeLayout, MAX_LAYOUT_BYTES, type Layout } from '../shm/layout.js';
+import { type Clock, GuardedClock } from '../admission/clock.js';
+
+export type Snapshot = Record<string, unknown>;
+
+type ErrorClass = new (message: string, options?: { cause?: unknown }) => SluiceError;
+
+/**
+ * Read `value` (an options object, or undefined when `optional`) once: its own enumerable keys
+ * (any not in `keys` is refused) and each known key's value. Arrays, functions and primitives
+ * are refused; so is null.
+ */
+export function snapshot(
+  where: string, what: string, value: unknown, keys: readonly string[], optional = true, Err: ErrorClass = ConfigError,
+): Snapshot {
+  const out: Snapshot = Object.create(null) as Snapshot;
+  if (value === undefined && optional) return out;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Err(`${where}: ${what} must be an object; got ${describe(value)}`);
+  }
+  let own: string[];
+  try {
+    own = Object.keys(value);
+  } catch (cause) {
+    throw new Err(`${where}: listing the keys of ${what} threw`, { cause });
+  }
+  for (const k of own) {
+    if (!keys.includes(k)) {
+      const shown = k.length <= 40 && /^[\w$]+$/.test(k) ? `'${k}'` : `(${describe(k)})`;
+      throw new Err(`${where}: unknown ${what === 'options' ? 'option' : `key of ${what}`} ${shown} (known: ${keys.join(', ')})`);
+    }
+  }
+  for (const k of keys) {
+    try {
+      out[k] = (value as Record<string, unknown>)[k];
+    } catch (cause) {
+      throw new Err(`${where}: reading ${what === 'options' ? 'option' : what + ' key'} '${k}' threw`, { cause });
+    }
+  }
+  return out;
+}
+
+/**
+ * An integer option: undefined -> dflt; else an integer in [min, max] (a power of two when
+ * `pow2`); -0 is 0. `why` says where the bound comes from.
+ */
+export function intOption(where: string, o: Snapshot, key: string, dflt: number, min: number, max: number, pow2 = false): number {
+  const v = o[key] === undefined ? dflt : o[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max || (pow2 && (v & (v - 1)) !== 0)) {
+    throw new ConfigError(`${where}: ${key} must be ${pow2 ? 'a power of two' : 'an integer'} from ${min} to ${max}; got ${describe(o[key])}`);
+  }
+  return v + 0;
+}
+
+function boolOption(where: string, o: Snapshot, key: string, dflt: boolean): boolean {
+  const v = o[key] === undefined ? dflt : o[key];
+  if (typeof v !== 'boolean') throw new ConfigError(`${where}: ${key} must be a boolean; got ${describe(o[key])}`);
+  return v;
+}
+
+/** Copy a user array once (length and each index read once); a throw is a ConfigError. */
+function copyArray(where: string, what: string, v: unknown): unknown[] {
+  if (!Array.isArray(v)) throw new ConfigError(`${where}: ${what} must be an array; got ${describe(v)}`);
+  try {
+    const n = v.length;
+    if (typeof n !== 'number' || n > 4096) throw new ConfigError(`${where}: ${what} has too many entries`);
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) out[i] = v[i];
+    return out;
+  } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
+    throw new ConfigError(`${where}: reading ${what} threw`, { cause });
+  }
+}
+
+/**
+ * A clock option: an object with a now() function whose first reading is a finite number >= 0.
+ * Read once (now and turnResolution); the runtime uses a GuardedClock over what was read, so a
+ * later throw, NaN or backwards reading can never reach admission (docs/design.md 4.11).
+ */
+export function clockOption(where: string, v: unknown): Clock | null {
+  if (v === undefined) return null;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${where}: clock must be an object with a now() method; got ${describe(v)}`);
+  let now: unknown;
+  let turn: unknown;
+  try {
+    now = (v as Record<string, unknown>).now;
+    turn = (v as Record<string, unknown>).turnResolution;
+  } catch (cause) {
+    throw new ConfigError(`${where}: reading clock.now threw`, { cause });
+  }
+  if (typeof now !== 'function') throw new ConfigError(`${where}: clock must have a now() method; its now is ${describe(now)}`);
+  let first: unknown;
+  try {
+    first = Reflect.apply(now, v, []);
+  } catch (cause) {
+    throw new ConfigError(`${where}: clock.now() threw`, { cause });
+  }
+  if (typeof first !== 'number' || !Number.isFinite(first) || first < 0) {
+    throw new ConfigError(`${where}: clock.now() must return a finite number of ticks >= 0; got ${describe(first)}`);
+  }
+  return new GuardedClock(v as object, now as () => number, Math.floor(first), turn === true);
+}
+
+export const START_OPTION_KEYS = [
+  'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'steal', 'asyncConcurrency', 'maxProducers',
+  'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
+  'stallMs',
+] as const;
+
+const RESOURCE_LIMIT_KEYS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
+
+/** Runtime.start's options, read once and checked. */
+export interface StartConfig {
+  tasks: string | URL;
+  workers: number;
+  globalSlots: number;
+  ringCapacity: number;
+  spin: number;
+  asyncLimit: number;
+  maxProducers: number;
+  maxAttachments: number;
+  spillBytes: number;
+  runQueueLimit: number;
+  watchdogMs: number;
+  maxRestarts: number;
+  stallMs: number;
+  affinity: 'auto' | false | number[][];
+  steal: boolean;
+  warmUp: boolean;
+  testHooks: boolean;
+  clock: Clock | null;
+  resourceLimits: ResourceLimits | undefined;
+  taskData: unknown;
+  layout: Layout;
+}
+
+const W = 'Runtime.start';
+
+export function parseStartOptions(options: unknown): StartConfig {
+  const o = snapshot(W, 'options', options, START_OPTION_KEYS, false);
+  const tasks = o.tasks;
+  if (typeof tasks !== 'string' && !(tasks instanceof URL)) {
+    throw new ConfigError(`${W}: tasks must be a module path or URL; got ${describe(tasks)}`);
+  }
+  if (typeof tasks === 'string' && (tasks.length === 0 || !tasks.isWellFormed())) {
+    throw new ConfigError(`${W}: tasks must be a non-empty, well-formed module path`);
+  }
+  // Bounds, and why:
+  //   workers         <= 255: the token word's worker field is 8 bits (layout.ts TK_WORKER_MASK)
+  //   globalSlots     <= 65535: gate words count in 16-bit fields; token indices are 16 bits (supervisor key())
+  //   ringCapacity    power of two (ring.ts masks), <= 65536
+  //   maxAttachments  <= 255: supervisor key() packs the attachment in 8 bits
+  //   spillBytes      power of two (arena positions wrap as int32 modulo it), 1 KiB .. 1 GiB
+  //   and the whole layout must fit MAX_LAYOUT_BYTES (checked below, naming the options to lower).
+  const workers = intOption(W, o, 'workers', os.availableParallelism(), 1, 255);
+  const globalSlots = intOption(W, o, 'globalSlots', 512, 1, 0xffff);
+  const ringCapacity = intOption(W, o, 'ringCapacity', 256, 2, 1 << 16, true);
+  const spin = intOption(W, o, 'spin', 50, 0, 1_000_000);
+  const asyncLimit = intOption(W, o, 'asyncConcurrency', 64, 1, 1 << 16);
+  const maxProducers = intOption(W, o, 'maxProducers', 64, 1, 4096);
+  const maxAttachments = intOption(W, o, 'maxAttachments', 16, 1, 255);
+  const spillBytes = intOption(W, o, 'spillBytes', 1 << 20, 1 << 10, 1 << 30, true);
+  const runQueueLimit = intOption(W, o, 'runQueueLimit', 65536, 0, 2 ** 31 - 1);
+  const watchdogMs = intOption(W, o, 'watchdogMs', 10, 1, 60_000);
+  const maxRestarts = intOption(W, o, 'maxRestarts', 10, 0, 1_000_000);
+  //   stallMs         0 = off; any positive ms (the supervisor compares elapsed ms against it)
+  const stallMs = intOption(W, o, 'stallMs', 5000, 0, 2 ** 31 - 1);
+  const steal = boolOption(W, o, 'steal', true);
+  const warmUp = boolOption(W, o, 'warmUp', true);
+  const testHooks = boolOption(W, o, 'testHooks', false);
+
+  let affinity: 'auto' | false | number[][];
+  const a = o.affinity === undefined ? 'auto' : o.affinity;
+  if (a === 'auto' || a === false) affinity = a;
+  else if (Array.isArray(a)) {
+    const map = copyArray(W, 'affinity', a);
+    if (map.length !== workers) throw new ConfigError(`${W}: affinity map has ${map.length} entries for ${workers} workers`);
+    affinity = map.map((entry, w) => {
+      const cpus = Array.isArray(entry) ? copyArray(W, `affinity[${w}]`, entry) : null;
+      if (cpus === null || cpus.length === 0 || !cpus.every((c) => typeof c === 'number' && Number.isInteger(c) && c >= 0 && c < 1024)) {
+        throw new ConfigError(`${W}: affinity[${w}] must be a non-empty array of CPU numbers (0..1023); got ${describe(entry)}`);
+      }
+      return (cpus as number[]).map((c) => c + 0);
+    });
+  } else {
+    throw new ConfigError(`${W}: affinity must be 'auto', false or an array of CPU lists; got ${describe(a)}`);
+  }
+
+  let resourceLimits: ResourceLimits | undefined;
+  if (o.resourceLimits !== undefined) {
+    const r = snapshot(W, 'resourceLimits', o.resourceLimits, RESOURCE_LIMIT_KEYS);
+    resourceLimits = {};
+    for (const k of RESOURCE_LIMIT_KEYS) {
+      const v = r[k];
+      if (v === undefined) continue;
+      if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 1 << 20) {
+        throw new ConfigError(`${W}: resourceLimits.${k} must be a number of MB above 0 and at most ${1 << 20}; got ${describe(v)}`);
+      }
+      resourceLimits[k] = v;
+    }
+  }
+
+  const clock = clockOption(W, o.clock);
+  const taskData = o.taskData;
+  checkClonable(taskData);
+
+  const layout = computeLayout({
+    workers, ringCapacity, globalSlots, maxProducers, maxAttachments, spillBytes, taskCount: 0, spinMicros: spin, asyncLimit, testHooks,
+  });
+  if (layout.totalBytes > MAX_LAYOUT_BYTES) {
+    throw new ConfigError(
+      `${W}: these options need ${layout.totalBytes} bytes of shared memory; the layout holds at most ${MAX_LAYOUT_BYTES} ` +
+      `(its word indices are int32). The spill arenas alone take (maxAttachments + workers) x spillBytes = ${(maxAttachments + workers) * spillBytes}; ` +
+      'lower spillBytes, maxAttachments, workers, ringCapacity or globalSlots',
+    );
+  }
+  return {
+    tasks, workers, globalSlots, ringCapacity, spin, asyncLimit, maxProducers, maxAttachments, spillBytes, runQueueLimit, watchdogMs,
+    maxRestarts, stallMs, affinity, steal, warmUp, testHooks, clock, resourceLimits, taskData, layout,
+  };
+}
+
+/** taskData is structured-cloned into every worker: refuse what cannot be, saying what kind of value it is. */
+function checkClonable(v: unknown): void {
+  if (v === undefined) return;
+  try {
+    structuredClone(v);
+  } catch {
+    // A DataCloneError's message quotes the value: never kept, not even as the cause.
+    throw new ConfigError(`${W}: taskData cannot be cloned into the workers: ${uncloneable(v)}`);
+  }
+}
+
+/**
+ * What structured clone refuses in `v`, without its contents: the kind of the deepest value that
+ * cannot be cloned (a function, a symbol, a Proxy, a Promise, a MessagePort, an instance of a
+ * class with private state...) and its depth. Only called after a clone failed; walks own
+ * enumerable data properties (no getter is run by the walk itself). Never throws.
+ */
+export function uncloneable(v: unknown, clone: (x: unknown) => unknown = structuredClone): string {
+  const seen = new Set<object>();
+  const walk = (x: unknown, depth: number): string | null => {
+    if (typeof x === 'function') return `it contains a function${at(depth)}`;
+    if (typeof x === 'symbol') return `it contains a symbol${at(depth)}`;
+    if (typeof x !== 'object' || x === null || seen.has(x) || depth > 64) return null;
+    seen.add(x);
+    try {
+      clone(x);
+      return null; // this subtree clones: the culprit is elsewhere
+    } catch { /* look inside */ }
+    if (types.isProxy(x)) return `it contains a Proxy${at(depth)}`;
+    let getter = false;
+    try {
+      if (types.isMap(x) || types.isSet(x)) {
+        for (const e of (x as Map<unknown, unknown>).entries()) {
+          const r = walk(e[0], depth + 1) ?? walk(e[1], depth + 1);
+          if (r) return r;
+        }
+      } else {
+        for (const d of Object.values(Object.getOwnPropertyDescriptors(x))) {
+          if (!d.enumerable) continue;
+          if (d.get !== undefined || d.set !== undefined) { getter = true; continue; }
+          const r = walk(d.value, depth + 1);
+          if (r) return r;
+        }
+      }
+    } catch {
+      return `it contains an object that cannot be inspected${at(depth)}`;
+    }
+    if (types.isPromise(x)) return `it contains a Promise${at(depth)}`;
+    if (types.isWeakMap(x) || types.isWeakSet(x)) return `it contains a WeakMap or WeakSet${at(depth)}`;
+    if (getter) return `it contains an object whose getter threw or returned something uncloneable${at(depth)}`;
+    if (isPortLike(x)) return `it contains a MessagePort or another handle that must be transferred, not cloned${at(depth)}`;
+    return `it contains an instance of a class structured clone refuses (private state or a host object)${at(depth)}`;
+  };
+  try {
+    return walk(v, 0) ?? 'structured clone refused it';
+  } catch {
+    return 'structured clone refused it';
+  }
+}
+
+const at = (depth: number): string => (depth === 0 ? ' (the value itself)' : ` (at depth ${depth})`);
+
+function isPortLike(x: object): boolean {
+  try {
+    const ctor = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(x) ?? {}, 'constructor')?.value as { name?: unknown } | undefined;
+    const name = ctor === undefined ? undefined : Object.getOwnPropertyDescriptor(ctor, 'name')?.value;
+    return name === 'MessagePort' || name === 'BroadcastChannel' || name === 'Worker' || name === 'FileHandle';
+  } catch {
+    return false;
+  }
+}

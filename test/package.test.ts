@@ -1,0 +1,222 @@
+// The npm package as a user gets it (issue 19 item 1): `npm pack` the repository (its prepack builds
+// the prebuilt native addon, its prepare dist/), install the tarball offline into a scratch
+// project, and run a runtime there through the public API. Also the install without a prebuilt for
+// the platform and without cargo: it must still install and run (unpinned) and say, in one line and
+// in rt.affinity.reason, a command that works from the user's project; that command then works.
+//
+// Slow-ish (npm pack runs cargo and tsc; two installs; one cargo build): ~30-60 s here.
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCpuList, platformTriple } from '../src/runtime/affinity.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const linux = process.platform === 'linux';
+const glibc = linux && Boolean((process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime);
+const triple = platformTriple();
+const hasCargo = spawnSync('cargo', ['--version']).status === 0;
+const TIMEOUT = 300_000;
+
+/** The environment without the outer npm's lifecycle/config variables and the runtime's switches. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('npm_') || k === 'NODE_OPTIONS' || k.startsWith('SLUICE_')) continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+/** PATH without any directory that holds a cargo executable. */
+function pathWithoutCargo(): string {
+  return (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '' && !existsSync(join(d, 'cargo'))).join(delimiter);
+}
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: TIMEOUT, maxBuffer: 64 * 1024 * 1024 });
+}
+
+function expectOk(r: SpawnSyncReturns<string>, what: string): void {
+  expect(r.error, what).toBeUndefined();
+  expect(r.status, `${what}\n${r.stdout}\n${r.stderr}`).toBe(0);
+}
+
+/** The lines our scripts print (install warning, build notice). */
+function sluiceLines(r: SpawnSyncReturns<string>): string[] {
+  return `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.startsWith('[sluice]'));
+}
+
+const TASKS = 'export function add({ a, b }) { return a + b; }\n';
+const SCRIPT = `import { Runtime } from 'sluice';
+const rt = await Runtime.start({ tasks: new URL('./tasks.mjs', import.meta.url), workers: 2 });
+try {
+  const result = await rt.run('add', { a: 2, b: 3 });
+  const workers = rt.stats().workers.map((w) => ({ tid: w.tid, cpus: w.cpus }));
+  process.stdout.write(JSON.stringify({ result, affinity: rt.affinity, workers }));
+} finally {
+  await rt.close();
+}
+`;
+
+interface Report {
+  result: number;
+  affinity: { available: boolean; pinned: boolean; reason: string | null };
+  workers: { tid: number; cpus: number[] | null }[];
+}
+
+describe.skipIf(!linux)('the npm package (pack, install offline into a scratch project, run)', () => {
+  let dir = '';
+  let tarball = '';
+  let files: string[] = [];
+  let packOutput = '';
+
+  /** A scratch project (type module) with the tarball installed offline; returns its directory. */
+  function scratch(name: string, tgz: string, env: NodeJS.ProcessEnv): { app: string; install: SpawnSyncReturns<string> } {
+    const app = join(dir, name);
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }));
+    writeFileSync(join(app, 'tasks.mjs'), TASKS);
+    writeFileSync(join(app, 'run.mjs'), SCRIPT);
+    const install = run('npm', ['install', tgz, '--offline', '--no-audit', '--no-fund', '--foreground-scripts', '--cache', join(dir, 'npm-cache')], app, env);
+    expectOk(install, `npm install in ${name}`);
+    return { app, install };
+  }
+
+  function runScript(app: string, env: NodeJS.ProcessEnv): Report {
+    const r = run(process.execPath, ['run.mjs'], app, env);
+    expectOk(r, `node run.mjs in ${app}`);
+    return JSON.parse(r.stdout) as Report;
+  }
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-package-'));
+    // Without cargo this machine cannot build the prebuilt: pack the way a dev pack would.
+    const env = cleanEnv(hasCargo ? {} : { SLUICE_PACK_WITHOUT_NATIVE: '1' });
+    const r = run('npm', ['pack', '--json', '--pack-destination', dir], root, env);
+    expectOk(r, 'npm pack');
+    packOutput = `${r.stdout}\n${r.stderr}`;
+    // The scripts' own lines come first on stdout; the JSON array starts on a line of its own.
+    const start = r.stdout.search(/^\[$/m);
+    const [info] = JSON.parse(r.stdout.slice(start)) as [{ filename: string; files: { path: string }[] }];
+    files = info.files.map((f) => f.path);
+    tarball = join(dir, info.filename);
+  }, TIMEOUT);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the tarball: the prebuilt for this platform, dist/, the crate sources and the build script; no tests, benchmarks or sources', () => {
+    if (process.arch === 'x64' && glibc) expect(triple).toBe('linux-x64-gnu');
+    expect(existsSync(tarball)).toBe(true);
+    const expected = [
+      'package.json', 'README.md',
+      'dist/index.js', 'dist/index.d.ts', 'dist/runtime/runtime.js', 'dist/runtime/worker.js', 'dist/runtime/affinity.js',
+      'native/Cargo.toml', 'native/src/lib.rs', 'scripts/build-native.mjs',
+    ];
+    if (hasCargo) expected.push(`native/sluice-native.${triple}.node`);
+    expect(files).toEqual(expect.arrayContaining(expected));
+    expect(files.filter((f) => /^(test|bench|src|docs|\.ci|node_modules)\//.test(f))).toEqual([]);
+    // Only the platform-named prebuilt ships: not the packer's local build, not cargo's target dir.
+    expect(files.filter((f) => f.startsWith('native/') && f.endsWith('.node'))).toEqual(hasCargo ? [`native/sluice-native.${triple}.node`] : []);
+    expect(files.filter((f) => f.startsWith('native/target/'))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('scripts/'))).toEqual(['scripts/build-native.mjs']);
+    if (hasCargo) expect(packOutput).toContain(`native/sluice-native.${triple}.node`); // prepack built it
+  });
+
+  it.skipIf(!hasCargo)('installs offline and runs pinned on the prebuilt: nothing built or compiled at install', () => {
+    const { app, install } = scratch('app', tarball, cleanEnv());
+    const pkg = join(app, 'node_modules', 'sluice');
+    // The prebuilt loaded in the install script's check, so it built nothing and said nothing.
+    expect(sluiceLines(install)).toEqual([]);
+    expect(readdirSync(join(pkg, 'native')).filter((f) => f.endsWith('.node'))).toEqual([`sluice-native.${triple}.node`]);
+    // No devDependencies (tsc, @napi-rs/cli) arrive, and none are needed: prepare never ran.
+    expect(existsSync(join(app, 'node_modules', 'typescript'))).toBe(false);
+    expect(existsSync(join(app, 'node_modules', '@napi-rs'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')).scripts.install).toBe('node scripts/build-native.mjs --install');
+
+    const out = runScript(app, cleanEnv());
+    expect(out.result).toBe(5);
+    expect(out.affinity).toEqual({ available: true, pinned: true, reason: null });
+    expect(out.workers).toHaveLength(2);
+    const allowed = parseCpuList(/^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!);
+    for (const w of out.workers) {
+      expect(w.tid).toBeGreaterThan(0);
+      expect(w.cpus).toHaveLength(1);
+      expect(allowed).toContain(w.cpus![0]);
+    }
+    if (allowed.length >= 2) expect(out.workers[0]!.cpus).not.toEqual(out.workers[1]!.cpus);
+  }, TIMEOUT);
+
+  it('without a prebuilt for the platform and without cargo: installs (one warning line), runs unpinned saying why and what to run; that command then builds it', () => {
+    // The same package with the prebuilt taken out (as on a platform it was not built for).
+    const unpacked = join(dir, 'unpacked');
+    mkdirSync(unpacked);
+    expectOk(run('tar', ['-xzf', tarball, '-C', unpacked], dir, cleanEnv()), 'tar -x');
+    rmSync(join(unpacked, 'package', 'native', `sluice-native.${triple}.node`), { force: true });
+    const bare = join(dir, 'no-prebuilt.tgz');
+    expectOk(run('tar', ['-czf', bare, '-C', unpacked, 'package'], dir, cleanEnv()), 'tar -c');
+
+    const noCargo = cleanEnv({ PATH: pathWithoutCargo() });
+    expect(run('cargo', ['--version'], dir, noCargo).error).toBeDefined(); // really hidden
+    const { app, install } = scratch('app-no-addon', bare, noCargo);
+    const pkg = join(app, 'node_modules', 'sluice');
+    const lines = sluiceLines(install);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\[sluice\] native addon not built \(cargo not found on PATH, and no prebuilt binary for linux-\S+ loads\): CPU pinning unavailable/);
+    expect(lines[0]).toContain(`no prebuilt binary for ${triple} loads`);
+    expect(lines[0]).toContain(`run in your project: npm rebuild sluice (or: node ${join(pkg, 'scripts', 'build-native.mjs')})`);
+    expect(readdirSync(join(pkg, 'native')).filter((f) => f.endsWith('.node'))).toEqual([]);
+
+    const out = runScript(app, noCargo);
+    expect(out.result).toBe(5);
+    expect(out.affinity.available).toBe(false);
+    expect(out.affinity.pinned).toBe(false);
+    expect(out.affinity.reason).toContain(`no native addon for ${triple} (looked for ${join(pkg, 'native', `sluice-native.${triple}.node`)}`);
+    expect(out.affinity.reason).toContain('run in your project: npm rebuild sluice');
+    expect(out.workers).toEqual([{ tid: 0, cpus: null }, { tid: 0, cpus: null }]);
+
+    if (!hasCargo) return;
+    // The command the reason gives, run from the user's project with cargo on PATH: builds from the
+    // shipped sources (offline; the install script, as on an install with cargo present).
+    const rebuild = run('npm', ['rebuild', 'sluice', '--offline', '--foreground-scripts', '--cache', join(dir, 'npm-cache')], app, cleanEnv());
+    expectOk(rebuild, 'npm rebuild sluice');
+    expect(sluiceLines(rebuild)).toEqual(['[sluice] native addon built (cargo build): native/sluice-native.node']);
+    expect(readdirSync(join(pkg, 'native')).filter((f) => f.endsWith('.node') || f === 'target' || f.endsWith('.log'))).toEqual(['sluice-native.node']);
+    const after = runScript(app, cleanEnv());
+    expect(after.result).toBe(5);
+    expect(after.affinity).toEqual({ available: true, pinned: true, reason: null });
+    for (const w of after.workers) expect(w.cpus).toHaveLength(1);
+  }, TIMEOUT);
+
+  it('prepack fails loudly when it cannot build the prebuilt; SLUICE_PACK_WITHOUT_NATIVE=1 opts out with one line', () => {
+    // A copy of the script and crate manifest, so the opt-out's clean-up touches no real build output.
+    const copy = join(dir, 'prepack-copy');
+    mkdirSync(join(copy, 'scripts'), { recursive: true });
+    mkdirSync(join(copy, 'native'));
+    const script = join(copy, 'scripts', 'build-native.mjs');
+    writeFileSync(script, readFileSync(join(root, 'scripts', 'build-native.mjs')));
+    writeFileSync(join(copy, 'native', 'Cargo.toml'), readFileSync(join(root, 'native', 'Cargo.toml')));
+    const stale = join(copy, 'native', `sluice-native.${triple}.node`);
+    writeFileSync(stale, 'left from an earlier build');
+    const noCargo = cleanEnv({ PATH: pathWithoutCargo() });
+    const fail = run(process.execPath, [script, '--prebuilt'], copy, noCargo);
+    expect(fail.status).toBe(1);
+    expect(fail.stderr).toContain(`cannot build the prebuilt native addon native/sluice-native.${triple}.node: cargo not found`);
+    expect(fail.stderr).toContain('SLUICE_PACK_WITHOUT_NATIVE=1');
+    const dev = run(process.execPath, [script, '--prebuilt'], copy, { ...noCargo, SLUICE_PACK_WITHOUT_NATIVE: '1' });
+    expect(dev.status).toBe(0);
+    expect(sluiceLines(dev)).toEqual([
+      `[sluice] packing WITHOUT the prebuilt native addon for ${triple} (SLUICE_PACK_WITHOUT_NATIVE=1): cargo not found; ` +
+        `removed the stale native/sluice-native.${triple}.node`,
+    ]);
+    expect(existsSync(stale)).toBe(false); // a binary that may not match the sources does not ship
+    // In the repository the install script leaves the build to prepare (npm ci works as before).
+    const inRepo = run(process.execPath, [join(root, 'scripts', 'build-native.mjs'), '--install'], root, noCargo);
+    expect(inRepo.status).toBe(0);
+    expect(`${inRepo.stdout}${inRepo.stderr}`).toBe('');
+  });
+});
