@@ -58,8 +58,16 @@ export const NEVER_DEADLINE_MS = 40;
 
 const is = (o: Outcome | Outcome[]): Check => (s) => ([] as Outcome[]).concat(o).includes(s.outcome) ? null : `outcome ${s.outcome}, expected ${String(o)}`;
 const both = (...cs: Check[]): Check => (s, d) => { for (const c of cs) { const r = c(s, d); if (r !== null) return r; } return null; };
-/** Rejected with an Error (a PayloadError saying what could not be read, or the task's own error). */
-const rejectedWithError: Check = both(is('rejected'), (s) => s.error !== undefined ? null : `rejected with a non-Error ${JSON.stringify(s.value)}`);
+/**
+ * Rejected with a sluice PayloadError saying what could not be read or carried, or with the
+ * Error the hostile value itself threw (a getter, a trap, a then), whose message is one of `thrown`.
+ */
+const rejectedWith = (thrown: (d: Item) => string[] = () => []): Check => both(is('rejected'), (s, d) => {
+  if (s.error === undefined) return `rejected with a non-Error ${JSON.stringify(s.value)}`;
+  if (s.error.code === 'ERR_SLUICE_PAYLOAD' || thrown(d).includes(s.error.message)) return null;
+  return `rejected with ${s.error.name} ${JSON.stringify(s.error.message.slice(0, 80))}: neither a PayloadError nor what the value threw`;
+});
+const rejectedPayload = rejectedWith(); // nothing of the value can travel: a PayloadError
 const errorMessage = (m: (d: Item) => string): Check => (s, d) => s.error?.message === m(d) ? null : `message ${JSON.stringify(s.error?.message)}, expected ${JSON.stringify(m(d))}`;
 const causes = (want: (d: Item) => string[]): Check => (s, d) => {
   const w = want(d);
@@ -69,22 +77,22 @@ const causes = (want: (d: Item) => string[]): Check => (s, d) => {
 /** Expected outcome per entry. 'rejected' for every value that cannot be read, cloned or carried. */
 const VALUE_CHECKS: Record<string, { hows: string[]; check: (how: string) => Check; param?: unknown[] }> = {
   'plain': { hows: ['return', 'resolve', 'throw', 'reject'], check: (how) => both(is(how === 'return' || how === 'resolve' ? 'fulfilled' : 'rejected'), (s, d) => (s.value as { id?: number } | undefined)?.id === d.id ? null : `value ${JSON.stringify(s.value)}`) },
-  'getter-throws': { hows: ['return', 'resolve', 'throw', 'reject'], check: () => rejectedWithError },
-  'proxy': { hows: ['return', 'resolve', 'throw', 'reject'], check: () => rejectedWithError },
-  'then-getter-throws': { hows: ['return', 'resolve', 'throw', 'reject'], check: () => rejectedWithError },
-  'then-throws': { hows: ['return', 'resolve', 'throw', 'reject'], check: () => rejectedWithError },
+  'getter-throws': { hows: ['return', 'resolve', 'throw', 'reject'], check: () => rejectedWith((d) => [`getter ${d.id}`]) },
+  'proxy': { hows: ['return', 'resolve', 'throw', 'reject'], check: () => rejectedWith(() => ['proxy trap']) },
+  'then-getter-throws': { hows: ['return', 'resolve', 'throw', 'reject'], check: () => rejectedWith((d) => [`then getter ${d.id}`]) },
+  'then-throws': { hows: ['return', 'resolve', 'throw', 'reject'], check: () => rejectedWith((d) => [`then ${d.id}`]) },
   'then-twice': { hows: ['return', 'resolve'], check: () => both(is('fulfilled'), (s, d) => s.value === d.id + 1 ? null : `value ${JSON.stringify(s.value)}, expected the first settlement ${d.id + 1}`) },
-  'then-nested': { hows: ['return', 'resolve'], check: () => rejectedWithError },
+  'then-nested': { hows: ['return', 'resolve'], check: () => rejectedWith((d) => [`inner then ${d.id}`]) },
   'never': { hows: ['return'], check: () => both(is('abandoned'), (s) => /deadline/.test(s.error?.message ?? '') ? null : `abandoned for ${JSON.stringify(s.error?.message)}, not the deadline`) },
-  'function': { hows: ['return', 'resolve', 'throw', 'reject'], check: () => rejectedWithError },
-  'huge': { hows: ['return', 'throw'], check: () => rejectedWithError },
-  'symbol': { hows: ['return', 'throw', 'reject'], check: () => rejectedWithError },
+  'function': { hows: ['return', 'resolve', 'throw', 'reject'], check: () => rejectedPayload },
+  'huge': { hows: ['return', 'throw'], check: () => rejectedPayload },
+  'symbol': { hows: ['return', 'throw', 'reject'], check: () => rejectedPayload },
   'error-coded': {
     hows: ['return', 'resolve', 'throw', 'reject'],
     check: (how) => both(is(how === 'return' || how === 'resolve' ? 'fulfilled' : 'rejected'), errorMessage((d) => `coded ${d.id}`),
       (s) => s.error?.code === 'E_HOSTILE' ? null : `code ${String(s.error?.code)}`),
   },
-  'error-getters': { hows: ['return', 'throw', 'reject'], check: () => rejectedWithError, param: ['error', 'symbol', 'self'] },
+  'error-getters': { hows: ['return', 'throw', 'reject'], check: () => rejectedWith((d) => [`error getter ${d.id}`]), param: ['error', 'symbol', 'self'] },
   'error-cause-chain': {
     hows: ['return', 'throw', 'reject'], param: [1, 3],
     check: (how) => both(is(how === 'return' ? 'fulfilled' : 'rejected'), errorMessage((d) => `chain ${d.id}`),
@@ -95,7 +103,12 @@ const VALUE_CHECKS: Record<string, { hows: string[]; check: (how: string) => Che
     check: (how) => both(is(how === 'return' ? 'fulfilled' : 'rejected'), errorMessage((d) => `cyclic ${d.id}`), causes(() => ['cyclic b'])),
   },
   // The cause cannot be read: the error still arrives (without it), or a PayloadError does.
-  'error-cause-getter': { hows: ['return', 'throw', 'reject'], check: (how) => how === 'return' ? both(is(['fulfilled', 'rejected']), (s) => s.error ? null : 'no error') : rejectedWithError },
+  'error-cause-getter': {
+    hows: ['return', 'throw', 'reject'],
+    check: (how) => how === 'return'
+      ? both(is(['fulfilled', 'rejected']), (s, d) => s.error?.message === `bad cause ${d.id}` || s.error?.code === 'ERR_SLUICE_PAYLOAD' ? null : `got ${JSON.stringify(s.error?.message)}`)
+      : rejectedWith((d) => [`bad cause ${d.id}`, `cause getter ${d.id}`]),
+  },
   'aggregate': {
     hows: ['return', 'throw', 'reject'],
     check: (how) => both(is(how === 'return' ? 'fulfilled' : 'rejected'), errorMessage((d) => `aggregate ${d.id}`),

@@ -146,11 +146,15 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
       switch (e.kind) {
         case 'hostile': {
           const it = hostileItems.get(id)!;
-          // An async one (resolve/reject) in flight on a worker that another task killed is taken along, as 'later' is.
-          const asyncTaken = o === 'abandoned' && (it.entry.startsWith('resolve:') || it.entry.startsWith('reject:'));
-          const bad = asyncTaken ? null : checkItem(it, summarize(o, v));
+          // An async job (an async task, or a returned thenable, which the worker adopts with a
+          // promise) in flight on a worker that an 'exits' or 'hangs' task ended is taken along,
+          // as 'later' is: abandoned with that worker's ending as the reason.
+          const asyncJob = /^(resolve|reject):|^return:(then-throws|then-twice|then-nested|never)$/.test(it.entry);
+          const s = summarize(o, v);
+          const takenAlong = o === 'abandoned' && asyncJob && /^worker \d+ (exited with code|stopped: a task overran its deadline)/.test(s.error?.message ?? '');
+          const bad = takenAlong ? null : checkItem(it, s);
           if (bad === null) { hostileOk++; return true; }
-          fail(`id ${id} (hostile ${it.entry}${it.param !== undefined ? ` ${String(it.param)}` : ''}): ${bad}`);
+          fail(`id ${id} (hostile ${it.entry}${it.param !== undefined ? ` ${String(it.param)}` : ''}): ${bad}${s.error ? ` [${s.error.name}: ${s.error.message.slice(0, 160)}]` : ''}`);
           return true; // reported above, with the entry's own words
         }
         case 'normal': return o === 'fulfilled' && v === id + 1;
