@@ -36,6 +36,7 @@ import { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED, Token, outcomeError 
 type Callback = (err: unknown, value: unknown, tag: number) => void;
 import { AbandonedError, PayloadError, RetractedError } from '../errors.js';
 import { threadId } from 'node:worker_threads';
+import { callUser, reportUncaught } from './user-code.js';
 
 const PUMP_IDLE = 0;
 const PUMP_SCHEDULED = 1;
@@ -78,6 +79,12 @@ export class Attachment {
   private head: number;
   private idSeq = 0;
   outstanding = 0;
+  /**
+   * This handle stopped admitting (an attached runtime's drain() or close(), design 4.7): its
+   * submits are rejected with this reason index (R_DRAINING, then R_CLOSED once detached);
+   * 0 while it admits. Other threads are unaffected. Written by this thread only.
+   */
+  halted = 0;
 
   /**
    * This thread's guesses of the gate words (gate.ts): [p] is producer p's packed word, and
@@ -398,8 +405,21 @@ export class Attachment {
         if (outcome === O_FULFILLED) cb(undefined, value, this.deferredTag[i]!);
         else cb(outcomeError(outcome, value), undefined, this.deferredTag[i]!);
       } catch (err) {
-        process.nextTick(rethrow, err); // the caller's error, reported as uncaught, with this thread's books intact
+        reportUncaught(err); // the caller's error, reported as uncaught, with this thread's books intact
       }
+    }
+  }
+
+  /**
+   * Callbacks resolved outside a drain (retractPending, abandonRemaining): queued while the
+   * books move, run by runLate() once every window is left.
+   */
+  private readonly late: Array<{ cb: Callback; outcome: number; value: unknown; tag: number }> = [];
+
+  private runLate(): void {
+    for (const c of this.late.splice(0)) {
+      if (c.outcome === O_FULFILLED) callUser(c.cb, undefined, c.value, c.tag);
+      else callUser(c.cb, outcomeError(c.outcome, c.value), undefined, c.tag);
     }
   }
 
@@ -448,7 +468,13 @@ export class Attachment {
     const t = token._index;
     this.tokens[t] = undefined;
     this.gens[t] = (token._gen + 1) & TK_GEN_MASK;
-    if (token._cleanup !== null) token._cleanup();
+    if (token._cleanup !== null) {
+      try {
+        token._cleanup(); // ours (a timer, an intrinsic removeEventListener); the books must not depend on it
+      } catch (err) {
+        reportUncaught(err);
+      }
+    }
     this.release(t, token._producer, outcome);
     token._settle(outcome, value);
   }
@@ -488,8 +514,9 @@ export class Attachment {
       this.deferredOutcome[k] = outcome;
       this.deferredValue[k] = value;
       this.deferredTag[k] = tag;
-    } else if (outcome === O_FULFILLED) cb(undefined, value, tag);
-    else cb(outcomeError(outcome, value), undefined, tag);
+    } else {
+      this.late.push({ cb, outcome, value, tag }); // user code: runLate(), after the books
+    }
   }
 
   /**
@@ -499,12 +526,18 @@ export class Attachment {
    */
   cancel(token: Token, force: boolean): boolean {
     if (token._outcome >= 0 || this.tokens[token._index] !== token) return false;
+    let done: boolean;
     this.enterWindow(); // the state CAS and the release that follows it, together
     try {
-      return this.cancelInWindow(token, force);
+      done = this.cancelInWindow(token, force);
     } finally {
       this.leaveWindow();
     }
+    if (!done) return false;
+    // Books exact and the window left: now what may run user code (rt.run waiters, 'clear' edges).
+    this.checkIdle();
+    if (this.onDrained !== null) this.onDrained();
+    return true;
   }
 
   private cancelInWindow(token: Token, force: boolean): boolean {
@@ -527,8 +560,6 @@ export class Attachment {
       Atomics.store(i32, kw + W_KILL_TOKEN, t + 1);
     }
     if (this.outstanding === 0 && this.pumpState === PUMP_PARKED) wake(i32, this.waker.word);
-    this.checkIdle();
-    if (this.onDrained !== null) this.onDrained();
     return true;
   }
 
@@ -554,12 +585,16 @@ export class Attachment {
       if (this.callbacks[t] === undefined) continue;
       const base = this.gens[t]! << TK_GEN_SHIFT;
       this.enterWindow();
-      if (Atomics.compareExchange(this.i32, this.tokenWordOf(t), base | TK_PENDING, base | TK_RETRACTED) === (base | TK_PENDING)) {
-        this.resolveCallback(t, O_RETRACTED, new RetractedError('the runtime closed before the task started'));
+      try {
+        if (Atomics.compareExchange(this.i32, this.tokenWordOf(t), base | TK_PENDING, base | TK_RETRACTED) === (base | TK_PENDING)) {
+          this.resolveCallback(t, O_RETRACTED, new RetractedError('the runtime closed before the task started'));
+        }
+      } finally {
+        this.leaveWindow();
       }
-      this.leaveWindow();
     }
     this.checkIdle();
+    this.runLate();
   }
 
   /** Close, workers stopped: whatever is still outstanding ran when they stopped. */
@@ -569,6 +604,7 @@ export class Attachment {
       if (this.callbacks[t] !== undefined) this.resolveCallback(t, O_ABANDONED, new AbandonedError(reason));
     }
     this.checkIdle();
+    this.runLate();
   }
 
   // ---- pump ----
@@ -719,10 +755,6 @@ export class Attachment {
 }
 
 function noop(): void {}
-
-function rethrow(err: unknown): never {
-  throw err;
-}
 
 function maskOf(cpus: readonly number[]): number {
   let m = 0;

@@ -13,9 +13,10 @@ import {
 } from '../shm/layout.js';
 import { GATE_FIELD_MAX, Limits, pack } from '../admission/gate.js';
 import { earnedMod32 } from '../admission/bucket.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, describe } from '../errors.js';
+import { callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
 import {
-  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_DRAINING, RT_RUNNING,
+  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_CLOSED, RT_DRAINING, RT_RUNNING,
   S_ADMITTED, S_REJECTED, S_RESOLVED, OUTCOMES, Outcome, TK_GEN_SHIFT, TK_PENDING,
 } from '../shm/layout.js';
 import { RING_FULL } from '../shm/ring.js';
@@ -208,11 +209,12 @@ export class Producer {
     let queueTimeout = ref.queueTimeoutMs;
     let signal: AbortSignal | undefined;
     if (options !== undefined) {
-      checkSubmitOptions(options);
-      deadline = options.deadlineMs ?? deadline;
-      queueTimeout = options.queueTimeoutMs ?? queueTimeout;
-      signal = options.signal;
-      if (signal?.aborted) throw signal.reason ?? new DOMException('submit aborted', 'AbortError');
+      // Every option is read once, here, before anything is taken (a getter may answer differently twice).
+      const o = readSubmitOptions(options);
+      deadline = o.deadlineMs ?? deadline;
+      queueTimeout = o.queueTimeoutMs ?? queueTimeout;
+      signal = o.signal;
+      if (signal !== undefined && signalAborted(signal)) throw signalReason(signal) ?? new DOMException('submit aborted', 'AbortError');
     }
     const t = this.admit(ref, payload, deadline);
     if (t < 0) return REJECTIONS[~t]!;
@@ -223,6 +225,8 @@ export class Producer {
       token._retriesLeft = ref.retries;
     }
     if (signal !== undefined || queueTimeout > 0) watchQueue(token, signal, queueTimeout);
+    // The books are exact (token tracked): only now the 'clear' edge admission raised (user code).
+    if (this.saturatedEdge) this.edge(false);
     return token;
   }
 
@@ -240,6 +244,7 @@ export class Producer {
     const t = this.admit(this.ref(task), payload, 0);
     if (t < 0) return REJECTIONS[~t]!;
     this.att.trackCallback(t, this.index, callback as (err: unknown, value: unknown, tag: number) => void, tag);
+    if (this.saturatedEdge) this.edge(false); // after the books, as in submit
     return null;
   }
 
@@ -254,8 +259,9 @@ export class Producer {
     const att = this.att;
     const i32 = this.i32;
     // 1. The runtime must be running.
+    //    An attached handle that drains or closes stops admitting for itself only (att.halted).
     let st = Atomics.load(i32, att.stateW);
-    if (st !== RT_RUNNING) return ~this.reject(st === RT_DRAINING ? R_DRAINING : R_CLOSED);
+    if (st !== RT_RUNNING || att.halted !== 0) return ~this.reject(st === RT_CLOSED ? R_CLOSED : att.halted !== 0 ? att.halted : R_DRAINING);
     // Everything that can throw or allocate happens before any shared counter moves.
     const tag = this.codec.prepare(payload);
     if (tag === PREPARE_FULL) return ~this.reject(R_ARENA_FULL);
@@ -306,9 +312,8 @@ export class Producer {
     i32[cell + C_DEADLINE] = deadline;
     ring.publish(pos);
     att.leaveWindow();
-    // 6. Wake the worker only if it is parked.
+    // 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
     att.wakeWorker(w);
-    if (this.saturatedEdge) this.edge(false);
     return t;
   }
 
@@ -326,7 +331,7 @@ export class Producer {
     return ADMITTED;
   }
 
-  /** Count a rejection (and the saturation edge); returns the reason index. */
+  /** Count a rejection (and the saturation edge); returns the reason index. Called with nothing taken. */
   private reject(reason: number): number {
     this.att.countRejection(this.index, reason);
     if ((reason === R_RATE || reason === R_PRODUCER_SLOTS) && !this.saturatedEdge) this.edge(true);
@@ -361,9 +366,16 @@ export class Producer {
 
   get saturated(): boolean { return this.saturatedEdge; }
 
+  /**
+   * Flip the edge, then run its listeners (user code) through callUser: one that throws is
+   * reported as uncaught and stops neither the others nor the caller (a submit, the pump).
+   * Callers have finished their bookkeeping. A copy: a listener may call on()/off().
+   */
   private edge(saturated: boolean): void {
     this.saturatedEdge = saturated;
-    for (const fn of this.listeners[saturated ? 'saturated' : 'clear']) fn();
+    const list = this.listeners[saturated ? 'saturated' : 'clear'];
+    if (list.length === 0) return;
+    for (const fn of list.slice()) callUser(fn);
   }
 
   stats(): ProducerStats {
@@ -373,15 +385,21 @@ export class Producer {
 
 const SUBMIT_OPTION_KEYS = new Set(['deadlineMs', 'queueTimeoutMs', 'signal']);
 
-function checkSubmitOptions(options: SubmitOptions): void {
+/** Read and check submit options, each property once. Throws (ConfigError or the getter's error) before admission. */
+function readSubmitOptions(options: SubmitOptions): SubmitOptions {
+  if (options === null || typeof options !== 'object') throw new ConfigError(`submit: options must be an object; got ${describe(options)}`);
   for (const k of Object.keys(options)) {
     if (!SUBMIT_OPTION_KEYS.has(k)) throw new ConfigError(`submit: unknown option '${k}' (known: deadlineMs, queueTimeoutMs, signal)`);
   }
-  checkMs('submit', 'deadlineMs', options.deadlineMs);
-  checkMs('submit', 'queueTimeoutMs', options.queueTimeoutMs);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw new ConfigError('submit: signal must be an AbortSignal');
-  }
+  const deadlineMs = options.deadlineMs;
+  const queueTimeoutMs = options.queueTimeoutMs;
+  const signal = options.signal;
+  checkMs('submit', 'deadlineMs', deadlineMs);
+  checkMs('submit', 'queueTimeoutMs', queueTimeoutMs);
+  // A brand check through the intrinsic getter: a lookalike or a Proxy is refused here, and a
+  // subclass that overrides aborted/addEventListener is only ever used through the intrinsics.
+  if (signal !== undefined && !isAbortSignal(signal)) throw new ConfigError(`submit: signal must be an AbortSignal; got ${describe(signal)}`);
+  return { deadlineMs, queueTimeoutMs, signal };
 }
 
 /**
@@ -391,11 +409,19 @@ function checkSubmitOptions(options: SubmitOptions): void {
 function watchQueue(token: Token, signal: AbortSignal | undefined, queueTimeoutMs: number): void {
   const retract = (): void => { token.cancel(); };
   const timer = queueTimeoutMs > 0 ? setTimeout(retract, queueTimeoutMs) : null;
-  signal?.addEventListener('abort', retract, { once: true });
   token._cleanup = (): void => {
     if (timer !== null) clearTimeout(timer);
-    signal?.removeEventListener('abort', retract);
+    if (signal !== undefined) offAbort(signal, retract);
   };
+  if (signal === undefined) return;
+  // The token is admitted: nothing here may throw into submit (the intrinsics do not run the
+  // signal's own methods; a failure is reported, and the token still resolves).
+  try {
+    onAbort(signal, retract);
+    if (signalAborted(signal)) retract(); // aborted during admission (e.g. by a payload getter)
+  } catch (err) {
+    reportUncaught(err);
+  }
 }
 
 /** Counters of one producer summed over every attachment (thread). */

@@ -20,7 +20,9 @@ import { resolveTask, TaskOptions, TaskRef } from './task.js';
 import { preferenceChains, stealMask, type Weight } from './routing.js';
 import { chooseCpus, loadAffinity, warmLibuvPool } from './affinity.js';
 import { isTypeScript, taskModuleHref } from './tasks-module.js';
-import { AttachError, ConfigError, RejectedError, WorkerStartError } from '../errors.js';
+import { AbortedError, AttachError, ConfigError, describe, RejectedError, WorkerStartError } from '../errors.js';
+import { isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
+import { R_CLOSED, R_DRAINING } from '../admission/gate.js';
 import { Supervisor } from './supervisor.js';
 import { Hooks } from './hooks.js';
 import type { WorkerData } from './worker.js';
@@ -77,6 +79,14 @@ export interface RuntimeOptions {
   warmUp?: boolean;
   /** Enable test-only pause points (rt.testing). Never in production. */
   testHooks?: boolean;
+  /**
+   * How long start() waits for every worker to load the task module and report ready, in ms;
+   * then it rejects with WorkerStartError (e.g. a top-level await that never settles) and tears
+   * down whatever it started. Default 30000.
+   */
+  startTimeoutMs?: number;
+  /** Aborting it makes start() reject with AbortedError (cause: the signal's reason), after tearing down what it started. */
+  signal?: AbortSignal;
 }
 
 /** Structured-clonable: pass it in workerData or postMessage, then Runtime.attach(handle). */
@@ -135,7 +145,17 @@ export interface RuntimeStats {
 const OPTION_KEYS = new Set([
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
+  'startTimeoutMs', 'signal',
 ]);
+
+/** After terminate(), how long close (or a failed start) waits for a thread's exit before giving up on it (design 4.7). */
+const STOP_GRACE_MS = 1000;
+/** A failed start lets the other workers finish loading before they go (design 4.7), at most this long. */
+const START_SETTLE_MS = 2000;
+
+/** Symbol.asyncDispose (Node 20 has it; older builds spell it Symbol.for('nodejs.asyncDispose'), as Node does). */
+const asyncDispose: typeof Symbol.asyncDispose =
+  (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ?? (Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose);
 
 interface Waiter {
   task: TaskRef;
@@ -148,7 +168,7 @@ interface Waiter {
 function intOption(o: Record<string, unknown>, key: string, dflt: number, min: number, max: number, pow2 = false): number {
   const v = o[key] ?? dflt;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max || (pow2 && (v & (v - 1)) !== 0)) {
-    throw new ConfigError(`${key} must be ${pow2 ? 'a power of two' : 'an integer'} from ${min} to ${max}; got ${String(o[key])}`);
+    throw new ConfigError(`${key} must be ${pow2 ? 'a power of two' : 'an integer'} from ${min} to ${max}; got ${describe(o[key])}`);
   }
   return v;
 }
@@ -214,6 +234,12 @@ export class Runtime {
     }
     if (Array.isArray(affinity)) checkAffinityMap(affinity, workers);
     const href = taskModuleHref(options.tasks);
+    const startTimeoutMs = intOption(o, 'startTimeoutMs', 30_000, 1, 2 ** 31 - 1);
+    const signal = options.signal;
+    if (signal !== undefined && !isAbortSignal(signal)) throw new ConfigError(`signal must be an AbortSignal; got ${describe(signal)}`);
+    if (signal !== undefined && signalAborted(signal)) {
+      throw new AbortedError('Runtime.start was aborted before it began', { cause: signalReason(signal) });
+    }
 
     const mem = Memory.create({
       workers, ringCapacity, globalSlots, maxProducers, maxAttachments, spillBytes, taskCount: 0,
@@ -245,10 +271,20 @@ export class Runtime {
         resourceLimits: options.resourceLimits,
       },
     );
+    let lists: string[][];
+    let settle = START_SETTLE_MS;
     try {
-      const lists = await Promise.all(Array.from({ length: workers }, (_, w) => supervisor.spawn(w).catch((err: Error) => {
+      // Before the first spawn: nothing to tear down yet.
+      if (signal !== undefined && signalAborted(signal)) throw new AbortedError('Runtime.start was aborted', { cause: signalReason(signal) });
+      const spawns = Array.from({ length: workers }, (_, w) => supervisor.spawn(w).catch((err: Error) => {
         throw new WorkerStartError(`worker ${w} could not start: ${err.message}`, { cause: err });
-      })));
+      }));
+      try {
+        lists = await bounded(Promise.all(spawns), startTimeoutMs, signal);
+      } catch (err) {
+        if (err instanceof AbortedError || err instanceof StartTimeout) settle = 100; // a worker may never settle: do not wait long
+        throw err instanceof StartTimeout ? err.error : err;
+      }
       names = lists[0]!;
       for (let w = 1; w < lists.length; w++) {
         if (lists[w]!.join('\0') !== names.join('\0')) {
@@ -256,8 +292,7 @@ export class Runtime {
         }
       }
     } catch (err) {
-      supervisor.stop();
-      await supervisor.terminateAll();
+      await abortStart(mem, supervisor, settle);
       throw err;
     }
     mem.i32[H_TASK_COUNT] = names.length;
@@ -266,6 +301,7 @@ export class Runtime {
     const rt = new Runtime(mem, att, names, chains, clock, supervisor, runQueueLimit);
     rt.affinity = affinityStatus;
     supervisor.onEvent = rt.recordEvent;
+    supervisor.onRetired = rt.afterRetire;
     if (options.testHooks === true) rt.testing = new Testing(mem, supervisor);
     return rt;
   }
@@ -282,11 +318,29 @@ export class Runtime {
     } catch (err) {
       throw new AttachError((err as Error).message);
     }
+    // Everything that reads the handle or the options first: it may throw, with no slot taken.
+    let names: string[];
+    let chains: number[][];
+    let clock: Clock;
+    try {
+      names = [...handle.names];
+      chains = handle.chains.map((c) => [...c]);
+      clock = options.clock ?? new MonotonicClock(mem.epochMicros());
+    } catch (err) {
+      throw new AttachError(`not a sluice runtime handle: ${err instanceof Error ? err.message : describe(err)}`);
+    }
     const a = Attachment.claimSlot(mem);
     if (a < 0) throw new AttachError(`no free attachment slot (${mem.layout.maxAttachments}); raise Runtime.start({ maxAttachments })`);
-    const clock = options.clock ?? new MonotonicClock(mem.epochMicros());
-    const att = new Attachment(mem, a, clock);
-    return new Runtime(mem, att, handle.names, handle.chains.map((c) => [...c]), clock, null, 65536);
+    // Transactional: any failure after the claim gives the slot back.
+    let att: Attachment | null = null;
+    try {
+      att = new Attachment(mem, a, clock);
+      return new Runtime(mem, att, names, chains, clock, null, 65536);
+    } catch (err) {
+      att?.dispose();
+      Atomics.store(mem.i32, mem.attachWord(a, A_STATE), A_FREE);
+      throw err;
+    }
   }
 
   get handle(): RuntimeHandle {
@@ -327,6 +381,9 @@ export class Runtime {
         const a = this.defaultP().submit<T>(ref, payload, options);
         if (a.admitted) return a.promise();
         if (!CAPACITY_REASONS.has(a.reason)) return Promise.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
+      } else if (this.att.chainRetired(ref.weightIndex)) {
+        // Others wait already, but no worker is left for this task: waiting would never end.
+        return Promise.reject(new RejectedError('no-workers', 'runtime is no-workers'));
       }
       if (this.waiters.length >= this.runQueueLimit) {
         return Promise.reject(new RejectedError('queue-full', `rt.run() wait queue is full (${this.runQueueLimit}); raise runQueueLimit`));
@@ -380,20 +437,39 @@ export class Runtime {
     };
   }
 
-  /** Stop admitting ('draining'), then resolve when every admitted task (every thread's) has resolved. */
+  /**
+   * Stop admitting ('draining'), then resolve when every admitted task (every thread's) has resolved.
+   *
+   * On an attached runtime (Runtime.attach) this is per handle: only this handle stops admitting
+   * (its later submits are rejected 'draining'; other threads are unaffected), and it resolves
+   * when this thread's own tokens have resolved. The runtime-wide drain is the starting thread's.
+   */
   async drain(options: CloseOptions = {}): Promise<void> {
+    if (this.supervisor === null) {
+      if (this.att.halted === 0) this.att.halted = R_DRAINING;
+      this.flushWaiters();
+      await this.ownQuiesce(options.timeoutMs ?? Infinity);
+      return;
+    }
     Atomics.compareExchange(this.mem.i32, this.mem.stateWord, RT_RUNNING, RT_DRAINING);
     this.flushWaiters();
     await this.quiesce(options.timeoutMs ?? Infinity);
   }
 
   /**
-   * The shutdown protocol (docs/design.md, "Shutdown"); idempotent, never hangs. An attached
-   * runtime only detaches: it waits for its own tokens, then frees its attachment slot.
+   * The shutdown protocol (docs/design.md, "Shutdown"); idempotent, never hangs. On an attached
+   * runtime it is that handle's drain() (within timeoutMs), then detach: its attachment slot is
+   * freed and its submits are rejected 'closed'; the runtime and other threads carry on. Only
+   * the starting thread's close() shuts the runtime down.
    */
   close(options: CloseOptions = {}): Promise<void> {
     if (this.closing === null) this.closing = this.supervisor === null ? this.detach(options) : this.shutdown(options);
     return this.closing;
+  }
+
+  /** `await using rt = await Runtime.start(...)`: close() when the scope ends. */
+  [asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   private async shutdown(options: CloseOptions): Promise<void> {
@@ -414,7 +490,17 @@ export class Runtime {
     supervisor.stop();
     Atomics.store(i32, this.mem.stateWord, RT_CLOSED);
     for (let w = 0; w < this.mem.layout.workers; w++) wake(i32, this.mem.workerWord(w, W_WAKER));
-    await Promise.all(supervisor.workers.map((wk) => (wk === null ? undefined : exited(wk, Math.max(0, deadline - performance.now()) + 1000))));
+    //    A worker still busy is terminated; one that does not exit even then is inside a native
+    //    call (execSync, a blocking fs call), which terminate() cannot interrupt: close stops
+    //    waiting for it after STOP_GRACE_MS, reports it and unrefs it (it ends when the call returns).
+    const stopped = await Promise.all(supervisor.workers.map((wk) => (
+      wk === null ? true : exited(wk, Math.max(0, deadline - performance.now()) + 1000)
+    )));
+    stopped.forEach((ok, w) => {
+      if (!ok) {
+        this.recordEvent(`worker ${w} did not stop within ${STOP_GRACE_MS} ms of being terminated (blocked outside JavaScript?); it will end when its native call returns`);
+      }
+    });
     // 6. Whatever still ran when the workers were stopped is abandoned.
     this.att.drain();
     this.att.abandonRemaining('the runtime closed while the task was running');
@@ -423,6 +509,7 @@ export class Runtime {
   }
 
   private async detach(options: CloseOptions): Promise<void> {
+    this.att.halted = R_CLOSED; // this handle admits no more (design 4.7); the runtime carries on
     this.flushWaiters(true);
     await this.ownQuiesce(options.timeoutMs ?? 30_000);
     this.att.dispose();
@@ -460,9 +547,19 @@ export class Runtime {
     return (this.defaultProducer ??= this.producer('default'));
   }
 
+  /** After each drained batch or cancel, from the pump: never throws into it (user code goes through callUser). */
   private readonly afterDrain = (): void => {
-    if (this.waiters.length > 0) this.flushWaiters();
-    for (const p of this.producers.values()) p._checkClear();
+    try {
+      if (this.waiters.length > 0) this.flushWaiters();
+      for (const p of this.producers.values()) p._checkClear();
+    } catch (err) {
+      reportUncaught(err); // not expected: the pump must keep running whatever happens here
+    }
+  };
+
+  /** A worker slot was retired: waiting rt.run calls whose task has no worker left are rejected now. */
+  private readonly afterRetire = (): void => {
+    if (this.waiters.length > 0) this.afterDrain();
   };
 
   private flushWaiters(force = false): void {
@@ -580,13 +677,72 @@ export function ungateForBenchmark(rt: Runtime, producer: Producer): void {
   (rt as unknown as { att: Attachment }).att.ungated[producer.index] = 1;
 }
 
-/** Resolve when the worker exits; terminate it if it has not within ms. */
-function exited(worker: Worker, ms: number): Promise<void> {
+/**
+ * Resolve true when the worker exits; terminate it if it has not within `ms`. terminate() stops
+ * JavaScript (a loop, Atomics.wait) but not a native call (execSync, a blocking fs call): a
+ * thread inside one exits only when the call returns. So if it has not exited STOP_GRACE_MS
+ * after terminate(), resolve false and unref it: it holds up neither the caller nor the event
+ * loop (though Node still joins it when the process exits: design 4.7).
+ */
+function exited(worker: Worker, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
-    if (worker.threadId === -1) return resolve();
-    const timer = setTimeout(() => { void worker.terminate(); }, ms);
-    worker.once('exit', () => { clearTimeout(timer); resolve(); });
+    if (worker.threadId === -1) return resolve(true);
+    let grace: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      worker.terminate().catch(() => {});
+      grace = setTimeout(() => {
+        worker.unref();
+        resolve(false);
+      }, STOP_GRACE_MS);
+    }, ms);
+    worker.once('exit', () => {
+      clearTimeout(timer);
+      clearTimeout(grace);
+      resolve(true);
+    });
   });
+}
+
+/** Start() timed out (startTimeoutMs): carries the WorkerStartError to report. */
+class StartTimeout {
+  constructor(readonly error: WorkerStartError) {}
+}
+
+/** `p`, or a StartTimeout after `ms`, or an AbortedError when `signal` aborts; the timer and listener go either way. */
+function bounded<T>(p: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      if (signal !== undefined) offAbort(signal, aborted);
+    };
+    const aborted = (): void => {
+      done();
+      reject(new AbortedError('Runtime.start was aborted', { cause: signalReason(signal!) }));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new StartTimeout(new WorkerStartError(
+        `the workers did not become ready within ${ms} ms (startTimeoutMs): does the task module have a top-level await that never settles?`,
+      )));
+    }, ms);
+    if (signal !== undefined) onAbort(signal, aborted);
+    p.then((v) => { done(); resolve(v); }, (err: unknown) => { done(); reject(err); });
+  });
+}
+
+/**
+ * A failed start (design 4.7): no worker may outlive it, and no file descriptor. A thread
+ * terminated while it loads the task module leaks the descriptors of the reads it has in flight
+ * (counted in /proc/self/fd: one per worker cut off mid-import), so the others are let finish
+ * loading first, for up to `settleMs`: closed and woken, a ready worker exits by itself, and one
+ * whose import failed exits anyway. Then whatever is left (a top-level await that never settles)
+ * is terminated; one stuck in a native call is unref'd.
+ */
+async function abortStart(mem: Memory, supervisor: Supervisor, settleMs: number): Promise<void> {
+  supervisor.stop();
+  Atomics.store(mem.i32, mem.stateWord, RT_CLOSED);
+  for (let w = 0; w < mem.layout.workers; w++) wake(mem.i32, mem.workerWord(w, W_WAKER));
+  await Promise.all(supervisor.workers.map((wk) => (wk === null ? true : exited(wk, settleMs))));
 }
 
 

@@ -84,6 +84,8 @@ export class Supervisor {
   private closing = false;
   /** Called with a short message when a slot is retired or a thread is reconciled. */
   onEvent: (message: string) => void = () => {};
+  /** Called after a slot is retired (rt.run waiters re-check: maybe no worker is left). */
+  onRetired: () => void = () => {};
 
   constructor(
     private readonly mem: Memory,
@@ -124,7 +126,13 @@ export class Supervisor {
     return new Promise((resolve, reject) => {
       const onMessage = (m: { type: string; names?: string[]; error?: { message: string } }): void => {
         worker.off('message', onMessage);
-        if (m.type === 'ready') resolve(m.names!);
+        // Ready: from here the thread must not keep the process alive by itself; outstanding
+        // tokens do (the pump, design 4.4), an idle runtime does not (design 4.7). Until ready it
+        // does, so a start in progress is not cut short by the process ending.
+        if (m.type === 'ready') {
+          worker.unref();
+          resolve(m.names!);
+        }
         else reject(new Error(m.error?.message ?? 'unknown error'));
       };
       worker.on('message', onMessage);
@@ -401,6 +409,7 @@ export class Supervisor {
     };
     if (!drain()) this.backlog.push(drain);
     this.onEvent(`worker slot ${w} keeps dying: retired (not respawned)`);
+    this.onRetired();
   }
 
   private retractCell(cell: number, reason: string): void {
@@ -622,6 +631,7 @@ function attributeOutput(worker: Worker, w: number): void {
   const prefix = `[sluice worker ${w}] `;
   const pipe = (from: NodeJS.ReadableStream | null, to: NodeJS.WriteStream): void => {
     if (from === null) return;
+    unrefStdio(from);
     let partial = '';
     from.setEncoding('utf8');
     from.on('data', (chunk: string) => {
@@ -635,6 +645,17 @@ function attributeOutput(worker: Worker, w: number): void {
   pipe(worker.stderr, process.stderr);
 }
 
+/**
+ * With `stdout: true`, Node refs the worker's internal port as soon as the parent reads the
+ * stream, until the worker exits: an idle runtime would keep the process alive whatever
+ * worker.unref() says (design 4.7). Node's own default stdio (no `stdout: true`) is piped with
+ * that flag (kIncrementsPortRef) off; do the same. The flag is internal: if a Node version does
+ * not have it, nothing changes (and test/lifecycle.test.ts fails).
+ */
+function unrefStdio(stream: NodeJS.ReadableStream): void {
+  const flag = Object.getOwnPropertySymbols(stream).find((s) => s.description === 'kIncrementsPortRef');
+  if (flag !== undefined) (stream as unknown as Record<symbol, unknown>)[flag] = false;
+}
 
 function key(a: number, t: number, gen: number): number {
   return (a * 0x10000 + t) * 0x200000 + gen; // < 2^53: a < 256, t < 2^16, gen < 2^21

@@ -26,3 +26,51 @@ export function callUser(fn: (...args: never[]) => unknown, ...args: unknown[]):
     reportUncaught(err);
   }
 }
+
+// ---- AbortSignals, through the intrinsic methods (captured at module load) ----
+// A signal may be an AbortSignal whose class or prototype overrides `aborted`, `reason`,
+// addEventListener or removeEventListener to throw or lie. sluice never calls those: it reads
+// and listens through the methods of AbortSignal.prototype and EventTarget.prototype as they
+// were when this module loaded. On anything that is not a real AbortSignal the getter throws
+// (a brand check): callers do that check before they take anything.
+
+const apply = Reflect.apply;
+const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+const reasonGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'reason')!.get!;
+const addListener = EventTarget.prototype.addEventListener;
+const removeListener = EventTarget.prototype.removeEventListener;
+
+/** Whether `v` is a real AbortSignal (its intrinsic `aborted` getter accepts it). Never runs user code. */
+export function isAbortSignal(v: unknown): v is AbortSignal {
+  if (v === null || typeof v !== 'object') return false;
+  try {
+    apply(abortedGetter, v, []);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** signal.aborted, intrinsically. Only for a value isAbortSignal() accepted. */
+export function signalAborted(signal: AbortSignal): boolean {
+  return apply(abortedGetter, signal, []) as boolean;
+}
+
+/** signal.reason, intrinsically. */
+export function signalReason(signal: AbortSignal): unknown {
+  return apply(reasonGetter, signal, []);
+}
+
+/** signal.addEventListener('abort', fn, { once: true }), intrinsically. */
+export function onAbort(signal: AbortSignal, fn: () => void): void {
+  apply(addListener, signal, ['abort', fn, { once: true }]);
+}
+
+/** signal.removeEventListener('abort', fn), intrinsically; never throws. */
+export function offAbort(signal: AbortSignal, fn: () => void): void {
+  try {
+    apply(removeListener, signal, ['abort', fn]);
+  } catch (err) {
+    reportUncaught(err);
+  }
+}
