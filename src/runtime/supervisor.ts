@@ -144,7 +144,10 @@ export class Supervisor {
         reject(err);
       });
       worker.once('exit', (code) => {
-        reject(new Error(`worker ${w} exited during start (code ${code})`));
+        // An exit without 'ready' or an error: most likely a top-level await that never settled
+        // with nothing left in the worker's event loop (Node then ends the thread).
+        reject(new Error(`worker ${w} exited during start (code ${code})${code === 0 || code === 13
+          ? ' without becoming ready: does the task module have a top-level await that never settles?' : ''}`));
         this.onExit(w, worker, code);
       });
     });
