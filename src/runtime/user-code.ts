@@ -9,6 +9,8 @@
  * through sluice's own frames (the pump, close, another callback).
  */
 
+import { types } from 'node:util';
+
 /** Report `err` as an uncaught exception, from a fresh tick: nothing of ours is on that stack. */
 export function reportUncaught(err: unknown): void {
   process.nextTick(rethrow, err);
@@ -35,14 +37,18 @@ export function callUser(fn: (...args: never[]) => unknown, ...args: unknown[]):
 // (a brand check): callers do that check before they take anything.
 
 const apply = Reflect.apply;
+const isProxy = types.isProxy;
 const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
 const reasonGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'reason')!.get!;
 const addListener = EventTarget.prototype.addEventListener;
 const removeListener = EventTarget.prototype.removeEventListener;
 
-/** Whether `v` is a real AbortSignal (its intrinsic `aborted` getter accepts it). Never runs user code. */
+/**
+ * Whether `v` is a real AbortSignal: not a Proxy (whose traps could answer the check and then
+ * throw later), and accepted by the intrinsic `aborted` getter. Runs no user code.
+ */
 export function isAbortSignal(v: unknown): v is AbortSignal {
-  if (v === null || typeof v !== 'object') return false;
+  if (v === null || typeof v !== 'object' || isProxy(v)) return false;
   try {
     apply(abortedGetter, v, []);
     return true;
