@@ -120,3 +120,60 @@ describe('close() with a task blocked in a native call', () => {
     }
   });
 });
+
+describe('Runtime.attach is transactional; an attached handle drains and closes only itself', () => {
+  type Out = {
+    afterClaim: string; again: string; noSlot: string[]; freed: string; before: unknown; after: unknown;
+    attached: Record<string, unknown>; mainDuringAttachedDrain: unknown[]; mainAfter: number; state: string;
+  };
+  let out: Out;
+  it('a failed attach leaks nothing: a failure after the slot was claimed frees it; no fd or thread is left behind', () => {
+    const lines = runToExit('attach-fails.ts');
+    out = lines[0] as unknown as Out;
+    expect(out.afterClaim).toBe('Error: hostile clock'); // thrown after Attachment.claimSlot...
+    expect(out.again).toBe('attached'); // ...and the slot is free again (maxAttachments: 2, so the only one)
+    expect(out.noSlot).toEqual(Array(3).fill('AttachError: no free attachment slot (2); raise Runtime.start({ maxAttachments })'));
+    expect(out.freed).toBe('attached');
+    expect(out.after).toEqual(out.before);
+  });
+
+  it("an attached drain() rejects only that handle's submits ('draining', rt.run too) and waits for its own tokens; close() then detaches", () => {
+    expect(out.attached).toEqual({
+      duringDrain: { admitted: false, reason: 'draining' },
+      runDuringDrain: 'RejectedError: draining',
+      tokenAtDrain: 'fulfilled',
+      afterClose: { admitted: false, reason: 'closed' },
+      state: 'running',
+    });
+    // The starting thread was unaffected throughout.
+    expect(out.mainDuringAttachedDrain).toEqual([true, 'running']);
+    expect(out.mainAfter).toBe(2);
+    expect(out.state).toBe('running');
+  });
+});
+
+describe('rt.run when no worker is left', () => {
+  it('waiting rt.run calls are rejected (no-workers) when the last slot is retired, and a new one rejects at once', async () => {
+    const { Runtime, RejectedError } = await import('../src/index.js');
+    const rt = await Runtime.start({
+      tasks: new URL('./fixtures/faults.mjs', import.meta.url), workers: 1, globalSlots: 1, maxRestarts: 0, affinity: false, testHooks: true,
+    });
+    try {
+      const blocker = rt.producer('b').submit('blockUntil', 'retire-0');
+      expect(blocker.admitted).toBe(true);
+      // The only global slot is held: these wait for capacity.
+      const waiting = [1, 2, 3].map((x) => rt.run('inc', x).then(() => 'ran', (e: unknown) => e));
+      rt.testing!.killWorker(0); // maxRestarts 0: the slot is retired instead of respawned
+      const results = await Promise.all(waiting); // a hang here is the failure
+      for (const r of results) {
+        expect(r).toBeInstanceOf(RejectedError);
+        expect((r as InstanceType<typeof RejectedError>).reason).toBe('no-workers');
+      }
+      expect(rt.stats().workers[0]!.failed).toBe(true);
+      await expect(rt.run('inc', 4)).rejects.toMatchObject({ name: 'RejectedError', reason: 'no-workers' });
+      expect(rt.stats().global.inFlight).toBe(0);
+    } finally {
+      await rt.close({ timeoutMs: 100 });
+    }
+  });
+});
