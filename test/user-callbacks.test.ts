@@ -78,6 +78,14 @@ describe('user callbacks that throw', () => {
     expect(s).toMatchObject({ kept: true, keptValue: 3 });
   });
 
+  it("a retried task whose payload's getter throws when it is encoded again: abandoned with that reason, from the pump, which carries on", () => {
+    const s = scenario('retry-payload');
+    expect(s.outcome).toBe('abandoned');
+    expect(s.err).toBe('AbandonedError: its worker died and the retry could not encode the payload again: payload cannot be cloned: payload getter, second read');
+    expect(s.after).toBe(2);
+    expect(s.uncaught).toEqual([]);
+  });
+
   it('a Proxy, a lookalike, a throwing options getter or an aborted signal: submit throws with nothing taken', () => {
     const s = scenario('signals');
     expect(s.thrown).toEqual([

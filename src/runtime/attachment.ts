@@ -34,7 +34,7 @@ import { Codec, PREPARE_FULL } from './codec.js';
 import { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED, Token, outcomeError } from './token.js';
 
 type Callback = (err: unknown, value: unknown, tag: number) => void;
-import { AbandonedError, PayloadError, RetractedError } from '../errors.js';
+import { AbandonedError, describe, PayloadError, RetractedError } from '../errors.js';
 import { threadId } from 'node:worker_threads';
 import { callUser, reportUncaught } from './user-code.js';
 
@@ -431,28 +431,38 @@ export class Attachment {
     const task = token._task!;
     const w = route(this.chains[task.weightIndex]!, this.routeView);
     const ring = this.rings[w]!;
-    if (this.codec.prepare(token._payload) === PREPARE_FULL) return false;
-    this.enterWindow();
-    const pos = ring.claim();
-    if (pos === RING_FULL) {
-      this.leaveWindow();
-      this.codec.abandon();
-      return false;
+    let prepared: number;
+    try {
+      prepared = this.codec.prepare(token._payload); // user code (getters): it may throw this time
+    } catch (err) {
+      // From the pump: the retry fails, the pump does not. Its first try was abandoned anyway.
+      this.resolve(token, O_ABANDONED, new AbandonedError(`its worker died and the retry could not encode the payload again: ${messageOf(err)}`));
+      return true;
     }
-    const t = token._index;
-    const gen = (this.gens[t] = (token._gen + 1) & TK_GEN_MASK);
-    token._gen = gen;
-    Atomics.store(this.i32, this.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
-    const cell = ring.cellWord(pos);
-    this.codec.write(cell, task.id | (task.weightIndex << CF_WEIGHT_SHIFT));
-    const i32 = this.i32;
-    i32[cell + C_ATT] = this.index;
-    i32[cell + C_TOKEN] = t;
-    i32[cell + C_GEN] = gen;
-    i32[cell + C_PRODUCER] = token._producer;
-    i32[cell + C_DEADLINE] = token._deadlineMs;
-    ring.publish(pos);
-    this.leaveWindow();
+    if (prepared === PREPARE_FULL) return false;
+    this.enterWindow();
+    try {
+      const pos = ring.claim();
+      if (pos === RING_FULL) {
+        this.codec.abandon();
+        return false;
+      }
+      const t = token._index;
+      const gen = (this.gens[t] = (token._gen + 1) & TK_GEN_MASK);
+      token._gen = gen;
+      Atomics.store(this.i32, this.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
+      const cell = ring.cellWord(pos);
+      this.codec.write(cell, task.id | (task.weightIndex << CF_WEIGHT_SHIFT));
+      const i32 = this.i32;
+      i32[cell + C_ATT] = this.index;
+      i32[cell + C_TOKEN] = t;
+      i32[cell + C_GEN] = gen;
+      i32[cell + C_PRODUCER] = token._producer;
+      i32[cell + C_DEADLINE] = token._deadlineMs;
+      ring.publish(pos);
+    } finally {
+      this.leaveWindow();
+    }
     this.wakeWorker(w);
     return true;
   }
@@ -755,6 +765,16 @@ export class Attachment {
 }
 
 function noop(): void {}
+
+/** A thrown value's message, without running its getters twice or dumping it (errors.describe otherwise). */
+function messageOf(err: unknown): string {
+  try {
+    const m = err instanceof Error ? (err.message as unknown) : undefined;
+    return typeof m === 'string' ? m : describe(err);
+  } catch {
+    return describe(err);
+  }
+}
 
 function maskOf(cpus: readonly number[]): number {
   let m = 0;
