@@ -96,4 +96,17 @@ describe('user callbacks that throw', () => {
     ]);
     expect(s.unchanged).toBe(true);
   });
+
+  it('a Proxy or lookalike TaskRef, a tag whose valueOf throws, a callback or listener that is no function: ConfigError before admission, no trap run', () => {
+    const s = scenario('signals');
+    expect(s.inputs).toEqual([
+      'ConfigError: submit: task must be a TaskRef from rt.task() or a task name',
+      'ConfigError: submit: task must be a TaskRef from rt.task() or a task name',
+      'ConfigError: submitCallback: tag must be an int32; got an object',
+      'ConfigError: submitCallback: callback must be a function; got a string (14 chars)',
+      "ConfigError: producer.on('clear'): listener must be a function; got 42",
+    ]);
+    expect(s.uncaught).toEqual([]);
+    expect(s.unchanged).toBe(true);
+  });
 });

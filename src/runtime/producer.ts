@@ -241,6 +241,9 @@ export class Producer {
   submitCallback<T = unknown>(
     task: TaskRef | string, payload: unknown, callback: (err: unknown, value: T, tag: number) => void, tag = 0,
   ): Rejection | null {
+    // Checked before admission: trackCallback stores both after it, where nothing may throw.
+    if (typeof callback !== 'function') throw new ConfigError(`submitCallback: callback must be a function; got ${describe(callback)}`);
+    if (typeof tag !== 'number' || (tag | 0) !== tag) throw new ConfigError(`submitCallback: tag must be an int32; got ${describe(tag)}`);
     const t = this.admit(this.ref(task), payload, 0);
     if (t < 0) return REJECTIONS[~t]!;
     this.att.trackCallback(t, this.index, callback as (err: unknown, value: unknown, tag: number) => void, tag);
@@ -250,7 +253,7 @@ export class Producer {
 
   private ref(task: TaskRef | string): TaskRef {
     const ref = typeof task === 'string' ? this.host.resolveTask(task) : task;
-    if (!(ref instanceof TaskRef)) throw new ConfigError('submit: task must be a TaskRef from rt.task() or a task name');
+    if (!TaskRef.is(ref)) throw new ConfigError('submit: task must be a TaskRef from rt.task() or a task name');
     return ref;
   }
 
@@ -344,7 +347,8 @@ export class Producer {
    * the next admission). Slow down on 'saturated' instead of retrying blindly.
    */
   on(event: 'saturated' | 'clear', listener: EdgeListener): this {
-    if (event !== 'saturated' && event !== 'clear') throw new ConfigError(`unknown producer event '${String(event)}'`);
+    if (event !== 'saturated' && event !== 'clear') throw new ConfigError(`unknown producer event ${describe(event)}`);
+    if (typeof listener !== 'function') throw new ConfigError(`producer.on('${event}'): listener must be a function; got ${describe(listener)}`);
     this.listeners[event].push(listener);
     return this;
   }

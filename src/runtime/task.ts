@@ -22,6 +22,8 @@ export interface TaskOptions {
 }
 
 export class TaskRef {
+  /** Brand: only rt.task() makes TaskRefs (see TaskRef.is). */
+  readonly #brand = true;
   /** @internal */ readonly weightIndex: number;
   constructor(
     readonly name: string,
@@ -32,6 +34,17 @@ export class TaskRef {
     readonly retries: number,
   ) {
     this.weightIndex = weight === null ? ANY_WEIGHT : weightIndex(weight);
+    // Frozen data properties: sluice reads them inside windows and from the pump (retries), where
+    // a getter (of a subclass, say) must not run.
+    Object.freeze(this);
+  }
+
+  /**
+   * Whether `v` is a TaskRef made by rt.task(): a private-brand check, so a Proxy or a lookalike
+   * (Object.create(TaskRef.prototype)) is refused without running any of its traps or getters.
+   */
+  static is(v: unknown): v is TaskRef {
+    return typeof v === 'object' && v !== null && #brand in v;
   }
 }
 
