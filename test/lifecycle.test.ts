@@ -63,6 +63,10 @@ describe('Runtime.start that cannot finish rejects, tears down everything, and t
     }
   });
 
+  it('startTimeoutMs: 1 (4 times): workers cut off while they load are let finish loading sluice first, so no fd leaks', () => {
+    expect(run('instant')).toMatchObject({ name: 'WorkerStartError', message: expect.stringMatching(/within 1 ms/) });
+  });
+
   it('a signal that aborts while the workers load: AbortedError whose cause is the reason', () => {
     const out = run('abort');
     expect(out).toMatchObject({ name: 'AbortedError', code: 'ERR_SLUICE_ABORTED', cause: 'stop starting' });

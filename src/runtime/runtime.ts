@@ -732,17 +732,25 @@ function bounded<T>(p: Promise<T>, ms: number, signal: AbortSignal | undefined):
 
 /**
  * A failed start (design 4.7): no worker may outlive it, and no file descriptor. A thread
- * terminated while it loads the task module leaks the descriptors of the reads it has in flight
- * (counted in /proc/self/fd: one per worker cut off mid-import), so the others are let finish
- * loading first, for up to `settleMs`: closed and woken, a ready worker exits by itself, and one
- * whose import failed exits anyway. Then whatever is left (a top-level await that never settles)
- * is terminated; one stuck in a native call is unref'd.
+ * terminated while it loads modules leaks the descriptors of the reads it has in flight
+ * (counted in /proc/self/fd: one per worker cut off mid-import), so each is first let finish
+ * loading sluice's own modules (up to START_SETTLE_MS), then the task module for up to
+ * `settleMs`: closed and woken, a ready worker exits by itself, and one whose import failed
+ * exits anyway. Then whatever is left (a top-level await that never settles) is terminated; one
+ * stuck in a native call is unref'd.
  */
 async function abortStart(mem: Memory, supervisor: Supervisor, settleMs: number): Promise<void> {
   supervisor.stop();
   Atomics.store(mem.i32, mem.stateWord, RT_CLOSED);
   for (let w = 0; w < mem.layout.workers; w++) wake(mem.i32, mem.workerWord(w, W_WAKER));
-  await Promise.all(supervisor.workers.map((wk) => (wk === null ? true : exited(wk, settleMs))));
+  await Promise.all(supervisor.workers.map(async (wk, w) => {
+    if (wk === null) return;
+    // Never cut a thread off while it loads sluice's own modules (bounded: START_SETTLE_MS).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([supervisor.ownModules[w], new Promise<void>((r) => { timer = setTimeout(r, START_SETTLE_MS); })]);
+    clearTimeout(timer);
+    await exited(wk, settleMs);
+  }));
 }
 
 

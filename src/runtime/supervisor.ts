@@ -123,8 +123,12 @@ export class Supervisor {
     const worker = new Worker(this.entry, { workerData: this.data(w, replacement), stdout: true, stderr: true, resourceLimits: this.options.resourceLimits });
     this.workers[w] = worker;
     attributeOutput(worker, w);
+    let ownLoaded!: () => void;
+    this.ownModules[w] = new Promise<void>((r) => { ownLoaded = r; });
     return new Promise((resolve, reject) => {
       const onMessage = (m: { type: string; names?: string[]; error?: { message: string } }): void => {
+        ownLoaded();
+        if (m.type === 'loading') return; // sluice's own modules are in; the task module is next
         worker.off('message', onMessage);
         // Ready: from here the thread must not keep the process alive by itself; outstanding
         // tokens do (the pump, design 4.4), an idle runtime does not (design 4.7). Until ready it
@@ -144,6 +148,7 @@ export class Supervisor {
         reject(err);
       });
       worker.once('exit', (code) => {
+        ownLoaded();
         // An exit without 'ready' or an error: most likely a top-level await that never settled
         // with nothing left in the worker's event loop (Node then ends the thread).
         reject(new Error(`worker ${w} exited during start (code ${code})${code === 0 || code === 13
@@ -152,6 +157,12 @@ export class Supervisor {
       });
     });
   }
+
+  /**
+   * Per slot: resolves once its thread has loaded sluice's own modules (it says 'loading'), is
+   * ready, or exited. Until then, terminating it may leak the descriptors of the reads in flight.
+   */
+  readonly ownModules: Promise<void>[] = [];
 
   /** Shutdown: no more respawns, no more watchdog. */
   stop(): void {

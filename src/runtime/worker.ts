@@ -554,6 +554,9 @@ async function main(data: WorkerData): Promise<void> {
     Atomics.store(mem.i32, mem.workerWord(data.index, W_TID), affinity.addon.threadId());
     Atomics.store(mem.i32, mem.workerWord(data.index, W_CPU_MASK), cpuMask(affinity.addon.getAffinity()));
   }
+  // sluice's own modules are loaded: a failed start may terminate this thread from here without
+  // cutting off a read in flight (Runtime.start, abortStart).
+  parentPort!.postMessage({ type: 'loading' });
   const mod = await loadTaskModule(data.tasks);
   // A pending Atomics.waitAsync does not keep a thread alive: this does, until close exits.
   setInterval(() => {}, 2 ** 30);
