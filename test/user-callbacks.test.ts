@@ -86,6 +86,12 @@ describe('user callbacks that throw', () => {
     expect(s.uncaught).toEqual([]);
   });
 
+  it("a listener that drains the runtime from inside rt.run's queue flush: each waiter settles once, the admitted one with its value", () => {
+    const s = scenario('reentrant-flush');
+    expect(s.results).toEqual(['value q1', 'value 2', 'RejectedError: draining']);
+    expect(s.state).toBe('draining');
+  });
+
   it('a Proxy, a lookalike, a throwing options getter or an aborted signal: submit throws with nothing taken', () => {
     const s = scenario('signals');
     expect(s.thrown).toEqual([

@@ -562,7 +562,34 @@ export class Runtime {
     if (this.waiters.length > 0) this.afterDrain();
   };
 
+  private flushing = false;
+  private flushAgain = false;
+  private flushForce = false;
+
+  /**
+   * 4.6 step 3. Not re-entrant: a submit in here raises edges, whose listeners (user code) may
+   * call rt.run, drain or close, which flush again; that call is folded into this one (the loop
+   * runs again), so no waiter is shifted twice or lost.
+   */
   private flushWaiters(force = false): void {
+    if (force) this.flushForce = true; // detach: every later flush rejects 'closed'
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = true;
+    try {
+      do {
+        this.flushAgain = false;
+        this.flushOnce(this.flushForce);
+      } while (this.flushAgain);
+    } finally {
+      this.flushing = false;
+    }
+    this.pollWaiters();
+  }
+
+  private flushOnce(force: boolean): void {
     const q = this.waiters;
     while (q.length > 0) {
       const w = q[0]!;
@@ -584,7 +611,6 @@ export class Runtime {
         w.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
       }
     }
-    this.pollWaiters();
   }
 
   /** Capacity held by other threads frees without waking this one: poll while anyone waits. */
