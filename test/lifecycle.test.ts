@@ -33,6 +33,14 @@ describe('a process that forgets close()', () => {
     expect(runToExit('forget-close.ts', 'attached')).toEqual([{ value: 42 }, { exit: true, inFlight: 0 }]);
   });
 
+  it("the starting thread's close() completes an attached thread's tokens no worker will (running: abandoned; queued: retracted), so that thread and the process end", () => {
+    expect(runToExit('forget-close.ts', 'orphan')).toEqual([
+      { closed: true },
+      { results: ['abandoned: AbandonedError', 'retracted: RetractedError'], callback: 'RetractedError' },
+      { exit: true, inFlight: 0 },
+    ]);
+  });
+
   it('await using closes the runtime when the block ends', () => {
     expect(runToExit('dispose.ts')).toEqual([
       { inside: 'running' },

@@ -501,7 +501,9 @@ export class Runtime {
         this.recordEvent(`worker ${w} did not stop within ${STOP_GRACE_MS} ms of being terminated (blocked outside JavaScript?); it will end when its native call returns`);
       }
     });
-    // 6. Whatever still ran when the workers were stopped is abandoned.
+    // 6. Whatever still ran when the workers were stopped is abandoned; other threads' tokens
+    //    that no worker will complete are completed for them (retracted or abandoned).
+    supervisor.resolveOrphans();
     this.att.drain();
     this.att.abandonRemaining('the runtime closed while the task was running');
     // 7. Release: timers, and this thread's attachment.

@@ -402,6 +402,36 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Shutdown step 6 for the other threads (4.7): the workers are gone, so a live token of
+   * another attachment will never be completed by one. Complete it here, so nothing that thread
+   * awaits waits forever (and its pump lets it exit): PENDING -> RETRACTED ('retracted'),
+   * RUNNING -> ABANDONED ('abandoned'). Each by CAS, which the owner's own cancel may win
+   * instead. DONE has its completion already. Only after every worker exited or was given up.
+   */
+  resolveOrphans(): void {
+    const i32 = this.i32;
+    for (let a = 1; a < this.L.maxAttachments; a++) {
+      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_ACTIVE) continue;
+      for (let t = 0; t < this.L.tokenCapacity; t++) {
+        const tw = this.mem.tokenWord(a, t);
+        const word = Atomics.load(i32, tw);
+        const state = word & TK_STATE_MASK;
+        const gen = word >>> TK_GEN_SHIFT;
+        if (word === TK_FREE) continue;
+        if (state === TK_PENDING) {
+          if (Atomics.compareExchange(i32, tw, word, (gen << TK_GEN_SHIFT) | TK_RETRACTED) === word) {
+            this.complete(a, t, gen, 0, O_RETRACTED, 'the runtime closed before the task started', false);
+          }
+        } else if (state === TK_RUNNING) {
+          if (Atomics.compareExchange(i32, tw, word, (word & ~TK_STATE_MASK) | TK_ABANDONED) === word) {
+            this.abandon(a, t, gen, (word & TK_WORKER_MASK) >>> TK_WORKER_SHIFT, 'the runtime closed while the task was running', false);
+          }
+        }
+      }
+    }
+  }
+
   /** A slot that keeps dying: retract what is queued in its ring and freeze the ring full. */
   private retire(w: number): void {
     const i32 = this.i32;
