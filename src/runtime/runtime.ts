@@ -276,9 +276,18 @@ export class Runtime {
     try {
       // Before the first spawn: nothing to tear down yet.
       if (signal !== undefined && signalAborted(signal)) throw new AbortedError('Runtime.start was aborted', { cause: signalReason(signal) });
-      const spawns = Array.from({ length: workers }, (_, w) => supervisor.spawn(w).catch((err: Error) => {
-        throw new WorkerStartError(`worker ${w} could not start: ${err.message}`, { cause: err });
-      }));
+      const failed = (w: number, err: unknown): WorkerStartError => new WorkerStartError(
+        `worker ${w} could not start: ${err instanceof Error ? err.message : describe(err)}`, { cause: err },
+      );
+      // new Worker() can also throw at once (e.g. EAGAIN: no thread for these resourceLimits):
+      // a rejected promise like the others, so every spawn is awaited and torn down alike.
+      const spawns = Array.from({ length: workers }, (_, w) => {
+        try {
+          return supervisor.spawn(w).catch((err: unknown) => { throw failed(w, err); });
+        } catch (err) {
+          return Promise.reject(failed(w, err));
+        }
+      });
       try {
         lists = await bounded(Promise.all(spawns), startTimeoutMs, signal);
       } catch (err) {
