@@ -236,7 +236,8 @@ export class Producer {
    * tasks apart by `tag`, an int32 of your choice). Returns null when admitted, else the
    * Rejection (preallocated). The callback runs exactly once, from the pump, never inside
    * this call. No cancel, deadline or retries on this path; rt.task options other than weight
-   * are ignored.
+   * are ignored. A callback that is not a function, or a tag that is not an int32, is a
+   * ConfigError with nothing taken. A callback that throws is reported as an uncaught exception.
    */
   submitCallback<T = unknown>(
     task: TaskRef | string, payload: unknown, callback: (err: unknown, value: T, tag: number) => void, tag = 0,
