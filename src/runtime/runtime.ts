@@ -85,7 +85,11 @@ export interface RuntimeOptions {
    * down whatever it started. Default 30000.
    */
   startTimeoutMs?: number;
-  /** Aborting it makes start() reject with AbortedError (cause: the signal's reason), after tearing down what it started. */
+  /**
+   * Aborting it makes start() reject with AbortedError (cause: the signal's reason), after tearing
+   * down what it started; already aborted, start rejects before it creates anything. It governs
+   * start only: once start resolved, aborting it does nothing (use close()).
+   */
   signal?: AbortSignal;
 }
 
