@@ -41,6 +41,15 @@ describe('a process that forgets close()', () => {
     ]);
   });
 
+  it("an attached close({ timeoutMs }) returns with a task still running: the queued one is retracted, the running one keeps its token and slot until it resolves", () => {
+    expect(runToExit('forget-close.ts', 'detach-timeout')).toEqual([
+      { closed: true, pending: 'retracted', running: 'running', inFlight: 1 },
+      { mainClosed: true },
+      { running: 'abandoned: AbandonedError' }, // completed by the starting thread's close (resolveOrphans)
+      { exit: true, inFlight: 0 },
+    ]);
+  });
+
   it('await using closes the runtime when the block ends', () => {
     expect(runToExit('dispose.ts')).toEqual([
       { inside: 'running' },

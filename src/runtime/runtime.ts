@@ -526,9 +526,17 @@ export class Runtime {
   private async detach(options: CloseOptions): Promise<void> {
     this.att.halted = R_CLOSED; // this handle admits no more (design 4.7); the runtime carries on
     this.flushWaiters(true);
-    await this.ownQuiesce(options.timeoutMs ?? 30_000);
-    this.att.dispose();
-    Atomics.store(this.mem.i32, this.mem.attachWord(this.att.index, A_STATE), A_FREE);
+    // Timed out: what has not started never will (retracted). A task still running keeps its
+    // token, and the slot stays this thread's until it resolves: freeing it now would hand a
+    // live token table to the next attach. (If this thread ends first, the supervisor's liveness
+    // check reclaims the slot, 4.9.)
+    if (!(await this.ownQuiesce(options.timeoutMs ?? 30_000))) this.att.retractPending();
+    const release = (): void => {
+      this.att.dispose();
+      Atomics.store(this.mem.i32, this.mem.attachWord(this.att.index, A_STATE), A_FREE);
+    };
+    if (this.att.outstanding === 0) release();
+    else void this.att.whenIdle().then(release);
   }
 
   /** Wait until no task is admitted-and-unresolved anywhere, or the timeout; returns which. */
