@@ -68,10 +68,18 @@ export class ClockError extends SluiceError {
   constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_CLOCK', message, options); }
 }
 
+/**
+ * An operation given an AbortSignal (Runtime.start({ signal })) was aborted; `cause` is the
+ * signal's reason. Whatever the operation had started is torn down before it rejects.
+ */
+export class AbortedError extends SluiceError {
+  constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_ABORTED', message, options); }
+}
+
 /** Sluice's own error classes by name, so an error that crossed a thread comes back as itself. */
 export const SLUICE_ERROR_CLASSES: Record<string, { prototype: SluiceError }> = {
   SluiceError, ConfigError, UnknownTaskError, PayloadError, RetractedError, AbandonedError, RejectedError,
-  WorkerStartError, AttachError, ClockError,
+  WorkerStartError, AttachError, ClockError, AbortedError,
 };
 
 /**

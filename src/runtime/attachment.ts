@@ -34,8 +34,9 @@ import { Codec, PREPARE_FULL } from './codec.js';
 import { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED, Token, outcomeError } from './token.js';
 
 type Callback = (err: unknown, value: unknown, tag: number) => void;
-import { AbandonedError, PayloadError, RetractedError } from '../errors.js';
+import { AbandonedError, describe, PayloadError, RetractedError } from '../errors.js';
 import { threadId } from 'node:worker_threads';
+import { callUser, reportUncaught } from './user-code.js';
 
 const PUMP_IDLE = 0;
 const PUMP_SCHEDULED = 1;
@@ -78,6 +79,12 @@ export class Attachment {
   private head: number;
   private idSeq = 0;
   outstanding = 0;
+  /**
+   * This handle stopped admitting (an attached runtime's drain() or close(), design 4.7): its
+   * submits are rejected with this reason index (R_DRAINING, then R_CLOSED once detached);
+   * 0 while it admits. Other threads are unaffected. Written by this thread only.
+   */
+  halted = 0;
 
   /**
    * This thread's guesses of the gate words (gate.ts): [p] is producer p's packed word, and
@@ -398,8 +405,21 @@ export class Attachment {
         if (outcome === O_FULFILLED) cb(undefined, value, this.deferredTag[i]!);
         else cb(outcomeError(outcome, value), undefined, this.deferredTag[i]!);
       } catch (err) {
-        process.nextTick(rethrow, err); // the caller's error, reported as uncaught, with this thread's books intact
+        reportUncaught(err); // the caller's error, reported as uncaught, with this thread's books intact
       }
+    }
+  }
+
+  /**
+   * Callbacks resolved outside a drain (retractPending, abandonRemaining): queued while the
+   * books move, run by runLate() once every window is left.
+   */
+  private readonly late: Array<{ cb: Callback; outcome: number; value: unknown; tag: number }> = [];
+
+  private runLate(): void {
+    for (const c of this.late.splice(0)) {
+      if (c.outcome === O_FULFILLED) callUser(c.cb, undefined, c.value, c.tag);
+      else callUser(c.cb, outcomeError(c.outcome, c.value), undefined, c.tag);
     }
   }
 
@@ -411,28 +431,38 @@ export class Attachment {
     const task = token._task!;
     const w = route(this.chains[task.weightIndex]!, this.routeView);
     const ring = this.rings[w]!;
-    if (this.codec.prepare(token._payload) === PREPARE_FULL) return false;
-    this.enterWindow();
-    const pos = ring.claim();
-    if (pos === RING_FULL) {
-      this.leaveWindow();
-      this.codec.abandon();
-      return false;
+    let prepared: number;
+    try {
+      prepared = this.codec.prepare(token._payload); // user code (getters): it may throw this time
+    } catch (err) {
+      // From the pump: the retry fails, the pump does not. Its first try was abandoned anyway.
+      this.resolve(token, O_ABANDONED, new AbandonedError(`its worker died and the retry could not encode the payload again: ${messageOf(err)}`));
+      return true;
     }
-    const t = token._index;
-    const gen = (this.gens[t] = (token._gen + 1) & TK_GEN_MASK);
-    token._gen = gen;
-    Atomics.store(this.i32, this.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
-    const cell = ring.cellWord(pos);
-    this.codec.write(cell, task.id | (task.weightIndex << CF_WEIGHT_SHIFT));
-    const i32 = this.i32;
-    i32[cell + C_ATT] = this.index;
-    i32[cell + C_TOKEN] = t;
-    i32[cell + C_GEN] = gen;
-    i32[cell + C_PRODUCER] = token._producer;
-    i32[cell + C_DEADLINE] = token._deadlineMs;
-    ring.publish(pos);
-    this.leaveWindow();
+    if (prepared === PREPARE_FULL) return false;
+    this.enterWindow();
+    try {
+      const pos = ring.claim();
+      if (pos === RING_FULL) {
+        this.codec.abandon();
+        return false;
+      }
+      const t = token._index;
+      const gen = (this.gens[t] = (token._gen + 1) & TK_GEN_MASK);
+      token._gen = gen;
+      Atomics.store(this.i32, this.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
+      const cell = ring.cellWord(pos);
+      this.codec.write(cell, task.id | (task.weightIndex << CF_WEIGHT_SHIFT));
+      const i32 = this.i32;
+      i32[cell + C_ATT] = this.index;
+      i32[cell + C_TOKEN] = t;
+      i32[cell + C_GEN] = gen;
+      i32[cell + C_PRODUCER] = token._producer;
+      i32[cell + C_DEADLINE] = token._deadlineMs;
+      ring.publish(pos);
+    } finally {
+      this.leaveWindow();
+    }
     this.wakeWorker(w);
     return true;
   }
@@ -448,7 +478,13 @@ export class Attachment {
     const t = token._index;
     this.tokens[t] = undefined;
     this.gens[t] = (token._gen + 1) & TK_GEN_MASK;
-    if (token._cleanup !== null) token._cleanup();
+    if (token._cleanup !== null) {
+      try {
+        token._cleanup(); // ours (a timer, an intrinsic removeEventListener); the books must not depend on it
+      } catch (err) {
+        reportUncaught(err);
+      }
+    }
     this.release(t, token._producer, outcome);
     token._settle(outcome, value);
   }
@@ -488,8 +524,9 @@ export class Attachment {
       this.deferredOutcome[k] = outcome;
       this.deferredValue[k] = value;
       this.deferredTag[k] = tag;
-    } else if (outcome === O_FULFILLED) cb(undefined, value, tag);
-    else cb(outcomeError(outcome, value), undefined, tag);
+    } else {
+      this.late.push({ cb, outcome, value, tag }); // user code: runLate(), after the books
+    }
   }
 
   /**
@@ -499,12 +536,18 @@ export class Attachment {
    */
   cancel(token: Token, force: boolean): boolean {
     if (token._outcome >= 0 || this.tokens[token._index] !== token) return false;
+    let done: boolean;
     this.enterWindow(); // the state CAS and the release that follows it, together
     try {
-      return this.cancelInWindow(token, force);
+      done = this.cancelInWindow(token, force);
     } finally {
       this.leaveWindow();
     }
+    if (!done) return false;
+    // Books exact and the window left: now what may run user code (rt.run waiters, 'clear' edges).
+    this.checkIdle();
+    if (this.onDrained !== null) this.onDrained();
+    return true;
   }
 
   private cancelInWindow(token: Token, force: boolean): boolean {
@@ -527,8 +570,6 @@ export class Attachment {
       Atomics.store(i32, kw + W_KILL_TOKEN, t + 1);
     }
     if (this.outstanding === 0 && this.pumpState === PUMP_PARKED) wake(i32, this.waker.word);
-    this.checkIdle();
-    if (this.onDrained !== null) this.onDrained();
     return true;
   }
 
@@ -554,12 +595,16 @@ export class Attachment {
       if (this.callbacks[t] === undefined) continue;
       const base = this.gens[t]! << TK_GEN_SHIFT;
       this.enterWindow();
-      if (Atomics.compareExchange(this.i32, this.tokenWordOf(t), base | TK_PENDING, base | TK_RETRACTED) === (base | TK_PENDING)) {
-        this.resolveCallback(t, O_RETRACTED, new RetractedError('the runtime closed before the task started'));
+      try {
+        if (Atomics.compareExchange(this.i32, this.tokenWordOf(t), base | TK_PENDING, base | TK_RETRACTED) === (base | TK_PENDING)) {
+          this.resolveCallback(t, O_RETRACTED, new RetractedError('the runtime closed before the task started'));
+        }
+      } finally {
+        this.leaveWindow();
       }
-      this.leaveWindow();
     }
     this.checkIdle();
+    this.runLate();
   }
 
   /** Close, workers stopped: whatever is still outstanding ran when they stopped. */
@@ -569,6 +614,7 @@ export class Attachment {
       if (this.callbacks[t] !== undefined) this.resolveCallback(t, O_ABANDONED, new AbandonedError(reason));
     }
     this.checkIdle();
+    this.runLate();
   }
 
   // ---- pump ----
@@ -720,8 +766,14 @@ export class Attachment {
 
 function noop(): void {}
 
-function rethrow(err: unknown): never {
-  throw err;
+/** A thrown value's message, without running its getters twice or dumping it (errors.describe otherwise). */
+function messageOf(err: unknown): string {
+  try {
+    const m = err instanceof Error ? (err.message as unknown) : undefined;
+    return typeof m === 'string' ? m : describe(err);
+  } catch {
+    return describe(err);
+  }
 }
 
 function maskOf(cpus: readonly number[]): number {

@@ -13,6 +13,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { ConfigError, SluiceError, describe } from '../errors.js';
 import { computeLayout, MAX_LAYOUT_BYTES, type Layout } from '../shm/layout.js';
 import { type Clock, GuardedClock } from '../admission/clock.js';
+import { isAbortSignal } from './user-code.js';
 
 export type Snapshot = Record<string, unknown>;
 
@@ -118,7 +119,7 @@ export function clockOption(where: string, v: unknown): Clock | null {
 export const START_OPTION_KEYS = [
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
-  'stallMs',
+  'stallMs', 'startTimeoutMs', 'signal',
 ] as const;
 
 const RESOURCE_LIMIT_KEYS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
@@ -138,6 +139,8 @@ export interface StartConfig {
   watchdogMs: number;
   maxRestarts: number;
   stallMs: number;
+  startTimeoutMs: number;
+  signal: AbortSignal | undefined;
   affinity: 'auto' | false | number[][];
   steal: boolean;
   warmUp: boolean;
@@ -179,6 +182,10 @@ export function parseStartOptions(options: unknown): StartConfig {
   const maxRestarts = intOption(W, o, 'maxRestarts', 10, 0, 1_000_000);
   //   stallMs         0 = off; any positive ms (the supervisor compares elapsed ms against it)
   const stallMs = intOption(W, o, 'stallMs', 5000, 0, 2 ** 31 - 1);
+  //   startTimeoutMs  >= 1: how long start waits for every worker to report ready
+  const startTimeoutMs = intOption(W, o, 'startTimeoutMs', 30_000, 1, 2 ** 31 - 1);
+  const signal = o.signal;
+  if (signal !== undefined && !isAbortSignal(signal)) throw new ConfigError(`${W}: signal must be an AbortSignal; got ${describe(signal)}`);
   const steal = boolOption(W, o, 'steal', true);
   const warmUp = boolOption(W, o, 'warmUp', true);
   const testHooks = boolOption(W, o, 'testHooks', false);
@@ -230,7 +237,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   }
   return {
     tasks, workers, globalSlots, ringCapacity, spin, asyncLimit, maxProducers, maxAttachments, spillBytes, runQueueLimit, watchdogMs,
-    maxRestarts, stallMs, affinity, steal, warmUp, testHooks, clock, resourceLimits, taskData, layout,
+    maxRestarts, stallMs, startTimeoutMs, signal: signal as AbortSignal | undefined, affinity, steal, warmUp, testHooks, clock, resourceLimits, taskData, layout,
   };
 }
 

@@ -15,8 +15,9 @@ import { GATE_FIELD_MAX, Limits, pack } from '../admission/gate.js';
 import { earnedMod32 } from '../admission/bucket.js';
 import { ConfigError, describe } from '../errors.js';
 import { snapshot } from './options.js';
+import { callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
 import {
-  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_DRAINING, RT_RUNNING,
+  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_CLOSED, RT_DRAINING, RT_RUNNING,
   S_ADMITTED, S_REJECTED, S_RESOLVED, OUTCOMES, Outcome, TK_GEN_SHIFT, TK_PENDING,
 } from '../shm/layout.js';
 import { RING_FULL } from '../shm/ring.js';
@@ -236,6 +237,8 @@ export class Producer {
       token._retriesLeft = ref.retries;
     }
     if (signal !== undefined || queueTimeout > 0) watchQueue(token, signal, queueTimeout);
+    // The books are exact (token tracked): only now the 'clear' edge admission raised (user code).
+    if (this.saturatedEdge) this.edge(false);
     return token;
   }
 
@@ -245,7 +248,8 @@ export class Producer {
    * tasks apart by `tag`, an int32 of your choice). Returns null when admitted, else the
    * Rejection (preallocated). The callback runs exactly once, from the pump, never inside
    * this call. No cancel, deadline or retries on this path; rt.task options other than weight
-   * are ignored.
+   * are ignored. A callback that is not a function, or a tag that is not an int32, is a
+   * ConfigError with nothing taken. A callback that throws is reported as an uncaught exception.
    */
   submitCallback<T = unknown>(
     task: TaskRef | string, payload: unknown, callback: (err: unknown, value: T, tag: number) => void, tag = 0,
@@ -259,6 +263,7 @@ export class Producer {
     const t = this.admit(ref, payload, 0);
     if (t < 0) return REJECTIONS[~t]!;
     this.att.trackCallback(t, this.index, callback as (err: unknown, value: unknown, tag: number) => void, tag);
+    if (this.saturatedEdge) this.edge(false); // after the books, as in submit
     return null;
   }
 
@@ -272,8 +277,9 @@ export class Producer {
     const att = this.att;
     const i32 = this.i32;
     // 1. The runtime must be running.
+    //    An attached handle that drains or closes stops admitting for itself only (att.halted).
     let st = Atomics.load(i32, att.stateW);
-    if (st !== RT_RUNNING) return ~this.reject(st === RT_DRAINING ? R_DRAINING : R_CLOSED);
+    if (st !== RT_RUNNING || att.halted !== 0) return ~this.reject(st === RT_CLOSED ? R_CLOSED : att.halted !== 0 ? att.halted : R_DRAINING);
     // Everything that can throw or allocate happens before any shared counter moves.
     const tag = this.codec.prepare(payload);
     if (tag === PREPARE_FULL) return ~this.reject(R_ARENA_FULL);
@@ -324,9 +330,8 @@ export class Producer {
     i32[cell + C_DEADLINE] = deadline;
     ring.publish(pos);
     att.leaveWindow();
-    // 6. Wake the worker only if it is parked.
+    // 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
     att.wakeWorker(w);
-    if (this.saturatedEdge) this.edge(false);
     return t;
   }
 
@@ -344,7 +349,7 @@ export class Producer {
     return ADMITTED;
   }
 
-  /** Count a rejection (and the saturation edge); returns the reason index. */
+  /** Count a rejection (and the saturation edge); returns the reason index. Called with nothing taken. */
   private reject(reason: number): number {
     this.att.countRejection(this.index, reason);
     if ((reason === R_RATE || reason === R_PRODUCER_SLOTS) && !this.saturatedEdge) this.edge(true);
@@ -380,9 +385,16 @@ export class Producer {
 
   get saturated(): boolean { return this.saturatedEdge; }
 
+  /**
+   * Flip the edge, then run its listeners (user code) through callUser: one that throws is
+   * reported as uncaught and stops neither the others nor the caller (a submit, the pump).
+   * Callers have finished their bookkeeping. A copy: a listener may call on()/off().
+   */
   private edge(saturated: boolean): void {
     this.saturatedEdge = saturated;
-    for (const fn of this.listeners[saturated ? 'saturated' : 'clear']) fn();
+    const list = this.listeners[saturated ? 'saturated' : 'clear'];
+    if (list.length === 0) return;
+    for (const fn of list.slice()) callUser(fn);
   }
 
   stats(): ProducerStats {
@@ -399,28 +411,16 @@ function checkListener(where: string, event: unknown, listener: unknown): void {
 
 const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal'] as const;
 
-// AbortSignal's own accessors and EventTarget's methods, called on the signal: a look-alike fails
-// their brand check, and a real signal's own overrides (user code) are never consulted.
-const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
-const reasonGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'reason')!.get!;
-const addListener = EventTarget.prototype.addEventListener;
-const removeListener = EventTarget.prototype.removeEventListener;
-const signalAborted = (s: AbortSignal): boolean => Reflect.apply(abortedGetter, s, []) as boolean;
-const signalReason = (s: AbortSignal): unknown => Reflect.apply(reasonGetter, s, []);
-
 /** Submit options, each read once and checked: nothing after this reads the caller's object. */
 export function parseSubmitOptions(options: unknown): ParsedSubmit {
   const o = snapshot('submit', 'options', options, SUBMIT_OPTION_KEYS);
   const deadlineMs = o.deadlineMs === undefined ? undefined : checkMs('submit', 'deadlineMs', o.deadlineMs);
   const queueTimeoutMs = o.queueTimeoutMs === undefined ? undefined : checkMs('submit', 'queueTimeoutMs', o.queueTimeoutMs);
   const signal = o.signal;
-  if (signal !== undefined) {
-    try {
-      signalAborted(signal as AbortSignal);
-    } catch {
-      throw new ConfigError(`submit: signal must be an AbortSignal; got ${describe(signal)}`);
-    }
-  }
+  // A brand check through the intrinsic getter (user-code.ts): a look-alike or a Proxy is
+  // refused here, and a subclass that overrides aborted/addEventListener is only ever used
+  // through the intrinsics.
+  if (signal !== undefined && !isAbortSignal(signal)) throw new ConfigError(`submit: signal must be an AbortSignal; got ${describe(signal)}`);
   return { deadlineMs, queueTimeoutMs, signal: signal as AbortSignal | undefined };
 }
 
@@ -431,11 +431,19 @@ export function parseSubmitOptions(options: unknown): ParsedSubmit {
 function watchQueue(token: Token, signal: AbortSignal | undefined, queueTimeoutMs: number): void {
   const retract = (): void => { token.cancel(); };
   const timer = queueTimeoutMs > 0 ? setTimeout(retract, queueTimeoutMs) : null;
-  if (signal !== undefined) Reflect.apply(addListener, signal, ['abort', retract, { once: true }]);
   token._cleanup = (): void => {
     if (timer !== null) clearTimeout(timer);
-    if (signal !== undefined) Reflect.apply(removeListener, signal, ['abort', retract]);
+    if (signal !== undefined) offAbort(signal, retract);
   };
+  if (signal === undefined) return;
+  // The token is admitted: nothing here may throw into submit (the intrinsics do not run the
+  // signal's own methods; a failure is reported, and the token still resolves).
+  try {
+    onAbort(signal, retract);
+    if (signalAborted(signal)) retract(); // aborted during admission (e.g. by a payload getter)
+  } catch (err) {
+    reportUncaught(err);
+  }
 }
 
 /** Counters of one producer summed over every attachment (thread). */

@@ -25,7 +25,9 @@ import { resolveTask, TaskOptions, TaskRef } from './task.js';
 import { preferenceChains, stealMask, type Weight } from './routing.js';
 import { chooseCpus, loadAffinity, warmLibuvPool } from './affinity.js';
 import { isTypeScript, taskModuleHref } from './tasks-module.js';
-import { AttachError, ConfigError, RejectedError, SluiceError, WorkerStartError, describe } from '../errors.js';
+import { AbortedError, AttachError, ConfigError, RejectedError, SluiceError, WorkerStartError, describe } from '../errors.js';
+import { offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
+import { R_CLOSED, R_DRAINING } from '../admission/gate.js';
 import { Supervisor } from './supervisor.js';
 import { Hooks } from './hooks.js';
 import type { WorkerData } from './worker.js';
@@ -88,6 +90,18 @@ export interface RuntimeOptions {
   warmUp?: boolean;
   /** Enable test-only pause points (rt.testing). Never in production. */
   testHooks?: boolean;
+  /**
+   * How long start() waits for every worker to load the task module and report ready, in ms;
+   * then it rejects with WorkerStartError (e.g. a top-level await that never settles) and tears
+   * down whatever it started. Default 30000.
+   */
+  startTimeoutMs?: number;
+  /**
+   * Aborting it makes start() reject with AbortedError (cause: the signal's reason), after tearing
+   * down what it started; already aborted, start rejects before it creates anything. It governs
+   * start only: once start resolved, aborting it does nothing (use close()).
+   */
+  signal?: AbortSignal;
 }
 
 /** Structured-clonable: pass it in workerData or postMessage, then Runtime.attach(handle). */
@@ -145,6 +159,15 @@ export interface RuntimeStats {
   /** The last recovery events (worker replaced, thread reconciled), newest last. */
   events: string[];
 }
+
+/** After terminate(), how long close (or a failed start) waits for a thread's exit before giving up on it (design 4.7). */
+const STOP_GRACE_MS = 1000;
+/** A failed start lets the other workers finish loading before they go (design 4.7), at most this long. */
+const START_SETTLE_MS = 2000;
+
+/** Symbol.asyncDispose (Node 20 has it; older builds spell it Symbol.for('nodejs.asyncDispose'), as Node does). */
+const asyncDispose: typeof Symbol.asyncDispose =
+  (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ?? (Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose);
 
 interface Waiter {
   task: TaskRef;
@@ -206,6 +229,10 @@ export class Runtime {
     const { workers } = cfg;
     const href = taskModuleHref(cfg.tasks);
     checkTypeScriptSupport(href);
+    const { startTimeoutMs, signal } = cfg;
+    if (signal !== undefined && signalAborted(signal)) {
+      throw new AbortedError('Runtime.start was aborted before it began', { cause: signalReason(signal) });
+    }
 
     let mem: Memory;
     try {
@@ -240,10 +267,29 @@ export class Runtime {
       }),
       { watchdogMs: cfg.watchdogMs, maxRestarts: cfg.maxRestarts, stallMs: cfg.stallMs, restartWindowMs: 60_000, resourceLimits: cfg.resourceLimits },
     );
+    let lists: string[][];
+    let settle = START_SETTLE_MS;
     try {
-      const lists = await Promise.all(Array.from({ length: workers }, (_, w) => supervisor.spawn(w).catch((err: Error) => {
-        throw new WorkerStartError(`worker ${w} could not start: ${err.message}`, { cause: err });
-      })));
+      // Before the first spawn: nothing to tear down yet.
+      if (signal !== undefined && signalAborted(signal)) throw new AbortedError('Runtime.start was aborted', { cause: signalReason(signal) });
+      const failed = (w: number, err: unknown): WorkerStartError => new WorkerStartError(
+        `worker ${w} could not start: ${err instanceof Error ? err.message : describe(err)}`, { cause: err },
+      );
+      // new Worker() can also throw at once (e.g. EAGAIN: no thread for these resourceLimits):
+      // a rejected promise like the others, so every spawn is awaited and torn down alike.
+      const spawns = Array.from({ length: workers }, (_, w) => {
+        try {
+          return supervisor.spawn(w).catch((err: unknown) => { throw failed(w, err); });
+        } catch (err) {
+          return Promise.reject(failed(w, err));
+        }
+      });
+      try {
+        lists = await bounded(Promise.all(spawns), startTimeoutMs, signal);
+      } catch (err) {
+        if (err instanceof AbortedError || err instanceof StartTimeout) settle = 100; // a worker may never settle: do not wait long
+        throw err instanceof StartTimeout ? err.error : err;
+      }
       names = lists[0]!;
       for (let w = 1; w < lists.length; w++) {
         if (lists[w]!.join('\0') !== names.join('\0')) {
@@ -251,10 +297,9 @@ export class Runtime {
         }
       }
     } catch (err) {
-      supervisor.stop();
-      await supervisor.terminateAll();
+      await abortStart(mem, supervisor, settle);
       if (err instanceof SluiceError) throw err;
-      throw new WorkerStartError(`a worker could not be created: ${(err as Error)?.name ?? describe(err)}`, { cause: err });
+      throw new WorkerStartError(`a worker could not be created: ${err instanceof Error ? err.name : describe(err)}`, { cause: err });
     }
     mem.i32[H_TASK_COUNT] = names.length;
     // What Runtime.attach checks a handle's names and chains against.
@@ -264,6 +309,7 @@ export class Runtime {
     const rt = new Runtime(mem, att, names, chains, clock, supervisor, cfg.runQueueLimit);
     rt.affinity = affinityStatus;
     supervisor.onEvent = rt.recordEvent;
+    supervisor.onRetired = rt.afterRetire;
     if (cfg.testHooks) rt.testing = new Testing(mem, supervisor);
     return rt;
   }
@@ -279,9 +325,17 @@ export class Runtime {
     const { mem, names, chains } = checkHandle(handle);
     const a = Attachment.claimSlot(mem);
     if (a < 0) throw new AttachError(`no free attachment slot (${mem.layout.maxAttachments}); raise Runtime.start({ maxAttachments })`);
-    const clock = userClock ?? new MonotonicClock(mem.epochMicros());
-    const att = new Attachment(mem, a, clock);
-    return new Runtime(mem, att, names, chains, clock, null, 65536);
+    // Transactional: any failure after the claim gives the slot back.
+    let att: Attachment | null = null;
+    try {
+      const clock = userClock ?? new MonotonicClock(mem.epochMicros());
+      att = new Attachment(mem, a, clock);
+      return new Runtime(mem, att, names, chains, clock, null, 65536);
+    } catch (err) {
+      att?.dispose();
+      Atomics.store(mem.i32, mem.attachWord(a, A_STATE), A_FREE);
+      throw err;
+    }
   }
 
   /** Fresh copies: a handle's arrays are the caller's to mutate without touching this runtime. */
@@ -328,6 +382,9 @@ export class Runtime {
         const a = this.defaultP()._submitParsed<T>(ref, payload, parsed);
         if (a.admitted) return a.promise();
         if (!CAPACITY_REASONS.has(a.reason)) return Promise.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
+      } else if (this.att.chainRetired(ref.weightIndex)) {
+        // Others wait already, but no worker is left for this task: waiting would never end.
+        return Promise.reject(new RejectedError('no-workers', 'runtime is no-workers'));
       }
       if (this.waiters.length >= this.runQueueLimit) {
         return Promise.reject(new RejectedError('queue-full', `rt.run() wait queue is full (${this.runQueueLimit}); raise runQueueLimit`));
@@ -381,17 +438,31 @@ export class Runtime {
     };
   }
 
-  /** Stop admitting ('draining'), then resolve when every admitted task (every thread's) has resolved. */
+  /**
+   * Stop admitting ('draining'), then resolve when every admitted task (every thread's) has resolved.
+   *
+   * On an attached runtime (Runtime.attach) this is per handle: only this handle stops admitting
+   * (its later submits are rejected 'draining'; other threads are unaffected), and it resolves
+   * when this thread's own tokens have resolved. The runtime-wide drain is the starting thread's.
+   */
   async drain(options?: CloseOptions): Promise<void> {
     const timeoutMs = closeTimeout('rt.drain()', options, Infinity);
+    if (this.supervisor === null) {
+      if (this.att.halted === 0) this.att.halted = R_DRAINING;
+      this.flushWaiters();
+      await this.ownQuiesce(timeoutMs);
+      return;
+    }
     Atomics.compareExchange(this.mem.i32, this.mem.stateWord, RT_RUNNING, RT_DRAINING);
     this.flushWaiters();
     await this.quiesce(timeoutMs);
   }
 
   /**
-   * The shutdown protocol (docs/design.md, "Shutdown"); idempotent, never hangs. An attached
-   * runtime only detaches: it waits for its own tokens, then frees its attachment slot.
+   * The shutdown protocol (docs/design.md, "Shutdown"); idempotent, never hangs. On an attached
+   * runtime it is that handle's drain() (within timeoutMs), then detach: its attachment slot is
+   * freed and its submits are rejected 'closed'; the runtime and other threads carry on. Only
+   * the starting thread's close() shuts the runtime down.
    */
   close(options?: CloseOptions): Promise<void> {
     let timeoutMs: number;
@@ -402,6 +473,11 @@ export class Runtime {
     }
     if (this.closing === null) this.closing = this.supervisor === null ? this.detach(timeoutMs) : this.shutdown(timeoutMs);
     return this.closing;
+  }
+
+  /** `await using rt = await Runtime.start(...)`: close() when the scope ends. */
+  [asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   private async shutdown(timeoutMs: number): Promise<void> {
@@ -421,8 +497,20 @@ export class Runtime {
     supervisor.stop();
     Atomics.store(i32, this.mem.stateWord, RT_CLOSED);
     for (let w = 0; w < this.mem.layout.workers; w++) wake(i32, this.mem.workerWord(w, W_WAKER));
-    await Promise.all(supervisor.workers.map((wk) => (wk === null ? undefined : exited(wk, Math.max(0, deadline - performance.now()) + 1000))));
-    // 6. Whatever still ran when the workers were stopped is abandoned.
+    //    A worker still busy is terminated; one that does not exit even then is inside a native
+    //    call (execSync, a blocking fs call), which terminate() cannot interrupt: close stops
+    //    waiting for it after STOP_GRACE_MS, reports it and unrefs it (it ends when the call returns).
+    const stopped = await Promise.all(supervisor.workers.map((wk) => (
+      wk === null ? true : exited(wk, Math.max(0, deadline - performance.now()) + 1000)
+    )));
+    stopped.forEach((ok, w) => {
+      if (!ok) {
+        this.recordEvent(`worker ${w} did not stop within ${STOP_GRACE_MS} ms of being terminated (blocked outside JavaScript?); it will end when its native call returns`);
+      }
+    });
+    // 6. Whatever still ran when the workers were stopped is abandoned; other threads' tokens
+    //    that no worker will complete are completed for them (retracted or abandoned).
+    supervisor.resolveOrphans();
     this.att.drain();
     this.att.abandonRemaining('the runtime closed while the task was running');
     // 7. Release: timers, and this thread's attachment.
@@ -430,10 +518,19 @@ export class Runtime {
   }
 
   private async detach(timeoutMs: number): Promise<void> {
+    this.att.halted = R_CLOSED; // this handle admits no more (design 4.7); the runtime carries on
     this.flushWaiters(true);
-    await this.ownQuiesce(timeoutMs);
-    this.att.dispose();
-    Atomics.store(this.mem.i32, this.mem.attachWord(this.att.index, A_STATE), A_FREE);
+    // Timed out: what has not started never will (retracted). A task still running keeps its
+    // token, and the slot stays this thread's until it resolves: freeing it now would hand a
+    // live token table to the next attach. (If this thread ends first, the supervisor's liveness
+    // check reclaims the slot, 4.9.)
+    if (!(await this.ownQuiesce(timeoutMs))) this.att.retractPending();
+    const release = (): void => {
+      this.att.dispose();
+      Atomics.store(this.mem.i32, this.mem.attachWord(this.att.index, A_STATE), A_FREE);
+    };
+    if (this.att.outstanding === 0) release();
+    else void this.att.whenIdle().then(release);
   }
 
   /** Wait until no task is admitted-and-unresolved anywhere, or the timeout; returns which. */
@@ -467,12 +564,49 @@ export class Runtime {
     return (this.defaultProducer ??= this.producer('default'));
   }
 
+  /** After each drained batch or cancel, from the pump: never throws into it (user code goes through callUser). */
   private readonly afterDrain = (): void => {
-    if (this.waiters.length > 0) this.flushWaiters();
-    for (const p of this.producers.values()) p._checkClear();
+    try {
+      if (this.waiters.length > 0) this.flushWaiters();
+      for (const p of this.producers.values()) p._checkClear();
+    } catch (err) {
+      reportUncaught(err); // not expected: the pump must keep running whatever happens here
+    }
   };
 
+  /** A worker slot was retired: waiting rt.run calls whose task has no worker left are rejected now. */
+  private readonly afterRetire = (): void => {
+    if (this.waiters.length > 0) this.afterDrain();
+  };
+
+  private flushing = false;
+  private flushAgain = false;
+  private flushForce = false;
+
+  /**
+   * 4.6 step 3. Not re-entrant: a submit in here raises edges, whose listeners (user code) may
+   * call rt.run, drain or close, which flush again; that call is folded into this one (the loop
+   * runs again), so no waiter is shifted twice or lost.
+   */
   private flushWaiters(force = false): void {
+    if (force) this.flushForce = true; // detach: every later flush rejects 'closed'
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = true;
+    try {
+      do {
+        this.flushAgain = false;
+        this.flushOnce(this.flushForce);
+      } while (this.flushAgain);
+    } finally {
+      this.flushing = false;
+    }
+    this.pollWaiters();
+  }
+
+  private flushOnce(force: boolean): void {
     const q = this.waiters;
     while (q.length > 0) {
       const w = q[0]!;
@@ -494,7 +628,6 @@ export class Runtime {
         w.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
       }
     }
-    this.pollWaiters();
   }
 
   /** Capacity held by other threads frees without waking this one: poll while anyone waits. */
@@ -701,13 +834,80 @@ export function ungateForBenchmark(rt: Runtime, producer: Producer): void {
   (rt as unknown as { att: Attachment }).att.ungated[producer.index] = 1;
 }
 
-/** Resolve when the worker exits; terminate it if it has not within ms. */
-function exited(worker: Worker, ms: number): Promise<void> {
+/**
+ * Resolve true when the worker exits; terminate it if it has not within `ms`. terminate() stops
+ * JavaScript (a loop, Atomics.wait) but not a native call (execSync, a blocking fs call): a
+ * thread inside one exits only when the call returns. So if it has not exited STOP_GRACE_MS
+ * after terminate(), resolve false and unref it: it holds up neither the caller nor the event
+ * loop (though Node still joins it when the process exits: design 4.7).
+ */
+function exited(worker: Worker, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
-    if (worker.threadId === -1) return resolve();
-    const timer = setTimeout(() => { void worker.terminate(); }, ms);
-    worker.once('exit', () => { clearTimeout(timer); resolve(); });
+    if (worker.threadId === -1) return resolve(true);
+    let grace: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      worker.terminate().catch(() => {});
+      grace = setTimeout(() => {
+        worker.unref();
+        resolve(false);
+      }, STOP_GRACE_MS);
+    }, ms);
+    worker.once('exit', () => {
+      clearTimeout(timer);
+      clearTimeout(grace);
+      resolve(true);
+    });
   });
+}
+
+/** Start() timed out (startTimeoutMs): carries the WorkerStartError to report. */
+class StartTimeout {
+  constructor(readonly error: WorkerStartError) {}
+}
+
+/** `p`, or a StartTimeout after `ms`, or an AbortedError when `signal` aborts; the timer and listener go either way. */
+function bounded<T>(p: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      if (signal !== undefined) offAbort(signal, aborted);
+    };
+    const aborted = (): void => {
+      done();
+      reject(new AbortedError('Runtime.start was aborted', { cause: signalReason(signal!) }));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new StartTimeout(new WorkerStartError(
+        `the workers did not become ready within ${ms} ms (startTimeoutMs): does the task module have a top-level await that never settles?`,
+      )));
+    }, ms);
+    if (signal !== undefined) onAbort(signal, aborted);
+    p.then((v) => { done(); resolve(v); }, (err: unknown) => { done(); reject(err); });
+  });
+}
+
+/**
+ * A failed start (design 4.7): no worker may outlive it, and no file descriptor. A thread
+ * terminated while it loads modules leaks the descriptors of the reads it has in flight
+ * (counted in /proc/self/fd: one per worker cut off mid-import), so each is first let finish
+ * loading sluice's own modules (up to START_SETTLE_MS), then the task module for up to
+ * `settleMs`: closed and woken, a ready worker exits by itself, and one whose import failed
+ * exits anyway. Then whatever is left (a top-level await that never settles) is terminated; one
+ * stuck in a native call is unref'd.
+ */
+async function abortStart(mem: Memory, supervisor: Supervisor, settleMs: number): Promise<void> {
+  supervisor.stop();
+  Atomics.store(mem.i32, mem.stateWord, RT_CLOSED);
+  for (let w = 0; w < mem.layout.workers; w++) wake(mem.i32, mem.workerWord(w, W_WAKER));
+  await Promise.all(supervisor.workers.map(async (wk, w) => {
+    if (wk === null) return;
+    // Never cut a thread off while it loads sluice's own modules (bounded: START_SETTLE_MS).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([supervisor.ownModules[w], new Promise<void>((r) => { timer = setTimeout(r, START_SETTLE_MS); })]);
+    clearTimeout(timer);
+    await exited(wk, settleMs);
+  }));
 }
 
 

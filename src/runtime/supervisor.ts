@@ -96,6 +96,8 @@ export class Supervisor {
   private readonly stillSince: Float64Array;
   /** Called with a short message when a slot is retired or a thread is reconciled. */
   onEvent: (message: string) => void = () => {};
+  /** Called after a slot is retired (rt.run waiters re-check: maybe no worker is left). */
+  onRetired: () => void = () => {};
 
   constructor(
     private readonly mem: Memory,
@@ -143,11 +145,19 @@ export class Supervisor {
     worker.on('message', (m: { type?: unknown; reason?: unknown } | null) => {
       if (m?.type === 'fatal' && typeof m.reason === 'string' && !this.endings.has(w)) this.endings.set(w, { reason: m.reason, retryable: false });
     });
+    let ownLoaded!: () => void;
+    this.ownModules[w] = new Promise<void>((r) => { ownLoaded = r; });
     return new Promise((resolve, reject) => {
       const onMessage = (m: { type: string; names?: string[]; error?: { name?: string; message?: string; stack?: string } }): void => {
+        ownLoaded();
+        if (m.type === 'loading') return; // sluice's own modules are in; the task module is next
         worker.off('message', onMessage);
+        // Ready: from here the thread must not keep the process alive by itself; outstanding
+        // tokens do (the pump, design 4.4), an idle runtime does not (design 4.7). Until ready it
+        // does, so a start in progress is not cut short by the process ending.
         if (m.type === 'ready') {
           if (this.workers[w] === worker) this.ready[w] = true;
+          worker.unref();
           return resolve(m.names!);
         }
         // The worker's start error as itself: name, message (module and line) and stack.
@@ -165,11 +175,21 @@ export class Supervisor {
         reject(err);
       });
       worker.once('exit', (code) => {
-        reject(new Error(`worker ${w} exited during start (code ${code})`));
+        ownLoaded();
+        // An exit without 'ready' or an error: most likely a top-level await that never settled
+        // with nothing left in the worker's event loop (Node then ends the thread).
+        reject(new Error(`worker ${w} exited during start (code ${code})${code === 0 || code === 13
+          ? ' without becoming ready: does the task module have a top-level await that never settles?' : ''}`));
         this.onExit(w, worker, code);
       });
     });
   }
+
+  /**
+   * Per slot: resolves once its thread has loaded sluice's own modules (it says 'loading'), is
+   * ready, or exited. Until then, terminating it may leak the descriptors of the reads in flight.
+   */
+  readonly ownModules: Promise<void>[] = [];
 
   /** Shutdown: no more respawns, no more watchdog. */
   stop(): void {
@@ -410,6 +430,36 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Shutdown step 6 for the other threads (4.7): the workers are gone, so a live token of
+   * another attachment will never be completed by one. Complete it here, so nothing that thread
+   * awaits waits forever (and its pump lets it exit): PENDING -> RETRACTED ('retracted'),
+   * RUNNING -> ABANDONED ('abandoned'). Each by CAS, which the owner's own cancel may win
+   * instead. DONE has its completion already. Only after every worker exited or was given up.
+   */
+  resolveOrphans(): void {
+    const i32 = this.i32;
+    for (let a = 1; a < this.L.maxAttachments; a++) {
+      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_ACTIVE) continue;
+      for (let t = 0; t < this.L.tokenCapacity; t++) {
+        const tw = this.mem.tokenWord(a, t);
+        const word = Atomics.load(i32, tw);
+        const state = word & TK_STATE_MASK;
+        const gen = word >>> TK_GEN_SHIFT;
+        if (word === TK_FREE) continue;
+        if (state === TK_PENDING) {
+          if (Atomics.compareExchange(i32, tw, word, (gen << TK_GEN_SHIFT) | TK_RETRACTED) === word) {
+            this.complete(a, t, gen, 0, O_RETRACTED, 'the runtime closed before the task started', false);
+          }
+        } else if (state === TK_RUNNING) {
+          if (Atomics.compareExchange(i32, tw, word, (word & ~TK_STATE_MASK) | TK_ABANDONED) === word) {
+            this.abandon(a, t, gen, (word & TK_WORKER_MASK) >>> TK_WORKER_SHIFT, 'the runtime closed while the task was running', false);
+          }
+        }
+      }
+    }
+  }
+
   /** A slot that keeps dying: retract what is queued in its ring and freeze the ring full. */
   private retire(w: number): void {
     const i32 = this.i32;
@@ -431,6 +481,7 @@ export class Supervisor {
     };
     if (!drain()) this.backlog.push(drain);
     this.onEvent(`worker slot ${w} keeps dying: retired (not respawned)`);
+    this.onRetired();
   }
 
   private retractCell(cell: number, reason: string): void {
@@ -692,6 +743,7 @@ function attributeOutput(worker: Worker, w: number): void {
   const prefix = `[sluice worker ${w}] `;
   const pipe = (from: NodeJS.ReadableStream | null, to: NodeJS.WriteStream): void => {
     if (from === null) return;
+    unrefStdio(from);
     let partial = '';
     from.setEncoding('utf8');
     from.on('data', (chunk: string) => {
@@ -705,6 +757,17 @@ function attributeOutput(worker: Worker, w: number): void {
   pipe(worker.stderr, process.stderr);
 }
 
+/**
+ * With `stdout: true`, Node refs the worker's internal port as soon as the parent reads the
+ * stream, until the worker exits: an idle runtime would keep the process alive whatever
+ * worker.unref() says (design 4.7). Node's own default stdio (no `stdout: true`) is piped with
+ * that flag (kIncrementsPortRef) off; do the same. The flag is internal: if a Node version does
+ * not have it, nothing changes (and test/lifecycle.test.ts fails).
+ */
+function unrefStdio(stream: NodeJS.ReadableStream): void {
+  const flag = Object.getOwnPropertySymbols(stream).find((s) => s.description === 'kIncrementsPortRef');
+  if (flag !== undefined) (stream as unknown as Record<symbol, unknown>)[flag] = false;
+}
 
 function key(a: number, t: number, gen: number): number {
   return (a * 0x10000 + t) * 0x200000 + gen; // < 2^53: a < 256, t < 2^16, gen < 2^21

@@ -80,6 +80,14 @@ export class TaskRef {
     }
     return task;
   }
+
+  /**
+   * Whether `v` is a TaskRef made by rt.task(): a private-brand check, so a Proxy or a lookalike
+   * (Object.create(TaskRef.prototype)) is refused without running any of its traps or getters.
+   */
+  static is(v: unknown): v is TaskRef {
+    return typeof v === 'object' && v !== null && #instance in v;
+  }
 }
 
 const TASK_OPTION_KEYS = ['weight', 'deadlineMs', 'queueTimeoutMs', 'retries'] as const;

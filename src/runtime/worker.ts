@@ -708,6 +708,9 @@ async function main(data: WorkerData): Promise<void> {
     Atomics.store(mem.i32, mem.workerWord(data.index, W_TID), affinity.addon.threadId());
     Atomics.store(mem.i32, mem.workerWord(data.index, W_CPU_MASK), cpuMask(affinity.addon.getAffinity()));
   }
+  // sluice's own modules are loaded: a failed start may terminate this thread from here without
+  // cutting off a read in flight (Runtime.start, abortStart).
+  parentPort!.postMessage({ type: 'loading' });
   const mod = await loadTaskModule(data.tasks);
   if (data.warmUp) WorkerLoop.warmUp(WARM_UP_TASKS, mem.layout);
   const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask);
