@@ -27,7 +27,10 @@ import { ALL_ENTRIES, AWAITING_FIX } from './helpers/hostile.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/hostile-run.ts', import.meta.url));
 
-interface RunOutput { results: Array<{ name: string; failures: string[] }>; counterexample?: unknown; seed?: number }
+interface RunOutput {
+  results: Array<{ name: string; failures: string[] }>; counterexample?: unknown; seed?: number;
+  exercised: { throwsBy: Record<string, number>; outcomes: Record<string, number> };
+}
 
 function runChild(args: object): Promise<RunOutput> {
   return new Promise((resolve, reject) => {
@@ -55,7 +58,7 @@ const landed = ALL_ENTRIES.filter((e) => !(e in AWAITING_FIX));
 
 describe('hostile values, listeners and callbacks never wedge, leak or hang (issue 16)', () => {
   it('mixed hostile workloads (fast-check, real workers, two producers + an attached thread): every token resolves once with its outcome, no body runs twice, each user throw is one uncaught exception, books close, no worker wedged, close returns', async () => {
-    const out = await runChild({ mode: 'property', entries: landed, runs: 6, seed });
+    const out = await runChild({ mode: 'property', entries: landed, runs: 12, seed });
     const r = out.results[0]!;
     expect(r.failures, `seed ${out.seed} (SLUICE_HOSTILE_SEED replays); counterexample ${JSON.stringify(out.counterexample)}`).toEqual([]);
   }, 150_000);
@@ -63,6 +66,13 @@ describe('hostile values, listeners and callbacks never wedge, leak or hang (iss
   it('the whole catalogue in one run (every landed entry on each path it allows, both threads, throwing listeners and callbacks) holds every check', async () => {
     const out = await runChild({ mode: 'sweep', entries: landed });
     expect(out.results[0]!.failures).toEqual([]);
+    // Not vacuous: every landed entry resolved at least once, and each kind of user throw happened.
+    const seen = new Set(Object.keys(out.exercised.outcomes).map((k) => k.split(' ')[0]));
+    expect(landed.filter((e) => !e.includes(':') || /^(normal|return|resolve|throw|reject):/.test(e)).filter((e) => !seen.has(e))).toEqual([]);
+    const places: Record<string, string> = { 'listener:saturated': 'saturated', 'listener:clear': 'clear', 'callback:throws': 'callback', 'abort:listener': 'abort' };
+    for (const [entry, place] of Object.entries(places)) {
+      if (landed.includes(entry)) expect(out.exercised.throwsBy[place], `${entry} never threw`).toBeGreaterThan(0);
+    }
   }, 120_000);
 
   const awaiting = Object.keys(AWAITING_FIX);
