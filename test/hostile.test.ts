@@ -22,9 +22,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ALL_ENTRIES, AWAITING_FIX } from './helpers/hostile.js';
+import { ALL_ENTRIES, AWAITING_FIX, ENTRY } from './helpers/hostile.js';
 
-
+// Entries whose fix has not landed: AWAITING_FIX in test/helpers/hostile.ts (shared with the chaos
+// run's mix). Left out of the two checks below, each run alone as it.fails. Empty today.
 const fixture = fileURLToPath(new URL('./fixtures/hostile-run.ts', import.meta.url));
 
 interface RunOutput {
@@ -68,7 +69,7 @@ describe('hostile values, listeners and callbacks never wedge, leak or hang (iss
     expect(out.results[0]!.failures).toEqual([]);
     // Not vacuous: every landed entry resolved at least once, and each kind of user throw happened.
     const seen = new Set(Object.keys(out.exercised.outcomes).map((k) => k.split(' ')[0]));
-    expect(landed.filter((e) => !e.includes(':') || /^(normal|return|resolve|throw|reject):/.test(e)).filter((e) => !seen.has(e))).toEqual([]);
+    expect(landed.filter((e) => ENTRY.has(e) && !seen.has(e))).toEqual([]);
     const places: Record<string, string> = { 'listener:saturated': 'saturated', 'listener:clear': 'clear', 'callback:throws': 'callback', 'abort:listener': 'abort' };
     for (const [entry, place] of Object.entries(places)) {
       if (landed.includes(entry)) expect(out.exercised.throwsBy[place], `${entry} never threw`).toBeGreaterThan(0);
