@@ -497,28 +497,26 @@ class WorkerLoop {
   /** Steps 5-6. An 'abandoned' outcome carries its reason as a short string. */
   private complete(att: number, t: number, gen: number, outcome: number, value: unknown): void {
     const i32 = this.i32;
-    // Encode first (outside the window: it may wait for arena space). A result that cannot be
-    // carried becomes a 'rejected' PayloadError.
-    // 4.12: (a) the value as the task gave it; (b) a value or error that cannot be read or
-    // encoded (a getter or Proxy trap that throws, not clonable, too large) becomes a
-    // 'rejected' PayloadError of ours that says so; (c) if even ours cannot be encoded, the
-    // worker ends and crash recovery abandons the token (4.8).
+    // Encode first, outside the window: it may wait for arena space, which the owner frees as
+    // it drains (it never blocks on us). 4.12: (a) the value as the task gave it; (b) a value or
+    // error that cannot be read or encoded (a getter or Proxy trap that throws -- also on a
+    // second read, after waiting for space -- not clonable, too large) becomes a 'rejected'
+    // PayloadError of ours that says so; (c) if even ours cannot be encoded, the worker ends
+    // and crash recovery abandons the token (4.8).
     let tag: number;
-    try {
-      tag = this.codec.prepare(value, 'result');
-    } catch (err) {
-      value = unsendable(outcome, value, err);
-      outcome = O_REJECTED;
+    let replaced = false;
+    for (let waited = 0; ; waited++) {
       try {
-        tag = this.codec.prepare(value, 'result');
-      } catch {
-        return fatal(`worker ${this.w} could not encode a task's error report`);
+        tag = this.codec.prepare(value, replaced ? 'error report' : outcome === O_FULFILLED ? 'result' : 'thrown value');
+      } catch (err) {
+        if (replaced) return fatal(`worker ${this.w} could not encode a task's error report`);
+        value = unsendable(outcome, value, err);
+        outcome = O_REJECTED;
+        replaced = true;
+        continue;
       }
-    }
-    // The arena frees as the submitter drains results; it never blocks on us, so wait for it.
-    for (let waited = 0; tag === PREPARE_FULL; waited++) {
+      if (tag !== PREPARE_FULL) break;
       Atomics.wait(i32, this.stateW, i32[this.stateW]!, Math.min(1 + waited, 10));
-      tag = this.codec.prepare(value, 'result');
     }
     // DONE .. published runs inside this worker's window (docs/design.md 4.10).
     for (;;) {
