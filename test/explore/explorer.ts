@@ -1,0 +1,437 @@
+/**
+ * A small, deterministic schedule explorer for the shared-memory protocols (loom / CHESS style).
+ *
+ * Actors are generator functions over one Int32Array. Each `yield` hands the explorer ONE atomic
+ * step (an Op below); the explorer performs it on the memory and resumes the actor with its
+ * result. The actor's plain code that runs after a yield returns, up to its next yield, belongs
+ * to that step (the DRF model: plain accesses between two atomics are invisible to the other
+ * actors until a later atomic publishes them). A model that wants a plain access to be its own
+ * scheduling point (to show a data race) yields `read` / `write`.
+ *
+ * Exploration is stateless model checking: depth-first over schedules, each schedule re-executed
+ * from a fresh setup() along the recorded prefix of choices and branching at the next unexplored
+ * choice. Bounds: a step bound per schedule and an optional preemption bound (CHESS: a switch
+ * away from an actor that could have gone on). Partial-order reduction with sleep sets (optional,
+ * on by default): two steps of different actors that touch different words, or only read a
+ * common one, commute, so only one order of them is explored. Sleep sets prune transitions, not
+ * states: every reachable state is still visited, so the per-step invariants keep their meaning.
+ *
+ * Blocking: `until` (a poll loop whose failed polls write nothing, reduced to one step enabled
+ * when a poll would succeed) and `wait`/`notify` (Atomics.wait and FUTEX_WAIT semantics: compare
+ * and sleep atomically; asleep until a notify on the word). A state in which every unfinished
+ * actor is blocked is a deadlock and is reported like any violated invariant.
+ *
+ * After every step the model's invariants run; after a schedule in which every actor finished,
+ * its final checks run. A violation throws an ExplorationError whose message is the schedule as
+ * a readable trace: a failure is a bug report.
+ */
+
+// ---- steps ----
+
+export type Op =
+  | { readonly op: 'load'; readonly w: number; readonly label: string }
+  | { readonly op: 'store'; readonly w: number; readonly v: number; readonly label: string }
+  | { readonly op: 'cas'; readonly w: number; readonly expect: number; readonly v: number; readonly label: string }
+  | { readonly op: 'add'; readonly w: number; readonly v: number; readonly label: string }
+  | { readonly op: 'read'; readonly w: number; readonly label: string }
+  | { readonly op: 'write'; readonly w: number; readonly v: number; readonly label: string }
+  | { readonly op: 'until'; readonly ws: readonly number[]; readonly ready: (m: Int32Array) => boolean; readonly label: string }
+  | { readonly op: 'wait'; readonly w: number; readonly v: number; readonly label: string }
+  | { readonly op: 'notify'; readonly w: number; readonly count: number; readonly label: string };
+
+/** An actor: yields atomic steps, is resumed with each step's result. */
+export type Actor = Generator<Op, void, number>;
+/** A sub-protocol (claim, admit, ...) an actor runs with `yield*`. */
+export type Steps<R> = Generator<Op, R, number>;
+
+/** Atomics.load: returns the value. */
+export const load = (w: number, label: string): Op => ({ op: 'load', w, label });
+/** Atomics.store. */
+export const store = (w: number, v: number, label: string): Op => ({ op: 'store', w, v: v | 0, label });
+/** Atomics.compareExchange: returns the value seen (== expect when it won). */
+export const cas = (w: number, expect: number, v: number, label: string): Op => ({ op: 'cas', w, expect: expect | 0, v: v | 0, label });
+/** Atomics.add (sub: a negative v): returns the old value. */
+export const add = (w: number, v: number, label: string): Op => ({ op: 'add', w, v: v | 0, label });
+/** A plain read as its own scheduling point (to expose a race the DRF model would hide). */
+export const read = (w: number, label: string): Op => ({ op: 'read', w, label });
+/** A plain write as its own scheduling point. */
+export const write = (w: number, v: number, label: string): Op => ({ op: 'write', w, v: v | 0, label });
+/**
+ * A poll loop reduced to one step: enabled once `ready` holds (it may read only the words `ws`).
+ * Sound for loops whose failed polls change nothing shared. Returns 0.
+ */
+export const until = (ws: readonly number[], ready: (m: Int32Array) => boolean, label: string): Op => ({ op: 'until', ws, ready, label });
+/** Atomics.wait(w, v) without timeout: 1 ('not-equal') at once, or 0 ('ok') once notified. */
+export const wait = (w: number, v: number, label: string): Op => ({ op: 'wait', w, v: v | 0, label });
+/** Atomics.notify(w, count): returns how many sleepers it woke. */
+export const notify = (w: number, count: number, label: string): Op => ({ op: 'notify', w, count, label });
+
+/** A failed assertion inside an actor or a checker: the invariant's name and what was seen. */
+export class Violation extends Error {
+  constructor(readonly invariant: string, readonly detail: string) {
+    super(`${invariant}: ${detail}`);
+  }
+}
+
+/** For actors: fail the schedule with this invariant unless cond holds. */
+export function check(cond: boolean, invariant: string, detail: () => string): void {
+  if (!cond) throw new Violation(invariant, detail());
+}
+
+// ---- models ----
+
+/** A state predicate: null when it holds, else what was wrong. */
+export interface Invariant<S> {
+  readonly name: string;
+  readonly check: (m: Int32Array, s: S) => string | null;
+}
+
+export interface World<S> {
+  readonly mem: Int32Array;
+  /** Ghost state for the checkers. Rule (for the reduction): a field is written by one actor only,
+   *  or only in steps that also write one same word of the memory. */
+  readonly state: S;
+  readonly actors: ReadonlyArray<{ readonly name: string; readonly run: Actor }>;
+}
+
+export interface Model<S> {
+  readonly name: string;
+  /** A fresh world for one schedule. Must be deterministic. */
+  readonly setup: () => World<S>;
+  /** Checked in the initial state and after every step. */
+  readonly invariants?: ReadonlyArray<Invariant<S>>;
+  /** Checked when every actor has finished. */
+  readonly finals?: ReadonlyArray<Invariant<S>>;
+  /** Names memory words in traces ("tail", "cell[1].seq"). */
+  readonly wordName?: (w: number) => string;
+}
+
+export interface Bounds {
+  /** Longest schedule; a longer one is cut (counted in `truncated`). Default 400. */
+  readonly maxSteps?: number;
+  /** Most preemptions per schedule; Infinity (default) = every interleaving. */
+  readonly preemptions?: number;
+  /** Sleep-set partial-order reduction. Default true. */
+  readonly por?: boolean;
+  /** Stop (throw) after this many schedules. Default 2,000,000. */
+  readonly maxSchedules?: number;
+}
+
+export interface Report {
+  readonly model: string;
+  /** Schedules run to their end: every actor finished (final checks passed). */
+  readonly schedules: number;
+  /** Schedules cut by the reduction (every enabled step was asleep: an equivalent order was explored). */
+  readonly sleepBlocked: number;
+  /** Schedules cut by the step bound. */
+  readonly truncated: number;
+  /** Choices not explored because of the preemption bound. */
+  readonly pruned: number;
+  /** Steps executed, replays included. */
+  readonly steps: number;
+  /** Longest schedule. */
+  readonly maxDepth: number;
+  /** Nothing was left out by a bound: every interleaving (up to the reduction) was explored. */
+  readonly exhaustive: boolean;
+}
+
+interface TraceEntry {
+  readonly actor: number;
+  readonly op: Op | null; // null: resumed after a wait
+  readonly before: number;
+  readonly result: number;
+  readonly after: number;
+}
+
+export class ExplorationError extends Error {
+  constructor(
+    readonly model: string,
+    readonly invariant: string,
+    readonly detail: string,
+    readonly schedule: readonly number[],
+    readonly trace: string,
+  ) {
+    super(`${model}: ${invariant} violated: ${detail}\n${trace}`);
+    this.name = 'ExplorationError';
+  }
+}
+
+// ---- the explorer ----
+
+const READY = 0;
+const ASLEEP = 1; // inside wait(), until a notify
+const WOKEN = 2; // notified: its next step is the return from wait()
+const DONE = 3;
+
+interface Frame {
+  readonly choices: number[];
+  readonly sleep: readonly number[];
+  readonly done: number[];
+  cur: number;
+}
+
+/** Explores every schedule of `model` within `bounds`; throws ExplorationError on a violation. */
+export function explore<S>(model: Model<S>, bounds: Bounds = {}, onState?: (m: Int32Array, s: S) => void): Report {
+  const maxSteps = bounds.maxSteps ?? 400;
+  const maxPreempt = bounds.preemptions ?? Infinity;
+  const por = bounds.por ?? true;
+  const maxSchedules = bounds.maxSchedules ?? 2_000_000;
+  const wordName = model.wordName ?? ((w: number) => `w${w}`);
+  const invariants = model.invariants ?? [];
+  const finals = model.finals ?? [];
+
+  const stack: Frame[] = [];
+  let schedules = 0;
+  let sleepBlocked = 0;
+  let truncated = 0;
+  let pruned = 0;
+  let steps = 0;
+  let maxDepth = 0;
+
+  for (;;) {
+    // ---- one schedule: replay the stack's choices, then extend it ----
+    const world = model.setup();
+    const m = world.mem;
+    const names = world.actors.map((a) => a.name);
+    const gens = world.actors.map((a) => a.run);
+    const n = gens.length;
+    const pending: Array<Op | null> = new Array(n).fill(null);
+    const status: number[] = new Array(n).fill(READY);
+    const trace: TraceEntry[] = [];
+    const schedule: number[] = [];
+
+    const fail = (v: Violation): never => {
+      throw new ExplorationError(model.name, v.invariant, v.detail, schedule.slice(), render(names, trace, wordName, status, pending, m));
+    };
+    const resume = (a: number, value: number): void => {
+      let r: IteratorResult<Op, void>;
+      try {
+        r = gens[a]!.next(value);
+      } catch (e) {
+        if (e instanceof Violation) fail(e);
+        throw e;
+      }
+      if (r.done) {
+        status[a] = DONE;
+        pending[a] = null;
+      } else {
+        pending[a] = r.value;
+      }
+    };
+    const checkAll = (list: ReadonlyArray<Invariant<S>>): void => {
+      if (onState !== undefined && list === invariants) onState(m, world.state);
+      for (const inv of list) {
+        const bad = inv.check(m, world.state);
+        if (bad !== null) fail(new Violation(inv.name, bad));
+      }
+    };
+    const enabled = (a: number): boolean => {
+      const s = status[a];
+      if (s === WOKEN) return true;
+      if (s !== READY) return false;
+      const op = pending[a]!;
+      return op.op !== 'until' || op.ready(m);
+    };
+    for (let a = 0; a < n; a++) resume(a, 0);
+    checkAll(invariants);
+
+    let depth = 0;
+    let prev = -1;
+    let preemptions = 0;
+    let sleep: number[] = [];
+    let end: 'done' | 'sleep' | 'cut' | 'deadlock' = 'done';
+    for (;;) {
+      const en: number[] = [];
+      for (let a = 0; a < n; a++) if (enabled(a)) en.push(a);
+      if (en.length === 0) {
+        end = status.some((s) => s !== DONE) ? 'deadlock' : 'done';
+        break;
+      }
+      if (depth >= maxSteps) {
+        end = 'cut';
+        break;
+      }
+      let frame = stack[depth];
+      if (frame === undefined) {
+        let choices = en.filter((a) => !sleep.includes(a));
+        if (prev >= 0 && en.includes(prev) && preemptions >= maxPreempt) {
+          const keep = choices.filter((a) => a === prev);
+          pruned += choices.length - keep.length;
+          choices = keep;
+        } else if (prev >= 0 && choices.includes(prev)) {
+          choices = [prev, ...choices.filter((a) => a !== prev)]; // no preemption first
+        }
+        if (choices.length === 0) {
+          end = 'sleep';
+          break;
+        }
+        frame = { choices, sleep, done: [], cur: 0 };
+        stack.push(frame);
+      }
+      const a = frame.choices[frame.cur]!;
+      if (prev >= 0 && a !== prev && en.includes(prev)) preemptions++;
+      // The child's sleep set: what is asleep or explored here and commutes with this step.
+      if (por) {
+        const mine = pending[a];
+        const next: number[] = [];
+        for (const u of frame.sleep) if (u !== a && independent(status[u] === WOKEN ? null : pending[u]!, status[a] === WOKEN ? null : mine!)) next.push(u);
+        for (const u of frame.done) if (!next.includes(u) && independent(status[u] === WOKEN ? null : pending[u]!, status[a] === WOKEN ? null : mine!)) next.push(u);
+        sleep = next;
+      }
+      schedule.push(a);
+      step(a);
+      steps++;
+      depth++;
+      prev = a;
+      checkAll(invariants);
+    }
+    if (depth > maxDepth) maxDepth = depth;
+    if (end === 'deadlock') {
+      const blocked = names.filter((_, a) => status[a] !== DONE).join(', ');
+      fail(new Violation('no deadlock', `every unfinished actor is blocked (${blocked})`));
+    } else if (end === 'done') {
+      checkAll(finals);
+      schedules++;
+    } else if (end === 'sleep') sleepBlocked++;
+    else truncated++;
+    if (schedules + sleepBlocked + truncated >= maxSchedules) {
+      throw new Error(`${model.name}: more than ${maxSchedules} schedules; tighten the bounds`);
+    }
+
+    // ---- backtrack ----
+    for (;;) {
+      const top = stack[stack.length - 1];
+      if (top === undefined) {
+        return { model: model.name, schedules, sleepBlocked, truncated, pruned, steps, maxDepth, exhaustive: pruned === 0 && truncated === 0 };
+      }
+      top.done.push(top.choices[top.cur]!);
+      top.cur++;
+      if (top.cur < top.choices.length) break;
+      stack.pop();
+    }
+
+    // Runs actor a's pending step (closure over this schedule's state).
+    function step(a: number): void {
+      if (status[a] === WOKEN) {
+        status[a] = READY;
+        trace.push({ actor: a, op: null, before: 0, result: 0, after: 0 });
+        resume(a, 0);
+        return;
+      }
+      const op = pending[a]!;
+      let result = 0;
+      const w = op.op === 'until' ? -1 : op.w;
+      const before = w >= 0 ? m[w]! : 0;
+      switch (op.op) {
+        case 'load':
+        case 'read':
+          result = m[op.w]!;
+          break;
+        case 'store':
+        case 'write':
+          m[op.w] = op.v;
+          break;
+        case 'cas':
+          result = m[op.w]!;
+          if (result === op.expect) m[op.w] = op.v;
+          break;
+        case 'add':
+          result = m[op.w]!;
+          m[op.w] = (result + op.v) | 0;
+          break;
+        case 'until':
+          break;
+        case 'wait':
+          if (m[op.w] !== op.v) result = 1;
+          else {
+            status[a] = ASLEEP;
+            trace.push({ actor: a, op, before, result: -1, after: m[op.w]! });
+            return; // resumed by a notify, then its WOKEN step
+          }
+          break;
+        case 'notify': {
+          let woke = 0;
+          for (let b = 0; b < n && woke < op.count; b++) {
+            const pb = pending[b];
+            if (status[b] === ASLEEP && pb !== null && pb.op === 'wait' && pb.w === op.w) {
+              status[b] = WOKEN;
+              woke++;
+            }
+          }
+          result = woke;
+          break;
+        }
+      }
+      trace.push({ actor: a, op, before, result, after: w >= 0 ? m[w]! : 0 });
+      resume(a, result);
+    }
+  }
+}
+
+/** Words a pending step reads and writes (a WOKEN return from wait touches nothing). */
+function access(op: Op | null): { r: readonly number[]; w: readonly number[] } {
+  if (op === null) return { r: [], w: [] };
+  switch (op.op) {
+    case 'load':
+    case 'read':
+      return { r: [op.w], w: [] };
+    case 'until':
+      return { r: op.ws, w: [] };
+    default:
+      return { r: [op.w], w: [op.w] }; // store, write, cas, add, wait and notify (the sleep queue)
+  }
+}
+
+/** Two steps of different actors commute: neither writes a word the other touches. */
+function independent(x: Op | null, y: Op | null): boolean {
+  const a = access(x);
+  const b = access(y);
+  for (const w of a.w) if (b.r.includes(w) || b.w.includes(w)) return false;
+  for (const w of b.w) if (a.r.includes(w)) return false;
+  return true;
+}
+
+function render(
+  names: readonly string[], trace: readonly TraceEntry[], wordName: (w: number) => string,
+  status: readonly number[], pending: ReadonlyArray<Op | null>, m: Int32Array,
+): string {
+  const width = Math.max(...names.map((s) => s.length));
+  const lines = [`schedule (${trace.length} steps): [${trace.map((t) => t.actor).join(',')}]  actors: ${names.map((s, i) => `${i}=${s}`).join(' ')}`];
+  trace.forEach((t, i) => {
+    const who = names[t.actor]!.padEnd(width);
+    lines.push(`  ${String(i + 1).padStart(3)}. ${who}  ${describe(t, wordName)}`);
+  });
+  const waiting = names.map((s, a) => {
+    if (status[a] === DONE) return null;
+    const op = pending[a];
+    if (status[a] === ASLEEP && op !== null && op.op === 'wait') return `${s} asleep in ${op.label} (${wordName(op.w)} = ${m[op.w]})`;
+    if (op !== null && op.op === 'until') return `${s} blocked at ${op.label} (${op.ws.map((w) => `${wordName(w)} = ${m[w]}`).join(', ')})`;
+    return op === null ? `${s} (woken)` : `${s} next: ${op.label}`;
+  }).filter((x) => x !== null);
+  if (waiting.length > 0) lines.push(`  then: ${waiting.join('; ')}`);
+  return lines.join('\n');
+}
+
+function describe(t: TraceEntry, wordName: (w: number) => string): string {
+  const op = t.op;
+  if (op === null) return 'returns from wait (notified)';
+  const at = (w: number): string => wordName(w);
+  switch (op.op) {
+    case 'load':
+    case 'read':
+      return `${op.label}  [${op.op} ${at(op.w)} -> ${t.result}]`;
+    case 'store':
+    case 'write':
+      return `${op.label}  [${op.op} ${at(op.w)} := ${op.v} (was ${t.before})]`;
+    case 'cas':
+      return `${op.label}  [cas ${at(op.w)} ${op.expect} -> ${op.v}: ${t.result === op.expect ? 'won' : `lost, saw ${t.result}`}]`;
+    case 'add':
+      return `${op.label}  [add ${at(op.w)} ${op.v >= 0 ? '+' : ''}${op.v}: ${t.before} -> ${t.after}]`;
+    case 'until':
+      return `${op.label}  [ready]`;
+    case 'wait':
+      return `${op.label}  [wait ${at(op.w)} == ${op.v}: ${t.result === 1 ? `not-equal (${t.before})` : 'asleep'}]`;
+    case 'notify':
+      return `${op.label}  [notify ${at(op.w)}: woke ${t.result}]`;
+  }
+}
