@@ -11,7 +11,7 @@
 import { RING_FULL, Ring } from '../../../src/shm/ring.js';
 import { C_DATA_WORD, C_KIND, C_PRODUCER, C_SEQ, C_TOKEN, CELL_WORDS, CF_TOMBSTONE } from '../../../src/shm/layout.js';
 import {
-  cas, check, load, read, store, until, type Actor, type Model, type Op, type Steps,
+  cas, check, load, read, store, until, writing, type Actor, type Model, type Op, type Steps,
 } from '../explorer.js';
 
 export type RingBug =
@@ -67,6 +67,9 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
     for (let i = 0; i < cap; i++) mem[ring.cellWord((start + i) | 0) + C_SEQ] = (start + i - cap + 1) | 0;
     const state: RingState = { consumed: [], published: cfg.items.map(() => []) };
 
+    /** The words a claimer of pos writes with plain stores before publishing. */
+    const body = (pos: number): number[] => [ring.cellWord(pos) + C_KIND];
+
     /** The head the last claim() read (for a caller that waits after 'ring-full'). */
     let seenHead = 0;
 
@@ -77,7 +80,7 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
         const head = (seenHead = yield load(HEAD, 'claim(): load head'));
         if (((tail - head) | 0) >= cap) return RING_FULL;
         for (;;) {
-          const seen = yield cas(TAIL, tail, (tail + 1) | 0, 'claim(): CAS tail (BUG: no capacity test on retry)');
+          const seen = yield writing(cas(TAIL, tail, (tail + 1) | 0, 'claim(): CAS tail (BUG: no capacity test on retry)'), body(tail));
           if (seen === tail) return tail;
           tail = seen;
         }
@@ -86,7 +89,8 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
         const tail = yield load(TAIL, 'ring.ts claim(): load tail');
         const head = (seenHead = yield load(HEAD, 'ring.ts claim(): load head'));
         if (((tail - head) | 0) >= cap) return RING_FULL;
-        if ((yield cas(TAIL, tail, (tail + 1) | 0, 'ring.ts claim(): CAS tail -> tail + 1')) === tail) return tail;
+        // The cell body's plain writes follow in this step (body()).
+        if ((yield writing(cas(TAIL, tail, (tail + 1) | 0, 'ring.ts claim(): CAS tail -> tail + 1'), body(tail))) === tail) return tail;
       }
     }
 
