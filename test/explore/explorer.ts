@@ -39,6 +39,17 @@ export type Op =
   | { readonly op: 'wait'; readonly w: number; readonly v: number; readonly label: string }
   | { readonly op: 'notify'; readonly w: number; readonly count: number; readonly label: string };
 
+/**
+ * The words that the plain code following a step writes (a claim's CAS followed by the cell
+ * body's plain writes). Needed only where a model makes the matching plain read its own step
+ * (`read`) to expose a race: otherwise the reduction treats plain accesses as data-race-free and
+ * may commute the two steps.
+ */
+export function writing(op: Op, words: readonly number[]): Op {
+  (op as { also?: readonly number[] }).also = words; // ops are fresh objects, made per step
+  return op;
+}
+
 /** An actor: yields atomic steps, is resumed with each step's result. */
 export type Actor = Generator<Op, void, number>;
 /** A sub-protocol (claim, admit, ...) an actor runs with `yield*`. */
@@ -368,27 +379,28 @@ export function explore<S>(model: Model<S>, bounds: Bounds = {}, onState?: (m: I
   }
 }
 
-/** Words a pending step reads and writes (a WOKEN return from wait touches nothing). */
-function access(op: Op | null): { r: readonly number[]; w: readonly number[] } {
-  if (op === null) return { r: [], w: [] };
-  switch (op.op) {
-    case 'load':
-    case 'read':
-      return { r: [op.w], w: [] };
-    case 'until':
-      return { r: op.ws, w: [] };
-    default:
-      return { r: [op.w], w: [op.w] }; // store, write, cas, add, wait and notify (the sleep queue)
-  }
+const alsoOf = (op: Op): readonly number[] | undefined => (op as { also?: readonly number[] }).also;
+
+/** Whether op reads or writes word w. wait and notify touch their word's sleep queue: a write. */
+function touchesWord(op: Op, w: number): boolean {
+  if (op.op === 'until') return op.ws.includes(w);
+  if (op.w === w) return true;
+  const also = alsoOf(op);
+  return also !== undefined && also.includes(w);
 }
 
-/** Two steps of different actors commute: neither writes a word the other touches. */
+/** Two steps of different actors commute: neither writes a word the other touches. A return from wait touches nothing. */
 function independent(x: Op | null, y: Op | null): boolean {
-  const a = access(x);
-  const b = access(y);
-  for (const w of a.w) if (b.r.includes(w) || b.w.includes(w)) return false;
-  for (const w of b.w) if (a.r.includes(w)) return false;
-  return true;
+  if (x === null || y === null) return true;
+  return !conflicts(x, y) && !conflicts(y, x);
+}
+
+/** x writes a word y touches. */
+function conflicts(x: Op, y: Op): boolean {
+  if (x.op !== 'load' && x.op !== 'read' && x.op !== 'until' && touchesWord(y, x.w)) return true;
+  const also = alsoOf(x);
+  if (also !== undefined) for (const w of also) if (touchesWord(y, w)) return true;
+  return false;
 }
 
 function render(

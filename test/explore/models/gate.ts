@@ -10,7 +10,7 @@
  * and a refusal is re-checked against a load before it is returned.
  */
 import { ADMITTED, R_GLOBAL_SLOTS, type Limits } from '../../../src/admission/gate.js';
-import { add, cas, check, load, type Actor, type Model, type Steps } from '../explorer.js';
+import { add, cas, check, load, store, until, type Actor, type Model, type Steps } from '../explorer.js';
 import { globalAdmit, inflightOf, pack, producerAdmit, producerRollback, releaseOrder, tokensOf } from '../words.js';
 
 export type GateBug =
@@ -35,15 +35,23 @@ export interface GateConfig {
    * submit whose producer step was admitted must never be refused 'global-slots'.
    */
   readonly isolation?: boolean;
+  /**
+   * Admitted tasks are resolved by another thread (the owner's pump, 4.3 step 7) instead of by
+   * the submitter itself: it can then release while a submitter of the same producer resubmits.
+   */
+  readonly resolver?: boolean;
   readonly bug?: GateBug;
 }
 
 const GLOBAL = 0;
 const producerWord = (p: number): number => 1 + p;
+/** After the producer words: per producer, admitted tasks whose completion awaits the resolver; then per submitter, a done flag. */
+const queueWord = (nProducers: number, p: number): number => 1 + nProducers + p;
+const doneWord = (nProducers: number, s: number): number => 1 + 2 * nProducers + s;
 
 interface GateState {
-  /** What each submitter holds, by its own account: [producer slots, global slots]. */
-  readonly held: Array<[number, number]>;
+  /** What each actor holds, by its own account: per producer word, then the global word (last). The resolver's goes negative. */
+  readonly held: number[][];
   /** Refusals seen, by reason (per submitter). */
   readonly refusals: number[][];
 }
@@ -53,9 +61,39 @@ export function gateModel(cfg: GateConfig): Model<GateState> {
   const order = bug === 'release-producer-first' ? { ...releaseOrder(), first: 'producer' as const } : releaseOrder();
 
   function setup() {
-    const mem = new Int32Array(1 + cfg.producers.length);
+    const np = cfg.producers.length;
+    const mem = new Int32Array(1 + 2 * np + cfg.submitters.length);
     cfg.producers.forEach((p, i) => { mem[producerWord(i)] = pack(p.tokens ?? 0, 0); });
-    const state: GateState = { held: cfg.submitters.map(() => [0, 0]), refusals: cfg.submitters.map(() => []) };
+    const state: GateState = { held: [...cfg.submitters, null].map(() => new Array(np + 1).fill(0)), refusals: cfg.submitters.map(() => []) };
+
+    /** gate.ts releaseSlots: two atomic subs, in the order the real function uses. */
+    function* release(p: number, held: number[], guess: { p: number; g: number }): Steps<void> {
+      const pw = producerWord(p);
+      const g = function* (): Steps<void> {
+        guess.g = (yield add(GLOBAL, order.globalDelta, 'releaseSlots(): Atomics.sub(global, 1)')) + order.globalDelta;
+        held[np]!--;
+      };
+      const pr = function* (): Steps<void> {
+        guess.p = (yield add(pw, order.producerDelta, `releaseSlots(): Atomics.sub(producer[${p}], 1)`)) + order.producerDelta;
+        held[p]!--;
+      };
+      if (order.first === 'global') { yield* g(); yield* pr(); } else { yield* pr(); yield* g(); }
+    }
+
+    /** The owner's pump: resolves each admitted task (4.3 step 7) until every submitter is done. */
+    function* resolver(): Actor {
+      const held = state.held[cfg.submitters.length]!;
+      const guesses = cfg.producers.map(() => ({ p: 0, g: 0 }));
+      const watch = [...cfg.producers.map((_, p) => queueWord(np, p)), ...cfg.submitters.map((_, s) => doneWord(np, s))];
+      for (;;) {
+        yield until(watch, (m) => cfg.producers.some((_, p) => m[queueWord(np, p)]! > 0) || cfg.submitters.every((_, s) => m[doneWord(np, s)] === 1),
+          'pump: a completion arrives (or every submitter is done)');
+        const p = cfg.producers.findIndex((_, q) => mem[queueWord(np, q)]! > 0);
+        if (p < 0) return;
+        yield add(queueWord(np, p), -1, `pump: consume the completion of a producer ${p} task`);
+        yield* release(p, held, guesses[p]!);
+      }
+    }
 
     function* submitter(s: number): Actor {
       const p = cfg.submitters[s]!.producer;
@@ -79,7 +117,7 @@ export function gateModel(cfg: GateConfig): Model<GateState> {
           const seen = yield cas(pw, old, d.next, 'admitProducer(): CAS take token + slot');
           if (seen === old) {
             guess.p = d.next;
-            held[0]++;
+            held[p]!++;
             return ADMITTED;
           }
           old = seen;
@@ -100,7 +138,7 @@ export function gateModel(cfg: GateConfig): Model<GateState> {
           const seen = yield cas(GLOBAL, g, d.next, 'admitGlobal(): CAS global + 1');
           if (seen === g) {
             guess.g = d.next;
-            held[1]++;
+            held[np]!++;
             return true;
           }
           g = seen;
@@ -115,24 +153,11 @@ export function gateModel(cfg: GateConfig): Model<GateState> {
           const seen = yield cas(pw, old, next, 'rollbackProducer(): CAS slot (and token) back');
           if (seen === old) {
             guess.p = next;
-            held[0]--;
+            held[p]!--;
             return;
           }
           old = seen;
         }
-      }
-
-      /** gate.ts releaseSlots: two atomic subs, in the order the real function uses. */
-      function* release(): Steps<void> {
-        const g = function* (): Steps<void> {
-          guess.g = (yield add(GLOBAL, order.globalDelta, 'releaseSlots(): Atomics.sub(global, 1)')) + order.globalDelta;
-          held[1]--;
-        };
-        const pr = function* (): Steps<void> {
-          guess.p = (yield add(pw, order.producerDelta, 'releaseSlots(): Atomics.sub(producer, 1)')) + order.producerDelta;
-          held[0]--;
-        };
-        if (order.first === 'global') { yield* g(); yield* pr(); } else { yield* pr(); yield* g(); }
       }
 
       for (let round = 0; round < cfg.submitters[s]!.rounds; round++) {
@@ -143,21 +168,26 @@ export function gateModel(cfg: GateConfig): Model<GateState> {
         if (!(yield* admitGlobal())) {
           check(!cfg.isolation, 'isolation: a producer within its slots is never refused global-slots when the slots partition the ceiling',
             () => `submitter ${s} (producer ${p}) refused 'global-slots'`);
-          if (bug === 'no-rollback-on-global-refusal') held[0]--; // it believes it holds nothing now
+          if (bug === 'no-rollback-on-global-refusal') held[p]!--; // it believes it holds nothing now
           else yield* rollbackProducer();
           state.refusals[s]!.push(R_GLOBAL_SLOTS);
           continue;
         }
         // Admitted; the task runs; its completion is drained (4.3 step 7).
-        yield* release();
+        if (cfg.resolver) yield add(queueWord(np, p), 1, 'the task runs; its completion is published');
+        else yield* release(p, held, guess);
       }
+      if (cfg.resolver) yield store(doneWord(np, s), 1, 'done submitting');
     }
 
-    return { mem, state, actors: cfg.submitters.map((_, s) => ({ name: `S${s}(p${cfg.submitters[s]!.producer})`, run: submitter(s) })) };
+    const actors = cfg.submitters.map((_, s) => ({ name: `S${s}(p${cfg.submitters[s]!.producer})`, run: submitter(s) }));
+    if (cfg.resolver) actors.push({ name: 'resolver', run: resolver() });
+    return { mem, state, actors };
   }
 
-  const sum = (s: GateState, p: number, i: 0 | 1): number =>
-    cfg.submitters.reduce((acc, sub, k) => acc + (p < 0 || sub.producer === p ? s.held[k]![i] : 0), 0);
+  /** What all actors hold of word i (a producer index, or the producer count for the global word). */
+  const np = cfg.producers.length;
+  const sum = (s: GateState, i: number): number => s.held.reduce((acc, h) => acc + h[i]!, 0);
 
   return {
     name: `gate(${cfg.producers.map((p) => `slots ${p.limits.slots}${p.limits.rate ? ` burst ${p.limits.burst}` : ''}`).join(', ')}; global ${cfg.globalLimit}; ` +
@@ -179,10 +209,10 @@ export function gateModel(cfg: GateConfig): Model<GateState> {
       {
         name: 'a rejected attempt leaves both words as they were (each word = what its holders hold)',
         check: (m, s) => {
-          if (m[GLOBAL] !== sum(s, -1, 1)) return `global ${m[GLOBAL]}, held ${sum(s, -1, 1)}`;
+          if (m[GLOBAL] !== sum(s, np)) return `global ${m[GLOBAL]}, held ${sum(s, np)}`;
           for (let p = 0; p < cfg.producers.length; p++) {
             const f = inflightOf(m[producerWord(p)]!);
-            if (f !== sum(s, p, 0)) return `producer ${p} in flight ${f}, held ${sum(s, p, 0)}`;
+            if (f !== sum(s, p)) return `producer ${p} in flight ${f}, held ${sum(s, p)}`;
           }
           return null;
         },
@@ -206,6 +236,6 @@ export function gateModel(cfg: GateConfig): Model<GateState> {
         },
       },
     ],
-    wordName: (w) => (w === GLOBAL ? 'global' : `producer[${w - 1}]`),
+    wordName: (w) => (w === GLOBAL ? 'global' : w <= np ? `producer[${w - 1}]` : w <= 2 * np ? `completions[${w - 1 - np}]` : `done[${w - 1 - 2 * np}]`),
   };
 }
