@@ -126,3 +126,23 @@ describe('explorer: the sleep-set reduction', () => {
     expect(explore(tokenModel({ thief: true }))).toEqual(explore(tokenModel({ thief: true })));
   });
 });
+
+describe('explorer: word transition specs (the src/shm/words/ plug-in point)', () => {
+  it('an atomic write outside the word\'s legal transitions is a violation named after the word', () => {
+    const m: Model<null> = {
+      name: 'flip',
+      setup: () => ({
+        mem: new Int32Array(1), state: null,
+        actors: [
+          { name: 'up', run: (function* (): Actor { yield add(0, 1, 'add 1'); })() },
+          { name: 'down', run: (function* (): Actor { yield add(0, -1, 'sub 1'); })() },
+        ],
+      }),
+      words: [{ name: 'counter', covers: (w) => w === 0, legal: (b, a) => a >= 0 && Math.abs(a - b) === 1 }],
+    };
+    let err: unknown;
+    try { explore(m); } catch (e) { err = e; }
+    expect((err as ExplorationError).invariant).toBe('counter: only legal transitions');
+    expect((err as ExplorationError).detail).toBe('down changed w0 from 0 to -1');
+  });
+});

@@ -115,6 +115,23 @@ export interface Model<S> {
   readonly finals?: ReadonlyArray<Invariant<S>>;
   /** Names memory words in traces ("tail", "cell[1].seq"). */
   readonly wordName?: (w: number) => string;
+  /**
+   * Packed words whose every atomic write is checked against the word's legal transitions (the
+   * plug-in point for src/shm/words/: one spec per word file). A write that changes the word to
+   * a value `legal` rejects is a violation named after the word.
+   */
+  readonly words?: ReadonlyArray<WordSpec>;
+}
+
+/** A packed word's legal transitions. */
+export interface WordSpec {
+  readonly name: string;
+  /** Which memory words are of this kind. */
+  readonly covers: (w: number) => boolean;
+  /** Whether `writer` may change the word from `before` to `after`. */
+  readonly legal: (before: number, after: number, writer: string) => boolean;
+  /** How to print a value of the word in a violation. */
+  readonly show?: (v: number) => string;
 }
 
 export interface Bounds {
@@ -190,6 +207,7 @@ export function explore<S>(model: Model<S>, bounds: Bounds = {}, onState?: (m: I
   const wordName = model.wordName ?? ((w: number) => `w${w}`);
   const invariants = model.invariants ?? [];
   const finals = model.finals ?? [];
+  const wordSpecs = model.words ?? [];
 
   const stack: Frame[] = [];
   let schedules = 0;
@@ -374,6 +392,13 @@ export function explore<S>(model: Model<S>, bounds: Bounds = {}, onState?: (m: I
         }
       }
       trace.push({ actor: a, op, before, result, after: w >= 0 ? m[w]! : 0 });
+      if (w >= 0 && wordSpecs.length > 0 && m[w] !== before) {
+        for (const spec of wordSpecs) {
+          if (!spec.covers(w) || spec.legal(before, m[w]!, names[a]!)) continue;
+          const show = spec.show ?? String;
+          fail(new Violation(`${spec.name}: only legal transitions`, `${names[a]} changed ${wordName(w)} from ${show(before)} to ${show(m[w]!)}`));
+        }
+      }
       resume(a, result);
     }
   }

@@ -14,7 +14,11 @@
 import {
   ADMITTED, admitGlobal, admitProducer, inflightOf, pack, releaseSlots, rollbackProducer, tokensOf, type Limits,
 } from '../../src/admission/gate.js';
-import { TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING, TK_DONE, TK_STATE_MASK, TK_WORKER_SHIFT, TK_FREE } from '../../src/shm/layout.js';
+import {
+  TK_ABANDONED as TK_ABANDONED_STATE, TK_DONE, TK_FREE, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING, TK_STATE_MASK, TK_WORKER_SHIFT,
+} from '../../src/shm/layout.js';
+import { WAKER_PARKED, WAKER_RUNNING } from '../../src/shm/waker.js';
+import type { WordSpec } from './explorer.js';
 
 export { inflightOf, pack, tokensOf };
 
@@ -87,3 +91,35 @@ export const tokenDone = (gen: number, w: number): number => (gen << TK_GEN_SHIF
 export const tokenFree = (): number => TK_FREE;
 export const tokenState = (word: number): number => word & TK_STATE_MASK;
 export const tokenGen = (word: number): number => word >>> TK_GEN_SHIFT;
+
+// ---- legal transitions, checked by the explorer on every atomic write (Model.words) ----
+// The redesign's src/shm/words/ files are meant to own these tables; until then they are
+// docs/design.md's, written out once here.
+
+const STATE_NAMES = ['FREE', 'PENDING', 'RUNNING', 'RETRACTED', 'DONE', 'ABANDONED'];
+
+/** docs/design.md 2.2: the token word's transitions; the generation changes only through FREE. */
+export const tokenWordSpec = (covers: (w: number) => boolean): WordSpec => ({
+  name: 'token word',
+  covers,
+  legal: (before, after) => {
+    const a = tokenState(before);
+    const b = tokenState(after);
+    if (after === TK_FREE) return a === TK_RETRACTED || a === TK_DONE || a === TK_RUNNING || a === TK_ABANDONED_STATE; // resolve, forced cancel, recovery
+    if (a === TK_FREE) return b === TK_PENDING; // submit: FREE -> PENDING (a new generation)
+    if (tokenGen(before) !== tokenGen(after)) return false;
+    if (a === TK_PENDING) return b === TK_RUNNING || b === TK_RETRACTED;
+    if (a === TK_RUNNING) return b === TK_DONE || b === TK_ABANDONED_STATE;
+    if (a === TK_ABANDONED_STATE) return b === TK_DONE;
+    return false;
+  },
+  show: (v) => (v === TK_FREE ? 'FREE' : `${STATE_NAMES[tokenState(v)] ?? tokenState(v)}|w${(v >>> TK_WORKER_SHIFT) & 0xff}|gen ${tokenGen(v)}`),
+});
+
+/** docs/design.md 3.2 / waker.ts: the consumer stores any state; anyone else only CASes PARKED -> RUNNING. */
+export const wakerWordSpec = (covers: (w: number) => boolean, consumer: string): WordSpec => ({
+  name: 'waker word',
+  covers,
+  legal: (before, after, writer) => writer === consumer || (before === WAKER_PARKED && after === WAKER_RUNNING),
+  show: (v) => ['RUNNING', 'SPINNING', 'PARKED'][v] ?? String(v),
+});

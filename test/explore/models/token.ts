@@ -9,7 +9,7 @@
 import { C_GEN, C_SEQ } from '../../../src/shm/layout.js';
 import { TK_DONE, TK_PENDING } from '../../../src/shm/layout.js';
 import { add, cas, check, load, store, until, type Actor, type Model, type Steps } from '../explorer.js';
-import { tokenDone, tokenFree, tokenGen, tokenPending, tokenRetracted, tokenRunning, tokenState } from '../words.js';
+import { tokenWordSpec, tokenDone, tokenFree, tokenGen, tokenPending, tokenRetracted, tokenRunning, tokenState } from '../words.js';
 
 export type TokenBug =
   /** Cancel reads the word and then stores RETRACTED (check-then-act) instead of one CAS. */
@@ -165,6 +165,7 @@ export function tokenModel(cfg: TokenConfig): Model<TokenState> {
         },
       },
     ],
+    words: [tokenWordSpec((w) => w === TOKEN)],
     wordName: (w) => (w === TOKEN ? 'token' : w === HEAD ? 'head' : w === FAILED ? 'failed' : `cell[${Math.floor((w - CELL0) / 8)}].${(w - CELL0) % 8 === C_SEQ ? 'seq' : 'gen'}`),
   };
 }

@@ -10,6 +10,7 @@
  */
 import { WAKER_PARKED, WAKER_RUNNING, WAKER_SPINNING } from '../../../src/shm/waker.js';
 import { add, cas, load, notify, store, wait, type Actor, type Model, type Steps } from '../explorer.js';
+import { wakerWordSpec } from '../words.js';
 
 export type WakerBug =
   /** The consumer sleeps right after announcing PARKED, without re-checking the queue. */
@@ -111,6 +112,7 @@ export function wakerModel(cfg: WakerConfig): Model<WakerState> {
         check: (m, s) => (s.consumed === total && m[WORD] === WAKER_RUNNING ? null : `consumed ${s.consumed}/${total}, word ${m[WORD]}`),
       },
     ],
+    words: [wakerWordSpec((w) => w === WORD, 'C')],
     wordName: (w) => (w === WORD ? 'waker' : 'published'),
   };
 }
