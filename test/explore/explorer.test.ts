@@ -146,3 +146,16 @@ describe('explorer: word transition specs (the src/shm/words/ plug-in point)', (
     expect((err as ExplorationError).detail).toBe('down changed w0 from 0 to -1');
   });
 });
+
+describe('explorer: replay', () => {
+  it('a reported schedule, given back as the prefix, reproduces the same failure at the same step', async () => {
+    const { wakerModel: wm } = await import('./models/waker.js');
+    const m = wm({ items: [1], bug: 'no-recheck-after-park' });
+    let first: ExplorationError | null = null;
+    try { explore(m); } catch (e) { first = e as ExplorationError; }
+    let again: ExplorationError | null = null;
+    try { explore(m, { prefix: first!.schedule }); } catch (e) { again = e as ExplorationError; }
+    expect(again!.schedule).toEqual(first!.schedule);
+    expect(again!.message).toBe(first!.message);
+  });
+});

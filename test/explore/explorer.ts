@@ -143,6 +143,11 @@ export interface Bounds {
   readonly por?: boolean;
   /** Stop (throw) after this many schedules. Default 2,000,000. */
   readonly maxSchedules?: number;
+  /**
+   * Start with these choices (actor ids), as an ExplorationError's `schedule`: replays a
+   * reported failure step by step, then explores on from there.
+   */
+  readonly prefix?: readonly number[];
 }
 
 export interface Report {
@@ -209,7 +214,7 @@ export function explore<S>(model: Model<S>, bounds: Bounds = {}, onState?: (m: I
   const finals = model.finals ?? [];
   const wordSpecs = model.words ?? [];
 
-  const stack: Frame[] = [];
+  const stack: Frame[] = (bounds.prefix ?? []).map((a) => ({ choices: [a], sleep: [], done: [], cur: 0 }));
   let schedules = 0;
   let sleepBlocked = 0;
   let truncated = 0;
@@ -298,6 +303,7 @@ export function explore<S>(model: Model<S>, bounds: Bounds = {}, onState?: (m: I
         stack.push(frame);
       }
       const a = frame.choices[frame.cur]!;
+      if (!en.includes(a)) throw new Error(`${model.name}: prefix step ${depth + 1}: actor ${a} is not enabled (the model is not deterministic, or the prefix is not its schedule)`);
       if (prev >= 0 && a !== prev && en.includes(prev)) preemptions++;
       // The child's sleep set: what is asleep or explored here and commutes with this step.
       if (por) {
