@@ -196,10 +196,11 @@ const ASLEEP = 1; // inside wait(), until a notify
 const WOKEN = 2; // notified: its next step is the return from wait()
 const DONE = 3;
 
+/** A node of the DFS: the choices to explore there; sleep and done are bit sets of actor ids. */
 interface Frame {
   readonly choices: number[];
-  readonly sleep: readonly number[];
-  readonly done: number[];
+  readonly sleep: number;
+  done: number;
   cur: number;
 }
 
@@ -214,7 +215,7 @@ export function explore<S>(model: Model<S>, bounds: Bounds = {}, onState?: (m: I
   const finals = model.finals ?? [];
   const wordSpecs = model.words ?? [];
 
-  const stack: Frame[] = (bounds.prefix ?? []).map((a) => ({ choices: [a], sleep: [], done: [], cur: 0 }));
+  const stack: Frame[] = (bounds.prefix ?? []).map((a) => ({ choices: [a], sleep: 0, done: 0, cur: 0 }));
   let schedules = 0;
   let sleepBlocked = 0;
   let truncated = 0;
@@ -229,6 +230,7 @@ export function explore<S>(model: Model<S>, bounds: Bounds = {}, onState?: (m: I
     const names = world.actors.map((a) => a.name);
     const gens = world.actors.map((a) => a.run);
     const n = gens.length;
+    if (n > 30) throw new Error(`${model.name}: at most 30 actors`);
     const pending: Array<Op | null> = new Array(n).fill(null);
     const status: number[] = new Array(n).fill(READY);
     const trace: TraceEntry[] = [];
@@ -272,12 +274,12 @@ export function explore<S>(model: Model<S>, bounds: Bounds = {}, onState?: (m: I
     let depth = 0;
     let prev = -1;
     let preemptions = 0;
-    let sleep: number[] = [];
+    let sleep = 0;
     let end: 'done' | 'sleep' | 'cut' | 'deadlock' = 'done';
     for (;;) {
-      const en: number[] = [];
-      for (let a = 0; a < n; a++) if (enabled(a)) en.push(a);
-      if (en.length === 0) {
+      let en = 0;
+      for (let a = 0; a < n; a++) if (enabled(a)) en |= 1 << a;
+      if (en === 0) {
         end = status.some((s) => s !== DONE) ? 'deadlock' : 'done';
         break;
       }
@@ -286,31 +288,34 @@ export function explore<S>(model: Model<S>, bounds: Bounds = {}, onState?: (m: I
         break;
       }
       let frame = stack[depth];
+      const prevEnabled = prev >= 0 && ((en >> prev) & 1) === 1;
       if (frame === undefined) {
-        let choices = en.filter((a) => !sleep.includes(a));
-        if (prev >= 0 && en.includes(prev) && preemptions >= maxPreempt) {
-          const keep = choices.filter((a) => a === prev);
-          pruned += choices.length - keep.length;
-          choices = keep;
-        } else if (prev >= 0 && choices.includes(prev)) {
-          choices = [prev, ...choices.filter((a) => a !== prev)]; // no preemption first
+        const avail = en & ~sleep;
+        const choices: number[] = [];
+        if (prevEnabled && ((avail >> prev) & 1) === 1) choices.push(prev); // no preemption first
+        if (prevEnabled && preemptions >= maxPreempt) {
+          for (let b = 0; b < n; b++) if (b !== prev && ((avail >> b) & 1) === 1) pruned++;
+        } else {
+          for (let b = 0; b < n; b++) if (b !== prev && ((avail >> b) & 1) === 1) choices.push(b);
         }
         if (choices.length === 0) {
           end = 'sleep';
           break;
         }
-        frame = { choices, sleep, done: [], cur: 0 };
+        frame = { choices, sleep, done: 0, cur: 0 };
         stack.push(frame);
       }
       const a = frame.choices[frame.cur]!;
-      if (!en.includes(a)) throw new Error(`${model.name}: prefix step ${depth + 1}: actor ${a} is not enabled (the model is not deterministic, or the prefix is not its schedule)`);
-      if (prev >= 0 && a !== prev && en.includes(prev)) preemptions++;
+      if (((en >> a) & 1) === 0) throw new Error(`${model.name}: prefix step ${depth + 1}: actor ${a} is not enabled (the model is not deterministic, or the prefix is not its schedule)`);
+      if (prevEnabled && a !== prev) preemptions++;
       // The child's sleep set: what is asleep or explored here and commutes with this step.
       if (por) {
-        const mine = pending[a];
-        const next: number[] = [];
-        for (const u of frame.sleep) if (u !== a && independent(status[u] === WOKEN ? null : pending[u]!, status[a] === WOKEN ? null : mine!)) next.push(u);
-        for (const u of frame.done) if (!next.includes(u) && independent(status[u] === WOKEN ? null : pending[u]!, status[a] === WOKEN ? null : mine!)) next.push(u);
+        const mine = status[a] === WOKEN ? null : pending[a]!;
+        const cand = (frame.sleep | frame.done) & ~(1 << a);
+        let next = 0;
+        for (let u = 0; u < n; u++) {
+          if (((cand >> u) & 1) === 1 && independent(status[u] === WOKEN ? null : pending[u]!, mine)) next |= 1 << u;
+        }
         sleep = next;
       }
       schedule.push(a);
@@ -339,7 +344,7 @@ export function explore<S>(model: Model<S>, bounds: Bounds = {}, onState?: (m: I
       if (top === undefined) {
         return { model: model.name, schedules, sleepBlocked, truncated, pruned, steps, maxDepth, exhaustive: pruned === 0 && truncated === 0 };
       }
-      top.done.push(top.choices[top.cur]!);
+      top.done |= 1 << top.choices[top.cur]!;
       top.cur++;
       if (top.cur < top.choices.length) break;
       stack.pop();
