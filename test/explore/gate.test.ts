@@ -27,6 +27,10 @@ describe('gate: correct', () => {
     passes(gateModel(threeOnOne));
   });
 
+  it('the same for 3 submitters on one producer with slots 1, global 2', () => {
+    passes(gateModel({ ...threeOnOne, producers: [unrated(1)], globalLimit: 2 }));
+  });
+
   it('the same for 2 submitters on a producer with slots 1 and 1 on another with slots 2, global 2, two rounds each, within 3 preemptions', () => {
     passes(gateModel({
       producers: [unrated(1), unrated(2)], globalLimit: 2,
