@@ -77,6 +77,17 @@ export const wait = (w: number, v: number, label: string): Op => ({ op: 'wait', 
 /** Atomics.notify(w, count): returns how many sleepers it woke. */
 export const notify = (w: number, count: number, label: string): Op => ({ op: 'notify', w, count, label });
 
+/**
+ * An actor that is killed after `k` of its steps (V8 can terminate a thread between any two
+ * operations, docs/design.md 4.10): its next step never runs, `death()` runs instead. If it
+ * finishes first, `survived()` runs. Both are steps of the model's choosing (a ghost flag).
+ */
+export function* killedAfter(inner: Actor, k: number, death: () => Op, survived: () => Op): Actor {
+  let r = inner.next(0);
+  for (let i = 0; i < k && r.done !== true; i++) r = inner.next(yield r.value);
+  yield r.done === true ? survived() : death();
+}
+
 /** A failed assertion inside an actor or a checker: the invariant's name and what was seen. */
 export class Violation extends Error {
   constructor(readonly invariant: string, readonly detail: string) {

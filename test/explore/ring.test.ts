@@ -25,6 +25,12 @@ describe('ring: correct', () => {
     passes(ringModel({ capacity: 2, items: [2], dying: true }));
   });
 
+  for (let k = 0; k <= 8; k++) {
+    it(`a producer killed after ${k} of its steps (window, claim, publish, leave: anywhere): the ring never stalls, no live item is lost, and exactly the cell it claimed and never published is tombstoned`, () => {
+      passes(ringModel({ capacity: 2, items: [1], killedAfter: k }));
+    });
+  }
+
   it('the same with 2 live producers, within 2 preemptions', () => {
     const r = passes(ringModel({ capacity: 2, items: [1, 1], dying: true }), { preemptions: 2 });
     expect(r.pruned).toBeGreaterThan(0);
@@ -43,5 +49,8 @@ describe('ring: planted bugs are found', () => {
 
   it('a freeze that does not wait for live windows tombstones a live producer\'s cell: its item is lost', () => {
     finds(ringModel({ capacity: 2, items: [1], dying: true, bug: 'freeze-ignores-windows' }), 'no item lost or duplicated');
+    // With a killed producer the consumer does not know how many cells come: it waits for the
+    // live producer's item, which the freeze tombstoned, forever.
+    finds(ringModel({ capacity: 2, items: [1], killedAfter: 5, bug: 'freeze-ignores-windows' }), 'no deadlock');
   });
 });

@@ -11,7 +11,7 @@
 import { RING_FULL, Ring } from '../../../src/shm/ring.js';
 import { C_DATA_WORD, C_KIND, C_PRODUCER, C_SEQ, C_TOKEN, CELL_WORDS, CF_TOMBSTONE } from '../../../src/shm/layout.js';
 import {
-  cas, check, load, read, store, until, writing, type Actor, type Model, type Op, type Steps,
+  cas, check, killedAfter, load, read, store, until, writing, type Actor, type Model, type Op, type Steps,
 } from '../explorer.js';
 
 export type RingBug =
@@ -28,6 +28,11 @@ export interface RingConfig {
   readonly items: readonly number[];
   /** A producer that enters its window, claims one cell and dies before publishing; a freeze actor reconciles. */
   readonly dying?: boolean;
+  /**
+   * Instead of `dying`: a producer that pushes one item and is killed after this many of its
+   * steps (0 = before its first; past its last it survives). The freeze reconciles if it died.
+   */
+  readonly killedAfter?: number;
   /** First position (tests wrap: near 2^31 and 2^32). */
   readonly start?: number;
   readonly bug?: RingBug;
@@ -38,7 +43,8 @@ const HEAD = 1;
 const FREEZE = 2;
 /** Window flags of producers 0..3 at 3.., DEAD flag of the dying producer at 8. */
 const WINDOW0 = 3;
-const DEAD = 8;
+const DEAD = 8; // 1 died, 2 (killedAfter) finished alive
+const FREEZE_DONE = 9; // killedAfter: the supervisor has nothing more to do
 const CELLS_BYTE = 128; // cell 0 at word 32
 
 interface RingState {
@@ -46,6 +52,8 @@ interface RingState {
   readonly consumed: number[];
   /** Items each producer published (producer only). */
   readonly published: number[][];
+  /** Positions each producer claimed (producer only). */
+  readonly claimed: number[];
 }
 
 export function ringModel(cfg: RingConfig): Model<RingState> {
@@ -53,10 +61,12 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
   const start = cfg.start ?? 0;
   const live = cfg.items.length;
   const dyingId = live; // its producer index
-  const total = cfg.items.reduce((a, b) => a + b, 0) + (cfg.dying ? 1 : 0);
+  const killed = cfg.killedAfter !== undefined;
+  const liveTotal = cfg.items.reduce((a, b) => a + b, 0);
+  const total = liveTotal + (cfg.dying ? 1 : 0);
   const words = CELLS_BYTE / 4 + cap * CELL_WORDS;
   const bug = cfg.bug;
-  const windows = cfg.dying === true;
+  const windows = cfg.dying === true || killed;
 
   function setup() {
     const mem = new Int32Array(words);
@@ -65,7 +75,7 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
     mem[HEAD] = start;
     // Every cell reads as published by the lap before (ring.ts: the consumer never writes seq).
     for (let i = 0; i < cap; i++) mem[ring.cellWord((start + i) | 0) + C_SEQ] = (start + i - cap + 1) | 0;
-    const state: RingState = { consumed: [], published: cfg.items.map(() => []) };
+    const state: RingState = { consumed: [], published: [...cfg.items, 1].map(() => []), claimed: [...cfg.items, 1].map(() => 0) };
 
     /** The words a claimer of pos writes with plain stores before publishing. */
     const body = (pos: number): number[] => [ring.cellWord(pos) + C_KIND];
@@ -120,6 +130,7 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
     /** Submit steps 4-5 for one item: claim, write the cell, publish (inside the window when modelled). */
     function* push(p: number, k: number): Steps<void> {
       const pos = yield* claimInWindow(p);
+      state.claimed[p]!++;
       // Plain writes of the body belong to the CAS step (published by the seq store below).
       const cell = ring.cellWord(pos);
       mem[cell + C_KIND] = 0;
@@ -131,9 +142,10 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
       if (windows) yield store(WINDOW0 + p, 0, 'leaveWindow(): store window = 0');
     }
 
-    function* producer(p: number): Actor {
-      for (let k = 0; k < cfg.items[p]!; k++) yield* push(p, k);
+    function* producerOf(p: number, items: number): Actor {
+      for (let k = 0; k < items; k++) yield* push(p, k);
     }
+    const producer = (p: number): Actor => producerOf(p, cfg.items[p]!);
 
     function* dying(): Actor {
       const pos = yield* claimInWindow(dyingId);
@@ -144,7 +156,10 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
 
     /** supervisor.ts freeze() + reconcile() step 1 + unfreeze(). */
     function* freezer(): Actor {
-      yield until([DEAD], (m) => m[DEAD] === 1, 'watchdog: finds the dead thread');
+      if ((yield until([DEAD], (m) => m[DEAD] !== 0, 'watchdog: finds the dead thread (or it finished)')) === 0 && mem[DEAD] === 2) {
+        yield store(FREEZE_DONE, 1, 'nothing to reconcile');
+        return;
+      }
       yield store(FREEZE, 1, 'freeze(): store freeze = 1');
       if (bug !== 'freeze-ignores-windows') {
         // Scan the live threads' window flags; a busy one: nap, scan again (reduced: until it changes).
@@ -163,16 +178,26 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
         yield store(cell + C_SEQ, (pos + 1) | 0, `tombstone(${pos}): store seq = pos + 1`);
       }
       yield store(FREEZE, 0, 'unfreeze(): store freeze = 0');
+      if (killed) yield store(FREEZE_DONE, 1, 'reconciled');
     }
 
     /** worker.ts runOne(): the cell at head, copied out, then released. */
     function* consumer(): Actor {
       let head = start;
       const lastOf: number[] = [];
-      for (let i = 0; i < total; i++) {
+      let live = 0;
+      for (let i = 0; killed || i < total; i++) {
         const cell = ring.cellWord(head);
         const h = head;
-        yield until([cell + C_SEQ], (m) => m[cell + C_SEQ] === ((h + 1) | 0), `ring.ts readable(${h}): poll seq until pos + 1`);
+        if (killed) {
+          // The number of cells is not known here: stop once everything is accounted for.
+          const ready = (m: Int32Array): boolean => m[cell + C_SEQ] === ((h + 1) | 0);
+          const over = (m: Int32Array): boolean => m[FREEZE_DONE] === 1 && live === liveTotal && m[TAIL] === h;
+          yield until([cell + C_SEQ, FREEZE_DONE, TAIL], (m) => ready(m) || over(m), `ring.ts readable(${h}): poll seq (or every producer accounted for)`);
+          if (!ready(mem)) return;
+        } else {
+          yield until([cell + C_SEQ], (m) => m[cell + C_SEQ] === ((h + 1) | 0), `ring.ts readable(${h}): poll seq until pos + 1`);
+        }
         let item: number;
         if (bug === 'head-before-copy') {
           yield store(HEAD, (head + 1) | 0, 'release(): store head (BUG: before the copy)');
@@ -187,6 +212,7 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
           lastOf[p] = item % 100;
         }
         state.consumed.push(item);
+        if (item >= 0 && Math.floor(item / 100) < cfg.items.length) live++;
         head = (head + 1) | 0;
       }
     }
@@ -202,12 +228,17 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
 
     const actors: Array<{ name: string; run: Actor }> = cfg.items.map((_, p) => ({ name: `P${p}`, run: producer(p) }));
     if (cfg.dying) actors.push({ name: 'Pdying', run: dying() }, { name: 'freeze', run: freezer() });
+    if (killed) {
+      const victim = killedAfter(producerOf(dyingId, 1), cfg.killedAfter!,
+        () => store(DEAD, 1, `killed after ${cfg.killedAfter} steps`), () => store(DEAD, 2, 'finished (not killed)'));
+      actors.push({ name: 'Pkilled', run: victim }, { name: 'freeze', run: freezer() });
+    }
     actors.push({ name: 'C', run: consumer() });
     return { mem, state, actors };
   }
 
   return {
-    name: `ring(cap ${cap}, producers ${cfg.items.join('+')}${cfg.dying ? ' + dying' : ''}${start !== 0 ? `, from ${start >>> 0}` : ''}${bug ? `, BUG ${bug}` : ''})`,
+    name: `ring(cap ${cap}, producers ${cfg.items.join('+')}${cfg.dying ? ' + dying' : ''}${killed ? ` + killed after ${cfg.killedAfter} steps` : ''}${start !== 0 ? `, from ${start >>> 0}` : ''}${bug ? `, BUG ${bug}` : ''})`,
     setup,
     invariants: [
       {
@@ -226,7 +257,8 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
           const got = s.consumed.filter((x) => x >= 0).sort((a, b) => a - b);
           const tomb = s.consumed.length - got.length;
           if (want.join() !== got.join()) return `published ${want.join(',')} but consumed ${got.join(',')}`;
-          if (tomb !== (cfg.dying ? 1 : 0)) return `${tomb} tombstones consumed`;
+          const unpublished = killed ? s.claimed[dyingId]! - s.published[dyingId]!.length : cfg.dying ? 1 : 0;
+          if (tomb !== unpublished) return `${tomb} tombstones consumed, ${unpublished} cells claimed and never published`;
           return null;
         },
       },
@@ -236,6 +268,7 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
       if (w === HEAD) return 'head';
       if (w === FREEZE) return 'freeze';
       if (w === DEAD) return 'dead';
+      if (w === FREEZE_DONE) return 'freezeDone';
       if (w >= WINDOW0 && w < DEAD) return `window[${w - WINDOW0}]`;
       const c = Math.floor((w - CELLS_BYTE / 4) / CELL_WORDS);
       const o = (w - CELLS_BYTE / 4) % CELL_WORDS;
