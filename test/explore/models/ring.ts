@@ -11,7 +11,7 @@
 import { RING_FULL, Ring } from '../../../src/shm/ring.js';
 import { C_DATA_WORD, C_KIND, C_PRODUCER, C_SEQ, C_TOKEN, CELL_WORDS, CF_TOMBSTONE } from '../../../src/shm/layout.js';
 import {
-  cas, check, killedAfter, load, read, store, until, writing, type Actor, type Model, type Op, type Steps,
+  cas, check, killedAfter, load, read, store, until, writing, type Actor, type Model, type Steps,
 } from '../explorer.js';
 
 export type RingBug =
@@ -277,4 +277,3 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
   };
 }
 
-export type { Op };
