@@ -1,7 +1,7 @@
 // "user workloads" (issue 20): the independent harness's protocol, reproduced so that bench/
 // measures what users do. Per repetition, per workload, per row: a FRESH pool (2 workers, default
 // options), a warm-up of 3,000 pipelined + 100 sequential + 50 CPU tasks, a forced GC, then the
-// measurement; rows interleaved within a workload. Every figure is also given as a ratio to its
+// measurement; rows interleaved within a workload, their order rotating with the rep. Every figure is also given as a ratio to its
 // baseline measured in the same repetition (the raw futex ping-pong for tails, poolifier for
 // throughput, raw postMessage for CPU efficiency, the row's own warm figure for cold ones, piscina
 // for start-up), and the tables show medians over repetitions (of figures and of per-rep ratios).
@@ -217,7 +217,10 @@ export async function runUser(o: UserOptions): Promise<UserResult> {
     reps.push(current);
     for (const w of WORKLOADS) {
       const byRow: Record<string, UEntry> = (current[w] = {});
-      for (const row of rows) {
+      // The order rotates with the rep, so that no row always runs first (right after a
+      // workload change) or last.
+      const order = rows.map((_, i) => rows[(i + rep - 1) % rows.length]!);
+      for (const row of order) {
         if (row.latencyOnly && !LATENCY.has(w)) continue;
         o.log(`[user rep ${rep}/${o.reps}] ${w}: ${row.name}`);
         let s: Session | null = null;
