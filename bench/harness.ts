@@ -17,7 +17,7 @@ import { sabWait } from './e2e/raw-sab.js';
 import { fmt, table } from './report.js';
 import { median, summarize } from './stats.js';
 import { findGc } from './steady.js';
-import { MAX_IN_FLIGHT, SPIN_US, WORKERS, pipelined, sequential, withTimeout, type Session, type TaskName } from './workload.js';
+import { MAX_IN_FLIGHT, SPIN_US, WORKERS, pipelined, pkgVersion, sequential, withTimeout, type Session, type TaskName } from './workload.js';
 
 export interface UserSizes {
   /** The two sequential runs (round trips). */
@@ -45,7 +45,7 @@ export const U = {
   run: 'sluice rt.run',
   callback: 'sluice callback',
   piscina: piscina.name,
-  poolifier: 'poolifier',
+  poolifier: `poolifier ${pkgVersion('poolifier')}`,
   rawMessage: rawMessage.name,
   futex: 'raw futex ping-pong',
 } as const;
@@ -261,7 +261,7 @@ const get = (rep: URep, w: Workload, row: string, k: string): number | undefined
   return typeof v === 'number' ? v : undefined;
 };
 
-/** Median over reps of f(rep), skipping reps where f is undefined. */
+/** f(rep) for every rep where it is defined and finite. */
 export function perRep(r: UserResult, f: (rep: URep, i: number) => number | undefined): number[] {
   return r.reps.flatMap((rep, i) => {
     const v = f(rep, i);
