@@ -119,11 +119,28 @@ const steal = await section('stealing', async () => {
   return r;
 });
 
+// Issue 20: the independent harness's protocol (a fresh pool per measurement, so it takes
+// longer than the other sections: its own time limit).
+const user = runs('user workloads')
+  ? await (async () => {
+      const { runUser, userTables } = await import('./harness.js');
+      try {
+        const r = await withTimeout(runUser({ quick, reps, timeoutMs: TIMEOUT_MS, log }), quick ? 600_000 : 1_800_000, 'user workloads');
+        console.log(`\n${userTables(r)}`);
+        return r;
+      } catch (err) {
+        log(`user workloads failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        console.log(`\nuser workloads: failed (${err instanceof Error ? err.message : String(err)})`);
+        return null;
+      }
+    })()
+  : null;
+
 const micro = await runMicro({ quick, only, log });
 if (micro.length > 0) console.log(`\n${microTable(micro)}`);
 
-const goals = targets({ reps: results, rows: targetRows(everyRow), micro, steady, gates, paired });
-console.log(`\ntargets (issue 6; g: issue 2; h: issue 3); ratios are medians of per-rep ratios\n${targetsTable(goals)}`);
+const goals = targets({ reps: results, rows: targetRows(everyRow), micro, steady, gates, paired, user });
+console.log(`\ntargets (issue 6; g: issue 2; h: issue 3; u: issue 20); ratios are medians of per-rep ratios\n${targetsTable(goals)}`);
 const seconds = (performance.now() - started) / 1000;
 console.log(`\nbench took ${seconds.toFixed(0)} s`);
 
@@ -151,6 +168,7 @@ writeFileSync(
       steady,
       paired,
       steal,
+      user,
       micro,
       targets: goals,
     },

@@ -43,7 +43,7 @@ const MiB = 1 << 20;
 const GC_KINDS: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
 
 /** A gc() function: the --expose-gc global, or the same function obtained at run time. */
-function findGc(): (() => void) | null {
+export function findGc(): (() => void) | null {
   const g = (globalThis as { gc?: () => void }).gc;
   if (typeof g === 'function') return g;
   try {

@@ -6,6 +6,7 @@ import type { GatesPath, GatesResult } from './gates.js';
 import type { SteadyResult } from './steady.js';
 import type { PairedResult } from './paired.js';
 import { median } from './stats.js';
+import { U, USER_SIZES, fig, rat, startupRatio, startupSluice, tail, type UserResult, type Workload } from './harness.js';
 
 export interface Target {
   id: string;
@@ -51,12 +52,14 @@ export interface TargetInputs {
   gates: GatesResult | null;
   /** The paired tail section (paired.ts), or null when it did not run. */
   paired: PairedResult | null;
+  /** The user workloads section (harness.ts, issue 20), or null when it did not run. */
+  user?: UserResult | null;
 }
 
 /** A difference with its sign ("+134", "-23"), to whole units. */
 const signed = (x: number): string => (x >= 0 ? '+' : '') + fmt(x, 0);
 
-export function targets({ reps, rows, micro, steady, gates, paired }: TargetInputs): Target[] {
+export function targets({ reps, rows, micro, steady, gates, paired, user = null }: TargetInputs): Target[] {
   const out: Target[] = [];
   const add = (id: string, what: string, budget: string, value: number | undefined, met: (v: number) => boolean | null, figure?: string): void => {
     out.push({ id, what, budget, figure: figure ?? (value === undefined ? 'not measured' : budget.includes('×') ? x(value) : fmt(value, 2)), met: value === undefined ? null : met(value), value: value ?? null });
@@ -135,7 +138,46 @@ export function targets({ reps, rows, micro, steady, gates, paired }: TargetInpu
   add('h2c', 'the same through submitCallback (the gates\' largest share)', '≥ 0.9×', gates?.callback.ratio, atLeast(0.9),
     gates ? gatesFigure(gates.callback) : undefined);
   add('h2m', 'rated ÷ unlimited producer tasks/s (main-table callback rows)', '≥ 0.9×', r(rows.gated, rows.callback, 'tasksPerSec'), atLeast(0.9));
+  // Not run: every u target says "not measured" (the budgets' sizes are the full run's).
+  userTargets(user ?? { sizes: USER_SIZES, reps: [], startup: [], gc: false, notes: [] }, add);
   return out;
+}
+
+type Add = (id: string, what: string, budget: string, value: number | undefined, met: (v: number) => boolean | null, figure?: string) => void;
+
+/**
+ * Issue 20 (the "user workloads" section). u1 is the issue's figure for submit/token; u2–u4 are
+ * judged on the worse of submit/token and rt.run (the default path users take), both shown.
+ */
+function userTargets(u: UserResult, add: Add): void {
+  const z = u.sizes;
+  const both = (f: (row: string) => number | undefined, worse: 'max' | 'min', digits = 2, unit = '×'): [number | undefined, string | undefined] => {
+    const a = f(U.submit);
+    const b = f(U.run);
+    const vs = [a, b].filter((v): v is number => v !== undefined);
+    const v = vs.length === 0 ? undefined : worse === 'max' ? Math.max(...vs) : Math.min(...vs);
+    const show = (y: number | undefined): string => (y === undefined ? '—' : `${fmt(y, digits)}${unit}`);
+    return [v, v === undefined ? undefined : `submit/token ${show(a)}, rt.run ${show(b)}`];
+  };
+  const futex = (w: Workload) => (row: string): number | undefined => rat(u, w, [row, 'p999'], w, [U.futex, 'p999']);
+  const seqL = `${z.seqLong.toLocaleString('en-US')} round trips`;
+  const seqS = `${z.seqShort.toLocaleString('en-US')} round trips`;
+  const t1 = tail(u, 'seqLong', U.submit);
+  add('u1', `submit/token sequential p99 ÷ p50, ${seqL}`, '≤ 2×', t1, (v) => v <= 2,
+    t1 === undefined ? undefined : `${x(t1)} (p50 ${fmt(fig(u, 'seqLong', U.submit, 'p50'))} µs, p99 ${fmt(fig(u, 'seqLong', U.submit, 'p99'))} µs; rt.run ${x(tail(u, 'seqLong', U.run))})`);
+  const [v2, f2] = both(futex('seqLong'), 'max');
+  add('u2', `sequential p99.9 ÷ raw futex ping-pong's p99.9, ${seqL}`, '≤ 1×', v2, (v) => v <= 1, f2);
+  const [v3, f3] = both(futex('seqShort'), 'max');
+  add('u3', `sequential p99.9 ÷ raw futex ping-pong's p99.9, ${seqS}`, '≤ 2×', v3, (v) => v <= 2, f3);
+  const [v4, f4] = both((row) => fig(u, 'cpuArr', row, 'efficiency'), 'min', 2, '');
+  add('u4', `CPU efficiency, ${z.cpu.toLocaleString('en-US')} × 50 µs tasks returning [checksum, µs]`, '≥ 0.9', v4, (v) => v >= 0.9,
+    f4 === undefined ? undefined : `${f4} (poolifier ${fmt(fig(u, 'cpuArr', U.poolifier, 'efficiency'), 2)}, raw postMessage ${fmt(fig(u, 'cpuArr', U.rawMessage, 'efficiency'), 2)})`);
+  const v5 = rat(u, 'pipeNum', [U.run, 'tasksPerSec'], 'pipeNum', [U.poolifier, 'tasksPerSec']);
+  add('u5', `rt.run tasks/s ÷ poolifier, ${z.pipelined.toLocaleString('en-US')} trivial tasks ≤1024 in flight`, '≥ 15×', v5, (v) => v >= 15,
+    v5 === undefined ? undefined : `${x(v5)} (submit/token ${x(rat(u, 'pipeNum', [U.submit, 'tasksPerSec'], 'pipeNum', [U.poolifier, 'tasksPerSec']))})`);
+  const st = startupSluice(u);
+  const v6 = startupRatio(u, st, 'piscina');
+  add('u6', `Runtime.start → first result ÷ piscina's (${st}; fresh process each)`, '≤ 1×', v6, (v) => v <= 1);
 }
 
 /** p99 ÷ p50 of one row, per rep (reps where the row has both). */

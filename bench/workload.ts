@@ -3,8 +3,13 @@ import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { summarize, type LatencySummary } from './stats.js';
 
-/** Task exports of fixtures/tasks.mjs the drivers use (echo: sluice rows only). */
-export type TaskName = 'inc' | 'spin50' | 'echo';
+/**
+ * Task exports of fixtures/tasks.mjs the drivers use (echo: sluice rows only; the structured
+ * ones, which return a small array or a plain object: bench/harness.ts). A Session hands the
+ * task's value to `done` as it came back: a number for inc/spin50, an array or object otherwise.
+ */
+export const TASK_NAMES = ['inc', 'spin50', 'echo', 'incArr', 'incObj', 'spinArr', 'spinObj'] as const;
+export type TaskName = (typeof TASK_NAMES)[number];
 export type Kind = 'throughput' | 'latency' | 'cpu';
 export const WORKERS = 2;
 export const MAX_IN_FLIGHT = 1024;
@@ -64,6 +69,8 @@ export function pipelined(
   n: number,
   arg: (i: number) => number,
   window = MAX_IN_FLIGHT,
+  /** The number a result adds to `sum` (a structured result's field); default: the result itself. */
+  extract?: (value: unknown) => number,
 ): Promise<Pipelined> {
   return new Promise((resolve, reject) => {
     let next = 0;
@@ -77,7 +84,7 @@ export function pipelined(
       failed = true;
     };
     const done = (v: number): void => {
-      sum += v;
+      sum += extract === undefined ? v : extract(v);
       inFlight--;
       if (++completed === n) resolve({ wallMs: performance.now() - t0, sum });
       else pump();

@@ -2,7 +2,7 @@
 // these rows when the runtime (src/index.ts) is missing or fails to load. The sessions are also
 // used by the scaling, pinning and steady-state sections and by the attached producer threads.
 import { Runtime, type Producer, type ProducerLimits, type RuntimeOptions, type TaskRef } from '../../src/index.js';
-import { WORKERS, fixture, promiseSession, type RowDef, type Session, type TaskName } from '../workload.js';
+import { TASK_NAMES, WORKERS, fixture, promiseSession, type RowDef, type Session, type TaskName } from '../workload.js';
 
 /** A runtime on the shared task fixture; 2 workers unless told otherwise. */
 export const startSluice = (options: Partial<RuntimeOptions> = {}): Promise<Runtime> =>
@@ -27,7 +27,7 @@ function refused(reason: string): false {
 }
 
 function refsOf(rt: Runtime): Record<TaskName, TaskRef> {
-  return { inc: rt.task('inc'), spin50: rt.task('spin50'), echo: rt.task('echo') };
+  return Object.fromEntries(TASK_NAMES.map((t) => [t, rt.task(t)])) as Record<TaskName, TaskRef>;
 }
 
 /** A fresh runtime (these options over the defaults) and a tokenSession on it. */
