@@ -7,6 +7,7 @@
  *                            hint for readers (the slot words are the truth)
  *   header word 1  CAPACITY  slots (a power of two): whoever lays the region out, once
  *   header word 2  MAGIC     TRACE_MAGIC once laid out: same
+ *   header word 3  WRAPS     times NEXT wrapped past 2^32: the writer (so counts stay exact)
  *   slot word 0    SEQ       the writer only: 2p+1 while it writes position p into the slot,
  *                            2p+2 once the record is whole (a per-slot seqlock)
  *   slot words 1..15         the writer only, between its two SEQ stores
@@ -16,7 +17,7 @@
  *      see an odd value or a later one, and refuse the slot.
  *   2. Plain stores of words 1..15 (encodeRecord).
  *   3. Atomics.store(SEQ, 2p+2): committed.
- *   4. Plain store NEXT = p+1.
+ *   4. Plain store NEXT = p+1 (and WRAPS + 1 when that wraps to 0).
  *
  * Read position p (any thread, on a copy; never writes the region):
  *   1. s1 = Atomics.load(SEQ). Accept only s1 === 2p+2: p is committed and not yet overwritten.
@@ -39,7 +40,9 @@
  * third state, so a dead thread's ring is read exactly like a live one.
  *
  * Positions are int32 and wrap; 2p+2 aliases only across 2^31 appends, far more than a reader
- * ever lags. Counts (`lost`) are mod 2^32.
+ * ever lags. Counts (`lost`) are exact: WRAPS carries the high part. (NEXT and WRAPS are two
+ * plain words: a reader in the one instant the writer wraps, once per 2^32 appends, may count
+ * 2^32 too few; the positions it reads are right either way, they are taken mod 2^32.)
  */
 import {
   RECORD_WORDS, R_SEQ, decodeRecord, emptyRecord, encodeRecord, recordFault,
@@ -50,6 +53,7 @@ export const TRACE_MAGIC = 0x54524331; // "TRC1"
 export const T_NEXT = 0;
 export const T_CAPACITY = 1;
 export const T_MAGIC = 2;
+export const T_WRAPS = 3;
 /** Header words: one 128-byte block, so slot 0 starts on a block. */
 export const T_HEADER_WORDS = 32;
 
@@ -113,7 +117,10 @@ export class TraceRing {
    * next position follows the last committed record. Only one writer may append at a time.
    */
   adopt(): void {
-    this.next = this.committedEnd();
+    const total = this.appended();
+    this.next = total % 0x1_0000_0000 | 0;
+    this.i32[this.base + T_WRAPS] = Math.floor(total / 0x1_0000_0000);
+    this.i32[this.base + T_NEXT] = this.next;
   }
 
   /** Writer: append a record, overwriting the oldest when full. */
@@ -125,8 +132,9 @@ export class TraceRing {
     Atomics.store(i32, slot + R_SEQ, (2 * pos + 1) | 0); // 1. open
     encodeRecord(r, i32, slot); // 2. body
     Atomics.store(i32, slot + R_SEQ, (2 * pos + 2) | 0); // 3. commit
-    this.next = (pos + 1) | 0;
-    i32[this.base + T_NEXT] = this.next; // 4. hint
+    const next = (this.next = (pos + 1) | 0);
+    i32[this.base + T_NEXT] = next; // 4. hint
+    if (next === 0) i32[this.base + T_WRAPS]++;
   }
 
   /** Writer: records appended so far (mod 2^32). */
@@ -135,17 +143,21 @@ export class TraceRing {
   // ---- readers ----
 
   /**
-   * Reader: the position after the last committed record. NEXT is a hint: a writer that died
-   * between its commit and its NEXT store left one more committed record, found by probing.
+   * Reader: records committed so far (a safe integer: WRAPS · 2^32 + NEXT). NEXT is a hint: a
+   * writer that died between its commit and its NEXT store left one more committed record,
+   * found by probing the slot after it.
    */
-  committedEnd(): number {
+  appended(): number {
     const i32 = this.i32;
-    let end = Atomics.load(i32, this.base + T_NEXT);
+    const wraps = Atomics.load(i32, this.base + T_WRAPS);
+    let total = wraps * 0x1_0000_0000 + (Atomics.load(i32, this.base + T_NEXT) >>> 0);
+    if (Atomics.load(i32, this.base + T_WRAPS) !== wraps) return this.appended(); // NEXT wrapped meanwhile
     for (let probes = 0; probes < this.capacity; probes++) {
+      const end = total % 0x1_0000_0000 | 0;
       if (Atomics.load(i32, this.slotWord(end) + R_SEQ) !== ((2 * end + 2) | 0)) break;
-      end = (end + 1) | 0;
+      total++;
     }
-    return end;
+    return total;
   }
 
   /**
@@ -172,9 +184,9 @@ export class TraceRing {
    * everything older than it (the result stays consecutive).
    */
   snapshot(max = this.capacity, verify = true): Snapshot {
-    const end = this.committedEnd();
-    const n = Math.min(max, this.capacity, end >>> 0);
-    const start = (end - n) | 0;
+    const total = this.appended();
+    const n = Math.min(max, this.capacity, total);
+    const start = (total - n) % 0x1_0000_0000 | 0;
     const records: TraceRecord[] = [];
     let first = start;
     let refused = 0;
@@ -191,8 +203,8 @@ export class TraceRing {
     }
     // Lost: everything the writer has lapped (positions before end - capacity), plus the
     // positions refused at the start of the copy (being overwritten while it ran).
-    const lapped = (end >>> 0) > this.capacity ? ((end - this.capacity) >>> 0) : 0;
-    const lost = lapped + (((first - start) | 0) >>> 0);
-    return { records, first, lost, refused };
+    const lapped = Math.max(0, total - this.capacity);
+    const lost = lapped + ((first - start) | 0);
+    return { records, first: records.length === 0 ? total % 0x1_0000_0000 | 0 : first, lost, refused };
   }
 }
