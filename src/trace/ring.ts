@@ -49,6 +49,14 @@ import {
   type TraceRecord,
 } from './records.js';
 
+/**
+ * Local copies of records.ts's slot geometry for the append path: V8 does not constant-fold an
+ * imported binding (each use is a module-cell load with a hole check), and append is hot.
+ */
+const SLOT_WORDS = 16;
+const SEQ = 0;
+if (SLOT_WORDS !== RECORD_WORDS || SEQ !== R_SEQ) throw new Error('sluice: trace slot geometry out of date');
+
 export const TRACE_MAGIC = 0x54524331; // "TRC1"
 export const T_NEXT = 0;
 export const T_CAPACITY = 1;
@@ -118,7 +126,7 @@ export class TraceRing {
    */
   adopt(): void {
     const total = this.appended();
-    this.next = total % 0x1_0000_0000 | 0;
+    this.next = total | 0;
     this.i32[this.base + T_WRAPS] = Math.floor(total / 0x1_0000_0000);
     this.i32[this.base + T_NEXT] = this.next;
   }
@@ -127,11 +135,11 @@ export class TraceRing {
   append(r: TraceRecord): void {
     const i32 = this.i32;
     const pos = this.next;
-    const slot = this.slots + (pos & this.mask) * RECORD_WORDS;
+    const slot = this.slots + (pos & this.mask) * SLOT_WORDS;
     // safety: this thread is the only writer of the slot and of NEXT (one ring per thread).
-    Atomics.store(i32, slot + R_SEQ, (2 * pos + 1) | 0); // 1. open
+    Atomics.store(i32, slot + SEQ, (2 * pos + 1) | 0); // 1. open
     encodeRecord(r, i32, slot); // 2. body
-    Atomics.store(i32, slot + R_SEQ, (2 * pos + 2) | 0); // 3. commit
+    Atomics.store(i32, slot + SEQ, (2 * pos + 2) | 0); // 3. commit
     const next = (this.next = (pos + 1) | 0);
     i32[this.base + T_NEXT] = next; // 4. hint
     if (next === 0) i32[this.base + T_WRAPS]++;
@@ -153,7 +161,7 @@ export class TraceRing {
     let total = wraps * 0x1_0000_0000 + (Atomics.load(i32, this.base + T_NEXT) >>> 0);
     if (Atomics.load(i32, this.base + T_WRAPS) !== wraps) return this.appended(); // NEXT wrapped meanwhile
     for (let probes = 0; probes < this.capacity; probes++) {
-      const end = total % 0x1_0000_0000 | 0;
+      const end = total | 0;
       if (Atomics.load(i32, this.slotWord(end) + R_SEQ) !== ((2 * end + 2) | 0)) break;
       total++;
     }
@@ -186,7 +194,7 @@ export class TraceRing {
   snapshot(max = this.capacity, verify = true): Snapshot {
     const total = this.appended();
     const n = Math.min(max, this.capacity, total);
-    const start = (total - n) % 0x1_0000_0000 | 0;
+    const start = (total - n) | 0;
     const records: TraceRecord[] = [];
     let first = start;
     let refused = 0;
@@ -205,6 +213,6 @@ export class TraceRing {
     // positions refused at the start of the copy (being overwritten while it ran).
     const lapped = Math.max(0, total - this.capacity);
     const lost = lapped + ((first - start) | 0);
-    return { records, first: records.length === 0 ? total % 0x1_0000_0000 | 0 : first, lost, refused };
+    return { records, first: records.length === 0 ? total | 0 : first, lost, refused };
   }
 }
