@@ -115,6 +115,7 @@ export function toChromeTrace(records: readonly TraceRecord[], opts: ExportOptio
   const open = new Map<number, Run>();
   const runs: Run[] = [];
   const submits = new Map<number, TraceRecord>();
+  const submitWaits = new Map<number, Wait>();
   const instants: { r: TraceRecord; tid: number; name: string }[] = [];
   // Queue waits from admitted submits are known up front: at one tick, a start on one thread
   // may come out of the merge before its submit on another (mergeThreads cannot see tokens).
@@ -122,7 +123,9 @@ export function toChromeTrace(records: readonly TraceRecord[], opts: ExportOptio
     if (r.kind !== RecordKind.SUBMIT_ADMITTED || r.token < 0) continue;
     const key = tokenKey(r.tokenAtt, r.token, r.gen);
     submits.set(key, r);
-    waits.set(key, { key, tid: writerTid(r), ts: r.tick, name: `queued ${taskName(r.task)}`, fromSubmit: true, rec: r });
+    const wait: Wait = { key, tid: writerTid(r), ts: r.tick, name: `queued ${taskName(r.task)}`, fromSubmit: true, rec: r };
+    waits.set(key, wait);
+    submitWaits.set(key, wait);
   }
   for (const r of recs) {
     const key = r.token >= 0 ? tokenKey(r.tokenAtt, r.token, r.gen) : -1;
@@ -190,37 +193,42 @@ export function toChromeTrace(records: readonly TraceRecord[], opts: ExportOptio
     laneEnds.set(run.worker, ends);
     run.lane = lane;
   }
-  const runByKey = new Map<number, Run>();
-  for (const run of runs) if (run.key >= 0) runByKey.set(run.key, run);
+  const runsByKey = new Map<number, Run[]>();
+  for (const run of runs) if (run.key >= 0) runsByKey.set(run.key, [...(runsByKey.get(run.key) ?? []), run]);
+  /** The parent's run (attempt) during which `sub` was submitted. */
+  const parentRunOf = (sub: TraceRecord): Run | undefined => (sub.parent < 0 ? undefined
+    : runsByKey.get(tokenKey(sub.parentAtt, sub.parent, sub.parentGen))?.find((p) => p.start <= sub.tick && sub.tick <= p.end));
 
   // ---- slices, waits and flows ----
   for (const [key, sub] of submits) {
     // A child submitted by a running task sits on its parent's lane, inside the parent's run.
     let tid = writerTid(sub);
-    const parentRun = sub.parent >= 0 ? runByKey.get(tokenKey(sub.parentAtt, sub.parent, sub.parentGen)) : undefined;
+    const parentRun = parentRunOf(sub);
     if (parentRun !== undefined && sub.writerClass === WRITER_WORKER && parentRun.worker === sub.writerIndex) tid = workerTid(parentRun.worker, parentRun.lane);
     events.push({ name: `submit ${taskName(sub.task)}`, cat: CAT, ph: 'X', ts: sub.tick, dur: 0, pid: PID, tid, args: argsOf(sub, opts) });
-    const wait = runByKey.get(key)?.wait;
-    if (wait !== undefined && wait !== null && wait.rec === sub) wait.tid = tid;
+    submitWaits.get(key)!.tid = tid; // its wait and its arrow start on the same track
   }
   for (const run of runs) {
     const tid = workerTid(run.worker, run.lane);
     const args: Record<string, unknown> = { ...argsOf(run.rec, opts), outcome: run.outcome || undefined };
     if (run.unfinished) args.unfinished = true;
     events.push({ name: taskName(run.rec.task), cat: CAT, ph: 'X', ts: run.start, dur: run.end - run.start, pid: PID, tid, args });
+    // Threads' clocks may disagree by a tick or so (each calibrates its own offset): a start
+    // stamped before its submit ends the wait at the submit, and gets no arrow.
+    const firstRun = run.wait !== null && run.wait.fromSubmit;
     if (run.wait !== null) {
-      emitWait(events, run.wait, run.start, nextId++);
-      if (run.wait.fromSubmit) {
+      emitWait(events, run.wait, Math.max(run.start, run.wait.ts), nextId++);
+      if (run.wait.fromSubmit && run.wait.ts <= run.start) {
         const id = nextId++;
         events.push({ name: 'queued', cat: CAT_FLOW, ph: 's', ts: run.wait.ts, pid: PID, tid: run.wait.tid, id });
         events.push({ name: 'queued', cat: CAT_FLOW, ph: 'f', bp: 'e', ts: run.start, pid: PID, tid, id });
       }
     }
-    // Lineage: from the parent's run, at the child's submit, to the child's run.
+    // Lineage: from the parent's run, at the child's submit, to the child's (first) run.
     const sub = submits.get(run.key);
-    if (sub !== undefined && sub.parent >= 0) {
-      const parentRun = runByKey.get(tokenKey(sub.parentAtt, sub.parent, sub.parentGen));
-      if (parentRun !== undefined && parentRun.start <= sub.tick && sub.tick <= parentRun.end && sub.tick <= run.start) {
+    if (firstRun && sub !== undefined && sub.parent >= 0) {
+      const parentRun = parentRunOf(sub);
+      if (parentRun !== undefined && sub.tick <= run.start) {
         const id = nextId++;
         events.push({ name: 'child', cat: CAT_FLOW, ph: 's', ts: sub.tick, pid: PID, tid: workerTid(parentRun.worker, parentRun.lane), id });
         events.push({ name: 'child', cat: CAT_FLOW, ph: 'f', bp: 'e', ts: run.start, pid: PID, tid, id });
@@ -283,31 +291,73 @@ const CAUSAL_RANK: readonly number[] = (() => {
 
 /**
  * One stream from many threads' records: a merge by tick that keeps each thread's own order
- * (its ring's order is the truth, even at equal ticks), and orders records of different
- * threads at one tick by CAUSAL_RANK (ticks are µs: many decisions share one).
+ * (its ring's order is the truth, even at equal ticks). Ticks are µs, so many decisions of
+ * different threads share one; among the threads' next records at the lowest tick it takes the
+ * first that is causally ready for its token (a start needs its submit or retry, a resolve or a
+ * death needs its start, when those are in the input at all), then by CAUSAL_RANK. If none is
+ * ready (records lost to overwrite), it takes the lowest rank.
  */
 export function mergeThreads(records: readonly TraceRecord[]): TraceRecord[] {
+  const K = RecordKind;
   const byWriter = new Map<number, TraceRecord[]>();
+  const total = { queued: new Map<number, number>(), starts: new Map<number, number>() };
+  const seen = { queued: new Map<number, number>(), starts: new Map<number, number>(), ends: new Map<number, number>() };
+  const keyOf = (r: TraceRecord): number => (r.token < 0 ? -1 : tokenKey(r.tokenAtt, r.token, r.gen));
+  const bump = (m: Map<number, number>, k: number): void => { m.set(k, (m.get(k) ?? 0) + 1); };
   for (const r of records) {
     const key = r.writerClass * 256 + r.writerIndex;
     const list = byWriter.get(key);
     if (list === undefined) byWriter.set(key, [r]);
     else list.push(r);
+    const k = keyOf(r);
+    if (k < 0) continue;
+    if (r.kind === K.SUBMIT_ADMITTED || r.kind === K.RETRY) bump(total.queued, k);
+    else if (r.kind === K.START) bump(total.starts, k);
   }
-  const lists = [...byWriter.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+  const ready = (r: TraceRecord): boolean => {
+    const k = keyOf(r);
+    if (k < 0) return true;
+    const starts = seen.starts.get(k) ?? 0;
+    switch (r.kind) {
+      case K.START:
+        return (seen.queued.get(k) ?? 0) > starts || (total.queued.get(k) ?? 0) <= starts;
+      case K.RESOLVE:
+        return starts > (seen.ends.get(k) ?? 0) || (total.starts.get(k) ?? 0) <= starts;
+      case K.WORKER_DIED:
+        return starts > 0 || (total.starts.get(k) ?? 0) === 0;
+      default:
+        return true;
+    }
+  };
+  const lists = [...byWriter.entries()].sort((x, y) => x[0] - y[0]).map((e) => e[1]);
   const heads = lists.map(() => 0);
   const out: TraceRecord[] = [];
   for (;;) {
-    let best = -1;
+    let tick = Infinity;
     for (let i = 0; i < lists.length; i++) {
       const r = lists[i]![heads[i]!];
-      if (r === undefined) continue;
-      if (best < 0) { best = i; continue; }
-      const b = lists[best]![heads[best]!]!;
-      if (r.tick < b.tick || (r.tick === b.tick && (CAUSAL_RANK[r.kind] ?? 9) < (CAUSAL_RANK[b.kind] ?? 9))) best = i;
+      if (r !== undefined && r.tick < tick) tick = r.tick;
     }
-    if (best < 0) return out;
-    out.push(lists[best]![heads[best]!++]!);
+    if (tick === Infinity) return out;
+    let best = -1;
+    let bestReady = false;
+    for (let i = 0; i < lists.length; i++) {
+      const r = lists[i]![heads[i]!];
+      if (r === undefined || r.tick !== tick) continue;
+      const ok = ready(r);
+      if (best < 0 || (ok && !bestReady)) { best = i; bestReady = ok; continue; }
+      if (ok !== bestReady) continue;
+      const b = lists[best]![heads[best]!]!;
+      if ((CAUSAL_RANK[r.kind] ?? 9) < (CAUSAL_RANK[b.kind] ?? 9)) best = i;
+    }
+    const r = lists[best]![heads[best]!++]!;
+    out.push(r);
+    const k = keyOf(r);
+    if (k >= 0) {
+      if (r.kind === K.SUBMIT_ADMITTED || r.kind === K.RETRY) bump(seen.queued, k);
+      else if (r.kind === K.START) bump(seen.starts, k);
+      else if (r.kind === K.RESOLVE) bump(seen.ends, k);
+    }
   }
 }
 

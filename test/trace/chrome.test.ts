@@ -28,10 +28,11 @@ describe('Chrome export: structurally valid on synthetic traces', () => {
       const b = build(sc);
       const trace = toChromeTrace(throughRings(b), { taskNames: ['alpha', 'beta', 'gamma', 'delta', 'eps'] });
       expect(validateChromeTrace(trace)).toEqual([]);
-      // One run slice per started task, one queue wait per admitted task, one queue flow per start.
+      // One run slice per start (retries too), one queue wait per admitted task and per retry,
+      // one queue flow per first start.
       const runs = count(trace, (e) => e.ph === 'X' && !e.name.startsWith('submit'));
-      expect(runs).toBe(b.started);
-      expect(count(trace, (e) => e.ph === 'b')).toBe(b.admitted);
+      expect(runs).toBe(b.started + b.retries);
+      expect(count(trace, (e) => e.ph === 'b')).toBe(b.admitted + b.retries);
       expect(count(trace, (e) => e.ph === 's' && e.name === 'queued')).toBe(b.started);
       const childFlows = count(trace, (e) => e.ph === 's' && e.name === 'child');
       const deaths = sc.tasks.some((t) => t.dies);
@@ -46,8 +47,8 @@ describe('Chrome export: structurally valid on synthetic traces', () => {
     const b = build({
       attachments: 2, workers: 2, rejects: [{ att: 1, reason: 0, gap: 3 }],
       tasks: [
-        { gap: 1, att: 0, wait: 2, dur: 10, worker: 0, parent: null, at: 0, outcome: 0, cancelled: false, dies: false, stolen: false },
-        { gap: 1, att: 1, wait: 2, dur: 10, worker: 1, parent: 0, at: 3, outcome: 0, cancelled: false, dies: false, stolen: false },
+        { gap: 1, att: 0, wait: 2, dur: 10, worker: 0, parent: null, at: 0, outcome: 0, cancelled: false, dies: false, retried: false, stolen: false },
+        { gap: 1, att: 1, wait: 2, dur: 10, worker: 1, parent: 0, at: 3, outcome: 0, cancelled: false, dies: false, retried: false, stolen: false },
       ],
     });
     const trace = toChromeTrace(throughRings(b));
@@ -65,7 +66,7 @@ describe('Chrome export: structurally valid on synthetic traces', () => {
   it('async tasks overlapping on one worker go on lanes, so slices on a track still nest', () => {
     const b = build({
       attachments: 1, workers: 1, rejects: [],
-      tasks: [0, 1, 2].map(() => ({ gap: 1, att: 0, wait: 0, dur: 20, worker: 0, parent: null, at: 0, outcome: 0, cancelled: false, dies: false, stolen: false })),
+      tasks: [0, 1, 2].map(() => ({ gap: 1, att: 0, wait: 0, dur: 20, worker: 0, parent: null, at: 0, outcome: 0, cancelled: false, dies: false, retried: false, stolen: false })),
     });
     const trace = toChromeTrace(throughRings(b));
     const runTids = trace.traceEvents.filter((e) => e.ph === 'X' && !e.name.startsWith('submit')).map((e) => e.tid);
@@ -79,8 +80,8 @@ describe('Chrome export: structurally valid on synthetic traces', () => {
     const b = build({
       attachments: 1, workers: 2, rejects: [],
       tasks: [
-        { gap: 1, att: 0, wait: 1, dur: 5, worker: 0, parent: null, at: 0, outcome: 0, cancelled: false, dies: true, stolen: false },
-        { gap: 1, att: 0, wait: 1, dur: 50, worker: 1, parent: null, at: 0, outcome: 0, cancelled: false, dies: false, stolen: false },
+        { gap: 1, att: 0, wait: 1, dur: 5, worker: 0, parent: null, at: 0, outcome: 0, cancelled: false, dies: true, retried: false, stolen: false },
+        { gap: 1, att: 0, wait: 1, dur: 50, worker: 1, parent: null, at: 0, outcome: 0, cancelled: false, dies: false, retried: false, stolen: false },
       ],
     });
     const recs = throughRings(b).filter((r) => !(r.kind === 6 && r.worker === 1)); // drop the second resolve
@@ -91,6 +92,20 @@ describe('Chrome export: structurally valid on synthetic traces', () => {
       [1064, 4, 4, undefined, true], // to the last tick in the trace (8: the death)
     ]);
     expect(validateChromeTrace(trace)).toEqual([]);
+  });
+});
+
+describe('Chrome export: threads whose clocks disagree by a tick', () => {
+  it('a start stamped before its submit still gives a valid trace: the wait ends at the submit, no arrow', () => {
+    const b = build({
+      attachments: 1, workers: 1, rejects: [],
+      tasks: [{ gap: 5, att: 0, wait: 0, dur: 3, worker: 0, parent: null, at: 0, outcome: 0, cancelled: false, dies: false, retried: false, stolen: false }],
+    });
+    const recs = throughRings(b).map((r) => (r.kind === 5 ? { ...r, tick: r.tick - 1 } : r)); // START one tick early
+    const trace = toChromeTrace(recs);
+    expect(validateChromeTrace(trace)).toEqual([]);
+    expect(trace.traceEvents.filter((e) => e.ph === 'e').map((e) => e.ts)).toEqual([6]);
+    expect(trace.traceEvents.some((e) => e.name === 'queued' && e.ph === 's')).toBe(false);
   });
 });
 

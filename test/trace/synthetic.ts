@@ -14,6 +14,8 @@ export interface TaskSpec {
   outcome: number;
   cancelled: boolean;
   dies: boolean;
+  /** When it dies: re-queued by the supervisor and run again on the next worker. */
+  retried: boolean;
   stolen: boolean;
 }
 
@@ -38,6 +40,7 @@ export const arbScenario: fc.Arbitrary<Scenario> = fc.record({
     outcome: fc.integer({ min: 0, max: 3 }),
     cancelled: fc.boolean(),
     dies: fc.integer({ min: 0, max: 15 }).map((n) => n === 0),
+    retried: fc.boolean(),
     stolen: fc.boolean(),
   }), { minLength: 1, maxLength: 40 }),
   rejects: fc.array(fc.record({ att: fc.nat(), reason: fc.integer({ min: 0, max: 7 }), gap: fc.integer({ min: 0, max: 40 }) }), { maxLength: 6 }),
@@ -48,6 +51,8 @@ export interface Built {
   byWriter: Map<string, TraceRecord[]>;
   started: number;
   admitted: number;
+  /** Runs after a retry (each also a queue wait). */
+  retries: number;
   /** Started children whose parent ran. */
   children: number;
 }
@@ -66,6 +71,7 @@ export function build(sc: Scenario): Built {
   let clock = 1;
   let started = 0;
   let children = 0;
+  let retries = 0;
   sc.tasks.forEach((t, i) => {
     clock += t.gap;
     const att = t.att % sc.attachments;
@@ -97,6 +103,14 @@ export function build(sc: Scenario): Built {
     if (t.dies) {
       rec(RecordKind.WORKER_DIED, WRITER_ATTACHMENT, 0, end, { ...token, worker, aux: 1 });
       rec(RecordKind.WORKER_RESPAWNED, WRITER_ATTACHMENT, 0, end, { worker, aux: 1 });
+      if (t.retried) {
+        const again = (worker + 1) % sc.workers;
+        rec(RecordKind.RESOLVE, WRITER_ATTACHMENT, 0, end, { ...token, worker, aux: 3, k1: 1 }); // abandoned, retryable
+        rec(RecordKind.RETRY, WRITER_ATTACHMENT, 0, end, { ...token, worker, aux: 1 });
+        rec(RecordKind.START, WRITER_WORKER, again, end + t.wait, { ...token, worker: again });
+        rec(RecordKind.RESOLVE, WRITER_WORKER, again, end + t.wait + t.dur, { ...token, worker: again, aux: t.outcome });
+        retries++;
+      }
     } else {
       rec(RecordKind.RESOLVE, WRITER_WORKER, worker, end, { ...token, worker, aux: t.outcome });
     }
@@ -117,5 +131,5 @@ export function build(sc: Scenario): Built {
     list.push(r);
     byWriter.set(key, list);
   });
-  return { byWriter, started, admitted: sc.tasks.length, children };
+  return { byWriter, started, admitted: sc.tasks.length, children, retries };
 }
