@@ -352,3 +352,22 @@ export function details(r: TraceRecord): Record<string, number | string> {
 export function tokenKey(att: number, index: number, gen: number): number {
   return ((att & 0xff) * 0x20_0000 + (gen & 0x1f_ffff)) * 0x1_0000 + (index & 0xffff);
 }
+
+/**
+ * Decode a recording: consecutive 64-byte frames (a drained ring, a file read back). Frames that
+ * do not verify (a write cut short at a crash, a foreign version) are counted, not decoded. The
+ * position of each record (mod 2^31) is in its SEQ word: (SEQ - 2) / 2.
+ */
+export function decodeFrames(frames: Int32Array, verify = true): { records: TraceRecord[]; positions: number[]; bad: number } {
+  const records: TraceRecord[] = [];
+  const positions: number[] = [];
+  let bad = 0;
+  const n = Math.floor(frames.length / RECORD_WORDS);
+  for (let f = 0; f < n; f++) {
+    const at = f * RECORD_WORDS;
+    if (recordFault(frames, at, verify) !== null) { bad++; continue; }
+    records.push(decodeRecord(frames, at));
+    positions.push(((frames[at + R_SEQ]! - 2) | 0) >> 1);
+  }
+  return { records, positions, bad };
+}

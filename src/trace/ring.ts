@@ -169,20 +169,46 @@ export class TraceRing {
   }
 
   /**
-   * Reader: copy position p out into `out`; true if it was committed and whole. Never writes
-   * the region (steps 1-4 in the header).
+   * Reader: copy position p's frame (16 words, SEQ = 2p+2 included) to `dst` at word `at`; true
+   * if it was committed and whole (steps 1-4 in the header). Never writes the region.
    */
-  read(pos: number, out: TraceRecord, verify = true): boolean {
+  copyFrame(pos: number, dst: Int32Array, at: number, verify = true): boolean {
     const i32 = this.i32;
     const slot = this.slotWord(pos);
     const want = (2 * pos + 2) | 0;
     if (Atomics.load(i32, slot + R_SEQ) !== want) return false; // 1.
-    const copy = this.scratch;
-    for (let w = 1; w < RECORD_WORDS; w++) copy[w] = i32[slot + w]!; // 2.
+    for (let w = 1; w < RECORD_WORDS; w++) dst[at + w] = i32[slot + w]!; // 2.
     if (Atomics.load(i32, slot + R_SEQ) !== want) return false; // 3.
-    if (recordFault(copy, 0, verify) !== null) return false; // 4.
-    decodeRecord(copy, 0, out);
+    dst[at + R_SEQ] = want;
+    return recordFault(dst, at, verify) === null; // 4.
+  }
+
+  /** Reader: copy position p out and decode it into `out`; true if it was committed and whole. */
+  read(pos: number, out: TraceRecord, verify = true): boolean {
+    if (!this.copyFrame(pos, this.scratch, 0, verify)) return false;
+    decodeRecord(this.scratch, 0, out);
     return true;
+  }
+
+  /**
+   * Reader (a full recording's drainer): copy the committed records from `from` (a count of
+   * records appended, as `appended()` gives) on, as raw frames into `frames`, at most as many as
+   * fit. Records the writer has already overwritten, or overwrites during the copy, are counted
+   * in `lost` and skipped. Returns where to continue. No allocation beyond the result object:
+   * the frames go to a file as they are (64 bytes each, little-endian, SEQ = 2p+2 first).
+   */
+  drain(from: number, frames: Int32Array): { next: number; copied: number; lost: number } {
+    const total = this.appended();
+    let pos = from;
+    let lost = 0;
+    if (total - pos > this.capacity) { lost = total - this.capacity - pos; pos = total - this.capacity; }
+    const room = Math.floor(frames.length / RECORD_WORDS);
+    let copied = 0;
+    for (; pos < total && copied < room; pos++) {
+      if (this.copyFrame(pos | 0, frames, copied * RECORD_WORDS)) copied++;
+      else lost++; // overwritten during the copy (the writer lapped this reader)
+    }
+    return { next: pos, copied, lost };
   }
 
   /**
