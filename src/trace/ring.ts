@@ -90,8 +90,10 @@ export class TraceRing {
   private readonly scratch = new Int32Array(RECORD_WORDS);
 
   /**
-   * A view of a ring at word index `base` of `i32`. `init` lays the region out (once, before
-   * any writer or reader uses it); otherwise the header must already say `capacity`.
+   * A view of a ring at word index `base` of `i32` (128-byte aligned, so slots sit on blocks:
+   * the layout's job). `init` lays the region out (once, before any writer or reader uses it);
+   * otherwise the header must already say `capacity`. A writer taking over a ring that was
+   * written before calls adopt().
    */
   constructor(readonly i32: Int32Array, readonly base: number, readonly capacity: number, init = false) {
     if (capacity < 2 || (capacity & (capacity - 1)) !== 0 || capacity > 2 ** 24) {
