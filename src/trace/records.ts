@@ -103,7 +103,7 @@ export const KIND_FIELDS: Readonly<Record<RecordKindName, { aux: string; k: read
   // aux: 15..8 flags (bit 8: the tie went to the submitter's CPU), 7..0 weight class.
   // WORKER: the chosen worker. K0: chain length 31..16 | chosen index in the chain 15..0.
   // K1: occupancy of the chosen ring. K2, K3: occupancies of chain[0..3], chain[4..7],
-  // 8 bits each (saturated at 255), chain[0] in bits 7..0.
+  // 8 bits each (saturated at 255), chain[0] in bits 7..0. packRoute / unpackRoute build and read them.
   ROUTE: { aux: 'classAndFlags', k: ['chain', 'chosenOccupancy', 'occupancies0to3', 'occupancies4to7'] },
   // WORKER: the worker that runs it. aux: 1 when stolen. K0: the ring it came from (a worker
   // index), K1: its position in that ring.
@@ -370,4 +370,44 @@ export function decodeFrames(frames: Int32Array, verify = true): { records: Trac
     positions.push(((frames[at + R_SEQ]! - 2) | 0) >> 1);
   }
   return { records, positions, bad };
+}
+
+/** ROUTE's aux flag: the tie went to the worker on the submitter's CPU (spin 0, docs/design.md §6). */
+export const ROUTE_CPU_TIE = 1 << 8;
+
+/**
+ * Fill a ROUTE record's aux and K words from the chain the router walked: `chain` lists worker
+ * indices in preference order, `occupancy` is what the router read per worker (indexed by worker),
+ * `chosen` the index in the chain it took. Occupancies are kept for chain[0..7], 8 bits each,
+ * saturated at 255. Allocates nothing.
+ */
+export function packRoute(
+  r: TraceRecord, weightClass: number, chain: ArrayLike<number>, occupancy: ArrayLike<number>, chosen: number, cpuTie: boolean,
+): void {
+  r.aux = (weightClass & 0xff) | (cpuTie ? ROUTE_CPU_TIE : 0);
+  r.worker = chain[chosen]!;
+  r.k0 = ((chain.length & 0xffff) << 16) | (chosen & 0xffff);
+  r.k1 = occupancy[chain[chosen]!]!;
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < 8 && i < chain.length; i++) {
+    const o = Math.min(255, Math.max(0, occupancy[chain[i]!]!));
+    if (i < 4) lo |= o << (8 * i);
+    else hi |= o << (8 * (i - 4));
+  }
+  r.k2 = lo;
+  r.k3 = hi;
+}
+
+/** A ROUTE record's summary, as packRoute wrote it. */
+export function unpackRoute(r: TraceRecord): {
+  weightClass: number; cpuTie: boolean; chainLength: number; chosen: number; chosenOccupancy: number; occupancies: number[];
+} {
+  const chainLength = r.k0 >>> 16;
+  const occupancies: number[] = [];
+  for (let i = 0; i < 8 && i < chainLength; i++) occupancies.push(((i < 4 ? r.k2 : r.k3) >>> (8 * (i & 3))) & 0xff);
+  return {
+    weightClass: r.aux & 0xff, cpuTie: (r.aux & ROUTE_CPU_TIE) !== 0, chainLength, chosen: r.k0 & 0xffff,
+    chosenOccupancy: r.k1, occupancies,
+  };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   KIND_FIELDS, KIND_NAMES, LABEL_BYTES, RECORD_BYTES, RECORD_WORDS, RecordKind, R_CHECK, R_HEAD, R_SEQ,
-  checkWord, decodeRecord, details, emptyRecord, encodeRecord, recordFault, tokenKey,
+  checkWord, decodeRecord, details, emptyRecord, encodeRecord, packRoute, recordFault, tokenKey, unpackRoute,
 } from '../../src/trace/records.js';
 import { arbRecord } from './arbitraries.js';
 
@@ -93,5 +93,27 @@ describe('trace records: one fixed-size layout', () => {
         expect(ka === tokenKey(...b)).toBe(a.every((v, i) => v === b[i]));
       },
     ));
+  });
+
+  it('a ROUTE record keeps the chain summary: length, chosen index and worker, and the first eight occupancies saturated at 255 (property)', () => {
+    const i32 = new Int32Array(RECORD_WORDS);
+    fc.assert(fc.property(
+      fc.uniqueArray(fc.integer({ min: 0, max: 254 }), { minLength: 1, maxLength: 20 }),
+      fc.array(fc.integer({ min: 0, max: 100_000 }), { minLength: 255, maxLength: 255 }),
+      fc.nat(), fc.integer({ min: 0, max: 3 }), fc.boolean(),
+      (chain, occupancy, pick, weightClass, cpuTie) => {
+        const chosen = pick % chain.length;
+        const r = emptyRecord();
+        r.kind = RecordKind.ROUTE;
+        packRoute(r, weightClass, chain, occupancy, chosen, cpuTie);
+        encodeRecord(r, i32, 0);
+        const back = decodeRecord(i32, 0);
+        expect(back.worker).toBe(chain[chosen]);
+        expect(unpackRoute(back)).toEqual({
+          weightClass, cpuTie, chainLength: chain.length, chosen, chosenOccupancy: occupancy[chain[chosen]!],
+          occupancies: chain.slice(0, 8).map((w) => Math.min(255, occupancy[w]!)),
+        });
+      },
+    ), { numRuns: 2000 });
   });
 });
