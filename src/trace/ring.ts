@@ -1,0 +1,246 @@
+/**
+ * A thread's record ring: single writer, any number of readers, a flight recorder (the writer
+ * overwrites the oldest record, never waits). Records are 64-byte frames (records.ts); the
+ * region is a 128-byte header block, then `capacity` slots of RECORD_WORDS words.
+ *
+ *   header word 0  NEXT      the next position (records appended, mod 2^32): the writer, a
+ *                            hint for readers (the slot words are the truth)
+ *   header word 1  CAPACITY  slots (a power of two): whoever lays the region out, once
+ *   header word 2  MAGIC     TRACE_MAGIC once laid out: same
+ *   header word 3  WRAPS     times NEXT wrapped past 2^32: the writer (so counts stay exact)
+ *   slot word 0    SEQ       the writer only: 2p+1 while it writes position p into the slot,
+ *                            2p+2 once the record is whole (a per-slot seqlock)
+ *   slot words 1..15         the writer only, between its two SEQ stores
+ *
+ * Append (the writer; no allocation, no wait):
+ *   1. Atomics.store(SEQ, 2p+1): the slot is being rewritten. Readers that load SEQ from here on
+ *      see an odd value or a later one, and refuse the slot.
+ *   2. Plain stores of words 1..15 (encodeRecord).
+ *   3. Atomics.store(SEQ, 2p+2): committed.
+ *   4. Plain store NEXT = p+1 (and WRAPS + 1 when that wraps to 0).
+ *
+ * Read position p (any thread, on a copy; never writes the region):
+ *   1. s1 = Atomics.load(SEQ). Accept only s1 === 2p+2: p is committed and not yet overwritten.
+ *   2. Copy words 1..15 out (plain loads).
+ *   3. s2 = Atomics.load(SEQ). Accept only s2 === s1.
+ *   4. Decode the copy, and (unless told not to) verify its CHECK word.
+ *
+ * Why a reader never decodes a torn record. The writer writes a slot only between steps 1 and 3
+ * of an append, and every append to the slot of position p after p itself (p + capacity,
+ * p + 2·capacity, ...) begins with an SEQ store that is not 2p+2. If any word of the copy came
+ * from such a later append, that append's step-1 store precedes the word's store, which precedes
+ * the reader's copy of it, which precedes the reader's step 3: so s2 is that append's odd value
+ * or a later one, never 2p+2, and the copy is refused. What carries "precedes" here: seq-cst
+ * Atomics stores are full barriers on x86-64 (V8 emits xchg) and x86 keeps stores in order and
+ * loads in order, and V8 does not move typed-array accesses across Atomics operations. On a
+ * weakly ordered CPU (arm64: V8's seq-cst store is a store-release, which a later plain store
+ * may pass) that argument does not hold for the plain words, and step 4 is what stops a torn
+ * copy: the CHECK word is a hash of words 1..14, so a mix of two records fails it (2^-32). A
+ * writer that dies at any instant leaves its last slot odd (refused) or whole (accepted): no
+ * third state, so a dead thread's ring is read exactly like a live one.
+ *
+ * Positions are int32 and wrap; 2p+2 aliases only across 2^31 appends, far more than a reader
+ * ever lags. Counts (`lost`) are exact: WRAPS carries the high part. (NEXT and WRAPS are two
+ * plain words: a reader in the one instant the writer wraps, once per 2^32 appends, may count
+ * 2^32 too few; the positions it reads are right either way, they are taken mod 2^32.)
+ */
+import {
+  RECORD_WORDS, R_SEQ, decodeRecord, emptyRecord, encodeRecord, recordFault,
+  type TraceRecord,
+} from './records.js';
+
+/**
+ * Local copies of records.ts's slot geometry for the append path: V8 does not constant-fold an
+ * imported binding (each use is a module-cell load with a hole check), and append is hot.
+ */
+const SLOT_WORDS = 16;
+const SEQ = 0;
+if (SLOT_WORDS !== RECORD_WORDS || SEQ !== R_SEQ) throw new Error('sluice: trace slot geometry out of date');
+
+export const TRACE_MAGIC = 0x54524331; // "TRC1"
+export const T_NEXT = 0;
+export const T_CAPACITY = 1;
+export const T_MAGIC = 2;
+export const T_WRAPS = 3;
+/** Header words: one 128-byte block, so slot 0 starts on a block. */
+export const T_HEADER_WORDS = 32;
+
+/** What a snapshot saw. */
+export interface Snapshot {
+  /** The committed records, oldest first, at consecutive positions. */
+  records: TraceRecord[];
+  /** Position of records[0] (when records is empty: the position the next record will take). */
+  first: number;
+  /**
+   * Records appended before records[0] that are gone: overwritten, or being overwritten during
+   * the copy. (With `max` below the capacity, older records still in the ring are not counted.)
+   */
+  lost: number;
+  /** Slots refused during the copy (odd, overwritten between the two loads, or failing CHECK). */
+  refused: number;
+}
+
+export class TraceRing {
+  readonly mask: number;
+  /** Word index of slot 0. */
+  readonly slots: number;
+  /** The writer's next position (writer side only; readers use the shared words). */
+  private next: number;
+  /** A reader's private copy of one slot. */
+  private readonly scratch = new Int32Array(RECORD_WORDS);
+
+  /**
+   * A view of a ring at word index `base` of `i32` (128-byte aligned, so slots sit on blocks:
+   * the layout's job). `init` lays the region out (once, before any writer or reader uses it);
+   * otherwise the header must already say `capacity`. A writer taking over a ring that was
+   * written before calls adopt().
+   */
+  constructor(readonly i32: Int32Array, readonly base: number, readonly capacity: number, init = false) {
+    if (capacity < 2 || (capacity & (capacity - 1)) !== 0 || capacity > 2 ** 24) {
+      throw new RangeError(`trace ring capacity must be a power of two in [2, 2^24], got ${capacity}`);
+    }
+    if (base < 0 || base + TraceRing.words(capacity) > i32.length) {
+      throw new RangeError(`trace ring at word ${base} with ${capacity} slots does not fit in ${i32.length} words`);
+    }
+    this.mask = capacity - 1;
+    this.slots = base + T_HEADER_WORDS;
+    if (init) {
+      i32.fill(0, base, base + TraceRing.words(capacity));
+      Atomics.store(i32, base + T_CAPACITY, capacity);
+      Atomics.store(i32, base + T_MAGIC, TRACE_MAGIC);
+    } else if (Atomics.load(i32, base + T_MAGIC) !== TRACE_MAGIC || Atomics.load(i32, base + T_CAPACITY) !== capacity) {
+      throw new RangeError(`no trace ring of ${capacity} slots at word ${base}`);
+    }
+    this.next = Atomics.load(i32, base + T_NEXT);
+  }
+
+  /** Words a ring of `capacity` slots occupies (a multiple of 32: 128-byte blocks). */
+  static words(capacity: number): number { return T_HEADER_WORDS + capacity * RECORD_WORDS; }
+
+  /** Word index of the slot that holds position p. */
+  slotWord(pos: number): number { return this.slots + (pos & this.mask) * RECORD_WORDS; }
+
+  // ---- writer ----
+
+  /**
+   * Writer: take over the ring (a new thread in a dead writer's slot, or after a restart): the
+   * next position follows the last committed record. Only one writer may append at a time.
+   */
+  adopt(): void {
+    const total = this.appended();
+    this.next = total | 0;
+    this.i32[this.base + T_WRAPS] = Math.floor(total / 0x1_0000_0000);
+    this.i32[this.base + T_NEXT] = this.next;
+  }
+
+  /** Writer: append a record, overwriting the oldest when full. */
+  append(r: TraceRecord): void {
+    const i32 = this.i32;
+    const pos = this.next;
+    const slot = this.slots + (pos & this.mask) * SLOT_WORDS;
+    // safety: this thread is the only writer of the slot and of NEXT (one ring per thread).
+    Atomics.store(i32, slot + SEQ, (2 * pos + 1) | 0); // 1. open
+    encodeRecord(r, i32, slot); // 2. body
+    Atomics.store(i32, slot + SEQ, (2 * pos + 2) | 0); // 3. commit
+    const next = (this.next = (pos + 1) | 0);
+    i32[this.base + T_NEXT] = next; // 4. hint
+    if (next === 0) i32[this.base + T_WRAPS]++;
+  }
+
+  /** Writer: records appended so far (mod 2^32). */
+  position(): number { return this.next; }
+
+  // ---- readers ----
+
+  /**
+   * Reader: records committed so far (a safe integer: WRAPS · 2^32 + NEXT). NEXT is a hint: a
+   * writer that died between its commit and its NEXT store left one more committed record,
+   * found by probing the slot after it.
+   */
+  appended(): number {
+    const i32 = this.i32;
+    const wraps = Atomics.load(i32, this.base + T_WRAPS);
+    let total = wraps * 0x1_0000_0000 + (Atomics.load(i32, this.base + T_NEXT) >>> 0);
+    if (Atomics.load(i32, this.base + T_WRAPS) !== wraps) return this.appended(); // NEXT wrapped meanwhile
+    for (let probes = 0; probes < this.capacity; probes++) {
+      const end = total | 0;
+      if (Atomics.load(i32, this.slotWord(end) + R_SEQ) !== ((2 * end + 2) | 0)) break;
+      total++;
+    }
+    return total;
+  }
+
+  /**
+   * Reader: copy position p's frame (16 words, SEQ = 2p+2 included) to `dst` at word `at`; true
+   * if it was committed and whole (steps 1-4 in the header). Never writes the region.
+   */
+  copyFrame(pos: number, dst: Int32Array, at: number, verify = true): boolean {
+    const i32 = this.i32;
+    const slot = this.slotWord(pos);
+    const want = (2 * pos + 2) | 0;
+    if (Atomics.load(i32, slot + R_SEQ) !== want) return false; // 1.
+    for (let w = 1; w < RECORD_WORDS; w++) dst[at + w] = i32[slot + w]!; // 2.
+    if (Atomics.load(i32, slot + R_SEQ) !== want) return false; // 3.
+    dst[at + R_SEQ] = want;
+    return recordFault(dst, at, verify) === null; // 4.
+  }
+
+  /** Reader: copy position p out and decode it into `out`; true if it was committed and whole. */
+  read(pos: number, out: TraceRecord, verify = true): boolean {
+    if (!this.copyFrame(pos, this.scratch, 0, verify)) return false;
+    decodeRecord(this.scratch, 0, out);
+    return true;
+  }
+
+  /**
+   * Reader (a full recording's drainer): copy the committed records from `from` (a count of
+   * records appended, as `appended()` gives) on, as raw frames into `frames`, at most as many as
+   * fit. Records the writer has already overwritten, or overwrites during the copy, are counted
+   * in `lost` and skipped. Returns where to continue. No allocation beyond the result object:
+   * the frames go to a file as they are (64 bytes each, little-endian, SEQ = 2p+2 first).
+   */
+  drain(from: number, frames: Int32Array): { next: number; copied: number; lost: number } {
+    const total = this.appended();
+    let pos = from;
+    let lost = 0;
+    if (total - pos > this.capacity) { lost = total - this.capacity - pos; pos = total - this.capacity; }
+    const room = Math.floor(frames.length / RECORD_WORDS);
+    let copied = 0;
+    for (; pos < total && copied < room; pos++) {
+      if (this.copyFrame(pos | 0, frames, copied * RECORD_WORDS)) copied++;
+      else lost++; // overwritten during the copy (the writer lapped this reader)
+    }
+    return { next: pos, copied, lost };
+  }
+
+  /**
+   * Reader: the latest committed records (at most `max`, default the capacity), oldest first,
+   * at consecutive positions. Works the same on a dead writer's ring. With a live writer it is
+   * the ring as it was during the copy: a record overwritten mid-copy is refused, and so is
+   * everything older than it (the result stays consecutive).
+   */
+  snapshot(max = this.capacity, verify = true): Snapshot {
+    const total = this.appended();
+    const n = Math.min(max, this.capacity, total);
+    const start = (total - n) | 0;
+    const records: TraceRecord[] = [];
+    let first = start;
+    let refused = 0;
+    for (let i = 0; i < n; i++) {
+      const pos = (start + i) | 0;
+      const r = emptyRecord();
+      if (this.read(pos, r, verify)) {
+        records.push(r);
+      } else {
+        refused++;
+        records.length = 0; // keep the suffix after the last gap: consecutive positions
+        first = (pos + 1) | 0;
+      }
+    }
+    // Lost: everything the writer has lapped (positions before end - capacity), plus the
+    // positions refused at the start of the copy (being overwritten while it ran).
+    const lapped = Math.max(0, total - this.capacity);
+    const lost = lapped + ((first - start) | 0);
+    return { records, first: records.length === 0 ? total | 0 : first, lost, refused };
+  }
+}
