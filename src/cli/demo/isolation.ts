@@ -15,8 +15,8 @@
  *   npm start -- [--duration <seconds>] [--no-hostile] [--json <path>]
  */
 import { writeFileSync } from 'node:fs';
-import { Runtime } from '../index.js';
-import type { RejectReason, RuntimeStats } from '../index.js';
+import { Runtime } from '../../index.js';
+import type { RejectReason, RuntimeStats } from '../../index.js';
 import { parseArgs, UsageError, USAGE } from './args.js';
 import {
   Check, Row, WorkerMeter, checkAccounting, checkLatency, checkOwnRejections, checkQuota, checkStructure, drainTasks,

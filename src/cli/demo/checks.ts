@@ -3,7 +3,7 @@
  * are whose, the careful producer's latency bound, and the accounting. Plus the measurement the
  * latency bound needs: how fast the workers really get through a queue on this machine.
  */
-import type { ProducerStats, RuntimeStats } from '../index.js';
+import type { ProducerStats, RuntimeStats } from '../../index.js';
 import { DrainTimes, Histogram, LoopGaps, WindowedRate } from './stats.js';
 import { TASK_US, Tracked } from './producers.js';
 import { compact, int, ms } from './view.js';
