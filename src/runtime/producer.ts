@@ -17,9 +17,10 @@ import { ConfigError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 import { callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
 import {
-  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_CLOSED, RT_DRAINING, RT_RUNNING,
-  S_ADMITTED, S_REJECTED, S_RESOLVED, OUTCOMES, Outcome, TK_GEN_SHIFT, TK_PENDING,
+  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, RT_CLOSED, RT_DRAINING, RT_RUNNING,
+  S_ADMITTED, S_REJECTED, S_RESOLVED, TK_GEN_SHIFT, TK_PENDING,
 } from '../shm/layout.js';
+import { OUTCOMES, Outcome, REJECT_REASONS, RejectReason } from '../shm/reasons.js';
 import { RING_FULL } from '../shm/ring.js';
 import {
   ADMITTED, ProducerGate, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL, admitGlobal,
@@ -159,6 +160,13 @@ export function registeredProducers(mem: Memory): number[] {
 
 
 export interface Rejection { readonly admitted: false; readonly reason: RejectReason }
+/**
+ * submitCallback's callback: `err` is undefined when the task fulfilled (then `value` is its
+ * value), else what awaiting a Token would throw (then `value` is undefined). `tag` is the int32
+ * given at submit.
+ */
+export type SubmitCallback<T = unknown> = (err: unknown, value: T, tag: number) => void;
+
 /** What submit returns: a Token (admitted: true) or a Rejection (admitted: false, reason). */
 export type Admission<T = unknown> = Token<T> | Rejection;
 
@@ -226,7 +234,7 @@ export class Producer {
    */
   readonly limits: EffectiveLimits;
 
-  /** @internal Producers are made by rt.producer(name, limits) (through Producer._create). */
+  // Private (kept in the declarations as such): producers are made by rt.producer(name, limits) (Producer._create).
   private constructor(
     /** @internal */ private readonly host: ProducerHost,
     readonly name: string,
@@ -292,7 +300,7 @@ export class Producer {
    * ConfigError with nothing taken. A callback that throws is reported as an uncaught exception.
    */
   submitCallback<T = unknown>(
-    task: TaskRef | string, payload: unknown, callback: (err: unknown, value: T, tag: number) => void, tag = 0,
+    task: TaskRef | string, payload: unknown, callback: SubmitCallback<T>, tag = 0,
   ): Rejection | null {
     const ref = this.ref(task);
     if (typeof callback !== 'function') throw new ConfigError(`submitCallback: callback must be a function; got ${describe(callback)}`);

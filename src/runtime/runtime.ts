@@ -218,7 +218,7 @@ export class Runtime {
   /** Whether workers are pinned to cores, and if not, why (frozen). */
   get affinity(): Readonly<AffinityInfo> { return this.affinityInfo; }
 
-  /** @internal Runtimes are made by Runtime.start and Runtime.attach. */
+  // Private (kept in the declarations as such): runtimes are made by Runtime.start and Runtime.attach.
   private constructor(
     mem: Memory,
     att: Attachment,
@@ -683,6 +683,7 @@ function instanceId(mem: Memory): string {
 }
 
 /** SHA-256 of the canonical encoding (JSON) of the task names and routing chains, as 8 words. */
+/** @internal */
 export function tableDigest(names: readonly string[], chains: readonly (readonly number[])[]): Int32Array {
   const d = createHash('sha256').update(JSON.stringify([names, chains])).digest();
   return new Int32Array(d.buffer.slice(d.byteOffset, d.byteOffset + DIGEST_WORDS * 4));

@@ -9,7 +9,8 @@
  * first then(), so a token nobody awaits costs no promise and never reports an unhandled
  * rejection.
  */
-import { Outcome, OUTCOMES, TK_FREE, TK_PENDING, TK_RETRACTED } from '../shm/layout.js';
+import { TK_FREE, TK_PENDING, TK_RETRACTED } from '../shm/layout.js';
+import { Outcome, OUTCOMES } from '../shm/reasons.js';
 import { AbandonedError, ConfigError, RetractedError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 import type { Attachment } from './attachment.js';
@@ -52,7 +53,7 @@ export class Token<T = unknown> implements PromiseLike<T> {
   /** @internal */ _payload: unknown = undefined;
   /** @internal */ _retriesLeft = 0;
 
-  /** @internal Tokens are made by submit (Attachment.track, through Token._create). */
+  // Private (and kept in the declarations as such: `new Token()` does not compile): tokens are made by submit (Attachment.track -> Token._create).
   private constructor(
     /** @internal */ readonly _att: Attachment,
     /** @internal */ readonly _index: number,
@@ -164,7 +165,7 @@ export class Token<T = unknown> implements PromiseLike<T> {
     if (this._res !== null) this.deliver();
   }
 
-  private deliver(): void {
+  /** @internal */ private deliver(): void {
     const o = this._outcome;
     const err = o === O_FULFILLED ? undefined : outcomeError(o, this._value);
     if (this._res !== null) {
@@ -182,7 +183,7 @@ function capture(res: (v: never) => void, rej: (e: unknown) => void): void {
   captured.rej = rej;
 }
 
-/** The error a non-fulfilled outcome delivers (the task's own error when it was rejected). */
+/** @internal The error a non-fulfilled outcome delivers (the task's own error when it was rejected). */
 export function outcomeError(outcome: number, value: unknown): unknown {
   if (outcome === O_REJECTED) return value;
   if (value instanceof Error) return value;
