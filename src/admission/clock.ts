@@ -28,8 +28,11 @@ export class MonotonicClock implements Clock {
   /** @internal */ private last = 0;
   readonly turnResolution = true;
 
-  /** epochMicros: a hrtimeMicros() reading taken by the thread that started the runtime. */
-  constructor(epochMicros: number) {
+  /**
+   * epochMicros: where tick 0 is, in CLOCK_MONOTONIC microseconds (the runtime passes its own
+   * epoch, read by the thread that started it); default: now.
+   */
+  constructor(epochMicros: number = hrtimeMicros()) {
     this.offset = hrtimeMicros() - performance.now() * 1000 - epochMicros;
   }
 
