@@ -29,7 +29,7 @@ describe('the public surface at run time', () => {
     // the worker has finished the task and published its completion, then look a while longer.
     const seen: string[] = [a.state];
     const look = (): void => { const s = a.state; if (s !== seen[seen.length - 1]) seen.push(s); };
-    const until = Date.now() + 20_000;
+    const until = Date.now() + 5_000;
     // executed counts a task when it starts; parked: the worker finished it and found nothing else.
     const finished = (): boolean => { const w = rt.stats().workers[0]!; return w.executed === executed + 1 && w.parked; };
     while (!finished() && Date.now() < until) look();

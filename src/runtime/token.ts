@@ -106,10 +106,15 @@ export class Token<T = unknown> implements PromiseLike<T> {
    * value, usually an Error), a RetractedError ('retracted') or an AbandonedError ('abandoned') --
    * what awaiting the token throws. Undefined while unresolved and when fulfilled.
    */
-  get error(): unknown {
+  get error(): unknown { return this._outcome > O_FULFILLED ? this.failure() : undefined; }
+
+  /**
+   * @internal What a resolved, non-fulfilled token throws: made once, so `error`, `await` and
+   * `promise()` all give the same object.
+   */
+  private failure(): unknown {
     const o = this._outcome;
-    if (o <= O_FULFILLED) return undefined;
-    if (o !== O_REJECTED && !(this._value instanceof Error)) this._value = outcomeError(o, this._value); // made once
+    if (o !== O_REJECTED && !(this._value instanceof Error)) this._value = outcomeError(o, this._value);
     return this._value;
   }
 
@@ -148,7 +153,7 @@ export class Token<T = unknown> implements PromiseLike<T> {
       // Settled before anyone asked (often: the one-task poll drained it in then()): a settled
       // promise needs no resolving functions.
       const o = this._outcome;
-      this._promise = o === O_FULFILLED ? Promise.resolve(this._value as T) : Promise.reject(outcomeError(o, this._value));
+      this._promise = o === O_FULFILLED ? Promise.resolve(this._value as T) : Promise.reject(this.failure());
     } else if (this._promise === null) {
       this._promise = new Promise<T>(capture);
       this._res = captured.res;
@@ -167,7 +172,7 @@ export class Token<T = unknown> implements PromiseLike<T> {
 
   /** @internal */ private deliver(): void {
     const o = this._outcome;
-    const err = o === O_FULFILLED ? undefined : outcomeError(o, this._value);
+    const err = o === O_FULFILLED ? undefined : this.failure();
     if (this._res !== null) {
       if (o === O_FULFILLED) this._res(this._value);
       else this._rej!(err);
