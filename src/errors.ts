@@ -3,9 +3,22 @@
  * the message.
  */
 
+import type { RejectReason } from './shm/reasons.js';
+
+/** Every `code` a sluice error carries, one per class. */
+export type SluiceErrorCode =
+  | 'ERR_SLUICE_CONFIG' | 'ERR_SLUICE_UNKNOWN_TASK' | 'ERR_SLUICE_PAYLOAD' | 'ERR_SLUICE_RETRACTED' | 'ERR_SLUICE_ABANDONED'
+  | 'ERR_SLUICE_REJECTED' | 'ERR_SLUICE_WORKER_START' | 'ERR_SLUICE_ATTACH' | 'ERR_SLUICE_CLOCK' | 'ERR_SLUICE_ABORTED';
+
+/**
+ * Why rt.run() rejected with a RejectedError: a reason that does not pass with time ('draining',
+ * 'closed', 'no-workers'), or 'queue-full' (runQueueLimit calls already wait).
+ */
+export type RunRejectReason = RejectReason | 'queue-full';
+
 export class SluiceError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: SluiceErrorCode;
+  constructor(code: SluiceErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -14,12 +27,14 @@ export class SluiceError extends Error {
 
 /** Options or limits that make no sense: reported at the call that passed them. */
 export class ConfigError extends SluiceError {
+  declare readonly code: 'ERR_SLUICE_CONFIG';
   /** `cause`: what a getter or Proxy trap threw while the option was read, when that is why. */
   constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_CONFIG', message, options); }
 }
 
 /** `rt.task(name)` for a name the task module does not export. */
 export class UnknownTaskError extends SluiceError {
+  declare readonly code: 'ERR_SLUICE_UNKNOWN_TASK';
   constructor(readonly task: string, readonly available: readonly string[]) {
     super(
       'ERR_SLUICE_UNKNOWN_TASK',
@@ -31,31 +46,37 @@ export class UnknownTaskError extends SluiceError {
 
 /** A payload (or result) that cannot be carried: not clonable, or larger than the spill arena. */
 export class PayloadError extends SluiceError {
+  declare readonly code: 'ERR_SLUICE_PAYLOAD';
   constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_PAYLOAD', message, options); }
 }
 
 /** The token was retracted: cancelled before it started, or never run because of close. */
 export class RetractedError extends SluiceError {
+  declare readonly code: 'ERR_SLUICE_RETRACTED';
   constructor(message = 'task was retracted before it started') { super('ERR_SLUICE_RETRACTED', message); }
 }
 
 /** The task started but did not finish: its deadline passed or its worker died. */
 export class AbandonedError extends SluiceError {
+  declare readonly code: 'ERR_SLUICE_ABANDONED';
   constructor(message: string) { super('ERR_SLUICE_ABANDONED', message); }
 }
 
 /** `rt.run()` could not be queued or admitted: the runtime is draining/closed, or its wait queue is full. */
 export class RejectedError extends SluiceError {
-  constructor(readonly reason: string, message: string) { super('ERR_SLUICE_REJECTED', message); }
+  declare readonly code: 'ERR_SLUICE_REJECTED';
+  constructor(readonly reason: RunRejectReason, message: string) { super('ERR_SLUICE_REJECTED', message); }
 }
 
 /** A worker failed to start (its task module threw on import, or could not be found). */
 export class WorkerStartError extends SluiceError {
+  declare readonly code: 'ERR_SLUICE_WORKER_START';
   constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_WORKER_START', message, options); }
 }
 
 /** An attach handle that is not one, or a runtime with no free attachment slot. */
 export class AttachError extends SluiceError {
+  declare readonly code: 'ERR_SLUICE_ATTACH';
   constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_ATTACH', message, options); }
 }
 
@@ -65,6 +86,7 @@ export class AttachError extends SluiceError {
  * reading (docs/design.md 4.11).
  */
 export class ClockError extends SluiceError {
+  declare readonly code: 'ERR_SLUICE_CLOCK';
   constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_CLOCK', message, options); }
 }
 
@@ -73,17 +95,18 @@ export class ClockError extends SluiceError {
  * signal's reason. Whatever the operation had started is torn down before it rejects.
  */
 export class AbortedError extends SluiceError {
+  declare readonly code: 'ERR_SLUICE_ABORTED';
   constructor(message: string, options?: { cause?: unknown }) { super('ERR_SLUICE_ABORTED', message, options); }
 }
 
-/** Sluice's own error classes by name, so an error that crossed a thread comes back as itself. */
+/** @internal Sluice's own error classes by name, so an error that crossed a thread comes back as itself. */
 export const SLUICE_ERROR_CLASSES: Record<string, { prototype: SluiceError }> = {
   SluiceError, ConfigError, UnknownTaskError, PayloadError, RetractedError, AbandonedError, RejectedError,
   WorkerStartError, AttachError, ClockError, AbortedError,
 };
 
 /**
- * What a user value is, for an error message, without its contents: a message must never dump a
+ * @internal What a user value is, for an error message, without its contents: a message must never dump a
  * user's value (a payload holding process.env would print every variable), and must never run
  * user code (a getter, a Proxy trap, toString) while describing it. Never throws.
  */
@@ -104,7 +127,7 @@ export function describe(v: unknown): string {
 }
 
 /**
- * A name a message may quote: an identifier of at most 64 characters (what task exports are
+ * @internal A name a message may quote: an identifier of at most 64 characters (what task exports are
  * named). Anything else a caller passed as a name is described, not quoted.
  */
 export function printableName(v: unknown): v is string {

@@ -1,14 +1,27 @@
-/** sluice: a lock-free, shared-memory task runtime for Node.js. */
+/**
+ * sluice: a lock-free, shared-memory task runtime for Node.js.
+ *
+ * The public surface only: every value and every type a public signature names
+ * (test/types/consumer.ts compiles against the built declarations and names each of them).
+ */
 export { Runtime } from './runtime/runtime.js';
-export type { RuntimeOptions, RuntimeHandle, RuntimeStats, WorkerStats, CloseOptions } from './runtime/runtime.js';
+export type {
+  RuntimeOptions, RuntimeHandle, RuntimeStats, RuntimeState, WorkerStats, CloseOptions, AttachOptions, AffinityInfo,
+} from './runtime/runtime.js';
 export { Token } from './runtime/token.js';
-export type { TokenState } from './runtime/token.js';
+export type { TokenState, CancelOptions } from './runtime/token.js';
 export { Producer } from './runtime/producer.js';
-export type { Admission, Rejection, ProducerLimits, ProducerStats, SubmitOptions } from './runtime/producer.js';
+export type {
+  Admission, Rejection, ProducerLimits, EffectiveLimits, ProducerStats, ProducerEvent, SubmitOptions, SubmitCallback,
+} from './runtime/producer.js';
 export { TaskRef } from './runtime/task.js';
 export type { TaskOptions } from './runtime/task.js';
 export type { Weight } from './runtime/routing.js';
 export { MonotonicClock, VirtualClock, TICKS_PER_SECOND } from './admission/clock.js';
 export type { Clock } from './admission/clock.js';
-export type { RejectReason, Outcome } from './shm/layout.js';
-export * from './errors.js';
+export type { RejectReason, Outcome } from './shm/reasons.js';
+export {
+  SluiceError, ConfigError, UnknownTaskError, PayloadError, RetractedError, AbandonedError, RejectedError, WorkerStartError,
+  AttachError, ClockError, AbortedError,
+} from './errors.js';
+export type { SluiceErrorCode, RunRejectReason } from './errors.js';

@@ -106,7 +106,7 @@ describe('every public call refuses bad input with a typed error, taking nothing
     // ---- Runtime.start ----
     for (const [k, v] of objectKinds('workers', false)) add('Runtime.start(options)', k, () => start(v));
     for (const [opt, min, max] of [
-      ['workers', 1, 255], ['globalSlots', 1, 65535], ['spin', 0, 1_000_000], ['asyncConcurrency', 1, 65536],
+      ['workers', 1, 255], ['globalSlots', 1, 65535], ['spinUs', 0, 1_000_000], ['asyncConcurrency', 1, 65536],
       ['maxProducers', 1, 4096], ['maxAttachments', 1, 255], ['runQueueLimit', 0, 2 ** 31 - 1], ['watchdogMs', 1, 60_000],
       ['maxRestarts', 0, 1_000_000],
     ] as const) {

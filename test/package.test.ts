@@ -121,6 +121,8 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     if (hasCargo) expected.push(`native/sluice-native.${triple}.node`);
     expect(files).toEqual(expect.arrayContaining(expected));
     expect(files.filter((f) => /^(test|bench|src|docs|\.ci|node_modules)\//.test(f))).toEqual([]);
+    // The demo is the CLI's (npm start runs it from src/cli/demo), not the library's.
+    expect(files.filter((f) => /^dist\/(cli|demo)\//.test(f))).toEqual([]);
     // Only the platform-named prebuilt ships: not the packer's local build, not cargo's target dir.
     expect(files.filter((f) => f.startsWith('native/') && f.endsWith('.node'))).toEqual(hasCargo ? [`native/sluice-native.${triple}.node`] : []);
     expect(files.filter((f) => f.startsWith('native/target/'))).toEqual([]);

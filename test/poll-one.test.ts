@@ -180,7 +180,7 @@ describe('one-task poll (pump step 0)', () => {
 
 describe('one-task poll: off with spin 0', () => {
   it('spin 0: a published result still waits for an event-loop turn', async () => {
-    const rt = await Runtime.start({ tasks, workers: 1, spin: 0 });
+    const rt = await Runtime.start({ tasks, workers: 1, spinUs: 0 });
     try {
       expect(attOf(rt).pollOneMs).toBe(0);
       expect(await awaitPublished(rt, 'parked')).toEqual(['turn', 'resumed']);

@@ -196,7 +196,7 @@ describe('weight-class routing', () => {
       const addon = affinity.addon!;
       const mine = addon.getAffinity();
       const onWorker = async (spin: number): Promise<number[]> => {
-        const rt = await Runtime.start({ tasks, workers: 2, spin });
+        const rt = await Runtime.start({ tasks, workers: 2, spinUs: spin });
         try {
           const last = rt.stats().workers.find((w) => w.cpus !== null && w.cpus[0] === Math.max(...online))!;
           // This thread on the CPU of the worker that is last in every chain.

@@ -48,7 +48,7 @@ describe('multi-thread stress', () => {
   it('thousands of burst/silence cycles with parking consumers lose no wake-up', async () => {
     // spin 0: every silence parks the workers and the main thread's pump, so each burst must
     // wake them through the PARKED -> RUNNING CAS. A lost wake-up hangs: the test timeout fails it.
-    const rt = await Runtime.start({ tasks, workers: 2, spin: 0 });
+    const rt = await Runtime.start({ tasks, workers: 2, spinUs: 0 });
     const p = rt.producer('bursty');
     const inc = rt.task('inc');
     const CYCLES = 3000;

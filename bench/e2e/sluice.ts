@@ -104,7 +104,7 @@ export const sluiceRun: RowDef = {
 export const sluiceParked: RowDef = {
   name: 'sluice spin:0',
   kinds: ['latency'],
-  open: () => submitSession({ spin: 0 }),
+  open: () => submitSession({ spinUs: 0 }),
 };
 
 export const sluiceCallback: RowDef = {

@@ -9,7 +9,7 @@ import { summarize, type LatencySummary } from '../stats.js';
 import { sequential, type Session } from '../workload.js';
 
 const sluice = async (spin: number | undefined, callback: boolean): Promise<Session> => {
-  const rt = await startSluice(spin === undefined ? {} : { spin });
+  const rt = await startSluice(spin === undefined ? {} : { spinUs: spin });
   return callback ? callbackSession(rt, rt.producer('parked')) : tokenSession(rt, rt.producer('parked'));
 };
 const open: Record<string, () => Promise<Session>> = {

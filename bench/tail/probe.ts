@@ -31,7 +31,7 @@ if (process.env.PRE === '1') {
   await measure(s, 'latency', { throughput: 20000, latency: 2000, cpu: 0, warmup: 300, latencyWarmup: 300 });
   await s.close();
 }
-const rt = await Runtime.start({ tasks: new URL('./probe-tasks.mjs', import.meta.url), workers: 2, spin, taskData: { sab } });
+const rt = await Runtime.start({ tasks: new URL('./probe-tasks.mjs', import.meta.url), workers: 2, spinUs: spin, taskData: { sab } });
 const att = (rt as any).att;
 const mem = (rt as any).mem;
 const tids: number[] = [0, 1].map((w) => Number(Atomics.load(mem.i32 as Int32Array, mem.workerWord(w, W_TID))));

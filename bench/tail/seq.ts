@@ -14,7 +14,7 @@ const sizes = { throughput: 20000, latency: n, cpu: 200, warmup: 300, latencyWar
   await s.close();
 }
 const out = [];
-// OPTS: runtime options as JSON for the measured runtimes (e.g. '{"affinity":false}', '{"spin":200}').
+// OPTS: runtime options as JSON for the measured runtimes (e.g. '{"affinity":false}', '{"spinUs":200}').
 const opts = process.env.OPTS === undefined ? undefined : JSON.parse(process.env.OPTS);
 // ROW=callback measures the callback path (submitCallback) instead of submit/token.
 const open = process.env.ROW === 'callback'

@@ -24,12 +24,15 @@ export interface Clock {
  * each thread's own start, so each thread calibrates its offset against process.hrtime once.
  */
 export class MonotonicClock implements Clock {
-  private readonly offset: number;
-  private last = 0;
+  /** @internal */ private readonly offset: number;
+  /** @internal */ private last = 0;
   readonly turnResolution = true;
 
-  /** epochMicros: a hrtimeMicros() reading taken by the thread that started the runtime. */
-  constructor(epochMicros: number) {
+  /**
+   * epochMicros: where tick 0 is, in CLOCK_MONOTONIC microseconds (the runtime passes its own
+   * epoch, read by the thread that started it); default: now.
+   */
+  constructor(epochMicros: number = hrtimeMicros()) {
     this.offset = hrtimeMicros() - performance.now() * 1000 - epochMicros;
   }
 
@@ -42,7 +45,7 @@ export class MonotonicClock implements Clock {
 }
 
 /**
- * A user's clock, as admission sees it (docs/design.md 4.11). now() is user code called inside
+ * @internal A user's clock, as admission sees it (docs/design.md 4.11). now() is user code called inside
  * the admission window: it must never throw out of it (the window flag would stay set and block
  * crash recovery) nor hand the bucket NaN or a step backwards. A throw, a non-number, NaN,
  * Infinity or a reading below the last good one is replaced by the last good reading; the first
@@ -89,7 +92,7 @@ export function hrtimeMicros(): number {
 
 /** A clock that moves only when told to. For tests and deterministic replay. */
 export class VirtualClock implements Clock {
-  private t: number;
+  /** @internal */ private t: number;
   constructor(start = 0) {
     if (!Number.isSafeInteger(start) || start < 0) throw new RangeError('VirtualClock start must be a non-negative integer');
     this.t = start;

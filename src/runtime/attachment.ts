@@ -263,7 +263,7 @@ export class Attachment {
 
   /** Record an admitted token and make sure its completion will be drained. */
   track(t: number, producer: number, deadlineMs: number): Token {
-    const token = new Token(this, t, this.gens[t]!, producer, deadlineMs, this.idSeq++ * this.layout.maxAttachments + this.index);
+    const token = Token._create(this, t, this.gens[t]!, producer, deadlineMs, this.idSeq++ * this.layout.maxAttachments + this.index);
     this.tokens[t] = token;
     this.outstanding++;
     if (this.pumpState === PUMP_IDLE) this.schedulePump();

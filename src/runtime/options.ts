@@ -21,11 +21,12 @@ type ErrorClass = new (message: string, options?: { cause?: unknown }) => Sluice
 
 /**
  * Read `value` (an options object, or undefined when `optional`) once: its own enumerable keys
- * (any not in `keys` is refused) and each known key's value. Arrays, functions and primitives
- * are refused; so is null.
+ * (any not in `keys` is refused; one in `renamed` is refused naming its new name) and each known
+ * key's value. Arrays, functions and primitives are refused; so is null.
  */
 export function snapshot(
   where: string, what: string, value: unknown, keys: readonly string[], optional = true, Err: ErrorClass = ConfigError,
+  renamed?: ReadonlyMap<string, string>,
 ): Snapshot {
   const out: Snapshot = Object.create(null) as Snapshot;
   if (value === undefined && optional) return out;
@@ -40,6 +41,7 @@ export function snapshot(
   }
   for (const k of own) {
     if (!keys.includes(k)) {
+      if (renamed?.has(k)) throw new Err(`${where}: option '${k}' was renamed '${renamed.get(k)!}' (same meaning); unknown keys are refused`);
       const shown = k.length <= 40 && /^[\w$]+$/.test(k) ? `'${k}'` : `(${describe(k)})`;
       throw new Err(`${where}: unknown ${what === 'options' ? 'option' : `key of ${what}`} ${shown} (known: ${keys.join(', ')})`);
     }
@@ -117,10 +119,13 @@ export function clockOption(where: string, v: unknown): Clock | null {
 }
 
 export const START_OPTION_KEYS = [
-  'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spin', 'steal', 'asyncConcurrency', 'maxProducers',
+  'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spinUs', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
   'stallMs', 'startTimeoutMs', 'signal',
 ] as const;
+
+/** Start options that were renamed (0.x): the old name is refused with a ConfigError naming the new one. */
+const RENAMED_START_OPTIONS: ReadonlyMap<string, string> = new Map([['spin', 'spinUs']]);
 
 const RESOURCE_LIMIT_KEYS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const;
 
@@ -130,7 +135,7 @@ export interface StartConfig {
   workers: number;
   globalSlots: number;
   ringCapacity: number;
-  spin: number;
+  spinUs: number;
   asyncLimit: number;
   maxProducers: number;
   maxAttachments: number;
@@ -154,7 +159,7 @@ export interface StartConfig {
 const W = 'Runtime.start';
 
 export function parseStartOptions(options: unknown): StartConfig {
-  const o = snapshot(W, 'options', options, START_OPTION_KEYS, false);
+  const o = snapshot(W, 'options', options, START_OPTION_KEYS, false, ConfigError, RENAMED_START_OPTIONS);
   const tasks = o.tasks;
   if (typeof tasks !== 'string' && !(tasks instanceof URL)) {
     throw new ConfigError(`${W}: tasks must be a module path or URL; got ${describe(tasks)}`);
@@ -172,7 +177,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   const workers = intOption(W, o, 'workers', os.availableParallelism(), 1, 255);
   const globalSlots = intOption(W, o, 'globalSlots', 512, 1, 0xffff);
   const ringCapacity = intOption(W, o, 'ringCapacity', 256, 2, 1 << 16, true);
-  const spin = intOption(W, o, 'spin', 50, 0, 1_000_000);
+  const spinUs = intOption(W, o, 'spinUs', 50, 0, 1_000_000);
   const asyncLimit = intOption(W, o, 'asyncConcurrency', 64, 1, 1 << 16);
   const maxProducers = intOption(W, o, 'maxProducers', 64, 1, 4096);
   const maxAttachments = intOption(W, o, 'maxAttachments', 16, 1, 255);
@@ -226,7 +231,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   checkClonable(taskData);
 
   const layout = computeLayout({
-    workers, ringCapacity, globalSlots, maxProducers, maxAttachments, spillBytes, taskCount: 0, spinMicros: spin, asyncLimit, testHooks,
+    workers, ringCapacity, globalSlots, maxProducers, maxAttachments, spillBytes, taskCount: 0, spinMicros: spinUs, asyncLimit, testHooks,
   });
   if (layout.totalBytes > MAX_LAYOUT_BYTES) {
     throw new ConfigError(
@@ -236,7 +241,7 @@ export function parseStartOptions(options: unknown): StartConfig {
     );
   }
   return {
-    tasks, workers, globalSlots, ringCapacity, spin, asyncLimit, maxProducers, maxAttachments, spillBytes, runQueueLimit, watchdogMs,
+    tasks, workers, globalSlots, ringCapacity, spinUs, asyncLimit, maxProducers, maxAttachments, spillBytes, runQueueLimit, watchdogMs,
     maxRestarts, stallMs, startTimeoutMs, signal: signal as AbortSignal | undefined, affinity, steal, warmUp, testHooks, clock, resourceLimits, taskData, layout,
   };
 }

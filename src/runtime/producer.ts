@@ -17,9 +17,10 @@ import { ConfigError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 import { callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
 import {
-  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_CLOSED, RT_DRAINING, RT_RUNNING,
-  S_ADMITTED, S_REJECTED, S_RESOLVED, OUTCOMES, Outcome, TK_GEN_SHIFT, TK_PENDING,
+  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, RT_CLOSED, RT_DRAINING, RT_RUNNING,
+  S_ADMITTED, S_REJECTED, S_RESOLVED, TK_GEN_SHIFT, TK_PENDING,
 } from '../shm/layout.js';
+import { OUTCOMES, Outcome, REJECT_REASONS, RejectReason } from '../shm/reasons.js';
 import { RING_FULL } from '../shm/ring.js';
 import {
   ADMITTED, ProducerGate, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL, admitGlobal,
@@ -33,6 +34,7 @@ import { HOOK_POINTS, pauseAt } from './hooks.js';
 import { route } from './routing.js';
 import type { Clock } from '../admission/clock.js';
 
+/** A producer's limits, as rt.producer(name, limits) takes them. */
 export interface ProducerLimits {
   /** Tokens per second (integer); omitted or Infinity: no rate limit. */
   rate?: number;
@@ -42,9 +44,25 @@ export interface ProducerLimits {
   slots?: number;
 }
 
+/**
+ * The limits a producer has (producer.limits, ProducerStats.limits), in the form
+ * rt.producer(name, limits) takes: passing them back finds the same producer. `rate` and
+ * `burst` are present only when it has a rate limit; `slots` always is.
+ */
+export interface EffectiveLimits extends ProducerLimits {
+  readonly rate?: number;
+  readonly burst?: number;
+  readonly slots: number;
+}
+
+/** @internal The gate's limits (rate 0 = none, burst 0 without a rate) as the public form, frozen. */
+export function effectiveLimits(l: Limits): EffectiveLimits {
+  return Object.freeze(l.rate === 0 ? { slots: l.slots } : { rate: l.rate, burst: l.burst, slots: l.slots });
+}
+
 const LIMIT_KEYS = ['rate', 'burst', 'slots'] as const;
 
-/** Limits, read once (options.ts snapshot) and checked. `name` is already validated. */
+/** @internal Limits, read once (options.ts snapshot) and checked. `name` is already validated. */
 export function normalizeLimits(name: string, given: ProducerLimits | undefined, globalSlots: number): Limits {
   const l = snapshot(`producer '${name}'`, 'limits', given, LIMIT_KEYS) as ProducerLimits;
   const int = (key: string, v: unknown, max: number): number => {
@@ -64,7 +82,7 @@ export function normalizeLimits(name: string, given: ProducerLimits | undefined,
 const sameLimits = (a: Limits, b: Limits): boolean => a.rate === b.rate && a.burst === b.burst && a.slots === b.slots;
 
 /**
- * Find `name` in the producer table, or register it with `limits`. Returns its index and
+ * @internal Find `name` in the producer table, or register it with `limits`. Returns its index and
  * limits. Asking again with different explicit limits is a ConfigError.
  */
 export function lookupOrRegister(
@@ -115,17 +133,19 @@ function nameMatches(mem: Memory, p: number, encoded: Buffer): boolean {
   return mem.buf.compare(encoded, 0, encoded.length, mem.nameByte(p), mem.nameByte(p) + encoded.length) === 0;
 }
 
+/** @internal */
 export function readLimits(mem: Memory, p: number): Limits {
   const i32 = mem.i32;
   return { rate: i32[mem.producerWord(p, P_RATE)]!, burst: i32[mem.producerWord(p, P_BURST)]!, slots: i32[mem.producerWord(p, P_SLOTS)]! };
 }
 
+/** @internal */
 export function producerName(mem: Memory, p: number): string {
   const at = mem.nameByte(p);
   return mem.buf.toString('utf8', at, at + mem.i32[mem.producerWord(p, P_NAME_LEN)]!);
 }
 
-/** Indices of every registered producer. */
+/** @internal Indices of every registered producer. */
 export function registeredProducers(mem: Memory): number[] {
   const out: number[] = [];
   for (let p = 0; p < mem.layout.maxProducers; p++) {
@@ -140,6 +160,13 @@ export function registeredProducers(mem: Memory): number[] {
 
 
 export interface Rejection { readonly admitted: false; readonly reason: RejectReason }
+/**
+ * submitCallback's callback: `err` is undefined when the task fulfilled (then `value` is its
+ * value), else what awaiting a Token would throw (then `value` is undefined). `tag` is the int32
+ * given at submit.
+ */
+export type SubmitCallback<T = unknown> = (err: unknown, value: T, tag: number) => void;
+
 /** What submit returns: a Token (admitted: true) or a Rejection (admitted: false, reason). */
 export type Admission<T = unknown> = Token<T> | Rejection;
 
@@ -156,7 +183,8 @@ const REJECTIONS: readonly Rejection[] = REJECT_REASONS.map((reason) => Object.f
 
 export interface ProducerStats {
   name: string;
-  limits: Limits;
+  /** Its limits, in the form rt.producer(name, limits) takes (see EffectiveLimits). */
+  limits: EffectiveLimits;
   /** Admitted and not yet resolved, all threads. */
   inFlight: number;
   /** Bucket tokens available now (null without a rate limit). */
@@ -168,9 +196,12 @@ export interface ProducerStats {
   saturated: boolean;
 }
 
+/** A producer's back-pressure edges (producer.on / producer.off). */
+export type ProducerEvent = 'saturated' | 'clear';
+
 type EdgeListener = () => void;
 
-/** Context a Producer needs from its runtime handle (kept narrow on purpose). */
+/** @internal Context a Producer needs from its runtime handle (kept narrow on purpose). */
 export interface ProducerHost {
   readonly att: Attachment;
   readonly chains: readonly Int32Array[];
@@ -180,7 +211,7 @@ export interface ProducerHost {
   resolveTask(name: string): TaskRef;
 }
 
-/** Submit options, read once and checked (parseSubmitOptions). */
+/** @internal Submit options, read once and checked (parseSubmitOptions). */
 export interface ParsedSubmit {
   readonly deadlineMs: number | undefined;
   readonly queueTimeoutMs: number | undefined;
@@ -189,22 +220,39 @@ export interface ParsedSubmit {
 
 
 export class Producer {
-  private readonly att: Attachment;
-  private readonly i32: Int32Array;
-  private readonly codec: Codec;
-  private readonly packedW: number;
-  private readonly admittedW: number;
-  private saturatedEdge = false;
-  private readonly gate: ProducerGate;
-  private readonly listeners: { saturated: EdgeListener[]; clear: EdgeListener[] } = { saturated: [], clear: [] };
+  /** @internal */ private readonly att: Attachment;
+  /** @internal */ private readonly i32: Int32Array;
+  /** @internal */ private readonly codec: Codec;
+  /** @internal */ private readonly packedW: number;
+  /** @internal */ private readonly admittedW: number;
+  /** @internal */ private saturatedEdge = false;
+  /** @internal */ private readonly gate: ProducerGate;
+  /** @internal */ private readonly listeners: { saturated: EdgeListener[]; clear: EdgeListener[] } = { saturated: [], clear: [] };
+  /**
+   * Its limits, in the form rt.producer(name, limits) takes: `rt.producer(name, p.limits)` finds
+   * this same producer (in any thread). Frozen.
+   */
+  readonly limits: EffectiveLimits;
 
-  constructor(private readonly host: ProducerHost, readonly name: string, readonly index: number, readonly limits: Limits) {
+  // Private (kept in the declarations as such): producers are made by rt.producer(name, limits) (Producer._create).
+  private constructor(
+    /** @internal */ private readonly host: ProducerHost,
+    readonly name: string,
+    /** @internal Its entry in the shared producer table. */ readonly index: number,
+    /** @internal The gate's form: rate 0 = no rate limit. */ readonly gateLimits: Limits,
+  ) {
+    this.limits = effectiveLimits(gateLimits);
     this.att = host.att;
     this.i32 = host.att.i32;
     this.codec = host.att.codec;
     this.packedW = host.att.mem.producerWord(index, P_PACKED);
-    this.gate = new ProducerGate(this.i32, host.att.mem, index, limits, host.att.gateGuess, host.att.ticks, host.att.fastGate);
+    this.gate = new ProducerGate(this.i32, host.att.mem, index, gateLimits, host.att.gateGuess, host.att.ticks, host.att.fastGate);
     this.admittedW = host.att.mem.statWord(host.att.index, index, S_ADMITTED);
+  }
+
+  /** @internal The only way to make a Producer (rt.producer). */
+  static _create(host: ProducerHost, name: string, index: number, limits: Limits): Producer {
+    return new Producer(host, name, index, limits);
   }
 
   /**
@@ -252,7 +300,7 @@ export class Producer {
    * ConfigError with nothing taken. A callback that throws is reported as an uncaught exception.
    */
   submitCallback<T = unknown>(
-    task: TaskRef | string, payload: unknown, callback: (err: unknown, value: T, tag: number) => void, tag = 0,
+    task: TaskRef | string, payload: unknown, callback: SubmitCallback<T>, tag = 0,
   ): Rejection | null {
     const ref = this.ref(task);
     if (typeof callback !== 'function') throw new ConfigError(`submitCallback: callback must be a function; got ${describe(callback)}`);
@@ -268,12 +316,12 @@ export class Producer {
   }
 
   /** 0. The task: a name, or a TaskRef of this runtime (its private brand and instance id, task.ts). */
-  private ref(task: TaskRef | string): TaskRef {
+  /** @internal */ private ref(task: TaskRef | string): TaskRef {
     return typeof task === 'string' ? this.host.resolveTask(task) : TaskRef.own(task, this.host.instance);
   }
 
   /** Submit steps 1-6. Returns the token index, or ~reason (negative) when rejected. */
-  private admit(ref: TaskRef, payload: unknown, deadline: number): number {
+  /** @internal */ private admit(ref: TaskRef, payload: unknown, deadline: number): number {
     const att = this.att;
     const i32 = this.i32;
     // 1. The runtime must be running.
@@ -336,7 +384,7 @@ export class Producer {
   }
 
   /** Steps 2 and 3 one at a time, with the test pause points after each (testHooks runtimes). */
-  private gatesPausing(): number {
+  /** @internal */ private gatesPausing(): number {
     const att = this.att;
     const r = this.gate.admit();
     if (r !== ADMITTED) return r;
@@ -350,7 +398,7 @@ export class Producer {
   }
 
   /** Count a rejection (and the saturation edge); returns the reason index. Called with nothing taken. */
-  private reject(reason: number): number {
+  /** @internal */ private reject(reason: number): number {
     this.att.countRejection(this.index, reason);
     if ((reason === R_RATE || reason === R_PRODUCER_SLOTS) && !this.saturatedEdge) this.edge(true);
     return reason;
@@ -361,13 +409,13 @@ export class Producer {
    * reject a submit, 'clear' when it next has room again (checked as completions drain, and at
    * the next admission). Slow down on 'saturated' instead of retrying blindly.
    */
-  on(event: 'saturated' | 'clear', listener: EdgeListener): this {
+  on(event: ProducerEvent, listener: () => void): this {
     checkListener('on', event, listener);
     this.listeners[event].push(listener);
     return this;
   }
 
-  off(event: 'saturated' | 'clear', listener: EdgeListener): this {
+  off(event: ProducerEvent, listener: () => void): this {
     checkListener('off', event, listener);
     const list = this.listeners[event];
     const i = list.indexOf(listener);
@@ -379,10 +427,11 @@ export class Producer {
   _checkClear(): void {
     if (!this.saturatedEdge) return;
     const packed = Atomics.load(this.i32, this.packedW);
-    const hasToken = this.limits.rate === 0 || tokensOf(packed) > 0;
-    if (hasToken && inflightOf(packed) < this.limits.slots) this.edge(false);
+    const hasToken = this.gateLimits.rate === 0 || tokensOf(packed) > 0;
+    if (hasToken && inflightOf(packed) < this.gateLimits.slots) this.edge(false);
   }
 
+  /** Whether its own limits rejected its last submit and it has not had room since (see on('saturated')). */
   get saturated(): boolean { return this.saturatedEdge; }
 
   /**
@@ -390,7 +439,7 @@ export class Producer {
    * reported as uncaught and stops neither the others nor the caller (a submit, the pump).
    * Callers have finished their bookkeeping. A copy: a listener may call on()/off().
    */
-  private edge(saturated: boolean): void {
+  /** @internal */ private edge(saturated: boolean): void {
     this.saturatedEdge = saturated;
     const list = this.listeners[saturated ? 'saturated' : 'clear'];
     if (list.length === 0) return;
@@ -411,7 +460,7 @@ function checkListener(where: string, event: unknown, listener: unknown): void {
 
 const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal'] as const;
 
-/** Submit options, each read once and checked: nothing after this reads the caller's object. */
+/** @internal Submit options, each read once and checked: nothing after this reads the caller's object. */
 export function parseSubmitOptions(options: unknown): ParsedSubmit {
   const o = snapshot('submit', 'options', options, SUBMIT_OPTION_KEYS);
   const deadlineMs = o.deadlineMs === undefined ? undefined : checkMs('submit', 'deadlineMs', o.deadlineMs);
@@ -446,7 +495,7 @@ function watchQueue(token: Token, signal: AbortSignal | undefined, queueTimeoutM
   }
 }
 
-/** Counters of one producer summed over every attachment (thread). */
+/** @internal Counters of one producer summed over every attachment (thread). */
 export function producerStats(mem: Memory, p: number, now: number): Omit<ProducerStats, 'saturated'> {
   const i32 = mem.i32;
   const limits = readLimits(mem, p);
@@ -466,5 +515,5 @@ export function producerStats(mem: Memory, p: number, now: number): Omit<Produce
     const pending = Math.max(0, (e - Atomics.load(i32, mem.producerWord(p, P_EARNED))) | 0);
     tokens = Math.min(limits.burst, tokensOf(packed) + pending);
   }
-  return { name: producerName(mem, p), limits, inFlight: inflightOf(packed), tokens, admitted, rejected, resolved };
+  return { name: producerName(mem, p), limits: effectiveLimits(limits), inFlight: inflightOf(packed), tokens, admitted, rejected, resolved };
 }

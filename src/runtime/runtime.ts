@@ -43,8 +43,11 @@ export interface RuntimeOptions {
   ringCapacity?: number;
   /** Pin workers to cores when the native addon is present; false = never. Default 'auto'. */
   affinity?: 'auto' | false | number[][];
-  /** Microseconds a consumer spins before parking; 0 = park at once. Default 50. */
-  spin?: number;
+  /**
+   * Microseconds (the one duration not in ms) a consumer spins before parking; 0 = park at once.
+   * Default 50. (Renamed from `spin`, which is now refused.)
+   */
+  spinUs?: number;
   /** Async tasks a worker runs concurrently; default 64. */
   asyncConcurrency?: number;
   /** Producer table size; default 64. */
@@ -77,7 +80,7 @@ export interface RuntimeOptions {
   /**
    * Let an idle (spinning) worker take the oldest queued task of a sibling that has been inside
    * one task for 5 µs, within the task's weight class (docs/design.md 4.2a). Default true; off
-   * with `spin: 0` (an idle worker parks at once) and with one worker.
+   * with `spinUs: 0` (an idle worker parks at once) and with one worker.
    */
   steal?: boolean;
   /**
@@ -88,7 +91,7 @@ export interface RuntimeOptions {
    * Default true.
    */
   warmUp?: boolean;
-  /** Enable test-only pause points (rt.testing). Never in production. */
+  /** @internal Enable test-only pause points (rt.testing). Never in production. */
   testHooks?: boolean;
   /**
    * How long start() waits for every worker to load the task module and report ready, in ms;
@@ -114,20 +117,34 @@ export interface RuntimeHandle {
   readonly chains: readonly (readonly number[])[];
 }
 
+/** Runtime.attach's options. */
+export interface AttachOptions {
+  /** Tick clock for this thread's admission decisions (e.g. a VirtualClock in tests). */
+  clock?: Clock;
+}
+
+/** rt.drain() and rt.close() options. */
 export interface CloseOptions {
-  /** How long running and queued tasks get to finish before they are retracted/abandoned. Default 30000. */
+  /**
+   * How long running and queued tasks get to finish before they are retracted/abandoned.
+   * close(): default 30000. drain(): default Infinity (it also takes Infinity); past it drain
+   * resolves, with tasks still outstanding.
+   */
   timeoutMs?: number;
 }
 
+/** rt.affinity: whether workers are pinned to cores, and if not, why. */
 export interface AffinityInfo {
   /** The native addon loaded in this process: pinning is possible and parked workers sleep in its
    *  futex (false: no addon for this platform, or SLUICE_NO_NATIVE=1; `reason` says which). */
   available: boolean;
+  /** Workers pinned themselves to cores. */
   pinned: boolean;
   /** Why workers are not pinned; null when they are. */
   reason: string | null;
 }
 
+/** One worker slot in rt.stats().workers. */
 export interface WorkerStats {
   index: number;
   threadId: number;
@@ -151,8 +168,12 @@ export interface WorkerStats {
   stolen: number;
 }
 
+/** The runtime's state, as rt.stats() reports it. */
+export type RuntimeState = 'running' | 'draining' | 'closed';
+
+/** rt.stats(): a plain-object snapshot. */
 export interface RuntimeStats {
-  state: 'running' | 'draining' | 'closed';
+  state: RuntimeState;
   global: { inFlight: number; limit: number };
   producers: ProducerStats[];
   workers: WorkerStats[];
@@ -179,30 +200,34 @@ interface Waiter {
 }
 
 export class Runtime {
-  private readonly att: Attachment;
-  private readonly mem: Memory;
-  private readonly producers = new Map<string, Producer>();
-  private readonly tasks = new Map<string, TaskRef>();
-  private readonly waiters: Waiter[] = [];
-  private waiterTimer: NodeJS.Timeout | null = null;
-  private closing: Promise<void> | null = null;
-  private defaultProducer: Producer | null = null;
+  /** @internal */ private readonly att: Attachment;
+  /** @internal */ private readonly mem: Memory;
+  /** @internal */ private readonly producers = new Map<string, Producer>();
+  /** @internal */ private readonly tasks = new Map<string, TaskRef>();
+  /** @internal */ private readonly waiters: Waiter[] = [];
+  /** @internal */ private waiterTimer: NodeJS.Timeout | null = null;
+  /** @internal */ private closing: Promise<void> | null = null;
+  /** @internal */ private defaultProducer: Producer | null = null;
   /** @internal */ readonly chains: Int32Array[];
   /** @internal The shared memory's instance id: TaskRefs of other runtimes carry another (task.ts). */
   readonly instance: string;
-  /** Whether workers are pinned to cores, and if not, why. */
-  affinity: AffinityInfo = {
+  /** @internal */ private affinityInfo: AffinityInfo = Object.freeze({
     available: loadAffinity().available, pinned: false, reason: 'attached runtime: workers belong to the starting thread',
-  };
+  });
 
+  /** Whether workers are pinned to cores, and if not, why (frozen). */
+  get affinity(): Readonly<AffinityInfo> { return this.affinityInfo; }
+
+  // Private (kept in the declarations as such): runtimes are made by Runtime.start and Runtime.attach.
   private constructor(
     mem: Memory,
     att: Attachment,
+    /** The task module's task names, in id order (frozen). */
     readonly names: readonly string[],
-    private readonly chainLists: number[][],
+    /** @internal */ private readonly chainLists: number[][],
     /** @internal */ readonly clock: Clock,
-    private readonly supervisor: Supervisor | null,
-    private readonly runQueueLimit: number,
+    /** @internal */ private readonly supervisor: Supervisor | null,
+    /** @internal */ private readonly runQueueLimit: number,
   ) {
     this.mem = mem;
     this.att = att;
@@ -213,11 +238,11 @@ export class Runtime {
     att.onDrained = this.afterDrain;
   }
 
-  /** Test-only controls, present with Runtime.start({ testHooks: true }). */
+  /** @internal Test-only controls, present with Runtime.start({ testHooks: true }). */
   testing: Testing | null = null;
-  private readonly events: string[] = [];
+  /** @internal */ private readonly events: string[] = [];
 
-  private readonly recordEvent = (message: string): void => {
+  /** @internal */ private readonly recordEvent = (message: string): void => {
     this.events.push(message);
     if (this.events.length > 32) this.events.shift();
   };
@@ -238,7 +263,7 @@ export class Runtime {
     try {
       mem = Memory.create({
         workers, ringCapacity: cfg.ringCapacity, globalSlots: cfg.globalSlots, maxProducers: cfg.maxProducers,
-        maxAttachments: cfg.maxAttachments, spillBytes: cfg.spillBytes, taskCount: 0, spinMicros: cfg.spin, asyncLimit: cfg.asyncLimit,
+        maxAttachments: cfg.maxAttachments, spillBytes: cfg.spillBytes, taskCount: 0, spinMicros: cfg.spinUs, asyncLimit: cfg.asyncLimit,
         testHooks: cfg.testHooks,
       });
     } catch (cause) {
@@ -307,7 +332,7 @@ export class Runtime {
     Atomics.store(mem.i32, mem.attachWord(0, A_STATE), A_ACTIVE);
     const att = new Attachment(mem, 0, clock);
     const rt = new Runtime(mem, att, names, chains, clock, supervisor, cfg.runQueueLimit);
-    rt.affinity = affinityStatus;
+    rt.affinityInfo = Object.freeze(affinityStatus);
     supervisor.onEvent = rt.recordEvent;
     supervisor.onRetired = rt.afterRetire;
     if (cfg.testHooks) rt.testing = new Testing(mem, supervisor);
@@ -319,7 +344,7 @@ export class Runtime {
    * The handle is checked against the runtime's own shared memory before any slot is claimed
    * (docs/design.md 4.13): a bad handle is an AttachError with nothing taken.
    */
-  static async attach(handle: RuntimeHandle, options?: { clock?: Clock }): Promise<Runtime> {
+  static async attach(handle: RuntimeHandle, options?: AttachOptions): Promise<Runtime> {
     const o = snapshot('Runtime.attach', 'options', options, ['clock']);
     const userClock = clockOption('Runtime.attach', o.clock);
     const { mem, names, chains } = checkHandle(handle);
@@ -362,7 +387,7 @@ export class Runtime {
     if (cached && limits === undefined) return cached;
     const { index, limits: l } = lookupOrRegister(this.mem, name, limits, this.clock.now());
     if (cached) return cached;
-    const p = new Producer(
+    const p = Producer._create(
       { att: this.att, chains: this.chains, clock: this.clock, resolveTask: (n) => this.task(n), instance: this.instance }, name, index, l,
     );
     this.producers.set(name, p);
@@ -480,7 +505,7 @@ export class Runtime {
     return this.close();
   }
 
-  private async shutdown(timeoutMs: number): Promise<void> {
+  /** @internal */ private async shutdown(timeoutMs: number): Promise<void> {
     const i32 = this.mem.i32;
     const deadline = performance.now() + timeoutMs;
     // 1. Stop admission: every submit from now on is rejected 'draining'.
@@ -517,7 +542,7 @@ export class Runtime {
     this.att.dispose();
   }
 
-  private async detach(timeoutMs: number): Promise<void> {
+  /** @internal */ private async detach(timeoutMs: number): Promise<void> {
     this.att.halted = R_CLOSED; // this handle admits no more (design 4.7); the runtime carries on
     this.flushWaiters(true);
     // Timed out: what has not started never will (retracted). A task still running keeps its
@@ -534,7 +559,7 @@ export class Runtime {
   }
 
   /** Wait until no task is admitted-and-unresolved anywhere, or the timeout; returns which. */
-  private async quiesce(timeoutMs: number): Promise<boolean> {
+  /** @internal */ private async quiesce(timeoutMs: number): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
     if (!(await this.ownQuiesce(timeoutMs))) return false;
     while (Atomics.load(this.mem.i32, this.mem.globalWord) !== 0) {
@@ -544,7 +569,7 @@ export class Runtime {
     return true;
   }
 
-  private async ownQuiesce(timeoutMs: number): Promise<boolean> {
+  /** @internal */ private async ownQuiesce(timeoutMs: number): Promise<boolean> {
     if (this.att.outstanding === 0) return true;
     const all = this.att.whenIdle();
     if (timeoutMs === Infinity) {
@@ -560,12 +585,12 @@ export class Runtime {
 
   // ---- rt.run waiters ----
 
-  private defaultP(): Producer {
+  /** @internal */ private defaultP(): Producer {
     return (this.defaultProducer ??= this.producer('default'));
   }
 
   /** After each drained batch or cancel, from the pump: never throws into it (user code goes through callUser). */
-  private readonly afterDrain = (): void => {
+  /** @internal */ private readonly afterDrain = (): void => {
     try {
       if (this.waiters.length > 0) this.flushWaiters();
       for (const p of this.producers.values()) p._checkClear();
@@ -575,20 +600,20 @@ export class Runtime {
   };
 
   /** A worker slot was retired: waiting rt.run calls whose task has no worker left are rejected now. */
-  private readonly afterRetire = (): void => {
+  /** @internal */ private readonly afterRetire = (): void => {
     if (this.waiters.length > 0) this.afterDrain();
   };
 
-  private flushing = false;
-  private flushAgain = false;
-  private flushForce = false;
+  /** @internal */ private flushing = false;
+  /** @internal */ private flushAgain = false;
+  /** @internal */ private flushForce = false;
 
   /**
    * 4.6 step 3. Not re-entrant: a submit in here raises edges, whose listeners (user code) may
    * call rt.run, drain or close, which flush again; that call is folded into this one (the loop
    * runs again), so no waiter is shifted twice or lost.
    */
-  private flushWaiters(force = false): void {
+  /** @internal */ private flushWaiters(force = false): void {
     if (force) this.flushForce = true; // detach: every later flush rejects 'closed'
     if (this.flushing) {
       this.flushAgain = true;
@@ -606,7 +631,7 @@ export class Runtime {
     this.pollWaiters();
   }
 
-  private flushOnce(force: boolean): void {
+  /** @internal */ private flushOnce(force: boolean): void {
     const q = this.waiters;
     while (q.length > 0) {
       const w = q[0]!;
@@ -631,7 +656,7 @@ export class Runtime {
   }
 
   /** Capacity held by other threads frees without waking this one: poll while anyone waits. */
-  private pollWaiters(): void {
+  /** @internal */ private pollWaiters(): void {
     if (this.waiters.length === 0 || this.att.outstanding > 0 || this.waiterTimer !== null) return;
     this.waiterTimer = setTimeout(() => {
       this.waiterTimer = null;
@@ -658,6 +683,7 @@ function instanceId(mem: Memory): string {
 }
 
 /** SHA-256 of the canonical encoding (JSON) of the task names and routing chains, as 8 words. */
+/** @internal */
 export function tableDigest(names: readonly string[], chains: readonly (readonly number[])[]): Int32Array {
   const d = createHash('sha256').update(JSON.stringify([names, chains])).digest();
   return new Int32Array(d.buffer.slice(d.byteOffset, d.byteOffset + DIGEST_WORDS * 4));
@@ -809,7 +835,7 @@ function checkTypeScriptSupport(tasksHref: string): void {
   }
 }
 
-/** Test-only controls (Runtime.start({ testHooks: true })). */
+/** @internal Test-only controls (Runtime.start({ testHooks: true })). */
 export class Testing {
   readonly hooks: Hooks;
   constructor(mem: Memory, private readonly supervisor: Supervisor) {

@@ -41,8 +41,8 @@ export class TaskRef {
   readonly #retries: number;
   readonly #instance: string;
 
-  /** @internal Use rt.task(name). */
-  constructor(
+  // Private (kept in the declarations as such: `new TaskRef()` does not compile): use rt.task(name).
+  private constructor(
     mint: symbol, instance: string, name: string, id: number, weight: Weight | null, deadlineMs: number, queueTimeoutMs: number,
     retries: number,
   ) {
@@ -56,6 +56,13 @@ export class TaskRef {
     this.#queueTimeoutMs = queueTimeoutMs;
     this.#retries = retries;
     Object.freeze(this);
+  }
+
+  /** @internal The only way to make a TaskRef (resolveTask, for rt.task()). */
+  static _create(
+    mint: symbol, instance: string, name: string, id: number, weight: Weight | null, deadlineMs: number, queueTimeoutMs: number, retries: number,
+  ): TaskRef {
+    return new TaskRef(mint, instance, name, id, weight, deadlineMs, queueTimeoutMs, retries);
   }
 
   get name(): string { return this.#name; }
@@ -82,7 +89,7 @@ export class TaskRef {
   }
 
   /**
-   * Whether `v` is a TaskRef made by rt.task(): a private-brand check, so a Proxy or a lookalike
+   * @internal Whether `v` is a TaskRef made by rt.task(): a private-brand check, so a Proxy or a lookalike
    * (Object.create(TaskRef.prototype)) is refused without running any of its traps or getters.
    */
   static is(v: unknown): v is TaskRef {
@@ -92,7 +99,7 @@ export class TaskRef {
 
 const TASK_OPTION_KEYS = ['weight', 'deadlineMs', 'queueTimeoutMs', 'retries'] as const;
 
-/** A duration option: a non-negative integer number of ms up to 2^31-1 (0 or undefined = none; -0 is 0). */
+/** @internal A duration option: a non-negative integer number of ms up to 2^31-1 (0 or undefined = none; -0 is 0). */
 export function checkMs(where: string, key: string, v: unknown): number {
   if (v === undefined) return 0;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1) {
@@ -101,6 +108,7 @@ export function checkMs(where: string, key: string, v: unknown): number {
   return v + 0; // -0 -> 0
 }
 
+/** @internal */
 export function resolveTask(instance: string, names: readonly string[], name: unknown, options?: unknown): TaskRef {
   if (typeof name !== 'string') throw new ConfigError(`task name must be a string; got ${describe(name)}`);
   const o: Snapshot = snapshot(`rt.task()`, 'options', options, TASK_OPTION_KEYS);
@@ -115,5 +123,5 @@ export function resolveTask(instance: string, names: readonly string[], name: un
   }
   if (o.weight !== undefined) weightIndex(o.weight); // a ConfigError for anything but a weight name (null too)
   const weight = o.weight === undefined ? null : (o.weight as Weight);
-  return new TaskRef(MINT, instance, name, id, weight, deadlineMs, queueTimeoutMs, r + 0);
+  return TaskRef._create(MINT, instance, name, id, weight, deadlineMs, queueTimeoutMs, r + 0);
 }

@@ -9,7 +9,8 @@
  * first then(), so a token nobody awaits costs no promise and never reports an unhandled
  * rejection.
  */
-import { Outcome, OUTCOMES, TK_RUNNING } from '../shm/layout.js';
+import { TK_FREE, TK_PENDING, TK_RETRACTED } from '../shm/layout.js';
+import { Outcome, OUTCOMES } from '../shm/reasons.js';
 import { AbandonedError, ConfigError, RetractedError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 import type { Attachment } from './attachment.js';
@@ -23,21 +24,28 @@ export interface CancelOptions {
   force?: boolean;
 }
 
+/**
+ * 'pending' (admitted, not started), 'running' (a worker took it: it may be running, finished
+ * and not yet drained, or waiting for a retry after its worker died), 'resolved'. Never goes
+ * backwards.
+ */
 export type TokenState = 'pending' | 'running' | 'resolved';
 
-export const O_FULFILLED = 0;
-export const O_REJECTED = 1;
-export const O_RETRACTED = 2;
-export const O_ABANDONED = 3;
+/** @internal */ export const O_FULFILLED = 0;
+/** @internal */ export const O_REJECTED = 1;
+/** @internal */ export const O_RETRACTED = 2;
+/** @internal */ export const O_ABANDONED = 3;
 
 export class Token<T = unknown> implements PromiseLike<T> {
   /** Always true: a Token is what an admitted submit returns (see Admission). */
   readonly admitted = true as const;
   /** @internal */ _outcome = -1;
   /** @internal */ _value: unknown = undefined;
-  private _promise: Promise<T> | null = null;
-  private _res: ((v: unknown) => void) | null = null;
-  private _rej: ((e: unknown) => void) | null = null;
+  /** @internal */ private _promise: Promise<T> | null = null;
+  /** @internal */ private _res: ((v: unknown) => void) | null = null;
+  /** @internal */ private _rej: ((e: unknown) => void) | null = null;
+  /** @internal A worker took it once (token.state never goes back to 'pending'). */
+  private _started = false;
   /** @internal Runs once at resolve (abort listener, queue timer). */
   _cleanup: (() => void) | null = null;
   /** @internal Set only for tasks that declared retries: what a retry needs. */
@@ -45,7 +53,8 @@ export class Token<T = unknown> implements PromiseLike<T> {
   /** @internal */ _payload: unknown = undefined;
   /** @internal */ _retriesLeft = 0;
 
-  constructor(
+  // Private (and kept in the declarations as such: `new Token()` does not compile): tokens are made by submit (Attachment.track -> Token._create).
+  private constructor(
     /** @internal */ readonly _att: Attachment,
     /** @internal */ readonly _index: number,
     /** @internal (advances when a retry re-pushes the task) */ public _gen: number,
@@ -55,19 +64,70 @@ export class Token<T = unknown> implements PromiseLike<T> {
     readonly id: number,
   ) {}
 
+  /** @internal The only way to make a Token (the constructor is private to keep it off the public surface). */
+  static _create<T>(att: Attachment, index: number, gen: number, producer: number, deadlineMs: number, id: number): Token<T> {
+    return new Token<T>(att, index, gen, producer, deadlineMs, id);
+  }
+
   /** The token itself, so `submit(...).token` reads as in the API. */
   get token(): this { return this; }
 
+  /**
+   * 'pending' -> 'running' -> 'resolved' ('pending' -> 'resolved' when retracted), never
+   * backwards: once a worker took the task it reads 'running' until the token resolves, also
+   * while its completion waits to be drained and while a task that declared `retries` waits to
+   * run again after its worker died.
+   */
   get state(): TokenState {
     if (this._outcome >= 0) return 'resolved';
-    return this._att.tokenState(this._index) === TK_RUNNING ? 'running' : 'pending';
+    if (this._started) return 'running';
+    // The token word of a live token: PENDING until a worker's CAS makes it RUNNING, then DONE or
+    // ABANDONED until the owner drains it; RETRACTED (never started) until the canceller resolves
+    // it; FREE only on the way to resolve. A retry re-pushes it as PENDING (next generation).
+    const s = this._att.tokenState(this._index);
+    if (s === TK_PENDING || s === TK_RETRACTED || s === TK_FREE) {
+      if (this._task === null || this._retriesLeft === this._task.retries) return 'pending';
+    }
+    this._started = true;
+    return 'running';
   }
 
   /** The outcome once resolved, otherwise undefined. */
   get outcome(): Outcome | undefined { return this._outcome >= 0 ? OUTCOMES[this._outcome] : undefined; }
 
-  /** The task's value (fulfilled) or error (rejected, retracted, abandoned), once resolved. */
-  get value(): unknown { return this._value; }
+  /**
+   * The task's value when the outcome is 'fulfilled'; undefined otherwise (pending, running, or
+   * any other outcome: see `error`). `T` is what the caller declared at submit, as for `await`.
+   */
+  get value(): T | undefined { return this._outcome === O_FULFILLED ? (this._value as T) : undefined; }
+
+  /**
+   * Why the token did not fulfil, once resolved otherwise: what the task threw ('rejected'; any
+   * value, usually an Error), a RetractedError ('retracted') or an AbandonedError ('abandoned') --
+   * what awaiting the token throws. Undefined while unresolved and when fulfilled.
+   */
+  get error(): unknown { return this._outcome > O_FULFILLED ? this.failure() : undefined; }
+
+  /**
+   * @internal What a resolved, non-fulfilled token throws: made once, so `error`, `await` and
+   * `promise()` all give the same object.
+   */
+  private failure(): unknown {
+    const o = this._outcome;
+    if (o !== O_REJECTED && !(this._value instanceof Error)) this._value = outcomeError(o, this._value);
+    return this._value;
+  }
+
+  /**
+   * The value if the token fulfilled; throws `error` if it resolved otherwise, and a ConfigError
+   * if it has not resolved yet (await it instead).
+   */
+  result(): T {
+    const o = this._outcome;
+    if (o === O_FULFILLED) return this._value as T;
+    if (o < 0) throw new ConfigError(`token.result(): the token is ${this.state}; await it (or check token.state) first`);
+    throw this.error;
+  }
 
   /**
    * Retract this token if it has not started: it will never run, and its slots are released at
@@ -93,7 +153,7 @@ export class Token<T = unknown> implements PromiseLike<T> {
       // Settled before anyone asked (often: the one-task poll drained it in then()): a settled
       // promise needs no resolving functions.
       const o = this._outcome;
-      this._promise = o === O_FULFILLED ? Promise.resolve(this._value as T) : Promise.reject(outcomeError(o, this._value));
+      this._promise = o === O_FULFILLED ? Promise.resolve(this._value as T) : Promise.reject(this.failure());
     } else if (this._promise === null) {
       this._promise = new Promise<T>(capture);
       this._res = captured.res;
@@ -110,9 +170,9 @@ export class Token<T = unknown> implements PromiseLike<T> {
     if (this._res !== null) this.deliver();
   }
 
-  private deliver(): void {
+  /** @internal */ private deliver(): void {
     const o = this._outcome;
-    const err = o === O_FULFILLED ? undefined : outcomeError(o, this._value);
+    const err = o === O_FULFILLED ? undefined : this.failure();
     if (this._res !== null) {
       if (o === O_FULFILLED) this._res(this._value);
       else this._rej!(err);
@@ -128,7 +188,7 @@ function capture(res: (v: never) => void, rej: (e: unknown) => void): void {
   captured.rej = rej;
 }
 
-/** The error a non-fulfilled outcome delivers (the task's own error when it was rejected). */
+/** @internal The error a non-fulfilled outcome delivers (the task's own error when it was rejected). */
 export function outcomeError(outcome: number, value: unknown): unknown {
   if (outcome === O_REJECTED) return value;
   if (value instanceof Error) return value;

@@ -199,26 +199,11 @@ export const A_CLOSING = 2;
 export const A_CLAIMING = 3;
 
 // ---- stats (per attachment, per producer; single writer: the attachment's thread) ----
-/**
- * Why a submit was rejected, by index (the R_* codes of admission/gate.ts are these indices).
- * Capacity reasons (the first five) pass with time: retry, or rt.run waits. The others do not:
- *   rate            the producer's bucket is empty
- *   producer-slots  the producer has `slots` tasks admitted and unresolved
- *   global-slots    the runtime has `globalSlots` tasks admitted and unresolved
- *   ring-full       every ring the task may use is full
- *   arena-full      the submitting thread's spill arena has no room for this payload right now
- *   no-workers      every worker slot the task may use was retired (it kept dying)
- *   draining        drain() or close() began
- *   closed          the runtime is closed
- */
-export const REJECT_REASONS = [
-  'rate', 'producer-slots', 'global-slots', 'ring-full', 'arena-full', 'no-workers', 'draining', 'closed',
-] as const;
-export type RejectReason = (typeof REJECT_REASONS)[number];
-/** Reasons that pass with time (a retry may be admitted). */
-export const CAPACITY_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>(['rate', 'producer-slots', 'global-slots', 'ring-full', 'arena-full']);
-export const OUTCOMES = ['fulfilled', 'rejected', 'retracted', 'abandoned'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
+// The reasons and outcomes (their order is the counters' order) live in reasons.ts, a leaf module
+// the public declarations can name without pulling in the memory map.
+export { REJECT_REASONS, CAPACITY_REASONS, OUTCOMES } from './reasons.js';
+export type { RejectReason, Outcome } from './reasons.js';
+import { REJECT_REASONS, OUTCOMES } from './reasons.js';
 
 export const S_ADMITTED = 0;
 /** + reason index: one counter per REJECT_REASONS entry. */

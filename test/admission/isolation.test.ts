@@ -45,7 +45,7 @@ async function env(): Promise<Env> {
   const clock = new VirtualClock();
   const rt = await Runtime.start({
     tasks: ADMISSION_TASKS, workers: 2, globalSlots: G, ringCapacity: nextPow2(G), asyncConcurrency: G, clock,
-    spin: 0, maxProducers: 4096, maxAttachments: 1, affinity: false,
+    spinUs: 0, maxProducers: 4096, maxAttachments: 1, affinity: false,
   });
   return { rt, clock };
 }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Runtime, VirtualClock, type Producer, type Token } from '../../src/index.js';
 import { nextPow2 } from '../../src/shm/layout.js';
+import { effectiveLimits } from '../../src/runtime/producer.js';
 import {
   ADMISSION_TASKS, GateModel, Holds, decisionOf, gateSnapshot, type LimitsSpec, type ProducerModel,
 } from '../helpers/admission.js';
@@ -25,7 +26,7 @@ beforeAll(async () => {
   holds = new Holds();
   rt = await Runtime.start({
     tasks: ADMISSION_TASKS, workers: 2, globalSlots: G, ringCapacity: nextPow2(G), asyncConcurrency: G, clock,
-    spin: 0, maxProducers: 4096, maxAttachments: 1, affinity: false,
+    spinUs: 0, maxProducers: 4096, maxAttachments: 1, affinity: false,
   });
 });
 
@@ -54,7 +55,7 @@ class Session {
     const now = clock.now();
     this.producers = specs.map((s, i) => rt.producer(`${tag}-${i}`, s));
     this.models = specs.map((s, i) => this.model.producer(`${tag}-${i}`, s, now));
-    this.producers.forEach((p, i) => expect(p.limits).toEqual(this.models[i]!.limits));
+    this.producers.forEach((p, i) => expect(p.limits).toEqual(effectiveLimits(this.models[i]!.limits)));
     expect(rt.stats().global.inFlight).toBe(0);
     this.check();
   }

@@ -31,7 +31,7 @@ async function env(turnResolution: boolean): Promise<Env> {
   const clock = new CountingClock(turnResolution);
   const rt = await Runtime.start({
     tasks: ADMISSION_TASKS, workers: 1, globalSlots: 256, ringCapacity: 256, asyncConcurrency: 256, clock,
-    spin: 0, affinity: false,
+    spinUs: 0, affinity: false,
   });
   return { rt, clock };
 }
@@ -122,7 +122,7 @@ describe('admission tick', () => {
     // A spin budget of a second keeps this thread's pump polling (scheduled, not parked) across
     // the turns below, so only the pump tick's expiry makes the next decision read the clock.
     const clock = new CountingClock(true);
-    const rt = await Runtime.start({ tasks: ADMISSION_TASKS, workers: 1, clock, spin: 1_000_000, affinity: false });
+    const rt = await Runtime.start({ tasks: ADMISSION_TASKS, workers: 1, clock, spinUs: 1_000_000, affinity: false });
     try {
       rt.producer('turns', { rate: 1000, burst: 2, slots: 10 });
       const p = rt.producer('turns');

@@ -141,7 +141,7 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
     const e = expected.get(id)!;
     const o = t.outcome!;
     outcomes[o] = (outcomes[o] ?? 0) + 1;
-    const v = t.value;
+    const v = t.outcome === 'fulfilled' ? t.value : t.error;
     const ok = (() => {
       switch (e.kind) {
         case 'hostile': {

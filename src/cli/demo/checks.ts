@@ -3,7 +3,7 @@
  * are whose, the careful producer's latency bound, and the accounting. Plus the measurement the
  * latency bound needs: how fast the workers really get through a queue on this machine.
  */
-import type { ProducerStats, RuntimeStats } from '../index.js';
+import type { ProducerStats, RuntimeStats } from '../../index.js';
 import { DrainTimes, Histogram, LoopGaps, WindowedRate } from './stats.js';
 import { TASK_US, Tracked } from './producers.js';
 import { compact, int, ms } from './view.js';
@@ -130,7 +130,7 @@ export function checkStructure(rs: RuntimeStats, ringCapacity: number): Check {
 
 export function checkQuota({ t, ps }: Row): Check {
   const windowS = t.windowS;
-  const rate = ps.limits.rate;
+  const rate = ps.limits.rate ?? 0; // every demo producer has a rate limit
   const expected = rate * windowS;
   // The schedule offers floor(window * rate) + 1, never more: allow 5% below the quota for what
   // its own limits may refuse if this machine stalls the demo for longer than their headroom.

@@ -3,7 +3,7 @@
  * measured about it from the submitting side (offered, latency, and for the careful one, where
  * each task's time went and how much work ran ahead of it).
  */
-import type { Producer, ProducerLimits, RejectReason, TaskRef } from '../index.js';
+import type { Producer, ProducerLimits, RejectReason, TaskRef } from '../../index.js';
 import { Histogram, WindowedHistogram, WindowedRate } from './stats.js';
 
 /** CPU each task burns (a busy loop), in microseconds. */

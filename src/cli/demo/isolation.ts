@@ -15,8 +15,8 @@
  *   npm start -- [--duration <seconds>] [--no-hostile] [--json <path>]
  */
 import { writeFileSync } from 'node:fs';
-import { Runtime } from '../index.js';
-import type { RejectReason, RuntimeStats } from '../index.js';
+import { Runtime } from '../../index.js';
+import type { RejectReason, RuntimeStats } from '../../index.js';
 import { parseArgs, UsageError, USAGE } from './args.js';
 import {
   Check, Row, WorkerMeter, checkAccounting, checkLatency, checkOwnRejections, checkQuota, checkStructure, drainTasks,
@@ -56,7 +56,7 @@ function producerTable(snap: Snapshot, st: Style, final: boolean): string[] {
       return n === 0 ? st.dim('0') : OWN_REASONS.has(r) ? compact(n) : st.red(compact(n));
     };
     return [
-      st.bold(ps.name), `${compact(l.rate)}/${l.burst}/${l.slots}`, int(ps.admitted),
+      st.bold(ps.name), l.rate === undefined ? `-/-/${l.slots}` : `${compact(l.rate)}/${l.burst}/${l.slots}`, int(ps.admitted),
       (final ? ps.admitted / t.windowS : t.admitRate.rate()).toFixed(1),
       rej('rate'), rej('producer-slots'), rej('global-slots'), rej('ring-full'),
       `${ps.inFlight}/${l.slots}`, ms(lat.quantile(0.5)), ms(lat.quantile(0.99)), ms(lat.max),

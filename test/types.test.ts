@@ -1,0 +1,68 @@
+/**
+ * Issue 17, the public surface as a user's compiler sees it: the declarations are built fresh
+ * (tsconfig.build.json, into a temporary directory: never racing the package test's dist/) and
+ * test/types/consumer.ts is compiled against them with the strictest consumer settings
+ * (test/types/tsconfig.json: "lib": ["ES2022"], skipLibCheck false, strict). The consumer names
+ * every public type and holds `@ts-expect-error` lines for each internal that must not be
+ * visible; the second case shows those lines bite (without stripInternal they fail).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const dirs: string[] = [];
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+/** tsc, asynchronously (a synchronous spawn would hold this test worker's event loop for many seconds). */
+function run(args: string[]): Promise<{ status: number | null; out: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [tsc, ...args], { cwd: root, encoding: 'utf8', timeout: 100_000 }, (err, stdout, stderr) => {
+      const status = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
+      resolve({ status, out: `${stdout}${stderr}` });
+    });
+  });
+}
+
+/** Build the declarations into a fresh directory (an ESM package, like the published one); returns the consumer's tsconfig. */
+async function buildDeclarations(extra: string[] = []): Promise<{ dir: string; project: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-types-'));
+  dirs.push(dir);
+  const b = await run(['-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist'), '--emitDeclarationOnly', '--sourceMap', 'false', ...extra]);
+  expect(b.status, b.out).toBe(0);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'sluice-types-check', type: 'module' }));
+  const project = join(dir, 'tsconfig.json');
+  writeFileSync(project, JSON.stringify({
+    extends: join(root, 'test', 'types', 'tsconfig.json'),
+    compilerOptions: {
+      paths: { sluice: [join(dir, 'dist', 'index.d.ts')] },
+      typeRoots: [join(root, 'node_modules', '@types')],
+    },
+    files: [join(root, 'test', 'types', 'consumer.ts')],
+  }));
+  return { dir, project };
+}
+
+describe('the published declarations (test/types)', () => {
+  it('compile in a consumer with lib ES2022, skipLibCheck false and strict; every public type is exported; no internal is visible', async () => {
+    const { dir, project } = await buildDeclarations();
+    // The demo is the CLI's, not the library's.
+    expect(existsSync(join(dir, 'dist', 'cli'))).toBe(false);
+    expect(existsSync(join(dir, 'dist', 'demo'))).toBe(false);
+    const r = await run(['-p', project]);
+    expect(r.out).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it("the consumer's @ts-expect-error lines bite: with the internals left in the declarations, it does not compile", async () => {
+    const { project } = await buildDeclarations(['--stripInternal', 'false']);
+    const r = await run(['-p', project]);
+    expect(r.status).not.toBe(0);
+    // Each leaked internal makes its directive unused (TS2578).
+    expect(r.out).toMatch(/consumer\.ts\(\d+,\d+\): error TS2578: Unused '@ts-expect-error' directive/);
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * A user's program against the published declarations (dist/*.d.ts), compiled with `tsc --noEmit`
+ * under test/types/tsconfig.json ("lib": ["ES2022"], skipLibCheck false, strict). It names every
+ * public type (so one that is not exported fails to compile), and each `@ts-expect-error` line
+ * proves that something internal is NOT part of the surface: if it compiled, the directive itself
+ * would be an error. Never run; only type-checked (test/types.test.ts).
+ */
+import {
+  AbandonedError, AbortedError, AttachError, ClockError, ConfigError, MonotonicClock, PayloadError, Producer, RejectedError,
+  RetractedError, Runtime, SluiceError, TaskRef, TICKS_PER_SECOND, Token, UnknownTaskError, VirtualClock, WorkerStartError,
+} from 'sluice';
+import type {
+  Admission, AffinityInfo, AttachOptions, CancelOptions, Clock, CloseOptions, EffectiveLimits, Outcome, ProducerEvent,
+  ProducerLimits, ProducerStats, RejectReason, Rejection, RunRejectReason, RuntimeHandle, RuntimeOptions, RuntimeState,
+  RuntimeStats, SluiceErrorCode, SubmitCallback, SubmitOptions, TaskOptions, TokenState, Weight, WorkerStats,
+} from 'sluice';
+
+type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends (<X>() => X extends B ? 1 : 2) ? true : false;
+function assertType<T extends true>(_: T): void {}
+function never(x: never): never { throw new Error(String(x)); }
+
+export async function consumer(): Promise<void> {
+  const clock: Clock = new VirtualClock(0);
+  const options: RuntimeOptions = {
+    tasks: new URL('./tasks.js', import.meta.url), workers: 2, globalSlots: 64, ringCapacity: 64, affinity: 'auto', spinUs: 50,
+    asyncConcurrency: 8, maxProducers: 8, maxAttachments: 2, spillBytes: 1 << 16, runQueueLimit: 16, clock, watchdogMs: 10,
+    maxRestarts: 3, stallMs: 1000, resourceLimits: { maxOldGenerationSizeMb: 64 }, taskData: { n: 1 }, steal: true, warmUp: false,
+    startTimeoutMs: 5000, signal: new AbortController().signal,
+  };
+  // @ts-expect-error `spin` was renamed `spinUs` (every other duration is ...Ms; this one says µs)
+  const old: RuntimeOptions = { tasks: 'x', spin: 50 };
+  // @ts-expect-error test-only switches are not part of the surface
+  const hooks: RuntimeOptions = { tasks: 'x', testHooks: true };
+  void old; void hooks;
+
+  await using rt = await Runtime.start(options);
+  // @ts-expect-error a Runtime comes from Runtime.start or Runtime.attach
+  new Runtime();
+  // @ts-expect-error internals of the runtime are not visible
+  void rt.att;
+  // @ts-expect-error test-only controls are not part of the surface
+  void rt.testing;
+  // @ts-expect-error nor the instance id
+  void rt.instance;
+
+  const affinity: Readonly<AffinityInfo> = rt.affinity;
+  // @ts-expect-error rt.affinity is read-only
+  rt.affinity.pinned = true;
+  // @ts-expect-error and so is the property
+  rt.affinity = affinity;
+  const names: readonly string[] = rt.names;
+  void names;
+
+  const taskOptions: TaskOptions = { weight: 'heavy', deadlineMs: 10, queueTimeoutMs: 10, retries: 1 };
+  const task: TaskRef = rt.task('inc', taskOptions);
+  const weight: Weight | null = task.weight;
+  const id: number = task.id;
+  void weight; void id;
+  // @ts-expect-error a TaskRef comes from rt.task()
+  new TaskRef();
+  // @ts-expect-error its fields are read-only
+  task.id = 3;
+
+  const limits: ProducerLimits = { rate: 100, burst: 10, slots: 4 };
+  const p: Producer = rt.producer('tenant', limits);
+  const eff: EffectiveLimits = p.limits;
+  // producer.limits registers (finds) the same producer: it is a ProducerLimits
+  const same: Producer = rt.producer('tenant', p.limits);
+  const asGiven: ProducerLimits = eff;
+  const slots: number = eff.slots;
+  void same; void asGiven; void slots;
+  // @ts-expect-error producer.limits is read-only
+  p.limits.slots = 5;
+  // @ts-expect-error a Producer comes from rt.producer()
+  new Producer();
+  // @ts-expect-error nor with the internal host argument
+  new Producer({}, 'x', 0, { rate: 0, burst: 0, slots: 1 });
+  // @ts-expect-error internals of a producer are not visible
+  void p.index;
+  // @ts-expect-error nor its gate
+  void p.gate;
+  // @ts-expect-error nor the internal submit path
+  void p._submitParsed;
+
+  const event: ProducerEvent = 'saturated';
+  p.on(event, () => {}).off('clear', () => {});
+  // @ts-expect-error only two events
+  p.on('drained', () => {});
+
+  const submitOptions: SubmitOptions = { deadlineMs: 5, queueTimeoutMs: 5, signal: new AbortController().signal };
+  const a: Admission<number> = p.submit<number>(task, 1, submitOptions);
+  if (a.admitted) {
+    const token: Token<number> = a.token;
+    const state: TokenState = token.state;
+    const outcome: Outcome | undefined = token.outcome;
+    const value: number | undefined = token.value;
+    assertType<Equal<typeof token.value, number | undefined>>(true);
+    const error: unknown = token.error;
+    const result: number = token.result();
+    const cancelOptions: CancelOptions = { force: true };
+    const cancelled: boolean = token.cancel(cancelOptions);
+    const awaited: number = await token;
+    const promised: Promise<number> = token.promise();
+    void state; void outcome; void value; void error; void result; void cancelled; void awaited; void promised;
+    // @ts-expect-error a Token comes from submit
+    new Token();
+    // @ts-expect-error nor with the internal arguments
+    new Token({}, 0, 0, 0, 0, 1);
+    // @ts-expect-error its attachment is not visible
+    void token._att;
+    // @ts-expect-error nor its generation
+    void token._gen;
+    // @ts-expect-error nor its raw outcome
+    void token._outcome;
+    // @ts-expect-error nor the settle hook
+    token._settle(0, 1);
+    // @ts-expect-error the id is read-only
+    token.id = 5;
+    // @ts-expect-error the state is read-only
+    token.state = 'resolved';
+  } else {
+    const r: Rejection = a;
+    const reason: RejectReason = r.reason;
+    switch (reason) {
+      case 'rate': case 'producer-slots': case 'global-slots': case 'ring-full': case 'arena-full': case 'no-workers':
+      case 'draining': case 'closed':
+        break;
+      default:
+        never(reason); // every reason is listed: the union is closed
+    }
+  }
+
+  const callback: SubmitCallback<number> = (err, value, tag) => { void err; void value; void tag; };
+  const rejected: Rejection | null = p.submitCallback(task, 1, callback, 7);
+  void rejected;
+
+  const v: number = await rt.run<number>('inc', 1, submitOptions);
+  void v;
+
+  const stats: RuntimeStats = rt.stats();
+  const runtimeState: RuntimeState = stats.state;
+  const ps: ProducerStats | undefined = stats.producers[0];
+  const ws: WorkerStats | undefined = stats.workers[0];
+  if (ps !== undefined) {
+    const back: Producer = rt.producer(ps.name, ps.limits); // ProducerStats.limits round-trips too
+    const byReason: number = ps.rejected['arena-full'];
+    const byOutcome: number = ps.resolved.abandoned;
+    void back; void byReason; void byOutcome;
+  }
+  if (ws !== undefined) { const heavy: number = ws.routed.heavy; void heavy; }
+  void runtimeState;
+
+  const handle: RuntimeHandle = rt.handle;
+  const attachOptions: AttachOptions = { clock: new VirtualClock(5) };
+  const remote: Runtime = await Runtime.attach(handle, attachOptions);
+  const closeOptions: CloseOptions = { timeoutMs: 100 };
+  await remote.drain(closeOptions);
+  await remote.close(closeOptions);
+
+  // Errors: a literal code per class, a typed union on the base.
+  const codes: SluiceErrorCode[] = [
+    new ConfigError('x').code, new UnknownTaskError('t', []).code, new PayloadError('x').code, new RetractedError().code,
+    new AbandonedError('x').code, new RejectedError('closed', 'x').code, new WorkerStartError('x').code, new AttachError('x').code,
+    new ClockError('x').code, new AbortedError('x').code,
+  ];
+  assertType<Equal<ConfigError['code'], 'ERR_SLUICE_CONFIG'>>(true);
+  assertType<Equal<RejectedError['code'], 'ERR_SLUICE_REJECTED'>>(true);
+  // @ts-expect-error a PayloadError's code is not the config code
+  const wrong: 'ERR_SLUICE_CONFIG' = new PayloadError('x').code;
+  const runReason: RunRejectReason = new RejectedError('queue-full', 'x').reason;
+  // @ts-expect-error a reason outside the union
+  new RejectedError('because', 'x');
+  const err: unknown = new Error();
+  if (err instanceof SluiceError) {
+    const code: SluiceErrorCode = err.code;
+    void code;
+  }
+  void codes; void wrong; void runReason;
+
+  const ticks: number = new MonotonicClock(0).now() + TICKS_PER_SECOND;
+  void ticks;
+}
