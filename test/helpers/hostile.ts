@@ -271,8 +271,8 @@ export function drive(rt: Runtime, producers: Producer[], items: Item[], plan: P
         if (a.admitted) {
           const t = a as Token;
           t.then(
-            () => { record(it, summarize(t.outcome!, t.value)); finished(); },
-            () => { record(it, summarize(t.outcome!, t.value)); finished(); },
+            () => { record(it, summarize(t.outcome!, t.outcome === 'fulfilled' ? t.value : t.error)); finished(); },
+            () => { record(it, summarize(t.outcome!, t.outcome === 'fulfilled' ? t.value : t.error)); finished(); },
           );
           ac?.abort();
         } else reason = a.reason;
