@@ -10,5 +10,6 @@ export type { TaskOptions } from './runtime/task.js';
 export type { Weight } from './runtime/routing.js';
 export { MonotonicClock, VirtualClock, TICKS_PER_SECOND } from './admission/clock.js';
 export type { Clock } from './admission/clock.js';
-export type { RejectReason, Outcome } from './shm/layout.js';
+export type { RejectReason } from './admission/reasons.js';
+export type { Outcome } from './admission/outcomes.js';
 export * from './errors.js';

@@ -25,15 +25,8 @@ import { Memory, P_EARNED, P_LAST_MS, P_PACKED } from '../shm/layout.js';
 import type { TickSource } from './tick.js';
 import { FAST_ADMITTED, FAST_PRODUCER_TAKEN, type WasmDecide } from './wasm-gate.js';
 
-export const ADMITTED = -1;
-export const R_RATE = 0;
-export const R_PRODUCER_SLOTS = 1;
-export const R_GLOBAL_SLOTS = 2;
-export const R_RING_FULL = 3;
-export const R_ARENA_FULL = 4;
-export const R_NO_WORKERS = 5;
-export const R_DRAINING = 6;
-export const R_CLOSED = 7;
+export { ADMITTED, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL } from './reasons.js';
+import { ADMITTED, R_GLOBAL_SLOTS, R_PRODUCER_SLOTS, R_RATE } from './reasons.js';
 
 const TOKEN_ONE = 0x10000;
 /** More than this far behind the last refill is not clock skew between threads but a wrap. */

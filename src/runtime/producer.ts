@@ -17,10 +17,12 @@ import { ConfigError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 import { callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
 import {
-  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, REJECT_REASONS, RejectReason, RT_CLOSED, RT_DRAINING, RT_RUNNING,
-  S_ADMITTED, S_REJECTED, S_RESOLVED, OUTCOMES, Outcome, TK_GEN_SHIFT, TK_PENDING,
+  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, RT_CLOSED, RT_DRAINING, RT_RUNNING,
 } from '../shm/layout.js';
+import { REJECT_REASONS, REJECTIONS, type RejectReason, type Rejection, S_ADMITTED, S_REJECTED, S_RESOLVED } from '../admission/reasons.js';
+import { OUTCOMES, type Outcome } from '../admission/outcomes.js';
 import { RING_FULL } from '../shm/ring.js';
+import { markPending } from '../shm/words/token.js';
 import {
   ADMITTED, ProducerGate, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL, admitGlobal,
   inflightOf, tokensOf,
@@ -139,7 +141,7 @@ export function registeredProducers(mem: Memory): number[] {
 // ---------------------------------------------------------------------------------------------
 
 
-export interface Rejection { readonly admitted: false; readonly reason: RejectReason }
+export type { Rejection };
 /** What submit returns: a Token (admitted: true) or a Rejection (admitted: false, reason). */
 export type Admission<T = unknown> = Token<T> | Rejection;
 
@@ -152,7 +154,6 @@ export interface SubmitOptions {
   signal?: AbortSignal;
 }
 
-const REJECTIONS: readonly Rejection[] = REJECT_REASONS.map((reason) => Object.freeze({ admitted: false as const, reason }));
 
 export interface ProducerStats {
   name: string;
@@ -319,7 +320,7 @@ export class Producer {
     const t = att.takeToken();
     const gen = att.generation(t);
     i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
-    Atomics.store(i32, att.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
+    markPending(i32, att.tokenWordOf(t), gen);
     i32[this.admittedW]!++;
     const cell = ring.cellWord(pos);
     this.codec.write(cell, ref.id | (ref.weightIndex << CF_WEIGHT_SHIFT));

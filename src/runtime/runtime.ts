@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { createHash, randomFillSync } from 'node:crypto';
 import { types } from 'node:util';
 import {
-  A_ACTIVE, A_FREE, A_STATE, BLOCK_BYTES, CAPACITY_REASONS, DIGEST_WORDS, H_DIGEST, H_INSTANCE, H_PROBE, H_TASK_COUNT, H_WORKERS, Memory, readLayout, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT,
+  A_ACTIVE, A_FREE, A_STATE, BLOCK_BYTES, DIGEST_WORDS, H_DIGEST, H_INSTANCE, H_PROBE, H_TASK_COUNT, H_WORKERS, Memory, readLayout, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT,
   W_CPU_MASK, W_EXECUTED, W_FAILED, W_PARKS, W_RESTARTS, W_ROUTED_HEAVY, W_ROUTED_LIGHT, W_ROUTED_MEDIUM, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { wake, WAKER_PARKED } from '../shm/waker.js';
@@ -27,7 +27,7 @@ import { chooseCpus, loadAffinity, warmLibuvPool } from './affinity.js';
 import { isTypeScript, taskModuleHref } from './tasks-module.js';
 import { AbortedError, AttachError, ConfigError, RejectedError, SluiceError, WorkerStartError, describe } from '../errors.js';
 import { offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
-import { R_CLOSED, R_DRAINING } from '../admission/gate.js';
+import { CAPACITY_REASONS, R_CLOSED, R_DRAINING } from '../admission/reasons.js';
 import { Supervisor } from './supervisor.js';
 import { Hooks } from './hooks.js';
 import type { WorkerData } from './worker.js';

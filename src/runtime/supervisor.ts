@@ -23,20 +23,25 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import {
   A_ACTIVE, A_CLOSING, A_FREE, A_HEAD, A_START, A_STATE, A_TID, A_WAKER, A_WINDOW, C_ATT, C_GEN, C_KIND,
-  C_PRODUCER, C_SPILL, C_TOKEN, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, Memory, P_PACKED, S_ADMITTED, S_RESOLVED,
-  TK_ABANDONED, TK_DONE, TK_FREE, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING, TK_STATE_MASK, TK_WORKER_MASK,
-  TK_WORKER_SHIFT, W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE,
-  W_ASYNC_INFLIGHT, W_BEAT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, OUTCOMES, RT_CLOSED,
+  C_PRODUCER, C_SPILL, C_TOKEN, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, Memory, P_PACKED,
+  W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE,
+  W_ASYNC_INFLIGHT, W_BEAT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, RT_CLOSED,
 } from '../shm/layout.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
+import {
+  TK_ABANDONED, TK_DONE, TK_FREE, TK_PENDING, TK_RETRACTED, TK_RUNNING, abandonRunning, free, genOf, retract, settleAbandoned,
+  stateOf, workerOf,
+} from '../shm/words/token.js';
 import { useNativeFutex, wake, WAKER_PARKED } from '../shm/waker.js';
 import { nativeFutex } from './affinity.js';
 import { arenaScavenge } from '../shm/arena.js';
 import { releaseSlots } from '../admission/gate.js';
 import { MonotonicClock } from '../admission/clock.js';
 import { Codec } from './codec.js';
-import { O_ABANDONED, O_RETRACTED } from './token.js';
+import { O_ABANDONED, O_RETRACTED } from '../admission/outcomes.js';
 import { inflightOf } from '../admission/gate.js';
+import { S_ADMITTED, S_RESOLVED } from '../admission/reasons.js';
+import { OUTCOMES } from '../admission/outcomes.js';
 import { threadAlive } from './liveness.js';
 import type { WorkerData } from './worker.js';
 import { writeCompletion } from './worker.js';
@@ -373,32 +378,32 @@ export class Supervisor {
         const tw = this.mem.tokenWord(a, t);
         const word = Atomics.load(i32, tw);
         if (word === TK_FREE) continue;
-        const state = word & TK_STATE_MASK;
-        const gen = word >>> TK_GEN_SHIFT;
-        const w = (word & TK_WORKER_MASK) >>> TK_WORKER_SHIFT;
+        const state = stateOf(word);
+        const gen = genOf(word);
+        const w = workerOf(word);
         if (closing.has(a) && state === TK_PENDING && !queued.has(key(a, t, gen))) {
           // 3. Its submit died before publishing: it never runs.
-          Atomics.store(i32, tw, TK_FREE);
+          free(i32, tw);
           i32[this.mem.statWord(a, i32[this.mem.tokenMetaWord(a, t)]!, S_RESOLVED + O_RETRACTED)]!++;
           continue;
         }
         if (closing.has(a) && state === TK_RETRACTED) {
-          Atomics.store(i32, tw, TK_FREE); // retracted by its dead owner, never resolved: nothing will
+          free(i32, tw); // retracted by its dead owner, never resolved: nothing will
           continue;
         }
         if (closing.has(a) && state === TK_DONE && !dead.has(w) && !this.completionPublished(a, t, gen, w)) {
           // Its dead owner consumed the completion and died before freeing the token (live
           // workers are outside their windows now, so a DONE token's completion is published or
           // consumed). The result died with its owner.
-          Atomics.store(i32, tw, TK_FREE);
+          free(i32, tw);
           i32[this.mem.statWord(a, i32[this.mem.tokenMetaWord(a, t)]!, S_RESOLVED + O_ABANDONED)]!++;
           continue;
         }
         if (state === TK_PENDING || !dead.has(w)) continue;
         // 2.
         if (state === TK_RUNNING) {
-          Atomics.store(i32, tw, (word & ~TK_STATE_MASK) | TK_ABANDONED);
-          this.abandon(a, t, gen, w, ending.reason, ending.retryable);
+          // Under the freeze nothing else moves this word: the CAS always wins here.
+          if (abandonRunning(i32, tw, gen, w)) this.abandon(a, t, gen, w, ending.reason, ending.retryable);
         } else if (state === TK_ABANDONED) {
           this.abandon(a, t, gen, w, this.endings.get(-1 - w)?.reason ?? ending.reason, false);
         } else if (state === TK_DONE && !this.completionPublished(a, t, gen, w)) {
@@ -444,16 +449,16 @@ export class Supervisor {
       for (let t = 0; t < this.L.tokenCapacity; t++) {
         const tw = this.mem.tokenWord(a, t);
         const word = Atomics.load(i32, tw);
-        const state = word & TK_STATE_MASK;
-        const gen = word >>> TK_GEN_SHIFT;
         if (word === TK_FREE) continue;
+        const state = stateOf(word);
+        const gen = genOf(word);
         if (state === TK_PENDING) {
-          if (Atomics.compareExchange(i32, tw, word, (gen << TK_GEN_SHIFT) | TK_RETRACTED) === word) {
+          if (retract(i32, tw, gen)) {
             this.complete(a, t, gen, 0, O_RETRACTED, 'the runtime closed before the task started', false);
           }
         } else if (state === TK_RUNNING) {
-          if (Atomics.compareExchange(i32, tw, word, (word & ~TK_STATE_MASK) | TK_ABANDONED) === word) {
-            this.abandon(a, t, gen, (word & TK_WORKER_MASK) >>> TK_WORKER_SHIFT, 'the runtime closed while the task was running', false);
+          if (abandonRunning(i32, tw, gen, workerOf(word))) {
+            this.abandon(a, t, gen, workerOf(word), 'the runtime closed while the task was running', false);
           }
         }
       }
@@ -492,9 +497,7 @@ export class Supervisor {
     if (kind & CF_TOMBSTONE) return;
     const t = i32[cell + C_TOKEN]!;
     const gen = i32[cell + C_GEN]!;
-    const tw = this.mem.tokenWord(att, t);
-    const pending = (gen << TK_GEN_SHIFT) | TK_PENDING;
-    if (Atomics.compareExchange(i32, tw, pending, (gen << TK_GEN_SHIFT) | TK_RETRACTED) !== pending) return;
+    if (!retract(i32, this.mem.tokenWord(att, t), gen)) return;
     this.complete(att, t, gen, 0, O_RETRACTED, reason, false);
   }
 
@@ -504,11 +507,7 @@ export class Supervisor {
   private abandon(a: number, t: number, gen: number, w: number, reason: string, retryable: boolean): void {
     this.complete(a, t, gen, w, O_ABANDONED, reason, retryable);
     // DONE = "a completion for this token exists": a second recovery will not write another.
-    const tw = this.mem.tokenWord(a, t);
-    const word = Atomics.load(this.i32, tw);
-    if (word >>> TK_GEN_SHIFT === gen && (word & TK_STATE_MASK) === TK_ABANDONED) {
-      Atomics.compareExchange(this.i32, tw, word, (word & ~TK_STATE_MASK) | TK_DONE);
-    }
+    settleAbandoned(this.i32, this.mem.tokenWord(a, t), gen);
   }
 
   private complete(a: number, t: number, gen: number, w: number, outcome: number, reason: string, retryable: boolean): void {
@@ -603,9 +602,7 @@ export class Supervisor {
       if (deadline === 0 || ((nowMs - deadline) | 0) <= 0) continue;
       const att = i32[base + W_RUN_ATT]!;
       const gen = i32[base + W_RUN_GEN]!;
-      const tw = this.mem.tokenWord(att, tok - 1);
-      const running = (gen << TK_GEN_SHIFT) | (w << TK_WORKER_SHIFT) | TK_RUNNING;
-      if (Atomics.compareExchange(i32, tw, running, (running & ~TK_STATE_MASK) | TK_ABANDONED) !== running) continue;
+      if (!abandonRunning(i32, this.mem.tokenWord(att, tok - 1), gen, w)) continue;
       this.endings.set(-1 - w, { reason: `deadline exceeded: the task ran past its deadlineMs and its worker was stopped`, retryable: false });
       this.terminate(w, { reason: `worker ${w} stopped: a task overran its deadline`, retryable: true });
     }
@@ -708,8 +705,8 @@ export class Supervisor {
       if (kind & CF_TOMBSTONE) continue;
       const tw = this.mem.tokenWord(a, t);
       const word = Atomics.load(i32, tw);
-      if (word === TK_FREE || word >>> TK_GEN_SHIFT !== gen) continue;
-      Atomics.store(i32, tw, TK_FREE); // with the release below: the supervisor never runs inside a freeze here
+      if (word === TK_FREE || genOf(word) !== gen) continue;
+      free(i32, tw); // with the release below: the supervisor never runs inside a freeze here
       const p = i32[this.mem.tokenMetaWord(a, t)]!;
       releaseSlots(i32, this.mem.producerWord(p, P_PACKED), this.mem.globalWord);
       i32[this.mem.statWord(a, p, S_RESOLVED + (kind & 0xffff))]!++;

@@ -9,7 +9,8 @@
  * first then(), so a token nobody awaits costs no promise and never reports an unhandled
  * rejection.
  */
-import { Outcome, OUTCOMES, TK_RUNNING } from '../shm/layout.js';
+import { type Outcome, OUTCOMES, O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED } from '../admission/outcomes.js';
+import { TK_RUNNING } from '../shm/words/token.js';
 import { AbandonedError, ConfigError, RetractedError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 import type { Attachment } from './attachment.js';
@@ -25,10 +26,7 @@ export interface CancelOptions {
 
 export type TokenState = 'pending' | 'running' | 'resolved';
 
-export const O_FULFILLED = 0;
-export const O_REJECTED = 1;
-export const O_RETRACTED = 2;
-export const O_ABANDONED = 3;
+export { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED };
 
 export class Token<T = unknown> implements PromiseLike<T> {
   /** Always true: a Token is what an admitted submit returns (see Admission). */

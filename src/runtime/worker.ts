@@ -24,15 +24,16 @@
 import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import {
   A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_SPILLED, CF_TOMBSTONE, CF_WEIGHT_MASK,
-  CF_WEIGHT_SHIFT, H_HOOKS, type Layout, Memory, RT_CLOSED, TK_DONE, TK_GEN_MASK, TK_GEN_SHIFT, TK_PENDING, TK_RUNNING, TK_WORKER_SHIFT,
+  CF_WEIGHT_SHIFT, H_HOOKS, type Layout, Memory, RT_CLOSED,
   W_ASYNC_INFLIGHT, W_WINDOW, W_CPU_MASK, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT,
   W_BEAT, W_FAILED, W_RUN_DEADLINE, W_RUN_GEN, W_RUN_TOKEN, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
+import { TK_GEN_MAX, claimRun, isRunningOn, markDone, markPending } from '../shm/words/token.js';
 import { Waker, useNativeFutex, wake } from '../shm/waker.js';
 import { MonotonicClock } from '../admission/clock.js';
 import { Codec, PREPARE_FULL } from './codec.js';
-import { O_ABANDONED, O_FULFILLED, O_REJECTED } from './token.js';
+import { O_ABANDONED, O_FULFILLED, O_REJECTED } from '../admission/outcomes.js';
 import { PayloadError, SluiceError, describe } from '../errors.js';
 import { loadTaskModule } from './tasks-module.js';
 import { loadAffinity, nativeFutex, pinCurrentThread, spinYield } from './affinity.js';
@@ -99,7 +100,6 @@ class WorkerLoop {
   private readonly stateW: number;
   private readonly spinMs: number;
   private readonly asyncLimit: number;
-  private readonly workerBits: number;
   private readonly parksW: number;
   private readonly routedW: number;
   private readonly runW: number;
@@ -151,7 +151,6 @@ class WorkerLoop {
     this.stateW = mem.stateWord;
     this.spinMs = L.spinMicros / 1000;
     this.asyncLimit = L.asyncLimit;
-    this.workerBits = w << TK_WORKER_SHIFT;
     this.parksW = mem.workerWord(w, W_PARKS);
     this.routedW = mem.workerWord(w, W_ROUTED_HEAVY);
     this.runW = mem.workerWord(w, 0);
@@ -277,9 +276,7 @@ class WorkerLoop {
     const gen = i32[cell + C_GEN]!;
     const deadlineMs = i32[cell + C_DEADLINE]!;
     // Step 2: PENDING -> RUNNING, or it was retracted (or started by a dead predecessor).
-    const base = gen << TK_GEN_SHIFT;
-    const tw = this.mem.tokenWord(att, t);
-    if (Atomics.compareExchange(i32, tw, base | TK_PENDING, base | this.workerBits | TK_RUNNING) !== (base | TK_PENDING)) {
+    if (!claimRun(i32, this.mem.tokenWord(att, t), gen, this.w)) {
       this.codec.discard(cell, att);
       this.release(pos);
       return;
@@ -412,8 +409,7 @@ class WorkerLoop {
     }
     // Validate. A retired slot (supervisor: W_FAILED, then head moved back) is never a victim.
     if (((p - Atomics.add(i32, v.headWord, 0)) | 0) < 0 || Atomics.load(i32, failedW) !== 0) return STEAL_STOP;
-    const base = gen << TK_GEN_SHIFT;
-    if (Atomics.compareExchange(i32, this.mem.tokenWord(att, t), base | TK_PENDING, base | this.workerBits | TK_RUNNING) !== (base | TK_PENDING)) {
+    if (!claimRun(i32, this.mem.tokenWord(att, t), gen, this.w)) {
       return STEAL_SKIP; // started (by its worker or by us), or retracted
     }
     i32[this.stolenW]!++;
@@ -463,8 +459,7 @@ class WorkerLoop {
   private sweepAsync(): void {
     const i32 = this.i32;
     for (const job of this.asyncJobs) {
-      const running = (job.gen << TK_GEN_SHIFT) | this.workerBits | TK_RUNNING;
-      if (Atomics.load(i32, this.mem.tokenWord(job.att, job.t)) !== running) this.finishAsync(job, -1, undefined);
+      if (!isRunningOn(i32, this.mem.tokenWord(job.att, job.t), job.gen, this.w)) this.finishAsync(job, -1, undefined);
     }
   }
 
@@ -527,8 +522,7 @@ class WorkerLoop {
       Atomics.store(i32, this.windowW, 0);
       Atomics.wait(i32, this.freezeW, 1, 5);
     }
-    const running = (gen << TK_GEN_SHIFT) | this.workerBits | TK_RUNNING;
-    if (Atomics.compareExchange(i32, this.mem.tokenWord(att, t), running, (gen << TK_GEN_SHIFT) | this.workerBits | TK_DONE) !== running) {
+    if (!markDone(i32, this.mem.tokenWord(att, t), gen, this.w)) {
       Atomics.store(i32, this.windowW, 0); // abandoned meanwhile: drop the result
       this.codec.abandon();
       return;
@@ -568,8 +562,8 @@ class WorkerLoop {
     for (let i = 0; i < n; i++) {
       // As a producer would (producer.ts, admit step 5), with every other task under a deadline.
       const t = i & mask;
-      const gen = (i >>> 6) & TK_GEN_MASK;
-      Atomics.store(i32, mem.tokenWord(0, t), (gen << TK_GEN_SHIFT) | TK_PENDING);
+      const gen = (i >>> 6) & TK_GEN_MAX;
+      markPending(i32, mem.tokenWord(0, t), gen);
       submitter.prepare(TRAINING[i % TRAINING.length]);
       const pos = ring.claim();
       const cell = ring.cellWord(pos);

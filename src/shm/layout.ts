@@ -199,33 +199,9 @@ export const A_CLOSING = 2;
 export const A_CLAIMING = 3;
 
 // ---- stats (per attachment, per producer; single writer: the attachment's thread) ----
-/**
- * Why a submit was rejected, by index (the R_* codes of admission/gate.ts are these indices).
- * Capacity reasons (the first five) pass with time: retry, or rt.run waits. The others do not:
- *   rate            the producer's bucket is empty
- *   producer-slots  the producer has `slots` tasks admitted and unresolved
- *   global-slots    the runtime has `globalSlots` tasks admitted and unresolved
- *   ring-full       every ring the task may use is full
- *   arena-full      the submitting thread's spill arena has no room for this payload right now
- *   no-workers      every worker slot the task may use was retired (it kept dying)
- *   draining        drain() or close() began
- *   closed          the runtime is closed
- */
-export const REJECT_REASONS = [
-  'rate', 'producer-slots', 'global-slots', 'ring-full', 'arena-full', 'no-workers', 'draining', 'closed',
-] as const;
-export type RejectReason = (typeof REJECT_REASONS)[number];
-/** Reasons that pass with time (a retry may be admitted). */
-export const CAPACITY_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>(['rate', 'producer-slots', 'global-slots', 'ring-full', 'arena-full']);
-export const OUTCOMES = ['fulfilled', 'rejected', 'retracted', 'abandoned'] as const;
-export type Outcome = (typeof OUTCOMES)[number];
-
-export const S_ADMITTED = 0;
-/** + reason index: one counter per REJECT_REASONS entry. */
-export const S_REJECTED = 1;
-/** + outcome index: one counter per OUTCOMES entry, after the rejection counters. */
-export const S_RESOLVED = S_REJECTED + REJECT_REASONS.length;
-if (S_RESOLVED + OUTCOMES.length > STAT_WORDS) throw new Error('sluice: the stats block is too small for the reasons and outcomes');
+// STAT_WORDS words each at statWord(a, p, field); the fields (admitted, one counter per
+// rejection reason, one per outcome) are admission/reasons.ts's S_* offsets, which checks that
+// they fit.
 
 // ---- cells (relative to the cell's first word) ----
 /** Publication word: pos + 1 once the cell for position pos is readable. Written by its claimer. */
@@ -255,27 +231,7 @@ export const CF_WEIGHT_SHIFT = 27;
 export const CF_WEIGHT_MASK = 3 << CF_WEIGHT_SHIFT;
 
 // ---- token state word (per attachment table) ----
-/**
- *   31                       11 10        3 2     0
- *   +---------------------------+-----------+------+
- *   |        generation         |  worker   | state|
- *   +---------------------------+-----------+------+
- *
- * The owner thread writes FREE -> PENDING at submit and back to FREE (next generation) at
- * resolve. PENDING -> RUNNING is the worker's CAS; PENDING -> RETRACTED the canceller's CAS:
- * exactly one of them wins, which is how "never started" and "started" stay distinguishable.
- */
-export const TK_FREE = 0;
-export const TK_PENDING = 1;
-export const TK_RUNNING = 2;
-export const TK_RETRACTED = 3;
-export const TK_DONE = 4;
-export const TK_ABANDONED = 5;
-export const TK_STATE_MASK = 7;
-export const TK_WORKER_SHIFT = 3;
-export const TK_WORKER_MASK = 0xff << TK_WORKER_SHIFT;
-export const TK_GEN_SHIFT = 11;
-export const TK_GEN_MASK = 0x1fffff; // 21 bits
+// One word per token index at tokenWord(a, t); its bits and transitions: words/token.ts.
 
 export interface LayoutConfig {
   workers: number;
