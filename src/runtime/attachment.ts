@@ -14,11 +14,14 @@
  *   4. No tokens outstanding: stop; nothing runs and nothing keeps the process alive.
  */
 import {
-  A_ACTIVE, A_CLAIMING, A_FREE, H_HOOKS, A_HEAD, A_START, A_STATE, A_THREAD_ID, A_TID, A_WAKER, A_WINDOW, C_ATT,
-  C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_RETRYABLE, CF_TOMBSTONE, CF_WEIGHT_SHIFT, Memory, P_PACKED,
+  A_HEAD, A_START, A_STATE, A_THREAD_ID, A_TID, A_WAKER, A_WINDOW, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, H_HOOKS, Memory, P_PACKED,
   W_CPU_MASK, W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_TOKEN, W_WAKER,
 } from '../shm/layout.js';
+import { CF_RETRYABLE, CF_TOMBSTONE, lowOf } from '../shm/words/cell.js';
+import { writeSubmission } from './cells.js';
+import { activate as activateAttachment, claim as claimAttachment } from '../shm/words/attachment.js';
 import { RING_FULL } from '../shm/ring.js';
+import { ThreadWindow } from '../shm/window.js';
 import { forceFree, free, loadState, markPending, nextGen, retract } from '../shm/words/token.js';
 import { route, type RouteView } from './routing.js';
 import { currentThreadIdentity } from './liveness.js';
@@ -53,9 +56,8 @@ export class Attachment {
   /** This thread's completion ring (it is the only consumer). */
   readonly completions: Ring;
   readonly codec: Codec;
-  readonly windowW: number;
-  readonly freezeW: number;
-  private windowDepth = 0;
+  /** This thread's window (docs/design.md 4.10; shm/window.ts). */
+  readonly window: ThreadWindow;
   /** Test-only pause points enabled (runtime/hooks.ts). */
   readonly hooks: boolean;
   /** Preference chains by weight (set by the runtime handle; used to re-route retries). */
@@ -177,8 +179,7 @@ export class Attachment {
       mem.compRingByte(index), L.tokenCapacity,
     );
     this.codec = new Codec(mem, index);
-    this.windowW = mem.attachWord(index, A_WINDOW);
-    this.freezeW = mem.freezeWord;
+    this.window = new ThreadWindow(mem.i32, mem.attachWord(index, A_WINDOW), mem.freezeWord);
     this.hooks = mem.i32[H_HOOKS] === 1;
     this.stateW = mem.stateWord;
     this.globalW = mem.globalWord;
@@ -219,12 +220,12 @@ export class Attachment {
    */
   static claimSlot(mem: Memory): number {
     for (let a = 1; a < mem.layout.maxAttachments; a++) {
-      if (Atomics.compareExchange(mem.i32, mem.attachWord(a, A_STATE), A_FREE, A_CLAIMING) !== A_FREE) continue;
+      if (!claimAttachment(mem.i32, mem.attachWord(a, A_STATE))) continue;
       const me = currentThreadIdentity();
       Atomics.store(mem.i32, mem.attachWord(a, A_START), me.start);
       Atomics.store(mem.i32, mem.attachWord(a, A_TID), me.tid);
       Atomics.store(mem.i32, mem.attachWord(a, A_WINDOW), 0);
-      Atomics.store(mem.i32, mem.attachWord(a, A_STATE), A_ACTIVE);
+      activateAttachment(mem.i32, mem.attachWord(a, A_STATE));
       return a;
     }
     return -1;
@@ -232,25 +233,10 @@ export class Attachment {
 
   tokenWordOf(t: number): number { return this.mem.tokenWord(this.index, t); }
 
-  /**
-   * Enter this thread's window (docs/design.md 4.10): store the window flag, then read the
-   * freeze word. Frozen: leave, wait for the supervisor to finish (microseconds), retry.
-   * Nested windows count; only the outermost stores the flag.
-   */
-  enterWindow(): void {
-    if (this.windowDepth++ > 0) return;
-    const i32 = this.i32;
-    for (;;) {
-      Atomics.store(i32, this.windowW, 1);
-      if (Atomics.load(i32, this.freezeW) === 0) return;
-      Atomics.store(i32, this.windowW, 0);
-      Atomics.wait(i32, this.freezeW, 1, 5);
-    }
-  }
+  /** Enter this thread's window (docs/design.md 4.10, thread side: shm/window.ts). Nested windows count. */
+  enterWindow(): void { this.window.enter(); }
 
-  leaveWindow(): void {
-    if (--this.windowDepth === 0) Atomics.store(this.i32, this.windowW, 0);
-  }
+  leaveWindow(): void { this.window.leave(); }
 
   // ---- submit side (called by Producer.submit after admission) ----
 
@@ -340,7 +326,7 @@ export class Attachment {
       const t = i32[cell + C_TOKEN]!;
       const gen = i32[cell + C_GEN]!;
       const worker = i32[cell + C_PRODUCER]!;
-      let outcome = kind & 0xffff;
+      let outcome = lowOf(kind);
       let value: unknown;
       if (kind & CF_TOMBSTONE) {
         outcome = -1;
@@ -452,15 +438,7 @@ export class Attachment {
       const gen = (this.gens[t] = nextGen(token._gen));
       token._gen = gen;
       markPending(this.i32, this.tokenWordOf(t), gen);
-      const cell = ring.cellWord(pos);
-      this.codec.write(cell, task.id | (task.weightIndex << CF_WEIGHT_SHIFT));
-      const i32 = this.i32;
-      i32[cell + C_ATT] = this.index;
-      i32[cell + C_TOKEN] = t;
-      i32[cell + C_GEN] = gen;
-      i32[cell + C_PRODUCER] = token._producer;
-      i32[cell + C_DEADLINE] = token._deadlineMs;
-      ring.publish(pos);
+      writeSubmission(ring, pos, this.codec, task.id, task.weightIndex, this.index, t, gen, token._producer, token._deadlineMs);
     } finally {
       this.leaveWindow();
     }

@@ -22,12 +22,12 @@
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import {
-  A_ACTIVE, A_CLOSING, A_FREE, A_HEAD, A_START, A_STATE, A_TID, A_WAKER, A_WINDOW, C_ATT, C_GEN, C_KIND,
-  C_PRODUCER, C_SPILL, C_TOKEN, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, Memory, P_PACKED,
-  W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE,
-  W_ASYNC_INFLIGHT, W_BEAT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, RT_CLOSED,
+  A_HEAD, A_START, A_STATE, A_TID, A_WAKER, A_WINDOW, C_ATT, C_GEN, C_KIND, C_PRODUCER, C_SPILL, C_TOKEN, Memory, P_PACKED, W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE, W_ASYNC_INFLIGHT, W_BEAT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, RT_CLOSED,
 } from '../shm/layout.js';
+import { CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, lowOf } from '../shm/words/cell.js';
+import { close as closeAttachment, isActive, isFree, release as releaseAttachment } from '../shm/words/attachment.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
+import { freeze, inWindow, unfreeze } from '../shm/window.js';
 import {
   TK_ABANDONED, TK_DONE, TK_FREE, TK_PENDING, TK_RETRACTED, TK_RUNNING, abandonRunning, free, genOf, retract, settleAbandoned,
   stateOf, workerOf,
@@ -39,12 +39,14 @@ import { releaseSlots } from '../admission/gate.js';
 import { MonotonicClock } from '../admission/clock.js';
 import { Codec } from './codec.js';
 import { O_ABANDONED, O_RETRACTED } from '../admission/outcomes.js';
-import { inflightOf } from '../admission/gate.js';
+import { inflightOf, withInflight } from '../shm/words/gate.js';
 import { S_ADMITTED, S_RESOLVED } from '../admission/reasons.js';
 import { OUTCOMES } from '../admission/outcomes.js';
 import { threadAlive } from './liveness.js';
 import type { WorkerData } from './worker.js';
-import { writeCompletion } from './worker.js';
+import { clipReason, writeCompletion } from './cells.js';
+
+export { clipReason };
 
 export interface SupervisorOptions {
   /** Passed to each worker thread (heap limits: a task that exceeds them kills its worker only). */
@@ -67,7 +69,6 @@ interface Ending { reason: string; retryable: boolean }
 
 const LIVENESS_EVERY = 10; // watchdog ticks between liveness checks of attached threads (a guess: ~100 ms)
 const IDLE_TICK_MS = 250; // watchdog period when nothing runs (a guess: idle cost vs. first look at a new deadline)
-const MAX_REASON = 90; // UTF-8 bytes: a reason always fits a cell inline (92 bytes; clipReason)
 
 /** Supervisors of the runtimes this thread started and has not closed (module state is per thread). */
 const openSupervisors = new Set<Supervisor>();
@@ -305,33 +306,31 @@ export class Supervisor {
    * if a live thread stays inside one for a second: the caller retries later.
    */
   private freeze(): boolean {
-    const i32 = this.i32;
-    Atomics.store(i32, this.mem.freezeWord, 1);
-    const until = performance.now() + 1000;
-    const nap = new Int32Array(new SharedArrayBuffer(4));
-    for (;;) {
-      let busy = false;
-      for (let a = 1; a < this.L.maxAttachments && !busy; a++) {
-        if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_ACTIVE) continue;
-        if (Atomics.load(i32, this.mem.attachWord(a, A_WINDOW)) === 0) continue;
-        busy = threadAlive(this.identity(a)) !== false;
-      }
-      for (let w = 0; w < this.L.workers && !busy; w++) {
-        busy = this.workers[w] !== null && Atomics.load(i32, this.mem.workerWord(w, W_WINDOW)) === 1;
-      }
-      if (!busy) return true;
-      if (performance.now() > until) {
-        this.unfreeze();
-        return false;
-      }
-      Atomics.wait(nap, 0, 0, 0.05);
-    }
+    return freeze(this.i32, this.mem.freezeWord, this.liveInWindow);
   }
 
   private unfreeze(): void {
-    Atomics.store(this.i32, this.mem.freezeWord, 0);
-    Atomics.notify(this.i32, this.mem.freezeWord);
+    unfreeze(this.i32, this.mem.freezeWord);
   }
+
+  /**
+   * The freeze's liveness predicate: some live thread is inside its window. An attachment counts
+   * when ACTIVE, its flag set and its thread not known dead (a dead owner's flag may stay set);
+   * a worker when its thread object exists (a dead worker's slot is null until respawned).
+   * Attachment 0 is this thread, never inside a window while it freezes.
+   */
+  private readonly liveInWindow = (): boolean => {
+    const i32 = this.i32;
+    for (let a = 1; a < this.L.maxAttachments; a++) {
+      if (!isActive(i32, this.mem.attachWord(a, A_STATE))) continue;
+      if (!inWindow(i32, this.mem.attachWord(a, A_WINDOW))) continue;
+      if (threadAlive(this.identity(a)) !== false) return true;
+    }
+    for (let w = 0; w < this.L.workers; w++) {
+      if (this.workers[w] !== null && inWindow(i32, this.mem.workerWord(w, W_WINDOW))) return true;
+    }
+    return false;
+  };
 
   private identity(a: number): { tid: number; start: number } {
     return { tid: Atomics.load(this.i32, this.mem.attachWord(a, A_TID)), start: Atomics.load(this.i32, this.mem.attachWord(a, A_START)) };
@@ -373,7 +372,7 @@ export class Supervisor {
     const dead = new Set(deadWorkers);
     const closing = new Set(deadAtts);
     for (let a = 0; a < L.maxAttachments; a++) {
-      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) === A_FREE) continue;
+      if (isFree(i32, this.mem.attachWord(a, A_STATE))) continue;
       for (let t = 0; t < L.tokenCapacity; t++) {
         const tw = this.mem.tokenWord(a, t);
         const word = Atomics.load(i32, tw);
@@ -430,7 +429,7 @@ export class Supervisor {
       for (;;) {
         const old = Atomics.load(i32, pw);
         if (inflightOf(old) === inflight[p]) break;
-        if (Atomics.compareExchange(i32, pw, old, ((old & ~0xffff) | inflight[p]!) | 0) === old) break;
+        if (Atomics.compareExchange(i32, pw, old, withInflight(old, inflight[p]!)) === old) break;
       }
     }
   }
@@ -445,7 +444,7 @@ export class Supervisor {
   resolveOrphans(): void {
     const i32 = this.i32;
     for (let a = 1; a < this.L.maxAttachments; a++) {
-      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_ACTIVE) continue;
+      if (!isActive(i32, this.mem.attachWord(a, A_STATE))) continue;
       for (let t = 0; t < this.L.tokenCapacity; t++) {
         const tw = this.mem.tokenWord(a, t);
         const word = Atomics.load(i32, tw);
@@ -516,8 +515,7 @@ export class Supervisor {
       const p = ring.claim();
       if (p === RING_FULL) return false; // the ring holds a tombstone or a duplicate: retry next tick
       this.codec.prepare(clipReason(reason), 'reason'); // inline: never spills, never PREPARE_FULL
-      writeCompletion(this.i32, ring.cellWord(p), this.codec, outcome, a, t, gen, w, retryable ? CF_RETRYABLE : 0);
-      ring.publish(p);
+      writeCompletion(ring, p, this.codec, outcome, a, t, gen, w, retryable ? CF_RETRYABLE : 0);
       wake(this.i32, this.mem.attachWord(a, A_WAKER));
       return true;
     };
@@ -564,7 +562,7 @@ export class Supervisor {
       if (Atomics.load(i32, base + W_ASYNC_INFLIGHT) !== 0 || Atomics.load(i32, base + W_WAKER) !== WAKER_PARKED) return true;
     }
     for (let a = 1; a < this.L.maxAttachments; a++) {
-      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_FREE) return true;
+      if (!isFree(i32, this.mem.attachWord(a, A_STATE))) return true;
     }
     return false;
   }
@@ -656,7 +654,7 @@ export class Supervisor {
   checkAttachments(): void {
     const i32 = this.i32;
     for (let a = 1; a < this.L.maxAttachments; a++) {
-      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_ACTIVE) continue;
+      if (!isActive(i32, this.mem.attachWord(a, A_STATE))) continue;
       const id = { tid: Atomics.load(i32, this.mem.attachWord(a, A_TID)), start: Atomics.load(i32, this.mem.attachWord(a, A_START)) };
       if (threadAlive(id) === false) this.recoverAttachment(a);
     }
@@ -674,7 +672,7 @@ export class Supervisor {
    */
   recoverAttachment(a: number): void {
     const i32 = this.i32;
-    if (Atomics.compareExchange(i32, this.mem.attachWord(a, A_STATE), A_ACTIVE, A_CLOSING) !== A_ACTIVE) return;
+    if (!closeAttachment(i32, this.mem.attachWord(a, A_STATE))) return;
     const run = (): boolean => {
       if (!this.freeze()) return false;
       try {
@@ -709,7 +707,7 @@ export class Supervisor {
       free(i32, tw); // with the release below: the supervisor never runs inside a freeze here
       const p = i32[this.mem.tokenMetaWord(a, t)]!;
       releaseSlots(i32, this.mem.producerWord(p, P_PACKED), this.mem.globalWord);
-      i32[this.mem.statWord(a, p, S_RESOLVED + (kind & 0xffff))]!++;
+      i32[this.mem.statWord(a, p, S_RESOLVED + lowOf(kind))]!++;
     }
     for (let t = 0; t < this.L.tokenCapacity; t++) {
       if (Atomics.load(i32, this.mem.tokenWord(a, t)) !== TK_FREE) return false;
@@ -730,7 +728,7 @@ export class Supervisor {
       });
     }
     arenaScavenge(this.mem, a, referenced);
-    Atomics.store(i32, this.mem.attachWord(a, A_STATE), A_FREE);
+    releaseAttachment(i32, this.mem.attachWord(a, A_STATE));
     return true;
   }
 }
@@ -768,21 +766,4 @@ function unrefStdio(stream: NodeJS.ReadableStream): void {
 
 function key(a: number, t: number, gen: number): number {
   return (a * 0x10000 + t) * 0x200000 + gen; // < 2^53: a < 256, t < 2^16, gen < 2^21
-}
-
-/**
- * A reason cut to at most MAX_REASON UTF-8 bytes at a character boundary, so it always travels
- * inline in a completion cell (the supervisor never spills: it has no arena of its own).
- */
-export function clipReason(reason: string): string {
-  let bytes = 0;
-  let end = 0;
-  for (const ch of reason) {
-    const cp = ch.codePointAt(0)!;
-    const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-    if (bytes + n > MAX_REASON) break;
-    bytes += n;
-    end += ch.length;
-  }
-  return reason.slice(0, end).toWellFormed();
 }
