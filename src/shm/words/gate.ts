@@ -15,7 +15,10 @@
  *   - the refill winner (CAS: add earned tokens, capped at burst; admission/gate.ts refill);
  *   - the supervisor, under a freeze, recounting in flight from the token words (reconcile).
  * The transitions themselves are the gate's protocol (admission/gate.ts, design 4.1 steps 2-3),
- * which takes guesses and limits; this file owns the bits.
+ * which takes guesses and limits; this file owns the bits. One other reader/writer knows them:
+ * the WebAssembly fast path (admission/wasm-gate.ts) has the shift 16 and the 0xffff mask in its
+ * bytecode; test/admission/bucket.test.ts checks that it decides and writes exactly what the
+ * JavaScript steps do.
  */
 
 export const GATE_TOKENS_SHIFT = 16;
