@@ -10,7 +10,9 @@ import { createRequire } from 'node:module';
 import { createHash, randomFillSync } from 'node:crypto';
 import { types } from 'node:util';
 import {
-  A_STATE, BLOCK_BYTES, DIGEST_WORDS, H_DIGEST, H_INSTANCE, H_PROBE, H_TASK_COUNT, H_WORKERS, Memory, readLayout, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT, W_CPU_MASK, W_EXECUTED, W_FAILED, W_PARKS, W_RESTARTS, W_ROUTED_HEAVY, W_ROUTED_LIGHT, W_ROUTED_MEDIUM, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
+  A_STATE, BLOCK_BYTES, DIGEST_WORDS, H_DIGEST, H_INSTANCE, H_PROBE, H_TASK_COUNT, H_WORKERS, Memory, readLayout, RT_CLOSED,
+  RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT, W_CPU_MASK, W_EXECUTED, W_FAILED, W_PARKS, W_RESTARTS, W_ROUTED_HEAVY, W_ROUTED_LIGHT,
+  W_ROUTED_MEDIUM, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
 import { activate as activateAttachment, release as releaseAttachment } from '../shm/words/attachment.js';
 import { wake, WAKER_PARKED } from '../shm/waker.js';

@@ -22,7 +22,9 @@
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import {
-  A_HEAD, A_START, A_STATE, A_TID, A_WAKER, A_WINDOW, C_ATT, C_GEN, C_KIND, C_PRODUCER, C_SPILL, C_TOKEN, Memory, P_PACKED, W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE, W_ASYNC_INFLIGHT, W_BEAT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, RT_CLOSED,
+  A_HEAD, A_START, A_STATE, A_TID, A_WAKER, A_WINDOW, C_ATT, C_GEN, C_KIND, C_PRODUCER, C_SPILL, C_TOKEN, Memory, P_PACKED,
+  W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE, W_ASYNC_INFLIGHT, W_BEAT,
+  W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, RT_CLOSED,
 } from '../shm/layout.js';
 import { CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, lowOf } from '../shm/words/cell.js';
 import { close as closeAttachment, isActive, isFree, release as releaseAttachment } from '../shm/words/attachment.js';
