@@ -1,6 +1,7 @@
 // Lifecycle edges (issue 16, classes 4, 5, 8): each case runs in a child process, where a hang
 // or a failure to exit IS the failure (spawnSync's timeout, or the test's).
 import { spawn, spawnSync } from 'node:child_process';
+import { runChild } from './helpers/child.js';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,39 +11,39 @@ import { describe, expect, it } from 'vitest';
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/lifecycle/${name}`, import.meta.url));
 
 /** Run a fixture to its end; it must exit by itself with status 0 (no process.exit in the fixtures). */
-function runToExit(name: string, ...args: string[]): Array<Record<string, unknown>> {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fixture(name), ...args], { encoding: 'utf8', timeout: 60_000 });
+async function runToExit(name: string, ...args: string[]): Promise<Array<Record<string, unknown>>> {
+  const r = await runChild(process.execPath, ['--import', 'tsx', fixture(name), ...args], { timeout: 60_000 });
   expect(r.signal, `${name} ${args.join(' ')} did not exit by itself\n${r.stdout}\n${r.stderr}`).toBeNull();
   expect(r.status, r.stderr).toBe(0);
   return r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('a process that forgets close()', () => {
-  it('exits by itself when the runtime is idle (nothing outstanding)', () => {
-    expect(runToExit('forget-close.ts', 'idle')).toEqual([{ value: 2 }, { exit: true, inFlight: 0 }]);
+  it('exits by itself when the runtime is idle (nothing outstanding)', async () => {
+    expect(await runToExit('forget-close.ts', 'idle')).toEqual([{ value: 2 }, { exit: true, inFlight: 0 }]);
   });
 
   for (const mode of ['token', 'callback', 'run']) {
-    it(`stays alive while a task is outstanding (${mode}), then exits once it resolved`, () => {
+    it(`stays alive while a task is outstanding (${mode}), then exits once it resolved`, async () => {
       // The value line proves the process lived until the task resolved; the exit line that it then ended.
-      expect(runToExit('forget-close.ts', mode)).toEqual([{ value: 300 }, { exit: true, inFlight: 0 }]);
+      expect(await runToExit('forget-close.ts', mode)).toEqual([{ value: 300 }, { exit: true, inFlight: 0 }]);
     });
   }
 
-  it('exits by itself after an attached thread used the runtime and ended without closing its handle', () => {
-    expect(runToExit('forget-close.ts', 'attached')).toEqual([{ value: 42 }, { exit: true, inFlight: 0 }]);
+  it('exits by itself after an attached thread used the runtime and ended without closing its handle', async () => {
+    expect(await runToExit('forget-close.ts', 'attached')).toEqual([{ value: 42 }, { exit: true, inFlight: 0 }]);
   });
 
-  it("the starting thread's close() completes an attached thread's tokens no worker will (running: abandoned; queued: retracted), so that thread and the process end", () => {
-    expect(runToExit('forget-close.ts', 'orphan')).toEqual([
+  it("the starting thread's close() completes an attached thread's tokens no worker will (running: abandoned; queued: retracted), so that thread and the process end", async () => {
+    expect(await runToExit('forget-close.ts', 'orphan')).toEqual([
       { closed: true },
       { results: ['abandoned: AbandonedError', 'retracted: RetractedError'], callback: 'RetractedError' },
       { exit: true, inFlight: 0 },
     ]);
   });
 
-  it("an attached close({ timeoutMs }) returns with a task still running: the queued one is retracted, the running one keeps its token and slot until it resolves", () => {
-    expect(runToExit('forget-close.ts', 'detach-timeout')).toEqual([
+  it("an attached close({ timeoutMs }) returns with a task still running: the queued one is retracted, the running one keeps its token and slot until it resolves", async () => {
+    expect(await runToExit('forget-close.ts', 'detach-timeout')).toEqual([
       { closed: true, pending: 'retracted', running: 'running', inFlight: 1 },
       { mainClosed: true },
       { running: 'abandoned: AbandonedError' }, // completed by the starting thread's close (resolveOrphans)
@@ -50,8 +51,8 @@ describe('a process that forgets close()', () => {
     ]);
   });
 
-  it('await using closes the runtime when the block ends', () => {
-    expect(runToExit('dispose.ts')).toEqual([
+  it('await using closes the runtime when the block ends', async () => {
+    expect(await runToExit('dispose.ts')).toEqual([
       { inside: 'running' },
       { value: 2, after: 'closed', submit: { admitted: false, reason: 'closed' } },
     ]);
@@ -60,8 +61,8 @@ describe('a process that forgets close()', () => {
 
 describe('Runtime.start that cannot finish rejects, tears down everything, and the process exits', () => {
   type Out = { name: string; code: string; message: string; cause: string | null; before: unknown; after: unknown };
-  const run = (mode: string): Out => {
-    const lines = runToExit('start-fails.ts', mode);
+  const run = async (mode: string): Promise<Out> => {
+    const lines = await runToExit('start-fails.ts', mode);
     expect(lines).toHaveLength(1);
     const out = lines[0] as Out;
     // Nothing leaked: the same file descriptors and threads as before the failed start.
@@ -69,9 +70,9 @@ describe('Runtime.start that cannot finish rejects, tears down everything, and t
     return out;
   };
 
-  it('a top-level await that never settles: WorkerStartError after startTimeoutMs, naming the likely cause', () => {
+  it('a top-level await that never settles: WorkerStartError after startTimeoutMs, naming the likely cause', async () => {
     for (const mode of ['timeout', 'never']) {
-      const out = run(mode);
+      const out = await run(mode);
       expect(out.name).toBe('WorkerStartError');
       expect(out.code).toBe('ERR_SLUICE_WORKER_START');
       // With nothing else in its event loop the worker may end by itself first: said so, not a timeout.
@@ -80,23 +81,23 @@ describe('Runtime.start that cannot finish rejects, tears down everything, and t
     }
   });
 
-  it('startTimeoutMs: 1 (4 times): workers cut off while they load are let finish loading sluice first, so no fd leaks', () => {
-    expect(run('instant')).toMatchObject({ name: 'WorkerStartError', message: expect.stringMatching(/within 1 ms/) });
+  it('startTimeoutMs: 1 (4 times): workers cut off while they load are let finish loading sluice first, so no fd leaks', async () => {
+    expect(await run('instant')).toMatchObject({ name: 'WorkerStartError', message: expect.stringMatching(/within 1 ms/) });
   });
 
-  it('a signal that aborts while the workers load: AbortedError whose cause is the reason', () => {
-    const out = run('abort');
+  it('a signal that aborts while the workers load: AbortedError whose cause is the reason', async () => {
+    const out = await run('abort');
     expect(out).toMatchObject({ name: 'AbortedError', code: 'ERR_SLUICE_ABORTED', cause: 'stop starting' });
   });
 
-  it('an already-aborted signal: AbortedError at once', () => {
-    const out = run('aborted');
+  it('an already-aborted signal: AbortedError at once', async () => {
+    const out = await run('aborted');
     expect(out).toMatchObject({ name: 'AbortedError', code: 'ERR_SLUICE_ABORTED', cause: 'aborted before start' });
   });
 
-  it('a module that throws at import or has a syntax error (3 workers, 4 times): WorkerStartError, no fd or thread leaked', () => {
-    expect(run('throws')).toMatchObject({ name: 'WorkerStartError', cause: expect.stringContaining('this task module throws at import') });
-    expect(run('syntax')).toMatchObject({ name: 'WorkerStartError', message: expect.stringMatching(/could not start/) });
+  it('a module that throws at import or has a syntax error (3 workers, 4 times): WorkerStartError, no fd or thread leaked', async () => {
+    expect(await run('throws')).toMatchObject({ name: 'WorkerStartError', cause: expect.stringContaining('this task module throws at import') });
+    expect(await run('syntax')).toMatchObject({ name: 'WorkerStartError', message: expect.stringMatching(/could not start/) });
   });
 });
 
@@ -148,8 +149,8 @@ describe('Runtime.attach is transactional; an attached handle drains and closes 
     attached: Record<string, unknown>; mainDuringAttachedDrain: unknown[]; mainAfter: number; state: string;
   };
   let out: Out;
-  it('a failed attach leaks nothing: a hostile clock is refused before any slot is claimed; no fd or thread is left behind', () => {
-    const lines = runToExit('attach-fails.ts');
+  it('a failed attach leaks nothing: a hostile clock is refused before any slot is claimed; no fd or thread is left behind', async () => {
+    const lines = await runToExit('attach-fails.ts');
     out = lines[0] as unknown as Out;
     expect(out.afterClaim).toMatch(/^ConfigError: Runtime\.attach: reading clock\.\w+ threw/); // checked before Attachment.claimSlot...
     expect(out.again).toBe('attached'); // ...and the slot is free again (maxAttachments: 2, so the only one)
@@ -158,7 +159,7 @@ describe('Runtime.attach is transactional; an attached handle drains and closes 
     expect(out.after).toEqual(out.before);
   });
 
-  it("an attached drain() rejects only that handle's submits ('draining', rt.run too) and waits for its own tokens; close() then detaches", () => {
+  it("an attached drain() rejects only that handle's submits ('draining', rt.run too) and waits for its own tokens; close() then detaches", async () => {
     expect(out.attached).toEqual({
       duringDrain: { admitted: false, reason: 'draining' },
       runDuringDrain: 'RejectedError: draining',

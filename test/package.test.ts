@@ -5,7 +5,8 @@
 // in rt.affinity.reason, a command that works from the user's project; that command then works.
 //
 // Slow-ish (npm pack runs cargo and tsc; two installs; one cargo build): ~30-60 s here.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { runChild, type ChildResult } from './helpers/child.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -35,17 +36,17 @@ function pathWithoutCargo(): string {
   return (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '' && !existsSync(join(d, 'cargo'))).join(delimiter);
 }
 
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): SpawnSyncReturns<string> {
-  return spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: TIMEOUT, maxBuffer: 64 * 1024 * 1024 });
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<ChildResult> {
+  return runChild(cmd, args, { cwd, env, timeout: TIMEOUT });
 }
 
-function expectOk(r: SpawnSyncReturns<string>, what: string): void {
+function expectOk(r: ChildResult, what: string): void {
   expect(r.error, what).toBeUndefined();
   expect(r.status, `${what}\n${r.stdout}\n${r.stderr}`).toBe(0);
 }
 
 /** The lines our scripts print (install warning, build notice). */
-function sluiceLines(r: SpawnSyncReturns<string>): string[] {
+function sluiceLines(r: ChildResult): string[] {
   return `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.startsWith('[sluice]'));
 }
 
@@ -74,28 +75,28 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
   let packOutput = '';
 
   /** A scratch project (type module) with the tarball installed offline; returns its directory. */
-  function scratch(name: string, tgz: string, env: NodeJS.ProcessEnv): { app: string; install: SpawnSyncReturns<string> } {
+  async function scratch(name: string, tgz: string, env: NodeJS.ProcessEnv): Promise<{ app: string; install: ChildResult }> {
     const app = join(dir, name);
     mkdirSync(app);
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }));
     writeFileSync(join(app, 'tasks.mjs'), TASKS);
     writeFileSync(join(app, 'run.mjs'), SCRIPT);
-    const install = run('npm', ['install', tgz, '--offline', '--no-audit', '--no-fund', '--foreground-scripts', '--cache', join(dir, 'npm-cache')], app, env);
+    const install = await run('npm', ['install', tgz, '--offline', '--no-audit', '--no-fund', '--foreground-scripts', '--cache', join(dir, 'npm-cache')], app, env);
     expectOk(install, `npm install in ${name}`);
     return { app, install };
   }
 
-  function runScript(app: string, env: NodeJS.ProcessEnv): Report {
-    const r = run(process.execPath, ['run.mjs'], app, env);
+  async function runScript(app: string, env: NodeJS.ProcessEnv): Promise<Report> {
+    const r = await run(process.execPath, ['run.mjs'], app, env);
     expectOk(r, `node run.mjs in ${app}`);
     return JSON.parse(r.stdout) as Report;
   }
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-package-'));
     // Without cargo this machine cannot build the prebuilt: pack the way a dev pack would.
     const env = cleanEnv(hasCargo ? {} : { SLUICE_PACK_WITHOUT_NATIVE: '1' });
-    const r = run('npm', ['pack', '--json', '--pack-destination', dir], root, env);
+    const r = await run('npm', ['pack', '--json', '--pack-destination', dir], root, env);
     expectOk(r, 'npm pack');
     packOutput = `${r.stdout}\n${r.stderr}`;
     // The scripts' own lines come first on stdout; the JSON array starts on a line of its own.
@@ -109,7 +110,7 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the tarball: the prebuilt for this platform, dist/, the crate sources and the build script; no tests, benchmarks or sources', () => {
+  it('the tarball: the prebuilt for this platform, dist/, the crate sources and the build script; no tests, benchmarks or sources', async () => {
     if (process.arch === 'x64' && glibc) expect(triple).toBe('linux-x64-gnu');
     expect(existsSync(tarball)).toBe(true);
     const expected = [
@@ -127,8 +128,8 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     if (hasCargo) expect(packOutput).toContain(`native/sluice-native.${triple}.node`); // prepack built it
   });
 
-  it.skipIf(!hasCargo)('installs offline and runs pinned on the prebuilt: nothing built or compiled at install', () => {
-    const { app, install } = scratch('app', tarball, cleanEnv());
+  it.skipIf(!hasCargo)('installs offline and runs pinned on the prebuilt: nothing built or compiled at install', async () => {
+    const { app, install } = await scratch('app', tarball, cleanEnv());
     const pkg = join(app, 'node_modules', 'sluice');
     // The prebuilt loaded in the install script's check, so it built nothing and said nothing.
     expect(sluiceLines(install)).toEqual([]);
@@ -138,7 +139,7 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     expect(existsSync(join(app, 'node_modules', '@napi-rs'))).toBe(false);
     expect(JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')).scripts.install).toBe('node scripts/build-native.mjs --install');
 
-    const out = runScript(app, cleanEnv());
+    const out = await runScript(app, cleanEnv());
     expect(out.result).toBe(5);
     expect(out.affinity).toEqual({ available: true, pinned: true, reason: null });
     expect(out.workers).toHaveLength(2);
@@ -151,18 +152,18 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     if (allowed.length >= 2) expect(out.workers[0]!.cpus).not.toEqual(out.workers[1]!.cpus);
   }, TIMEOUT);
 
-  it('without a prebuilt for the platform and without cargo: installs (one warning line), runs unpinned saying why and what to run; that command then builds it', () => {
+  it('without a prebuilt for the platform and without cargo: installs (one warning line), runs unpinned saying why and what to run; that command then builds it', async () => {
     // The same package with the prebuilt taken out (as on a platform it was not built for).
     const unpacked = join(dir, 'unpacked');
     mkdirSync(unpacked);
-    expectOk(run('tar', ['-xzf', tarball, '-C', unpacked], dir, cleanEnv()), 'tar -x');
+    expectOk(await run('tar', ['-xzf', tarball, '-C', unpacked], dir, cleanEnv()), 'tar -x');
     rmSync(join(unpacked, 'package', 'native', `sluice-native.${triple}.node`), { force: true });
     const bare = join(dir, 'no-prebuilt.tgz');
-    expectOk(run('tar', ['-czf', bare, '-C', unpacked, 'package'], dir, cleanEnv()), 'tar -c');
+    expectOk(await run('tar', ['-czf', bare, '-C', unpacked, 'package'], dir, cleanEnv()), 'tar -c');
 
     const noCargo = cleanEnv({ PATH: pathWithoutCargo() });
-    expect(run('cargo', ['--version'], dir, noCargo).error).toBeDefined(); // really hidden
-    const { app, install } = scratch('app-no-addon', bare, noCargo);
+    expect((await run('cargo', ['--version'], dir, noCargo)).error).toBeDefined(); // really hidden
+    const { app, install } = await scratch('app-no-addon', bare, noCargo);
     const pkg = join(app, 'node_modules', 'sluice');
     const lines = sluiceLines(install);
     expect(lines).toHaveLength(1);
@@ -171,7 +172,7 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     expect(lines[0]).toContain(`run in your project: npm rebuild sluice (or: node ${join(pkg, 'scripts', 'build-native.mjs')})`);
     expect(readdirSync(join(pkg, 'native')).filter((f) => f.endsWith('.node'))).toEqual([]);
 
-    const out = runScript(app, noCargo);
+    const out = await runScript(app, noCargo);
     expect(out.result).toBe(5);
     expect(out.affinity.available).toBe(false);
     expect(out.affinity.pinned).toBe(false);
@@ -182,17 +183,17 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     if (!hasCargo) return;
     // The command the reason gives, run from the user's project with cargo on PATH: builds from the
     // shipped sources (offline; the install script, as on an install with cargo present).
-    const rebuild = run('npm', ['rebuild', 'sluice', '--offline', '--foreground-scripts', '--cache', join(dir, 'npm-cache')], app, cleanEnv());
+    const rebuild = await run('npm', ['rebuild', 'sluice', '--offline', '--foreground-scripts', '--cache', join(dir, 'npm-cache')], app, cleanEnv());
     expectOk(rebuild, 'npm rebuild sluice');
     expect(sluiceLines(rebuild)).toEqual(['[sluice] native addon built (cargo build): native/sluice-native.node']);
     expect(readdirSync(join(pkg, 'native')).filter((f) => f.endsWith('.node') || f === 'target' || f.endsWith('.log'))).toEqual(['sluice-native.node']);
-    const after = runScript(app, cleanEnv());
+    const after = await runScript(app, cleanEnv());
     expect(after.result).toBe(5);
     expect(after.affinity).toEqual({ available: true, pinned: true, reason: null });
     for (const w of after.workers) expect(w.cpus).toHaveLength(1);
   }, TIMEOUT);
 
-  it('prepack fails loudly when it cannot build the prebuilt; SLUICE_PACK_WITHOUT_NATIVE=1 opts out with one line', () => {
+  it('prepack fails loudly when it cannot build the prebuilt; SLUICE_PACK_WITHOUT_NATIVE=1 opts out with one line', async () => {
     // A copy of the script and crate manifest, so the opt-out's clean-up touches no real build output.
     const copy = join(dir, 'prepack-copy');
     mkdirSync(join(copy, 'scripts'), { recursive: true });
@@ -203,11 +204,11 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     const stale = join(copy, 'native', `sluice-native.${triple}.node`);
     writeFileSync(stale, 'left from an earlier build');
     const noCargo = cleanEnv({ PATH: pathWithoutCargo() });
-    const fail = run(process.execPath, [script, '--prebuilt'], copy, noCargo);
+    const fail = await run(process.execPath, [script, '--prebuilt'], copy, noCargo);
     expect(fail.status).toBe(1);
     expect(fail.stderr).toContain(`cannot build the prebuilt native addon native/sluice-native.${triple}.node: cargo not found`);
     expect(fail.stderr).toContain('SLUICE_PACK_WITHOUT_NATIVE=1');
-    const dev = run(process.execPath, [script, '--prebuilt'], copy, { ...noCargo, SLUICE_PACK_WITHOUT_NATIVE: '1' });
+    const dev = await run(process.execPath, [script, '--prebuilt'], copy, { ...noCargo, SLUICE_PACK_WITHOUT_NATIVE: '1' });
     expect(dev.status).toBe(0);
     expect(sluiceLines(dev)).toEqual([
       `[sluice] packing WITHOUT the prebuilt native addon for ${triple} (SLUICE_PACK_WITHOUT_NATIVE=1): cargo not found; ` +
@@ -215,7 +216,7 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     ]);
     expect(existsSync(stale)).toBe(false); // a binary that may not match the sources does not ship
     // In the repository the install script leaves the build to prepare (npm ci works as before).
-    const inRepo = run(process.execPath, [join(root, 'scripts', 'build-native.mjs'), '--install'], root, noCargo);
+    const inRepo = await run(process.execPath, [join(root, 'scripts', 'build-native.mjs'), '--install'], root, noCargo);
     expect(inRepo.status).toBe(0);
     expect(`${inRepo.stdout}${inRepo.stderr}`).toBe('');
   });

@@ -1,25 +1,25 @@
 // Class 3 of issue 16: user listeners and callbacks that throw never corrupt the books, never stop
 // the pump, close, or another callback; their errors arrive as uncaught exceptions. Run in a
 // child process (test/fixtures/user-callbacks.ts), which collects the uncaught exceptions.
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runChild } from './helpers/child.js';
 
 type Books = { global: number; exact: boolean; producers: Record<string, { inFlight: number; admitted: number; resolved: number }> };
 type Scenario = { scenario: string; uncaught: string[]; books: Books } & Record<string, unknown>;
 
 describe('user callbacks that throw', () => {
   const out = new Map<string, Scenario>();
-  beforeAll(() => {
+  beforeAll(async () => {
     const fixture = fileURLToPath(new URL('./fixtures/user-callbacks.ts', import.meta.url));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture], { encoding: 'utf8', timeout: 120_000 });
+    const r = await runChild(process.execPath, ['--import', 'tsx', fixture], { timeout: 120_000 });
     expect(r.signal, `the fixture hung\n${r.stdout}\n${r.stderr}`).toBeNull();
     expect(r.status, r.stderr).toBe(0);
     for (const line of r.stdout.trim().split('\n')) {
       const s = JSON.parse(line) as Scenario;
       out.set(s.scenario, s);
     }
-  });
+  }, 150_000);
   const scenario = (name: string): Scenario => {
     const s = out.get(name);
     expect(s, `scenario ${name} did not report`).toBeDefined();
