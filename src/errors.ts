@@ -3,7 +3,7 @@
  * the message.
  */
 
-import type { RejectReason } from './shm/reasons.js';
+import type { RejectReason } from './admission/reasons.js';
 
 /** Every `code` a sluice error carries, one per class. */
 export type SluiceErrorCode =

@@ -19,7 +19,8 @@ export type { TaskOptions } from './runtime/task.js';
 export type { Weight } from './runtime/routing.js';
 export { MonotonicClock, VirtualClock, TICKS_PER_SECOND } from './admission/clock.js';
 export type { Clock } from './admission/clock.js';
-export type { RejectReason, Outcome } from './shm/reasons.js';
+export type { RejectReason } from './admission/reasons.js';
+export type { Outcome } from './admission/outcomes.js';
 export {
   SluiceError, ConfigError, UnknownTaskError, PayloadError, RetractedError, AbandonedError, RejectedError, WorkerStartError,
   AttachError, ClockError, AbortedError,

@@ -2,7 +2,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Codec, PREPARE_FULL } from '../src/runtime/codec.js';
 import { ArenaWriter, arenaLive } from '../src/shm/arena.js';
-import { C_DEADLINE, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, CF_SPILLED, Memory } from '../src/shm/layout.js';
+import { C_DEADLINE, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, Memory } from '../src/shm/layout.js';
+import { CF_SPILLED } from '../src/shm/words/cell.js';
 import { PayloadError } from '../src/errors.js';
 import { smallMemory } from './helpers/shm.js';
 

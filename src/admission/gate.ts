@@ -1,17 +1,8 @@
 /**
  * The dual gate: per-producer (bucket token + in-flight slot) and global (in-flight ceiling).
  *
- * Producer gate word (P_PACKED, one per producer, written only by CAS or by atomic add/sub):
- *
- *   31            16 15             0
- *   +---------------+---------------+
- *   |    tokens     |   in flight   |
- *   +---------------+---------------+
- *     bucket tokens    admitted and not yet resolved
- *
- * Writers: every thread that submits for the producer (CAS: take a token and a slot together)
- * and every thread that resolves one of its tokens (atomic sub 1: give the slot back), plus the
- * refill winner (CAS: add earned tokens, capped at burst).
+ * Producer gate word (P_PACKED): tokens | in flight; its bit diagram, its writers and its
+ * encode/decode live in shm/words/gate.ts. This file is its protocol.
  *
  * Global word (global block): admitted-and-unresolved count, CAS below the limit to take,
  * atomic sub to give back.
@@ -23,25 +14,18 @@
 import { earnedMod32, wrapHorizonMs } from './bucket.js';
 import { Memory, P_EARNED, P_LAST_MS, P_PACKED } from '../shm/layout.js';
 import type { TickSource } from './tick.js';
+import { GATE_INFLIGHT_MASK, GATE_TOKEN_ONE, inflightOf, pack, tokensOf } from '../shm/words/gate.js';
+export { GATE_FIELD_MAX, inflightOf, pack, tokensOf } from '../shm/words/gate.js';
 import { FAST_ADMITTED, FAST_PRODUCER_TAKEN, type WasmDecide } from './wasm-gate.js';
 
-export const ADMITTED = -1;
-export const R_RATE = 0;
-export const R_PRODUCER_SLOTS = 1;
-export const R_GLOBAL_SLOTS = 2;
-export const R_RING_FULL = 3;
-export const R_ARENA_FULL = 4;
-export const R_NO_WORKERS = 5;
-export const R_DRAINING = 6;
-export const R_CLOSED = 7;
+export { ADMITTED, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL } from './reasons.js';
+import { ADMITTED, R_GLOBAL_SLOTS, R_PRODUCER_SLOTS, R_RATE } from './reasons.js';
 
-const TOKEN_ONE = 0x10000;
+const TOKEN_ONE = GATE_TOKEN_ONE;
 /** More than this far behind the last refill is not clock skew between threads but a wrap. */
 const CLOCK_SKEW_MS = 1000;
-const INFLIGHT_MASK = 0xffff;
+const INFLIGHT_MASK = GATE_INFLIGHT_MASK;
 
-/** Maximum burst and slots: each has 16 bits of the gate word. */
-export const GATE_FIELD_MAX = 0xffff;
 
 /** Read-only limits of one producer, cached by every thread that uses it. */
 export interface Limits {
@@ -51,9 +35,6 @@ export interface Limits {
   readonly slots: number;
 }
 
-export function tokensOf(packed: number): number { return packed >>> 16; }
-export function inflightOf(packed: number): number { return packed & INFLIGHT_MASK; }
-export function pack(tokens: number, inflight: number): number { return ((tokens << 16) | inflight) | 0; }
 
 /**
  * Guesses. Every gate word is read by the CAS that writes it: the expected value is this
@@ -116,7 +97,7 @@ export function admitProducer(i32: Int32Array, word: number, limits: Limits, gue
   const take = rated ? TOKEN_ONE - 1 : -1; // subtracting this takes one token (if rated) and adds one in flight
   let old = guess[gi]!;
   for (;;) {
-    const refusal = rated && old >>> 16 === 0 ? R_RATE : (old & INFLIGHT_MASK) >= limits.slots ? R_PRODUCER_SLOTS : ADMITTED;
+    const refusal = rated && tokensOf(old) === 0 ? R_RATE : (old & INFLIGHT_MASK) >= limits.slots ? R_PRODUCER_SLOTS : ADMITTED;
     if (refusal !== ADMITTED) {
       const seen = Atomics.load(i32, word);
       if (seen === old) return refusal;

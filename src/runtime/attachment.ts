@@ -14,12 +14,15 @@
  *   4. No tokens outstanding: stop; nothing runs and nothing keeps the process alive.
  */
 import {
-  A_ACTIVE, A_CLAIMING, A_FREE, H_HOOKS, A_HEAD, A_START, A_STATE, A_THREAD_ID, A_TID, A_WAKER, A_WINDOW, C_ATT,
-  C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_RETRYABLE, CF_TOMBSTONE, CF_WEIGHT_SHIFT, Memory, P_PACKED,
-  S_REJECTED, S_RESOLVED, TK_GEN_MASK, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING,
-  TK_STATE_MASK, TK_WORKER_MASK, TK_WORKER_SHIFT, W_CPU_MASK, W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_TOKEN, W_WAKER,
+  A_HEAD, A_START, A_STATE, A_THREAD_ID, A_TID, A_WAKER, A_WINDOW, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, H_HOOKS, Memory, P_PACKED,
+  W_CPU_MASK, W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_TOKEN, W_WAKER,
 } from '../shm/layout.js';
+import { CF_RETRYABLE, CF_TOMBSTONE, lowOf } from '../shm/words/cell.js';
+import { writeSubmission } from './cells.js';
+import { activate as activateAttachment, claim as claimAttachment } from '../shm/words/attachment.js';
 import { RING_FULL } from '../shm/ring.js';
+import { ThreadWindow } from '../shm/window.js';
+import { forceFree, free, loadState, markPending, nextGen, retract } from '../shm/words/token.js';
 import { route, type RouteView } from './routing.js';
 import { currentThreadIdentity } from './liveness.js';
 import { loadAffinity, nativeFutex, spinYield } from './affinity.js';
@@ -27,6 +30,7 @@ import { POLL_ONE_MS, POLL_TURN_MS, SPIN_POLLS, YIELD_AFTER_MS } from './spin.js
 import { Ring } from '../shm/ring.js';
 import { WAKER_PARKED, Waker, useNativeFutex, wake } from '../shm/waker.js';
 import { releaseSlots } from '../admission/gate.js';
+import { S_REJECTED, S_RESOLVED } from '../admission/reasons.js';
 import { Clock } from '../admission/clock.js';
 import { TickSource } from '../admission/tick.js';
 import { wasmDecide, type WasmDecide } from '../admission/wasm-gate.js';
@@ -52,9 +56,8 @@ export class Attachment {
   /** This thread's completion ring (it is the only consumer). */
   readonly completions: Ring;
   readonly codec: Codec;
-  readonly windowW: number;
-  readonly freezeW: number;
-  private windowDepth = 0;
+  /** This thread's window (docs/design.md 4.10; shm/window.ts). */
+  readonly window: ThreadWindow;
   /** Test-only pause points enabled (runtime/hooks.ts). */
   readonly hooks: boolean;
   /** Preference chains by weight (set by the runtime handle; used to re-route retries). */
@@ -176,8 +179,7 @@ export class Attachment {
       mem.compRingByte(index), L.tokenCapacity,
     );
     this.codec = new Codec(mem, index);
-    this.windowW = mem.attachWord(index, A_WINDOW);
-    this.freezeW = mem.freezeWord;
+    this.window = new ThreadWindow(mem.i32, mem.attachWord(index, A_WINDOW), mem.freezeWord);
     this.hooks = mem.i32[H_HOOKS] === 1;
     this.stateW = mem.stateWord;
     this.globalW = mem.globalWord;
@@ -218,12 +220,12 @@ export class Attachment {
    */
   static claimSlot(mem: Memory): number {
     for (let a = 1; a < mem.layout.maxAttachments; a++) {
-      if (Atomics.compareExchange(mem.i32, mem.attachWord(a, A_STATE), A_FREE, A_CLAIMING) !== A_FREE) continue;
+      if (!claimAttachment(mem.i32, mem.attachWord(a, A_STATE))) continue;
       const me = currentThreadIdentity();
       Atomics.store(mem.i32, mem.attachWord(a, A_START), me.start);
       Atomics.store(mem.i32, mem.attachWord(a, A_TID), me.tid);
       Atomics.store(mem.i32, mem.attachWord(a, A_WINDOW), 0);
-      Atomics.store(mem.i32, mem.attachWord(a, A_STATE), A_ACTIVE);
+      activateAttachment(mem.i32, mem.attachWord(a, A_STATE));
       return a;
     }
     return -1;
@@ -231,25 +233,10 @@ export class Attachment {
 
   tokenWordOf(t: number): number { return this.mem.tokenWord(this.index, t); }
 
-  /**
-   * Enter this thread's window (docs/design.md 4.10): store the window flag, then read the
-   * freeze word. Frozen: leave, wait for the supervisor to finish (microseconds), retry.
-   * Nested windows count; only the outermost stores the flag.
-   */
-  enterWindow(): void {
-    if (this.windowDepth++ > 0) return;
-    const i32 = this.i32;
-    for (;;) {
-      Atomics.store(i32, this.windowW, 1);
-      if (Atomics.load(i32, this.freezeW) === 0) return;
-      Atomics.store(i32, this.windowW, 0);
-      Atomics.wait(i32, this.freezeW, 1, 5);
-    }
-  }
+  /** Enter this thread's window (docs/design.md 4.10, thread side: shm/window.ts). Nested windows count. */
+  enterWindow(): void { this.window.enter(); }
 
-  leaveWindow(): void {
-    if (--this.windowDepth === 0) Atomics.store(this.i32, this.windowW, 0);
-  }
+  leaveWindow(): void { this.window.leave(); }
 
   // ---- submit side (called by Producer.submit after admission) ----
 
@@ -339,7 +326,7 @@ export class Attachment {
       const t = i32[cell + C_TOKEN]!;
       const gen = i32[cell + C_GEN]!;
       const worker = i32[cell + C_PRODUCER]!;
-      let outcome = kind & 0xffff;
+      let outcome = lowOf(kind);
       let value: unknown;
       if (kind & CF_TOMBSTONE) {
         outcome = -1;
@@ -448,18 +435,10 @@ export class Attachment {
         return false;
       }
       const t = token._index;
-      const gen = (this.gens[t] = (token._gen + 1) & TK_GEN_MASK);
+      const gen = (this.gens[t] = nextGen(token._gen));
       token._gen = gen;
-      Atomics.store(this.i32, this.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
-      const cell = ring.cellWord(pos);
-      this.codec.write(cell, task.id | (task.weightIndex << CF_WEIGHT_SHIFT));
-      const i32 = this.i32;
-      i32[cell + C_ATT] = this.index;
-      i32[cell + C_TOKEN] = t;
-      i32[cell + C_GEN] = gen;
-      i32[cell + C_PRODUCER] = token._producer;
-      i32[cell + C_DEADLINE] = token._deadlineMs;
-      ring.publish(pos);
+      markPending(this.i32, this.tokenWordOf(t), gen);
+      writeSubmission(ring, pos, this.codec, task.id, task.weightIndex, this.index, t, gen, token._producer, token._deadlineMs);
     } finally {
       this.leaveWindow();
     }
@@ -477,7 +456,7 @@ export class Attachment {
   resolve(token: Token, outcome: number, value: unknown): void {
     const t = token._index;
     this.tokens[t] = undefined;
-    this.gens[t] = (token._gen + 1) & TK_GEN_MASK;
+    this.gens[t] = nextGen(token._gen);
     if (token._cleanup !== null) {
       try {
         token._cleanup(); // ours (a timer, an intrinsic removeEventListener); the books must not depend on it
@@ -495,7 +474,7 @@ export class Attachment {
    */
   private release(t: number, producer: number, outcome: number): void {
     this.enterWindow();
-    Atomics.store(this.i32, this.tokenWordOf(t), 0);
+    free(this.i32, this.tokenWordOf(t));
     if (this.ungated[producer] !== 0) {
       // gates off (benchmark): nothing was taken
     } else if (this.deferring) {
@@ -516,7 +495,7 @@ export class Attachment {
     const tag = this.cbTags[t]!;
     const producer = this.cbProducers[t]!;
     this.callbacks[t] = undefined;
-    this.gens[t] = (this.gens[t]! + 1) & TK_GEN_MASK;
+    this.gens[t] = nextGen(this.gens[t]!);
     this.release(t, producer, outcome);
     if (this.deferring) {
       const k = this.deferredCount++;
@@ -554,15 +533,12 @@ export class Attachment {
     const i32 = this.i32;
     const w = this.tokenWordOf(token._index);
     const t = token._index;
-    const base = token._gen << TK_GEN_SHIFT;
-    if (Atomics.compareExchange(i32, w, base | TK_PENDING, base | TK_RETRACTED) === (base | TK_PENDING)) {
+    if (retract(i32, w, token._gen)) {
       this.resolve(token, O_RETRACTED, new RetractedError('task was cancelled before it started'));
     } else {
       if (!force) return false;
-      const running = Atomics.load(i32, w);
-      if ((running & ~TK_WORKER_MASK) !== (base | TK_RUNNING)) return false; // finishing: let it
-      if (Atomics.compareExchange(i32, w, running, 0) !== running) return false;
-      const worker = (running & TK_WORKER_MASK) >>> TK_WORKER_SHIFT;
+      const worker = forceFree(i32, w, token._gen);
+      if (worker < 0) return false; // not running (finishing: let it), or it finished meanwhile
       this.resolve(token, O_ABANDONED, new AbandonedError('cancelled with force while running'));
       const kw = this.mem.workerWord(worker, 0);
       i32[kw + W_KILL_ATT] = this.index;
@@ -574,7 +550,7 @@ export class Attachment {
   }
 
   /** State bits of a live token's word (for Token.state). */
-  tokenState(t: number): number { return Atomics.load(this.i32, this.tokenWordOf(t)) & TK_STATE_MASK; }
+  tokenState(t: number): number { return loadState(this.i32, this.tokenWordOf(t)); }
 
   /** Resolves once nothing this thread admitted is outstanding. */
   whenIdle(): Promise<void> {
@@ -593,10 +569,9 @@ export class Attachment {
     for (const token of this.tokens) if (token !== undefined) token.cancel();
     for (let t = 0; t < this.callbacks.length; t++) {
       if (this.callbacks[t] === undefined) continue;
-      const base = this.gens[t]! << TK_GEN_SHIFT;
       this.enterWindow();
       try {
-        if (Atomics.compareExchange(this.i32, this.tokenWordOf(t), base | TK_PENDING, base | TK_RETRACTED) === (base | TK_PENDING)) {
+        if (retract(this.i32, this.tokenWordOf(t), this.gens[t]!)) {
           this.resolveCallback(t, O_RETRACTED, new RetractedError('the runtime closed before the task started'));
         }
       } finally {

@@ -16,9 +16,8 @@
  */
 import v8 from 'node:v8';
 import { types } from 'node:util';
-import {
-  C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, CF_BUFFER, CF_SPILLED, Memory,
-} from '../shm/layout.js';
+import { C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, Memory } from '../shm/layout.js';
+import { CF_BUFFER, CF_SPILLED, kindWord, tagOf } from '../shm/words/cell.js';
 import { ARENA_FULL, ArenaWriter, arenaDataByte, arenaFree } from '../shm/arena.js';
 import { PayloadError, SLUICE_ERROR_CLASSES, describe } from '../errors.js';
 import { uncloneable } from './options.js';
@@ -165,7 +164,7 @@ export class Codec {
   write(cell: number, kindLow: number): void {
     const i32 = this.i32;
     const tag = this.tag;
-    i32[cell + C_KIND] = kindLow | (tag << 16) | this.flags;
+    i32[cell + C_KIND] = kindWord(kindLow, tag, this.flags);
     switch (tag) {
       case T_INT: i32[cell + C_DATA_WORD] = this.num; return;
       case T_F64: this.f64[(cell + C_DATA_WORD) >> 1] = this.num; return;
@@ -210,14 +209,14 @@ export class Codec {
    */
   peekInline(cell: number, kind: number): unknown {
     if (kind & CF_SPILLED) throw new Error('sluice: spilled values are not peeked');
-    const tag = (kind >>> 16) & 0xff;
+    const tag = tagOf(kind);
     if (tag >= T_STRING && (this.i32[cell + C_LEN]! >>> 0) > C_INLINE_BYTES) throw new Error('sluice: torn cell');
     return this.decode(cell, kind, cell * 4 + C_DATA_BYTE);
   }
 
   /** The value of a cell whose bytes (if any) start at byte `at`. Copies everything out. */
   private decode(cell: number, kind: number, at: number): unknown {
-    const tag = (kind >>> 16) & 0xff;
+    const tag = tagOf(kind);
     switch (tag) {
       case T_INT: return this.i32[cell + C_DATA_WORD];
       case T_F64: return this.f64[(cell + C_DATA_WORD) >> 1];

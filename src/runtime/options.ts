@@ -168,7 +168,7 @@ export function parseStartOptions(options: unknown): StartConfig {
     throw new ConfigError(`${W}: tasks must be a non-empty, well-formed module path`);
   }
   // Bounds, and why:
-  //   workers         <= 255: the token word's worker field is 8 bits (layout.ts TK_WORKER_MASK)
+  //   workers         <= 255: the token word's worker field is 8 bits (shm/words/token.ts TK_WORKER_MAX)
   //   globalSlots     <= 65535: gate words count in 16-bit fields; token indices are 16 bits (supervisor key())
   //   ringCapacity    power of two (ring.ts masks), <= 65536
   //   maxAttachments  <= 255: supervisor key() packs the attachment in 8 bits

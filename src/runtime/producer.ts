@@ -8,24 +8,24 @@
  * passing it, so two threads registering the same name always meet at the same entry.
  */
 import {
-  Memory, NAME_BYTES, P_BURST, P_CLAIM, P_CLAIM_BUSY, P_CLAIM_FREE, P_CLAIM_READY, P_EARNED,
-  P_LAST_MS, P_NAME_LEN, P_PACKED, P_RATE, P_SLOTS,
+  Memory, NAME_BYTES, P_BURST, P_CLAIM, P_CLAIM_BUSY, P_CLAIM_FREE, P_CLAIM_READY, P_EARNED, P_LAST_MS, P_NAME_LEN, P_PACKED, P_RATE, P_SLOTS,
 } from '../shm/layout.js';
-import { GATE_FIELD_MAX, Limits, pack } from '../admission/gate.js';
+import { writeSubmission } from './cells.js';
+import type { Limits } from '../admission/gate.js';
+import { GATE_FIELD_MAX, inflightOf, pack, tokensOf } from '../shm/words/gate.js';
 import { earnedMod32 } from '../admission/bucket.js';
 import { ConfigError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 import { callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
-import {
-  C_ATT, C_DEADLINE, C_GEN, CF_WEIGHT_SHIFT, C_PRODUCER, C_TOKEN, RT_CLOSED, RT_DRAINING, RT_RUNNING,
-  S_ADMITTED, S_REJECTED, S_RESOLVED, TK_GEN_SHIFT, TK_PENDING,
-} from '../shm/layout.js';
-import { OUTCOMES, Outcome, REJECT_REASONS, RejectReason } from '../shm/reasons.js';
+import { RT_CLOSED, RT_DRAINING, RT_RUNNING } from '../shm/layout.js';
+import { REJECT_REASONS, REJECTIONS, type RejectReason, type Rejection, S_ADMITTED, S_REJECTED, S_RESOLVED } from '../admission/reasons.js';
+import { OUTCOMES, type Outcome } from '../admission/outcomes.js';
 import { RING_FULL } from '../shm/ring.js';
+import { markPending } from '../shm/words/token.js';
+import { ProducerGate, admitGlobal } from '../admission/gate.js';
 import {
-  ADMITTED, ProducerGate, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL, admitGlobal,
-  inflightOf, tokensOf,
-} from '../admission/gate.js';
+  ADMITTED, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL,
+} from '../admission/reasons.js';
 import { Codec, PREPARE_FULL } from './codec.js';
 import type { Attachment } from './attachment.js';
 import type { Token } from './token.js';
@@ -159,7 +159,7 @@ export function registeredProducers(mem: Memory): number[] {
 // ---------------------------------------------------------------------------------------------
 
 
-export interface Rejection { readonly admitted: false; readonly reason: RejectReason }
+export type { Rejection };
 /**
  * submitCallback's callback: `err` is undefined when the task fulfilled (then `value` is its
  * value), else what awaiting a Token would throw (then `value` is undefined). `tag` is the int32
@@ -179,7 +179,6 @@ export interface SubmitOptions {
   signal?: AbortSignal;
 }
 
-const REJECTIONS: readonly Rejection[] = REJECT_REASONS.map((reason) => Object.freeze({ admitted: false as const, reason }));
 
 export interface ProducerStats {
   name: string;
@@ -367,16 +366,9 @@ export class Producer {
     const t = att.takeToken();
     const gen = att.generation(t);
     i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
-    Atomics.store(i32, att.tokenWordOf(t), (gen << TK_GEN_SHIFT) | TK_PENDING);
+    markPending(i32, att.tokenWordOf(t), gen);
     i32[this.admittedW]!++;
-    const cell = ring.cellWord(pos);
-    this.codec.write(cell, ref.id | (ref.weightIndex << CF_WEIGHT_SHIFT));
-    i32[cell + C_ATT] = att.index;
-    i32[cell + C_TOKEN] = t;
-    i32[cell + C_GEN] = gen;
-    i32[cell + C_PRODUCER] = this.index;
-    i32[cell + C_DEADLINE] = deadline;
-    ring.publish(pos);
+    writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);
     att.leaveWindow();
     // 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
     att.wakeWorker(w);

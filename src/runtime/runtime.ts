@@ -10,9 +10,11 @@ import { createRequire } from 'node:module';
 import { createHash, randomFillSync } from 'node:crypto';
 import { types } from 'node:util';
 import {
-  A_ACTIVE, A_FREE, A_STATE, BLOCK_BYTES, CAPACITY_REASONS, DIGEST_WORDS, H_DIGEST, H_INSTANCE, H_PROBE, H_TASK_COUNT, H_WORKERS, Memory, readLayout, RT_CLOSED, RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT,
-  W_CPU_MASK, W_EXECUTED, W_FAILED, W_PARKS, W_RESTARTS, W_ROUTED_HEAVY, W_ROUTED_LIGHT, W_ROUTED_MEDIUM, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
+  A_STATE, BLOCK_BYTES, DIGEST_WORDS, H_DIGEST, H_INSTANCE, H_PROBE, H_TASK_COUNT, H_WORKERS, Memory, readLayout, RT_CLOSED,
+  RT_DRAINING, RT_RUNNING, W_ASYNC_INFLIGHT, W_CPU_MASK, W_EXECUTED, W_FAILED, W_PARKS, W_RESTARTS, W_ROUTED_HEAVY, W_ROUTED_LIGHT,
+  W_ROUTED_MEDIUM, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
+import { activate as activateAttachment, release as releaseAttachment } from '../shm/words/attachment.js';
 import { wake, WAKER_PARKED } from '../shm/waker.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
 import { clockOption, parseStartOptions, snapshot } from './options.js';
@@ -27,7 +29,7 @@ import { chooseCpus, loadAffinity, warmLibuvPool } from './affinity.js';
 import { isTypeScript, taskModuleHref } from './tasks-module.js';
 import { AbortedError, AttachError, ConfigError, RejectedError, SluiceError, WorkerStartError, describe } from '../errors.js';
 import { offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
-import { R_CLOSED, R_DRAINING } from '../admission/gate.js';
+import { CAPACITY_REASONS, R_CLOSED, R_DRAINING } from '../admission/reasons.js';
 import { Supervisor } from './supervisor.js';
 import { Hooks } from './hooks.js';
 import type { WorkerData } from './worker.js';
@@ -329,7 +331,7 @@ export class Runtime {
     mem.i32[H_TASK_COUNT] = names.length;
     // What Runtime.attach checks a handle's names and chains against.
     mem.i32.set(tableDigest(names, chains), H_DIGEST);
-    Atomics.store(mem.i32, mem.attachWord(0, A_STATE), A_ACTIVE);
+    activateAttachment(mem.i32, mem.attachWord(0, A_STATE));
     const att = new Attachment(mem, 0, clock);
     const rt = new Runtime(mem, att, names, chains, clock, supervisor, cfg.runQueueLimit);
     rt.affinityInfo = Object.freeze(affinityStatus);
@@ -358,7 +360,7 @@ export class Runtime {
       return new Runtime(mem, att, names, chains, clock, null, 65536);
     } catch (err) {
       att?.dispose();
-      Atomics.store(mem.i32, mem.attachWord(a, A_STATE), A_FREE);
+      releaseAttachment(mem.i32, mem.attachWord(a, A_STATE));
       throw err;
     }
   }
@@ -552,7 +554,7 @@ export class Runtime {
     if (!(await this.ownQuiesce(timeoutMs))) this.att.retractPending();
     const release = (): void => {
       this.att.dispose();
-      Atomics.store(this.mem.i32, this.mem.attachWord(this.att.index, A_STATE), A_FREE);
+      releaseAttachment(this.mem.i32, this.mem.attachWord(this.att.index, A_STATE));
     };
     if (this.att.outstanding === 0) release();
     else void this.att.whenIdle().then(release);

@@ -22,24 +22,33 @@
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import {
-  A_ACTIVE, A_CLOSING, A_FREE, A_HEAD, A_START, A_STATE, A_TID, A_WAKER, A_WINDOW, C_ATT, C_GEN, C_KIND,
-  C_PRODUCER, C_SPILL, C_TOKEN, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, Memory, P_PACKED, S_ADMITTED, S_RESOLVED,
-  TK_ABANDONED, TK_DONE, TK_FREE, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING, TK_STATE_MASK, TK_WORKER_MASK,
-  TK_WORKER_SHIFT, W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE,
-  W_ASYNC_INFLIGHT, W_BEAT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, OUTCOMES, RT_CLOSED,
+  A_HEAD, A_START, A_STATE, A_TID, A_WAKER, A_WINDOW, C_ATT, C_GEN, C_KIND, C_PRODUCER, C_SPILL, C_TOKEN, Memory, P_PACKED,
+  W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE, W_ASYNC_INFLIGHT, W_BEAT,
+  W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, RT_CLOSED,
 } from '../shm/layout.js';
+import { CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, lowOf } from '../shm/words/cell.js';
+import { close as closeAttachment, isActive, isFree, release as releaseAttachment } from '../shm/words/attachment.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
+import { freeze, inWindow, unfreeze } from '../shm/window.js';
+import {
+  TK_ABANDONED, TK_DONE, TK_FREE, TK_PENDING, TK_RETRACTED, TK_RUNNING, abandonRunning, free, genOf, retract, settleAbandoned,
+  stateOf, workerOf,
+} from '../shm/words/token.js';
 import { useNativeFutex, wake, WAKER_PARKED } from '../shm/waker.js';
 import { nativeFutex } from './affinity.js';
 import { arenaScavenge } from '../shm/arena.js';
 import { releaseSlots } from '../admission/gate.js';
 import { MonotonicClock } from '../admission/clock.js';
 import { Codec } from './codec.js';
-import { O_ABANDONED, O_RETRACTED } from './token.js';
-import { inflightOf } from '../admission/gate.js';
+import { O_ABANDONED, O_RETRACTED } from '../admission/outcomes.js';
+import { inflightOf, withInflight } from '../shm/words/gate.js';
+import { S_ADMITTED, S_RESOLVED } from '../admission/reasons.js';
+import { OUTCOMES } from '../admission/outcomes.js';
 import { threadAlive } from './liveness.js';
 import type { WorkerData } from './worker.js';
-import { writeCompletion } from './worker.js';
+import { clipReason, writeCompletion } from './cells.js';
+
+export { clipReason };
 
 export interface SupervisorOptions {
   /** Passed to each worker thread (heap limits: a task that exceeds them kills its worker only). */
@@ -62,7 +71,6 @@ interface Ending { reason: string; retryable: boolean }
 
 const LIVENESS_EVERY = 10; // watchdog ticks between liveness checks of attached threads (a guess: ~100 ms)
 const IDLE_TICK_MS = 250; // watchdog period when nothing runs (a guess: idle cost vs. first look at a new deadline)
-const MAX_REASON = 90; // UTF-8 bytes: a reason always fits a cell inline (92 bytes; clipReason)
 
 /** Supervisors of the runtimes this thread started and has not closed (module state is per thread). */
 const openSupervisors = new Set<Supervisor>();
@@ -300,33 +308,31 @@ export class Supervisor {
    * if a live thread stays inside one for a second: the caller retries later.
    */
   private freeze(): boolean {
-    const i32 = this.i32;
-    Atomics.store(i32, this.mem.freezeWord, 1);
-    const until = performance.now() + 1000;
-    const nap = new Int32Array(new SharedArrayBuffer(4));
-    for (;;) {
-      let busy = false;
-      for (let a = 1; a < this.L.maxAttachments && !busy; a++) {
-        if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_ACTIVE) continue;
-        if (Atomics.load(i32, this.mem.attachWord(a, A_WINDOW)) === 0) continue;
-        busy = threadAlive(this.identity(a)) !== false;
-      }
-      for (let w = 0; w < this.L.workers && !busy; w++) {
-        busy = this.workers[w] !== null && Atomics.load(i32, this.mem.workerWord(w, W_WINDOW)) === 1;
-      }
-      if (!busy) return true;
-      if (performance.now() > until) {
-        this.unfreeze();
-        return false;
-      }
-      Atomics.wait(nap, 0, 0, 0.05);
-    }
+    return freeze(this.i32, this.mem.freezeWord, this.liveInWindow);
   }
 
   private unfreeze(): void {
-    Atomics.store(this.i32, this.mem.freezeWord, 0);
-    Atomics.notify(this.i32, this.mem.freezeWord);
+    unfreeze(this.i32, this.mem.freezeWord);
   }
+
+  /**
+   * The freeze's liveness predicate: some live thread is inside its window. An attachment counts
+   * when ACTIVE, its flag set and its thread not known dead (a dead owner's flag may stay set);
+   * a worker when its thread object exists (a dead worker's slot is null until respawned).
+   * Attachment 0 is this thread, never inside a window while it freezes.
+   */
+  private readonly liveInWindow = (): boolean => {
+    const i32 = this.i32;
+    for (let a = 1; a < this.L.maxAttachments; a++) {
+      if (!isActive(i32, this.mem.attachWord(a, A_STATE))) continue;
+      if (!inWindow(i32, this.mem.attachWord(a, A_WINDOW))) continue;
+      if (threadAlive(this.identity(a)) !== false) return true;
+    }
+    for (let w = 0; w < this.L.workers; w++) {
+      if (this.workers[w] !== null && inWindow(i32, this.mem.workerWord(w, W_WINDOW))) return true;
+    }
+    return false;
+  };
 
   private identity(a: number): { tid: number; start: number } {
     return { tid: Atomics.load(this.i32, this.mem.attachWord(a, A_TID)), start: Atomics.load(this.i32, this.mem.attachWord(a, A_START)) };
@@ -368,37 +374,37 @@ export class Supervisor {
     const dead = new Set(deadWorkers);
     const closing = new Set(deadAtts);
     for (let a = 0; a < L.maxAttachments; a++) {
-      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) === A_FREE) continue;
+      if (isFree(i32, this.mem.attachWord(a, A_STATE))) continue;
       for (let t = 0; t < L.tokenCapacity; t++) {
         const tw = this.mem.tokenWord(a, t);
         const word = Atomics.load(i32, tw);
         if (word === TK_FREE) continue;
-        const state = word & TK_STATE_MASK;
-        const gen = word >>> TK_GEN_SHIFT;
-        const w = (word & TK_WORKER_MASK) >>> TK_WORKER_SHIFT;
+        const state = stateOf(word);
+        const gen = genOf(word);
+        const w = workerOf(word);
         if (closing.has(a) && state === TK_PENDING && !queued.has(key(a, t, gen))) {
           // 3. Its submit died before publishing: it never runs.
-          Atomics.store(i32, tw, TK_FREE);
+          free(i32, tw);
           i32[this.mem.statWord(a, i32[this.mem.tokenMetaWord(a, t)]!, S_RESOLVED + O_RETRACTED)]!++;
           continue;
         }
         if (closing.has(a) && state === TK_RETRACTED) {
-          Atomics.store(i32, tw, TK_FREE); // retracted by its dead owner, never resolved: nothing will
+          free(i32, tw); // retracted by its dead owner, never resolved: nothing will
           continue;
         }
         if (closing.has(a) && state === TK_DONE && !dead.has(w) && !this.completionPublished(a, t, gen, w)) {
           // Its dead owner consumed the completion and died before freeing the token (live
           // workers are outside their windows now, so a DONE token's completion is published or
           // consumed). The result died with its owner.
-          Atomics.store(i32, tw, TK_FREE);
+          free(i32, tw);
           i32[this.mem.statWord(a, i32[this.mem.tokenMetaWord(a, t)]!, S_RESOLVED + O_ABANDONED)]!++;
           continue;
         }
         if (state === TK_PENDING || !dead.has(w)) continue;
         // 2.
         if (state === TK_RUNNING) {
-          Atomics.store(i32, tw, (word & ~TK_STATE_MASK) | TK_ABANDONED);
-          this.abandon(a, t, gen, w, ending.reason, ending.retryable);
+          // Under the freeze nothing else moves this word: the CAS always wins here.
+          if (abandonRunning(i32, tw, gen, w)) this.abandon(a, t, gen, w, ending.reason, ending.retryable);
         } else if (state === TK_ABANDONED) {
           this.abandon(a, t, gen, w, this.endings.get(-1 - w)?.reason ?? ending.reason, false);
         } else if (state === TK_DONE && !this.completionPublished(a, t, gen, w)) {
@@ -425,7 +431,7 @@ export class Supervisor {
       for (;;) {
         const old = Atomics.load(i32, pw);
         if (inflightOf(old) === inflight[p]) break;
-        if (Atomics.compareExchange(i32, pw, old, ((old & ~0xffff) | inflight[p]!) | 0) === old) break;
+        if (Atomics.compareExchange(i32, pw, old, withInflight(old, inflight[p]!)) === old) break;
       }
     }
   }
@@ -440,20 +446,20 @@ export class Supervisor {
   resolveOrphans(): void {
     const i32 = this.i32;
     for (let a = 1; a < this.L.maxAttachments; a++) {
-      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_ACTIVE) continue;
+      if (!isActive(i32, this.mem.attachWord(a, A_STATE))) continue;
       for (let t = 0; t < this.L.tokenCapacity; t++) {
         const tw = this.mem.tokenWord(a, t);
         const word = Atomics.load(i32, tw);
-        const state = word & TK_STATE_MASK;
-        const gen = word >>> TK_GEN_SHIFT;
         if (word === TK_FREE) continue;
+        const state = stateOf(word);
+        const gen = genOf(word);
         if (state === TK_PENDING) {
-          if (Atomics.compareExchange(i32, tw, word, (gen << TK_GEN_SHIFT) | TK_RETRACTED) === word) {
+          if (retract(i32, tw, gen)) {
             this.complete(a, t, gen, 0, O_RETRACTED, 'the runtime closed before the task started', false);
           }
         } else if (state === TK_RUNNING) {
-          if (Atomics.compareExchange(i32, tw, word, (word & ~TK_STATE_MASK) | TK_ABANDONED) === word) {
-            this.abandon(a, t, gen, (word & TK_WORKER_MASK) >>> TK_WORKER_SHIFT, 'the runtime closed while the task was running', false);
+          if (abandonRunning(i32, tw, gen, workerOf(word))) {
+            this.abandon(a, t, gen, workerOf(word), 'the runtime closed while the task was running', false);
           }
         }
       }
@@ -492,9 +498,7 @@ export class Supervisor {
     if (kind & CF_TOMBSTONE) return;
     const t = i32[cell + C_TOKEN]!;
     const gen = i32[cell + C_GEN]!;
-    const tw = this.mem.tokenWord(att, t);
-    const pending = (gen << TK_GEN_SHIFT) | TK_PENDING;
-    if (Atomics.compareExchange(i32, tw, pending, (gen << TK_GEN_SHIFT) | TK_RETRACTED) !== pending) return;
+    if (!retract(i32, this.mem.tokenWord(att, t), gen)) return;
     this.complete(att, t, gen, 0, O_RETRACTED, reason, false);
   }
 
@@ -504,11 +508,7 @@ export class Supervisor {
   private abandon(a: number, t: number, gen: number, w: number, reason: string, retryable: boolean): void {
     this.complete(a, t, gen, w, O_ABANDONED, reason, retryable);
     // DONE = "a completion for this token exists": a second recovery will not write another.
-    const tw = this.mem.tokenWord(a, t);
-    const word = Atomics.load(this.i32, tw);
-    if (word >>> TK_GEN_SHIFT === gen && (word & TK_STATE_MASK) === TK_ABANDONED) {
-      Atomics.compareExchange(this.i32, tw, word, (word & ~TK_STATE_MASK) | TK_DONE);
-    }
+    settleAbandoned(this.i32, this.mem.tokenWord(a, t), gen);
   }
 
   private complete(a: number, t: number, gen: number, w: number, outcome: number, reason: string, retryable: boolean): void {
@@ -517,8 +517,7 @@ export class Supervisor {
       const p = ring.claim();
       if (p === RING_FULL) return false; // the ring holds a tombstone or a duplicate: retry next tick
       this.codec.prepare(clipReason(reason), 'reason'); // inline: never spills, never PREPARE_FULL
-      writeCompletion(this.i32, ring.cellWord(p), this.codec, outcome, a, t, gen, w, retryable ? CF_RETRYABLE : 0);
-      ring.publish(p);
+      writeCompletion(ring, p, this.codec, outcome, a, t, gen, w, retryable ? CF_RETRYABLE : 0);
       wake(this.i32, this.mem.attachWord(a, A_WAKER));
       return true;
     };
@@ -565,7 +564,7 @@ export class Supervisor {
       if (Atomics.load(i32, base + W_ASYNC_INFLIGHT) !== 0 || Atomics.load(i32, base + W_WAKER) !== WAKER_PARKED) return true;
     }
     for (let a = 1; a < this.L.maxAttachments; a++) {
-      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_FREE) return true;
+      if (!isFree(i32, this.mem.attachWord(a, A_STATE))) return true;
     }
     return false;
   }
@@ -603,9 +602,7 @@ export class Supervisor {
       if (deadline === 0 || ((nowMs - deadline) | 0) <= 0) continue;
       const att = i32[base + W_RUN_ATT]!;
       const gen = i32[base + W_RUN_GEN]!;
-      const tw = this.mem.tokenWord(att, tok - 1);
-      const running = (gen << TK_GEN_SHIFT) | (w << TK_WORKER_SHIFT) | TK_RUNNING;
-      if (Atomics.compareExchange(i32, tw, running, (running & ~TK_STATE_MASK) | TK_ABANDONED) !== running) continue;
+      if (!abandonRunning(i32, this.mem.tokenWord(att, tok - 1), gen, w)) continue;
       this.endings.set(-1 - w, { reason: `deadline exceeded: the task ran past its deadlineMs and its worker was stopped`, retryable: false });
       this.terminate(w, { reason: `worker ${w} stopped: a task overran its deadline`, retryable: true });
     }
@@ -659,7 +656,7 @@ export class Supervisor {
   checkAttachments(): void {
     const i32 = this.i32;
     for (let a = 1; a < this.L.maxAttachments; a++) {
-      if (Atomics.load(i32, this.mem.attachWord(a, A_STATE)) !== A_ACTIVE) continue;
+      if (!isActive(i32, this.mem.attachWord(a, A_STATE))) continue;
       const id = { tid: Atomics.load(i32, this.mem.attachWord(a, A_TID)), start: Atomics.load(i32, this.mem.attachWord(a, A_START)) };
       if (threadAlive(id) === false) this.recoverAttachment(a);
     }
@@ -677,7 +674,7 @@ export class Supervisor {
    */
   recoverAttachment(a: number): void {
     const i32 = this.i32;
-    if (Atomics.compareExchange(i32, this.mem.attachWord(a, A_STATE), A_ACTIVE, A_CLOSING) !== A_ACTIVE) return;
+    if (!closeAttachment(i32, this.mem.attachWord(a, A_STATE))) return;
     const run = (): boolean => {
       if (!this.freeze()) return false;
       try {
@@ -708,11 +705,11 @@ export class Supervisor {
       if (kind & CF_TOMBSTONE) continue;
       const tw = this.mem.tokenWord(a, t);
       const word = Atomics.load(i32, tw);
-      if (word === TK_FREE || word >>> TK_GEN_SHIFT !== gen) continue;
-      Atomics.store(i32, tw, TK_FREE); // with the release below: the supervisor never runs inside a freeze here
+      if (word === TK_FREE || genOf(word) !== gen) continue;
+      free(i32, tw); // with the release below: the supervisor never runs inside a freeze here
       const p = i32[this.mem.tokenMetaWord(a, t)]!;
       releaseSlots(i32, this.mem.producerWord(p, P_PACKED), this.mem.globalWord);
-      i32[this.mem.statWord(a, p, S_RESOLVED + (kind & 0xffff))]!++;
+      i32[this.mem.statWord(a, p, S_RESOLVED + lowOf(kind))]!++;
     }
     for (let t = 0; t < this.L.tokenCapacity; t++) {
       if (Atomics.load(i32, this.mem.tokenWord(a, t)) !== TK_FREE) return false;
@@ -733,7 +730,7 @@ export class Supervisor {
       });
     }
     arenaScavenge(this.mem, a, referenced);
-    Atomics.store(i32, this.mem.attachWord(a, A_STATE), A_FREE);
+    releaseAttachment(i32, this.mem.attachWord(a, A_STATE));
     return true;
   }
 }
@@ -771,21 +768,4 @@ function unrefStdio(stream: NodeJS.ReadableStream): void {
 
 function key(a: number, t: number, gen: number): number {
   return (a * 0x10000 + t) * 0x200000 + gen; // < 2^53: a < 256, t < 2^16, gen < 2^21
-}
-
-/**
- * A reason cut to at most MAX_REASON UTF-8 bytes at a character boundary, so it always travels
- * inline in a completion cell (the supervisor never spills: it has no arena of its own).
- */
-export function clipReason(reason: string): string {
-  let bytes = 0;
-  let end = 0;
-  for (const ch of reason) {
-    const cp = ch.codePointAt(0)!;
-    const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-    if (bytes + n > MAX_REASON) break;
-    bytes += n;
-    end += ch.length;
-  }
-  return reason.slice(0, end).toWellFormed();
 }

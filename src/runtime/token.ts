@@ -9,8 +9,8 @@
  * first then(), so a token nobody awaits costs no promise and never reports an unhandled
  * rejection.
  */
-import { TK_FREE, TK_PENDING, TK_RETRACTED } from '../shm/layout.js';
-import { Outcome, OUTCOMES } from '../shm/reasons.js';
+import { type Outcome, OUTCOMES, O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED } from '../admission/outcomes.js';
+import { TK_FREE, TK_PENDING, TK_RETRACTED, TK_RUNNING } from '../shm/words/token.js';
 import { AbandonedError, ConfigError, RetractedError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 import type { Attachment } from './attachment.js';
@@ -31,10 +31,7 @@ export interface CancelOptions {
  */
 export type TokenState = 'pending' | 'running' | 'resolved';
 
-/** @internal */ export const O_FULFILLED = 0;
-/** @internal */ export const O_REJECTED = 1;
-/** @internal */ export const O_RETRACTED = 2;
-/** @internal */ export const O_ABANDONED = 3;
+export { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED };
 
 export class Token<T = unknown> implements PromiseLike<T> {
   /** Always true: a Token is what an admitted submit returns (see Admission). */

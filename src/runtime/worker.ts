@@ -23,16 +23,19 @@
  */
 import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import {
-  A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, CF_SPILLED, CF_TOMBSTONE, CF_WEIGHT_MASK,
-  CF_WEIGHT_SHIFT, H_HOOKS, type Layout, Memory, RT_CLOSED, TK_DONE, TK_GEN_MASK, TK_GEN_SHIFT, TK_PENDING, TK_RUNNING, TK_WORKER_SHIFT,
-  W_ASYNC_INFLIGHT, W_WINDOW, W_CPU_MASK, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT,
-  W_BEAT, W_FAILED, W_RUN_DEADLINE, W_RUN_GEN, W_RUN_TOKEN, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
+  A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_TOKEN, H_HOOKS, type Layout, Memory, RT_CLOSED, W_ASYNC_INFLIGHT,
+  W_WINDOW, W_CPU_MASK, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT, W_BEAT, W_FAILED, W_RUN_DEADLINE, W_RUN_GEN,
+  W_RUN_TOKEN, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
 } from '../shm/layout.js';
+import { CF_SPILLED, CF_TOMBSTONE, lowOf, weightOf } from '../shm/words/cell.js';
 import { Ring, RING_FULL } from '../shm/ring.js';
+import { ThreadWindow } from '../shm/window.js';
+import { TK_GEN_MAX, claimRun, isRunningOn, markDone, markPending } from '../shm/words/token.js';
 import { Waker, useNativeFutex, wake } from '../shm/waker.js';
 import { MonotonicClock } from '../admission/clock.js';
 import { Codec, PREPARE_FULL } from './codec.js';
-import { O_ABANDONED, O_FULFILLED, O_REJECTED } from './token.js';
+import { clipReason, writeCompletion, writeSubmission } from './cells.js';
+import { O_ABANDONED, O_FULFILLED, O_REJECTED } from '../admission/outcomes.js';
 import { PayloadError, SluiceError, describe } from '../errors.js';
 import { loadTaskModule } from './tasks-module.js';
 import { loadAffinity, nativeFutex, pinCurrentThread, spinYield } from './affinity.js';
@@ -99,12 +102,11 @@ class WorkerLoop {
   private readonly stateW: number;
   private readonly spinMs: number;
   private readonly asyncLimit: number;
-  private readonly workerBits: number;
   private readonly parksW: number;
   private readonly routedW: number;
   private readonly runW: number;
-  private readonly windowW: number;
-  private readonly freezeW: number;
+  /** This worker's window (docs/design.md 4.10): complete()'s DONE .. published. */
+  private readonly window: ThreadWindow;
   private readonly hooks: boolean;
   private readonly clock: MonotonicClock;
   private readonly executedW: number;
@@ -151,12 +153,10 @@ class WorkerLoop {
     this.stateW = mem.stateWord;
     this.spinMs = L.spinMicros / 1000;
     this.asyncLimit = L.asyncLimit;
-    this.workerBits = w << TK_WORKER_SHIFT;
     this.parksW = mem.workerWord(w, W_PARKS);
     this.routedW = mem.workerWord(w, W_ROUTED_HEAVY);
     this.runW = mem.workerWord(w, 0);
-    this.windowW = mem.workerWord(w, W_WINDOW);
-    this.freezeW = mem.freezeWord;
+    this.window = new ThreadWindow(mem.i32, mem.workerWord(w, W_WINDOW), mem.freezeWord);
     this.hooks = mem.i32[H_HOOKS] === 1;
     this.clock = new MonotonicClock(mem.epochMicros());
     this.head = Atomics.load(mem.i32, mem.workerWord(w, W_HEAD));
@@ -277,9 +277,7 @@ class WorkerLoop {
     const gen = i32[cell + C_GEN]!;
     const deadlineMs = i32[cell + C_DEADLINE]!;
     // Step 2: PENDING -> RUNNING, or it was retracted (or started by a dead predecessor).
-    const base = gen << TK_GEN_SHIFT;
-    const tw = this.mem.tokenWord(att, t);
-    if (Atomics.compareExchange(i32, tw, base | TK_PENDING, base | this.workerBits | TK_RUNNING) !== (base | TK_PENDING)) {
+    if (!claimRun(i32, this.mem.tokenWord(att, t), gen, this.w)) {
       this.codec.discard(cell, att);
       this.release(pos);
       return;
@@ -302,7 +300,7 @@ class WorkerLoop {
   private execute(kind: number, att: number, t: number, gen: number, deadlineMs: number, payload: unknown, decodeError: unknown): void {
     const i32 = this.i32;
     i32[this.executedW]!++;
-    const weight = (kind & CF_WEIGHT_MASK) >>> CF_WEIGHT_SHIFT;
+    const weight = weightOf(kind);
     if (weight < 3) i32[this.routedW + weight]!++;
     if (decodeError !== null) {
       this.complete(att, t, gen, O_REJECTED, new PayloadError(`payload could not be decoded: ${(decodeError as Error).message}`));
@@ -316,7 +314,7 @@ class WorkerLoop {
     Atomics.store(i32, runW + W_RUN_TOKEN, t + 1);
     let result: unknown;
     try {
-      result = this.fns[kind & 0xffff]!(payload);
+      result = this.fns[lowOf(kind)]!(payload);
     } catch (err) {
       Atomics.store(i32, runW + W_RUN_TOKEN, 0);
       this.complete(att, t, gen, O_REJECTED, err);
@@ -398,7 +396,7 @@ class WorkerLoop {
     const cell = v.cellWord(p);
     const kind = i32[cell + C_KIND]!;
     if ((kind & (CF_TOMBSTONE | CF_SPILLED)) !== 0) return STEAL_SKIP;
-    if ((this.stealMask & (1 << ((kind & CF_WEIGHT_MASK) >>> CF_WEIGHT_SHIFT))) === 0) return STEAL_SKIP;
+    if ((this.stealMask & (1 << weightOf(kind))) === 0) return STEAL_SKIP;
     const att = i32[cell + C_ATT]!;
     const t = i32[cell + C_TOKEN]!;
     const gen = i32[cell + C_GEN]!;
@@ -412,8 +410,7 @@ class WorkerLoop {
     }
     // Validate. A retired slot (supervisor: W_FAILED, then head moved back) is never a victim.
     if (((p - Atomics.add(i32, v.headWord, 0)) | 0) < 0 || Atomics.load(i32, failedW) !== 0) return STEAL_STOP;
-    const base = gen << TK_GEN_SHIFT;
-    if (Atomics.compareExchange(i32, this.mem.tokenWord(att, t), base | TK_PENDING, base | this.workerBits | TK_RUNNING) !== (base | TK_PENDING)) {
+    if (!claimRun(i32, this.mem.tokenWord(att, t), gen, this.w)) {
       return STEAL_SKIP; // started (by its worker or by us), or retracted
     }
     i32[this.stolenW]!++;
@@ -463,8 +460,7 @@ class WorkerLoop {
   private sweepAsync(): void {
     const i32 = this.i32;
     for (const job of this.asyncJobs) {
-      const running = (job.gen << TK_GEN_SHIFT) | this.workerBits | TK_RUNNING;
-      if (Atomics.load(i32, this.mem.tokenWord(job.att, job.t)) !== running) this.finishAsync(job, -1, undefined);
+      if (!isRunningOn(i32, this.mem.tokenWord(job.att, job.t), job.gen, this.w)) this.finishAsync(job, -1, undefined);
     }
   }
 
@@ -518,16 +514,10 @@ class WorkerLoop {
       if (tag !== PREPARE_FULL) break;
       Atomics.wait(i32, this.stateW, i32[this.stateW]!, Math.min(1 + waited, 10));
     }
-    // DONE .. published runs inside this worker's window (docs/design.md 4.10).
-    for (;;) {
-      Atomics.store(i32, this.windowW, 1);
-      if (Atomics.load(i32, this.freezeW) === 0) break;
-      Atomics.store(i32, this.windowW, 0);
-      Atomics.wait(i32, this.freezeW, 1, 5);
-    }
-    const running = (gen << TK_GEN_SHIFT) | this.workerBits | TK_RUNNING;
-    if (Atomics.compareExchange(i32, this.mem.tokenWord(att, t), running, (gen << TK_GEN_SHIFT) | this.workerBits | TK_DONE) !== running) {
-      Atomics.store(i32, this.windowW, 0); // abandoned meanwhile: drop the result
+    // DONE .. published runs inside this worker's window (docs/design.md 4.10; shm/window.ts).
+    this.window.enter();
+    if (!markDone(i32, this.mem.tokenWord(att, t), gen, this.w)) {
+      this.window.leave(); // abandoned meanwhile: drop the result
       this.codec.abandon();
       return;
     }
@@ -536,9 +526,8 @@ class WorkerLoop {
     let pos = ring.claim();
     while (pos === RING_FULL) pos = ring.claim(); // only with a duplicate from recovery in flight: the owner drains it
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:claimed'], this.w + 1);
-    writeCompletion(i32, ring.cellWord(pos), this.codec, outcome, att, t, gen, this.w);
-    ring.publish(pos);
-    Atomics.store(i32, this.windowW, 0);
+    writeCompletion(ring, pos, this.codec, outcome, att, t, gen, this.w);
+    this.window.leave();
     wake(i32, this.compWakers[att]!);
   }
 
@@ -566,18 +555,10 @@ class WorkerLoop {
     for (let i = 0; i < n; i++) {
       // As a producer would (producer.ts, admit step 5), with every other task under a deadline.
       const t = i & mask;
-      const gen = (i >>> 6) & TK_GEN_MASK;
-      Atomics.store(i32, mem.tokenWord(0, t), (gen << TK_GEN_SHIFT) | TK_PENDING);
+      const gen = (i >>> 6) & TK_GEN_MAX;
+      markPending(i32, mem.tokenWord(0, t), gen);
       submitter.prepare(TRAINING[i % TRAINING.length]);
-      const pos = ring.claim();
-      const cell = ring.cellWord(pos);
-      submitter.write(cell, 0);
-      i32[cell + C_ATT] = 0;
-      i32[cell + C_TOKEN] = t;
-      i32[cell + C_GEN] = gen;
-      i32[cell + C_PRODUCER] = 0;
-      i32[cell + C_DEADLINE] = i & 1;
-      ring.publish(pos);
+      writeSubmission(ring, ring.claim(), submitter, 0, 0, 0, t, gen, 0, i & 1);
       loop.runOne();
       // Drain the completion as the submitter would (read() frees a spilled result).
       const head = completions.head();
@@ -608,7 +589,8 @@ class AsyncJob {
   readonly onFulfilled = (v: unknown): void => { this.loop.finishAsync(this, O_FULFILLED, v); };
   readonly onRejected = (e: unknown): void => { this.loop.finishAsync(this, O_REJECTED, e); };
   readonly onDeadline = (ms: number): void => {
-    this.loop.finishAsync(this, O_ABANDONED, `deadline of ${ms} ms exceeded (async task left running, its result ignored)`);
+    // A reason, as every 'abandoned' completion carries one: clipped to travel inline (cells.ts).
+    this.loop.finishAsync(this, O_ABANDONED, clipReason(`deadline of ${ms} ms exceeded (async task left running, its result ignored)`));
   };
 }
 
@@ -672,18 +654,6 @@ function eventLoopBusy(): boolean {
   let n = 0;
   for (const r of process.getActiveResourcesInfo()) if (r !== 'CloseReq' && ++n > 1) return true;
   return false;
-}
-
-/** Fill a completion cell (after codec.prepare of its value). Shared with recovery. */
-export function writeCompletion(
-  i32: Int32Array, cell: number, codec: Codec, outcome: number, att: number, t: number, gen: number, worker: number,
-  flags = 0,
-): void {
-  codec.write(cell, outcome | flags);
-  i32[cell + C_ATT] = att;
-  i32[cell + C_TOKEN] = t;
-  i32[cell + C_GEN] = gen;
-  i32[cell + C_PRODUCER] = worker;
 }
 
 /** CPUs 0..31 as a bit mask (enough for stats on the machines this runs on; 0 if none fit). */

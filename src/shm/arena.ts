@@ -3,7 +3,14 @@
  *
  * One arena per writer thread (each attachment for payloads, each worker for results). Chunks
  * start on 64-byte granules. Who writes what:
- *   ALLOC, RECLAIM   the writer only (single-writer counters, kept in its arena block)
+ *   ALLOC, RECLAIM   the writer thread only (single-writer counters, kept in its arena block).
+ *                    One thread, not one ArenaWriter: attachment 0's thread holds two writers on
+ *                    arena 0, its attachment's codec and the supervisor's (supervisor.ts), and
+ *                    only the first ever allocates (the supervisor encodes nothing but reasons
+ *                    clipped to travel inline, runtime/cells.ts clipReason). Both run on that one
+ *                    thread, never interleaved within a call, so the counters still have one
+ *                    writer. arenaScavenge below writes tags (CAS) of a *dead* writer's arena,
+ *                    before any replacement writes to it.
  *   chunk length     the writer, in the chunk's first word; only the writer reads it (reclaim)
  *   chunk tag        one word per granule, in a side table outside the arena bytes. The writer
  *                    stores tag = the chunk's position (LIVE) before publishing the cell that

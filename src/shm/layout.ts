@@ -16,12 +16,13 @@
  *   workers       W blocks       waker word, ring head, run record, window flag, counters
  *   attachments   A blocks       waker word, completion head, window flag, owner identity
  *   tails         (W+A) blocks   ring tails: submission rings 0..W-1, completion rings W..W+A-1
- *   stats         A x P x 16 w   per-attachment, per-producer counters (single writer each)
+ *   stats         A x P x 16 w   per-attachment, per-producer counters: the attachment's thread
+ *                                (the supervisor once that thread is dead)
  *   guesses       A x (P+1) w    each attachment's guesses of the gate words (its own thread
  *                                only: a hint for the gates' CAS, gate.ts; 128-byte aligned each)
  *   tokens        A x T words    token state words, one table per attachment
  *   tokenMeta     A x T words    producer index of each live token
- *   arenaCtl      (A+W) blocks   spill arena allocator words (single writer each)
+ *   arenaCtl      (A+W) blocks   spill arena allocator words: one writer *thread* each (arena.ts)
  *   arenaTags     (A+W) x S/64 w chunk tags, one word per 64-byte granule (arena.ts)
  *   subRings      W x C cells    per-worker submission rings
  *   compRings     A x T cells    per-attachment completion rings
@@ -101,17 +102,7 @@ export const RT_CLOSED = 2;
 // ---- producer block (relative to the producer's block) ----
 /** 0 free, 1 claiming (name being written), 2 ready. Written once by the registering thread. */
 export const P_CLAIM = 0;
-/**
- * The gate word, written only by CAS (gate.ts):
- *
- *   31            16 15             0
- *   +---------------+---------------+
- *   |    tokens     |   in flight   |
- *   +---------------+---------------+
- *
- * tokens: bucket tokens available (<= burst); in flight: admitted and not yet resolved (<= slots).
- * Any thread that submits or resolves for this producer writes it.
- */
+/** The gate word: bucket tokens | in flight (its bits: words/gate.ts; its protocol: admission/gate.ts). */
 export const P_PACKED = 1;
 /** Tokens earned by the refill function up to the last refill (wrapping int32). CAS only. */
 export const P_EARNED = 2;
@@ -130,7 +121,11 @@ export const P_CLAIM_READY = 2;
 // ---- worker block ----
 /** Waker state word (waker.ts). Written by the worker and by producers that wake it (CAS). */
 export const W_WAKER = 0;
-/** Submission ring head: written only by the worker thread that owns the slot. */
+/**
+ * Submission ring head: stored by the worker thread that owns the slot (ring.ts release), and by
+ * the supervisor when it retires the slot (head = tail - capacity: the ring reads full). Stealing
+ * siblings read it with an RMW that writes back what it read (ring.ts, worker.ts stealAt).
+ */
 export const W_HEAD = 1;
 /**
  * Run record: the task whose synchronous part runs now. Written by the worker only:
@@ -177,10 +172,13 @@ export const W_STOLEN = 24;
 export const W_BEAT = 25;
 
 // ---- attachment block ----
-/** 0 free, 3 claiming, 1 active, 2 closing (owner gone, being reconciled). CAS to claim. */
+/** Who holds the slot: FREE / CLAIMING / ACTIVE / CLOSING (words/attachment.ts). */
 export const A_STATE = 0;
 export const A_WAKER = 1;
-/** Completion ring head: written only by the owning thread. */
+/**
+ * Completion ring head: stored by the owning thread; by the supervisor instead once the owner is
+ * dead (it drains the ring in the owner's place, supervisor.ts drainAdopted).
+ */
 export const A_HEAD = 2;
 export const A_THREAD_ID = 3;
 /**
@@ -192,30 +190,17 @@ export const A_WINDOW = 4;
 export const A_TID = 7;
 export const A_START = 8;
 
-export const A_FREE = 0;
-export const A_ACTIVE = 1;
-export const A_CLOSING = 2;
-/** Claimed by an attaching thread that has not yet recorded its identity (liveness skips it). */
-export const A_CLAIMING = 3;
+// A_STATE values and transitions: words/attachment.ts.
 
-// ---- stats (per attachment, per producer; single writer: the attachment's thread) ----
-// The reasons and outcomes (their order is the counters' order) live in reasons.ts, a leaf module
-// the public declarations can name without pulling in the memory map.
-export { REJECT_REASONS, CAPACITY_REASONS, OUTCOMES } from './reasons.js';
-export type { RejectReason, Outcome } from './reasons.js';
-import { REJECT_REASONS, OUTCOMES } from './reasons.js';
-
-export const S_ADMITTED = 0;
-/** + reason index: one counter per REJECT_REASONS entry. */
-export const S_REJECTED = 1;
-/** + outcome index: one counter per OUTCOMES entry, after the rejection counters. */
-export const S_RESOLVED = S_REJECTED + REJECT_REASONS.length;
-if (S_RESOLVED + OUTCOMES.length > STAT_WORDS) throw new Error('sluice: the stats block is too small for the reasons and outcomes');
+// ---- stats (per attachment, per producer; one writer: the attachment's thread, or the supervisor once it is dead) ----
+// STAT_WORDS words each at statWord(a, p, field); the fields (admitted, one counter per
+// rejection reason, one per outcome) are admission/reasons.ts's S_* offsets, which checks that
+// they fit.
 
 // ---- cells (relative to the cell's first word) ----
 /** Publication word: pos + 1 once the cell for position pos is readable. Written by its claimer. */
 export const C_SEQ = 0;
-/** bits 0..15 task id (submission) or outcome (completion); 16..23 value tag; 24..31 flags. */
+/** The kind word: task id or outcome | value tag | flags (words/cell.ts). */
 export const C_KIND = 1;
 export const C_ATT = 2;
 export const C_TOKEN = 3;
@@ -229,38 +214,10 @@ export const C_DATA_BYTE = C_DATA_WORD * 4;
 export const C_DEADLINE = CELL_WORDS - 1;
 export const C_INLINE_BYTES = C_DEADLINE * 4 - C_DATA_BYTE;
 
-export const CF_SPILLED = 1 << 24;
-export const CF_TOMBSTONE = 1 << 25;
-export const CF_BUFFER = 1 << 26;
-
-/** Completion cells: an 'abandoned' outcome that may be retried (the worker died). */
-export const CF_RETRYABLE = 1 << 29;
-/** Submission cells: routing class (0 heavy, 1 medium, 2 light, 3 none) in bits 27..28. */
-export const CF_WEIGHT_SHIFT = 27;
-export const CF_WEIGHT_MASK = 3 << CF_WEIGHT_SHIFT;
+// The kind word C_KIND (its bits and flags CF_*): words/cell.ts.
 
 // ---- token state word (per attachment table) ----
-/**
- *   31                       11 10        3 2     0
- *   +---------------------------+-----------+------+
- *   |        generation         |  worker   | state|
- *   +---------------------------+-----------+------+
- *
- * The owner thread writes FREE -> PENDING at submit and back to FREE (next generation) at
- * resolve. PENDING -> RUNNING is the worker's CAS; PENDING -> RETRACTED the canceller's CAS:
- * exactly one of them wins, which is how "never started" and "started" stay distinguishable.
- */
-export const TK_FREE = 0;
-export const TK_PENDING = 1;
-export const TK_RUNNING = 2;
-export const TK_RETRACTED = 3;
-export const TK_DONE = 4;
-export const TK_ABANDONED = 5;
-export const TK_STATE_MASK = 7;
-export const TK_WORKER_SHIFT = 3;
-export const TK_WORKER_MASK = 0xff << TK_WORKER_SHIFT;
-export const TK_GEN_SHIFT = 11;
-export const TK_GEN_MASK = 0x1fffff; // 21 bits
+// One word per token index at tokenWord(a, t); its bits and transitions: words/token.ts.
 
 export interface LayoutConfig {
   workers: number;

@@ -4,8 +4,15 @@
  *
  * Who writes what:
  *   tail       any producer, by CAS only (claims one position)
- *   head       the consumer only (plain Atomics.store after it has copied a cell out)
- *   cell.seq   the producer that claimed the position: pos + 1 publishes the cell
+ *   head       the consumer (Atomics.store after it has copied a cell out: release()), and, while
+ *              the consumer cannot run, the supervisor: it consumes a dead attachment's completion
+ *              ring in its place (docs/design.md 4.9) and, retiring a worker slot, stores
+ *              head = tail - capacity so the ring reads full (4.8 step 7). A stealing sibling
+ *              (4.2a) reads head with Atomics.add(head, 0): a read-modify-write that writes the
+ *              value it read back, used for its full barrier; being atomic, it never undoes a
+ *              concurrent store of the consumer's.
+ *   cell.seq   the producer that claimed the position: pos + 1 publishes the cell (or the
+ *              supervisor, publishing a dead claimer's cell as a tombstone under a freeze)
  *
  * Capacity is decided on tail - head, not on the cell's sequence word: a producer may claim
  * position p only while p - head < capacity, so the cell p & mask was last used by position

@@ -19,7 +19,8 @@
  *   metadata   M events: process_name, thread_name, thread_sort_index
  * Timestamps are clock ticks (µs). Events come out sorted by ts, so every track is monotonic.
  */
-import { OUTCOMES, REJECT_REASONS } from '../shm/layout.js';
+import { OUTCOMES } from '../admission/outcomes.js';
+import { REJECT_REASONS } from '../admission/reasons.js';
 import { RecordKind, WRITER_WORKER, details, kindName, tokenKey, type TraceRecord } from './records.js';
 
 export interface ChromeEvent {

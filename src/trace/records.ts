@@ -30,7 +30,8 @@
  * Bytes per record: 64 (RECORD_BYTES), including the commit word and the check word.
  * Writers: whoever owns the slot (ring.ts). This file only encodes and decodes words.
  */
-import { OUTCOMES, REJECT_REASONS } from '../shm/layout.js';
+import { OUTCOMES } from '../admission/outcomes.js';
+import { REJECT_REASONS } from '../admission/reasons.js';
 
 export const RECORD_VERSION = 1;
 export const RECORD_WORDS = 16;

@@ -15,8 +15,8 @@ import {
   ADMITTED, admitGlobal, admitProducer, inflightOf, pack, releaseSlots, rollbackProducer, tokensOf, type Limits,
 } from '../../src/admission/gate.js';
 import {
-  TK_ABANDONED as TK_ABANDONED_STATE, TK_DONE, TK_FREE, TK_GEN_SHIFT, TK_PENDING, TK_RETRACTED, TK_RUNNING, TK_STATE_MASK, TK_WORKER_SHIFT,
-} from '../../src/shm/layout.js';
+  TK_ABANDONED as TK_ABANDONED_STATE, TK_DONE, TK_FREE, TK_PENDING, TK_RETRACTED, TK_RUNNING, TK_WORKER_SHIFT, genOf, stateOf, tokenWord,
+} from '../../src/shm/words/token.js';
 import { WAKER_PARKED, WAKER_RUNNING } from '../../src/shm/waker.js';
 import type { WordSpec } from './explorer.js';
 
@@ -76,21 +76,20 @@ export function releaseOrder(): { first: 'global' | 'producer'; producerDelta: n
   return { first: seen[0] === 'global' ? 'global' : 'producer', producerDelta: scratch[0]! - 10, globalDelta: scratch[1]! - 20 };
 }
 
-// ---- the token word (docs/design.md 2.2; layout.ts TK_*) ----
-// No src function builds it yet: each expression is the one at the cited site.
+// ---- the token word (docs/design.md 2.2; src/shm/words/token.ts, whose encoders these are) ----
+// The real encoder builds every word the models write, so the models and src agree by construction.
 
-/** producer.ts submit / attachment.ts: `(gen << TK_GEN_SHIFT) | TK_PENDING`. */
-export const tokenPending = (gen: number): number => (gen << TK_GEN_SHIFT) | TK_PENDING;
-/** worker.ts runOne / stealAt: `base | this.workerBits | TK_RUNNING`. */
-export const tokenRunning = (gen: number, w: number): number => (gen << TK_GEN_SHIFT) | (w << TK_WORKER_SHIFT) | TK_RUNNING;
-/** attachment.ts cancelInWindow: `base | TK_RETRACTED`. */
-export const tokenRetracted = (gen: number): number => (gen << TK_GEN_SHIFT) | TK_RETRACTED;
-/** worker.ts complete: `(gen << TK_GEN_SHIFT) | this.workerBits | TK_DONE`. */
-export const tokenDone = (gen: number, w: number): number => (gen << TK_GEN_SHIFT) | (w << TK_WORKER_SHIFT) | TK_DONE;
-/** Resolve (supervisor.ts, attachment.ts): the word goes back to TK_FREE; the generation lives in the owner's table. */
+/** PENDING (owner, submit step 5). */
+export const tokenPending = (gen: number): number => tokenWord(gen, 0, TK_PENDING);
+/** RUNNING by worker w. */
+export const tokenRunning = (gen: number, w: number): number => tokenWord(gen, w, TK_RUNNING);
+/** RETRACTED by the owner's cancel. */
+export const tokenRetracted = (gen: number): number => tokenWord(gen, 0, TK_RETRACTED);
+/** DONE by worker w. */
+export const tokenDone = (gen: number, w: number): number => tokenWord(gen, w, TK_DONE);
 export const tokenFree = (): number => TK_FREE;
-export const tokenState = (word: number): number => word & TK_STATE_MASK;
-export const tokenGen = (word: number): number => word >>> TK_GEN_SHIFT;
+export const tokenState = stateOf;
+export const tokenGen = genOf;
 
 // ---- legal transitions, checked by the explorer on every atomic write (Model.words) ----
 // The redesign's src/shm/words/ files are meant to own these tables; until then they are

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  C_DATA_WORD, C_KIND, CF_BUFFER, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, CF_WEIGHT_MASK,
-} from '../../src/shm/layout.js';
+import { C_DATA_WORD, C_KIND } from '../../src/shm/layout.js';
+import { CF_BUFFER, CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, CF_WEIGHT_MASK } from '../../src/shm/words/cell.js';
 import { RING_FULL, Ring } from '../../src/shm/ring.js';
 import { fastForward, fixture, ringBuffer, runThreads } from '../helpers/shm.js';
 

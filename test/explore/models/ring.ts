@@ -9,7 +9,8 @@
  * (a ghost tag: which lap the consumer expects to read).
  */
 import { RING_FULL, Ring } from '../../../src/shm/ring.js';
-import { C_DATA_WORD, C_KIND, C_PRODUCER, C_SEQ, C_TOKEN, CELL_WORDS, CF_TOMBSTONE } from '../../../src/shm/layout.js';
+import { C_DATA_WORD, C_KIND, C_PRODUCER, C_SEQ, C_TOKEN, CELL_WORDS } from '../../../src/shm/layout.js';
+import { CF_TOMBSTONE } from '../../../src/shm/words/cell.js';
 import {
   cas, check, killedAfter, load, read, store, until, writing, type Actor, type Model, type Steps,
 } from '../explorer.js';

@@ -7,7 +7,7 @@
  * (generation g0) is still in the ring when the index is PENDING again.
  */
 import { C_GEN, C_SEQ } from '../../../src/shm/layout.js';
-import { TK_DONE, TK_PENDING } from '../../../src/shm/layout.js';
+import { TK_DONE, TK_PENDING } from '../../../src/shm/words/token.js';
 import { add, cas, check, load, store, until, type Actor, type Model, type Steps } from '../explorer.js';
 import { tokenWordSpec, tokenDone, tokenFree, tokenGen, tokenPending, tokenRetracted, tokenRunning, tokenState } from '../words.js';
 

@@ -1,0 +1,77 @@
+/**
+ * The window/freeze protocol (docs/design.md 4.10), both sides, one copy each.
+ *
+ * A thread that moves a shared counter or claims a ring cell does so inside its *window*: a flag
+ * word of its own (layout.ts A_WINDOW for an attachment, W_WINDOW for a worker) that only it
+ * writes. The freezer (the supervisor, on the starting thread) sets the freeze word (layout.ts
+ * ST_FREEZE) and waits until no live thread's flag is set; then no live thread is between a claim
+ * and its publish, nor between moving a token word and the counters that go with it, and what a
+ * dead thread left half done can be reconciled from the words alone.
+ *
+ * Why it is safe (Dekker): the thread stores its flag, then loads the freeze word; the freezer
+ * stores the freeze word, then loads the flags. Atomics are sequentially consistent, so at least
+ * one of them sees the other's store: either the thread sees the freeze and backs out, or the
+ * freezer sees the flag and waits.
+ *
+ * Hot-path cost: two stores and one load per outermost window; nested windows only count.
+ */
+
+/** Thread side. One per thread and flag word; used only by the thread that owns the flag. */
+export class ThreadWindow {
+  /** Nesting depth: only the outermost enter/leave touches shared memory. */
+  private depth = 0;
+
+  constructor(private readonly i32: Int32Array, readonly flagW: number, private readonly freezeW: number) {}
+
+  /**
+   * 4.10 step 1, entering: store the flag, then read the freeze word (Dekker). Frozen: store 0,
+   * wait for the freezer to finish (microseconds; a 5 ms cap per wait), retry.
+   */
+  enter(): void {
+    if (this.depth++ > 0) return;
+    const i32 = this.i32;
+    for (;;) {
+      Atomics.store(i32, this.flagW, 1);
+      if (Atomics.load(i32, this.freezeW) === 0) return;
+      Atomics.store(i32, this.flagW, 0);
+      Atomics.wait(i32, this.freezeW, 1, 5);
+    }
+  }
+
+  /** 4.10 step 1, leaving: the outermost leave stores 0. */
+  leave(): void {
+    if (--this.depth === 0) Atomics.store(this.i32, this.flagW, 0);
+  }
+}
+
+/**
+ * Freezer side, 4.10 step 2: store freeze = 1, then wait until `liveInWindow()` is false (the
+ * caller's predicate: some *live* thread's flag is set; a dead thread's flag may stay 1 forever
+ * and must be ignored by it). True once quiescent, the freeze held: the caller reconciles, then
+ * calls unfreeze. False, and unfrozen, if a live thread stays inside a window past `timeoutMs`:
+ * retry later. Only the supervisor freezes, and never from inside one of its own thread's windows.
+ */
+export function freeze(i32: Int32Array, freezeW: number, liveInWindow: () => boolean, timeoutMs = 1000): boolean {
+  Atomics.store(i32, freezeW, 1);
+  const until = performance.now() + timeoutMs;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    if (!liveInWindow()) return true;
+    if (performance.now() > until) {
+      unfreeze(i32, freezeW);
+      return false;
+    }
+    Atomics.wait(nap, 0, 0, 0.05);
+  }
+}
+
+/** 4.10 step 5's end: clear the freeze word and wake the threads waiting to enter a window. */
+export function unfreeze(i32: Int32Array, freezeW: number): void {
+  Atomics.store(i32, freezeW, 0);
+  Atomics.notify(i32, freezeW);
+}
+
+/** Whether flag word `flagW` is set (the freezer's read of one thread's window flag). */
+export function inWindow(i32: Int32Array, flagW: number): boolean {
+  return Atomics.load(i32, flagW) !== 0;
+}
