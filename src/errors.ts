@@ -127,6 +127,25 @@ export function describe(v: unknown): string {
 }
 
 /**
+ * @internal What a value thrown while sluice read a user's value was, for a message ("reading it threw a
+ * TypeError"), without running user code (no getter, no Proxy trap, no toString) and without its
+ * text, which may quote the value; sluice's own errors give their message. Never throws.
+ */
+export function thrownText(err: unknown): string {
+  try {
+    if (err instanceof SluiceError) return err.message; // ours: its text is ours too
+    if (err instanceof Error) {
+      // Own data properties only: a descriptor's value never runs a getter.
+      const proto: unknown = Object.getPrototypeOf(err);
+      const own = (o: unknown, k: string): unknown => (o !== null && (typeof o === 'object' || typeof o === 'function') ? Object.getOwnPropertyDescriptor(o, k)?.value : undefined);
+      const name = own(proto, 'name') ?? own(own(proto, 'constructor'), 'name');
+      return `reading it threw ${typeof name === 'string' && name.length <= 64 ? `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}` : 'an error'}`;
+    }
+  } catch { /* a Proxy trap threw: say only what it is */ }
+  return `reading it threw ${describe(err)}`;
+}
+
+/**
  * @internal A name a message may quote: an identifier of at most 64 characters (what task exports are
  * named). Anything else a caller passed as a name is described, not quoted.
  */

@@ -38,7 +38,7 @@ import { Codec, PREPARE_FULL } from './codec.js';
 import { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED, Token, outcomeError } from './token.js';
 
 type Callback = (err: unknown, value: unknown, tag: number) => void;
-import { AbandonedError, describe, PayloadError, RetractedError } from '../errors.js';
+import { AbandonedError, PayloadError, RetractedError, thrownText } from '../errors.js';
 import { threadId } from 'node:worker_threads';
 import { callUser, reportUncaught } from './user-code.js';
 
@@ -423,7 +423,7 @@ export class Attachment {
       prepared = this.codec.prepare(token._payload); // user code (getters): it may throw this time
     } catch (err) {
       // From the pump: the retry fails, the pump does not. Its first try was abandoned anyway.
-      this.resolve(token, O_ABANDONED, new AbandonedError(`its worker died and the retry could not encode the payload again: ${messageOf(err)}`));
+      this.resolve(token, O_ABANDONED, new AbandonedError(`its worker died and the retry could not encode the payload again: ${thrownText(err)}`));
       return true;
     }
     if (prepared === PREPARE_FULL) return false;
@@ -740,16 +740,6 @@ export class Attachment {
 }
 
 function noop(): void {}
-
-/** A thrown value's message, without running its getters twice or dumping it (errors.describe otherwise). */
-function messageOf(err: unknown): string {
-  try {
-    const m = err instanceof Error ? (err.message as unknown) : undefined;
-    return typeof m === 'string' ? m : describe(err);
-  } catch {
-    return describe(err);
-  }
-}
 
 function maskOf(cpus: readonly number[]): number {
   let m = 0;

@@ -10,7 +10,7 @@
  * rejection.
  */
 import { type Outcome, OUTCOMES, O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED } from '../admission/outcomes.js';
-import { TK_FREE, TK_PENDING, TK_RETRACTED, TK_RUNNING } from '../shm/words/token.js';
+import { TK_FREE, TK_PENDING, TK_RETRACTED } from '../shm/words/token.js';
 import { AbandonedError, ConfigError, RetractedError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 import type { Attachment } from './attachment.js';

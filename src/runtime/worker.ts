@@ -36,7 +36,7 @@ import { MonotonicClock } from '../admission/clock.js';
 import { Codec, PREPARE_FULL } from './codec.js';
 import { clipReason, writeCompletion, writeSubmission } from './cells.js';
 import { O_ABANDONED, O_FULFILLED, O_REJECTED } from '../admission/outcomes.js';
-import { PayloadError, SluiceError, describe } from '../errors.js';
+import { PayloadError, describe, thrownText } from '../errors.js';
 import { loadTaskModule } from './tasks-module.js';
 import { loadAffinity, nativeFutex, pinCurrentThread, spinYield } from './affinity.js';
 import { HOOK_POINTS, pauseAt } from './hooks.js';
@@ -190,7 +190,7 @@ class WorkerLoop {
     try {
       this.loopBody();
     } catch (err) {
-      fatal(`worker ${this.w}'s loop failed: ${errorText(err)}`);
+      fatal(`worker ${this.w}'s loop failed: ${thrownText(err)}`);
     }
   };
 
@@ -610,28 +610,9 @@ async function adopt(x: unknown): Promise<unknown> {
  */
 function unsendable(outcome: number, value: unknown, err: unknown): PayloadError {
   const what = outcome === O_FULFILLED ? `the task's result (${describe(value)})` : `the value the task threw (${describe(value)})`;
-  const e = new PayloadError(`${what} could not be sent back: ${errorText(err)}`);
+  const e = new PayloadError(`${what} could not be sent back: ${thrownText(err)}`);
   e.stack = `${e.name}: ${e.message}`;
   return e;
-}
-
-/**
- * A message for an error thrown while reading a user's value, without running user code: our
- * own errors (and V8's, e.g. DataCloneError) are described by their message; anything else by
- * what it is.
- */
-function errorText(err: unknown): string {
-  try {
-    if (err instanceof SluiceError) return err.message;
-    if (err instanceof Error) {
-      // Own data properties only: a descriptor's value never runs a getter.
-      const proto: unknown = Object.getPrototypeOf(err);
-      const own = (o: unknown, k: string): unknown => (o !== null && (typeof o === 'object' || typeof o === 'function') ? Object.getOwnPropertyDescriptor(o, k)?.value : undefined);
-      const name = own(proto, 'name') ?? own(own(proto, 'constructor'), 'name');
-      return `reading it threw ${typeof name === 'string' && name.length <= 64 ? `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}` : 'an error'}`;
-    }
-  } catch { /* a Proxy trap threw: say only what it is */ }
-  return `reading it threw ${describe(err)}`;
 }
 
 /**

@@ -340,3 +340,18 @@ export function checkOutcomes(items: Item[], outcomes: Map<number, Summary>, exe
     if (ENTRY.get(it.entry)!.kind !== 'probe' && !want.includes(ran)) fail(`id ${it.id} (${it.entry}): body ran ${ran} times for outcome ${s.outcome}`);
   }
 }
+
+/**
+ * Counts this thread's uncaught exceptions and unhandled rejections from now on: the planted
+ * throws (THROWN_MARK) apart from anything else, which a run must not have.
+ */
+export function countUncaught(): { marked: number; other: string[] } {
+  const uncaught = { marked: 0, other: [] as string[] };
+  process.on('uncaughtException', (err) => {
+    const m = err instanceof Error ? err.message : typeof err;
+    if (m.startsWith(THROWN_MARK)) uncaught.marked++;
+    else uncaught.other.push(m);
+  });
+  process.on('unhandledRejection', (err) => { uncaught.other.push(`unhandled rejection: ${err instanceof Error ? err.message : typeof err}`); });
+  return uncaught;
+}
