@@ -644,6 +644,9 @@ export class Supervisor {
       }
       if (now - this.stillSince[w]! < this.options.stallMs) continue;
       this.stillSince[w] = -1;
+      // One verdict per thread: terminate() may take effect only when a native call returns, and
+      // the thread must not be judged (and reported) again meanwhile. Its replacement reports ready.
+      this.ready[w] = false;
       const reason = `worker ${w} stalled: no progress for ${this.options.stallMs} ms outside any task`;
       this.onEvent(`${reason} (an async task's continuation that never yields?): replacing it`);
       this.terminate(w, { reason, retryable: false });
