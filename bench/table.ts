@@ -6,7 +6,7 @@ import { piscina, piscinaC32 } from './e2e/piscina.js';
 import { poolifierRow } from './e2e/poolifier.js';
 import { rawMessage } from './e2e/raw-message.js';
 import { sabPoll, sabPollFirst, sabSpin, sabWait, sabWaitAsync, sabWaitSameCpu } from './e2e/raw-sab.js';
-import { loadAffinity } from '../src/runtime/affinity.js';
+import { loadAffinity } from '../src/runtime/native/affinity.js';
 import { tinypool } from './e2e/tinypool.js';
 import { workerpoolRow } from './e2e/workerpool.js';
 import { figuresOf, type Rep } from './report.js';

@@ -45,9 +45,9 @@ const nativeDir = join(root, 'native');
 const localFile = join(nativeDir, 'sluice-native.node');
 const require = createRequire(import.meta.url);
 const mode = process.argv.includes('--prebuilt') ? 'prebuilt' : process.argv.includes('--install') ? 'install' : 'local';
-const checkout = existsSync(join(root, 'src', 'runtime', 'affinity.ts'));
+const checkout = existsSync(join(root, 'src', 'runtime', 'native', 'affinity.ts'));
 
-/** Same as isMusl() in src/runtime/affinity.ts (napi-rs's way: ldd's text, then the process report). */
+/** Same as isMusl() in src/runtime/native/affinity.ts (napi-rs's way: ldd's text, then the process report). */
 function isMusl() {
   if (process.platform !== 'linux') return false;
   try {
@@ -64,7 +64,7 @@ function isMusl() {
   }
 }
 
-/** Same as platformTriple() in src/runtime/affinity.ts: linux-x64-gnu, linux-arm64-musl, ... */
+/** Same as platformTriple() in src/runtime/native/affinity.ts: linux-x64-gnu, linux-arm64-musl, ... */
 function platformTriple() {
   const { platform, arch } = process;
   if (platform === 'linux') {

@@ -22,7 +22,7 @@ import {
   warmLibuvPool,
   type AffinityAddon,
   type Topology,
-} from '../src/runtime/affinity.js';
+} from '../src/runtime/native/affinity.js';
 import { Runtime, type Token } from '../src/index.js';
 import { W_WAKER, type Memory } from '../src/shm/layout.js';
 import { WAKER_PARKED } from '../src/shm/waker.js';
@@ -30,7 +30,7 @@ import { Signals } from './helpers/signals.js';
 
 const status = loadAffinity();
 const fixture = fileURLToPath(new URL('./fixtures/affinity-worker.cjs', import.meta.url));
-const loaderSource = fileURLToPath(new URL('../src/runtime/affinity.ts', import.meta.url));
+const loaderSource = fileURLToPath(new URL('../src/runtime/native/affinity.ts', import.meta.url));
 
 interface WorkerReport {
   tid: number;
@@ -457,10 +457,10 @@ describe('fallback without the addon', () => {
       const out = ts.transpileModule(readFileSync(loaderSource, 'utf8'), {
         compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
       });
-      const file = join(dir, 'dist', 'runtime', 'affinity.mjs');
+      const file = join(dir, 'dist', 'runtime', 'native', 'affinity.mjs');
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, out.outputText);
-      const loader = (await import(pathToFileURL(file).href)) as typeof import('../src/runtime/affinity.js');
+      const loader = (await import(pathToFileURL(file).href)) as typeof import('../src/runtime/native/affinity.js');
       const triple = platformTriple();
       const prebuilt = join(dir, 'native', `sluice-native.${triple}.node`);
       const local = join(dir, 'native', 'sluice-native.node');

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCpuList, platformTriple } from '../src/runtime/affinity.js';
+import { parseCpuList, platformTriple } from '../src/runtime/native/affinity.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const linux = process.platform === 'linux';
@@ -115,7 +115,7 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     expect(existsSync(tarball)).toBe(true);
     const expected = [
       'package.json', 'README.md',
-      'dist/index.js', 'dist/index.d.ts', 'dist/runtime/runtime.js', 'dist/runtime/worker.js', 'dist/runtime/affinity.js',
+      'dist/index.js', 'dist/index.d.ts', 'dist/runtime/runtime.js', 'dist/runtime/worker/main.js', 'dist/runtime/native/affinity.js',
       'native/Cargo.toml', 'native/src/lib.rs', 'scripts/build-native.mjs',
     ];
     if (hasCargo) expected.push(`native/sluice-native.${triple}.node`);

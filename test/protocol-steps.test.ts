@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { Runtime, type Token } from '../src/index.js';
-import type { HookPoint } from '../src/runtime/hooks.js';
+import type { HookPoint } from '../src/runtime/testing/hooks.js';
 import { Signals } from './helpers/signals.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Runtime, ConfigError, type Token } from '../src/index.js';
-import { loadAffinity, parseCpuList } from '../src/runtime/affinity.js';
+import { loadAffinity, parseCpuList } from '../src/runtime/native/affinity.js';
 import { preferenceChains, route, stealMask, type RouteView } from '../src/runtime/routing.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);

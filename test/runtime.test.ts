@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
 import { Runtime, UnknownTaskError, PayloadError, ConfigError } from '../src/index.js';
-import { releaseAllAtExit } from '../src/runtime/supervisor.js';
+import { releaseAllAtExit } from '../src/runtime/supervisor/supervisor.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 

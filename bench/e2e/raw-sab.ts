@@ -9,8 +9,8 @@
 // a wake across CPUs is an interrupt into an idle vCPU, a wake on the same CPU a context switch,
 // and the unpinned row lands in either regime depending on where the scheduler put the threads.
 import { once } from 'node:events';
-import { addonPath, loadAffinity } from '../../src/runtime/affinity.js';
-import { POLL_ONE_MS, POLL_TURN_MS, SPIN_POLLS } from '../../src/runtime/spin.js';
+import { addonPath, loadAffinity } from '../../src/runtime/native/affinity.js';
+import { POLL_ONE_MS, POLL_TURN_MS, SPIN_POLLS } from '../../src/runtime/native/spin.js';
 import type { RowDef, Session } from '../workload.js';
 import { spawn } from './spawn.js';
 

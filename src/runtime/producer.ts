@@ -27,10 +27,10 @@ import {
   ADMITTED, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL,
 } from '../admission/reasons.js';
 import { Codec, PREPARE_FULL } from './codec.js';
-import type { Attachment } from './attachment.js';
+import type { Attachment } from './submit/attachment.js';
 import type { Token } from './token.js';
 import { TaskRef, checkMs } from './task.js';
-import { HOOK_POINTS, pauseAt } from './hooks.js';
+import { HOOK_POINTS, pauseAt } from './testing/hooks.js';
 import { route } from './routing.js';
 import type { Clock } from '../admission/clock.js';
 

@@ -18,21 +18,21 @@ import { activate as activateAttachment, release as releaseAttachment } from '..
 import { wake, WAKER_PARKED } from '../shm/waker.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
 import { clockOption, parseStartOptions, snapshot } from './options.js';
-import { Attachment } from './attachment.js';
+import { Attachment } from './submit/attachment.js';
 import {
   Admission, lookupOrRegister, ParsedSubmit, parseSubmitOptions, Producer, ProducerLimits, producerStats, ProducerStats, registeredProducers,
   SubmitOptions,
 } from './producer.js';
 import { resolveTask, TaskOptions, TaskRef } from './task.js';
 import { preferenceChains, stealMask, type Weight } from './routing.js';
-import { chooseCpus, loadAffinity, warmLibuvPool } from './affinity.js';
+import { chooseCpus, loadAffinity, warmLibuvPool } from './native/affinity.js';
 import { isTypeScript, taskModuleHref } from './tasks-module.js';
 import { AbortedError, AttachError, ConfigError, RejectedError, SluiceError, WorkerStartError, describe } from '../errors.js';
 import { offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
 import { CAPACITY_REASONS, R_CLOSED, R_DRAINING } from '../admission/reasons.js';
-import { Supervisor } from './supervisor.js';
-import { Hooks } from './hooks.js';
-import type { WorkerData } from './worker.js';
+import { Supervisor } from './supervisor/supervisor.js';
+import { Hooks } from './testing/hooks.js';
+import type { WorkerData } from './worker/main.js';
 
 export interface RuntimeOptions {
   /** Module whose named function exports are the tasks (sync or async); .js, .mjs, .cjs or .ts. */
@@ -824,7 +824,7 @@ function maskCpus(mask: number): number[] | null {
 
 function workerEntry(): URL {
   const self = import.meta.url;
-  return new URL(self.endsWith('.ts') ? './worker-dev.mjs' : './worker.js', self);
+  return new URL(self.endsWith('.ts') ? './worker/main-dev.mjs' : './worker/main.js', self);
 }
 
 /** A TypeScript task module is loaded through tsx, which must be installed. */

@@ -13,7 +13,7 @@ import { type Outcome, OUTCOMES, O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACT
 import { TK_FREE, TK_PENDING, TK_RETRACTED } from '../shm/words/token.js';
 import { AbandonedError, ConfigError, RetractedError, describe } from '../errors.js';
 import { snapshot } from './options.js';
-import type { Attachment } from './attachment.js';
+import type { Attachment } from './submit/attachment.js';
 import type { TaskRef } from './task.js';
 
 export interface CancelOptions {

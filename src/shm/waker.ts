@@ -34,7 +34,7 @@ export const WAKER_RUNNING = 0;
 export const WAKER_SPINNING = 1;
 export const WAKER_PARKED = 2;
 
-/** The native futex pair (the addon's; src/runtime/affinity.ts nativeFutex()). */
+/** The native futex pair (the addon's; src/runtime/native/affinity.ts nativeFutex()). */
 export interface NativeFutex {
   /** Sleeps while i32[index] === expected, at most timeoutMs: 0 woken (or spurious), 1 not equal, 2 timed out. */
   futexWait(i32: Int32Array, index: number, expected: number, timeoutMs: number): number;

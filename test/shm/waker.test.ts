@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BLOCK_WORDS } from '../../src/shm/layout.js';
 import { WAKER_PARKED, WAKER_RUNNING, WAKER_SPINNING, Waker, useNativeFutex, wake, type NativeFutex } from '../../src/shm/waker.js';
-import { nativeFutex } from '../../src/runtime/affinity.js';
+import { nativeFutex } from '../../src/runtime/native/affinity.js';
 import { fixture, runThreads } from '../helpers/shm.js';
 
 const futex = nativeFutex();

@@ -16,31 +16,31 @@
 import {
   A_HEAD, A_START, A_STATE, A_THREAD_ID, A_TID, A_WAKER, A_WINDOW, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, H_HOOKS, Memory, P_PACKED,
   W_CPU_MASK, W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_TOKEN, W_WAKER,
-} from '../shm/layout.js';
-import { CF_RETRYABLE, CF_TOMBSTONE, lowOf } from '../shm/words/cell.js';
-import { writeSubmission } from './cells.js';
-import { activate as activateAttachment, claim as claimAttachment } from '../shm/words/attachment.js';
-import { RING_FULL } from '../shm/ring.js';
-import { ThreadWindow } from '../shm/window.js';
-import { forceFree, free, loadState, markPending, nextGen, retract } from '../shm/words/token.js';
-import { route, type RouteView } from './routing.js';
-import { currentThreadIdentity } from './liveness.js';
-import { loadAffinity, nativeFutex, spinYield } from './affinity.js';
-import { POLL_ONE_MS, POLL_TURN_MS, SPIN_POLLS, YIELD_AFTER_MS } from './spin.js';
-import { Ring } from '../shm/ring.js';
-import { WAKER_PARKED, Waker, useNativeFutex, wake } from '../shm/waker.js';
-import { releaseSlots } from '../admission/gate.js';
-import { S_REJECTED, S_RESOLVED } from '../admission/reasons.js';
-import { Clock } from '../admission/clock.js';
-import { TickSource } from '../admission/tick.js';
-import { wasmDecide, type WasmDecide } from '../admission/wasm-gate.js';
-import { Codec, PREPARE_FULL } from './codec.js';
-import { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED, Token, outcomeError } from './token.js';
+} from '../../shm/layout.js';
+import { CF_RETRYABLE, CF_TOMBSTONE, lowOf } from '../../shm/words/cell.js';
+import { writeSubmission } from '../cells.js';
+import { activate as activateAttachment, claim as claimAttachment } from '../../shm/words/attachment.js';
+import { RING_FULL } from '../../shm/ring.js';
+import { ThreadWindow } from '../../shm/window.js';
+import { forceFree, free, loadState, markPending, nextGen, retract } from '../../shm/words/token.js';
+import { route, type RouteView } from '../routing.js';
+import { currentThreadIdentity } from '../native/liveness.js';
+import { loadAffinity, nativeFutex, spinYield } from '../native/affinity.js';
+import { POLL_ONE_MS, POLL_TURN_MS, SPIN_POLLS, YIELD_AFTER_MS } from '../native/spin.js';
+import { Ring } from '../../shm/ring.js';
+import { WAKER_PARKED, Waker, useNativeFutex, wake } from '../../shm/waker.js';
+import { releaseSlots } from '../../admission/gate.js';
+import { S_REJECTED, S_RESOLVED } from '../../admission/reasons.js';
+import { Clock } from '../../admission/clock.js';
+import { TickSource } from '../../admission/tick.js';
+import { wasmDecide, type WasmDecide } from '../../admission/wasm-gate.js';
+import { Codec, PREPARE_FULL } from '../codec.js';
+import { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED, Token, outcomeError } from '../token.js';
 
 type Callback = (err: unknown, value: unknown, tag: number) => void;
-import { AbandonedError, PayloadError, RetractedError, thrownText } from '../errors.js';
+import { AbandonedError, PayloadError, RetractedError, thrownText } from '../../errors.js';
 import { threadId } from 'node:worker_threads';
-import { callUser, reportUncaught } from './user-code.js';
+import { callUser, reportUncaught } from '../user-code.js';
 
 const PUMP_IDLE = 0;
 const PUMP_SCHEDULED = 1;

@@ -25,28 +25,28 @@ import {
   A_HEAD, A_START, A_STATE, A_TID, A_WAKER, A_WINDOW, C_ATT, C_GEN, C_KIND, C_PRODUCER, C_SPILL, C_TOKEN, Memory, P_PACKED,
   W_FAILED, W_HEAD, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RESTARTS, W_RUN_ATT, W_RUN_DEADLINE, W_ASYNC_INFLIGHT, W_BEAT,
   W_RUN_GEN, W_RUN_TOKEN, W_WAKER, W_WINDOW, RT_CLOSED,
-} from '../shm/layout.js';
-import { CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, lowOf } from '../shm/words/cell.js';
-import { close as closeAttachment, isActive, isFree, release as releaseAttachment } from '../shm/words/attachment.js';
-import { Ring, RING_FULL } from '../shm/ring.js';
-import { freeze, inWindow, unfreeze } from '../shm/window.js';
+} from '../../shm/layout.js';
+import { CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE, lowOf } from '../../shm/words/cell.js';
+import { close as closeAttachment, isActive, isFree, release as releaseAttachment } from '../../shm/words/attachment.js';
+import { Ring, RING_FULL } from '../../shm/ring.js';
+import { freeze, inWindow, unfreeze } from '../../shm/window.js';
 import {
   TK_ABANDONED, TK_DONE, TK_FREE, TK_PENDING, TK_RETRACTED, TK_RUNNING, abandonRunning, free, genOf, retract, settleAbandoned,
   stateOf, workerOf,
-} from '../shm/words/token.js';
-import { useNativeFutex, wake, WAKER_PARKED } from '../shm/waker.js';
-import { nativeFutex } from './affinity.js';
-import { arenaScavenge } from '../shm/arena.js';
-import { releaseSlots } from '../admission/gate.js';
-import { MonotonicClock } from '../admission/clock.js';
-import { Codec } from './codec.js';
-import { O_ABANDONED, O_RETRACTED } from '../admission/outcomes.js';
-import { inflightOf, withInflight } from '../shm/words/gate.js';
-import { S_ADMITTED, S_RESOLVED } from '../admission/reasons.js';
-import { OUTCOMES } from '../admission/outcomes.js';
-import { threadAlive } from './liveness.js';
-import type { WorkerData } from './worker.js';
-import { clipReason, writeCompletion } from './cells.js';
+} from '../../shm/words/token.js';
+import { useNativeFutex, wake, WAKER_PARKED } from '../../shm/waker.js';
+import { nativeFutex } from '../native/affinity.js';
+import { arenaScavenge } from '../../shm/arena.js';
+import { releaseSlots } from '../../admission/gate.js';
+import { MonotonicClock } from '../../admission/clock.js';
+import { Codec } from '../codec.js';
+import { O_ABANDONED, O_RETRACTED } from '../../admission/outcomes.js';
+import { inflightOf, withInflight } from '../../shm/words/gate.js';
+import { S_ADMITTED, S_RESOLVED } from '../../admission/reasons.js';
+import { OUTCOMES } from '../../admission/outcomes.js';
+import { threadAlive } from '../native/liveness.js';
+import type { WorkerData } from '../worker/main.js';
+import { clipReason, writeCompletion } from '../cells.js';
 
 export { clipReason };
 
@@ -149,7 +149,7 @@ export class Supervisor {
     this.ready[w] = false;
     this.stillSince[w] = -1;
     attributeOutput(worker, w);
-    // A worker that cannot go on says why before it ends (worker.ts fatal, 4.12 layer c).
+    // A worker that cannot go on says why before it ends (worker/main.ts fatal, 4.12 layer c).
     worker.on('message', (m: { type?: unknown; reason?: unknown } | null) => {
       if (m?.type === 'fatal' && typeof m.reason === 'string' && !this.endings.has(w)) this.endings.set(w, { reason: m.reason, retryable: false });
     });

@@ -26,21 +26,21 @@ import {
   A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_TOKEN, H_HOOKS, type Layout, Memory, RT_CLOSED, W_ASYNC_INFLIGHT,
   W_WINDOW, W_CPU_MASK, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT, W_BEAT, W_FAILED, W_RUN_DEADLINE, W_RUN_GEN,
   W_RUN_TOKEN, W_STOLEN, W_THREAD_ID, W_TID, W_WAKER,
-} from '../shm/layout.js';
-import { CF_SPILLED, CF_TOMBSTONE, lowOf, weightOf } from '../shm/words/cell.js';
-import { Ring, RING_FULL } from '../shm/ring.js';
-import { ThreadWindow } from '../shm/window.js';
-import { TK_GEN_MAX, claimRun, isRunningOn, markDone, markPending } from '../shm/words/token.js';
-import { Waker, useNativeFutex, wake } from '../shm/waker.js';
-import { MonotonicClock } from '../admission/clock.js';
-import { Codec, PREPARE_FULL } from './codec.js';
-import { clipReason, writeCompletion, writeSubmission } from './cells.js';
-import { O_ABANDONED, O_FULFILLED, O_REJECTED } from '../admission/outcomes.js';
-import { PayloadError, describe, thrownText } from '../errors.js';
-import { loadTaskModule } from './tasks-module.js';
-import { loadAffinity, nativeFutex, pinCurrentThread, spinYield } from './affinity.js';
-import { HOOK_POINTS, pauseAt } from './hooks.js';
-import { SPIN_POLLS, YIELD_AFTER_MS } from './spin.js';
+} from '../../shm/layout.js';
+import { CF_SPILLED, CF_TOMBSTONE, lowOf, weightOf } from '../../shm/words/cell.js';
+import { Ring, RING_FULL } from '../../shm/ring.js';
+import { ThreadWindow } from '../../shm/window.js';
+import { TK_GEN_MAX, claimRun, isRunningOn, markDone, markPending } from '../../shm/words/token.js';
+import { Waker, useNativeFutex, wake } from '../../shm/waker.js';
+import { MonotonicClock } from '../../admission/clock.js';
+import { Codec, PREPARE_FULL } from '../codec.js';
+import { clipReason, writeCompletion, writeSubmission } from '../cells.js';
+import { O_ABANDONED, O_FULFILLED, O_REJECTED } from '../../admission/outcomes.js';
+import { PayloadError, describe, thrownText } from '../../errors.js';
+import { loadTaskModule } from '../tasks-module.js';
+import { loadAffinity, nativeFutex, pinCurrentThread, spinYield } from '../native/affinity.js';
+import { HOOK_POINTS, pauseAt } from '../testing/hooks.js';
+import { SPIN_POLLS, YIELD_AFTER_MS } from '../native/spin.js';
 
 export interface WorkerData {
   sluiceWorker: true;

@@ -8,7 +8,7 @@
  * (who may hit it: worker index + 1, or -(attachment + 1); 0 = anyone), HIT (who hit it, same
  * encoding; the test waits on it), RELEASE (bumped to let the paused thread go on).
  */
-import { Memory } from '../shm/layout.js';
+import { Memory } from '../../shm/layout.js';
 
 export const HOOK_POINTS = {
   /** Worker: the token is RUNNING (step 2), the ring cell not yet released (step 3). */

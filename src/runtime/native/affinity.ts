@@ -44,7 +44,7 @@
 import { existsSync, readFileSync, stat } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { NativeFutex } from '../shm/waker.js';
+import type { NativeFutex } from '../../shm/waker.js';
 
 export interface Topology {
   /** Online CPUs, ascending (/sys/devices/system/cpu/online). */
@@ -88,8 +88,8 @@ export interface LoadAffinityOptions {
   path?: string;
 }
 
-/** This file is src/runtime/affinity.ts or dist/runtime/affinity.js: two levels below the root. */
-const PACKAGE_ROOT_URL = new URL('../../', import.meta.url);
+/** This file is src/runtime/native/affinity.ts or dist/runtime/native/affinity.js: three levels below the root. */
+const PACKAGE_ROOT_URL = new URL('../../../', import.meta.url);
 const ADDON_NAME = 'sluice-native';
 const ADDON_FUNCTIONS = ['setAffinity', 'getAffinity', 'currentCpu', 'threadId', 'topology'] as const;
 
@@ -143,7 +143,7 @@ export function platformTriple(
 
 /** Whether the package root is a checkout of the repository (src/ present) or an installed package. */
 function isCheckout(): boolean {
-  return existsSync(fileURLToPath(new URL('src/runtime/affinity.ts', PACKAGE_ROOT_URL)));
+  return existsSync(fileURLToPath(new URL('src/runtime/native/affinity.ts', PACKAGE_ROOT_URL)));
 }
 
 /** A command that builds the addon, as the user can run it from where they are. */
