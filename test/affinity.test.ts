@@ -26,6 +26,7 @@ import {
 import { Runtime, type Token } from '../src/index.js';
 import { W_WAKER, type Memory } from '../src/shm/layout.js';
 import { WAKER_PARKED } from '../src/shm/waker.js';
+import { CoreMover } from '../src/runtime/native/core-move.js';
 import { Signals } from './helpers/signals.js';
 
 const status = loadAffinity();
@@ -296,7 +297,7 @@ describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 
       try {
         const mem = (rt as unknown as { mem: Memory }).mem;
         const i32 = mem.i32;
-        const att = rt as unknown as { att: { coreMoves: number; leaveBusyCore(): void } };
+        const mover = new CoreMover(mem); // the pump's step 2a, on this thread
         const w0cpus = rt.stats().workers[0]!.cpus!;
         expect(w0cpus).toHaveLength(1);
         const w0cpu = w0cpus[0]!;
@@ -308,9 +309,8 @@ describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 
         a.setAffinity([w0cpu]);
         a.setAffinity(before);
         expect(a.currentCpu()).toBe(w0cpu);
-        const moves = att.att.coreMoves;
-        att.att.leaveBusyCore();
-        expect(att.att.coreMoves).toBe(moves + 1);
+        mover.leaveBusyCore();
+        expect(mover.moves).toBe(1);
         expect(a.currentCpu()).not.toBe(w0cpu);
         expect(a.getAffinity()).toEqual(before); // never left pinned
         sig.release('busy');

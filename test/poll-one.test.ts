@@ -13,23 +13,21 @@ const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 
 interface AttachmentInternals {
   completions: { readable(pos: number): boolean };
-  head: number;
-  outstanding: number;
-  pollOneMs: number;
-  pollTurnMs: number;
-  whenIdle(): Promise<void>;
+  drain: { head: number };
+  table: { outstanding: number; whenIdle(): Promise<void> };
+  pump: { pollOneMs: number; pollTurnMs: number };
 }
 const attOf = (rt: Runtime): AttachmentInternals => (rt as unknown as { att: AttachmentInternals }).att;
 
 /** Spin until `count` completions are published and not yet drained (no event-loop turn meanwhile). */
 function waitPublished(rt: Runtime, count = 1): void {
   const att = attOf(rt);
-  while (!att.completions.readable((att.head + count - 1) | 0));
+  while (!att.completions.readable((att.drain.head + count - 1) | 0));
 }
 
 /** Lets the pump see nothing outstanding and go idle, so the next submit schedules it afresh. */
 async function settle(rt: Runtime): Promise<void> {
-  await attOf(rt).whenIdle();
+  await attOf(rt).table.whenIdle();
   for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
 }
 
@@ -63,8 +61,8 @@ describe('one-task poll (pump step 0)', () => {
 
   it('an awaited token that is the only one outstanding resumes without an event-loop turn', async () => {
     const att = attOf(rt);
-    const bound = att.pollTurnMs;
-    att.pollTurnMs = Infinity; // the result is published before the await: only the turn bound could interfere
+    const bound = att.pump.pollTurnMs;
+    att.pump.pollTurnMs = Infinity; // the result is published before the await: only the turn bound could interfere
     try {
       await settle(rt);
       const order = await awaitPublished(rt, 'one');
@@ -72,7 +70,7 @@ describe('one-task poll (pump step 0)', () => {
       await new Promise((r) => setImmediate(r));
       expect(order).toEqual(['resumed', 'turn']);
     } finally {
-      att.pollTurnMs = bound;
+      att.pump.pollTurnMs = bound;
     }
   });
 
@@ -169,9 +167,9 @@ describe('one-task poll (pump step 0)', () => {
           else expect(await t).toBe(i + 1);
         }
         await Promise.all(fired);
-        await attOf(rt).whenIdle();
+        await attOf(rt).table.whenIdle();
         expect(callbacks).toBe(callbacksExpected);
-        expect(attOf(rt).outstanding).toBe(0);
+        expect(attOf(rt).table.outstanding).toBe(0);
         expect(p.stats().inFlight).toBe(0);
       },
     ), { numRuns: 60 });
@@ -182,7 +180,7 @@ describe('one-task poll: off with spin 0', () => {
   it('spin 0: a published result still waits for an event-loop turn', async () => {
     const rt = await Runtime.start({ tasks, workers: 1, spinUs: 0 });
     try {
-      expect(attOf(rt).pollOneMs).toBe(0);
+      expect(attOf(rt).pump.pollOneMs).toBe(0);
       expect(await awaitPublished(rt, 'parked')).toEqual(['turn', 'resumed']);
     } finally {
       await rt.close();

@@ -44,18 +44,18 @@ const ticks = new Int32Array(S), pauses = new Int32Array(S), cpu0 = new Int32Arr
 // Touch every page now: a first write to a fresh page is a page fault (µs) inside a sample.
 for (const a of [rec, t0, tSeen, tCont, ticks, pauses, cpu0, cpu1, parked]) { a.fill(1); a.fill(0); }
 let cur = 0;
-const origDrain = att.drain.bind(att);
-att.drain = (): number => {
+const origDrain = att.drain.drain.bind(att.drain);
+att.drain.drain = (): number => {
   ticks[cur]++;
   const n = origDrain();
   if (n > 0 && tSeen[cur] === 0) tSeen[cur] = now();
   return n;
 };
-const origPause = att.pause;
-if (origPause) att.pause = () => { pauses[cur]++; origPause(); };
-const origWake = att.onWake;
+const origPause = att.pump.pause;
+if (origPause) att.pump.pause = () => { pauses[cur]++; origPause(); };
+const origWake = att.pump.onWake;
 // onWake is a readonly arrow field read when parking: wrap it
-att.onWake = () => { parked[cur]++; origWake(); };
+att.pump.onWake = () => { parked[cur]++; origWake(); };
 
 const ru0 = process.resourceUsage();
 const minflt = (): Record<string, number> => Object.fromEntries(readdirSync('/proc/self/task').map((t) => [t, Number(readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ')[7])]));
@@ -89,4 +89,4 @@ for (let i = WARM; i < S; i++) {
 writeFileSync(out, JSON.stringify({ threads, mainTid: addon.threadId(), pid: process.pid, tids, gcs, samples }));
 const rts = samples.map((s) => (s.cont - s.t0) / 1000).sort((a, b) => a - b);
 const q = (p: number): number => rts[Math.floor(p * (rts.length - 1))]!;
-console.log(`moves=${att.coreMoves} n=${rts.length} p50=${q(0.5).toFixed(1)} p90=${q(0.9).toFixed(1)} p99=${q(0.99).toFixed(1)} p99.9=${q(0.999).toFixed(1)} µs; p99/p50=${(q(0.99) / q(0.5)).toFixed(1)} gcs=${gcs.length}`);
+console.log(`moves=${att.pump.cores.moves} n=${rts.length} p50=${q(0.5).toFixed(1)} p90=${q(0.9).toFixed(1)} p99=${q(0.99).toFixed(1)} p99.9=${q(0.999).toFixed(1)} µs; p99/p50=${(q(0.99) / q(0.5)).toFixed(1)} gcs=${gcs.length}`);

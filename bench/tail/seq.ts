@@ -24,7 +24,7 @@ const open = process.env.ROW === 'callback'
 const noPoll = process.env.NOPOLL === '1';
 const { Runtime } = await import('../../src/index.js');
 const origStart = Runtime.start.bind(Runtime);
-if (noPoll) Runtime.start = async (o) => { const rt = await origStart(o); (rt as unknown as { att: { pollOneMs: number } }).att.pollOneMs = 0; return rt; };
+if (noPoll) Runtime.start = async (o) => { const rt = await origStart(o); (rt as unknown as { att: { pump: { pollOneMs: number } } }).att.pump.pollOneMs = 0; return rt; };
 for (let r = 0; r < reps; r++) {
   const s = await open();
   out.push(await measure(s, 'latency', sizes));

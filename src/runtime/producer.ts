@@ -332,7 +332,7 @@ export class Producer {
     if (tag === PREPARE_FULL) return ~this.reject(R_ARENA_FULL);
     // Steps 2-5 run inside this thread's window (4.10): a thread that dies in here is
     // reconciled by the supervisor under a freeze, whatever instruction it died at.
-    att.enterWindow();
+    att.window.enter();
     const hooks = att.hooks;
     const gated = att.ungated[this.index] === 0; // always, outside the "gates off" benchmark
     if (gated) {
@@ -341,7 +341,7 @@ export class Producer {
       //    after step 1 either sees our global slot (and waits for it) or we see its state.
       const r = hooks ? this.gatesPausing() : this.gate.admitWithGlobal(att.globalW, att.layout.globalSlots, att.globalGuess);
       if (r !== ADMITTED) {
-        att.leaveWindow();
+        att.window.leave();
         this.codec.abandon();
         return ~this.reject(r);
       }
@@ -356,20 +356,20 @@ export class Producer {
         att.gateGuess[att.globalGuess] = Atomics.sub(i32, att.globalW, 1) - 1;
         this.gate.rollback();
       }
-      att.leaveWindow();
+      att.window.leave();
       this.codec.abandon();
       return ~this.reject(st === RT_RUNNING ? (att.chainRetired(ref.weightIndex) ? R_NO_WORKERS : R_RING_FULL) : st === RT_DRAINING ? R_DRAINING : R_CLOSED);
     }
     if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:claimed'], -(att.index + 1));
     // 5. Write the descriptor and publish it. The token word goes PENDING before the cell is
     //    readable, so the worker's PENDING -> RUNNING CAS always has something to win or lose.
-    const t = att.takeToken();
-    const gen = att.generation(t);
+    const t = att.table.take();
+    const gen = att.table.gens[t]!;
     i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
     markPending(i32, att.tokenWordOf(t), gen);
     i32[this.admittedW]!++;
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);
-    att.leaveWindow();
+    att.window.leave();
     // 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
     att.wakeWorker(w);
     return t;

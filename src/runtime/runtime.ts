@@ -19,6 +19,7 @@ import { wake, WAKER_PARKED } from '../shm/waker.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
 import { clockOption, parseStartOptions, snapshot } from './options.js';
 import { Attachment } from './submit/attachment.js';
+import { abandonRemaining, retractPending } from './submit/cancel.js';
 import {
   Admission, lookupOrRegister, ParsedSubmit, parseSubmitOptions, Producer, ProducerLimits, producerStats, ProducerStats, registeredProducers,
   SubmitOptions,
@@ -237,7 +238,7 @@ export class Runtime {
     this.instance = instanceId(mem);
     this.chains = chainLists.map((c) => Int32Array.from(c));
     att.chains = this.chains;
-    att.onDrained = this.afterDrain;
+    att.pump.onDrained = this.afterDrain;
   }
 
   /** @internal Test-only controls, present with Runtime.start({ testHooks: true }). */
@@ -517,7 +518,7 @@ export class Runtime {
     // 3. Let admitted tasks finish, within the timeout.
     const drained = await this.quiesce(timeoutMs);
     // 4. Retract what has not started (its cell stays in the ring; the worker skips it).
-    if (!drained) this.att.retractPending();
+    if (!drained) retractPending(this.att);
     // 5. Closed: workers exit when their ring is empty; wake every parked one so it notices.
     //    From here a worker's exit is the end of its slot, not a crash to recover from.
     const supervisor = this.supervisor!;
@@ -538,8 +539,8 @@ export class Runtime {
     // 6. Whatever still ran when the workers were stopped is abandoned; other threads' tokens
     //    that no worker will complete are completed for them (retracted or abandoned).
     supervisor.resolveOrphans();
-    this.att.drain();
-    this.att.abandonRemaining('the runtime closed while the task was running');
+    this.att.drain.drain();
+    abandonRemaining(this.att, 'the runtime closed while the task was running');
     // 7. Release: timers, and this thread's attachment.
     this.att.dispose();
   }
@@ -551,13 +552,13 @@ export class Runtime {
     // token, and the slot stays this thread's until it resolves: freeing it now would hand a
     // live token table to the next attach. (If this thread ends first, the supervisor's liveness
     // check reclaims the slot, 4.9.)
-    if (!(await this.ownQuiesce(timeoutMs))) this.att.retractPending();
+    if (!(await this.ownQuiesce(timeoutMs))) retractPending(this.att);
     const release = (): void => {
       this.att.dispose();
       releaseAttachment(this.mem.i32, this.mem.attachWord(this.att.index, A_STATE));
     };
     if (this.att.outstanding === 0) release();
-    else void this.att.whenIdle().then(release);
+    else void this.att.table.whenIdle().then(release);
   }
 
   /** Wait until no task is admitted-and-unresolved anywhere, or the timeout; returns which. */
@@ -573,7 +574,7 @@ export class Runtime {
 
   /** @internal */ private async ownQuiesce(timeoutMs: number): Promise<boolean> {
     if (this.att.outstanding === 0) return true;
-    const all = this.att.whenIdle();
+    const all = this.att.table.whenIdle();
     if (timeoutMs === Infinity) {
       await all;
       return true;

@@ -1,0 +1,69 @@
+/**
+ * Pump step 2a (docs/design.md §4.4 step 2a): if this thread runs on the CPU of an awake
+ * (spinning or running) pinned worker, and may run on a CPU that no awake pinned worker owns,
+ * move there: narrow this thread's affinity to those CPUs (the kernel migrates the thread before
+ * the call returns), then restore the mask at once. The thread is never left pinned.
+ *
+ * Why: the kernel does not know a spinning worker's CPU is spoken for. When the worker parks
+ * (e.g. through one of this thread's GC pauses) its CPU goes idle and the idle balancer pulls
+ * this thread onto it; once the worker wakes, both stay there (the worker is pinned, this
+ * thread is cache-hot), a round trip costs two context switches (~20 µs instead of ~3), and
+ * it lasts until the periodic balancer separates them, tens of ms later.
+ *
+ * Reads (plain and atomic loads only): each worker's W_CPU_MASK and waker word. Writes nothing
+ * shared. Owner: one attachment's thread.
+ */
+import { W_CPU_MASK, W_WAKER, type Memory } from '../../shm/layout.js';
+import { WAKER_PARKED } from '../../shm/waker.js';
+import { loadAffinity } from './affinity.js';
+
+export class CoreMover {
+  private readonly addon = loadAffinity().addon;
+  /** Bit mask of the CPUs this thread may use (CPUs 0..31); null until first needed, 0 once the OS refused. */
+  private allowedMask: number | null = null;
+  /** How often this thread was moved off an awake worker's CPU (diagnostics). */
+  moves = 0;
+
+  constructor(private readonly mem: Memory) {}
+
+  /** Whether the addon is there (without it there is nothing to do). */
+  get available(): boolean { return this.addon !== null; }
+
+  leaveBusyCore(): void {
+    const addon = this.addon;
+    if (addon === null) return;
+    const mem = this.mem;
+    const i32 = mem.i32;
+    let busy = 0;
+    for (let w = 0; w < mem.layout.workers; w++) {
+      const m = Atomics.load(i32, mem.workerWord(w, W_CPU_MASK));
+      if (m === 0 || (m & (m - 1)) !== 0) continue; // unpinned, or pinned to several CPUs
+      if (Atomics.load(i32, mem.workerWord(w, W_WAKER)) !== WAKER_PARKED) busy |= m;
+    }
+    if (busy === 0) return;
+    const cpu = addon.currentCpu();
+    if (cpu >= 32 || (busy & (1 << cpu)) === 0) return;
+    try {
+      this.allowedMask ??= maskOf(addon.getAffinity());
+      if ((this.allowedMask & ~busy) === 0) return; // nowhere to go: every CPU of ours is busy
+      const allowed = addon.getAffinity(); // read again: only now is it worth an allocation
+      this.allowedMask = maskOf(allowed);
+      const target = allowed.filter((c) => c >= 32 || (busy & (1 << c)) === 0);
+      if (target.length === 0) return;
+      try {
+        addon.setAffinity(target);
+      } finally {
+        addon.setAffinity(allowed);
+      }
+      this.moves++;
+    } catch {
+      this.allowedMask = 0; // the OS refuses: never try again (and the pump carries on)
+    }
+  }
+}
+
+function maskOf(cpus: readonly number[]): number {
+  let m = 0;
+  for (const c of cpus) if (c < 32) m |= 1 << c;
+  return m;
+}

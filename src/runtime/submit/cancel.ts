@@ -1,0 +1,83 @@
+/**
+ * Cancel (docs/design.md §4.5) and the owner's part of shutdown (§4.7): resolving this thread's
+ * tokens without a completion. Every state change is one named transition of the token word
+ * (src/shm/words/token.ts), taken by CAS inside the thread's window together with the release
+ * that follows it; the worker's PENDING → RUNNING CAS (§4.2 step 2) decides each race.
+ * Owner: the attachment's thread.
+ */
+import { W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN } from '../../shm/layout.js';
+import { forceFree, retract } from '../../shm/words/token.js';
+import { O_ABANDONED, O_RETRACTED, type Token } from '../token.js';
+import { AbandonedError, RetractedError } from '../../errors.js';
+import type { Attachment } from './attachment.js';
+
+/**
+ * token.cancel(): §4.5 step 1, the token must be this thread's live one; step 2, retract it if
+ * still pending; step 3, with force, abandon it while running and post a kill request (§4.8).
+ */
+export function cancel(att: Attachment, token: Token, force: boolean): boolean {
+  if (token._outcome >= 0 || att.table.tokens[token._index] !== token) return false;
+  let done: boolean;
+  att.window.enter(); // the state CAS and the release that follows it, together
+  try {
+    done = cancelInWindow(att, token, force);
+  } finally {
+    att.window.leave();
+  }
+  if (!done) return false;
+  // Books exact and the window left: now what may run user code (rt.run waiters, 'clear' edges).
+  att.table.checkIdle();
+  const after = att.pump.onDrained;
+  if (after !== null) after();
+  return true;
+}
+
+function cancelInWindow(att: Attachment, token: Token, force: boolean): boolean {
+  const i32 = att.i32;
+  const t = token._index;
+  const w = att.tokenWordOf(t);
+  if (retract(i32, w, token._gen)) {
+    att.drain.resolve(token, O_RETRACTED, new RetractedError('task was cancelled before it started'));
+  } else {
+    if (!force) return false;
+    const worker = forceFree(i32, w, token._gen);
+    if (worker < 0) return false; // not running (finishing: let it), or it finished meanwhile
+    att.drain.resolve(token, O_ABANDONED, new AbandonedError('cancelled with force while running'));
+    const kw = att.mem.workerWord(worker, 0);
+    i32[kw + W_KILL_ATT] = att.index;
+    i32[kw + W_KILL_GEN] = token._gen;
+    Atomics.store(i32, kw + W_KILL_TOKEN, t + 1);
+  }
+  if (att.table.outstanding === 0) att.pump.wakeIfParked();
+  return true;
+}
+
+/** §4.7, close timed out: retract everything of this thread that has not started (Tokens and callbacks). */
+export function retractPending(att: Attachment): void {
+  const table = att.table;
+  for (const token of table.tokens) if (token !== undefined) token.cancel();
+  for (let t = 0; t < table.callbacks.length; t++) {
+    if (table.callbacks[t] === undefined) continue;
+    att.window.enter();
+    try {
+      if (retract(att.i32, att.tokenWordOf(t), table.gens[t]!)) {
+        att.drain.resolveCallback(t, O_RETRACTED, new RetractedError('the runtime closed before the task started'));
+      }
+    } finally {
+      att.window.leave();
+    }
+  }
+  table.checkIdle();
+  att.drain.runLate();
+}
+
+/** §4.7, workers stopped: whatever is still outstanding ran when they stopped. */
+export function abandonRemaining(att: Attachment, reason: string): void {
+  const table = att.table;
+  for (const token of table.tokens) if (token !== undefined) att.drain.resolve(token, O_ABANDONED, new AbandonedError(reason));
+  for (let t = 0; t < table.callbacks.length; t++) {
+    if (table.callbacks[t] !== undefined) att.drain.resolveCallback(t, O_ABANDONED, new AbandonedError(reason));
+  }
+  table.checkIdle();
+  att.drain.runLate();
+}
