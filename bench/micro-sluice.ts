@@ -4,7 +4,7 @@ import { MonotonicClock, hrtimeMicros } from '../src/admission/clock.js';
 import { TickSource } from '../src/admission/tick.js';
 import { wasmDecide } from '../src/admission/wasm-gate.js';
 import { Codec } from '../src/runtime/codec.js';
-import { lookupOrRegister, type ProducerLimits } from '../src/runtime/producer.js';
+import { lookupOrRegister, type ProducerLimits } from '../src/runtime/registry.js';
 import { C_DATA_WORD, Memory, P_PACKED, W_HEAD, W_WAKER } from '../src/shm/layout.js';
 import { Ring } from '../src/shm/ring.js';
 import { wake } from '../src/shm/waker.js';

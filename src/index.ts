@@ -12,8 +12,9 @@ export { Token } from './runtime/token.js';
 export type { TokenState, CancelOptions } from './runtime/token.js';
 export { Producer } from './runtime/producer.js';
 export type {
-  Admission, Rejection, ProducerLimits, EffectiveLimits, ProducerStats, ProducerEvent, SubmitOptions, SubmitCallback,
+  Admission, Rejection, ProducerStats, ProducerEvent, SubmitOptions, SubmitCallback,
 } from './runtime/producer.js';
+export type { ProducerLimits, EffectiveLimits } from './runtime/registry.js';
 export { TaskRef } from './runtime/task.js';
 export type { TaskOptions } from './runtime/task.js';
 export type { Weight } from './runtime/routing.js';

@@ -21,9 +21,9 @@ import { clockOption, parseStartOptions, snapshot } from './options.js';
 import { Attachment } from './submit/attachment.js';
 import { abandonRemaining, retractPending } from './submit/cancel.js';
 import {
-  Admission, lookupOrRegister, ParsedSubmit, parseSubmitOptions, Producer, ProducerLimits, producerStats, ProducerStats, registeredProducers,
-  SubmitOptions,
+  Admission, ParsedSubmit, parseSubmitOptions, Producer, producerStats, ProducerStats, SubmitOptions,
 } from './producer.js';
+import { lookupOrRegister, registeredProducers, type ProducerLimits } from './registry.js';
 import { resolveTask, TaskOptions, TaskRef } from './task.js';
 import { preferenceChains, stealMask, type Weight } from './routing.js';
 import { chooseCpus, loadAffinity, warmLibuvPool } from './native/affinity.js';

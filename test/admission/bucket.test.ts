@@ -10,7 +10,7 @@ import {
   rollbackProducer, tokensOf, type Limits,
 } from '../../src/admission/gate.js';
 import { Memory, P_PACKED } from '../../src/shm/layout.js';
-import { lookupOrRegister, registeredProducers, type ProducerLimits } from '../../src/runtime/producer.js';
+import { lookupOrRegister, registeredProducers, type ProducerLimits } from '../../src/runtime/registry.js';
 import { ConfigError } from '../../src/errors.js';
 import { exactEarned } from '../helpers/admission.js';
 import { VirtualClock } from '../../src/admission/clock.js';

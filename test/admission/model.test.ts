@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Runtime, VirtualClock, type Producer, type Token } from '../../src/index.js';
 import { nextPow2 } from '../../src/shm/layout.js';
-import { effectiveLimits } from '../../src/runtime/producer.js';
+import { effectiveLimits } from '../../src/runtime/registry.js';
 import {
   ADMISSION_TASKS, GateModel, Holds, decisionOf, gateSnapshot, type LimitsSpec, type ProducerModel,
 } from '../helpers/admission.js';
