@@ -169,9 +169,9 @@ export function parseStartOptions(options: unknown): StartConfig {
   }
   // Bounds, and why:
   //   workers         <= 255: the token word's worker field is 8 bits (shm/words/token.ts TK_WORKER_MAX)
-  //   globalSlots     <= 65535: gate words count in 16-bit fields; token indices are 16 bits (supervisor key())
+  //   globalSlots     <= 65535: gate words count in 16-bit fields; token indices are 16 bits (supervisor/reconcile.ts key())
   //   ringCapacity    power of two (ring.ts masks), <= 65536
-  //   maxAttachments  <= 255: supervisor key() packs the attachment in 8 bits
+  //   maxAttachments  <= 255: supervisor/reconcile.ts key() packs the attachment in 8 bits
   //   spillBytes      power of two (arena positions wrap as int32 modulo it), 1 KiB .. 1 GiB
   //   and the whole layout must fit MAX_LAYOUT_BYTES (checked below, naming the options to lower).
   const workers = intOption(W, o, 'workers', os.availableParallelism(), 1, 255);

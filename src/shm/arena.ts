@@ -5,7 +5,7 @@
  * start on 64-byte granules. Who writes what:
  *   ALLOC, RECLAIM   the writer thread only (single-writer counters, kept in its arena block).
  *                    One thread, not one ArenaWriter: attachment 0's thread holds two writers on
- *                    arena 0, its attachment's codec and the supervisor's (supervisor.ts), and
+ *                    arena 0, its attachment's codec and the supervisor's (supervisor/context.ts), and
  *                    only the first ever allocates (the supervisor encodes nothing but reasons
  *                    clipped to travel inline, runtime/cells.ts clipReason). Both run on that one
  *                    thread, never interleaved within a call, so the counters still have one

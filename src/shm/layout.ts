@@ -177,7 +177,7 @@ export const A_STATE = 0;
 export const A_WAKER = 1;
 /**
  * Completion ring head: stored by the owning thread; by the supervisor instead once the owner is
- * dead (it drains the ring in the owner's place, supervisor.ts drainAdopted).
+ * dead (it drains the ring in the owner's place, supervisor/adopt.ts drainAdopted).
  */
 export const A_HEAD = 2;
 export const A_THREAD_ID = 3;

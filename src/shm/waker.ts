@@ -44,7 +44,7 @@ export interface NativeFutex {
 
 /**
  * Longest single native sleep: how late a sleeping thread would see terminate() or process exit
- * if nobody woke it (the runtime does: src/runtime/supervisor.ts). Each slice that ends costs a
+ * if nobody woke it (the runtime does: src/runtime/supervisor/). Each slice that ends costs a
  * wake-up of an idle CPU, which on a VM is dear: 50 ms slices took an idle runtime from ~0.1 to
  * ~0.4 % of a core here.
  */

@@ -155,7 +155,7 @@ export function ringModel(cfg: RingConfig): Model<RingState> {
       yield store(DEAD, 1, 'dies between claim and publish (its window flag stays 1)');
     }
 
-    /** supervisor.ts freeze() + reconcile() step 1 + unfreeze(). */
+    /** supervisor/reconcile.ts freeze() + reconcile() step 1 + unfreeze(). */
     function* freezer(): Actor {
       if ((yield until([DEAD], (m) => m[DEAD] !== 0, 'watchdog: finds the dead thread (or it finished)')) === 0 && mem[DEAD] === 2) {
         yield store(FREEZE_DONE, 1, 'nothing to reconcile');

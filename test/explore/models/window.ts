@@ -1,6 +1,6 @@
 /**
  * Model of the window and the freeze (docs/design.md 4.10 steps 1-2, 5; attachment.ts
- * enterWindow/leaveWindow, supervisor.ts freeze/unfreeze): submitters enter their window (store
+ * enterWindow/leaveWindow, supervisor/reconcile.ts freeze/unfreeze): submitters enter their window (store
  * flag = 1, load freeze; frozen: store 0, wait, retry), do their window's work, leave (store 0);
  * the supervisor stores freeze = 1, waits until no live window flag is set, acts, clears.
  * Dekker: each side stores then loads, seq-cst, so one of them sees the other.
@@ -67,7 +67,7 @@ export function windowModel(cfg: WindowConfig): Model<WindowState> {
       }
     }
 
-    /** supervisor.ts freeze(): the scan of every live window flag; a busy one: nap, scan again. */
+    /** supervisor/reconcile.ts freeze(): the scan of every live window flag; a busy one: nap, scan again. */
     function* scan(): Steps<void> {
       for (let s = 0; s < cfg.submitters;) {
         const flag = WINDOW0 + s;
