@@ -84,7 +84,7 @@ export class WorkerLoop {
   private readonly parksW: number;
   private readonly routedW: number;
   private readonly runW: number;
-  /** This worker's window (docs/design.md 4.10): complete()'s DONE .. published. */
+  /** This worker's window (§4.10): complete()'s DONE .. published. */
   private readonly window: ThreadWindow;
   private readonly hooks: boolean;
   private readonly clock: MonotonicClock;
