@@ -15,7 +15,7 @@ import type { Codec } from './codec.js';
 /**
  * Submit step 5's cell (4.1): the prepared payload, task id and routing class, the submitting
  * attachment, token index and generation, producer, deadline (ms, 0 none); then publish. Used
- * by Producer.admit, Attachment.repush (a retry) and WorkerLoop.warmUp. The token word must be
+ * by Producer.admit, Attachment.repush (a retry) and the worker warm-up (worker/warm-up.ts). The token word must be
  * PENDING with `gen` before this (markPending), so the worker's claim has something to win.
  */
 export function writeSubmission(

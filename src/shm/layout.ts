@@ -124,7 +124,7 @@ export const W_WAKER = 0;
 /**
  * Submission ring head: stored by the worker thread that owns the slot (ring.ts release), and by
  * the supervisor when it retires the slot (head = tail - capacity: the ring reads full). Stealing
- * siblings read it with an RMW that writes back what it read (ring.ts, worker.ts stealAt).
+ * siblings read it with an RMW that writes back what it read (ring.ts, runtime/worker/steal.ts stealAt).
  */
 export const W_HEAD = 1;
 /**

@@ -1,0 +1,84 @@
+/**
+ * Async jobs (docs/design.md §4.2 step 4, §4.12 step 2): a task whose result has a callable
+ * `then` completes when that settles, or is abandoned at its deadline, whichever is first.
+ *
+ * Owner: the worker's thread alone; nothing here touches shared memory except through the
+ * loop (WorkerLoop.asyncStarted / asyncFinished write W_ASYNC_INFLIGHT; WorkerLoop.complete
+ * writes the token word and the completion cell, §4.3 steps 5-6) and the sweep's read of the
+ * token word (`isRunningOn`). Each job finishes exactly once: at its settle, at its deadline,
+ * or when a sweep finds its token abandoned elsewhere (a forced cancel, §4.8), and only then
+ * gives its asyncConcurrency place back.
+ */
+import { isRunningOn } from '../../shm/words/token.js';
+import { O_ABANDONED, O_FULFILLED, O_REJECTED } from '../../admission/outcomes.js';
+import type { Memory } from '../../shm/layout.js';
+import { clipReason } from '../cells.js';
+import type { WorkerLoop } from './loop.js';
+
+/** The async jobs in flight on one worker (its loop counts them; this set finishes each once). */
+export class AsyncJobs {
+  private readonly jobs = new Set<AsyncJob>();
+
+  constructor(private readonly loop: WorkerLoop, private readonly mem: Memory, private readonly w: number) {}
+
+  /**
+   * Start one (§4.12 step 2): the thenable is adopted by a promise of our own (adopt), so a
+   * `then` that throws, calls back twice, or resolves with another thenable is handled by the
+   * engine's promise resolution, never on our stack, and settles us at most once. Past its
+   * deadline it is abandoned (it runs on, its result ignored).
+   */
+  start(thenable: unknown, att: number, t: number, gen: number, deadlineMs: number): void {
+    const job = new AsyncJob(this, att, t, gen);
+    this.jobs.add(job);
+    this.loop.asyncStarted();
+    if (deadlineMs > 0) job.timer = setTimeout(job.onDeadline, deadlineMs, deadlineMs);
+    adopt(thenable).then(job.onFulfilled, job.onRejected);
+  }
+
+  /**
+   * A job is over (settled, past its deadline, or abandoned elsewhere: outcome -1, nothing to
+   * complete): give its place back and complete its token. Once per job.
+   */
+  finish(job: AsyncJob, outcome: number, value: unknown): void {
+    if (job.done) return;
+    job.done = true;
+    if (job.timer !== null) clearTimeout(job.timer);
+    job.timer = null;
+    this.jobs.delete(job);
+    this.loop.asyncFinished(job.att, job.t, job.gen, outcome, value);
+  }
+
+  /**
+   * Jobs whose token is no longer RUNNING|this worker with their generation were abandoned by
+   * another thread (a forced cancel resolves at once and leaves the task running): they stop
+   * counting. Runs when the limit is reached, and on every heartbeat timer (loop.ts BEAT_MS).
+   */
+  sweep(): void {
+    const i32 = this.mem.i32;
+    for (const job of this.jobs) {
+      if (!isRunningOn(i32, this.mem.tokenWord(job.att, job.t), job.gen, this.w)) this.finish(job, -1, undefined);
+    }
+  }
+}
+
+/** One async task in flight on this worker; finishes once (AsyncJobs.finish). */
+class AsyncJob {
+  done = false;
+  timer: NodeJS.Timeout | null = null;
+  constructor(private readonly jobs: AsyncJobs, readonly att: number, readonly t: number, readonly gen: number) {}
+  readonly onFulfilled = (v: unknown): void => { this.jobs.finish(this, O_FULFILLED, v); };
+  readonly onRejected = (e: unknown): void => { this.jobs.finish(this, O_REJECTED, e); };
+  readonly onDeadline = (ms: number): void => {
+    // A reason, as every 'abandoned' completion carries one: clipped to travel inline (cells.ts).
+    this.jobs.finish(this, O_ABANDONED, clipReason(`deadline of ${ms} ms exceeded (async task left running, its result ignored)`));
+  };
+}
+
+/**
+ * A native promise that adopts `x` as Promise resolution does: reads `then` once (a throw
+ * rejects), calls it in a later job (a throw after a settle is ignored), adopts nested
+ * thenables, settles once. Never throws, and never reads `x.constructor` (Promise.resolve does).
+ */
+async function adopt(x: unknown): Promise<unknown> {
+  return x;
+}

@@ -1,0 +1,439 @@
+/**
+ * The worker loop: pop, run with containment, complete, park. It owns one worker slot (its
+ * submission ring, its block, its result arena) while its thread lives; a replacement thread
+ * takes the slot over from the head stored in shared memory (§4.8 step 6).
+ *
+ * Owner, for worker slot w: while its thread lives, this loop alone stores its ring's head
+ * (W_HEAD) and writes its run record (W_RUN_*; the supervisor resets these only for a dead or
+ * retired slot, §4.8), counters (W_EXECUTED, W_ROUTED_HEAVY, W_PARKS, W_ASYNC_INFLIGHT), W_THREAD_ID,
+ * heartbeat (W_BEAT), window flag (W_WINDOW, through ThreadWindow) and, with the producers, its
+ * waker word (W_WAKER, §3.2). On a token word it makes two transitions only: PENDING -> RUNNING|w
+ * (`claimRun`) and RUNNING|w -> DONE|w (`markDone`). In a completion ring it claims, writes and
+ * publishes cells; their owner consumes them (§4.3 step 7).
+ *
+ * Run (docs/design.md §4.2):
+ *   §4.2 step 1. Wait for the cell at head to be published (a tombstone: free it, skip).
+ *   §4.2 step 2. CAS the token word PENDING -> RUNNING|w. Losing means it was retracted (or,
+ *      after a crash, already started by the dead predecessor): free its payload chunk (an
+ *      idempotent, position-checked free) and skip it. Winning records "started here" before
+ *      the cell is released, so "never started" and "started" stay distinguishable.
+ *   §4.2 step 3. Copy the payload out (frees its spill chunk), then store head + 1: the cell is free.
+ *   §4.2 step 4. Set the run record (token, deadline), call the task, clear the run record. A
+ *      throw or a rejection resolves the token 'rejected'; a thenable becomes an async job
+ *      (async-job.ts); the loop carries on.
+ * Complete (§4.3, worker side):
+ *   §4.3 step 5. Encode the result (in layers, §4.12 step 3), enter the window (§4.10), CAS
+ *      RUNNING -> DONE (losing means the task was abandoned meanwhile: drop the result).
+ *   §4.3 step 6. Claim a cell in the submitter's completion ring (never full: it has a cell per
+ *      token), write outcome and value, publish, leave the window, wake the submitter if parked.
+ * Park (§3.2 steps 1-3): spin for the spin budget (an idle spinner steals from stalled siblings:
+ * steal.ts, §4.2a), announce PARKED, re-check the ring, then sleep: blocking when no async task
+ * is in flight (nothing else can need this thread; the addon's futex, else Atomics.wait:
+ * waker.ts), Atomics.waitAsync when one is, so its continuations keep running.
+ * Heartbeat (§4.8, "A stalled worker"): W_BEAT, below.
+ *
+ * The per-task path (loopBody, runOne, execute, complete) stays in this one class with the state
+ * it touches: no closure and no allocation per task. Cold protocols live beside it: steal.ts,
+ * async-job.ts, warm-up.ts; the thread entry is main.ts.
+ */
+import { parentPort, threadId } from 'node:worker_threads';
+import {
+  A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_TOKEN, H_HOOKS, Memory, RT_CLOSED, W_ASYNC_INFLIGHT,
+  W_WINDOW, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT, W_BEAT, W_RUN_DEADLINE, W_RUN_GEN,
+  W_RUN_TOKEN, W_THREAD_ID, W_WAKER,
+} from '../../shm/layout.js';
+import { CF_TOMBSTONE, lowOf, weightOf } from '../../shm/words/cell.js';
+import { Ring, RING_FULL } from '../../shm/ring.js';
+import { ThreadWindow } from '../../shm/window.js';
+import { claimRun, markDone } from '../../shm/words/token.js';
+import { Waker, wake } from '../../shm/waker.js';
+import { MonotonicClock } from '../../admission/clock.js';
+import { Codec, PREPARE_FULL } from '../codec.js';
+import { writeCompletion } from '../cells.js';
+import { O_FULFILLED, O_REJECTED } from '../../admission/outcomes.js';
+import { PayloadError, describe, thrownText } from '../../errors.js';
+import { spinYield } from '../native/affinity.js';
+import { HOOK_POINTS, pauseAt } from '../testing/hooks.js';
+import { SPIN_POLLS, YIELD_AFTER_MS } from '../native/spin.js';
+import { STEAL_EVERY, Stealer } from './steal.js';
+import { AsyncJobs } from './async-job.js';
+
+export type TaskFn = (payload: unknown) => unknown;
+
+/** Tasks run between two yields to the event loop while async tasks are in flight. */
+const YIELD_EVERY = 64; // a guess: small enough that async continuations are not starved
+/**
+ * How often a worker whose event loop is turning beats and sweeps its async jobs (ms). A guess:
+ * well under any sensible stall threshold (stallMs), rare enough to cost nothing; a worker
+ * asleep in parkSync does not run it at all.
+ */
+const BEAT_MS = 50;
+
+export class WorkerLoop {
+  private readonly i32: Int32Array;
+  /** @internal This worker's submission ring (read by warm-up.ts as a producer would). */
+  readonly ring: Ring;
+  /** @internal One completion ring per attachment (read by warm-up.ts as the submitter would). */
+  readonly completions: Ring[];
+  private readonly compWakers: Int32Array;
+  private readonly codec: Codec;
+  private readonly waker: Waker;
+  private readonly stateW: number;
+  private readonly spinMs: number;
+  private readonly asyncLimit: number;
+  private readonly parksW: number;
+  private readonly routedW: number;
+  private readonly runW: number;
+  /** This worker's window (§4.10): complete()'s DONE .. published. */
+  private readonly window: ThreadWindow;
+  private readonly hooks: boolean;
+  private readonly clock: MonotonicClock;
+  private readonly executedW: number;
+  /**
+   * @internal This worker's looks at its siblings (steal.ts, §4.2a), or null: it never steals
+   * (WorkerData.stealMask 0, a single worker, or no spin). Called by warm-up.ts too.
+   */
+  readonly stealer: Stealer | null;
+  /** Polite spinning (sched_yield), when the native addon is present. */
+  private readonly pause = spinYield();
+  private head: number;
+  /** Async jobs in flight (asyncStarted .. asyncFinished): read on every pass of the loop. */
+  private asyncInFlight = 0;
+  /** True while a continuation (setImmediate / waitAsync) of the loop is pending. */
+  private scheduled = false;
+  /** True while the loop waits for an async task to settle (async limit reached). */
+  private blockedOnLimit = false;
+  /** The async jobs themselves (async-job.ts), each counted once in asyncInFlight until it finishes. */
+  private readonly jobs: AsyncJobs;
+  private readonly asyncW: number;
+  private readonly beatW: number;
+
+  constructor(private readonly mem: Memory, private readonly w: number, private readonly fns: TaskFn[], stealMask: number) {
+    const L = mem.layout;
+    this.i32 = mem.i32;
+    this.ring = new Ring(mem.i32, w, mem.tailWord(w), mem.workerWord(w, W_HEAD), mem.subRingByte(w), L.ringCapacity);
+    this.completions = [];
+    this.compWakers = new Int32Array(L.maxAttachments);
+    for (let a = 0; a < L.maxAttachments; a++) {
+      this.completions.push(new Ring(
+        mem.i32, L.workers + a, mem.tailWord(L.workers + a), mem.attachWord(a, A_HEAD), mem.compRingByte(a), L.tokenCapacity,
+      ));
+      this.compWakers[a] = mem.attachWord(a, A_WAKER);
+    }
+    this.codec = new Codec(mem, L.maxAttachments + w);
+    this.waker = new Waker(mem.i32, mem.workerWord(w, W_WAKER));
+    this.stateW = mem.stateWord;
+    this.spinMs = L.spinMicros / 1000;
+    this.asyncLimit = L.asyncLimit;
+    this.parksW = mem.workerWord(w, W_PARKS);
+    this.routedW = mem.workerWord(w, W_ROUTED_HEAVY);
+    this.runW = mem.workerWord(w, 0);
+    this.window = new ThreadWindow(mem.i32, mem.workerWord(w, W_WINDOW), mem.freezeWord);
+    this.hooks = mem.i32[H_HOOKS] === 1;
+    this.clock = new MonotonicClock(mem.epochMicros());
+    this.head = Atomics.load(mem.i32, mem.workerWord(w, W_HEAD));
+    this.executedW = mem.workerWord(w, W_EXECUTED);
+    this.asyncW = mem.workerWord(w, W_ASYNC_INFLIGHT);
+    this.beatW = mem.workerWord(w, W_BEAT);
+    // Weight classes this worker may steal (WorkerData.stealMask); 0 = never steals.
+    const steals = L.workers > 1 && this.spinMs > 0 ? stealMask : 0;
+    this.stealer = steals !== 0 ? new Stealer(this, mem, this.codec, w, steals) : null;
+    this.jobs = new AsyncJobs(this, mem, w);
+    Atomics.store(mem.i32, mem.workerWord(w, W_THREAD_ID), threadId);
+  }
+
+  /**
+   * The loop's last line (§4.12 step 4): nothing thrown inside it may stop it silently. Every
+   * user-code call in it is contained where it is made (§4.12); anything that still escapes is
+   * a sluice bug or an unforeseen path, and the worker ends, so crash recovery (§4.8) resolves
+   * what it held and a replacement takes the ring over.
+   */
+  readonly loop = (): void => {
+    try {
+      this.loopBody();
+    } catch (err) {
+      fatal(`worker ${this.w}'s loop failed: ${thrownText(err)}`);
+    }
+  };
+
+  private loopBody(): void {
+    this.scheduled = false;
+    this.beat();
+    const ring = this.ring;
+    const i32 = this.i32;
+    let sinceYield = 0;
+    for (;;) {
+      if (this.asyncInFlight >= this.asyncLimit) {
+        this.jobs.sweep();
+        if (this.asyncInFlight >= this.asyncLimit) {
+          this.blockedOnLimit = true; // the next job to finish resumes the loop
+          return;
+        }
+      }
+      if (ring.readable(this.head)) {
+        this.runOne();
+        if (this.asyncInFlight > 0 && ++sinceYield >= YIELD_EVERY) return this.resumeSoon();
+        continue;
+      }
+      if (Atomics.load(this.i32, this.stateW) === RT_CLOSED) return this.exit();
+      // §3.2 step 1, spin: cheap to stay awake for about as long as a futex wake costs. An idle
+      // spinner also takes work from stalled siblings (§4.2a, steal.ts).
+      if (this.spinMs > 0) {
+        this.waker.spinning();
+        const start = performance.now();
+        const until = start + this.spinMs;
+        const pause = this.pause;
+        const stealer = this.stealer;
+        let stole = stealer !== null && stealer.trySteal(start);
+        for (let reads = 0; !stole; reads++) {
+          // Poll the ring a few dozen times per clock read (spin.ts: the clock allocates).
+          let polls = 0;
+          while (polls < SPIN_POLLS && !ring.readable(this.head)) polls++;
+          if (polls < SPIN_POLLS) break;
+          const now = performance.now();
+          const last = now >= until;
+          if (stealer !== null && (last || reads % STEAL_EVERY === STEAL_EVERY - 1) && stealer.trySteal(now)) stole = true;
+          else if (last) break;
+          // Spin hard first (a peer on another core answers within a few µs), then politely.
+          else if (pause !== null && now - start > YIELD_AFTER_MS) pause();
+        }
+        if (stole || ring.readable(this.head)) { this.waker.running(); continue; }
+      }
+      // §3.2 step 2: announce PARKED, then re-check; step 3: sleep.
+      this.waker.announcePark();
+      if (ring.readable(this.head) || Atomics.load(this.i32, this.stateW) === RT_CLOSED) {
+        this.waker.running();
+        continue;
+      }
+      i32[this.parksW]!++;
+      if (this.asyncInFlight > 0 || eventLoopBusy()) {
+        // Let async continuations (and timers, I/O a task started on the side) run while we wait.
+        const woken = this.waker.parkAsync();
+        if (woken === null) continue;
+        this.scheduled = true;
+        woken.then(this.loop, this.loop);
+        return;
+      }
+      this.waker.parkSync();
+      this.beat();
+    }
+  }
+
+  private resumeSoon(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.loop);
+  }
+
+  /**
+   * @internal §4.2 steps 1-4 for the published cell at head (the loop checked it is readable).
+   * Called by warm-up.ts too, which is what compiles it before the first real task.
+   */
+  runOne(): void {
+    const i32 = this.i32;
+    const pos = this.head;
+    const cell = this.ring.cellWord(pos);
+    const kind = i32[cell + C_KIND]!;
+    const att = i32[cell + C_ATT]!;
+    if (kind & CF_TOMBSTONE) {
+      this.codec.discard(cell, att);
+      this.release(pos);
+      return;
+    }
+    const t = i32[cell + C_TOKEN]!;
+    const gen = i32[cell + C_GEN]!;
+    const deadlineMs = i32[cell + C_DEADLINE]!;
+    // §4.2 step 2: PENDING -> RUNNING, or it was retracted (or started by a dead predecessor).
+    if (!claimRun(i32, this.mem.tokenWord(att, t), gen, this.w)) {
+      this.codec.discard(cell, att);
+      this.release(pos);
+      return;
+    }
+    if (this.hooks) pauseAt(this.mem, HOOK_POINTS['run:claimed'], this.w + 1);
+    // §4.2 step 3: copy the payload out, release the cell.
+    let payload: unknown;
+    let decodeError: unknown = null;
+    try {
+      payload = this.codec.read(cell, att);
+    } catch (err) {
+      decodeError = err;
+    }
+    this.release(pos);
+    if (this.hooks) pauseAt(this.mem, HOOK_POINTS['run:released'], this.w + 1);
+    this.execute(kind, att, t, gen, deadlineMs, payload, decodeError);
+  }
+
+  /**
+   * @internal §4.2 step 4 for a task this worker has claimed (RUNNING|w) and whose payload it has
+   * copied out: by runOne, or by the Stealer (§4.2a step 5).
+   */
+  execute(kind: number, att: number, t: number, gen: number, deadlineMs: number, payload: unknown, decodeError: unknown): void {
+    const i32 = this.i32;
+    i32[this.executedW]!++;
+    const weight = weightOf(kind);
+    if (weight < 3) i32[this.routedW + weight]!++;
+    if (decodeError !== null) {
+      this.complete(att, t, gen, O_REJECTED, new PayloadError(`payload could not be decoded: ${(decodeError as Error).message}`));
+      return;
+    }
+    // §4.2 step 4: run, with the run record set for the watchdog.
+    const runW = this.runW;
+    i32[runW + W_RUN_ATT] = att;
+    i32[runW + W_RUN_GEN] = gen;
+    i32[runW + W_RUN_DEADLINE] = deadlineMs > 0 ? (Math.floor(this.clock.now() / 1000) + deadlineMs) | 0 || 1 : 0;
+    Atomics.store(i32, runW + W_RUN_TOKEN, t + 1);
+    let result: unknown;
+    try {
+      result = this.fns[lowOf(kind)]!(payload);
+    } catch (err) {
+      Atomics.store(i32, runW + W_RUN_TOKEN, 0);
+      this.complete(att, t, gen, O_REJECTED, err);
+      return;
+    }
+    Atomics.store(i32, runW + W_RUN_TOKEN, 0);
+    if (result !== null && (typeof result === 'object' || typeof result === 'function')) {
+      // Reading `then` is user code (a getter, a Proxy trap): a throw rejects the task with
+      // what it threw, as a promise resolved with this value would (§4.12 step 1).
+      let then: unknown;
+      try {
+        then = (result as { then?: unknown }).then;
+      } catch (err) {
+        this.complete(att, t, gen, O_REJECTED, err);
+        return;
+      }
+      if (typeof then === 'function') {
+        this.jobs.start(result, att, t, gen, deadlineMs); // §4.12 step 2
+        return;
+      }
+    }
+    this.complete(att, t, gen, O_FULFILLED, result);
+  }
+
+  /** @internal An async job started (AsyncJobs.start): it counts against asyncConcurrency. */
+  asyncStarted(): void {
+    this.asyncInFlight++;
+    Atomics.store(this.i32, this.asyncW, this.asyncInFlight);
+  }
+
+  /**
+   * @internal An async job is over (AsyncJobs.finish, once per job): give its place back and,
+   * unless it was abandoned elsewhere (outcome -1), complete it (§4.3 steps 5-6).
+   */
+  asyncFinished(att: number, t: number, gen: number, outcome: number, value: unknown): void {
+    this.asyncInFlight--;
+    Atomics.store(this.i32, this.asyncW, this.asyncInFlight);
+    if (outcome >= 0) this.complete(att, t, gen, outcome, value);
+    if (this.blockedOnLimit) {
+      this.blockedOnLimit = false;
+      this.resumeSoon();
+    }
+  }
+
+  /**
+   * The heartbeat (§4.8, "A stalled worker"): W_BEAT moves on every pass of the
+   * loop, and every BEAT_MS from a timer of this thread's event loop (which fires only while the
+   * thread is not asleep in parkSync, i.e. while async tasks or a task's own timers and I/O keep
+   * its event loop turning). A worker that owes progress, with no task in its run record and a
+   * beat that does not move, is stuck outside any task, and the supervisor replaces it.
+   */
+  private beat(): void {
+    this.i32[this.beatW]!++;
+  }
+
+  /** The beat timer; also what keeps this thread alive (a pending waitAsync does not) until close. */
+  startBeating(): void {
+    setInterval(this.onBeatTimer, BEAT_MS);
+  }
+
+  private readonly onBeatTimer = (): void => {
+    this.beat();
+    this.jobs.sweep();
+  };
+
+  private release(pos: number): void {
+    this.head = (pos + 1) | 0;
+    this.ring.release(this.head);
+  }
+
+  /** §4.3 steps 5-6. An 'abandoned' outcome carries its reason as a short string. */
+  private complete(att: number, t: number, gen: number, outcome: number, value: unknown): void {
+    const i32 = this.i32;
+    // Encode first, outside the window: it may wait for arena space, which the owner frees as
+    // it drains (it never blocks on us). §4.12 step 3: (a) the value as the task gave it; (b) a
+    // value or error that cannot be read or encoded (a getter or Proxy trap that throws -- also
+    // on a second read, after waiting for space -- not clonable, too large) becomes a 'rejected'
+    // PayloadError of ours that says so; (c) if even ours cannot be encoded, the worker ends
+    // and crash recovery abandons the token (§4.12 step 4, §4.8).
+    let tag: number;
+    let replaced = false;
+    for (let waited = 0; ; waited++) {
+      try {
+        tag = this.codec.prepare(value, replaced ? 'error report' : outcome === O_FULFILLED ? 'result' : 'thrown value');
+      } catch (err) {
+        if (replaced) return fatal(`worker ${this.w} could not encode a task's error report`);
+        value = unsendable(outcome, value, err);
+        outcome = O_REJECTED;
+        replaced = true;
+        continue;
+      }
+      if (tag !== PREPARE_FULL) break;
+      Atomics.wait(i32, this.stateW, i32[this.stateW]!, Math.min(1 + waited, 10));
+    }
+    // §4.3 step 5: DONE .. published runs inside this worker's window (§4.10; shm/window.ts).
+    this.window.enter();
+    if (!markDone(i32, this.mem.tokenWord(att, t), gen, this.w)) {
+      this.window.leave(); // abandoned meanwhile: drop the result
+      this.codec.abandon();
+      return;
+    }
+    if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:done'], this.w + 1);
+    // §4.3 step 6.
+    const ring = this.completions[att]!;
+    let pos = ring.claim();
+    while (pos === RING_FULL) pos = ring.claim(); // only with a duplicate from recovery in flight: the owner drains it
+    if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:claimed'], this.w + 1);
+    writeCompletion(ring, pos, this.codec, outcome, att, t, gen, this.w);
+    this.window.leave();
+    wake(i32, this.compWakers[att]!);
+  }
+
+  private exit(): void {
+    this.waker.running();
+    process.exit(0);
+  }
+}
+
+/**
+ * What a task's result (or thrown error) that could not be encoded becomes (§4.12 step 3): a
+ * PayloadError of sluice's own, with a one-line stack, which always encodes inline. Its text
+ * never includes the user's value, and reading `err` runs no user code.
+ */
+function unsendable(outcome: number, value: unknown, err: unknown): PayloadError {
+  const what = outcome === O_FULFILLED ? `the task's result (${describe(value)})` : `the value the task threw (${describe(value)})`;
+  const e = new PayloadError(`${what} could not be sent back: ${thrownText(err)}`);
+  e.stack = `${e.name}: ${e.message}`;
+  return e;
+}
+
+/**
+ * The last line (§4.12 step 4): this worker cannot go on. Tell the supervisor why (so the tokens
+ * it abandons say so), then end the thread: crash recovery (§4.8) takes over. It lives here, not
+ * in main.ts, because the loop is its only caller (main.ts imports this file: no cycle).
+ */
+function fatal(reason: string): never {
+  try {
+    parentPort?.postMessage({ type: 'fatal', reason });
+  } catch { /* nothing more to do */ }
+  process.exit(70);
+}
+
+/**
+ * Whether this thread's event loop has work of its own (a timer or I/O a task started and did
+ * not await), besides the worker's keep-alive interval. Then the worker parks with waitAsync
+ * so that work runs; otherwise it blocks in Atomics.wait. About 0.5 µs; called only when parking.
+ */
+function eventLoopBusy(): boolean {
+  let n = 0;
+  for (const r of process.getActiveResourcesInfo()) if (r !== 'CloseReq' && ++n > 1) return true;
+  return false;
+}
