@@ -8,11 +8,11 @@
  * only writer of its token table. User code (callbacks, promise reactions) never runs inside a
  * window: callbacks are queued and run after the chunk's window closed.
  */
-import { C_GEN, C_KIND, C_PRODUCER, C_TOKEN } from '../../shm/layout.js';
 import { CF_RETRYABLE, CF_TOMBSTONE, lowOf } from '../../shm/words/cell.js';
 import { RING_FULL, type Ring } from '../../shm/ring.js';
 import { markPending, nextGen } from '../../shm/words/token.js';
 import { writeSubmission } from '../cells.js';
+import { H_GEN, H_TOKEN, H_WORKER, HEADER_WORDS, readCompletion, resultArena } from '../completion.js';
 import { route } from '../routing.js';
 import { PREPARE_FULL } from '../codec.js';
 import { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED, type Token, outcomeError } from '../token.js';
@@ -32,6 +32,8 @@ export class Drain {
   draining = false;
   private readonly ring: Ring;
   private readonly table: TokenTable;
+  /** The completion header being read (completion.ts: one reader for both consumers of a completion ring). */
+  private readonly header = new Int32Array(HEADER_WORDS);
   private readonly slots: SlotReturn;
   private deferredCount = 0;
   private readonly deferredCb: Array<Callback | undefined> = new Array<Callback | undefined>(DRAIN_CHUNK).fill(undefined);
@@ -85,22 +87,23 @@ export class Drain {
     const i32 = this.att.i32;
     const table = this.table;
     const codec = this.att.codec;
+    const header = this.header;
     const attachments = this.att.layout.maxAttachments;
     let pos = this.head;
     let n = 0;
     while (n < DRAIN_CHUNK && ring.readable(pos)) {
       const cell = ring.cellWord(pos);
-      const kind = i32[cell + C_KIND]!;
-      const t = i32[cell + C_TOKEN]!;
-      const gen = i32[cell + C_GEN]!;
-      const worker = i32[cell + C_PRODUCER]!;
+      const kind = readCompletion(i32, cell, header);
+      const t = header[H_TOKEN]!;
+      const gen = header[H_GEN]!;
+      const worker = header[H_WORKER]!;
       let outcome = lowOf(kind);
       let value: unknown;
       if (kind & CF_TOMBSTONE) {
         outcome = -1;
       } else {
         try {
-          value = codec.read(cell, attachments + worker);
+          value = codec.read(cell, resultArena(attachments, worker));
         } catch (err) {
           outcome = O_REJECTED;
           value = new PayloadError(`task result could not be decoded: ${(err as Error).message}`, { cause: err });
