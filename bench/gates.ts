@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import type { Producer, Runtime } from '../src/index.js';
 import { CALLBACK_OPTIONS, GATED_LIMITS, callbackSession, startSluice, tokenSession } from './e2e/sluice.js';
-import { ungateForBenchmark } from '../src/runtime/runtime.js';
+import { ungateForBenchmark } from '../src/runtime/testing/testing.js';
 import { fmt } from './report.js';
 import { median } from './stats.js';
 import { pipelined, type Session } from './workload.js';

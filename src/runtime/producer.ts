@@ -5,20 +5,18 @@
  * writes: this thread (its window, its token table, its ring claims); the gate words are shared
  * and move only by the gate's CASes (src/admission/gate.ts, src/shm/words/gate.ts).
  */
-import {
-  Memory, P_EARNED, P_PACKED,
-} from '../shm/layout.js';
+import { P_PACKED } from '../shm/layout.js';
 import { writeSubmission } from './cells.js';
 import type { Limits } from '../admission/gate.js';
 import { inflightOf, tokensOf } from '../shm/words/gate.js';
-import { earnedMod32 } from '../admission/bucket.js';
 import { ConfigError, describe } from '../errors.js';
 import { snapshot } from './options.js';
-import { effectiveLimits, producerName, readLimits, type EffectiveLimits } from './registry.js';
+import { effectiveLimits, type EffectiveLimits } from './registry.js';
+import { producerStats } from './snapshot.js';
 import { callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
 import { RT_CLOSED, RT_DRAINING, RT_RUNNING } from '../shm/layout.js';
-import { REJECT_REASONS, REJECTIONS, type RejectReason, type Rejection, S_ADMITTED, S_REJECTED, S_RESOLVED } from '../admission/reasons.js';
-import { OUTCOMES, type Outcome } from '../admission/outcomes.js';
+import { REJECTIONS, type RejectReason, type Rejection, S_ADMITTED } from '../admission/reasons.js';
+import type { Outcome } from '../admission/outcomes.js';
 import { RING_FULL } from '../shm/ring.js';
 import { markPending } from '../shm/words/token.js';
 import { ProducerGate, admitGlobal } from '../admission/gate.js';
@@ -364,27 +362,4 @@ function watchQueue(token: Token, signal: AbortSignal | undefined, queueTimeoutM
   } catch (err) {
     reportUncaught(err);
   }
-}
-
-/** @internal Counters of one producer summed over every attachment (thread). */
-export function producerStats(mem: Memory, p: number, now: number): Omit<ProducerStats, 'saturated'> {
-  const i32 = mem.i32;
-  const limits = readLimits(mem, p);
-  const rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
-  const resolved = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
-  let admitted = 0;
-  for (let a = 0; a < mem.layout.maxAttachments; a++) {
-    admitted += i32[mem.statWord(a, p, S_ADMITTED)]!;
-    REJECT_REASONS.forEach((r, i) => { rejected[r] += i32[mem.statWord(a, p, S_REJECTED + i)]!; });
-    OUTCOMES.forEach((o, i) => { resolved[o] += i32[mem.statWord(a, p, S_RESOLVED + i)]!; });
-  }
-  const packed = Atomics.load(i32, mem.producerWord(p, P_PACKED));
-  let tokens: number | null = null;
-  if (limits.rate > 0) {
-    // Report what a submit now would see, without refilling (stats never move counters).
-    const e = earnedMod32(now, limits.rate);
-    const pending = Math.max(0, (e - Atomics.load(i32, mem.producerWord(p, P_EARNED))) | 0);
-    tokens = Math.min(limits.burst, tokensOf(packed) + pending);
-  }
-  return { name: producerName(mem, p), limits: effectiveLimits(limits), inFlight: inflightOf(packed), tokens, admitted, rejected, resolved };
 }

@@ -1,0 +1,107 @@
+/**
+ * `rt.run`'s FIFO wait for capacity (docs/design.md §4.6). A capacity rejection does not fail a
+ * run: the call waits here, up to its limit of waiting calls, and is re-submitted from the head
+ * after each drained batch (§4.6 step 3) or, when capacity is held by other threads, every 1 ms
+ * (§4.6 step 4). Owner: the handle's thread; nothing here is shared memory.
+ */
+import type { Admission, ParsedSubmit } from './producer.js';
+import type { TaskRef } from './task.js';
+import { CAPACITY_REASONS } from '../admission/reasons.js';
+import { RejectedError } from '../errors.js';
+
+interface Waiter {
+  task: TaskRef;
+  payload: unknown;
+  /** Read and checked once, at rt.run(): re-submits never read the caller's object again. */
+  options: ParsedSubmit | undefined;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/** What the queue needs of its runtime handle. */
+export interface RunQueueHost {
+  /** Submit on the default producer (§4.1), with options already parsed. */
+  submit(task: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Admission;
+  /** This thread's live admissions (a drain will come while any are outstanding). */
+  outstanding(): number;
+}
+
+export class RunQueue {
+  private readonly waiters: Waiter[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing = false;
+  private again = false;
+  /** Detached (an attached handle's close): every later flush rejects 'closed'. */
+  private closed = false;
+
+  constructor(private readonly host: RunQueueHost, readonly limit: number) {}
+
+  get length(): number { return this.waiters.length; }
+
+  /** §4.6 step 2: wait in line, or 'queue-full' beyond the limit. */
+  enqueue<T>(task: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Promise<T> {
+    if (this.waiters.length >= this.limit) {
+      return Promise.reject(new RejectedError('queue-full', `rt.run() wait queue is full (${this.limit}); raise runQueueLimit`));
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.waiters.push({ task, payload, options, resolve: resolve as (v: unknown) => void, reject });
+      this.poll();
+    });
+  }
+
+  /**
+   * §4.6 step 3. Not re-entrant: a submit in here raises edges, whose listeners (user code) may
+   * call rt.run, drain or close, which flush again; that call is folded into this one (the loop
+   * runs again), so no waiter is shifted twice or lost.
+   */
+  flush(close = false): void {
+    if (close) this.closed = true;
+    if (this.flushing) {
+      this.again = true;
+      return;
+    }
+    this.flushing = true;
+    try {
+      do {
+        this.again = false;
+        this.flushOnce(this.closed);
+      } while (this.again);
+    } finally {
+      this.flushing = false;
+    }
+    this.poll();
+  }
+
+  private flushOnce(closed: boolean): void {
+    const q = this.waiters;
+    while (q.length > 0) {
+      const w = q[0]!;
+      let a: Admission;
+      try {
+        a = closed ? { admitted: false, reason: 'closed' } : this.host.submit(w.task, w.payload, w.options);
+      } catch (err) {
+        q.shift();
+        w.reject(err);
+        continue;
+      }
+      if (a.admitted) {
+        q.shift();
+        a.promise().then(w.resolve, w.reject);
+      } else if (CAPACITY_REASONS.has(a.reason)) {
+        break;
+      } else {
+        q.shift();
+        w.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
+      }
+    }
+  }
+
+  /** §4.6 step 4: capacity held by other threads frees without waking this one: poll while anyone waits. */
+  private poll(): void {
+    if (this.waiters.length === 0 || this.host.outstanding() > 0 || this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, 1);
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Shutdown (docs/design.md §4.7): drain, close and detach, and a failed start's teardown.
+ * Idempotent through the runtime handle (one `closing` promise), bounded by `timeoutMs`, never
+ * hangs on a thread stuck in a native call. Owner: the handle's thread; the runtime state word
+ * is written by the starting thread only (RUNNING -> DRAINING -> CLOSED).
+ */
+import type { Worker } from 'node:worker_threads';
+import { A_STATE, Memory, RT_CLOSED, RT_RUNNING, RT_DRAINING, W_WAKER } from '../shm/layout.js';
+import { release as releaseAttachment } from '../shm/words/attachment.js';
+import { wake } from '../shm/waker.js';
+import { R_CLOSED } from '../admission/reasons.js';
+import { AbortedError, ConfigError, WorkerStartError, describe } from '../errors.js';
+import { snapshot } from './options.js';
+import { offAbort, onAbort, signalReason } from './user-code.js';
+import type { Attachment } from './submit/attachment.js';
+import { abandonRemaining, retractPending } from './submit/cancel.js';
+import type { Supervisor } from './supervisor/supervisor.js';
+import type { RunQueue } from './run-queue.js';
+
+/** After terminate(), how long close (or a failed start) waits for a thread's exit before giving up on it (design 4.7). */
+export const STOP_GRACE_MS = 1000;
+/** A failed start lets the other workers finish loading before they go (design 4.7), at most this long. */
+export const START_SETTLE_MS = 2000;
+
+/** What shutdown needs of a runtime handle. */
+export interface ShutdownHost {
+  readonly mem: Memory;
+  readonly att: Attachment;
+  readonly supervisor: Supervisor | null;
+  readonly runQueue: RunQueue;
+  readonly recordEvent: (message: string) => void;
+}
+
+/** §4.7 steps 1-7: the starting thread's close(). */
+export async function shutdown(h: ShutdownHost, timeoutMs: number): Promise<void> {
+  const i32 = h.mem.i32;
+  const deadline = performance.now() + timeoutMs;
+  // 1. Stop admission: every submit from now on is rejected 'draining'.
+  Atomics.compareExchange(i32, h.mem.stateWord, RT_RUNNING, RT_DRAINING);
+  // 2. Waiting rt.run() calls were never admitted: reject them.
+  h.runQueue.flush();
+  // 3. Let admitted tasks finish, within the timeout.
+  const drained = await quiesce(h, timeoutMs);
+  // 4. Retract what has not started (its cell stays in the ring; the worker skips it).
+  if (!drained) retractPending(h.att);
+  // 5. Closed: workers exit when their ring is empty; wake every parked one so it notices.
+  //    From here a worker's exit is the end of its slot, not a crash to recover from.
+  const supervisor = h.supervisor!;
+  supervisor.stop();
+  Atomics.store(i32, h.mem.stateWord, RT_CLOSED);
+  for (let w = 0; w < h.mem.layout.workers; w++) wake(i32, h.mem.workerWord(w, W_WAKER));
+  //    A worker still busy is terminated; one that does not exit even then is inside a native
+  //    call (execSync, a blocking fs call), which terminate() cannot interrupt: close stops
+  //    waiting for it after STOP_GRACE_MS, reports it and unrefs it (it ends when the call returns).
+  const stopped = await Promise.all(supervisor.workers.map((wk) => (
+    wk === null ? true : exited(wk, Math.max(0, deadline - performance.now()) + 1000)
+  )));
+  stopped.forEach((ok, w) => {
+    if (!ok) {
+      h.recordEvent(`worker ${w} did not stop within ${STOP_GRACE_MS} ms of being terminated (blocked outside JavaScript?); it will end when its native call returns`);
+    }
+  });
+  // 6. Whatever still ran when the workers were stopped is abandoned; other threads' tokens
+  //    that no worker will complete are completed for them (retracted or abandoned).
+  supervisor.resolveOrphans();
+  h.att.drain.drain();
+  abandonRemaining(h.att, 'the runtime closed while the task was running');
+  // 7. Release: timers, and this thread's attachment.
+  h.att.dispose();
+}
+
+/** An attached handle's close(): its own drain, then its slot is freed (§4.7, attached). */
+export async function detach(h: ShutdownHost, timeoutMs: number): Promise<void> {
+  h.att.halted = R_CLOSED; // this handle admits no more (design 4.7); the runtime carries on
+  h.runQueue.flush(true);
+  // Timed out: what has not started never will (retracted). A task still running keeps its
+  // token, and the slot stays this thread's until it resolves: freeing it now would hand a
+  // live token table to the next attach. (If this thread ends first, the supervisor's liveness
+  // check reclaims the slot, 4.9.)
+  if (!(await ownQuiesce(h.att, timeoutMs))) retractPending(h.att);
+  const release = (): void => {
+    h.att.dispose();
+    releaseAttachment(h.mem.i32, h.mem.attachWord(h.att.index, A_STATE));
+  };
+  if (h.att.outstanding === 0) release();
+  else void h.att.table.whenIdle().then(release);
+}
+
+/** Wait until no task is admitted-and-unresolved anywhere, or the timeout; returns which. */
+export async function quiesce(h: ShutdownHost, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  if (!(await ownQuiesce(h.att, timeoutMs))) return false;
+  while (Atomics.load(h.mem.i32, h.mem.globalWord) !== 0) {
+    if (performance.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 1)); // other threads' tokens: poll (close is not a hot path)
+  }
+  return true;
+}
+
+/** Wait until nothing this thread admitted is outstanding, or the timeout; returns which. */
+export async function ownQuiesce(att: Attachment, timeoutMs: number): Promise<boolean> {
+  if (att.outstanding === 0) return true;
+  const all = att.table.whenIdle();
+  if (timeoutMs === Infinity) {
+    await all;
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((r) => { timer = setTimeout(() => r(false), timeoutMs); });
+  const done = await Promise.race([all.then(() => true), timedOut]);
+  clearTimeout(timer);
+  return done;
+}
+
+/** close()/drain() options: timeoutMs, an integer number of ms (drain also takes Infinity, its default). */
+export function closeTimeout(where: string, options: unknown, dflt: number): number {
+  const o = snapshot(where, 'options', options, ['timeoutMs']);
+  const v = o.timeoutMs;
+  if (v === undefined) return dflt;
+  if (v === Infinity && dflt === Infinity) return v;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1) {
+    throw new ConfigError(`${where}: timeoutMs must be an integer from 0 to ${2 ** 31 - 1} (ms)${dflt === Infinity ? ' or Infinity' : ''}; got ${describe(v)}`);
+  }
+  return v + 0;
+}
+
+/**
+ * Resolve true when the worker exits; terminate it if it has not within `ms`. terminate() stops
+ * JavaScript (a loop, Atomics.wait) but not a native call (execSync, a blocking fs call): a
+ * thread inside one exits only when the call returns. So if it has not exited STOP_GRACE_MS
+ * after terminate(), resolve false and unref it: it holds up neither the caller nor the event
+ * loop (though Node still joins it when the process exits: design 4.7).
+ */
+export function exited(worker: Worker, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (worker.threadId === -1) return resolve(true);
+    let grace: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      worker.terminate().catch(() => {});
+      grace = setTimeout(() => {
+        worker.unref();
+        resolve(false);
+      }, STOP_GRACE_MS);
+    }, ms);
+    worker.once('exit', () => {
+      clearTimeout(timer);
+      clearTimeout(grace);
+      resolve(true);
+    });
+  });
+}
+
+/** Start() timed out (startTimeoutMs): carries the WorkerStartError to report. */
+export class StartTimeout {
+  constructor(readonly error: WorkerStartError) {}
+}
+
+/** `p`, or a StartTimeout after `ms`, or an AbortedError when `signal` aborts; the timer and listener go either way. */
+export function bounded<T>(p: Promise<T>, ms: number, signal: AbortSignal | undefined): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      if (signal !== undefined) offAbort(signal, aborted);
+    };
+    const aborted = (): void => {
+      done();
+      reject(new AbortedError('Runtime.start was aborted', { cause: signalReason(signal!) }));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new StartTimeout(new WorkerStartError(
+        `the workers did not become ready within ${ms} ms (startTimeoutMs): does the task module have a top-level await that never settles?`,
+      )));
+    }, ms);
+    if (signal !== undefined) onAbort(signal, aborted);
+    p.then((v) => { done(); resolve(v); }, (err: unknown) => { done(); reject(err); });
+  });
+}
+
+/**
+ * A failed start (design 4.7): no worker may outlive it, and no file descriptor. A thread
+ * terminated while it loads modules leaks the descriptors of the reads it has in flight
+ * (counted in /proc/self/fd: one per worker cut off mid-import), so each is first let finish
+ * loading sluice's own modules (up to START_SETTLE_MS), then the task module for up to
+ * `settleMs`: closed and woken, a ready worker exits by itself, and one whose import failed
+ * exits anyway. Then whatever is left (a top-level await that never settles) is terminated; one
+ * stuck in a native call is unref'd.
+ */
+export async function abortStart(mem: Memory, supervisor: Supervisor, settleMs: number): Promise<void> {
+  supervisor.stop();
+  Atomics.store(mem.i32, mem.stateWord, RT_CLOSED);
+  for (let w = 0; w < mem.layout.workers; w++) wake(mem.i32, mem.workerWord(w, W_WAKER));
+  await Promise.all(supervisor.workers.map(async (wk, w) => {
+    if (wk === null) return;
+    // Never cut a thread off while it loads sluice's own modules (bounded: START_SETTLE_MS).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([supervisor.ownModules[w], new Promise<void>((r) => { timer = setTimeout(r, START_SETTLE_MS); })]);
+    clearTimeout(timer);
+    await exited(wk, settleMs);
+  }));
+}
