@@ -1,0 +1,334 @@
+// docs/api.md is complete (issue 19 item 8): every name, option, stats field, event, error code and
+// reject reason the code has is documented there. The expected lists are derived from the code,
+// never written by hand, so whatever is added later fails this test until it is documented:
+//   - the exports of src/index.ts (TypeScript compiler API), each under a heading of its own;
+//   - for each exported class, interface and object type, its public members and properties
+//     (recursively into anonymous object types, e.g. RuntimeStats.global), in its section;
+//   - for each exported string-literal union (RejectReason, Outcome, TokenState, ProducerEvent,
+//     Weight, SluiceErrorCode, ...), each literal, in its section;
+//   - the reject reasons and outcomes from their tables at runtime (admission/reasons.ts, outcomes.ts);
+//   - every error class in src/errors.ts, under a heading, with its `code` in its section;
+//   - every option key the option parser reads (each snapshot(...) call's key list in src/);
+//   - every SLUICE_* environment switch src/ and the shipped install script read.
+// "Documented" means: in a `code span` (whole identifier), and for sections, under the heading
+// that names the export in a code span, up to the next heading of the same or a higher level.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { REJECT_REASONS } from '../src/admission/reasons.js';
+import { OUTCOMES } from '../src/admission/outcomes.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const src = join(root, 'src');
+const doc = readFileSync(join(root, 'docs', 'api.md'), 'utf8');
+
+// ---------------------------------------------------------------------------------------------
+// The document: headings, sections, code spans.
+// ---------------------------------------------------------------------------------------------
+
+interface Section { level: number; heading: string; body: string }
+
+function sections(md: string): Section[] {
+  const lines = md.replace(/```[\s\S]*?```/g, (b) => b.replace(/^#/gm, ' #')).split('\n');
+  const heads: { level: number; heading: string; line: number }[] = [];
+  lines.forEach((l, i) => {
+    const m = /^(#{1,6})\s+(.*)$/.exec(l);
+    if (m) heads.push({ level: m[1]!.length, heading: m[2]!, line: i });
+  });
+  return heads.map((h, k) => {
+    let end = lines.length;
+    for (let j = k + 1; j < heads.length; j++) if (heads[j]!.level <= h.level) { end = heads[j]!.line; break; }
+    return { level: h.level, heading: h.heading, body: lines.slice(h.line, end).join('\n') };
+  });
+}
+
+/** The text of every inline code span (and fenced block) of `md`. */
+function codeSpans(md: string): string[] {
+  const out: string[] = [];
+  const rest = md.replace(/```[^\n]*\n([\s\S]*?)```/g, (_, body: string) => { out.push(body); return ''; });
+  for (const m of rest.matchAll(/(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/g)) out.push(m[2]!);
+  return out;
+}
+
+const word = (name: string): RegExp => new RegExp(`(^|[^\\w$])${name.replace(/[$.*+?^()[\]{}|\\]/g, '\\$&')}($|[^\\w$])`);
+const mentions = (md: string, name: string): boolean => codeSpans(md).some((c) => word(name).test(c));
+
+/** The section of `md` whose heading has `name` as a code span of its own (e.g. "## `RuntimeStats`"). */
+function sectionOf(md: string, name: string): Section | undefined {
+  return sections(md).find((s) => codeSpans(s.heading).some((c) => c === name));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The code: a TypeScript program over every file of src/.
+// ---------------------------------------------------------------------------------------------
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) return tsFiles(p);
+    return p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+const srcFiles = tsFiles(src);
+const program = ts.createProgram(srcFiles, {
+  target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, strict: true,
+  lib: ['lib.es2022.d.ts', 'lib.es2024.sharedmemory.d.ts', 'lib.es2024.string.d.ts'], types: ['node'], noEmit: true, skipLibCheck: true,
+});
+const checker = program.getTypeChecker();
+const inSrc = (d: ts.Node): boolean => !relative(src, d.getSourceFile().fileName).startsWith('..');
+const isInternal = (d: ts.Node): boolean => ts.getJSDocTags(d).some((t) => t.tagName.text === 'internal')
+  || /\/\*\*[^]*?@internal/.test(d.getFullText().slice(0, d.getLeadingTriviaWidth()));
+
+const indexFile = program.getSourceFile(join(src, 'index.ts'))!;
+const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(indexFile)!).map((s) => ({
+  name: s.getName(),
+  sym: s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s,
+}));
+
+/** String literals of a union type (empty when it is not a union of string literals only). */
+function literals(t: ts.Type): string[] {
+  const parts = t.isUnion() ? t.types : [t];
+  return parts.every((p) => p.isStringLiteral()) ? parts.map((p) => (p as ts.StringLiteralType).value) : [];
+}
+
+/** A member's name as a reader sees it: `[Symbol.asyncDispose]` for well-known symbols. */
+function memberName(p: ts.Symbol): string | null {
+  const n = p.getName();
+  if (n.startsWith('__@')) return `Symbol.${n.slice(3).replace(/@\d+$/, '')}`;
+  if (n.startsWith('_') || n.startsWith('#') || n === 'prototype') return null;
+  return n;
+}
+
+/** Whether a member is part of the public surface: declared in src/, not private/protected, not @internal. */
+function isPublic(p: ts.Symbol): boolean {
+  const decls = p.getDeclarations() ?? [];
+  if (decls.length === 0 || !decls.some(inSrc)) return false;
+  return decls.every((d) => {
+    if (isInternal(d)) return false;
+    const flags = ts.getCombinedModifierFlags(d as ts.Declaration);
+    if (flags & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) return false;
+    if ((d as ts.NamedDeclaration).name && ts.isPrivateIdentifier((d as ts.NamedDeclaration).name!)) return false;
+    return true;
+  });
+}
+
+/** Public property names of `t`, and of the anonymous object types (declared in src/) it holds. */
+function properties(t: ts.Type, seen = new Set<ts.Type>()): string[] {
+  if (seen.has(t)) return [];
+  seen.add(t);
+  const out: string[] = [];
+  for (const p of checker.getPropertiesOfType(t)) {
+    if (!isPublic(p)) continue;
+    const name = memberName(p);
+    if (name === null) continue;
+    out.push(name);
+    const decl = p.getDeclarations()![0]!;
+    const pt = checker.getNonNullableType(checker.getTypeOfSymbolAtLocation(p, decl));
+    for (const part of pt.isUnion() ? pt.types : [pt]) {
+      const s = part.getSymbol();
+      if (s && s.flags & ts.SymbolFlags.TypeLiteral && (s.getDeclarations() ?? []).some(inSrc)) out.push(...properties(part, seen));
+    }
+  }
+  return out;
+}
+
+interface Expect { export: string; kind: string; members: string[]; literals: string[] }
+
+const surface: Expect[] = exported.map(({ name, sym }) => {
+  const decl = sym.getDeclarations()![0]!;
+  if (ts.isClassDeclaration(decl)) {
+    const instance = checker.getDeclaredTypeOfSymbol(sym);
+    const statics = checker.getTypeOfSymbolAtLocation(sym, decl);
+    const members = [...properties(instance), ...properties(statics)];
+    return { export: name, kind: 'class', members: [...new Set(members)], literals: [] };
+  }
+  if (ts.isInterfaceDeclaration(decl) || ts.isTypeAliasDeclaration(decl)) {
+    const t = checker.getDeclaredTypeOfSymbol(sym);
+    const lits = literals(t);
+    const obj = lits.length === 0 && !t.isUnion() && (t.flags & ts.TypeFlags.Object) !== 0 && t.getCallSignatures().length === 0;
+    return { export: name, kind: 'type', members: obj ? [...new Set(properties(t))] : [], literals: lits };
+  }
+  return { export: name, kind: 'value', members: [], literals: [] };
+});
+
+/** Every class of src/errors.ts that extends (transitively) SluiceError, with its `code` literal. */
+const errorsFile = program.getSourceFile(join(src, 'errors.ts'))!;
+const errorClasses: { name: string; code: string[] }[] = [];
+ts.forEachChild(errorsFile, (n) => {
+  if (!ts.isClassDeclaration(n) || !n.name) return;
+  const t = checker.getDeclaredTypeOfSymbol(checker.getSymbolAtLocation(n.name)!);
+  const code = t.getProperty('code');
+  if (!code) return;
+  errorClasses.push({ name: n.name.text, code: literals(checker.getTypeOfSymbolAtLocation(code, n)) });
+});
+
+/** The keys each options parser reads: the key list of every snapshot(where, what, value, KEYS) call in src/. */
+function parserKeys(): { keys: string[]; calls: number; unread: string[] } {
+  const keys: string[] = [];
+  const unread: string[] = [];
+  let calls = 0;
+  const arrayOf = (e: ts.Expression): ts.ArrayLiteralExpression | null => {
+    while (ts.isAsExpression(e) || ts.isSatisfiesExpression(e) || ts.isParenthesizedExpression(e)) e = e.expression;
+    if (ts.isArrayLiteralExpression(e)) return e;
+    if (ts.isIdentifier(e)) {
+      let s = checker.getSymbolAtLocation(e);
+      if (s && s.flags & ts.SymbolFlags.Alias) s = checker.getAliasedSymbol(s);
+      const d = s?.getDeclarations()?.[0];
+      if (d && ts.isVariableDeclaration(d) && d.initializer) return arrayOf(d.initializer);
+    }
+    return null;
+  };
+  for (const f of srcFiles) {
+    const sf = program.getSourceFile(f)!;
+    const visit = (n: ts.Node): void => {
+      if (ts.isCallExpression(n) && ts.isIdentifier(n.expression) && n.expression.text === 'snapshot' && n.arguments.length >= 4) {
+        calls++;
+        const arr = arrayOf(n.arguments[3]!);
+        const where = `${relative(root, f)}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1}`;
+        if (arr === null) unread.push(where);
+        else for (const el of arr.elements) if (ts.isStringLiteralLike(el)) keys.push(el.text); else unread.push(where);
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(sf);
+  }
+  return { keys: [...new Set(keys)], calls, unread };
+}
+
+/** Names of properties declared @internal anywhere in src/ (e.g. the test-only `testHooks` option). */
+const internalProps = new Set<string>();
+for (const f of srcFiles) {
+  const visit = (n: ts.Node): void => {
+    if ((ts.isPropertySignature(n) || ts.isPropertyDeclaration(n)) && ts.isIdentifier(n.name) && isInternal(n)) internalProps.add(n.name.text);
+    ts.forEachChild(n, visit);
+  };
+  visit(program.getSourceFile(f)!);
+}
+
+/** SLUICE_* environment switches read by src/ and by the install script the package ships. */
+function envSwitches(): string[] {
+  const files = [...srcFiles, join(root, 'scripts', 'build-native.mjs')];
+  const found = new Set<string>();
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    for (const m of text.matchAll(/\benv(?:\.|\[['"])(SLUICE_[A-Z0-9_]+)/g)) found.add(m[1]!);
+  }
+  return [...found].sort();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks, on any text of the document (so the test can show each one fails on an omission).
+// ---------------------------------------------------------------------------------------------
+
+const missingHeadings = (md: string): string[] => exported.map((e) => e.name).filter((n) => sectionOf(md, n) === undefined);
+
+function missingMembers(md: string): string[] {
+  const missing: string[] = [];
+  for (const s of surface) {
+    const sec = sectionOf(md, s.export);
+    if (!sec) continue; // reported by missingHeadings
+    for (const m of s.members) if (!mentions(sec.body, m)) missing.push(`${s.export}.${m}`);
+  }
+  return missing;
+}
+
+function missingLiterals(md: string): string[] {
+  const missing: string[] = [];
+  for (const s of surface) {
+    const sec = sectionOf(md, s.export);
+    if (!sec) continue;
+    for (const l of s.literals) if (!mentions(sec.body, l)) missing.push(`${s.export}: '${l}'`);
+  }
+  return missing;
+}
+
+function missingReasonsAndOutcomes(md: string): string[] {
+  const reasons = sectionOf(md, 'RejectReason')?.body ?? '';
+  const outcomes = sectionOf(md, 'Outcome')?.body ?? '';
+  return [
+    ...REJECT_REASONS.filter((r) => !mentions(reasons, r)).map((r) => `reason '${r}'`),
+    ...OUTCOMES.filter((o) => !mentions(outcomes, o)).map((o) => `outcome '${o}'`),
+  ];
+}
+
+function missingErrors(md: string): string[] {
+  const missing: string[] = [];
+  for (const e of errorClasses) {
+    const sec = sectionOf(md, e.name);
+    if (!sec) { missing.push(`${e.name} (no heading)`); continue; }
+    for (const c of e.code) if (!mentions(sec.body, c)) missing.push(`${e.name}: ${c}`);
+  }
+  return missing;
+}
+
+const PARSER = parserKeys();
+const missingOptionKeys = (md: string): string[] => PARSER.keys.filter((k) => !internalProps.has(k) && !mentions(md, k));
+const ENV = envSwitches();
+const missingEnv = (md: string): string[] => ENV.filter((e) => !mentions(md, e));
+
+/** `md` with every code span (and heading) that names `name` made plain text: as if it were never documented. */
+function without(md: string, name: string): string {
+  return md.replace(/(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/g, (span: string, _t: string, body: string) => (word(name).test(body) ? body.replace(new RegExp(name.replace(/[$.*+?^()[\]{}|\\]/g, '\\$&'), 'g'), 'X') : span));
+}
+
+describe('docs/api.md documents the whole public surface (lists derived from the code)', () => {
+  it('the derivation found the surface (a refactor that hides it from this test fails here)', () => {
+    expect(exported.length).toBeGreaterThan(30);
+    expect(surface.find((s) => s.export === 'Runtime')!.members).toEqual(expect.arrayContaining(['start', 'run', 'stats', 'close']));
+    expect(surface.find((s) => s.export === 'RuntimeOptions')!.members).toContain('workers');
+    expect(surface.find((s) => s.export === 'RuntimeOptions')!.members).not.toContain('testHooks');
+    expect(surface.find((s) => s.export === 'RuntimeStats')!.members).toContain('inFlight'); // nested: global.inFlight
+    expect(errorClasses.length).toBeGreaterThan(5);
+    expect(PARSER.calls).toBeGreaterThan(5);
+    expect(PARSER.unread, 'snapshot(...) calls whose key list this test cannot read').toEqual([]);
+    expect(ENV.length).toBeGreaterThan(3);
+  });
+
+  it('every export of src/index.ts has a heading of its own', () => {
+    expect(missingHeadings(doc), 'exports without a "## `Name`" heading in docs/api.md').toEqual([]);
+  });
+
+  it('every public member, property and stats field is in its section', () => {
+    expect(missingMembers(doc), 'members not mentioned (in a code span) in their section of docs/api.md').toEqual([]);
+  });
+
+  it('every literal of every exported union (reasons, outcomes, states, events, weights, codes) is in its section', () => {
+    expect(missingLiterals(doc)).toEqual([]);
+  });
+
+  it('every reject reason and outcome (the runtime tables) is documented', () => {
+    expect(missingReasonsAndOutcomes(doc)).toEqual([]);
+  });
+
+  it('every error class of src/errors.ts has a heading, with its code in its section', () => {
+    expect(missingErrors(doc)).toEqual([]);
+  });
+
+  it('every option key the option parsers read is documented', () => {
+    expect(missingOptionKeys(doc), 'option keys read by snapshot(...) in src/ but not documented').toEqual([]);
+  });
+
+  it('every SLUICE_* environment switch is documented', () => {
+    expect(missingEnv(doc)).toEqual([]);
+  });
+
+  it('each check fails when one item of its list is left out of the document', () => {
+    // One item of each kind: a class member, a nested stats field, an option (parser key), a nested
+    // option, a reason, an outcome, an error code, an environment switch, an export.
+    const cases: [string, (md: string) => string[]][] = [
+      ['submitCallback', missingMembers], ['asyncInFlight', missingMembers], ['inFlight', missingMembers],
+      ['runQueueLimit', missingOptionKeys], ['stackSizeMb', missingOptionKeys], ['arena-full', missingReasonsAndOutcomes],
+      ['retracted', missingReasonsAndOutcomes], ['ERR_SLUICE_CLOCK', missingErrors], ['SLUICE_NO_FUTEX', missingEnv],
+      ['TICKS_PER_SECOND', missingHeadings],
+    ];
+    for (const [name, check] of cases) {
+      expect(check(doc), name).toEqual([]);
+      expect(check(without(doc, name)).length, `leaving out ${name}`).toBeGreaterThan(0);
+    }
+  });
+});
+// DUMP_SURFACE=1 npx vitest run test/docs.test.ts prints what this test expects docs/api.md to document.
+if (process.env.DUMP_SURFACE) console.log(JSON.stringify({ surface, errorClasses }, null, 0).replace(/\},\{/g, '},\n{'));
