@@ -198,6 +198,72 @@ function parserKeys(): { keys: string[]; calls: number; unread: string[] } {
   return { keys: [...new Set(keys)], calls, unread };
 }
 
+/** A constant numeric expression of the source (1 << 20, 2 ** 31 - 1, 0xffff, 30_000), or undefined. */
+function constant(e: ts.Expression): number | boolean | undefined {
+  if (ts.isNumericLiteral(e)) return Number(e.text.replace(/_/g, ''));
+  if (e.kind === ts.SyntaxKind.TrueKeyword) return true;
+  if (e.kind === ts.SyntaxKind.FalseKeyword) return false;
+  if (ts.isParenthesizedExpression(e)) return constant(e.expression);
+  if (ts.isPrefixUnaryExpression(e) && e.operator === ts.SyntaxKind.MinusToken) {
+    const v = constant(e.operand);
+    return typeof v === 'number' ? -v : undefined;
+  }
+  if (ts.isBinaryExpression(e)) {
+    const a = constant(e.left);
+    const b = constant(e.right);
+    if (typeof a !== 'number' || typeof b !== 'number') return undefined;
+    switch (e.operatorToken.kind) {
+      case ts.SyntaxKind.LessThanLessThanToken: return a * 2 ** b;
+      case ts.SyntaxKind.AsteriskAsteriskToken: return a ** b;
+      case ts.SyntaxKind.MinusToken: return a - b;
+      case ts.SyntaxKind.PlusToken: return a + b;
+      case ts.SyntaxKind.AsteriskToken: return a * b;
+      default: return undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Defaults and bounds as the parsers state them: every intOption(where, o, key, default, min, max, pow2?)
+ * and boolOption(where, o, key, default) call in src/ (a default that is not a constant, such as
+ * os.availableParallelism(), is left out).
+ */
+interface Bound { key: string; where: string; dflt?: number | boolean; min?: number; max?: number; pow2: boolean }
+function parserBounds(): Bound[] {
+  const out: Bound[] = [];
+  for (const f of srcFiles) {
+    const sf = program.getSourceFile(f)!;
+    const visit = (n: ts.Node): void => {
+      if (ts.isCallExpression(n) && ts.isIdentifier(n.expression) && ['intOption', 'boolOption'].includes(n.expression.text)) {
+        const [, , key, dflt, min, max, pow2] = n.arguments;
+        if (key && ts.isStringLiteralLike(key)) {
+          const c = (e: ts.Expression | undefined): number | boolean | undefined => (e === undefined ? undefined : constant(e));
+          out.push({
+            key: key.text, where: `${relative(root, f)}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1}`, dflt: c(dflt),
+            min: c(min) as number | undefined, max: c(max) as number | undefined, pow2: c(pow2) === true,
+          });
+        }
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(sf);
+  }
+  return out;
+}
+
+/** The numbers a table row states: 65535, 1048576, 30_000, 65,536, "1..255", "2^31−1", "2^30", and true/false. */
+function rowValues(row: string): (number | boolean)[] {
+  const out: (number | boolean)[] = [];
+  const rest = row.replace(/2\^(\d+)(\s*[−-]\s*1)?/g, (_, e: string, m?: string) => { out.push(2 ** Number(e) - (m ? 1 : 0)); return ' '; });
+  for (const m of rest.matchAll(/(?<!\w)\d(?:[\d_]|,(?=\d{3}))*/g)) out.push(Number(m[0].replace(/[_,]/g, '')));
+  for (const m of rest.matchAll(/\b(true|false)\b/g)) out.push(m[1] === 'true');
+  return out;
+}
+
+/** The options table row (| `key` | ...) of `key` in `md`, the first one. */
+const rowOf = (md: string, key: string): string | undefined => md.split('\n').find((l) => l.startsWith(`| \`${key}\` |`));
+
 /** Names of properties declared @internal anywhere in src/ (e.g. the test-only `testHooks` option). */
 const internalProps = new Set<string>();
 for (const f of srcFiles) {
@@ -274,6 +340,23 @@ function without(md: string, name: string): string {
   return md.replace(/(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/g, (span: string, _t: string, body: string) => (word(name).test(body) ? body.replace(new RegExp(name.replace(/[$.*+?^()[\]{}|\\]/g, '\\$&'), 'g'), 'X') : span));
 }
 
+const BOUNDS = parserBounds();
+/** Options whose row does not state the parser's default, bounds or power-of-two rule. */
+function wrongBounds(md: string): string[] {
+  const wrong: string[] = [];
+  for (const b of BOUNDS) {
+    if (internalProps.has(b.key)) continue;
+    const row = rowOf(md, b.key);
+    if (row === undefined) { wrong.push(`${b.key} (${b.where}): no table row`); continue; }
+    const values = rowValues(row);
+    for (const [what, v] of [['default', b.dflt], ['min', b.min], ['max', b.max]] as const) {
+      if (v !== undefined && !values.includes(v)) wrong.push(`${b.key} (${b.where}): its ${what} ${String(v)} is not in its row`);
+    }
+    if (b.pow2 && !/power of two/.test(row)) wrong.push(`${b.key} (${b.where}): its row does not say "power of two"`);
+  }
+  return wrong;
+}
+
 describe('docs/api.md documents the whole public surface (lists derived from the code)', () => {
   it('the derivation found the surface (a refactor that hides it from this test fails here)', () => {
     expect(exported.length).toBeGreaterThan(30);
@@ -285,6 +368,8 @@ describe('docs/api.md documents the whole public surface (lists derived from the
     expect(PARSER.calls).toBeGreaterThan(5);
     expect(PARSER.unread, 'snapshot(...) calls whose key list this test cannot read').toEqual([]);
     expect(ENV.length).toBeGreaterThan(3);
+    expect(BOUNDS.length).toBeGreaterThan(10);
+    expect(BOUNDS.find((b) => b.key === 'spillBytes')).toMatchObject({ dflt: 2 ** 20, min: 2 ** 10, max: 2 ** 30, pow2: true });
   });
 
   it('every export of src/index.ts has a heading of its own', () => {
@@ -311,6 +396,10 @@ describe('docs/api.md documents the whole public surface (lists derived from the
     expect(missingOptionKeys(doc), 'option keys read by snapshot(...) in src/ but not documented').toEqual([]);
   });
 
+  it("every option row states the parser's default and bounds (intOption/boolOption calls)", () => {
+    expect(wrongBounds(doc)).toEqual([]);
+  });
+
   it('every SLUICE_* environment switch is documented', () => {
     expect(missingEnv(doc)).toEqual([]);
   });
@@ -328,6 +417,9 @@ describe('docs/api.md documents the whole public surface (lists derived from the
       expect(check(doc), name).toEqual([]);
       expect(check(without(doc, name)).length, `leaving out ${name}`).toBeGreaterThan(0);
     }
+    // A default or bound that the document states wrongly.
+    expect(wrongBounds(doc.replace(/^(\| `globalSlots` .*?)\| 512 \|/m, '$1| 256 |'))).toEqual([expect.stringMatching(/globalSlots.*default 512/)]);
+    expect(wrongBounds(doc.replace(/^(\| `ringCapacity` .*?)power of two/m, '$1integer'))).toEqual([expect.stringMatching(/ringCapacity.*power of two/)]);
   });
 });
 // DUMP_SURFACE=1 npx vitest run test/docs.test.ts prints what this test expects docs/api.md to document.
