@@ -9,7 +9,9 @@
 //   - the reject reasons and outcomes from their tables at runtime (admission/reasons.ts, outcomes.ts);
 //   - every error class in src/errors.ts, under a heading, with its `code` in its section;
 //   - every option key the option parser reads (each snapshot(...) call's key list in src/);
-//   - every SLUICE_* environment switch src/ and the shipped install script read.
+//   - every SLUICE_* environment switch src/ and the shipped install script read;
+//   - the defaults and bounds of each option (intOption/boolOption calls) in its table row;
+//   - every command of package.json's `bin`, under a heading.
 // "Documented" means: in a `code span` (whole identifier), and for sections, under the heading
 // that names the export in a code span, up to the next heading of the same or a higher level.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -398,6 +400,12 @@ describe('docs/api.md documents the whole public surface (lists derived from the
 
   it("every option row states the parser's default and bounds (intOption/boolOption calls)", () => {
     expect(wrongBounds(doc)).toEqual([]);
+  });
+
+  it("every command of package.json's bin has a heading of its own (none yet: the CLI is coming)", () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; bin?: string | Record<string, string> };
+    const commands = pkg.bin === undefined ? [] : typeof pkg.bin === 'string' ? [pkg.name] : Object.keys(pkg.bin);
+    expect(commands.filter((c) => sectionOf(doc, c) === undefined), 'commands without a "## `name`" heading').toEqual([]);
   });
 
   it('every SLUICE_* environment switch is documented', () => {
