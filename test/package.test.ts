@@ -110,17 +110,19 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the tarball: the prebuilt for this platform, dist/, the crate sources and the build script; no tests, benchmarks or sources', async () => {
+  it('the tarball: the prebuilt for this platform, dist/, the crate sources, the build script and the docs; no tests, benchmarks or sources', async () => {
     if (process.arch === 'x64' && glibc) expect(triple).toBe('linux-x64-gnu');
     expect(existsSync(tarball)).toBe(true);
     const expected = [
-      'package.json', 'README.md',
+      'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'docs/api.md',
       'dist/index.js', 'dist/index.d.ts', 'dist/runtime/runtime.js', 'dist/runtime/worker/main.js', 'dist/runtime/native/affinity.js',
       'native/Cargo.toml', 'native/src/lib.rs', 'scripts/build-native.mjs',
     ];
     if (hasCargo) expected.push(`native/sluice-native.${triple}.node`);
     expect(files).toEqual(expect.arrayContaining(expected));
-    expect(files.filter((f) => /^(test|bench|src|docs|\.ci|node_modules)\//.test(f))).toEqual([]);
+    expect(files.filter((f) => /^(test|bench|src|examples|\.ci|node_modules)\//.test(f))).toEqual([]);
+    // docs/ ships its markdown only (test/package-links.test.ts: every link in it resolves in the package).
+    expect(files.filter((f) => f.startsWith('docs/') && !f.endsWith('.md'))).toEqual([]);
     // The demo is the CLI's (npm start runs it from src/cli/demo), not the library's.
     expect(files.filter((f) => /^dist\/(cli|demo)\//.test(f))).toEqual([]);
     // Only the platform-named prebuilt ships: not the packer's local build, not cargo's target dir.
