@@ -203,10 +203,10 @@ export class Producer {
     // 1. The runtime must be running.
     //    An attached handle that drains or closes stops admitting for itself only (att.halted).
     let st = Atomics.load(i32, att.stateW);
-    if (st !== RT_RUNNING || att.halted !== 0) return ~this.reject(st === RT_CLOSED ? R_CLOSED : att.halted !== 0 ? att.halted : R_DRAINING);
+    if (st !== RT_RUNNING || att.halted !== 0) return ~this.reject(st === RT_CLOSED ? R_CLOSED : att.halted !== 0 ? att.halted : R_DRAINING, ref);
     // Everything that can throw or allocate happens before any shared counter moves.
     const tag = this.codec.prepare(payload);
-    if (tag === PREPARE_FULL) return ~this.reject(R_ARENA_FULL);
+    if (tag === PREPARE_FULL) return ~this.reject(R_ARENA_FULL, ref);
     // Steps 2-5 run inside this thread's window (4.10): a thread that dies in here is
     // reconciled by the supervisor under a freeze, whatever instruction it died at.
     att.window.enter();
@@ -220,7 +220,7 @@ export class Producer {
       if (r !== ADMITTED) {
         att.window.leave();
         this.codec.abandon();
-        return ~this.reject(r);
+        return ~this.reject(r, ref);
       }
     }
     st = Atomics.load(i32, att.stateW);
@@ -235,7 +235,7 @@ export class Producer {
       }
       att.window.leave();
       this.codec.abandon();
-      return ~this.reject(st === RT_RUNNING ? (att.chainRetired(ref.weightIndex) ? R_NO_WORKERS : R_RING_FULL) : st === RT_DRAINING ? R_DRAINING : R_CLOSED);
+      return ~this.reject(st === RT_RUNNING ? (att.chainRetired(ref.weightIndex) ? R_NO_WORKERS : R_RING_FULL) : st === RT_DRAINING ? R_DRAINING : R_CLOSED, ref);
     }
     if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:claimed'], -(att.index + 1));
     // 5. Write the descriptor and publish it. The token word goes PENDING before the cell is
@@ -247,6 +247,8 @@ export class Producer {
     i32[this.admittedW]!++;
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);
     att.window.leave();
+    const seam = att.seam;
+    if (seam !== null) seam.admitted(this.index, ref.id, att.index, t, gen, w, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!);
     // 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
     att.wakeWorker(w);
     return t;
@@ -267,8 +269,11 @@ export class Producer {
   }
 
   /** Count a rejection (and the saturation edge); returns the reason index. Called with nothing taken. */
-  /** @internal */ private reject(reason: number): number {
-    this.att.countRejection(this.index, reason);
+  /** @internal */ private reject(reason: number, ref: TaskRef): number {
+    const att = this.att;
+    att.countRejection(this.index, reason);
+    const seam = att.seam;
+    if (seam !== null) seam.rejected(this.index, ref.id, att.index, reason, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!);
     if ((reason === R_RATE || reason === R_PRODUCER_SLOTS) && !this.saturatedEdge) this.edge(true);
     return reason;
   }

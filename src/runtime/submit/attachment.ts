@@ -34,6 +34,7 @@ import { SlotReturn } from './release.js';
 import { Drain } from './drain.js';
 import { Pump } from './pump.js';
 import { cancel } from './cancel.js';
+import type { Seam } from '../../trace/seam.js';
 
 export class Attachment {
   readonly i32: Int32Array;
@@ -54,6 +55,8 @@ export class Attachment {
   readonly workerWakerW: Int32Array;
   /** What this thread's routing reads (routing.ts). */
   readonly routeView: RouteView;
+  /** The recording seam (src/trace/seam.ts): null unless recording. Set once, before any submit. */
+  seam: Seam | null = null;
   readonly table: TokenTable;
   readonly slots: SlotReturn;
   readonly drain: Drain;

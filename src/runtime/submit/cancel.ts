@@ -37,11 +37,13 @@ function cancelInWindow(att: Attachment, token: Token, force: boolean): boolean 
   const t = token._index;
   const w = att.tokenWordOf(t);
   if (retract(i32, w, token._gen)) {
+    if (att.seam !== null) att.seam.cancelled(att.index, t, token._gen, false);
     att.drain.resolve(token, O_RETRACTED, new RetractedError('task was cancelled before it started'));
   } else {
     if (!force) return false;
     const worker = forceFree(i32, w, token._gen);
     if (worker < 0) return false; // not running (finishing: let it), or it finished meanwhile
+    if (att.seam !== null) att.seam.cancelled(att.index, t, token._gen, true);
     att.drain.resolve(token, O_ABANDONED, new AbandonedError('cancelled with force while running'));
     const kw = att.mem.workerWord(worker, 0);
     i32[kw + W_KILL_ATT] = att.index;

@@ -190,6 +190,7 @@ export class Drain {
       token._gen = gen;
       markPending(att.i32, att.tokenWordOf(t), gen);
       writeSubmission(ring, pos, att.codec, task.id, task.weightIndex, att.index, t, gen, token._producer, token._deadlineMs);
+      if (att.seam !== null) att.seam.retried(att.index, t, gen, w);
     } finally {
       att.window.leave();
     }
@@ -216,6 +217,8 @@ export class Drain {
     }
     this.slots.release(t, token._producer, outcome);
     table.put(t);
+    const seam = this.att.seam;
+    if (seam !== null) seam.resolved(this.att.index, t, token._gen, token._producer, outcome);
     token._settle(outcome, value);
   }
 
@@ -226,9 +229,12 @@ export class Drain {
     const tag = table.cbTags[t]!;
     const producer = table.cbProducers[t]!;
     table.callbacks[t] = undefined;
-    table.gens[t] = nextGen(table.gens[t]!);
+    const gen = table.gens[t]!;
+    table.gens[t] = nextGen(gen);
     this.slots.release(t, producer, outcome);
     table.put(t);
+    const seam = this.att.seam;
+    if (seam !== null) seam.resolved(this.att.index, t, gen, producer, outcome);
     if (this.slots.deferring) {
       const k = this.deferredCount++;
       this.deferredCb[k] = cb;

@@ -15,6 +15,7 @@
  * - adopted: dead attachments whose completion ring the supervisor drains (§4.9 step 3): adopt.ts.
  * - closing: set by stop(); no respawn, no watchdog tick after it.
  */
+import type { Seam } from '../../trace/seam.js';
 import type { ResourceLimits, Worker } from 'node:worker_threads';
 import { A_HEAD, A_START, A_TID, Memory, W_HEAD } from '../../shm/layout.js';
 import { Ring } from '../../shm/ring.js';
@@ -59,6 +60,8 @@ export class SupervisorContext {
   onEvent: (message: string) => void = () => {};
   /** Called after a slot is retired (rt.run waiters re-check: maybe no worker is left). */
   onRetired: () => void = () => {};
+  /** The recording seam (src/trace/seam.ts): null unless recording. */
+  seam: Seam | null = null;
 
   constructor(readonly mem: Memory) {
     const L = mem.layout;

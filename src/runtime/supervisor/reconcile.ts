@@ -59,6 +59,7 @@ export class Reconciler {
   recoverWorker(w: number, ending: Ending, then: () => void): void {
     const ctx = this.ctx;
     const reason = clipReason(ending.reason);
+    if (ctx.seam !== null) ctx.seam.workerDied(w, ending.retryable);
     const run = (): boolean => {
       if (!this.freeze()) return false;
       try {
@@ -92,7 +93,9 @@ export class Reconciler {
    * if a live thread stays inside one for a second: the caller retries later.
    */
   freeze(): boolean {
-    return freeze(this.i32, this.mem.freezeWord, this.liveInWindow);
+    if (!freeze(this.i32, this.mem.freezeWord, this.liveInWindow)) return false;
+    if (this.ctx.seam !== null) this.ctx.seam.frozen();
+    return true;
   }
 
   unfreeze(): void {
@@ -137,6 +140,7 @@ export class Reconciler {
     const i32 = this.i32;
     const L = this.L;
     const ctx = this.ctx;
+    if (ctx.seam !== null) ctx.seam.reconciled(deadWorkers.length, deadAtts.length);
     // 1.
     for (const ring of [...ctx.subRings, ...ctx.compRings]) {
       const end = Atomics.load(i32, ring.tailWord);
@@ -250,6 +254,7 @@ export class Reconciler {
 
   /** §4.8 step 7, a slot that keeps dying: retract what is queued in its ring and freeze the ring full. */
   retire(w: number): void {
+    if (this.ctx.seam !== null) this.ctx.seam.retired(w);
     const i32 = this.i32;
     Atomics.store(i32, this.mem.workerWord(w, W_FAILED), 1);
     const ring = this.ctx.subRings[w]!;

@@ -20,6 +20,7 @@
  * and the runtime state word (RT_CLOSED) at process exit. All on the starting thread
  * (attachment 0's), synchronously, never inside one of that thread's own windows.
  */
+import type { Seam } from '../../trace/seam.js';
 import { Worker } from 'node:worker_threads';
 import { Memory, RT_CLOSED, W_RESTARTS, W_WAKER } from '../../shm/layout.js';
 import { useNativeFutex, wake } from '../../shm/waker.js';
@@ -51,6 +52,8 @@ export class Supervisor {
   private readonly deaths: number[][];
 
   /** Called with a short message when a slot is retired or a thread is reconciled. */
+  /** The recording seam for the supervisor's decisions (src/trace/seam.ts). */
+  set seam(s: Seam | null) { this.ctx.seam = s; }
   get onEvent(): (message: string) => void { return this.ctx.onEvent; }
   set onEvent(fn: (message: string) => void) { this.ctx.onEvent = fn; }
   /** Called after a slot is retired (rt.run waiters re-check: maybe no worker is left). */
@@ -103,6 +106,7 @@ export class Supervisor {
         // does, so a start in progress is not cut short by the process ending.
         if (m.type === 'ready') {
           if (ctx.workers[w] === worker) ctx.ready[w] = true;
+          if (replacement && ctx.seam !== null) ctx.seam.respawned(w);
           worker.unref();
           return resolve(m.names!);
         }

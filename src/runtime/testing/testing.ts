@@ -8,6 +8,7 @@ import type { Attachment } from '../submit/attachment.js';
 import type { Producer } from '../producer.js';
 import type { Runtime } from '../runtime.js';
 import { Hooks } from './hooks.js';
+import type { Seam } from '../../trace/seam.js';
 
 /** @internal Test-only controls (Runtime.start({ testHooks: true })). */
 export class Testing {
@@ -32,4 +33,14 @@ export class Testing {
  */
 export function ungateForBenchmark(rt: Runtime, producer: Producer): void {
   (rt as unknown as { att: Attachment }).att.ungated[producer.index] = 1;
+}
+
+/**
+ * @internal Listen to this thread's decisions and the supervisor's through the recording seam
+ * (src/trace/seam.ts), or stop (null). Test-only: the recorder installs its own listeners.
+ */
+export function listen(rt: Runtime, seam: Seam | null): void {
+  const internals = rt as unknown as { att: Attachment; supervisor: Supervisor | null };
+  internals.att.seam = seam;
+  if (internals.supervisor !== null) internals.supervisor.seam = seam;
 }

@@ -45,6 +45,7 @@ import {
 import { CF_TOMBSTONE, lowOf, weightOf } from '../../shm/words/cell.js';
 import { Ring, RING_FULL } from '../../shm/ring.js';
 import { ThreadWindow } from '../../shm/window.js';
+import type { Seam } from '../../trace/seam.js';
 import { claimRun, markDone } from '../../shm/words/token.js';
 import { Waker, wake } from '../../shm/waker.js';
 import { MonotonicClock } from '../../admission/clock.js';
@@ -87,6 +88,8 @@ export class WorkerLoop {
   /** This worker's window (§4.10): complete()'s DONE .. published. */
   private readonly window: ThreadWindow;
   private readonly hooks: boolean;
+  /** The recording seam (src/trace/seam.ts): null unless recording. */
+  seam: Seam | null = null;
   private readonly clock: MonotonicClock;
   private readonly executedW: number;
   /**
@@ -249,6 +252,7 @@ export class WorkerLoop {
       this.release(pos);
       return;
     }
+    if (this.seam !== null) this.seam.started(att, t, gen, this.w, false);
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['run:claimed'], this.w + 1);
     // §4.2 step 3: copy the payload out, release the cell.
     let payload: unknown;

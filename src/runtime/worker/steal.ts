@@ -145,6 +145,7 @@ export class Stealer {
       return STEAL_SKIP; // started (by its worker or by us), or retracted
     }
     i32[this.stolenW]!++;
+    if (this.loop.seam !== null) this.loop.seam.started(att, t, gen, this.w, true);
     this.loop.execute(kind, att, t, gen, deadlineMs, payload, decodeError);
     return STEAL_RAN;
   }
