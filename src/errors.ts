@@ -106,7 +106,7 @@ export const SLUICE_ERROR_CLASSES: Record<string, { prototype: SluiceError }> = 
 };
 
 /**
- * @internal What a user value is, for an error message, without its contents: a message must never dump a
+ * @internal §4.13 step 4. What a user value is, for an error message, without its contents: a message must never dump a
  * user's value (a payload holding process.env would print every variable), and must never run
  * user code (a getter, a Proxy trap, toString) while describing it. Never throws.
  */

@@ -37,7 +37,7 @@ export interface Limits {
 
 
 /**
- * Guesses. Every gate word is read by the CAS that writes it: the expected value is this
+ * §4.11 step 1. Guesses. Every gate word is read by the CAS that writes it: the expected value is this
  * thread's guess of the word (the value it last wrote or saw there, kept in its attachment's
  * guess table, layout.ts), and a failed CAS returns the real value to retry with. A thread that is the only
  * writer of a word, the common case, therefore decides with one atomic instruction per gate

@@ -1,5 +1,5 @@
 /**
- * The admission tick: the clock reading a rate-limited decision is made at (docs/design.md 4.11).
+ * The admission tick: the clock reading a rate-limited decision is made at (§4.11 step 2).
  *
  * Reading the monotonic clock costs more than a whole admission decision, so a thread reuses one
  * reading for up to TICK_REUSE decisions while `reusable` is set. Its owner (the attachment) sets

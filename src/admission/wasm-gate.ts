@@ -1,5 +1,5 @@
 /**
- * Steps 2-3 of a submit, the common case, as one WebAssembly call (docs/design.md §4.11).
+ * Steps 2-3 of a submit, the common case, as one WebAssembly call (§4.11 step 3).
  *
  * On Node 20 every `Atomics` call is a builtin call (~12-16 ns for a compareExchange here),
  * while a WebAssembly `i32.atomic.rmw.cmpxchg` compiles to the bare instruction, and a call

@@ -25,7 +25,7 @@ const wasmBuffer = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype,
 const sabLength = Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get!;
 
 /**
- * Check an attach handle against the memory it names (docs/design.md 4.13), reading each of its
+ * §4.13 step 2. Check an attach handle against the memory it names (docs/design.md 4.13), reading each of its
  * fields once: structure, then the memory's header (readLayout trusts none of it), then the
  * digest of names and chains written at start. Nothing is claimed here; a bad handle is an
  * AttachError that says what is wrong without printing values.

@@ -20,6 +20,7 @@ export type Snapshot = Record<string, unknown>;
 type ErrorClass = new (message: string, options?: { cause?: unknown }) => SluiceError;
 
 /**
+ * §4.13 step 3: an option object is read once, its known keys only.
  * Read `value` (an options object, or undefined when `optional`) once: its own enumerable keys
  * (any not in `keys` is refused; one in `renamed` is refused naming its new name) and each known
  * key's value. Arrays, functions and primitives are refused; so is null.

@@ -161,7 +161,7 @@ export class Producer {
       token._retriesLeft = ref.retries;
     }
     if (signal !== undefined || queueTimeout > 0) watchQueue(token, signal, queueTimeout);
-    // The books are exact (token tracked): only now the 'clear' edge admission raised (user code).
+    // §4.1 step 7. The books are exact (token tracked): only now the 'clear' edge admission raised (user code).
     if (this.saturatedEdge) this.edge(false);
     return token;
   }
@@ -191,20 +191,20 @@ export class Producer {
     return null;
   }
 
-  /** 0. The task: a name, or a TaskRef of this runtime (its private brand and instance id, task.ts). */
+  /** §4.1 step 0. The task: a name, or a TaskRef of this runtime (its private brand and instance id, task.ts). */
   /** @internal */ private ref(task: TaskRef | string): TaskRef {
     return typeof task === 'string' ? this.host.resolveTask(task) : TaskRef.own(task, this.host.instance);
   }
 
-  /** Submit steps 1-6. Returns the token index, or ~reason (negative) when rejected. */
+  /** §4.1 steps 1-6. Returns the token index, or ~reason (negative) when rejected. */
   /** @internal */ private admit(ref: TaskRef, payload: unknown, deadline: number): number {
     const att = this.att;
     const i32 = this.i32;
-    // 1. The runtime must be running.
+    // §4.1 step 1. The runtime must be running.
     //    An attached handle that drains or closes stops admitting for itself only (att.halted).
     let st = Atomics.load(i32, att.stateW);
     if (st !== RT_RUNNING || att.halted !== 0) return ~this.reject(st === RT_CLOSED ? R_CLOSED : att.halted !== 0 ? att.halted : R_DRAINING, ref);
-    // Everything that can throw or allocate happens before any shared counter moves.
+    // §4.1 step 0: everything that can throw or allocate happens before any shared counter moves.
     const tag = this.codec.prepare(payload);
     if (tag === PREPARE_FULL) return ~this.reject(R_ARENA_FULL, ref);
     // Steps 2-5 run inside this thread's window (4.10): a thread that dies in here is
@@ -213,8 +213,8 @@ export class Producer {
     const hooks = att.hooks;
     const gated = att.ungated[this.index] === 0; // always, outside the "gates off" benchmark
     if (gated) {
-      // 2. Producer gate: one CAS takes a bucket token and an in-flight slot, or nothing.
-      // 3. Global gate, or step 2 rolled back. Then the runtime state again: a close that started
+      // §4.1 step 2. Producer gate: one CAS takes a bucket token and an in-flight slot, or nothing.
+      // §4.1 step 3. Global gate, or step 2 rolled back. Then the runtime state again: a close that started
       //    after step 1 either sees our global slot (and waits for it) or we see its state.
       const r = hooks ? this.gatesPausing() : this.gate.admitWithGlobal(att.globalW, att.layout.globalSlots, att.globalGuess);
       if (r !== ADMITTED) {
@@ -224,7 +224,7 @@ export class Producer {
       }
     }
     st = Atomics.load(i32, att.stateW);
-    // 4. Route, and claim a ring cell (the ring's capacity is part of admission).
+    // §4.1 step 4. Route, and claim a ring cell (the ring's capacity is part of admission).
     const w = st === RT_RUNNING ? route(this.host.chains[ref.weightIndex]!, att.routeView) : 0;
     const ring = att.rings[w]!;
     const pos = st === RT_RUNNING ? ring.claim() : RING_FULL;
@@ -238,7 +238,7 @@ export class Producer {
       return ~this.reject(st === RT_RUNNING ? (att.chainRetired(ref.weightIndex) ? R_NO_WORKERS : R_RING_FULL) : st === RT_DRAINING ? R_DRAINING : R_CLOSED, ref);
     }
     if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:claimed'], -(att.index + 1));
-    // 5. Write the descriptor and publish it. The token word goes PENDING before the cell is
+    // §4.1 step 5. Write the descriptor and publish it. The token word goes PENDING before the cell is
     //    readable, so the worker's PENDING -> RUNNING CAS always has something to win or lose.
     const t = att.table.take();
     const gen = att.table.gens[t]!;
@@ -249,7 +249,7 @@ export class Producer {
     att.window.leave();
     const seam = att.seam;
     if (seam !== null) seam.admitted(this.index, ref.id, att.index, t, gen, w, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!);
-    // 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
+    // §4.1 step 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
     att.wakeWorker(w);
     return t;
   }

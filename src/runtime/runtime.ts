@@ -393,12 +393,12 @@ export class Runtime {
     try {
       const ref = typeof task === 'string' ? this.task(task) : TaskRef.own(task, this.instance);
       const parsed = options === undefined ? undefined : parseSubmitOptions(options);
-      if (this.runQueue.length === 0) {
+      if (this.runQueue.length === 0) { // §4.6 step 1
         const a = this.defaultP()._submitParsed<T>(ref, payload, parsed);
         if (a.admitted) return a.promise();
         if (!CAPACITY_REASONS.has(a.reason)) return Promise.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
       } else if (this.att.chainRetired(ref.weightIndex)) {
-        // Others wait already, but no worker is left for this task: waiting would never end.
+        // §4.6 step 5: others wait already, but no worker is left for this task: waiting would never end.
         return Promise.reject(new RejectedError('no-workers', 'runtime is no-workers'));
       }
       return this.runQueue.enqueue<T>(ref, payload, parsed);

@@ -31,6 +31,7 @@ export interface TaskOptions {
 /** Only this module constructs TaskRefs (rt.task()). */
 const MINT = Symbol('sluice.TaskRef');
 
+/** §4.13 step 1: a TaskRef is minted by rt.task() only, carrying a private brand and the runtime's instance id. */
 export class TaskRef {
   readonly #name: string;
   readonly #id: number;

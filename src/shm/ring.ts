@@ -65,7 +65,7 @@ export class Ring {
   /** Items claimed and not yet consumed (includes claimed-but-unpublished cells). */
   size(): number { return (Atomics.load(this.i32, this.tailWord) - Atomics.load(this.i32, this.headWord)) | 0; }
 
-  /** Producer: claim the next position, or RING_FULL. */
+  /** §3.1 step 1. Producer: claim the next position, or RING_FULL. */
   claim(): number {
     const i32 = this.i32;
     for (;;) {
@@ -75,7 +75,7 @@ export class Ring {
     }
   }
 
-  /** Producer: make position pos readable. The cell's contents must be written before this. */
+  /** §3.1 step 3. Producer: make position pos readable. The cell's contents (§3.1 step 2) must be written before this. */
   publish(pos: number): void {
     Atomics.store(this.i32, this.cellWord(pos) + C_SEQ, (pos + 1) | 0);
   }
@@ -87,7 +87,7 @@ export class Ring {
     Atomics.store(this.i32, cell + C_SEQ, (pos + 1) | 0);
   }
 
-  /** Consumer: is position pos published? */
+  /** §3.1 step 4. Consumer: is position pos published? */
   readable(pos: number): boolean {
     return Atomics.load(this.i32, this.cellWord(pos) + C_SEQ) === ((pos + 1) | 0);
   }
@@ -95,6 +95,6 @@ export class Ring {
   /** Consumer: the head as stored (the position to read next). */
   head(): number { return Atomics.load(this.i32, this.headWord); }
 
-  /** Consumer: give back every cell before pos. Call only after copying those cells out. */
+  /** §3.1 step 4. Consumer: give back every cell before pos. Call only after copying those cells out. */
   release(pos: number): void { Atomics.store(this.i32, this.headWord, pos); }
 }

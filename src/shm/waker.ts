@@ -65,7 +65,7 @@ export function useNativeFutex(f: NativeFutex | null, slice = NATIVE_SLICE_MS): 
   sliceMs = slice;
 }
 
-/** Producer side: wake the consumer sleeping on `word` if it is parked. Returns whether it did. */
+/** §3.2 step 4. Producer side: wake the consumer sleeping on `word` if it is parked. Returns whether it did. */
 export function wake(i32: Int32Array, word: number): boolean {
   if (Atomics.load(i32, word) !== WAKER_PARKED) return false;
   if (Atomics.compareExchange(i32, word, WAKER_PARKED, WAKER_RUNNING) !== WAKER_PARKED) return false;

@@ -36,11 +36,11 @@ function cancelInWindow(att: Attachment, token: Token, force: boolean): boolean 
   const i32 = att.i32;
   const t = token._index;
   const w = att.tokenWordOf(t);
-  if (retract(i32, w, token._gen)) {
+  if (retract(i32, w, token._gen)) { // §4.5 step 2
     if (att.seam !== null) att.seam.cancelled(att.index, t, token._gen, false);
     att.drain.resolve(token, O_RETRACTED, new RetractedError('task was cancelled before it started'));
   } else {
-    if (!force) return false;
+    if (!force) return false; // §4.5 step 3
     const worker = forceFree(i32, w, token._gen);
     if (worker < 0) return false; // not running (finishing: let it), or it finished meanwhile
     if (att.seam !== null) att.seam.cancelled(att.index, t, token._gen, true);

@@ -246,7 +246,7 @@ export class WorkerLoop {
     const t = i32[cell + C_TOKEN]!;
     const gen = i32[cell + C_GEN]!;
     const deadlineMs = i32[cell + C_DEADLINE]!;
-    // §4.2 step 2: PENDING -> RUNNING, or it was retracted (or started by a dead predecessor).
+    // §4.2 step 2: PENDING -> RUNNING, or it was retracted, stolen (§4.2a step 6) or started by a dead predecessor.
     if (!claimRun(i32, this.mem.tokenWord(att, t), gen, this.w)) {
       this.codec.discard(cell, att);
       this.release(pos);

@@ -39,7 +39,7 @@ export function activate(i32: Int32Array, w: number): void {
 }
 
 /**
- * ACTIVE -> CLOSING. The supervisor, when the owner thread is gone: the CAS makes it the one
+ * §4.9 step 1. ACTIVE -> CLOSING. The supervisor, when the owner thread is gone: the CAS makes it the one
  * reconciler (docs/design.md 4.9 step 1).
  */
 export function close(i32: Int32Array, w: number): boolean {
