@@ -248,7 +248,7 @@ export class Producer {
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);
     att.window.leave();
     const seam = att.seam;
-    if (seam !== null) seam.admitted(this.index, ref.id, att.index, t, gen, w, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!);
+    if (seam !== null) seam.admitted(this.index, ref.id, att.index, t, gen, w, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!, -1, -1);
     // §4.1 step 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
     att.wakeWorker(w);
     return t;

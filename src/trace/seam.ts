@@ -19,8 +19,15 @@
  * producer index; `worker` a worker slot; -1 where none applies.
  */
 export interface Seam {
-  /** §4.1 step 5: admitted and published to `worker`'s ring. `packed` and `global`: the gate words after the CASes. */
-  admitted(producer: number, task: number, att: number, token: number, gen: number, worker: number, packed: number, global: number): void;
+  /**
+   * §4.1 step 5: admitted and published to `worker`'s ring. `packed` and `global`: the gate words
+   * after the CASes. `parent`: the token that submitted it (lineage), packed as a record's TOKEN
+   * word (attachment << 16 | index), and its generation; -1, -1 when not submitted by a task.
+   */
+  admitted(
+    producer: number, task: number, att: number, token: number, gen: number, worker: number, packed: number, global: number,
+    parent: number, parentGen: number,
+  ): void;
   /** §4.1 steps 1-4: refused with `reason` (admission/reasons.ts index), nothing taken. The gate words as seen. */
   rejected(producer: number, task: number, att: number, reason: number, packed: number, global: number): void;
   /** §4.2 step 2 (or §4.2a step 5): `worker` won the PENDING -> RUNNING CAS. */
