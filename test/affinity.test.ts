@@ -24,9 +24,10 @@ import {
   type Topology,
 } from '../src/runtime/native/affinity.js';
 import { Runtime, type Token } from '../src/index.js';
-import { W_WAKER, type Memory } from '../src/shm/layout.js';
+import { W_WAKER } from '../src/shm/layout.js';
 import { WAKER_PARKED } from '../src/shm/waker.js';
 import { CoreMover } from '../src/runtime/native/core-move.js';
+import { internals } from '../src/runtime/testing/testing.js';
 import { Signals } from './helpers/signals.js';
 
 const status = loadAffinity();
@@ -295,7 +296,7 @@ describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 
       const sig = new Signals();
       const rt = await Runtime.start({ tasks: new URL('./fixtures/tasks.mjs', import.meta.url), workers: 2 });
       try {
-        const mem = (rt as unknown as { mem: Memory }).mem;
+        const mem = internals(rt).mem;
         const i32 = mem.i32;
         const mover = new CoreMover(mem); // the pump's step 2a, on this thread
         const w0cpus = rt.stats().workers[0]!.cpus!;

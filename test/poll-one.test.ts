@@ -8,16 +8,12 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime, type Token } from '../src/index.js';
+import { internals } from '../src/runtime/testing/testing.js';
+import type { Attachment } from '../src/runtime/submit/attachment.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 
-interface AttachmentInternals {
-  completions: { readable(pos: number): boolean };
-  drain: { head: number };
-  table: { outstanding: number; whenIdle(): Promise<void> };
-  pump: { pollOneMs: number; pollTurnMs: number };
-}
-const attOf = (rt: Runtime): AttachmentInternals => (rt as unknown as { att: AttachmentInternals }).att;
+const attOf = (rt: Runtime): Attachment => internals(rt).att;
 
 /** Spin until `count` completions are published and not yet drained (no event-loop turn meanwhile). */
 function waitPublished(rt: Runtime, count = 1): void {

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Worker } from 'node:worker_threads';
 import { Runtime, UnknownTaskError, PayloadError, ConfigError } from '../src/index.js';
 import { releaseAllAtExit } from '../src/runtime/supervisor/supervisor.js';
+import { internals } from '../src/runtime/testing/testing.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 
@@ -94,7 +94,7 @@ describe('process exit with the runtime still open', () => {
       await rt.run(rt.task('inc'), 1);
       // Past the spin budget both workers sleep; poll the stats until they say so.
       while (!rt.stats().workers.every((w) => w.parked)) await new Promise((r) => setTimeout(r, 5));
-      const threads = (rt as unknown as { supervisor: { workers: Worker[] } }).supervisor.workers;
+      const threads = internals(rt).supervisor!.workers.map((t) => t!);
       const exits = threads.map((t) => new Promise<number>((resolve) => t.once('exit', resolve)));
       releaseAllAtExit(); // what the runtime's process.on('exit') listener runs
       // Nobody else wakes them: without the wake they would sleep on, slice after slice.

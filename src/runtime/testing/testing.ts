@@ -32,7 +32,7 @@ export class Testing {
  * takes a slower submit path (its pause points), which would be charged to the gates.
  */
 export function ungateForBenchmark(rt: Runtime, producer: Producer): void {
-  (rt as unknown as { att: Attachment }).att.ungated[producer.index] = 1;
+  internals(rt).att.ungated[producer.index] = 1;
 }
 
 /**
@@ -40,7 +40,19 @@ export function ungateForBenchmark(rt: Runtime, producer: Producer): void {
  * (src/trace/seam.ts), or stop (null). Test-only: the recorder installs its own listeners.
  */
 export function listen(rt: Runtime, seam: Seam | null): void {
-  const internals = rt as unknown as { att: Attachment; supervisor: Supervisor | null };
-  internals.att.seam = seam;
-  if (internals.supervisor !== null) internals.supervisor.seam = seam;
+  const { att, supervisor } = internals(rt);
+  att.seam = seam;
+  if (supervisor !== null) supervisor.seam = seam;
+}
+
+/** @internal What tests and benchmarks may look at inside a runtime handle: the one place that reaches in. */
+export interface Internals {
+  readonly mem: Memory;
+  readonly att: Attachment;
+  readonly supervisor: Supervisor | null;
+}
+
+/** @internal A runtime handle's internals (tests and bench only). */
+export function internals(rt: Runtime): Internals {
+  return rt as unknown as Internals;
 }
