@@ -214,8 +214,9 @@ function compactSize(s: Spec, depth: number, state: { containers: number }): num
       const props = s.props.filter((p) => p.kind !== 'nonenum'); // skipped by both
       let n = 1 + varintLen(props.length);
       for (const p of props) {
-        if (p.kind !== 'data') return null;
-        const v = compactSize(p.v, depth + 1, state);
+        if (p.kind === 'getter') return null;
+        // A setter-only accessor reads as undefined, no call made (structured clone reads it so too).
+        const v = p.kind === 'setter' ? 1 : compactSize(p.v, depth + 1, state);
         if (v === null) return null;
         n += strLen(p.k) + v;
       }

@@ -6,10 +6,10 @@
  *
  *  - plain objects: a prototype of exactly Object.prototype (not null: a null-prototype object
  *    could be a module namespace, whose reads throw), no internal slots util.types can see,
- *    and only own enumerable string-keyed DATA properties (symbol keys and non-enumerable
- *    properties are skipped, as structured clone skips them);
+ *    and only own enumerable string-keyed properties without a getter (symbol keys and
+ *    non-enumerable properties are skipped, as structured clone skips them);
  *  - arrays: prototype exactly Array.prototype, dense (no holes), no enumerable property but
- *    the indices, no accessor element;
+ *    the indices, no element with a getter;
  *  - leaves: numbers (int8, int32, float64: -0 and NaN included), strings (latin1 or UTF-16
  *    code units, so lone surrogates survive), booleans, null, undefined, 64-bit bigints.
  *
@@ -21,9 +21,8 @@
  *
  * Hostile values: the encoder runs no user code. Every object is checked with util.types.isProxy
  * (which runs no trap) before anything else touches it; for a non-Proxy, getPrototypeOf,
- * Array.isArray, Object.keys, Object.getOwnPropertyDescriptor and __lookupGetter__ of an own key
- * run no JavaScript; and a property's value is read only after it is known to be a data
- * property. So a getter runs at most once, in the fallback's own v8.serialize, exactly as the
+ * Array.isArray, Object.keys and __lookupGetter__ of an own key run no JavaScript; and a
+ * property's value is read only after it is known to have no getter. So a getter runs at most once, in the fallback's own v8.serialize, exactly as the
  * structured-clone path alone would run it. encode() never throws.
  *
  * Known limit: an object whose internal slots util.types cannot report (WeakRef,
@@ -151,9 +150,10 @@ export class CompactWriter {
     this.varint(n);
     for (let i = 0; i < n; i++) {
       const k = keys[i]!;
-      const d = ownDescriptor(v, k);
-      if (d === undefined || !hasOwn.call(d, 'value')) return false; // an accessor
-      if (!this.string(k) || !this.value(d.value, depth)) return false;
+      // An own key: __lookupGetter__ stops at it (a data property: undefined). A setter-only
+      // accessor reads as undefined without a call, as structured clone reads it.
+      if (lookupGetter.call(v, k) !== undefined) return false;
+      if (!this.string(k) || !this.value((v as Record<string, unknown>)[k], depth)) return false;
     }
     return true;
   }
