@@ -9,6 +9,8 @@ import { performance } from 'node:perf_hooks';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 const WORKERS = 2;
+// Extra Runtime.start options for the sluice rows (JSON), for A/Bs of start-up (e.g. '{"warmUp":false}').
+const OPTS = JSON.parse(process.env.SLUICE_COLDSTART_OPTS ?? '{}');
 const row = process.argv[2];
 
 /** Imports what the row needs (timed apart) and returns "start the pool and await inc(1)". */
@@ -16,13 +18,13 @@ async function prepare(name) {
   switch (name) {
     case 'sluice-src': {
       const { Runtime } = await import('../src/index.ts');
-      return async () => (await Runtime.start({ tasks, workers: WORKERS })).run('inc', 1);
+      return async () => (await Runtime.start({ tasks, workers: WORKERS, ...OPTS })).run('inc', 1);
     }
     case 'sluice-dist': {
       // What users run: the compiled package (`npm run build`), workers without tsx.
       const href = new URL('../dist/index.js', import.meta.url).href;
       const { Runtime } = await import(href);
-      return async () => (await Runtime.start({ tasks, workers: WORKERS })).run('inc', 1);
+      return async () => (await Runtime.start({ tasks, workers: WORKERS, ...OPTS })).run('inc', 1);
     }
     case 'piscina': {
       const { Piscina } = await import('piscina');

@@ -70,6 +70,31 @@ describe('one-task poll (pump step 0)', () => {
     }
   });
 
+  it('rt.run of a lone task polls for its result before returning: awaiting it resumes without an event-loop turn', async () => {
+    const att = attOf(rt);
+    const [bound, ms] = [att.pump.pollTurnMs, att.pump.pollOneMs];
+    // No race with the worker: the poll inside rt.run lasts until the result is in.
+    att.pump.pollTurnMs = Infinity;
+    att.pump.pollOneMs = 60_000;
+    try {
+      await settle(rt);
+      const order: string[] = [];
+      setImmediate(() => order.push('turn'));
+      expect(await rt.run<number>('inc', 41)).toBe(42);
+      order.push('resumed');
+      expect(order).toEqual(['resumed']);
+      // Two outstanding: rt.run does not poll (the second call returns at once, unsettled).
+      await settle(rt);
+      const other = tokenOf<number>(rt.producer('two-run').submit(rt.task('inc'), 1));
+      const p = rt.run<number>('inc', 2);
+      expect(att.outstanding).toBeGreaterThan(0);
+      expect(await Promise.all([p, other])).toEqual([3, 2]);
+    } finally {
+      att.pump.pollTurnMs = bound;
+      att.pump.pollOneMs = ms;
+    }
+  });
+
   it('does not poll with two tasks outstanding: the awaiter waits for a turn', async () => {
     await settle(rt);
     const p = rt.producer('two');

@@ -21,6 +21,7 @@ import { CF_BUFFER, CF_SPILLED, kindWord, tagOf } from '../shm/words/cell.js';
 import { ARENA_FULL, ArenaWriter, arenaDataByte, arenaFree } from '../shm/arena.js';
 import { PayloadError, SLUICE_ERROR_CLASSES, describe } from '../errors.js';
 import { uncloneable } from './options.js';
+import { CompactReader, CompactWriter } from './compact.js';
 
 export const T_UNDEFINED = 0;
 export const T_NULL = 1;
@@ -34,6 +35,8 @@ export const T_U8 = 8;
 export const T_AB = 9;
 export const T_V8 = 10;
 export const T_ERROR = 11;
+/** Small plain objects and arrays of primitives: compact.ts's format instead of v8.serialize. */
+export const T_COMPACT = 12;
 
 const { isUint8Array, isArrayBuffer, isNativeError } = types;
 /** %TypedArray%.prototype.byteLength: reads the internal slot, whatever the object says of itself. */
@@ -72,6 +75,8 @@ export class Codec {
   private readonly i64: BigInt64Array;
   private readonly buf: Buffer;
   private readonly arena: ArenaWriter;
+  private readonly compact = new CompactWriter();
+  private readonly compactReader: CompactReader;
 
   // Result of the last prepare(), consumed by write().
   private tag = 0;
@@ -90,6 +95,7 @@ export class Codec {
     this.i64 = new BigInt64Array(mem.sab);
     this.buf = mem.buf;
     this.arena = new ArenaWriter(mem, writer);
+    this.compactReader = new CompactReader(mem.u8, mem.buf);
   }
 
   /**
@@ -128,6 +134,10 @@ export class Codec {
    * and anything that throws while being read is a PayloadError, never the user's own throw.
    */
   private prepareObject(value: object, what: string): number {
+    // A small plain object or array of primitives: the compact format (compact.ts), which runs
+    // no user code, or -1 and everything below as if it had not looked.
+    const n = this.compact.encode(value);
+    if (n >= 0) return this.prepareBytes(T_COMPACT, this.compact.buf, n);
     if (isUint8Array(value)) {
       // Not a Proxy (it has the internal slot), so getPrototypeOf runs no trap.
       const proto = Object.getPrototypeOf(value) as unknown;
@@ -182,6 +192,14 @@ export class Codec {
     if (tag === T_STRING && this.bytes === null) {
       this.buf.write(this.str, at, this.len, 'utf8');
       this.str = '';
+    } else if (tag === T_COMPACT) {
+      // The writer's scratch holds more than this value: copy its `len` bytes only.
+      const src = this.bytes!;
+      const u8 = this.u8;
+      const n = this.len;
+      if (n <= 96) for (let i = 0; i < n; i++) u8[at + i] = src[i]!;
+      else u8.set(src.subarray(0, n), at);
+      this.bytes = null;
     } else {
       this.u8.set(this.bytes!, at);
       this.bytes = null;
@@ -234,6 +252,7 @@ export class Codec {
         return kind & CF_BUFFER ? Buffer.from(copy.buffer, 0, len) : copy;
       }
       case T_AB: return this.u8.slice(at, at + len).buffer;
+      case T_COMPACT: return this.compactReader.read(at, len);
       case T_V8: return v8.deserialize(this.u8.slice(at, at + len));
       case T_ERROR: return rebuildError(v8.deserialize(this.u8.slice(at, at + len)) as ErrorRecord);
       default: throw new Error(`sluice: corrupt cell (tag ${tag})`);

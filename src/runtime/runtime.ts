@@ -395,7 +395,12 @@ export class Runtime {
       const parsed = options === undefined ? undefined : parseSubmitOptions(options);
       if (this.runQueue.length === 0) { // §4.6 step 1
         const a = this.defaultP()._submitParsed<T>(ref, payload, parsed);
-        if (a.admitted) return a.promise();
+        if (a.admitted) {
+          // §4.4 step 0: the promise is awaited at once (it is all the caller has), so poll for a
+          // lone task's result as Token.then does; a settled token gives a settled promise.
+          if (a._outcome < 0) this.att.pollOne();
+          return a.promise();
+        }
         if (!CAPACITY_REASONS.has(a.reason)) return Promise.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
       } else if (this.att.chainRetired(ref.weightIndex)) {
         // §4.6 step 5: others wait already, but no worker is left for this task: waiting would never end.

@@ -26,7 +26,7 @@ const identity: TaskFn = (x) => x;
 /** A steal mask with every weight class's bit (WorkerData.stealMask). */
 const ANY_CLASS = 0b1111;
 /** The warm-up's payloads (and, through `identity`, results): the common types, ints most. */
-const TRAINING: readonly unknown[] = [1, 2, 3, 0.5, 'warm', 4, undefined, true, 5, { w: 1 }, 6, null];
+const TRAINING: readonly unknown[] = [1, 2, 3, 0.5, 'warm', 4, undefined, true, 5, { w: 1 }, 6, null, [7, 0.5]];
 
 /** Run `n` warm-up tasks on a scratch buffer with `like`'s spin and async settings. */
 export function warmUp(n: number, like: Layout): void {
