@@ -25,7 +25,7 @@ import {
 } from '../admission/reasons.js';
 import { Codec, PREPARE_FULL } from './codec.js';
 import type { Attachment } from './submit/attachment.js';
-import type { Token } from './token.js';
+import { Token } from './token.js';
 import { TaskRef, checkMs } from './task.js';
 import { HOOK_POINTS, pauseAt } from './testing/hooks.js';
 import { route } from './routing.js';
@@ -54,7 +54,31 @@ export interface SubmitOptions {
   queueTimeoutMs?: number;
   /** Aborting retracts the task if it has not started (like token.cancel()). Already aborted: submit throws its reason. */
   signal?: AbortSignal;
+  /**
+   * Lineage (docs/design.md §4.14): the token whose task this one continues (a chain step), any
+   * Token of this runtime, resolved or not. It is recorded as this token's `parent`; it changes
+   * nothing else (not the producer charged). Inside a task the running task is the parent by default.
+   */
+  parent?: Token;
 }
+
+/**
+ * @internal A worker's attachment, once a task imported sluice/task (src/task.ts): the running
+ * task, for lineage and for its asyncConcurrency place (§4.14). Null on every other attachment.
+ */
+export interface SubmitLineage {
+  /** The running task's key (worker/nest.ts taskKey), or -1 outside a running task. */
+  current(): number;
+  /** A child of `key` was admitted as `token`: counted until it resolves (§4.14 step 5). */
+  adopt(key: number, token: Token): void;
+  /** The callback-path form: the callback that uncounts the child, then calls `cb` in the parent's context. */
+  wrap(key: number, cb: SubmitCallback): SubmitCallback;
+  /** submitCallback's child of `key` was admitted (wrap's callback uncounts it). */
+  adopted(key: number): void;
+}
+
+/** A key (worker/nest.ts) as the seam's parent word and generation. */
+const GEN_SPAN = 2 ** 21;
 
 
 export interface ProducerStats {
@@ -92,6 +116,7 @@ export interface ParsedSubmit {
   readonly deadlineMs: number | undefined;
   readonly queueTimeoutMs: number | undefined;
   readonly signal: AbortSignal | undefined;
+  readonly parent: Token | undefined;
 }
 
 
@@ -146,15 +171,30 @@ export class Producer {
     let deadline = ref.deadlineMs;
     let queueTimeout = ref.queueTimeoutMs;
     let signal: AbortSignal | undefined;
+    // §4.14 step 3: the parent (a key, worker/nest.ts): given, or the running task on a worker.
+    let parentKey = -1;
+    let nested = false;
     if (options !== undefined) {
       deadline = options.deadlineMs ?? deadline;
       queueTimeout = options.queueTimeoutMs ?? queueTimeout;
       signal = options.signal;
+      if (options.parent !== undefined) parentKey = this.parentKeyOf(options.parent);
       if (signal !== undefined && signalAborted(signal)) throw signalReason(signal) ?? new DOMException('submit aborted', 'AbortError');
     }
-    const t = this.admit(ref, payload, deadline);
+    const lineage = this.att.lineage;
+    if (parentKey < 0 && lineage !== null) {
+      parentKey = lineage.current();
+      nested = parentKey >= 0;
+    }
+    const t = parentKey < 0
+      ? this.admit(ref, payload, deadline, -1, -1)
+      : this.admit(ref, payload, deadline, Math.floor(parentKey / GEN_SPAN), parentKey % GEN_SPAN);
     if (t < 0) return REJECTIONS[~t]!;
     const token = this.att.track(t, this.index, deadline) as Token<T>;
+    if (parentKey >= 0) {
+      token._parentKey = parentKey;
+      if (nested) lineage!.adopt(parentKey, token);
+    }
     if (ref.retries > 0) {
       token._task = ref;
       token._payload = payload;
@@ -184,8 +224,14 @@ export class Producer {
       throw new ConfigError(`submitCallback: tag must be an int32; got ${describe(tag)}`);
     }
     tag |= 0; // -0 -> 0
-    const t = this.admit(ref, payload, 0);
+    const lineage = this.att.lineage;
+    const parentKey = lineage === null ? -1 : lineage.current(); // §4.14 step 3
+    if (parentKey >= 0) callback = lineage!.wrap(parentKey, callback as SubmitCallback) as SubmitCallback<T>;
+    const t = parentKey < 0
+      ? this.admit(ref, payload, 0, -1, -1)
+      : this.admit(ref, payload, 0, Math.floor(parentKey / GEN_SPAN), parentKey % GEN_SPAN);
     if (t < 0) return REJECTIONS[~t]!;
+    if (parentKey >= 0) lineage!.adopted(parentKey);
     this.att.trackCallback(t, this.index, callback as (err: unknown, value: unknown, tag: number) => void, tag);
     if (this.saturatedEdge) this.edge(false); // after the books, as in submit
     return null;
@@ -196,8 +242,20 @@ export class Producer {
     return typeof task === 'string' ? this.host.resolveTask(task) : TaskRef.own(task, this.host.instance);
   }
 
-  /** §4.1 steps 1-6. Returns the token index, or ~reason (negative) when rejected. */
-  /** @internal */ private admit(ref: TaskRef, payload: unknown, deadline: number): number {
+  /**
+   * §4.14 step 3: SubmitOptions.parent must be a Token of this runtime (its attachment's memory is
+   * ours); its key names the generation it last ran (or will run) with.
+   */
+  /** @internal */ private parentKeyOf(parent: Token): number {
+    if (parent._att.mem.sab !== this.att.mem.sab) throw new ConfigError('submit: options.parent is a Token of another runtime');
+    return (((parent._att.index << 16) | parent._index) * GEN_SPAN) + parent._gen;
+  }
+
+  /**
+   * §4.1 steps 1-6. Returns the token index, or ~reason (negative) when rejected. `parent`,
+   * `parentGen`: the parent token for the seam (attachment << 16 | index, generation), or -1, -1.
+   */
+  /** @internal */ private admit(ref: TaskRef, payload: unknown, deadline: number, parent: number, parentGen: number): number {
     const att = this.att;
     const i32 = this.i32;
     // §4.1 step 1. The runtime must be running.
@@ -248,7 +306,7 @@ export class Producer {
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);
     att.window.leave();
     const seam = att.seam;
-    if (seam !== null) seam.admitted(this.index, ref.id, att.index, t, gen, w, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!, -1, -1);
+    if (seam !== null) seam.admitted(this.index, ref.id, att.index, t, gen, w, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!, parent, parentGen);
     // §4.1 step 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
     att.wakeWorker(w);
     return t;
@@ -332,7 +390,7 @@ function checkListener(where: string, event: unknown, listener: unknown): void {
   if (typeof listener !== 'function') throw new ConfigError(`producer.${where}: listener must be a function; got ${describe(listener)}`);
 }
 
-const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal'] as const;
+const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal', 'parent'] as const;
 
 /** @internal Submit options, each read once and checked: nothing after this reads the caller's object. */
 export function parseSubmitOptions(options: unknown): ParsedSubmit {
@@ -344,7 +402,12 @@ export function parseSubmitOptions(options: unknown): ParsedSubmit {
   // refused here, and a subclass that overrides aborted/addEventListener is only ever used
   // through the intrinsics.
   if (signal !== undefined && !isAbortSignal(signal)) throw new ConfigError(`submit: signal must be an AbortSignal; got ${describe(signal)}`);
-  return { deadlineMs, queueTimeoutMs, signal: signal as AbortSignal | undefined };
+  // A private brand check (a look-alike or a Proxy fails, running none of its code; only submit
+  // makes Tokens); which runtime it
+  // belongs to is checked at submit (parentKeyOf), where the runtime is known.
+  const parent = o.parent;
+  if (parent !== undefined && !Token._is(parent)) throw new ConfigError(`submit: parent must be a Token; got ${describe(parent)}`);
+  return { deadlineMs, queueTimeoutMs, signal: signal as AbortSignal | undefined, parent: parent as Token | undefined };
 }
 
 /**
