@@ -192,7 +192,7 @@ export class Producer {
     if (t < 0) return REJECTIONS[~t]!;
     const token = this.att.track(t, this.index, deadline) as Token<T>;
     if (parentKey >= 0) {
-      token._parentKey = parentKey;
+      token._setParent(parentKey);
       if (nested) lineage!.adopt(parentKey, token);
     }
     if (ref.retries > 0) {

@@ -67,15 +67,19 @@ export class Token<T = unknown> implements PromiseLike<T> {
   _task: TaskRef | null = null;
   /** @internal */ _payload: unknown = undefined;
   /** @internal */ _retriesLeft = 0;
-  /** @internal The parent's key (worker/nest.ts: (att << 16 | index) * 2^21 + gen), -1 without one (§4.14). */
-  _parentKey = -1;
+  /**
+   * The parent's key (worker/nest.ts: (att << 16 | index) * 2^21 + gen), -1 without one (§4.14).
+   * Private, so `#parentKey in x` is also the brand check of `Token._is` (a private method as
+   * brand cost ~5% of a submit: every instance carries the brand).
+   */
+  #parentKey = -1;
 
-  /** @internal The brand (a private method: no per-token storage); `Token._is`. */
-  #brand(): void {}
+  /** @internal Set once, at submit (producer.ts). */
+  _setParent(key: number): void { this.#parentKey = key; }
 
   /** @internal Whether `x` is a real Token (a private brand check: a look-alike or Proxy fails without running its code). */
   static _is(x: unknown): x is Token {
-    return typeof x === 'object' && x !== null && #brand in x;
+    return typeof x === 'object' && x !== null && #parentKey in x;
   }
 
   // Private (and kept in the declarations as such: `new Token()` does not compile): tokens are made by submit (Attachment.track -> Token._create).
@@ -108,7 +112,7 @@ export class Token<T = unknown> implements PromiseLike<T> {
    * given as `submit(..., { parent })`; null when neither. The parent's `key` at that moment.
    */
   get parent(): TokenKey | null {
-    const k = this._parentKey;
+    const k = this.#parentKey;
     return k < 0 ? null : tokenKey(Math.floor(k / GEN_SPAN), k % GEN_SPAN);
   }
 
