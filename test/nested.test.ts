@@ -6,7 +6,7 @@
 // holds, and every child's parent must be the task that submitted it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
-import { Runtime, Token, type TokenKey, ConfigError, type RejectReason } from '../src/index.js';
+import { AbandonedError, Runtime, Token, type TokenKey, ConfigError, type RejectReason } from '../src/index.js';
 import { listen } from '../src/runtime/testing/testing.js';
 import type { Seam } from '../src/trace/seam.js';
 import { runtime as outside } from '../src/task.js';
@@ -228,6 +228,35 @@ describe('the rules that keep nesting from deadlocking (docs/design.md §4.14)',
       const w = Atomics.waitAsync(flags, 1, 0);
       if (w.async) await w.value;
       expect(Atomics.load(flags, 1)).toBe(2);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+});
+
+describe('a worker that dies with children outstanding', () => {
+  it('is a dead attached thread (§4.9): its parent is abandoned, its child runs on, every slot comes back', async () => {
+    const sab = new SharedArrayBuffer(16);
+    const flags = new Int32Array(sab);
+    const rt = await Runtime.start({ tasks, workers: 2, testHooks: true, taskData: { sab } });
+    try {
+      const p = rt.producer('dies', { slots: 8 });
+      const a = p.submit('parentOfHold');
+      if (!a.admitted) throw new Error(a.reason);
+      const started = Atomics.waitAsync(flags, 3, 0); // the child is running (and blocks its worker)
+      if (started.async) await started.value;
+      const tid = Atomics.load(flags, 0);
+      const w = rt.stats().workers.find((x) => x.threadId === tid)!.index;
+      rt.testing!.killWorker(w);
+      await expect(a.promise()).rejects.toBeInstanceOf(AbandonedError);
+      Atomics.store(flags, 2, 1);
+      Atomics.notify(flags, 2);
+      rt.testing!.checkAttachments();
+      await rt.drain(); // the dead worker's attachment is reconciled: its child's slots come back
+      const st = p.stats();
+      expect(st.admitted).toBe(2);
+      expect(st.inFlight).toBe(0);
+      expect(rt.stats().global.inFlight).toBe(0);
     } finally {
       await rt.close();
     }

@@ -173,7 +173,7 @@ export class Producer {
     let signal: AbortSignal | undefined;
     // §4.14 step 3: the parent (a key, worker/nest.ts): given, or the running task on a worker.
     let parentKey = -1;
-    let nested = false;
+    let running = -1;
     if (options !== undefined) {
       deadline = options.deadlineMs ?? deadline;
       queueTimeout = options.queueTimeoutMs ?? queueTimeout;
@@ -182,19 +182,18 @@ export class Producer {
       if (signal !== undefined && signalAborted(signal)) throw signalReason(signal) ?? new DOMException('submit aborted', 'AbortError');
     }
     const lineage = this.att.lineage;
-    if (parentKey < 0 && lineage !== null) {
-      parentKey = lineage.current();
-      nested = parentKey >= 0;
+    if (lineage !== null) {
+      running = lineage.current();
+      if (parentKey < 0) parentKey = running;
     }
     const t = parentKey < 0
       ? this.admit(ref, payload, deadline, -1, -1)
       : this.admit(ref, payload, deadline, Math.floor(parentKey / GEN_SPAN), parentKey % GEN_SPAN);
     if (t < 0) return REJECTIONS[~t]!;
     const token = this.att.track(t, this.index, deadline) as Token<T>;
-    if (parentKey >= 0) {
-      token._setParent(parentKey);
-      if (nested) lineage!.adopt(parentKey, token);
-    }
+    if (parentKey >= 0) token._setParent(parentKey);
+    // §4.14 step 5: counted for the running task (whatever parent it names), which may await it.
+    if (running >= 0) lineage!.adopt(running, token);
     if (ref.retries > 0) {
       token._task = ref;
       token._payload = payload;
