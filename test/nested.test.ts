@@ -5,6 +5,7 @@
 // end to end through those keys: the key a task reports for itself must be the key its submitter
 // holds, and every child's parent must be the task that submitted it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Worker } from 'node:worker_threads';
 import { AbandonedError, Runtime, Token, type TokenKey, ConfigError, type RejectReason } from '../src/index.js';
 import { listen } from '../src/runtime/testing/testing.js';
@@ -232,6 +233,55 @@ describe('the rules that keep nesting from deadlocking (docs/design.md §4.14)',
       await rt.close();
     }
   }, 60_000);
+});
+
+interface Spec { pre: number; kids: Spec[] }
+interface TreeV { self: TokenKey; after: TokenKey; thread: number; kids: { key: TokenKey | null; parent: TokenKey | null; value: TreeV }[] }
+/** Trees of depth ≤ 3 below the root and fan-out ≤ 3: at most 40 nodes, all in flight at once at worst. */
+const nodeArb = (depth: number): fc.Arbitrary<Spec> => fc.record({
+  pre: fc.integer({ min: 0, max: 2 }),
+  kids: depth === 0 ? fc.constant([]) : fc.array(nodeArb(depth - 1), { maxLength: 3 }),
+});
+const specArb = nodeArb(3);
+function size(s: Spec): number { return 1 + s.kids.reduce((n, k) => n + size(k), 0); }
+
+/** Every node saw itself before and after its awaits; each kid reported through submit names it as parent and is the key it reported. */
+function checkSpec(self: TokenKey, v: TreeV, s: Spec): void {
+  expect(v.self).toEqual(self);
+  expect(v.after).toEqual(self);
+  expect(v.kids).toHaveLength(s.kids.length);
+  v.kids.forEach((k, i) => {
+    if (k.key !== null) {
+      expect(k.parent).toEqual(self);
+      checkSpec(k.key, k.value, s.kids[i]!);
+    } else {
+      // Through runtime.run: no Token here; its own report still names a worker attachment.
+      expect(k.value.self.attachment).toBeGreaterThan(0);
+      expect(k.value.self).toEqual(k.value.after);
+      expect(k.value.kids).toHaveLength(s.kids[i]!.kids.length);
+    }
+  });
+}
+
+describe('property: random trees of async tasks, asyncConcurrency 1 on 2 workers', () => {
+  it('every tree completes, every parent is right, every node is charged to the root\'s producer', async () => {
+    const rt = await Runtime.start({ tasks, workers: 2, asyncConcurrency: 1, taskData: { sab: new SharedArrayBuffer(16) } });
+    try {
+      const p = rt.producer('trees', { slots: 64 });
+      await fc.assert(fc.asyncProperty(specArb, async (spec) => {
+        const before = p.stats();
+        const t = p.submit<TreeV>('tree', spec);
+        if (!t.admitted) throw new Error(t.reason);
+        checkSpec(t.key, await t, spec);
+        const after = p.stats();
+        expect(after.admitted - before.admitted).toBe(size(spec));
+        expect(after.resolved.fulfilled - before.resolved.fulfilled).toBe(size(spec));
+        expect(after.inFlight).toBe(0);
+      }), { numRuns: 25 });
+    } finally {
+      await rt.close();
+    }
+  }, 120_000);
 });
 
 describe('a worker that dies with children outstanding', () => {
