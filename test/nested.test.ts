@@ -313,6 +313,27 @@ describe('a worker that dies with children outstanding', () => {
   }, 60_000);
 });
 
+describe('one attachment per worker that nests', () => {
+  it('with no attachment slot left, the task that would attach fails with an AttachError (its token is rejected), the other runs', async () => {
+    // maxAttachments 2: the starting thread's and one more; two parents meet, one per worker.
+    const rt = await Runtime.start({ tasks, workers: 2, maxAttachments: 2, taskData: { sab: new SharedArrayBuffer(16) } });
+    try {
+      const p = rt.producer('slots');
+      // m: 0: the children submit nothing (the worker that could not attach may run them).
+      const a = p.submit<ParentV>('parent', { n: 1, m: 0, meetN: 2 });
+      const b = p.submit<ParentV>('parent', { n: 1, m: 0, meetN: 2 });
+      if (!a.admitted || !b.admitted) throw new Error('rejected');
+      const settled = await Promise.allSettled([a.promise(), b.promise()]);
+      const failed = settled.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+      expect(failed).toHaveLength(1);
+      expect((failed[0]!.reason as { code: string }).code).toBe('ERR_SLUICE_ATTACH');
+      expect(settled.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+});
+
 describe('sluice/task outside a sluice worker', () => {
   it('every method throws a ConfigError saying so; current is null', () => {
     expect(outside.current).toBeNull();
