@@ -127,6 +127,12 @@ export class Producer {
   /** @internal */ private readonly packedW: number;
   /** @internal */ private readonly admittedW: number;
   /** @internal */ private saturatedEdge = false;
+  /**
+   * @internal The parent of the submit in progress, for the seam (§4.14 step 3): attachment << 16 |
+   * index, and generation; -1 outside submitWithParent (set and reset around its admit).
+   */
+  private parentWord = -1;
+  /** @internal */ private parentGen = -1;
   /** @internal */ private readonly gate: ProducerGate;
   /** @internal */ private readonly listeners: { saturated: EdgeListener[]; clear: EdgeListener[] } = { saturated: [], clear: [] };
   /**
@@ -168,32 +174,26 @@ export class Producer {
 
   /** @internal submit() after its task and options were checked (rt.run re-submits through it). */
   _submitParsed<T = unknown>(ref: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Admission<T> {
+    // A parent to record (§4.14 step 3) takes the path beside this one: the common case's code is
+    // what it was before nested tasks (docs/design.md §4.14, "What it costs").
+    if (this.att.lineage !== null || (options !== undefined && options.parent !== undefined)) return this.submitWithParent<T>(ref, payload, options);
+    return this.submitPlain<T>(ref, payload, options);
+  }
+
+  /** @internal §4.1 steps 0-7 (the seam's parent: this.parentWord, this.parentGen). */
+  private submitPlain<T>(ref: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Admission<T> {
     let deadline = ref.deadlineMs;
     let queueTimeout = ref.queueTimeoutMs;
     let signal: AbortSignal | undefined;
-    // §4.14 step 3: the parent (a key, worker/nest.ts): given, or the running task on a worker.
-    let parentKey = -1;
-    let running = -1;
     if (options !== undefined) {
       deadline = options.deadlineMs ?? deadline;
       queueTimeout = options.queueTimeoutMs ?? queueTimeout;
       signal = options.signal;
-      if (options.parent !== undefined) parentKey = this.parentKeyOf(options.parent);
       if (signal !== undefined && signalAborted(signal)) throw signalReason(signal) ?? new DOMException('submit aborted', 'AbortError');
     }
-    const lineage = this.att.lineage;
-    if (lineage !== null) {
-      running = lineage.current();
-      if (parentKey < 0) parentKey = running;
-    }
-    const t = parentKey < 0
-      ? this.admit(ref, payload, deadline, -1, -1)
-      : this.admit(ref, payload, deadline, Math.floor(parentKey / GEN_SPAN), parentKey % GEN_SPAN);
+    const t = this.admit(ref, payload, deadline);
     if (t < 0) return REJECTIONS[~t]!;
     const token = this.att.track(t, this.index, deadline) as Token<T>;
-    if (parentKey >= 0) token._setParent(parentKey);
-    // §4.14 step 5: counted for the running task (whatever parent it names), which may await it.
-    if (running >= 0) lineage!.adopt(running, token);
     if (ref.retries > 0) {
       token._task = ref;
       token._payload = payload;
@@ -203,6 +203,32 @@ export class Producer {
     // §4.1 step 7. The books are exact (token tracked): only now the 'clear' edge admission raised (user code).
     if (this.saturatedEdge) this.edge(false);
     return token;
+  }
+
+  /**
+   * @internal §4.14 steps 3 and 5: the parent is `options.parent`, else (a worker's attachment) the
+   * running task; the seam's `admitted` records it, the Token keeps it, and a child of the running
+   * task is counted for it until it resolves (whatever parent it names).
+   */
+  private submitWithParent<T>(ref: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Admission<T> {
+    let parentKey = options !== undefined && options.parent !== undefined ? this.parentKeyOf(options.parent) : -1;
+    const lineage = this.att.lineage;
+    const running = lineage === null ? -1 : lineage.current();
+    if (parentKey < 0) parentKey = running;
+    if (parentKey < 0) return this.submitPlain<T>(ref, payload, options);
+    this.parentWord = Math.floor(parentKey / GEN_SPAN);
+    this.parentGen = parentKey % GEN_SPAN;
+    let a: Admission<T>;
+    try {
+      a = this.submitPlain<T>(ref, payload, options);
+    } finally {
+      this.parentWord = this.parentGen = -1;
+    }
+    if (a.admitted) {
+      a._setParent(parentKey);
+      if (running >= 0) lineage!.adopt(running, a);
+    }
+    return a;
   }
 
   /**
@@ -225,10 +251,18 @@ export class Producer {
     tag |= 0; // -0 -> 0
     const lineage = this.att.lineage;
     const parentKey = lineage === null ? -1 : lineage.current(); // §4.14 step 3
-    if (parentKey >= 0) callback = lineage!.wrap(parentKey, callback as SubmitCallback) as SubmitCallback<T>;
-    const t = parentKey < 0
-      ? this.admit(ref, payload, 0, -1, -1)
-      : this.admit(ref, payload, 0, Math.floor(parentKey / GEN_SPAN), parentKey % GEN_SPAN);
+    let t: number;
+    if (parentKey < 0) t = this.admit(ref, payload, 0);
+    else {
+      callback = lineage!.wrap(parentKey, callback as SubmitCallback) as SubmitCallback<T>;
+      this.parentWord = Math.floor(parentKey / GEN_SPAN);
+      this.parentGen = parentKey % GEN_SPAN;
+      try {
+        t = this.admit(ref, payload, 0);
+      } finally {
+        this.parentWord = this.parentGen = -1;
+      }
+    }
     if (t < 0) return REJECTIONS[~t]!;
     if (parentKey >= 0) lineage!.adopted(parentKey);
     this.att.trackCallback(t, this.index, callback as (err: unknown, value: unknown, tag: number) => void, tag);
@@ -250,11 +284,8 @@ export class Producer {
     return (((parent._att.index << 16) | parent._index) * GEN_SPAN) + parent._gen;
   }
 
-  /**
-   * §4.1 steps 1-6. Returns the token index, or ~reason (negative) when rejected. `parent`,
-   * `parentGen`: the parent token for the seam (attachment << 16 | index, generation), or -1, -1.
-   */
-  /** @internal */ private admit(ref: TaskRef, payload: unknown, deadline: number, parent: number, parentGen: number): number {
+  /** §4.1 steps 1-6. Returns the token index, or ~reason (negative) when rejected. */
+  /** @internal */ private admit(ref: TaskRef, payload: unknown, deadline: number): number {
     const att = this.att;
     const i32 = this.i32;
     // §4.1 step 1. The runtime must be running.
@@ -305,7 +336,7 @@ export class Producer {
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);
     att.window.leave();
     const seam = att.seam;
-    if (seam !== null) seam.admitted(this.index, ref.id, att.index, t, gen, w, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!, parent, parentGen);
+    if (seam !== null) seam.admitted(this.index, ref.id, att.index, t, gen, w, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!, this.parentWord, this.parentGen);
     // §4.1 step 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
     att.wakeWorker(w);
     return t;
