@@ -133,6 +133,10 @@ class WorkerTaskRuntime implements TaskRuntime {
     if (ctx === undefined) {
       throw new ConfigError(`sluice/task: ${where} works only in a task running on a sluice worker; this thread is not one (use Runtime.start or Runtime.attach)`);
     }
+    if (ctx.handle.names.length === 0) {
+      // The module is still loading (its exports, the handle's names, are not known yet).
+      throw new ConfigError(`sluice/task: ${where} cannot be used while the task module loads; call it from a task`);
+    }
     const rt = Runtime._attachSync(ctx.handle);
     (rt as unknown as { att: Attachment }).att.lineage = this.lineage;
     this.rt = rt;
