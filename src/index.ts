@@ -9,7 +9,7 @@ export type {
   RuntimeOptions, RuntimeHandle, RuntimeStats, RuntimeState, WorkerStats, CloseOptions, AttachOptions, AffinityInfo,
 } from './runtime/runtime.js';
 export { Token } from './runtime/token.js';
-export type { TokenState, CancelOptions } from './runtime/token.js';
+export type { TokenState, CancelOptions, TokenKey } from './runtime/token.js';
 export { Producer } from './runtime/producer.js';
 export type {
   Admission, Rejection, ProducerStats, ProducerEvent, SubmitOptions, SubmitCallback,

@@ -39,7 +39,7 @@ async function buildDeclarations(extra: string[] = []): Promise<{ dir: string; p
   writeFileSync(project, JSON.stringify({
     extends: join(root, 'test', 'types', 'tsconfig.json'),
     compilerOptions: {
-      paths: { sluice: [join(dir, 'dist', 'index.d.ts')] },
+      paths: { sluice: [join(dir, 'dist', 'index.d.ts')], 'sluice/task': [join(dir, 'dist', 'task.d.ts')] },
       typeRoots: [join(root, 'node_modules', '@types')],
     },
     files: [join(root, 'test', 'types', 'consumer.ts')],

@@ -25,7 +25,7 @@ import {
 } from '../admission/reasons.js';
 import { Codec, PREPARE_FULL } from './codec.js';
 import type { Attachment } from './submit/attachment.js';
-import type { Token } from './token.js';
+import { Token } from './token.js';
 import { TaskRef, checkMs } from './task.js';
 import { HOOK_POINTS, pauseAt } from './testing/hooks.js';
 import { route } from './routing.js';
@@ -54,7 +54,31 @@ export interface SubmitOptions {
   queueTimeoutMs?: number;
   /** Aborting retracts the task if it has not started (like token.cancel()). Already aborted: submit throws its reason. */
   signal?: AbortSignal;
+  /**
+   * Lineage (docs/design.md §4.14): the token whose task this one continues (a chain step), any
+   * Token of this runtime, resolved or not. It is recorded as this token's `parent`; it changes
+   * nothing else (not the producer charged). Inside a task the running task is the parent by default.
+   */
+  parent?: Token;
 }
+
+/**
+ * @internal A worker's attachment, once a task imported sluice/task (src/task.ts): the running
+ * task, for lineage and for its asyncConcurrency place (§4.14). Null on every other attachment.
+ */
+export interface SubmitLineage {
+  /** The running task's key (worker/nest.ts taskKey), or -1 outside a running task. */
+  current(): number;
+  /** A child of `key` was admitted as `token`: counted until it resolves (§4.14 step 5). */
+  adopt(key: number, token: Token): void;
+  /** The callback-path form: the callback that uncounts the child, then calls `cb` in the parent's context. */
+  wrap(key: number, cb: SubmitCallback): SubmitCallback;
+  /** submitCallback's child of `key` was admitted (wrap's callback uncounts it). */
+  adopted(key: number): void;
+}
+
+/** A key (worker/nest.ts) as the seam's parent word and generation. */
+const GEN_SPAN = 2 ** 21;
 
 
 export interface ProducerStats {
@@ -92,6 +116,7 @@ export interface ParsedSubmit {
   readonly deadlineMs: number | undefined;
   readonly queueTimeoutMs: number | undefined;
   readonly signal: AbortSignal | undefined;
+  readonly parent: Token | undefined;
 }
 
 
@@ -102,6 +127,12 @@ export class Producer {
   /** @internal */ private readonly packedW: number;
   /** @internal */ private readonly admittedW: number;
   /** @internal */ private saturatedEdge = false;
+  /**
+   * @internal The parent of the submit in progress, for the seam (§4.14 step 3): attachment << 16 |
+   * index, and generation; -1 outside submitWithParent (set and reset around its admit).
+   */
+  private parentWord = -1;
+  /** @internal */ private parentGen = -1;
   /** @internal */ private readonly gate: ProducerGate;
   /** @internal */ private readonly listeners: { saturated: EdgeListener[]; clear: EdgeListener[] } = { saturated: [], clear: [] };
   /**
@@ -143,6 +174,14 @@ export class Producer {
 
   /** @internal submit() after its task and options were checked (rt.run re-submits through it). */
   _submitParsed<T = unknown>(ref: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Admission<T> {
+    // A parent to record (§4.14 step 3) takes the path beside this one: the common case's code is
+    // what it was before nested tasks (docs/design.md §4.14, "What it costs").
+    if (this.att.lineage !== null || (options !== undefined && options.parent !== undefined)) return this.submitWithParent<T>(ref, payload, options);
+    return this.submitPlain<T>(ref, payload, options);
+  }
+
+  /** @internal §4.1 steps 0-7 (the seam's parent: this.parentWord, this.parentGen). */
+  private submitPlain<T>(ref: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Admission<T> {
     let deadline = ref.deadlineMs;
     let queueTimeout = ref.queueTimeoutMs;
     let signal: AbortSignal | undefined;
@@ -167,6 +206,32 @@ export class Producer {
   }
 
   /**
+   * @internal §4.14 steps 3 and 5: the parent is `options.parent`, else (a worker's attachment) the
+   * running task; the seam's `admitted` records it, the Token keeps it, and a child of the running
+   * task is counted for it until it resolves (whatever parent it names).
+   */
+  private submitWithParent<T>(ref: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Admission<T> {
+    let parentKey = options !== undefined && options.parent !== undefined ? this.parentKeyOf(options.parent) : -1;
+    const lineage = this.att.lineage;
+    const running = lineage === null ? -1 : lineage.current();
+    if (parentKey < 0) parentKey = running;
+    if (parentKey < 0) return this.submitPlain<T>(ref, payload, options);
+    this.parentWord = Math.floor(parentKey / GEN_SPAN);
+    this.parentGen = parentKey % GEN_SPAN;
+    let a: Admission<T>;
+    try {
+      a = this.submitPlain<T>(ref, payload, options);
+    } finally {
+      this.parentWord = this.parentGen = -1;
+    }
+    if (a.admitted) {
+      a._setParent(parentKey);
+      if (running >= 0) lineage!.adopt(running, a);
+    }
+    return a;
+  }
+
+  /**
    * The allocation-free path: like submit, but the result goes to `callback(err, value, tag)`
    * instead of a Token, so no Token and no promise exist per task (reuse one callback and tell
    * tasks apart by `tag`, an int32 of your choice). Returns null when admitted, else the
@@ -184,8 +249,22 @@ export class Producer {
       throw new ConfigError(`submitCallback: tag must be an int32; got ${describe(tag)}`);
     }
     tag |= 0; // -0 -> 0
-    const t = this.admit(ref, payload, 0);
+    const lineage = this.att.lineage;
+    const parentKey = lineage === null ? -1 : lineage.current(); // §4.14 step 3
+    let t: number;
+    if (parentKey < 0) t = this.admit(ref, payload, 0);
+    else {
+      callback = lineage!.wrap(parentKey, callback as SubmitCallback) as SubmitCallback<T>;
+      this.parentWord = Math.floor(parentKey / GEN_SPAN);
+      this.parentGen = parentKey % GEN_SPAN;
+      try {
+        t = this.admit(ref, payload, 0);
+      } finally {
+        this.parentWord = this.parentGen = -1;
+      }
+    }
     if (t < 0) return REJECTIONS[~t]!;
+    if (parentKey >= 0) lineage!.adopted(parentKey);
     this.att.trackCallback(t, this.index, callback as (err: unknown, value: unknown, tag: number) => void, tag);
     if (this.saturatedEdge) this.edge(false); // after the books, as in submit
     return null;
@@ -194,6 +273,15 @@ export class Producer {
   /** §4.1 step 0. The task: a name, or a TaskRef of this runtime (its private brand and instance id, task.ts). */
   /** @internal */ private ref(task: TaskRef | string): TaskRef {
     return typeof task === 'string' ? this.host.resolveTask(task) : TaskRef.own(task, this.host.instance);
+  }
+
+  /**
+   * §4.14 step 3: SubmitOptions.parent must be a Token of this runtime (its attachment's memory is
+   * ours); its key names the generation it last ran (or will run) with.
+   */
+  /** @internal */ private parentKeyOf(parent: Token): number {
+    if (parent._att.mem.sab !== this.att.mem.sab) throw new ConfigError('submit: options.parent is a Token of another runtime');
+    return (((parent._att.index << 16) | parent._index) * GEN_SPAN) + parent._gen;
   }
 
   /** §4.1 steps 1-6. Returns the token index, or ~reason (negative) when rejected. */
@@ -248,7 +336,7 @@ export class Producer {
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);
     att.window.leave();
     const seam = att.seam;
-    if (seam !== null) seam.admitted(this.index, ref.id, att.index, t, gen, w, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!, -1, -1);
+    if (seam !== null) seam.admitted(this.index, ref.id, att.index, t, gen, w, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!, this.parentWord, this.parentGen);
     // §4.1 step 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
     att.wakeWorker(w);
     return t;
@@ -332,7 +420,7 @@ function checkListener(where: string, event: unknown, listener: unknown): void {
   if (typeof listener !== 'function') throw new ConfigError(`producer.${where}: listener must be a function; got ${describe(listener)}`);
 }
 
-const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal'] as const;
+const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal', 'parent'] as const;
 
 /** @internal Submit options, each read once and checked: nothing after this reads the caller's object. */
 export function parseSubmitOptions(options: unknown): ParsedSubmit {
@@ -344,7 +432,12 @@ export function parseSubmitOptions(options: unknown): ParsedSubmit {
   // refused here, and a subclass that overrides aborted/addEventListener is only ever used
   // through the intrinsics.
   if (signal !== undefined && !isAbortSignal(signal)) throw new ConfigError(`submit: signal must be an AbortSignal; got ${describe(signal)}`);
-  return { deadlineMs, queueTimeoutMs, signal: signal as AbortSignal | undefined };
+  // A private brand check (a look-alike or a Proxy fails, running none of its code; only submit
+  // makes Tokens); which runtime it
+  // belongs to is checked at submit (parentKeyOf), where the runtime is known.
+  const parent = o.parent;
+  if (parent !== undefined && !Token._is(parent)) throw new ConfigError(`submit: parent must be a Token; got ${describe(parent)}`);
+  return { deadlineMs, queueTimeoutMs, signal: signal as AbortSignal | undefined, parent: parent as Token | undefined };
 }
 
 /**

@@ -278,7 +278,7 @@ export class Runtime {
       mem, workerEntry(),
       (w, replacement): WorkerData => ({
         sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]!, taskData, stealMask: steal ? stealMask(chains, w) : 0,
-        warmUp: warmUp && !replacement,
+        warmUp: warmUp && !replacement, memory: mem.wasm, chains,
       }),
       { watchdogMs: cfg.watchdogMs, maxRestarts: cfg.maxRestarts, stallMs: cfg.stallMs, restartWindowMs: 60_000, resourceLimits: cfg.resourceLimits },
     );
@@ -335,6 +335,11 @@ export class Runtime {
    * (docs/design.md 4.13): a bad handle is an AttachError with nothing taken.
    */
   static async attach(handle: RuntimeHandle, options?: AttachOptions): Promise<Runtime> {
+    return Runtime._attachSync(handle, options);
+  }
+
+  /** @internal Runtime.attach, synchronously: a running task's first submit attaches its worker (src/task.ts, §4.14 step 1). */
+  static _attachSync(handle: RuntimeHandle, options?: AttachOptions): Runtime {
     const o = snapshot('Runtime.attach', 'options', options, ['clock']);
     const userClock = clockOption('Runtime.attach', o.clock);
     const { mem, names, chains } = checkHandle(handle);

@@ -33,6 +33,24 @@ export type TokenState = 'pending' | 'running' | 'resolved';
 
 export { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED };
 
+/**
+ * A token's identity as traces record it (docs/design.md §4.14, §7.1): the attachment (thread)
+ * that submitted it, its token index there, and its generation. Unique among live tokens; a
+ * resolved token's index is reused with the next generation. Frozen.
+ */
+export interface TokenKey {
+  readonly attachment: number;
+  readonly index: number;
+  readonly generation: number;
+}
+
+const GEN_SPAN = 2 ** 21;
+
+/** @internal A frozen TokenKey from a packed (attachment << 16 | index) and a generation. */
+export function tokenKey(packed: number, gen: number): TokenKey {
+  return Object.freeze({ attachment: packed >>> 16, index: packed & 0xffff, generation: gen });
+}
+
 export class Token<T = unknown> implements PromiseLike<T> {
   /** Always true: a Token is what an admitted submit returns (see Admission). */
   readonly admitted = true as const;
@@ -49,6 +67,20 @@ export class Token<T = unknown> implements PromiseLike<T> {
   _task: TaskRef | null = null;
   /** @internal */ _payload: unknown = undefined;
   /** @internal */ _retriesLeft = 0;
+  /**
+   * The parent's key (worker/nest.ts: (att << 16 | index) * 2^21 + gen), -1 without one (§4.14).
+   * Private, so `#parentKey in x` is also the brand check of `Token._is` (a private method as
+   * brand cost ~5% of a submit: every instance carries the brand).
+   */
+  #parentKey = -1;
+
+  /** @internal Set once, at submit (producer.ts). */
+  _setParent(key: number): void { this.#parentKey = key; }
+
+  /** @internal Whether `x` is a real Token (a private brand check: a look-alike or Proxy fails without running its code). */
+  static _is(x: unknown): x is Token {
+    return typeof x === 'object' && x !== null && #parentKey in x;
+  }
 
   // Private (and kept in the declarations as such: `new Token()` does not compile): tokens are made by submit (Attachment.track -> Token._create).
   private constructor(
@@ -64,6 +96,24 @@ export class Token<T = unknown> implements PromiseLike<T> {
   /** @internal The only way to make a Token (the constructor is private to keep it off the public surface). */
   static _create<T>(att: Attachment, index: number, gen: number, producer: number, deadlineMs: number, id: number): Token<T> {
     return new Token<T>(att, index, gen, producer, deadlineMs, id);
+  }
+
+  /**
+   * This token's identity as traces record it (docs/design.md §4.14): its submitting thread's
+   * attachment, its token index there and the generation it runs with (a retry advances it).
+   * Compare it with a task's `runtime.current` (sluice/task) and a child's `parent`.
+   */
+  get key(): TokenKey {
+    return tokenKey((this._att.index << 16) | this._index, this._gen);
+  }
+
+  /**
+   * The token whose task submitted this one (inside a task, through sluice/task), or the one
+   * given as `submit(..., { parent })`; null when neither. The parent's `key` at that moment.
+   */
+  get parent(): TokenKey | null {
+    const k = this.#parentKey;
+    return k < 0 ? null : tokenKey(Math.floor(k / GEN_SPAN), k % GEN_SPAN);
   }
 
   /** The token itself, so `submit(...).token` reads as in the API. */

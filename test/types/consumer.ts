@@ -12,8 +12,10 @@ import {
 import type {
   Admission, AffinityInfo, AttachOptions, CancelOptions, Clock, CloseOptions, EffectiveLimits, Outcome, ProducerEvent,
   ProducerLimits, ProducerStats, RejectReason, Rejection, RunRejectReason, RuntimeHandle, RuntimeOptions, RuntimeState,
-  RuntimeStats, SluiceErrorCode, SubmitCallback, SubmitOptions, TaskOptions, TokenState, Weight, WorkerStats,
+  RuntimeStats, SluiceErrorCode, SubmitCallback, SubmitOptions, TaskOptions, TokenKey, TokenState, Weight, WorkerStats,
 } from 'sluice';
+import { runtime } from 'sluice/task';
+import type { TaskRuntime } from 'sluice/task';
 
 type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends (<X>() => X extends B ? 1 : 2) ? true : false;
 function assertType<T extends true>(_: T): void {}
@@ -102,6 +104,23 @@ export async function consumer(): Promise<void> {
     const awaited: number = await token;
     const promised: Promise<number> = token.promise();
     void state; void outcome; void value; void error; void result; void cancelled; void awaited; void promised;
+    // Lineage (sluice/task, docs/design.md §4.14).
+    const key: TokenKey = token.key;
+    const parent: TokenKey | null = token.parent;
+    const chained: SubmitOptions = { parent: token };
+    const numbers: [number, number, number] = [key.attachment, key.index, key.generation];
+    void parent; void chained; void numbers;
+    // @ts-expect-error a key is read-only
+    key.index = 1;
+    // @ts-expect-error the brand check is internal
+    void Token._is;
+    const inTask: TaskRuntime = runtime;
+    const current: TokenKey | null = inTask.current;
+    const child: Admission<number> = inTask.submit<number>(task, 1, { parent: token });
+    const ran: Promise<number> = inTask.run<number>('inc', 1);
+    const named: Producer = inTask.producer('tenant', { slots: 2 });
+    const ref: TaskRef = inTask.task('inc');
+    void current; void child; void ran; void named; void ref;
     // @ts-expect-error a Token comes from submit
     new Token();
     // @ts-expect-error nor with the internal arguments

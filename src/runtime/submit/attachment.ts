@@ -35,6 +35,7 @@ import { Drain } from './drain.js';
 import { Pump } from './pump.js';
 import { cancel } from './cancel.js';
 import type { Seam } from '../../trace/seam.js';
+import type { SubmitLineage } from '../producer.js';
 
 export class Attachment {
   readonly i32: Int32Array;
@@ -57,6 +58,8 @@ export class Attachment {
   readonly routeView: RouteView;
   /** The recording seam (src/trace/seam.ts): null unless recording. Set once, before any submit. */
   seam: Seam | null = null;
+  /** A worker's attachment made by sluice/task: the running task (lineage, §4.14). Null elsewhere. */
+  lineage: SubmitLineage | null = null;
   readonly table: TokenTable;
   readonly slots: SlotReturn;
   readonly drain: Drain;

@@ -14,12 +14,17 @@ import { O_ABANDONED, O_FULFILLED, O_REJECTED } from '../../admission/outcomes.j
 import type { Memory } from '../../shm/layout.js';
 import { clipReason } from '../cells.js';
 import type { WorkerLoop } from './loop.js';
+import { type NestContext, type ParentPlaces, taskKey } from './nest.js';
 
 /** The async jobs in flight on one worker (its loop counts them; this set finishes each once). */
-export class AsyncJobs {
+export class AsyncJobs implements ParentPlaces {
   private readonly jobs = new Set<AsyncJob>();
+  /** Jobs by task key, only once the module imported sluice/task (nest.ts, §4.14 step 5). */
+  private readonly byKey = new Map<number, AsyncJob>();
 
-  constructor(private readonly loop: WorkerLoop, private readonly mem: Memory, private readonly w: number) {}
+  constructor(
+    private readonly loop: WorkerLoop, private readonly mem: Memory, private readonly w: number, private readonly nest: NestContext | null = null,
+  ) {}
 
   /**
    * Start one (§4.12 step 2): the thenable is adopted by a promise of our own (adopt), so a
@@ -30,7 +35,13 @@ export class AsyncJobs {
   start(thenable: unknown, att: number, t: number, gen: number, deadlineMs: number): void {
     const job = new AsyncJob(this, att, t, gen);
     this.jobs.add(job);
-    this.loop.asyncStarted();
+    if (this.nest !== null && this.nest.als !== null) {
+      // §4.14 step 5: a parent whose children (submitted in its synchronous part) are outstanding takes no place.
+      job.key = taskKey(att, t, gen);
+      this.byKey.set(job.key, job);
+      job.held = !this.nest.waiting(job.key);
+    }
+    this.loop.asyncStarted(job.held);
     if (deadlineMs > 0) job.timer = setTimeout(job.onDeadline, deadlineMs, deadlineMs);
     adopt(thenable).then(job.onFulfilled, job.onRejected);
   }
@@ -45,7 +56,20 @@ export class AsyncJobs {
     if (job.timer !== null) clearTimeout(job.timer);
     job.timer = null;
     this.jobs.delete(job);
-    this.loop.asyncFinished(job.att, job.t, job.gen, outcome, value);
+    if (job.key >= 0) this.byKey.delete(job.key);
+    this.loop.asyncFinished(job.att, job.t, job.gen, outcome, value, job.held);
+  }
+
+  /**
+   * §4.14 step 5: the running parent `key` now waits for children of its own (gives its
+   * asyncConcurrency place back), or no longer does (takes one again). A parent still in its
+   * synchronous part is not a job yet: start() reads nest.waiting() instead.
+   */
+  parentWaiting(key: number, waiting: boolean): void {
+    const job = this.byKey.get(key);
+    if (job === undefined || job.done || job.held !== waiting) return;
+    job.held = !waiting;
+    this.loop.placeChanged(job.held);
   }
 
   /**
@@ -65,6 +89,10 @@ export class AsyncJobs {
 class AsyncJob {
   done = false;
   timer: NodeJS.Timeout | null = null;
+  /** Holds an asyncConcurrency place (false while it waits for children of its own, §4.14 step 5). */
+  held = true;
+  /** Its task key (nest.ts) when nested tasks are on, else -1. */
+  key = -1;
   constructor(private readonly jobs: AsyncJobs, readonly att: number, readonly t: number, readonly gen: number) {}
   readonly onFulfilled = (v: unknown): void => { this.jobs.finish(this, O_FULFILLED, v); };
   readonly onRejected = (e: unknown): void => { this.jobs.finish(this, O_REJECTED, e); };

@@ -58,6 +58,7 @@ import { HOOK_POINTS, pauseAt } from '../testing/hooks.js';
 import { SPIN_POLLS, YIELD_AFTER_MS } from '../native/spin.js';
 import { STEAL_EVERY, Stealer } from './steal.js';
 import { AsyncJobs } from './async-job.js';
+import { type NestContext, taskKey } from './nest.js';
 
 export type TaskFn = (payload: unknown) => unknown;
 
@@ -100,8 +101,13 @@ export class WorkerLoop {
   /** Polite spinning (sched_yield), when the native addon is present. */
   private readonly pause = spinYield();
   private head: number;
-  /** Async jobs in flight (asyncStarted .. asyncFinished): read on every pass of the loop. */
+  /** Async jobs in flight (asyncStarted .. asyncFinished): whether the event loop must keep turning. */
   private asyncInFlight = 0;
+  /**
+   * asyncConcurrency places held: async jobs in flight minus parents waiting for children of
+   * their own (§4.14 step 5). Read on every pass of the loop.
+   */
+  private placesHeld = 0;
   /** True while a continuation (setImmediate / waitAsync) of the loop is pending. */
   private scheduled = false;
   /** True while the loop waits for an async task to settle (async limit reached). */
@@ -111,7 +117,10 @@ export class WorkerLoop {
   private readonly asyncW: number;
   private readonly beatW: number;
 
-  constructor(private readonly mem: Memory, private readonly w: number, private readonly fns: TaskFn[], stealMask: number) {
+  constructor(
+    private readonly mem: Memory, private readonly w: number, private readonly fns: TaskFn[], stealMask: number,
+    /** Nested tasks (nest.ts, §4.14): null for the warm-up's loop. */ private readonly nest: NestContext | null = null,
+  ) {
     const L = mem.layout;
     this.i32 = mem.i32;
     this.ring = new Ring(mem.i32, w, mem.tailWord(w), mem.workerWord(w, W_HEAD), mem.subRingByte(w), L.ringCapacity);
@@ -141,7 +150,8 @@ export class WorkerLoop {
     // Weight classes this worker may steal (WorkerData.stealMask); 0 = never steals.
     const steals = L.workers > 1 && this.spinMs > 0 ? stealMask : 0;
     this.stealer = steals !== 0 ? new Stealer(this, mem, this.codec, w, steals) : null;
-    this.jobs = new AsyncJobs(this, mem, w);
+    this.jobs = new AsyncJobs(this, mem, w, nest);
+    if (nest !== null) nest.places = this.jobs;
     Atomics.store(mem.i32, mem.workerWord(w, W_THREAD_ID), threadId);
   }
 
@@ -166,16 +176,17 @@ export class WorkerLoop {
     const i32 = this.i32;
     let sinceYield = 0;
     for (;;) {
-      if (this.asyncInFlight >= this.asyncLimit) {
+      if (this.placesHeld >= this.asyncLimit) {
         this.jobs.sweep();
-        if (this.asyncInFlight >= this.asyncLimit) {
+        if (this.placesHeld >= this.asyncLimit) {
           this.blockedOnLimit = true; // the next job to finish resumes the loop
           return;
         }
       }
       if (ring.readable(this.head)) {
         this.runOne();
-        if (this.asyncInFlight > 0 && ++sinceYield >= YIELD_EVERY) return this.resumeSoon();
+        // With nested tasks this thread's own pump (its children's completions) needs turns too.
+        if ((this.asyncInFlight > 0 || (this.nest !== null && this.nest.als !== null)) && ++sinceYield >= YIELD_EVERY) return this.resumeSoon();
         continue;
       }
       if (Atomics.load(this.i32, this.stateW) === RT_CLOSED) return this.exit();
@@ -288,7 +299,10 @@ export class WorkerLoop {
     Atomics.store(i32, runW + W_RUN_TOKEN, t + 1);
     let result: unknown;
     try {
-      result = this.fns[lowOf(kind)]!(payload);
+      // §4.14 step 2: once the module imported sluice/task, the task runs inside its key's
+      // AsyncLocalStorage context, so its children know their parent across its awaits.
+      const als = this.nest === null ? null : this.nest.als;
+      result = als === null ? this.fns[lowOf(kind)]!(payload) : als.run(taskKey(att, t, gen), this.fns[lowOf(kind)]!, payload);
     } catch (err) {
       Atomics.store(i32, runW + W_RUN_TOKEN, 0);
       this.complete(att, t, gen, O_REJECTED, err);
@@ -313,18 +327,40 @@ export class WorkerLoop {
     this.complete(att, t, gen, O_FULFILLED, result);
   }
 
-  /** @internal An async job started (AsyncJobs.start): it counts against asyncConcurrency. */
-  asyncStarted(): void {
+  /**
+   * @internal An async job started (AsyncJobs.start): it counts against asyncConcurrency unless
+   * it is a parent already waiting for children (`held` false, §4.14 step 5).
+   */
+  asyncStarted(held: boolean): void {
     this.asyncInFlight++;
+    if (held) this.placesHeld++;
     Atomics.store(this.i32, this.asyncW, this.asyncInFlight);
+  }
+
+  /**
+   * @internal §4.14 step 5: a running async parent's children went 0 -> 1 (it gives its place
+   * back: `held` false) or 1 -> 0 (it takes one again, possibly past the limit for a while: the
+   * loop then takes no new task until places are free).
+   */
+  placeChanged(held: boolean): void {
+    if (held) {
+      this.placesHeld++;
+      return;
+    }
+    this.placesHeld--;
+    if (this.blockedOnLimit) {
+      this.blockedOnLimit = false;
+      this.resumeSoon();
+    }
   }
 
   /**
    * @internal An async job is over (AsyncJobs.finish, once per job): give its place back and,
    * unless it was abandoned elsewhere (outcome -1), complete it (§4.3 steps 5-6).
    */
-  asyncFinished(att: number, t: number, gen: number, outcome: number, value: unknown): void {
+  asyncFinished(att: number, t: number, gen: number, outcome: number, value: unknown, held: boolean): void {
     this.asyncInFlight--;
+    if (held) this.placesHeld--;
     Atomics.store(this.i32, this.asyncW, this.asyncInFlight);
     if (outcome >= 0) this.complete(att, t, gen, outcome, value);
     if (this.blockedOnLimit) {

@@ -16,6 +16,7 @@ import { loadTaskModule } from '../tasks-module.js';
 import { loadAffinity, nativeFutex, pinCurrentThread } from '../native/affinity.js';
 import { WorkerLoop } from './loop.js';
 import { WARM_UP_TASKS, warmUp } from './warm-up.js';
+import { NEST, NestContext } from './nest.js';
 
 export interface WorkerData {
   sluiceWorker: true;
@@ -33,6 +34,10 @@ export interface WorkerData {
   stealMask: number;
   /** Run the warm-up (warm-up.ts) before reporting ready: false for a replacement thread. */
   warmUp: boolean;
+  /** The shared WebAssembly.Memory whose buffer `sab` is, or null: with `chains`, the attach handle of nested tasks (nest.ts). */
+  memory: WebAssembly.Memory | null;
+  /** The routing chains (routing.ts), as rt.handle carries them. */
+  chains: number[][];
 }
 
 /** CPUs 0..31 as a bit mask (enough for stats on the machines this runs on; 0 if none fit). */
@@ -58,9 +63,17 @@ async function main(data: WorkerData): Promise<void> {
   // sluice's own modules are loaded: a failed start may terminate this thread from here without
   // cutting off a read in flight (Runtime.start, abortStart).
   parentPort!.postMessage({ type: 'loading' });
+  // §4.14 step 1: published before the task module loads, so its `import 'sluice/task'` finds it.
+  // The handle's names are filled in once the module is loaded (they are its exports).
+  const names: string[] = [];
+  const nest = new NestContext(
+    data.index, { kind: 'sluice-runtime', sab: data.sab, memory: data.memory, names, chains: data.chains }, mem,
+  );
+  (globalThis as Record<symbol, unknown>)[NEST] = nest;
   const mod = await loadTaskModule(data.tasks);
+  names.push(...mod.names);
   if (data.warmUp) warmUp(WARM_UP_TASKS, mem.layout);
-  const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask);
+  const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask, nest);
   loop.startBeating();
   parentPort!.postMessage({ type: 'ready', names: mod.names });
   loop.loop();
