@@ -21,7 +21,7 @@
  */
 import { OUTCOMES } from '../admission/outcomes.js';
 import { REJECT_REASONS } from '../admission/reasons.js';
-import { RecordKind, WRITER_WORKER, details, kindName, tokenKey, type TraceRecord } from './records.js';
+import { RecordKind, START_SKIPPED, WRITER_WORKER, details, kindName, tokenKey, type TraceRecord } from './records.js';
 
 export interface ChromeEvent {
   name: string;
@@ -138,12 +138,24 @@ export function toChromeTrace(records: readonly TraceRecord[], opts: ExportOptio
         instants.push({ r, tid: writerTid(r), name: `retry ${taskName(r.task)}` });
         break;
       case RecordKind.START: {
+        if ((r.aux & START_SKIPPED) !== 0) { // a cell passed over: nothing ran
+          instants.push({ r, tid: writerTid(r), name: `skipped ${taskName(r.task)}` });
+          break;
+        }
         const worker = r.worker >= 0 ? r.worker : r.writerIndex;
         const run: Run = { key, worker, start: r.tick, end: lastTick, lane: 0, unfinished: true, rec: r, outcome: '', wait: null };
         const wait = waits.get(key);
         if (wait !== undefined) { run.wait = wait; waits.delete(key); }
         if (key >= 0) open.set(key, run);
         runs.push(run);
+        break;
+      }
+      case RecordKind.RELEASE: { // the owner's resolve: ends a wait that never started (retracted)
+        const wait = open.has(key) ? undefined : waits.get(key);
+        if (wait !== undefined) {
+          emitWait(events, wait, r.tick, nextId++);
+          waits.delete(key);
+        }
         break;
       }
       case RecordKind.RESOLVE: {
@@ -284,7 +296,7 @@ const CAUSAL_RANK: readonly number[] = (() => {
   for (const k of [K.META]) rank[k] = 0;
   for (const k of [K.SUBMIT_ADMITTED, K.SUBMIT_REJECTED, K.ROUTE, K.RETRY, K.CANCEL]) rank[k] = 1;
   for (const k of [K.STEAL, K.START]) rank[k] = 2;
-  for (const k of [K.RESOLVE]) rank[k] = 3;
+  for (const k of [K.RESOLVE, K.RELEASE]) rank[k] = 3;
   for (const k of [K.WORKER_DIED, K.WORKER_RESPAWNED]) rank[k] = 4;
   for (const k of [K.FREEZE, K.RECONCILE]) rank[k] = 5;
   return rank;
@@ -313,7 +325,7 @@ export function mergeThreads(records: readonly TraceRecord[]): TraceRecord[] {
     const k = keyOf(r);
     if (k < 0) continue;
     if (r.kind === K.SUBMIT_ADMITTED || r.kind === K.RETRY) bump(total.queued, k);
-    else if (r.kind === K.START) bump(total.starts, k);
+    else if (r.kind === K.START && (r.aux & START_SKIPPED) === 0) bump(total.starts, k);
   }
   const ready = (r: TraceRecord): boolean => {
     const k = keyOf(r);
@@ -321,6 +333,7 @@ export function mergeThreads(records: readonly TraceRecord[]): TraceRecord[] {
     const starts = seen.starts.get(k) ?? 0;
     switch (r.kind) {
       case K.START:
+        if ((r.aux & START_SKIPPED) !== 0) return true;
         return (seen.queued.get(k) ?? 0) > starts || (total.queued.get(k) ?? 0) <= starts;
       case K.RESOLVE:
         return starts > (seen.ends.get(k) ?? 0) || (total.starts.get(k) ?? 0) <= starts;
@@ -356,7 +369,7 @@ export function mergeThreads(records: readonly TraceRecord[]): TraceRecord[] {
     const k = keyOf(r);
     if (k >= 0) {
       if (r.kind === K.SUBMIT_ADMITTED || r.kind === K.RETRY) bump(seen.queued, k);
-      else if (r.kind === K.START) bump(seen.starts, k);
+      else if (r.kind === K.START && (r.aux & START_SKIPPED) === 0) bump(seen.starts, k);
       else if (r.kind === K.RESOLVE) bump(seen.ends, k);
     }
   }
