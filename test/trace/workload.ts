@@ -219,7 +219,7 @@ export function record(wl: Workload, opts: { capacity?: number; path?: string } 
         const now = clock.t;
         if (o.tick !== undefined) clock.t = o.tick; // this thread's own reading
         const tick = clock.t;
-        rec.cpu = o.cpu;
+        if (s < A) rec.cpu = o.cpu; // a worker stays on the CPU it is pinned to
         const g = gate(s, p);
         let reason = g.admitWithGlobal(globalW, wl.globalSlots, P); // steps 2-3
         let w = -1;
