@@ -47,6 +47,7 @@ describe('replay: a recording re-makes its own decisions bit for bit', () => {
   it('record through Recorders into rings and a streamed file, read it back, replay: identical (property)', () => {
     let decided = 0;
     let rejected = 0;
+    const inputs = new Map<number, number>();
     fc.assert(fc.property(arbWorkload, (wl) => {
       const path = join(dir, `run-${files++}.trace`);
       const rec = record(wl, { capacity: 16, path }); // small rings: the stream drains after every op
@@ -62,10 +63,16 @@ describe('replay: a recording re-makes its own decisions bit for bit', () => {
       expect(result.hash).toBe(result.recordedHash);
       decided += decisions.length;
       rejected += decisions.filter((r) => r.kind === RecordKind.SUBMIT_REJECTED).length;
+      for (const r of file.records) inputs.set(r.kind, (inputs.get(r.kind) ?? 0) + 1);
     }), { numRuns: 250, seed: 18, endOnFailure: true }); // no shrinking: each run records and replays
     // The workloads exercise the gates: many decisions, refusals among them.
     expect(decided).toBeGreaterThan(2000);
     expect(rejected).toBeGreaterThan(200);
+    // Every input kind replay applies occurs: pops (started, stolen, passed over), run ends,
+    // releases, retries, deaths, recounts.
+    for (const k of [RecordKind.START, RecordKind.RESOLVE, RecordKind.RELEASE, RecordKind.RETRY, RecordKind.WORKER_DIED, RecordKind.RECONCILE, RecordKind.STEAL, RecordKind.CANCEL]) {
+      expect(inputs.get(k) ?? 0, `records of kind ${k}`).toBeGreaterThan(10);
+    }
   });
 
   it('the file holds exactly what the rings held, thread by thread', () => {

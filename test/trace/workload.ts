@@ -19,7 +19,7 @@ import { R_GLOBAL_SLOTS, R_PRODUCER_SLOTS, R_RING_FULL } from '../../src/admissi
 import { TickSource } from '../../src/admission/tick.js';
 import type { Clock } from '../../src/admission/clock.js';
 import { Memory, P_EARNED, P_LAST_MS, P_PACKED, W_CPU_MASK, W_HEAD, W_RUN_TOKEN } from '../../src/shm/layout.js';
-import { pack } from '../../src/shm/words/gate.js';
+import { inflightOf, pack, tokensOf } from '../../src/shm/words/gate.js';
 import { preferenceChains, route, stealMask, type RouteView } from '../../src/runtime/routing.js';
 import { Recorder } from '../../src/trace/recorder.js';
 import { TraceRing } from '../../src/trace/ring.js';
@@ -39,7 +39,11 @@ export type Op =
   | { op: 'release'; owner: number; pick: number; key?: number; ready?: number[] }
   /** The owner cancels one of its tokens not started: `pick`, or exactly `key`. */
   | { op: 'cancel'; owner: number; pick: number; key?: number }
-  | { op: 'die'; worker: number };
+  | { op: 'die'; worker: number }
+  /** The owner re-pushes one of its tokens abandoned by a death (a task with retries): next generation, routed again. */
+  | { op: 'retry'; owner: number; pick: number; key?: number }
+  /** Attachment `att` dies inside a submit to unrated producer `producer` after taking both slots; the supervisor's freeze recounts. */
+  | { op: 'leak'; att: number; producer: number };
 
 export interface Workload {
   workers: number;
@@ -62,6 +66,8 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ op: fc.constant('release' as const), owner: fc.nat(7), pick: fc.nat(7) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('cancel' as const), owner: fc.nat(7), pick: fc.nat(7) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('die' as const), worker: fc.nat(7) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('retry' as const), owner: fc.nat(7), pick: fc.nat(7) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('leak' as const), att: fc.nat(7), producer: fc.nat(7) }) },
 );
 
 export const arbWorkload: fc.Arbitrary<Workload> = fc.record({
@@ -99,6 +105,10 @@ interface Tok {
   owner: number;
   state: 'pending' | 'running' | 'done' | 'retracted' | 'released';
   worker: number;
+  gen: number;
+  /** Abandoned by its worker's death (and not yet re-pushed). */
+  abandoned?: boolean;
+  attempt?: number;
 }
 
 export interface Recording {
@@ -226,7 +236,7 @@ export function record(wl: Workload, opts: { capacity?: number; path?: string } 
         let cpuTie = false;
         if (reason === ADMITTED) { // step 4: route, claim
           const chain = chains[weight]!;
-          cpuNow = wl.cpuTie ? o.cpu : -1;
+          cpuNow = wl.cpuTie ? rec.cpu : -1; // the CPU the submitting thread is on
           w = route(chain, view);
           cpuNow = -1;
           cpuTie = w !== route(chain, view);
@@ -242,11 +252,11 @@ export function record(wl: Workload, opts: { capacity?: number; path?: string } 
         const ew = Atomics.load(i32, mem.producerWord(p, P_EARNED));
         const pa = parent?.att ?? -1;
         const pi = parent?.index ?? -1;
-        const pg = parent === undefined ? -1 : 1;
+        const pg = parent?.gen ?? -1;
         if (reason === ADMITTED) {
           const index = nextIndex.get(s) ?? 0;
           nextIndex.set(s, index + 1);
-          const t: Tok = { key: tokenKey(s, index, 1), att: s, index, producer: p, task, owner: s, state: 'pending', worker: -1 };
+          const t: Tok = { key: tokenKey(s, index, 1), att: s, index, producer: p, task, owner: s, state: 'pending', worker: -1, gen: 1 };
           rec.submitted(tick, p, task, weight, s, index, 1, pa, pi, pg, pw, gw, ew, 0);
           rec.routed(tick, p, task, weight, s, index, 1, chains[weight]!, occupancy, chains[weight]!.indexOf(w), cpuTie);
           i32[view.tailW[w]!]!++;
@@ -273,9 +283,9 @@ export function record(wl: Workload, opts: { capacity?: number; path?: string } 
           t.worker = w;
           running[w]!.push(t);
           setRun(w);
-          rec.started(clock.t, t.producer, t.task, t.att, t.index, 1, w, w, pos, 0);
+          rec.started(clock.t, t.producer, t.task, t.att, t.index, t.gen, w, w, pos, 0);
         } else {
-          rec.started(clock.t, t.producer, t.task, t.att, t.index, 1, w, w, pos, START_SKIPPED);
+          rec.started(clock.t, t.producer, t.task, t.att, t.index, t.gen, w, w, pos, START_SKIPPED);
         }
         executed.push(o);
         break;
@@ -293,12 +303,12 @@ export function record(wl: Workload, opts: { capacity?: number; path?: string } 
         const t = queues[v]![k]!;
         const pos = i32[view.headW[v]!]! + k;
         const rec = on(workerRec[w]!);
-        rec.stolen(clock.t, t.producer, t.task, t.att, t.index, 1, w, v, pos, k + 1);
+        rec.stolen(clock.t, t.producer, t.task, t.att, t.index, t.gen, w, v, pos, k + 1);
         t.state = 'running';
         t.worker = w;
         running[w]!.push(t);
         setRun(w);
-        rec.started(clock.t, t.producer, t.task, t.att, t.index, 1, w, v, pos, START_STOLEN);
+        rec.started(clock.t, t.producer, t.task, t.att, t.index, t.gen, w, v, pos, START_STOLEN);
         executed.push(o);
         break;
       }
@@ -307,8 +317,8 @@ export function record(wl: Workload, opts: { capacity?: number; path?: string } 
         const t = running[w]!.shift();
         if (t === undefined) break;
         setRun(w);
-        if (t.state === 'running') t.state = 'done';
-        on(workerRec[w]!).resolved(clock.t, t.producer, t.task, t.att, t.index, 1, w, o.outcome, 0, 0);
+        if (t.state === 'running') { t.state = 'done'; t.abandoned = false; }
+        on(workerRec[w]!).resolved(clock.t, t.producer, t.task, t.att, t.index, t.gen, w, o.outcome, 0, 0);
         (t as Tok & { outcome?: number }).outcome = o.outcome;
         executed.push(o);
         break;
@@ -332,7 +342,7 @@ export function record(wl: Workload, opts: { capacity?: number; path?: string } 
         t.state = 'released';
         const g = sub(t.owner).guess;
         releaseSlots(i32, mem.producerWord(t.producer, P_PACKED), globalW, g, t.producer, P);
-        on(recOf(t.owner)).released(clock.t, t.producer, t.task, t.att, t.index, 1, outcome, Atomics.load(i32, globalW), Atomics.load(i32, mem.producerWord(t.producer, P_PACKED)));
+        on(recOf(t.owner)).released(clock.t, t.producer, t.task, t.att, t.index, t.gen, outcome, Atomics.load(i32, globalW), Atomics.load(i32, mem.producerWord(t.producer, P_PACKED)));
         executed.push({ ...o, key: t.key, ready });
         break;
       }
@@ -351,9 +361,9 @@ export function record(wl: Workload, opts: { capacity?: number; path?: string } 
         }
         t.state = 'retracted';
         const rec = on(recOf(t.owner));
-        rec.cancelled(clock.t, t.producer, t.task, t.att, t.index, 1, false, 0, true);
+        rec.cancelled(clock.t, t.producer, t.task, t.att, t.index, t.gen, false, 0, true);
         releaseSlots(i32, mem.producerWord(t.producer, P_PACKED), globalW, sub(t.owner).guess, t.producer, P);
-        rec.released(clock.t, t.producer, t.task, t.att, t.index, 1, OUTCOMES.indexOf('retracted'), Atomics.load(i32, globalW), Atomics.load(i32, mem.producerWord(t.producer, P_PACKED)));
+        rec.released(clock.t, t.producer, t.task, t.att, t.index, t.gen, OUTCOMES.indexOf('retracted'), Atomics.load(i32, globalW), Atomics.load(i32, mem.producerWord(t.producer, P_PACKED)));
         executed.push({ ...o, key: t.key });
         break;
       }
@@ -361,11 +371,71 @@ export function record(wl: Workload, opts: { capacity?: number; path?: string } 
         const w = o.worker % W;
         const sup = on(attRec[0]!);
         const first = running[w]![0];
-        sup.workerDied(clock.t, w, 1, 1, first?.att ?? -1, first?.index ?? -1, first === undefined ? -1 : 1);
-        for (const t of running[w]!) { t.state = 'done'; (t as Tok & { outcome?: number }).outcome = 3; }
+        sup.workerDied(clock.t, w, 1, 1, first?.att ?? -1, first?.index ?? -1, first?.gen ?? -1);
+        for (const t of running[w]!) { t.state = 'done'; t.abandoned = true; (t as Tok & { outcome?: number }).outcome = 3; }
         running[w] = [];
         setRun(w);
         sup.respawned(clock.t, w, 1, 200 + w, 0);
+        executed.push(o);
+        break;
+      }
+      case 'retry': { // design §4.8 step 2: same token, next generation, a fresh cell, routed again
+        const owners = [...owned.keys()].sort((x, y) => x - y);
+        if (owners.length === 0) break;
+        let t: Tok | undefined;
+        if (o.key !== undefined) {
+          t = byKey.get(o.key);
+          if (t === undefined || t.state !== 'done' || t.abandoned !== true) break;
+        } else {
+          const owner = owners[o.owner % owners.length]!;
+          const cands = owned.get(owner)!.filter((x) => x.state === 'done' && x.abandoned === true);
+          if (cands.length === 0) break;
+          t = cands[o.pick % cands.length]!;
+        }
+        const weight = wl.tasks[t.task] === null ? 3 : ['heavy', 'medium', 'light'].indexOf(wl.tasks[t.task]!);
+        const chain = chains[weight]!;
+        const rec = recOf(t.owner);
+        cpuNow = wl.cpuTie ? rec.cpu : -1;
+        const w = route(chain, view);
+        cpuNow = -1;
+        const cpuTie = w !== route(chain, view);
+        if (((i32[view.tailW[w]!]! - i32[view.headW[w]!]!) | 0) >= wl.ringCapacity) break; // not modelled: a full ring
+        on(rec);
+        for (let k = 0; k < W; k++) occupancy[k] = ((i32[view.tailW[k]!]! - i32[view.headW[k]!]!) | 0) + (i32[view.runW[k]!] !== 0 ? 1 : 0);
+        const old = t.key;
+        t.gen++;
+        t.key = tokenKey(t.att, t.index, t.gen);
+        byKey.delete(old);
+        byKey.set(t.key, t);
+        t.attempt = (t.attempt ?? 0) + 1;
+        rec.retried(clock.t, t.producer, t.task, t.att, t.index, t.gen, t.worker, t.attempt, 0);
+        rec.routed(clock.t, t.producer, t.task, weight, t.att, t.index, t.gen, chain, occupancy, chain.indexOf(w), cpuTie);
+        t.state = 'pending';
+        t.abandoned = false;
+        i32[view.tailW[w]!]!++;
+        queues[w]!.push(t);
+        executed.push({ ...o, key: old });
+        break;
+      }
+      case 'leak': { // design §4.9/§4.10: a thread dies between its gates and its token; the freeze recounts
+        const s = o.att % A;
+        const p = o.producer % P;
+        if (wl.producers[p]!.rate !== 0) break; // a rated bucket's token would be gone unrecorded: not replayable
+        // Whatever the gates said (it died before recording), the supervisor freezes and recounts:
+        // what is recorded does not depend on the decision nobody recorded.
+        gate(s, p).admitWithGlobal(globalW, wl.globalSlots, P);
+        const sup = on(attRec[0]!);
+        sup.frozen(clock.t, 0, 1, 0);
+        const live = [...byKey.values()].filter((t) => t.state !== 'released' && t.state !== 'retracted');
+        const gBefore = Atomics.load(i32, globalW);
+        Atomics.store(i32, globalW, live.length);
+        sup.reconciled(clock.t, 0, -1, gBefore, live.length);
+        const pw = mem.producerWord(p, P_PACKED);
+        const pBefore = Atomics.load(i32, pw);
+        const mine = live.filter((t) => t.producer === p).length;
+        Atomics.store(i32, pw, pack(tokensOf(pBefore), mine));
+        sup.reconciled(clock.t, 1, p, inflightOf(pBefore), mine);
+        sup.frozen(clock.t, 1, 1, 0);
         executed.push(o);
         break;
       }
