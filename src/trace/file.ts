@@ -326,4 +326,19 @@ function checkMeta(m: unknown): asserts m is TraceMeta {
   }
   for (const k of ['producers', 'tasks', 'threads', 'chains', 'workerCpus'] as const) if (!Array.isArray(o[k])) fail(`${k} is not a list`);
   if (typeof o.clock !== 'object' || o.clock === null) fail('clock is missing');
+  const W = o.workers as number;
+  const chains = o.chains as unknown[];
+  if (chains.length !== 4 || !chains.every((c) => Array.isArray(c) && c.length > 0 && c.every((w) => Number.isInteger(w) && w >= 0 && w < W))) {
+    fail('chains must be 4 non-empty lists of worker indices (heavy, medium, light, none)');
+  }
+  if ((o.workerCpus as unknown[]).length !== W) fail('workerCpus must name one CPU (or null) per worker');
+  const int = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+  for (const p of o.producers as unknown[]) {
+    const q = p as Record<string, unknown> | null;
+    if (q === null || typeof q !== 'object' || typeof q.name !== 'string' || !int(q.rate) || !int(q.burst) || !int(q.slots)) fail('a producer needs a name, rate, burst and slots');
+  }
+  for (const t of o.tasks as unknown[]) {
+    const q = t as Record<string, unknown> | null;
+    if (q === null || typeof q !== 'object' || typeof q.name !== 'string' || ![null, 'heavy', 'medium', 'light'].includes(q.weight as string)) fail('a task needs a name and a weight (heavy, medium, light or null)');
+  }
 }

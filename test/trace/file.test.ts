@@ -153,6 +153,11 @@ describe('readTrace: a file cut short or damaged is read as far as it goes, neve
     h.write('!', 16);
     expect(() => readTrace(h)).toThrow(/header is not valid JSON/);
     expect(buf.toString('latin1', 0, 8)).toBe(FILE_MAGIC);
+    // A header that does not describe a runtime replay could rebuild is refused, saying what.
+    saveFlight(at('bad-chains.trace'), [], { ...META, chains: [[0, 1], [2]] });
+    expect(() => readTrace(at('bad-chains.trace'))).toThrow(/chains must be 4 non-empty lists of worker indices/);
+    saveFlight(at('bad-task.trace'), [], { ...META, tasks: [{ name: 'x', weight: 'huge' as never }] });
+    expect(() => readTrace(at('bad-task.trace'))).toThrow(/a task needs a name and a weight/);
     writeFileSync(at('empty.trace'), '');
     expect(() => readTrace(at('empty.trace'))).toThrow(/bad magic/);
   });

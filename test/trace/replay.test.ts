@@ -217,3 +217,28 @@ describe('replay: one input changed, the first divergent decision and nothing el
     expect(text).toMatch(/replayed: SUBMIT_ADMITTED/);
   });
 });
+
+describe('replay and explain on arbitrary records: a finding or an answer, never a crash', () => {
+  it('any record stream (property)', async () => {
+    const { arbRecord } = await import('./arbitraries.js');
+    const { explainRecord, explainToken } = await import('../../src/trace/explain.js');
+    const meta: TraceMeta = {
+      mode: 'stream', recordVersion: 2, clock: { originMicros: 0, wallMs: null }, workers: 2, ringCapacity: 4, globalSlots: 4,
+      cpuTie: true, workerCpus: [0, null], chains: [[0, 1], [1], [1], [0, 1]],
+      producers: [{ name: 'p', rate: 5, burst: 2, slots: 2 }], tasks: [{ name: 't', weight: 'light' }], threads: [],
+    };
+    const small = arbRecord.map((r) => ({
+      ...r, writerIndex: r.writerIndex % 3, worker: r.worker % 3, producer: r.producer % 2, task: r.task % 2,
+      tokenAtt: r.token < 0 ? -1 : r.tokenAtt % 2, token: r.token < 0 ? -1 : r.token % 4, gen: r.token < 0 ? -1 : r.gen % 2,
+      k0: r.k0 % 3, tick: r.tick % 1000,
+    }));
+    fc.assert(fc.property(fc.array(small, { maxLength: 60 }), (records) => {
+      const r = replay({ meta, records });
+      expect(typeof r.identical).toBe('boolean');
+      for (let n = 0; n < records.length; n++) {
+        try { explainRecord({ meta, records }, n); } catch (e) { expect(e).toBeInstanceOf(RangeError); }
+      }
+      for (const rec of records) if (rec.token >= 0) explainToken({ meta, records }, { att: rec.tokenAtt, index: rec.token, gen: null });
+    }), { numRuns: 300, seed: 7 });
+  });
+});
