@@ -405,7 +405,7 @@ function argsOf(r: TraceRecord, opts: ExportOptions): Record<string, unknown> {
  *   - every flow start (s) has exactly one end (f) with the same cat, name and id, not earlier,
  *     and every flow end has a start; both ends lie inside a slice of their track
  *   - async begin/end (b/e) pair up by cat, name and id, the end not earlier
- *   - every track with events has a thread_name
+ *   - every track with events has a thread_name, every process with events a process_name
  */
 export function validateChromeTrace(trace: ChromeTrace | readonly ChromeEvent[]): string[] {
   const events = Array.isArray(trace) ? (trace as readonly ChromeEvent[]) : (trace as ChromeTrace).traceEvents;
@@ -418,6 +418,7 @@ export function validateChromeTrace(trace: ChromeTrace | readonly ChromeEvent[])
   const flowEnds: ChromeEvent[] = [];
   const asyncs = new Map<string, ChromeEvent>();
   const named = new Set<string>();
+  const namedPids = new Set<number>();
   const tracks = new Set<string>();
 
   events.forEach((e, i) => {
@@ -428,6 +429,7 @@ export function validateChromeTrace(trace: ChromeTrace | readonly ChromeEvent[])
     }
     if (e.ph === 'M') {
       if (e.name === 'thread_name') named.add(trackKey(e));
+      if (e.name === 'process_name') namedPids.add(e.pid);
       return;
     }
     const ts = e.ts;
@@ -517,5 +519,7 @@ export function validateChromeTrace(trace: ChromeTrace | readonly ChromeEvent[])
     if (!bound) problems.push(`flow ${e.ph} '${e.name}' id ${e.id} at ${ts} on ${trackKey(e)} binds to no slice`);
   }
   for (const track of tracks) if (!named.has(track)) problems.push(`track ${track} has no thread_name`);
+  const pids = new Set([...tracks].map((t) => Number(t.split('/')[0])));
+  for (const pid of pids) if (!namedPids.has(pid)) problems.push(`process ${pid} has no process_name`);
   return problems;
 }

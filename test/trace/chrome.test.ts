@@ -186,6 +186,7 @@ describe('Chrome validator: catches planted faults', () => {
 
   it('B/E pairs are slices too: a B/E pair crossing an X is caught', () => {
     const events: ChromeEvent[] = [
+      { name: 'process_name', ph: 'M', pid: 1, tid: 0, args: { name: 'p' } },
       { name: 'thread_name', ph: 'M', pid: 1, tid: 1, args: { name: 't' } },
       { name: 'x', ph: 'X', ts: 0, dur: 10, pid: 1, tid: 1 },
       { name: 'be', ph: 'B', ts: 5, pid: 1, tid: 1 },
@@ -232,5 +233,12 @@ describe('Chrome export of recorded runs (the workload engine, through Recorders
     expect(validateChromeTrace(t)).toEqual([]);
     t.traceEvents.find((e) => e.ph === 'f')!.cat = 'other';
     expect(validateChromeTrace(t).join('\n')).toMatch(/flow end without a start \(cat other[\s\S]*flow start without an end: cat sluice.flow/);
+  });
+
+  it('the validator: a process without a process_name', () => {
+    const t = toChromeTrace(throughRings(build({ attachments: 1, workers: 1, rejects: [{ att: 0, reason: 0, gap: 1 }], tasks: [] as never[] })));
+    expect(validateChromeTrace(t)).toEqual([]);
+    t.traceEvents = t.traceEvents.filter((e) => e.name !== 'process_name');
+    expect(validateChromeTrace(t)).toEqual(['process 1 has no process_name']);
   });
 });
