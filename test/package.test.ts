@@ -123,8 +123,10 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     expect(files.filter((f) => /^(test|bench|src|examples|\.ci|node_modules)\//.test(f))).toEqual([]);
     // docs/ ships its markdown only (test/package-links.test.ts: every link in it resolves in the package).
     expect(files.filter((f) => f.startsWith('docs/') && !f.endsWith('.md'))).toEqual([]);
-    // The demo is the CLI's (npm start runs it from src/cli/demo), not the library's.
-    expect(files.filter((f) => /^dist\/(cli|demo)\//.test(f))).toEqual([]);
+    // The `sluice` command (package.json "bin") and the demo it runs ship built in dist/cli; the
+    // library's index names neither (test/types.test.ts).
+    expect(files).toEqual(expect.arrayContaining(['dist/cli/sluice.js', 'dist/cli/demo/isolation.js', 'dist/cli/demo/demo-tasks.mjs']));
+    expect(files.filter((f) => /^dist\/demo\//.test(f))).toEqual([]);
     // Only the platform-named prebuilt ships: not the packer's local build, not cargo's target dir.
     expect(files.filter((f) => f.startsWith('native/') && f.endsWith('.node'))).toEqual(hasCargo ? [`native/sluice-native.${triple}.node`] : []);
     expect(files.filter((f) => f.startsWith('native/target/'))).toEqual([]);
@@ -146,6 +148,10 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     const out = await runScript(app, cleanEnv());
     expect(out.result).toBe(5);
     expect(out.affinity).toEqual({ available: true, pinned: true, reason: null });
+    // The `sluice` command is installed as a bin: its help, through npm's link to it.
+    const bin = await run(join(app, 'node_modules', '.bin', 'sluice'), ['--help'], app, cleanEnv());
+    expectOk(bin, 'sluice --help');
+    expect(bin.stdout).toMatch(/^usage: sluice <command> \[options\]/);
     expect(out.workers).toHaveLength(2);
     const allowed = parseCpuList(/^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!);
     for (const w of out.workers) {

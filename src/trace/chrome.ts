@@ -21,7 +21,7 @@
  */
 import { OUTCOMES } from '../admission/outcomes.js';
 import { REJECT_REASONS } from '../admission/reasons.js';
-import { RecordKind, WRITER_WORKER, details, kindName, tokenKey, type TraceRecord } from './records.js';
+import { RecordKind, START_SKIPPED, WRITER_WORKER, details, kindName, tokenKey, type TraceRecord } from './records.js';
 
 export interface ChromeEvent {
   name: string;
@@ -138,12 +138,24 @@ export function toChromeTrace(records: readonly TraceRecord[], opts: ExportOptio
         instants.push({ r, tid: writerTid(r), name: `retry ${taskName(r.task)}` });
         break;
       case RecordKind.START: {
+        if ((r.aux & START_SKIPPED) !== 0) { // a cell passed over: nothing ran
+          instants.push({ r, tid: writerTid(r), name: `skipped ${taskName(r.task)}` });
+          break;
+        }
         const worker = r.worker >= 0 ? r.worker : r.writerIndex;
         const run: Run = { key, worker, start: r.tick, end: lastTick, lane: 0, unfinished: true, rec: r, outcome: '', wait: null };
         const wait = waits.get(key);
         if (wait !== undefined) { run.wait = wait; waits.delete(key); }
         if (key >= 0) open.set(key, run);
         runs.push(run);
+        break;
+      }
+      case RecordKind.RELEASE: { // the owner's resolve: ends a wait that never started (retracted)
+        const wait = open.has(key) ? undefined : waits.get(key);
+        if (wait !== undefined) {
+          emitWait(events, wait, r.tick, nextId++);
+          waits.delete(key);
+        }
         break;
       }
       case RecordKind.RESOLVE: {
@@ -284,7 +296,7 @@ const CAUSAL_RANK: readonly number[] = (() => {
   for (const k of [K.META]) rank[k] = 0;
   for (const k of [K.SUBMIT_ADMITTED, K.SUBMIT_REJECTED, K.ROUTE, K.RETRY, K.CANCEL]) rank[k] = 1;
   for (const k of [K.STEAL, K.START]) rank[k] = 2;
-  for (const k of [K.RESOLVE]) rank[k] = 3;
+  for (const k of [K.RESOLVE, K.RELEASE]) rank[k] = 3;
   for (const k of [K.WORKER_DIED, K.WORKER_RESPAWNED]) rank[k] = 4;
   for (const k of [K.FREEZE, K.RECONCILE]) rank[k] = 5;
   return rank;
@@ -313,7 +325,7 @@ export function mergeThreads(records: readonly TraceRecord[]): TraceRecord[] {
     const k = keyOf(r);
     if (k < 0) continue;
     if (r.kind === K.SUBMIT_ADMITTED || r.kind === K.RETRY) bump(total.queued, k);
-    else if (r.kind === K.START) bump(total.starts, k);
+    else if (r.kind === K.START && (r.aux & START_SKIPPED) === 0) bump(total.starts, k);
   }
   const ready = (r: TraceRecord): boolean => {
     const k = keyOf(r);
@@ -321,6 +333,7 @@ export function mergeThreads(records: readonly TraceRecord[]): TraceRecord[] {
     const starts = seen.starts.get(k) ?? 0;
     switch (r.kind) {
       case K.START:
+        if ((r.aux & START_SKIPPED) !== 0) return true;
         return (seen.queued.get(k) ?? 0) > starts || (total.queued.get(k) ?? 0) <= starts;
       case K.RESOLVE:
         return starts > (seen.ends.get(k) ?? 0) || (total.starts.get(k) ?? 0) <= starts;
@@ -356,7 +369,7 @@ export function mergeThreads(records: readonly TraceRecord[]): TraceRecord[] {
     const k = keyOf(r);
     if (k >= 0) {
       if (r.kind === K.SUBMIT_ADMITTED || r.kind === K.RETRY) bump(seen.queued, k);
-      else if (r.kind === K.START) bump(seen.starts, k);
+      else if (r.kind === K.START && (r.aux & START_SKIPPED) === 0) bump(seen.starts, k);
       else if (r.kind === K.RESOLVE) bump(seen.ends, k);
     }
   }
@@ -392,7 +405,7 @@ function argsOf(r: TraceRecord, opts: ExportOptions): Record<string, unknown> {
  *   - every flow start (s) has exactly one end (f) with the same cat, name and id, not earlier,
  *     and every flow end has a start; both ends lie inside a slice of their track
  *   - async begin/end (b/e) pair up by cat, name and id, the end not earlier
- *   - every track with events has a thread_name
+ *   - every track with events has a thread_name, every process with events a process_name
  */
 export function validateChromeTrace(trace: ChromeTrace | readonly ChromeEvent[]): string[] {
   const events = Array.isArray(trace) ? (trace as readonly ChromeEvent[]) : (trace as ChromeTrace).traceEvents;
@@ -405,6 +418,7 @@ export function validateChromeTrace(trace: ChromeTrace | readonly ChromeEvent[])
   const flowEnds: ChromeEvent[] = [];
   const asyncs = new Map<string, ChromeEvent>();
   const named = new Set<string>();
+  const namedPids = new Set<number>();
   const tracks = new Set<string>();
 
   events.forEach((e, i) => {
@@ -415,6 +429,7 @@ export function validateChromeTrace(trace: ChromeTrace | readonly ChromeEvent[])
     }
     if (e.ph === 'M') {
       if (e.name === 'thread_name') named.add(trackKey(e));
+      if (e.name === 'process_name') namedPids.add(e.pid);
       return;
     }
     const ts = e.ts;
@@ -504,5 +519,7 @@ export function validateChromeTrace(trace: ChromeTrace | readonly ChromeEvent[])
     if (!bound) problems.push(`flow ${e.ph} '${e.name}' id ${e.id} at ${ts} on ${trackKey(e)} binds to no slice`);
   }
   for (const track of tracks) if (!named.has(track)) problems.push(`track ${track} has no thread_name`);
+  const pids = new Set([...tracks].map((t) => Number(t.split('/')[0])));
+  for (const pid of pids) if (!namedPids.has(pid)) problems.push(`process ${pid} has no process_name`);
   return problems;
 }

@@ -33,7 +33,12 @@
 import { OUTCOMES } from '../admission/outcomes.js';
 import { REJECT_REASONS } from '../admission/reasons.js';
 
-export const RECORD_VERSION = 1;
+/**
+ * 2: kind 14 RELEASE (the owner resolved a token and gave its slots back: what admission sees);
+ * RESOLVE is the worker's end of a run; START aux bit 1 (a popped cell whose token was no longer
+ * pending: skipped). Replay needs all three (src/trace/README.md, "Replay").
+ */
+export const RECORD_VERSION = 2;
 export const RECORD_WORDS = 16;
 export const RECORD_BYTES = RECORD_WORDS * 4;
 
@@ -77,6 +82,7 @@ export const RecordKind = {
   WORKER_RESPAWNED: 11,
   FREEZE: 12,
   RECONCILE: 13,
+  RELEASE: 14,
 } as const;
 export type RecordKindName = keyof typeof RecordKind;
 export type RecordKindCode = (typeof RecordKind)[RecordKindName];
@@ -106,10 +112,13 @@ export const KIND_FIELDS: Readonly<Record<RecordKindName, { aux: string; k: read
   // K1: occupancy of the chosen ring. K2, K3: occupancies of chain[0..3], chain[4..7],
   // 8 bits each (saturated at 255), chain[0] in bits 7..0. packRoute / unpackRoute build and read them.
   ROUTE: { aux: 'classAndFlags', k: ['chain', 'chosenOccupancy', 'occupancies0to3', 'occupancies4to7'] },
-  // WORKER: the worker that runs it. aux: 1 when stolen. K0: the ring it came from (a worker
-  // index), K1: its position in that ring.
-  START: { aux: 'stolen', k: ['ring', 'ringPosition', '', ''] },
-  // aux: index into OUTCOMES. K0: value bytes, K1: flags (bit 0 retryable, bit 1 spilled).
+  // WORKER: the worker that popped the cell. aux: START_STOLEN (taken from a sibling's ring; the
+  // cell stays there until that sibling passes it), START_SKIPPED (the cell's token was no
+  // longer pending, retracted or stolen: the head moved, nothing runs). K0: the ring it came
+  // from (a worker index), K1: its position in that ring.
+  START: { aux: 'flags', k: ['ring', 'ringPosition', '', ''] },
+  // The worker's end of a run (its run record cleared), written by the worker. aux: index into
+  // OUTCOMES. K0: value bytes, K1: flags (bit 0 retryable, bit 1 spilled).
   RESOLVE: { aux: 'outcome', k: ['valueBytes', 'flags', '', ''] },
   // aux: 1 when forced. K0: the token state word seen, K1: 1 when the cancel won.
   CANCEL: { aux: 'forced', k: ['tokenWord', 'won', '', ''] },
@@ -129,7 +138,16 @@ export const KIND_FIELDS: Readonly<Record<RecordKindName, { aux: string; k: read
   // aux: 0 the global count, 1 a producer's in-flight (PRODUCER names it).
   // K0: the value before, K1: the value after (the count of token words not FREE).
   RECONCILE: { aux: 'counter', k: ['before', 'after', '', ''] },
+  // The owner resolved the token (index freed, the token settled) and gave its producer and
+  // global slots back (design §4.3 step 7, a cancel's or a close's resolve, the supervisor for a
+  // dead owner). Written by the thread that resolves it. What admission sees, so replay's input.
+  // aux: index into OUTCOMES. K0: the global word after, K1: the producer word after.
+  RELEASE: { aux: 'outcome', k: ['globalWord', 'producerWord', '', ''] },
 };
+
+/** START's aux bits. */
+export const START_STOLEN = 1;
+export const START_SKIPPED = 2;
 
 export const WRITER_ATTACHMENT = 0;
 export const WRITER_WORKER = 1;
@@ -205,7 +223,7 @@ function check(i32: Int32Array, at: number): number {
  */
 if (R_HEAD !== 1 || R_THREAD !== 2 || R_PT !== 3 || R_TOKEN !== 4 || R_GEN !== 5 || R_WORKER !== 6
   || R_TICK_LO !== 7 || R_TICK_HI !== 8 || R_PARENT !== 9 || R_PGEN !== 10 || R_K0 !== 11 || R_CHECK !== 15
-  || RECORD_VERSION !== 1 || RecordKind.META !== 1) {
+  || RECORD_VERSION !== 2 || RecordKind.META !== 1) {
   throw new Error('sluice: trace record offsets and the literals of the hot path disagree');
 }
 
@@ -227,7 +245,7 @@ let labelScratch: Uint8Array | undefined;
  * (0xffff is "none"); token index <= 0xffff; tick an integer in [0, 2^53).
  */
 export function encodeRecord(r: TraceRecord, i32: Int32Array, at: number): void {
-  i32[at + 1] = (1 << 24) | ((r.kind & 0xff) << 16) | (r.aux & 0xffff); // HEAD: version 1
+  i32[at + 1] = (2 << 24) | ((r.kind & 0xff) << 16) | (r.aux & 0xffff); // HEAD: version 2
   i32[at + 2] = ((r.writerClass & 0xff) << 24) | ((r.writerIndex & 0xff) << 16) | n16(r.cpu); // THREAD
   i32[at + 3] = (n16(r.producer) << 16) | n16(r.task); // PT
   i32[at + 4] = packToken(r.tokenAtt, r.token); // TOKEN
@@ -341,7 +359,7 @@ export function details(r: TraceRecord): Record<string, number | string> {
   if (name === undefined) return out;
   const spec = KIND_FIELDS[name];
   if (name === 'SUBMIT_REJECTED') out.reason = REJECT_REASONS[r.aux] ?? r.aux;
-  else if (name === 'RESOLVE') out.outcome = OUTCOMES[r.aux] ?? r.aux;
+  else if (name === 'RESOLVE' || name === 'RELEASE') out.outcome = OUTCOMES[r.aux] ?? r.aux;
   else out[spec.aux] = r.aux;
   const ks = [r.k0, r.k1, r.k2, r.k3];
   spec.k.forEach((field, i) => { if (field !== '') out[field] = ks[i]!; });

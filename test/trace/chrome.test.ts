@@ -186,6 +186,7 @@ describe('Chrome validator: catches planted faults', () => {
 
   it('B/E pairs are slices too: a B/E pair crossing an X is caught', () => {
     const events: ChromeEvent[] = [
+      { name: 'process_name', ph: 'M', pid: 1, tid: 0, args: { name: 'p' } },
       { name: 'thread_name', ph: 'M', pid: 1, tid: 1, args: { name: 't' } },
       { name: 'x', ph: 'X', ts: 0, dur: 10, pid: 1, tid: 1 },
       { name: 'be', ph: 'B', ts: 5, pid: 1, tid: 1 },
@@ -194,5 +195,50 @@ describe('Chrome validator: catches planted faults', () => {
     expect(validateChromeTrace(events).join('\n')).toMatch(/slices cross on 1\/1: 'be' \[5, 15\] and 'x' \[0, 10\]/);
     events[3]!.ts = 10;
     expect(validateChromeTrace(events)).toEqual([]);
+  });
+});
+
+describe('Chrome export of recorded runs (the workload engine, through Recorders)', () => {
+  it('valid, with an arrow submit → start per started token and parent → child per started child (property)', async () => {
+    const { arbWorkload, record } = await import('./workload.js');
+    const { START_SKIPPED, RecordKind: K, tokenKey: key } = await import('../../src/trace/records.js');
+    let childFlows = 0;
+    fc.assert(fc.property(arbWorkload, (wl) => {
+      const rec = record(wl);
+      const records = rec.threads.flatMap((t) => t.ring.snapshot().records);
+      const trace = toChromeTrace(records, { taskNames: rec.meta.tasks.map((t) => t.name), producerNames: rec.meta.producers.map((p) => p.name) });
+      expect(validateChromeTrace(trace)).toEqual([]);
+      const started = new Set(records.filter((r) => r.kind === K.START && (r.aux & START_SKIPPED) === 0).map((r) => key(r.tokenAtt, r.token, r.gen)));
+      const children = records.filter((r) => r.kind === K.SUBMIT_ADMITTED && r.parent >= 0 && started.has(key(r.tokenAtt, r.token, r.gen)));
+      const submitted = new Set(records.filter((r) => r.kind === K.SUBMIT_ADMITTED).map((r) => key(r.tokenAtt, r.token, r.gen)));
+      // A queue arrow per token started after its submit (a retried token's next generation waits from its RETRY: no arrow).
+      expect(count(trace, (e) => e.ph === 's' && e.name === 'queued')).toBe([...started].filter((k) => submitted.has(k)).length);
+      expect(count(trace, (e) => e.ph === 's' && e.name === 'child')).toBe(children.length);
+      expect(count(trace, (e) => e.ph === 'f' && e.name === 'child')).toBe(children.length);
+      childFlows += children.length;
+      // Every track is named: main, attached threads, workers with their CPU.
+      const names = trace.traceEvents.filter((e) => e.name === 'thread_name').map((e) => String(e.args!.name));
+      expect(names[0]).toBe('main (attachment 0) · main');
+      for (let w = 0; w < wl.workers; w++) expect(names).toContain(`worker ${w} · cpu ${wl.workerCpus[w] ?? '?'}`);
+    }), { numRuns: 150, seed: 18 });
+    expect(childFlows).toBeGreaterThan(20);
+  });
+
+  it('the validator: a flow end with the same id and name but another cat does not match', () => {
+    const b = build({
+      attachments: 1, workers: 1, rejects: [],
+      tasks: [{ gap: 1, att: 0, wait: 2, dur: 5, worker: 0, parent: null, at: 0, outcome: 0, cancelled: false, dies: false, retried: false, stolen: false }],
+    });
+    const t = toChromeTrace(throughRings(b));
+    expect(validateChromeTrace(t)).toEqual([]);
+    t.traceEvents.find((e) => e.ph === 'f')!.cat = 'other';
+    expect(validateChromeTrace(t).join('\n')).toMatch(/flow end without a start \(cat other[\s\S]*flow start without an end: cat sluice.flow/);
+  });
+
+  it('the validator: a process without a process_name', () => {
+    const t = toChromeTrace(throughRings(build({ attachments: 1, workers: 1, rejects: [{ att: 0, reason: 0, gap: 1 }], tasks: [] as never[] })));
+    expect(validateChromeTrace(t)).toEqual([]);
+    t.traceEvents = t.traceEvents.filter((e) => e.name !== 'process_name');
+    expect(validateChromeTrace(t)).toEqual(['process 1 has no process_name']);
   });
 });

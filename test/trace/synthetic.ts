@@ -94,7 +94,7 @@ export function build(sc: Scenario): Built {
     const start = submit + t.wait;
     if (t.cancelled && parentRun === undefined) {
       rec(RecordKind.CANCEL, WRITER_ATTACHMENT, att, start, { ...token, k1: 1 });
-      rec(RecordKind.RESOLVE, WRITER_ATTACHMENT, att, start, { ...token, aux: 2 });
+      rec(RecordKind.RELEASE, WRITER_ATTACHMENT, att, start, { ...token, aux: 2 }); // the owner's resolve: retracted
       return;
     }
     if (t.stolen) rec(RecordKind.STEAL, WRITER_WORKER, worker, start, { ...token, worker, k0: (worker + 1) % sc.workers });

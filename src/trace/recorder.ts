@@ -1,0 +1,251 @@
+/**
+ * The recording seam's trace side: one Recorder per thread, one method per decision. The runtime
+ * calls `rec?.submitted(...)` etc. at the decision points of docs/design.md §4 (src/trace/README.md,
+ * "The recording seam"); each call fills this thread's one reused TraceRecord from plain integers
+ * and appends it to this thread's ring (ring.ts): no allocation, no wait, no shared write other
+ * than the ring's own slot and NEXT.
+ *
+ * Who calls what (the thread whose ring it is):
+ *   submitter (an attachment, or a worker whose running task submits)
+ *       submitted + routed, rejected, cancelled, released (its own tokens), retried + routed
+ *   worker  started, resolved, stolen
+ *   supervisor (attachment 0)  workerDied, respawned, frozen, reconciled, released (for a dead
+ *       owner)
+ * Records are written after the decision is final (the CAS won, the refusal re-checked), inside
+ * the window where there is one (design §4.10), so a freeze never sees a half-made decision
+ * recorded as made. Tokens are (attachment, index, generation); -1 in all three = none.
+ */
+import { packRoute, RecordKind, emptyRecord, type TraceRecord, type WriterClass } from './records.js';
+import type { TraceRing } from './ring.js';
+
+export class Recorder {
+  /** The CPU this thread runs on, as last read (getcpu); -1 = unknown. Stamped on every record. */
+  cpu = -1;
+  private readonly r: TraceRecord = emptyRecord();
+
+  /**
+   * `ring`: this thread's ring (a worker slot's ring survives its thread: a replacement calls
+   * `ring.adopt()` before recording). `writerClass`/`writerIndex`: the thread's identity, as
+   * the file's thread table names it (attachment a, or worker slot w).
+   */
+  constructor(readonly ring: TraceRing, readonly writerClass: WriterClass, readonly writerIndex: number) {
+    this.r.writerClass = writerClass;
+    this.r.writerIndex = writerIndex;
+  }
+
+  /** Reset the shared fields and set kind, tick and provenance (token, producer, task). */
+  private begin(kind: number, tick: number, producer: number, task: number, tokenAtt: number, token: number, gen: number): TraceRecord {
+    const r = this.r;
+    r.kind = kind;
+    r.tick = tick;
+    r.cpu = this.cpu;
+    r.producer = producer;
+    r.task = task;
+    r.tokenAtt = tokenAtt;
+    r.token = token;
+    r.gen = gen;
+    r.aux = 0;
+    r.worker = -1;
+    r.parentAtt = -1;
+    r.parent = -1;
+    r.parentGen = -1;
+    r.k0 = 0;
+    r.k1 = 0;
+    r.k2 = 0;
+    r.k3 = 0;
+    return r;
+  }
+
+  /** The thread's name (at most 16 bytes of UTF-8 kept) and Node threadId; first record of a thread. */
+  meta(tick: number, label: string, threadId: number): void {
+    const r = this.begin(RecordKind.META, tick, -1, -1, -1, -1, -1);
+    r.aux = threadId & 0xffff;
+    r.label = label;
+    this.ring.append(r);
+    delete r.label;
+  }
+
+  /**
+   * Submit steps 2-5 admitted (design §4.1): the token it got, the submitting task's token as
+   * parent (-1s from a plain thread), the gate words the winning CASes wrote (producer PACKED,
+   * global count) and EARNED after the refill; tickFlags bit 0: the tick was a reused reading.
+   * Followed by routed() for the same token.
+   */
+  submitted(
+    tick: number, producer: number, task: number, weightClass: number, tokenAtt: number, token: number, gen: number,
+    parentAtt: number, parent: number, parentGen: number, producerWord: number, globalWord: number, earnedWord: number, tickFlags: number,
+  ): void {
+    const r = this.begin(RecordKind.SUBMIT_ADMITTED, tick, producer, task, tokenAtt, token, gen);
+    r.aux = weightClass;
+    r.parentAtt = parentAtt;
+    r.parent = parent;
+    r.parentGen = parentGen;
+    r.k0 = producerWord;
+    r.k1 = globalWord;
+    r.k2 = earnedWord;
+    r.k3 = tickFlags;
+    this.ring.append(r);
+  }
+
+  /**
+   * A submit refused with `reason` (admission/reasons.ts code), with the gate words as they are
+   * after the refusal (any rollback done) and the limit it was refused against (producer slots,
+   * globalSlots, the ring capacity for 'ring-full'; 0 when the reason has none).
+   */
+  rejected(
+    tick: number, producer: number, task: number, reason: number, parentAtt: number, parent: number, parentGen: number,
+    producerWord: number, globalWord: number, earnedWord: number, limit: number,
+  ): void {
+    const r = this.begin(RecordKind.SUBMIT_REJECTED, tick, producer, task, -1, -1, -1);
+    r.aux = reason;
+    r.parentAtt = parentAtt;
+    r.parent = parent;
+    r.parentGen = parentGen;
+    r.k0 = producerWord;
+    r.k1 = globalWord;
+    r.k2 = earnedWord;
+    r.k3 = limit;
+    this.ring.append(r);
+  }
+
+  /**
+   * Submit step 4 (or a retry's re-push): the chain walked (worker indices in preference order),
+   * the occupancy route() read per worker (indexed by worker), the index in the chain it chose,
+   * and whether the tie went to the submitter's CPU. Record what the router read, not a second
+   * reading: replay compares it.
+   */
+  routed(
+    tick: number, producer: number, task: number, weightClass: number, tokenAtt: number, token: number, gen: number,
+    chain: ArrayLike<number>, occupancy: ArrayLike<number>, chosen: number, cpuTie: boolean,
+  ): void {
+    const r = this.begin(RecordKind.ROUTE, tick, producer, task, tokenAtt, token, gen);
+    packRoute(r, weightClass, chain, occupancy, chosen, cpuTie);
+    this.ring.append(r);
+  }
+
+  /**
+   * Run step 2 (or a steal's step 5): worker `worker` popped the cell at `ringPosition` of ring
+   * `ring`; flags: START_STOLEN, START_SKIPPED (the token was no longer pending: nothing runs,
+   * but the ring's head moved).
+   */
+  started(
+    tick: number, producer: number, task: number, tokenAtt: number, token: number, gen: number,
+    worker: number, ring: number, ringPosition: number, flags: number,
+  ): void {
+    const r = this.begin(RecordKind.START, tick, producer, task, tokenAtt, token, gen);
+    r.worker = worker;
+    r.aux = flags;
+    r.k0 = ring;
+    r.k1 = ringPosition;
+    this.ring.append(r);
+  }
+
+  /** Complete step 5, the worker's side: the run ended with `outcome` (admission/outcomes.ts code). */
+  resolved(
+    tick: number, producer: number, task: number, tokenAtt: number, token: number, gen: number,
+    worker: number, outcome: number, valueBytes: number, flags: number,
+  ): void {
+    const r = this.begin(RecordKind.RESOLVE, tick, producer, task, tokenAtt, token, gen);
+    r.worker = worker;
+    r.aux = outcome;
+    r.k0 = valueBytes;
+    r.k1 = flags;
+    this.ring.append(r);
+  }
+
+  /**
+   * Complete step 7 (or a cancel's, a close's, the supervisor's resolve): the owner resolved the
+   * token and gave its slots back; the global and producer words after the release. One per
+   * admitted token: what admission replays.
+   */
+  released(
+    tick: number, producer: number, task: number, tokenAtt: number, token: number, gen: number,
+    outcome: number, globalWord: number, producerWord: number,
+  ): void {
+    const r = this.begin(RecordKind.RELEASE, tick, producer, task, tokenAtt, token, gen);
+    r.aux = outcome;
+    r.k0 = globalWord;
+    r.k1 = producerWord;
+    this.ring.append(r);
+  }
+
+  /** Cancel steps 1-3: the token word seen, whether the cancel won, whether it was forced. */
+  cancelled(
+    tick: number, producer: number, task: number, tokenAtt: number, token: number, gen: number,
+    forced: boolean, tokenWord: number, won: boolean,
+  ): void {
+    const r = this.begin(RecordKind.CANCEL, tick, producer, task, tokenAtt, token, gen);
+    r.aux = forced ? 1 : 0;
+    r.k0 = tokenWord;
+    r.k1 = won ? 1 : 0;
+    this.ring.append(r);
+  }
+
+  /** A retryable abandoned token re-pushed (design §4.8 step 2): attempt n, abandoned on `worker`. */
+  retried(
+    tick: number, producer: number, task: number, tokenAtt: number, token: number, gen: number,
+    worker: number, attempt: number, retriesLeft: number,
+  ): void {
+    const r = this.begin(RecordKind.RETRY, tick, producer, task, tokenAtt, token, gen);
+    r.worker = worker;
+    r.aux = attempt;
+    r.k0 = retriesLeft;
+    this.ring.append(r);
+  }
+
+  /** Steal step 5 won (design §4.2a): `thief` took the cell at `victimPosition` of `victim`'s ring. */
+  stolen(
+    tick: number, producer: number, task: number, tokenAtt: number, token: number, gen: number,
+    thief: number, victim: number, victimPosition: number, looked: number,
+  ): void {
+    const r = this.begin(RecordKind.STEAL, tick, producer, task, tokenAtt, token, gen);
+    r.worker = thief;
+    r.aux = looked;
+    r.k0 = victim;
+    r.k1 = victimPosition;
+    this.ring.append(r);
+  }
+
+  /**
+   * The supervisor heard worker `worker` die (cause: 0 exit, 1 uncaught error, 2 out of memory,
+   * 3 terminated at a deadline), running the given token (-1s if idle).
+   */
+  workerDied(tick: number, worker: number, cause: number, exitCode: number, tokenAtt: number, token: number, gen: number): void {
+    const r = this.begin(RecordKind.WORKER_DIED, tick, -1, -1, tokenAtt, token, gen);
+    r.worker = worker;
+    r.aux = cause;
+    r.k0 = exitCode;
+    this.ring.append(r);
+  }
+
+  /** A replacement thread started in slot `worker` (design §4.8 step 6). */
+  respawned(tick: number, worker: number, restarts: number, threadId: number, tid: number): void {
+    const r = this.begin(RecordKind.WORKER_RESPAWNED, tick, -1, -1, -1, -1, -1);
+    r.worker = worker;
+    r.aux = restarts;
+    r.k0 = threadId;
+    r.k1 = tid;
+    this.ring.append(r);
+  }
+
+  /** The freeze (design §4.10): phase 0 begin, 1 done, 2 abandoned after its timeout. */
+  frozen(tick: number, phase: number, deadThreads: number, tombstones: number): void {
+    const r = this.begin(RecordKind.FREEZE, tick, -1, -1, -1, -1, -1);
+    r.aux = phase;
+    r.k0 = deadThreads;
+    r.k1 = tombstones;
+    this.ring.append(r);
+  }
+
+  /**
+   * Freeze step 4: a counter recounted. counter 0: the global count (producer -1); 1: producer
+   * `producer`'s in-flight. Before and after.
+   */
+  reconciled(tick: number, counter: number, producer: number, before: number, after: number): void {
+    const r = this.begin(RecordKind.RECONCILE, tick, producer, -1, -1, -1, -1);
+    r.aux = counter;
+    r.k0 = before;
+    r.k1 = after;
+    this.ring.append(r);
+  }
+}
