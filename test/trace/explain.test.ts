@@ -65,6 +65,15 @@ describe('explain', () => {
     expect(parent).toMatch(/children: 1 submit\n {4}1:0#1 \(task 'task1'\) at tick 251/);
   });
 
+  it('a flight window: what lies before it is said to be missing, the rest explained', () => {
+    const small = record(CRAFTED, { capacity: 4 }); // the main thread's ring keeps its last 4 records
+    const window = { meta: trace.meta, records: small.threads.flatMap((t) => t.ring.snapshot().records) };
+    const t = explainToken(window, { att: 0, index: 2, gen: null }).join('\n');
+    expect(t).toMatch(/admission: not in this trace \(before the flight-recorder window, or its record was lost\)/);
+    expect(t).toMatch(/its run ended 'rejected' at tick 355 on worker 0/);
+    expect(t).toMatch(/resolved 'rejected' at tick 356 by the main thread/);
+  });
+
   it('a token that is not in the trace, a record that names none', () => {
     expect(() => explainToken(trace, { att: 0, index: 99, gen: null })).toThrow(/token 0:99 is not in this trace/);
     expect(() => explainRecord(trace, 0)).toThrow(/record #0 is a META and names no token/);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { FILE_MAGIC, TraceFileError, TraceStream, readTrace, saveFlight, type ThreadRing, type TraceMeta } from '../../src/trace/file.js';
 import { RECORD_BYTES, WRITER_WORKER, emptyRecord, type TraceRecord } from '../../src/trace/records.js';
 import { notReplayable } from '../../src/trace/replay.js';
@@ -86,6 +86,22 @@ describe('TraceStream: a full recording, drained as it goes', () => {
     const f = readTrace(at('stream.trace'));
     expect([f.meta.mode, f.complete, f.bad, f.missing, f.lost, f.records.length]).toEqual(['stream', true, 0, 0, 0, 120]);
     for (let w = 0; w < 3; w++) expect(ticksOf(f.records, w)).toEqual(range(0, 30 + 10 * w));
+  });
+
+  it('every(ms) drains on a timer, and close() stops it', () => {
+    vi.useFakeTimers();
+    try {
+      const t = ringOf(8, 0);
+      const s = new TraceStream(at('timer.trace'), [t], META, 4).every(10);
+      appendSeeded(t, 0, 6);
+      vi.advanceTimersByTime(10);
+      appendSeeded(t, 6, 12); // 12 in all: the ring (8) alone could not hold them; the timer drained the first 6
+      vi.advanceTimersByTime(10);
+      expect(s.close().threads[0]).toEqual({ writerClass: 1, writerIndex: 0, written: 12, lost: 0 });
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a drainer that falls behind counts what it lost, says so in the file, and the reader sees the gap', () => {
