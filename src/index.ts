@@ -6,7 +6,7 @@
  */
 export { Runtime } from './runtime/runtime.js';
 export type {
-  RuntimeOptions, RuntimeHandle, RuntimeStats, RuntimeState, WorkerStats, CloseOptions, AttachOptions, AffinityInfo,
+  RuntimeOptions, RuntimeHandle, RuntimeStats, RuntimeState, WorkerStats, CloseOptions, AttachOptions, AffinityInfo, ErrorClass,
 } from './runtime/runtime.js';
 export { Token } from './runtime/token.js';
 export type { TokenState, CancelOptions } from './runtime/token.js';
