@@ -18,6 +18,7 @@ import {
 } from './producer.js';
 import { lookupOrRegister, type ProducerLimits } from './registry.js';
 import { resolveTask, TaskOptions, TaskRef } from './task.js';
+import type { ResultCast, SubmitArgs, TaskName, TaskResult } from './typed.js';
 import { preferenceChains, stealMask, type Weight } from './routing.js';
 import { chooseCpus, loadAffinity, warmLibuvPool } from './native/affinity.js';
 import { isTypeScript, taskModuleHref } from './tasks-module.js';
@@ -211,15 +212,21 @@ const asyncDispose: typeof Symbol.asyncDispose =
   (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ?? (Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose);
 
 
-export class Runtime {
+/**
+ * `M` is the task module's type (`Runtime.start<typeof import('./tasks.js')>(...)`): task names,
+ * payloads and results are checked against it (src/runtime/typed.ts; types only). Without it
+ * (`any`), the runtime is untyped: names are strings, payloads and results unknown.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export class Runtime<M = any> {
   /** @internal */ private readonly att: Attachment;
   /** @internal */ private readonly mem: Memory;
-  /** @internal */ private readonly producers = new Map<string, Producer>();
+  /** @internal */ private readonly producers = new Map<string, Producer<M>>();
   /** @internal */ private readonly tasks = new Map<string, TaskRef>();
   /** @internal rt.run's wait for capacity (§4.6). */ readonly runQueue: RunQueue;
   /** @internal */ private closing: Promise<void> | null = null;
   /** @internal Fired by destroy(): cuts the shutdown's waits short (shutdown.ts). */ private hurry: Hurry | null = null;
-  /** @internal */ private defaultProducer: Producer | null = null;
+  /** @internal */ private defaultProducer: Producer<M> | null = null;
   /** @internal */ readonly chains: Int32Array[];
   /** @internal The shared memory's instance id: TaskRefs of other runtimes carry another (task.ts). */
   readonly instance: string;
@@ -264,7 +271,8 @@ export class Runtime {
   };
 
   /** Start a runtime: lay out shared memory, spawn the workers, load the task module in each. */
-  static async start(options: RuntimeOptions): Promise<Runtime> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  static async start<M = any>(options: RuntimeOptions): Promise<Runtime<M>> {
     // Every option is read once and checked (options.ts) before anything is allocated.
     const cfg = parseStartOptions(options);
     const { workers } = cfg;
@@ -351,7 +359,7 @@ export class Runtime {
     activateAttachment(mem.i32, mem.attachWord(0, A_STATE));
     const att = new Attachment(mem, 0, clock);
     att.codec.errorClasses = cfg.errors;
-    const rt = new Runtime(mem, att, names, chains, clock, supervisor, cfg.runQueueLimit);
+    const rt = new Runtime<M>(mem, att, names, chains, clock, supervisor, cfg.runQueueLimit);
     rt.affinityInfo = Object.freeze(affinityStatus);
     supervisor.onEvent = rt.recordEvent;
     supervisor.onRetired = rt.afterRetire;
@@ -364,7 +372,8 @@ export class Runtime {
    * The handle is checked against the runtime's own shared memory before any slot is claimed
    * (docs/design.md 4.13): a bad handle is an AttachError with nothing taken.
    */
-  static async attach(handle: RuntimeHandle, options?: AttachOptions): Promise<Runtime> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  static async attach<M = any>(handle: RuntimeHandle, options?: AttachOptions): Promise<Runtime<M>> {
     const o = snapshot('Runtime.attach', 'options', options, ['clock', 'errors']);
     const userClock = clockOption('Runtime.attach', o.clock);
     const errors = errorClassesOption('Runtime.attach', o.errors);
@@ -377,7 +386,7 @@ export class Runtime {
       const clock = userClock ?? new MonotonicClock(mem.epochMicros());
       att = new Attachment(mem, a, clock);
       att.codec.errorClasses = errors;
-      return new Runtime(mem, att, names, chains, clock, null, 65536);
+      return new Runtime<M>(mem, att, names, chains, clock, null, 65536);
     } catch (err) {
       att?.dispose();
       releaseAttachment(mem.i32, mem.attachWord(a, A_STATE));
@@ -392,48 +401,60 @@ export class Runtime {
     };
   }
 
-  /** Resolve a task name to its id (once), with its options. Unknown names throw UnknownTaskError. */
-  task(name: string, options?: TaskOptions): TaskRef {
+  /**
+   * Resolve a task name to its id (once), with its options. Unknown names throw UnknownTaskError
+   * (and, on a typed runtime, do not compile).
+   */
+  task<N extends TaskName<M>>(name: N, options?: TaskOptions): TaskRef<N> {
     if (options === undefined && typeof name === 'string') {
       const cached = this.tasks.get(name);
-      if (cached) return cached;
+      if (cached) return cached as TaskRef<N>;
     }
     const ref = resolveTask(this.instance, this.names, name, options);
     if (options === undefined) this.tasks.set(name, ref);
-    return ref;
+    return ref as TaskRef<N>;
   }
 
   /** A producer handle for this thread; the producer itself (limits, counters) is shared by all threads. */
-  producer(name: string, limits?: ProducerLimits): Producer {
+  producer(name: string, limits?: ProducerLimits): Producer<M> {
     const cached = this.producers.get(name);
     if (cached && limits === undefined) return cached;
     const { index, limits: l } = lookupOrRegister(this.mem, name, limits, this.clock.now());
     if (cached) return cached;
     const p = Producer._create(
-      { att: this.att, chains: this.chains, clock: this.clock, resolveTask: (n) => this.task(n), instance: this.instance }, name, index, l,
+      { att: this.att, chains: this.chains, clock: this.clock, resolveTask: (n) => this.taskRef(n), instance: this.instance }, name, index, l,
     );
     this.producers.set(name, p);
     return p;
   }
 
+  /** @internal rt.task() for a name that is only known to be a string (a producer's, rt.run's). */
+  private taskRef(name: string): TaskRef {
+    return this.task(name as TaskName<M>);
+  }
+
   /**
    * Run a task on the default producer and wait for its value. Unlike submit, a capacity
    * rejection does not fail: the call waits (FIFO, woken by completions) for room, up to
-   * runQueueLimit waiting calls.
+   * runQueueLimit waiting calls. On a typed runtime the payload is checked against the task's
+   * first parameter and the value is its awaited return type.
    */
-  run<T = unknown>(task: string | TaskRef, payload?: unknown, options?: SubmitOptions): Promise<T> {
+  run<T extends ResultCast<M> = ResultCast<M>, N extends TaskName<M> = TaskName<M>>(
+    task: N | TaskRef<N>, ...args: SubmitArgs<M, N, SubmitOptions>
+  ): Promise<TaskResult<M, N, T>>;
+  run(task: string | TaskRef, payload?: unknown, options?: SubmitOptions): Promise<unknown> {
     try {
-      const ref = typeof task === 'string' ? this.task(task) : TaskRef.own(task, this.instance);
+      const ref = typeof task === 'string' ? this.taskRef(task) : TaskRef.own(task, this.instance);
       const parsed = options === undefined ? undefined : parseSubmitOptions(options);
       if (this.runQueue.length === 0) {
-        const a = this.defaultP()._submitParsed<T>(ref, payload, parsed);
+        const a = this.defaultP()._submitParsed(ref, payload, parsed);
         if (a.admitted) return a.promise();
         if (!CAPACITY_REASONS.has(a.reason)) return Promise.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
       } else if (this.att.chainRetired(ref.weightIndex)) {
         // Others wait already, but no worker is left for this task: waiting would never end.
         return Promise.reject(new RejectedError('no-workers', 'runtime is no-workers'));
       }
-      return this.runQueue.enqueue<T>(ref, payload, parsed);
+      return this.runQueue.enqueue(ref, payload, parsed);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -444,7 +465,7 @@ export class Runtime {
     return { mem: this.mem, att: this.att, supervisor: this.supervisor, runQueue: this.runQueue, recordEvent: this.recordEvent };
   }
 
-  /** @internal */ private defaultP(): Producer {
+  /** @internal */ private defaultP(): Producer<M> {
     return (this.defaultProducer ??= this.producer('default'));
   }
 
