@@ -178,6 +178,32 @@ describe('rt.destroy()', () => {
   });
 });
 
+describe('rt.destroy() after an attached close() returned with a task still running', () => {
+  it('abandons that task (its worker replaced) and frees the slot; the runtime carries on', async () => {
+    const rt = await Runtime.start({ tasks, workers: 2, warmUp: false, maxAttachments: 2 });
+    try {
+      const remote = await Runtime.attach(rt.handle);
+      const t = remote.producer('r').submit('blockUntil', 'never-released-5') as Token<unknown>;
+      await signals.started('never-released-5');
+      await remote.close({ timeoutMs: 0 });
+      expect(t.state).toBe('running'); // close keeps a running task's token (and the slot) until it resolves
+      await expect(Runtime.attach(rt.handle)).rejects.toThrow(/no free attachment slot/);
+      await remote.destroy();
+      expect(t.outcome).toBe('abandoned');
+      // The slot was freed: another thread may attach.
+      const again = await Runtime.attach(rt.handle);
+      expect(await again.run('inc', 1)).toBe(2);
+      await again.close();
+      // At once, before the watchdog's next tick: close honours the pending kill request itself
+      // (a close that waited for that worker would take its whole timeout, ten minutes here: the
+      // test's own timeout is then the failure).
+      await rt.close({ timeoutMs: 600_000 });
+    } finally {
+      await rt.close();
+    }
+  });
+});
+
 describe('close() options', () => {
   it('close({ force: true }) and other unknown keys are a ConfigError, with nothing closed', async () => {
     const rt = await Runtime.start({ tasks, workers: 1, warmUp: false });

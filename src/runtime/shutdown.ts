@@ -5,7 +5,9 @@
  * is written by the starting thread only (RUNNING -> DRAINING -> CLOSED).
  */
 import type { Worker } from 'node:worker_threads';
-import { A_STATE, Memory, RT_CLOSED, RT_RUNNING, RT_DRAINING, W_WAKER } from '../shm/layout.js';
+import {
+  A_STATE, Memory, RT_CLOSED, RT_RUNNING, RT_DRAINING, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_ATT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER,
+} from '../shm/layout.js';
 import { release as releaseAttachment } from '../shm/words/attachment.js';
 import { wake } from '../shm/waker.js';
 import { R_CLOSED } from '../admission/reasons.js';
@@ -68,8 +70,10 @@ export async function shutdown(h: ShutdownHost, timeoutMs: number, hurry: Hurry)
   //    call (execSync, a blocking fs call), which terminate() cannot interrupt: close stops
   //    waiting for it after STOP_GRACE_MS, reports it and unrefs it (it ends when the call returns).
   //    destroy: every worker is terminated at once (an idle one may have exited by itself first).
-  const stopped = await Promise.all(supervisor.workers.map((wk) => (
-    wk === null ? true : exited(wk, hurry.fired ? 0 : Math.max(0, deadline - performance.now()) + 1000, hurry)
+  //    So is one whose running task was cancelled with force but whose kill request the
+  //    watchdog (stopped above) had not acted on yet: nobody waits for that task any more.
+  const stopped = await Promise.all(supervisor.workers.map((wk, w) => (
+    wk === null ? true : exited(wk, hurry.fired || killPending(h.mem, w) ? 0 : Math.max(0, deadline - performance.now()) + 1000, hurry)
   )));
   stopped.forEach((ok, w) => {
     if (!ok) {
@@ -105,6 +109,15 @@ export async function detach(h: ShutdownHost, timeoutMs: number, hurry: Hurry): 
   };
   if (h.att.outstanding === 0) release();
   else void h.att.table.whenIdle().then(release);
+}
+
+/** Whether worker w has a forced-cancel kill request for the task its run record names (the watchdog's test, §4.8). */
+function killPending(mem: Memory, w: number): boolean {
+  const i32 = mem.i32;
+  const base = mem.workerWord(w, 0);
+  const kill = Atomics.load(i32, base + W_KILL_TOKEN);
+  return kill !== 0 && kill === Atomics.load(i32, base + W_RUN_TOKEN)
+    && i32[base + W_KILL_ATT] === i32[base + W_RUN_ATT] && i32[base + W_KILL_GEN] === i32[base + W_RUN_GEN];
 }
 
 /** Wait until no task is admitted-and-unresolved anywhere, or the timeout, or `hurry`; returns whether it was the first. */
