@@ -64,7 +64,7 @@ function postKill(att: Attachment, worker: number, t: number, gen: number): void
  */
 export function abandonRunning(att: Attachment): void {
   const table = att.table;
-  for (const token of table.tokens) if (token !== undefined) token.cancel({ force: true });
+  for (const token of table.tokens) if (token !== undefined) cancel(att, token, true);
   for (let t = 0; t < table.callbacks.length; t++) {
     if (table.callbacks[t] === undefined) continue;
     att.window.enter();
