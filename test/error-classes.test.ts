@@ -3,9 +3,11 @@
 // thrown error's own enumerable data, cause and AggregateError.errors (rebuilt recursively);
 // registration is checked (unique names, Error subclasses only); a hostile class (a constructor
 // that throws, getters and setters on its prototype) cannot break a drain (docs/design.md 4.12).
+import v8 from 'node:v8';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, Runtime } from '../src/index.js';
-import { rebuildError, type ErrorRecord } from '../src/runtime/codec.js';
+import { errorRecord, rebuildError, type ErrorRecord } from '../src/runtime/codec.js';
 import { Batch, Hostile, OtherQuotaError, QuotaError, SubQuotaError, Unnamed } from './fixtures/error-classes.mjs';
 
 const tasks = new URL('./fixtures/error-classes-tasks.mjs', import.meta.url);
@@ -182,5 +184,58 @@ describe('rebuildError, the last line', () => {
     const err = rebuildError(rec);
     expect(Object.getPrototypeOf(err)).toBe(Error.prototype);
     expect((err as unknown as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('the rebuild, as a property (encode as a worker does, clone, decode)', () => {
+  // A hierarchy Error <- L0 <- L1 <- L2 <- L3 (L2 extends AggregateError's branch: A0 <- A1).
+  class L0 extends Error {}
+  class L1 extends L0 {}
+  class L2 extends L1 {}
+  class L3 extends L2 {}
+  class A0 extends AggregateError {}
+  class A1 extends A0 {}
+  const classes = [L0, L1, L2, L3, A0, A1] as const;
+  const chain = (c: (typeof classes)[number]): (typeof classes)[number][] => {
+    const out: (typeof classes)[number][] = [];
+    for (let p = c as unknown; p !== Error && p !== AggregateError; p = Object.getPrototypeOf(p)) out.push(p as (typeof classes)[number]);
+    return out;
+  };
+  const propValue = fc.oneof(fc.integer(), fc.string({ maxLength: 8 }), fc.boolean(), fc.constant(null));
+  const props = fc.dictionary(fc.constantFrom('code', 'retryAfter', 'detail', 'status'), propValue, { maxKeys: 3 });
+
+  it('an error comes back as its nearest registered class (else by its built-in), with its message and own data, through cause and errors', () => {
+    fc.assert(fc.property(
+      fc.subarray([...classes]), fc.array(fc.record({ cls: fc.constantFrom(...classes), props, message: fc.string({ maxLength: 12 }) }), { minLength: 1, maxLength: 4 }),
+      (registered, links) => {
+        // links[0] caused by links[1] caused by ...; an AggregateError link holds the next one in errors instead.
+        const make = (i: number): Error => {
+          const { cls, props: own, message } = links[i]!;
+          const next = i + 1 < links.length ? make(i + 1) : undefined;
+          const isAgg = cls === A0 || cls === A1;
+          const err: Error = isAgg
+            ? new (cls as typeof A0)(next === undefined ? [] : [next], message)
+            : new (cls as typeof L0)(message, ...(next === undefined ? [] : [{ cause: next }]) as []);
+          Object.assign(err, own);
+          return err;
+        };
+        const map = new Map(registered.map((c) => [c.name, c.prototype as object]));
+        const back = rebuildError(v8.deserialize(v8.serialize(errorRecord(make(0)))) as ErrorRecord, map);
+        let got: unknown = back;
+        for (let i = 0; i < links.length; i++) {
+          const { cls, props: own, message } = links[i]!;
+          const e = got as Error;
+          const nearest = chain(cls).find((c) => registered.includes(c));
+          const isAgg = cls === A0 || cls === A1;
+          if (nearest !== undefined) expect(Object.getPrototypeOf(e)).toBe(nearest.prototype);
+          else expect(Object.getPrototypeOf(e)).toBe(isAgg ? AggregateError.prototype : Error.prototype);
+          expect(e.message).toBe(message);
+          for (const [k, v] of Object.entries(own)) expect((e as unknown as Record<string, unknown>)[k]).toEqual(v);
+          if (isAgg) expect((e as AggregateError).errors.length).toBe(i + 1 < links.length ? 1 : 0);
+          got = isAgg ? (e as AggregateError).errors[0] : e.cause;
+        }
+        expect(got).toBeUndefined();
+      },
+    ), { numRuns: 300 });
   });
 });
