@@ -3,6 +3,7 @@
 // (docs/design.md 4.7 "Resume" and "Destroy"). Interleavings are forced with the BroadcastChannel
 // signals of test/fixtures/tasks.mjs (blockUntil): no sleeps.
 import { SHARE_ENV } from 'node:worker_threads';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AbandonedError, ConfigError, RejectedError, RetractedError, Runtime, WorkerStartError, type Token } from '../src/index.js';
 import { Signals } from './helpers/signals.js';
@@ -175,6 +176,54 @@ describe('rt.destroy()', () => {
     } finally {
       await rt.close();
     }
+  });
+});
+
+describe('rt.destroy(), as a property', () => {
+  it('whatever mix is queued, running or waiting, every token and callback resolves exactly once and the books close', async () => {
+    let run = 0;
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.constantFrom('inc', 'block', 'callback', 'run'), { minLength: 1, maxLength: 24 }), fc.boolean(),
+      async (ops, closeFirst) => {
+        run++;
+        const rt = await Runtime.start({ tasks, workers: 2, warmUp: false, globalSlots: 8 });
+        const p = rt.producer('p');
+        const settled: number[] = [];
+        const calls: number[] = [];
+        const outcomes: string[] = [];
+        ops.forEach((op, i) => {
+          settled.push(0);
+          calls.push(0);
+          if (op === 'run') {
+            rt.run('inc', i).then(() => { settled[i]!++; }, () => { settled[i]!++; });
+            return;
+          }
+          if (op === 'callback') {
+            const r = p.submitCallback('inc', i, () => { calls[i]!++; }, i);
+            if (r !== null) calls[i] = 1; // rejected at once: nothing owed
+            return;
+          }
+          const a = p.submit(op === 'block' ? 'blockUntil' : 'inc', op === 'block' ? `never-${run}-${i}` : i);
+          if (!a.admitted) { settled[i] = 1; return; }
+          a.token.then(() => { settled[i]!++; outcomes.push('fulfilled'); }, (err: unknown) => { settled[i]!++; outcomes.push((err as Error).name); });
+        });
+        const closing = closeFirst ? rt.close({ timeoutMs: 600_000 }) : null;
+        await rt.destroy();
+        await closing;
+        await new Promise((r) => setImmediate(r)); // the promise reactions queued by the last settles
+        ops.forEach((op, i) => {
+          if (op === 'callback') expect(calls[i], `callback ${i}`).toBe(1);
+          else expect(settled[i], `${op} ${i}`).toBe(1);
+        });
+        expect(outcomes.every((o) => ['fulfilled', 'RetractedError', 'AbandonedError'].includes(o))).toBe(true);
+        const st = rt.stats();
+        expect(st.state).toBe('closed');
+        expect(st.global.inFlight).toBe(0);
+        const ps = p.stats();
+        const resolved = Object.values(ps.resolved).reduce((x, y) => x + y, 0);
+        expect(resolved).toBe(ps.admitted);
+      },
+    ), { numRuns: 8 });
   });
 });
 
