@@ -270,17 +270,20 @@ describe('close() options', () => {
 });
 
 describe('workers: execArgv and env', () => {
-  it('execArgv and env reach every worker, replacements too', async () => {
+  it('execArgv, env and resourceLimits reach every worker, replacements too', async () => {
     const rt = await Runtime.start({
       tasks, workers: 1, warmUp: false, execArgv: ['--no-deprecation'], env: { SLUICE_TEST_VAR: 'from-options' },
+      resourceLimits: { maxOldGenerationSizeMb: 96 },
     });
     try {
       expect(await rt.run('execArgv')).toEqual(['--no-deprecation']);
       expect(await rt.run('env', 'SLUICE_TEST_VAR')).toEqual({ value: 'from-options', count: 1 });
+      expect(await rt.run('oldGenerationMb')).toBe(96);
       await expect(rt.run('die')).rejects.toBeInstanceOf(AbandonedError);
       // The replacement thread (same slot) was started with the same options.
       expect(await rt.run('execArgv')).toEqual(['--no-deprecation']);
       expect(await rt.run('env', 'SLUICE_TEST_VAR')).toEqual({ value: 'from-options', count: 1 });
+      expect(await rt.run('oldGenerationMb')).toBe(96);
       expect(rt.stats().workers[0]!.restarts).toBe(1);
     } finally {
       await rt.close();
