@@ -6,7 +6,7 @@
  */
 export { Runtime } from './runtime/runtime.js';
 export type {
-  RuntimeOptions, RuntimeHandle, RuntimeStats, RuntimeState, WorkerStats, CloseOptions, AttachOptions, AffinityInfo,
+  RuntimeOptions, RuntimeHandle, RuntimeStats, RuntimeState, WorkerStats, CloseOptions, AttachOptions, AffinityInfo, ErrorClass,
 } from './runtime/runtime.js';
 export { Token } from './runtime/token.js';
 export type { TokenState, CancelOptions, TokenKey } from './runtime/token.js';
@@ -17,6 +17,7 @@ export type {
 export type { ProducerLimits, EffectiveLimits } from './runtime/registry.js';
 export { TaskRef } from './runtime/task.js';
 export type { TaskOptions } from './runtime/task.js';
+export type { TaskName, TaskPayload, TaskResult, SubmitArgs, ResultCast } from './runtime/typed.js';
 export type { Weight } from './runtime/routing.js';
 export { MonotonicClock, VirtualClock, TICKS_PER_SECOND } from './admission/clock.js';
 export type { Clock } from './admission/clock.js';

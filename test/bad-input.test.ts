@@ -140,6 +140,17 @@ describe('every public call refuses bad input with a typed error, taking nothing
     ] as Array<[string, unknown]>) {
       add('Runtime.start({ clock })', k, () => start({ tasks, clock: v }));
     }
+    for (const [k, v] of [['a string', SECRET], ['null', null], ['an object', {}], ['a number entry', [5]], ['a Proxy whose traps throw', trapsThrow()]] as Array<[string, unknown]>) {
+      add('Runtime.start({ execArgv })', k, () => start({ tasks, execArgv: v }));
+    }
+    for (const [k, v] of [['a string', SECRET], ['null', null], ['an array', [SECRET]], ['a number value', { A: 5 }], ['a throwing getter', getterThrows('A')], ['a Proxy whose traps throw', trapsThrow()]] as Array<[string, unknown]>) {
+      add('Runtime.start({ env })', k, () => start({ tasks, env: v }));
+    }
+    const errorKinds: Array<[string, unknown]> = [
+      ['a string', SECRET], ['null', null], ['an object', {}], ['a string entry', [SECRET]], ['a non-Error class', [class {}]], ['an arrow function', [() => SECRET]],
+      ['a built-in name', [Object.defineProperty(class extends Error {}, 'name', { value: 'RangeError' })]], ['a Proxy entry whose traps throw', [new Proxy(class extends Error {}, { getOwnPropertyDescriptor() { throw new Error(SECRET); } })]],
+    ];
+    for (const [k, v] of errorKinds) add('Runtime.start({ errors })', k, () => start({ tasks, errors: v }));
     add('Runtime.start({ taskData })', 'environment plus a function', () => start({ tasks, taskData: envPayload() }));
     add('Runtime.start({ taskData })', 'a MessagePort', () => start({ tasks, taskData: { port: new MessageChannel().port1 } }));
     add('Runtime.start({ taskData })', 'a symbol', () => start({ tasks, taskData: Symbol(SECRET) }));
@@ -240,6 +251,7 @@ describe('every public call refuses bad input with a typed error, taking nothing
     for (const [k, v] of [['now throws', { now() { throw new Error(SECRET); } }], ['now returns NaN', { now: () => NaN }], ['a number', 5]] as Array<[string, unknown]>) {
       add('Runtime.attach(handle, { clock })', k, () => Runtime.attach(rt.handle, { clock: v as never }));
     }
+    for (const [k, v] of errorKinds) add('Runtime.attach(handle, { errors })', k, () => Runtime.attach(rt.handle, { errors: v as never }));
     return rows;
   }
 

@@ -7,7 +7,7 @@
  * visible; the second case shows those lines bite (without stripInternal they fail).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,8 +28,10 @@ function run(args: string[]): Promise<{ status: number | null; out: string }> {
   });
 }
 
+const consumers = [join(root, 'test', 'types', 'consumer.ts'), join(root, 'test', 'types', 'typed-consumer.ts')];
+
 /** Build the declarations into a fresh directory (an ESM package, like the published one); returns the consumer's tsconfig. */
-async function buildDeclarations(extra: string[] = []): Promise<{ dir: string; project: string }> {
+async function buildDeclarations(extra: string[] = [], files: string[] = consumers): Promise<{ dir: string; project: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-types-'));
   dirs.push(dir);
   const b = await run(['-p', 'tsconfig.build.json', '--outDir', join(dir, 'dist'), '--emitDeclarationOnly', '--sourceMap', 'false', ...extra]);
@@ -42,7 +44,7 @@ async function buildDeclarations(extra: string[] = []): Promise<{ dir: string; p
       paths: { sluice: [join(dir, 'dist', 'index.d.ts')], 'sluice/task': [join(dir, 'dist', 'task.d.ts')] },
       typeRoots: [join(root, 'node_modules', '@types')],
     },
-    files: [join(root, 'test', 'types', 'consumer.ts')],
+    files,
   }));
   return { dir, project };
 }
@@ -60,8 +62,29 @@ describe('the published declarations (test/types)', () => {
     expect(r.status).toBe(0);
   });
 
+  it("typed task modules: the typed consumer's refusals bite only because of the module type (without it they compile, and each directive is unused)", async () => {
+    // typed-consumer.ts with `Runtime.start<Tasks>(` / `Runtime.attach<Tasks>(` made untyped, next to its tasks.ts.
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-typed-'));
+    dirs.push(dir);
+    const text = readFileSync(join(root, 'test', 'types', 'typed-consumer.ts'), 'utf8');
+    const untyped = text.replace(/Runtime\.(start|attach)<Tasks>\(/g, 'Runtime.$1(');
+    expect(untyped).not.toMatch(/Runtime\.(start|attach)<Tasks>/);
+    expect(untyped).not.toBe(text);
+    writeFileSync(join(dir, 'typed-consumer.ts'), untyped);
+    copyFileSync(join(root, 'test', 'types', 'tasks.ts'), join(dir, 'tasks.ts'));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'sluice-typed-check', type: 'module' }));
+    const { project } = await buildDeclarations([], [join(dir, 'typed-consumer.ts')]);
+    const r = await run(['-p', project]);
+    expect(r.status).not.toBe(0);
+    const unused = r.out.match(/typed-consumer\.ts\(\d+,\d+\): error TS2578/g) ?? [];
+    // Every refusal of a name, payload, result or cast is the module type's doing: 16 of the 19
+    // directives. The other three hold either way: a bad options key, a hand-written module type,
+    // and a token's value assigned to a number (an untyped token's is unknown: refused too).
+    expect(unused.length, r.out).toBe(16);
+  });
+
   it("the consumer's @ts-expect-error lines bite: with the internals left in the declarations, it does not compile", async () => {
-    const { project } = await buildDeclarations(['--stripInternal', 'false']);
+    const { project } = await buildDeclarations(['--stripInternal', 'false'], [consumers[0]!]);
     const r = await run(['-p', project]);
     expect(r.status).not.toBe(0);
     // Each leaked internal makes its directive unused (TS2578).

@@ -65,7 +65,12 @@ const ERROR_CLASSES: Record<string, ErrorConstructor> = {
 export interface ErrorRecord {
   name: string; message: string; stack: string | undefined; props: Record<string, unknown>;
   cause?: unknown; errors?: unknown[];
+  /** The class names of its prototype chain, nearest first (its constructors' own names): what a registered class is matched by. */
+  classes?: string[];
 }
+
+/** Registered error classes by class name (Runtime.start / Runtime.attach `errors`; options.ts). */
+export type ErrorClasses = ReadonlyMap<string, object>;
 
 /** Encoder/decoder bound to one thread's views and (for writing) its own spill arena. */
 export class Codec {
@@ -77,6 +82,8 @@ export class Codec {
   private readonly arena: ArenaWriter;
   private readonly compact = new CompactWriter();
   private readonly compactReader: CompactReader;
+  /** Error classes rebuilt when this thread decodes a task's error (the `errors` option); null: none. */
+  errorClasses: ErrorClasses | null = null;
 
   // Result of the last prepare(), consumed by write().
   private tag = 0;
@@ -254,7 +261,7 @@ export class Codec {
       case T_AB: return this.u8.slice(at, at + len).buffer;
       case T_COMPACT: return this.compactReader.read(at, len);
       case T_V8: return v8.deserialize(this.u8.slice(at, at + len));
-      case T_ERROR: return rebuildError(v8.deserialize(this.u8.slice(at, at + len)) as ErrorRecord);
+      case T_ERROR: return rebuildError(v8.deserialize(this.u8.slice(at, at + len)) as ErrorRecord, this.errorClasses);
       default: throw new Error(`sluice: corrupt cell (tag ${tag})`);
     }
   }
@@ -350,6 +357,8 @@ export function errorRecord(err: Error, depth = 0, seen: Set<unknown> = new Set(
     props[key] = clonable(v) ? v : `[${describe(v)}: not clonable]`;
   }
   const rec: ErrorRecord = { name: String(err.name), message: String(err.message), stack: err.stack === undefined ? undefined : String(err.stack), props };
+  const classes = classNames(err);
+  if (classes.length > 0) rec.classes = classes;
   if (depth < MAX_ERROR_DEPTH) {
     if (Object.prototype.hasOwnProperty.call(err, 'cause')) {
       const cause = (err as { cause?: unknown }).cause;
@@ -361,6 +370,24 @@ export function errorRecord(err: Error, depth = 0, seen: Set<unknown> = new Set(
     }
   }
   return rec;
+}
+
+/**
+ * The names of the classes on `err`'s prototype chain below Error.prototype, nearest first, at
+ * most 8: each prototype's own `constructor` and that function's own `name`, read as data
+ * properties only (a getter is skipped, never run). A Proxy's traps may still run and throw:
+ * errorRecord's caller handles that (4.12 step 3).
+ */
+function classNames(err: Error): string[] {
+  const out: string[] = [];
+  let proto: unknown = Object.getPrototypeOf(err);
+  for (let i = 0; i < 8 && proto !== null && typeof proto === 'object' && proto !== Error.prototype; i++) {
+    const ctor: unknown = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value;
+    const name: unknown = typeof ctor === 'function' ? Object.getOwnPropertyDescriptor(ctor, 'name')?.value : undefined;
+    if (typeof name === 'string' && name.length > 0 && name.length <= 128) out.push(name);
+    proto = Object.getPrototypeOf(proto);
+  }
+  return out;
 }
 
 /** A link of an error chain: an Error becomes a record (marked), anything else travels if it can. */
@@ -381,12 +408,35 @@ function clonable(v: unknown): boolean {
   }
 }
 
-function unlinked(v: unknown): unknown {
-  if (v !== null && typeof v === 'object' && ERROR_LINK in v) return rebuildError((v as Record<string, ErrorRecord>)[ERROR_LINK]!);
+function unlinked(v: unknown, classes: ErrorClasses | null): unknown {
+  if (v !== null && typeof v === 'object' && ERROR_LINK in v) return rebuildError((v as Record<string, ErrorRecord>)[ERROR_LINK]!, classes);
   return v;
 }
 
-export function rebuildError(r: ErrorRecord): Error {
+/**
+ * The Error an error record stands for. A registered class (`classes`, matched against the
+ * record's class names, nearest first) is rebuilt from its prototype, its constructor never
+ * called (its arguments are unknown here, and it is user code); then sluice's own classes and
+ * the built-ins by name, else an Error with that name. Every field is defined as an own data
+ * property (never assigned: a setter or getter on a user's prototype is not run). Should the
+ * registered path throw anyway (a Proxy prototype), the error is rebuilt as if unregistered,
+ * with an own `rebuildFailed` saying which class and why: decoding never throws into the pump.
+ */
+export function rebuildError(r: ErrorRecord, classes: ErrorClasses | null = null): Error {
+  if (classes !== null && r.classes !== undefined) {
+    for (const c of r.classes) {
+      const proto = classes.get(c);
+      if (proto === undefined) continue;
+      try {
+        return fill(Object.create(proto) as Error, r, classes, true);
+      } catch (err) {
+        const plain = rebuildError(r, null);
+        const why = err instanceof Error ? 'rebuilding it threw' : 'rebuilding it failed';
+        Object.defineProperty(plain, 'rebuildFailed', { value: `could not rebuild the error as the registered class ${c}: ${why}`, configurable: true, writable: true });
+        return plain;
+      }
+    }
+  }
   const own = SLUICE_ERROR_CLASSES[r.name];
   let err: Error;
   if (own !== undefined) {
@@ -398,10 +448,23 @@ export function rebuildError(r: ErrorRecord): Error {
     err = new (ERROR_CLASSES[r.name] ?? Error)(r.message);
   }
   if (err.name !== r.name) Object.defineProperty(err, 'name', { value: r.name, configurable: true, writable: true });
-  Object.defineProperty(err, 'stack', { value: r.stack, configurable: true, writable: true });
+  return fill(err, r, classes, false);
+}
+
+/** Define a rebuilt error's fields: own data properties, never through a setter. */
+function fill(err: Error, r: ErrorRecord, classes: ErrorClasses | null, registered: boolean): Error {
+  const hidden = (key: string, value: unknown): void => { Object.defineProperty(err, key, { value, configurable: true, writable: true }); };
+  if (registered) {
+    // The prototype's name may be a getter, or differ: the record's name, as the worker read it.
+    if (!Object.prototype.hasOwnProperty.call(r.props, 'name')) hidden('name', r.name);
+    hidden('message', r.message);
+  }
+  hidden('stack', r.stack);
   // As the constructors install them: own, non-enumerable.
-  if ('cause' in r) Object.defineProperty(err, 'cause', { value: unlinked(r.cause), configurable: true, writable: true });
-  if (r.errors !== undefined) Object.defineProperty(err, 'errors', { value: r.errors.map(unlinked), configurable: true, writable: true });
-  Object.assign(err, r.props);
+  if ('cause' in r) hidden('cause', unlinked(r.cause, classes));
+  if (r.errors !== undefined) hidden('errors', r.errors.map((e) => unlinked(e, classes)));
+  for (const key of Object.keys(r.props)) {
+    Object.defineProperty(err, key, { value: r.props[key], configurable: true, writable: true, enumerable: true });
+  }
   return err;
 }

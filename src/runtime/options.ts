@@ -9,11 +9,12 @@
  */
 import os from 'node:os';
 import { types } from 'node:util';
-import type { ResourceLimits } from 'node:worker_threads';
-import { ConfigError, SluiceError, describe } from '../errors.js';
+import { SHARE_ENV, type ResourceLimits } from 'node:worker_threads';
+import { ConfigError, SLUICE_ERROR_CLASSES, SluiceError, describe, printableName } from '../errors.js';
 import { computeLayout, MAX_LAYOUT_BYTES, type Layout } from '../shm/layout.js';
 import { type Clock, GuardedClock } from '../admission/clock.js';
 import { isAbortSignal } from './user-code.js';
+import type { ErrorClasses } from './codec.js';
 
 export type Snapshot = Record<string, unknown>;
 
@@ -122,7 +123,7 @@ export function clockOption(where: string, v: unknown): Clock | null {
 export const START_OPTION_KEYS = [
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spinUs', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
-  'stallMs', 'startTimeoutMs', 'signal',
+  'stallMs', 'startTimeoutMs', 'signal', 'execArgv', 'env', 'errors',
 ] as const;
 
 /** Start options that were renamed (0.x): the old name is refused with a ConfigError naming the new one. */
@@ -153,6 +154,12 @@ export interface StartConfig {
   testHooks: boolean;
   clock: Clock | null;
   resourceLimits: ResourceLimits | undefined;
+  /** new Worker's execArgv for every worker (replacements too); undefined = Node's default (the parent's). */
+  execArgv: string[] | undefined;
+  /** new Worker's env for every worker; undefined = Node's default (a copy of process.env). */
+  env: Record<string, string> | typeof SHARE_ENV | undefined;
+  /** Error classes rebuilt on this thread, by class name (rebuildError in codec.ts). */
+  errors: ErrorClasses | null;
   taskData: unknown;
   layout: Layout;
 }
@@ -227,6 +234,9 @@ export function parseStartOptions(options: unknown): StartConfig {
     }
   }
 
+  const execArgv = execArgvOption(W, o.execArgv);
+  const env = envOption(W, o.env);
+  const errors = errorClassesOption(W, o.errors);
   const clock = clockOption(W, o.clock);
   const taskData = o.taskData;
   checkClonable(taskData);
@@ -243,8 +253,92 @@ export function parseStartOptions(options: unknown): StartConfig {
   }
   return {
     tasks, workers, globalSlots, ringCapacity, spinUs, asyncLimit, maxProducers, maxAttachments, spillBytes, runQueueLimit, watchdogMs,
-    maxRestarts, stallMs, startTimeoutMs, signal: signal as AbortSignal | undefined, affinity, steal, warmUp, testHooks, clock, resourceLimits, taskData, layout,
+    maxRestarts, stallMs, startTimeoutMs, signal: signal as AbortSignal | undefined, affinity, steal, warmUp, testHooks, clock, resourceLimits, execArgv, env, errors, taskData, layout,
   };
+}
+
+/** execArgv: an array of strings (Node itself refuses a flag a worker cannot take: start then fails with WorkerStartError). */
+function execArgvOption(where: string, v: unknown): string[] | undefined {
+  if (v === undefined) return undefined;
+  const args = copyArray(where, 'execArgv', v);
+  args.forEach((a, i) => {
+    if (typeof a !== 'string') throw new ConfigError(`${where}: execArgv[${i}] must be a string; got ${describe(a)}`);
+  });
+  return args as string[];
+}
+
+/**
+ * env: worker_threads.SHARE_ENV, or a plain object whose own enumerable keys all have string
+ * values (read once, into a copy: later changes to the caller's object reach no worker).
+ */
+function envOption(where: string, v: unknown): Record<string, string> | typeof SHARE_ENV | undefined {
+  if (v === undefined || v === SHARE_ENV) return v;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new ConfigError(`${where}: env must be an object of strings or worker_threads.SHARE_ENV; got ${describe(v)}`);
+  }
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  let keys: string[];
+  try {
+    keys = Object.keys(v);
+  } catch (cause) {
+    throw new ConfigError(`${where}: listing the keys of env threw`, { cause });
+  }
+  for (const k of keys) {
+    let x: unknown;
+    try {
+      x = (v as Record<string, unknown>)[k];
+    } catch (cause) {
+      throw new ConfigError(`${where}: reading an env variable threw`, { cause });
+    }
+    if (typeof x !== 'string') throw new ConfigError(`${where}: env values must be strings; one is ${describe(x)}`);
+    out[k] = x;
+  }
+  return out;
+}
+
+
+/**
+ * Names an error record may carry that a registered class must not take: the built-in error
+ * classes and sluice's own, which are rebuilt by name already.
+ */
+const RESERVED_ERROR_NAMES = new Set([
+  'Error', 'TypeError', 'RangeError', 'SyntaxError', 'ReferenceError', 'EvalError', 'URIError', 'AggregateError',
+  ...Object.keys(SLUICE_ERROR_CLASSES),
+]);
+
+/**
+ * The `errors` option (Runtime.start, Runtime.attach): an array of Error subclasses, registered
+ * by their class name (the constructor's own `name`, a data property) with their prototype (its
+ * own `prototype`, a data property, an object that inherits Error.prototype). Both are read once,
+ * here; no constructor is ever called (codec.ts rebuildError). Names must be unique and not a
+ * built-in's or sluice's. null when none.
+ */
+export function errorClassesOption(where: string, v: unknown): ErrorClasses | null {
+  if (v === undefined) return null;
+  const list = copyArray(where, 'errors', v);
+  const out = new Map<string, object>();
+  list.forEach((c, i) => {
+    if (typeof c !== 'function') throw new ConfigError(`${where}: errors[${i}] must be an Error subclass; got ${describe(c)}`);
+    let name: unknown;
+    let proto: unknown;
+    let isError: boolean;
+    try {
+      name = Object.getOwnPropertyDescriptor(c, 'name')?.value;
+      proto = Object.getOwnPropertyDescriptor(c, 'prototype')?.value;
+      isError = typeof proto === 'object' && proto !== null && Object.prototype.isPrototypeOf.call(Error.prototype, proto);
+    } catch (cause) {
+      throw new ConfigError(`${where}: reading errors[${i}] threw`, { cause });
+    }
+    if (!isError) throw new ConfigError(`${where}: errors[${i}] must be a class that extends Error (its prototype does not inherit Error.prototype)`);
+    if (typeof name !== 'string' || name.length === 0 || name.length > 128) {
+      throw new ConfigError(`${where}: errors[${i}] must have a name (its own name property, a non-empty string); got ${describe(name)}`);
+    }
+    const shown = printableName(name) ? `'${name}'` : `(${describe(name)})`;
+    if (RESERVED_ERROR_NAMES.has(name)) throw new ConfigError(`${where}: errors[${i}] is named ${shown}, the name of a built-in or sluice error class (those are rebuilt already)`);
+    if (out.has(name)) throw new ConfigError(`${where}: errors[${i}]: two classes are named ${shown}; classes are matched by name, so names must be unique`);
+    out.set(name, proto as object);
+  });
+  return out;
 }
 
 /** taskData is structured-cloned into every worker: refuse what cannot be, saying what kind of value it is. */

@@ -27,6 +27,7 @@ import { Codec, PREPARE_FULL } from './codec.js';
 import type { Attachment } from './submit/attachment.js';
 import { Token } from './token.js';
 import { TaskRef, checkMs } from './task.js';
+import type { ResultCast, SubmitArgs, TaskName, TaskPayload, TaskResult } from './typed.js';
 import { HOOK_POINTS, pauseAt } from './testing/hooks.js';
 import { route } from './routing.js';
 import type { Clock } from '../admission/clock.js';
@@ -120,7 +121,9 @@ export interface ParsedSubmit {
 }
 
 
-export class Producer {
+/** `M`: the task module's type on a typed runtime (Runtime<M>), else `any` (src/runtime/typed.ts; types only). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export class Producer<M = any> {
   /** @internal */ private readonly att: Attachment;
   /** @internal */ private readonly i32: Int32Array;
   /** @internal */ private readonly codec: Codec;
@@ -167,7 +170,10 @@ export class Producer {
    * synchronously. Never throws for overload; throws PayloadError/ConfigError for bad input,
    * with nothing queued and no counter changed. Steps as in docs/design.md, "Submit".
    */
-  submit<T = unknown>(task: TaskRef | string, payload?: unknown, options?: SubmitOptions): Admission<T> {
+  submit<T extends ResultCast<M> = ResultCast<M>, N extends TaskName<M> = TaskName<M>>(
+    task: N | TaskRef<N>, ...args: SubmitArgs<M, N, SubmitOptions>
+  ): Admission<TaskResult<M, N, T>>;
+  submit(task: TaskRef | string, payload?: unknown, options?: SubmitOptions): Admission {
     const ref = this.ref(task);
     return this._submitParsed(ref, payload, options === undefined ? undefined : parseSubmitOptions(options));
   }
@@ -240,9 +246,10 @@ export class Producer {
    * are ignored. A callback that is not a function, or a tag that is not an int32, is a
    * ConfigError with nothing taken. A callback that throws is reported as an uncaught exception.
    */
-  submitCallback<T = unknown>(
-    task: TaskRef | string, payload: unknown, callback: SubmitCallback<T>, tag = 0,
-  ): Rejection | null {
+  submitCallback<T extends ResultCast<M> = ResultCast<M>, N extends TaskName<M> = TaskName<M>>(
+    task: N | TaskRef<N>, payload: TaskPayload<M, N>, callback: SubmitCallback<TaskResult<M, N, T>>, tag?: number,
+  ): Rejection | null;
+  submitCallback(task: TaskRef | string, payload: unknown, callback: SubmitCallback<never>, tag = 0): Rejection | null {
     const ref = this.ref(task);
     if (typeof callback !== 'function') throw new ConfigError(`submitCallback: callback must be a function; got ${describe(callback)}`);
     if (typeof tag !== 'number' || !Number.isInteger(tag) || tag < -(2 ** 31) || tag > 2 ** 31 - 1) {
@@ -254,7 +261,7 @@ export class Producer {
     let t: number;
     if (parentKey < 0) t = this.admit(ref, payload, 0);
     else {
-      callback = lineage!.wrap(parentKey, callback as SubmitCallback) as SubmitCallback<T>;
+      callback = lineage!.wrap(parentKey, callback as SubmitCallback) as SubmitCallback<never>;
       this.parentWord = Math.floor(parentKey / GEN_SPAN);
       this.parentGen = parentKey % GEN_SPAN;
       try {

@@ -5,19 +5,20 @@
  * holding `rt.handle` can Runtime.attach() and submit into the same rings, with its results
  * coming back through its own completion ring.
  */
-import { type ResourceLimits } from 'node:worker_threads';
+import { type ResourceLimits, type SHARE_ENV } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { randomFillSync } from 'node:crypto';
-import { A_STATE, H_DIGEST, H_INSTANCE, H_TASK_COUNT, Memory, RT_DRAINING, RT_RUNNING } from '../shm/layout.js';
+import { A_STATE, H_DIGEST, H_INSTANCE, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING } from '../shm/layout.js';
 import { activate as activateAttachment, release as releaseAttachment } from '../shm/words/attachment.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
-import { clockOption, parseStartOptions, snapshot } from './options.js';
+import { clockOption, errorClassesOption, parseStartOptions, snapshot } from './options.js';
 import { Attachment } from './submit/attachment.js';
 import {
   parseSubmitOptions, Producer, ProducerStats, SubmitOptions,
 } from './producer.js';
 import { lookupOrRegister, type ProducerLimits } from './registry.js';
 import { resolveTask, TaskOptions, TaskRef } from './task.js';
+import type { ResultCast, SubmitArgs, TaskName, TaskResult } from './typed.js';
 import { preferenceChains, stealMask, type Weight } from './routing.js';
 import { chooseCpus, loadAffinity, warmLibuvPool } from './native/affinity.js';
 import { isTypeScript, taskModuleHref } from './tasks-module.js';
@@ -30,7 +31,8 @@ import { RunQueue } from './run-queue.js';
 import { checkHandle, instanceId, tableDigest } from './handle.js';
 import { Testing } from './testing/testing.js';
 import { runtimeStats } from './snapshot.js';
-import { START_SETTLE_MS, StartTimeout, abortStart, bounded, closeTimeout, detach, ownQuiesce, quiesce, shutdown, type ShutdownHost } from './shutdown.js';
+import { Hurry, START_SETTLE_MS, StartTimeout, abortStart, bounded, closeTimeout, detach, ownQuiesce, quiesce, shutdown, type ShutdownHost } from './shutdown.js';
+import { abandonRunning } from './submit/cancel.js';
 
 export interface RuntimeOptions {
   /** Module whose named function exports are the tasks (sync or async); .js, .mjs, .cjs or .ts. */
@@ -72,6 +74,25 @@ export interface RuntimeOptions {
   stallMs?: number;
   /** Heap limits for each worker thread; a task that exceeds them kills only its own worker. */
   resourceLimits?: ResourceLimits;
+  /**
+   * Node CLI options for each worker thread, replacements too (new Worker's execArgv; default:
+   * the parent's). Flags Node refuses in a worker make start reject with WorkerStartError.
+   */
+  execArgv?: string[];
+  /**
+   * Each worker's process.env (new Worker's env): an object of strings (copied at start: later
+   * changes reach no worker), or worker_threads.SHARE_ENV to share this thread's. Default: a
+   * copy of process.env made when each worker starts.
+   */
+  env?: Readonly<Record<string, string>> | typeof SHARE_ENV;
+  /**
+   * Error classes a task may throw that this thread rebuilds as themselves (`instanceof` holds),
+   * matched by class name, nearest on the thrown error's prototype chain first: the instance is
+   * made from the class's prototype (its constructor is not called) with the thrown error's
+   * message, stack, own enumerable properties, cause and errors. Names must be unique and not
+   * those of built-in or sluice error classes. Attached threads pass their own (AttachOptions).
+   */
+  errors?: readonly ErrorClass[];
   /**
    * Data for the task module, structured-cloned into every worker (SharedArrayBuffers are shared):
    * tasks read it as `workerData.taskData` (import { workerData } from 'node:worker_threads').
@@ -121,7 +142,12 @@ export interface RuntimeHandle {
 export interface AttachOptions {
   /** Tick clock for this thread's admission decisions (e.g. a VirtualClock in tests). */
   clock?: Clock;
+  /** Error classes this thread rebuilds as themselves (as RuntimeOptions.errors, for this thread). */
+  errors?: readonly ErrorClass[];
 }
+
+/** A class of errors a task may throw (RuntimeOptions.errors): any subclass of Error, whatever its constructor takes. */
+export type ErrorClass = abstract new (...args: never[]) => Error;
 
 /** rt.drain() and rt.close() options. */
 export interface CloseOptions {
@@ -186,14 +212,21 @@ const asyncDispose: typeof Symbol.asyncDispose =
   (Symbol as { asyncDispose?: typeof Symbol.asyncDispose }).asyncDispose ?? (Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose);
 
 
-export class Runtime {
+/**
+ * `M` is the task module's type (`Runtime.start<typeof import('./tasks.js')>(...)`): task names,
+ * payloads and results are checked against it (src/runtime/typed.ts; types only). Without it
+ * (`any`), the runtime is untyped: names are strings, payloads and results unknown.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export class Runtime<M = any> {
   /** @internal */ private readonly att: Attachment;
   /** @internal */ private readonly mem: Memory;
-  /** @internal */ private readonly producers = new Map<string, Producer>();
+  /** @internal */ private readonly producers = new Map<string, Producer<M>>();
   /** @internal */ private readonly tasks = new Map<string, TaskRef>();
   /** @internal rt.run's wait for capacity (§4.6). */ readonly runQueue: RunQueue;
   /** @internal */ private closing: Promise<void> | null = null;
-  /** @internal */ private defaultProducer: Producer | null = null;
+  /** @internal Fired by destroy(): cuts the shutdown's waits short (shutdown.ts). */ private hurry: Hurry | null = null;
+  /** @internal */ private defaultProducer: Producer<M> | null = null;
   /** @internal */ readonly chains: Int32Array[];
   /** @internal The shared memory's instance id: TaskRefs of other runtimes carry another (task.ts). */
   readonly instance: string;
@@ -238,7 +271,8 @@ export class Runtime {
   };
 
   /** Start a runtime: lay out shared memory, spawn the workers, load the task module in each. */
-  static async start(options: RuntimeOptions): Promise<Runtime> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  static async start<M = any>(options: RuntimeOptions): Promise<Runtime<M>> {
     // Every option is read once and checked (options.ts) before anything is allocated.
     const cfg = parseStartOptions(options);
     const { workers } = cfg;
@@ -280,7 +314,10 @@ export class Runtime {
         sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]!, taskData, stealMask: steal ? stealMask(chains, w) : 0,
         warmUp: warmUp && !replacement, memory: mem.wasm, chains,
       }),
-      { watchdogMs: cfg.watchdogMs, maxRestarts: cfg.maxRestarts, stallMs: cfg.stallMs, restartWindowMs: 60_000, resourceLimits: cfg.resourceLimits },
+      {
+        watchdogMs: cfg.watchdogMs, maxRestarts: cfg.maxRestarts, stallMs: cfg.stallMs, restartWindowMs: 60_000, resourceLimits: cfg.resourceLimits,
+        execArgv: cfg.execArgv, env: cfg.env,
+      },
     );
     let lists: string[][];
     let settle = START_SETTLE_MS;
@@ -321,7 +358,8 @@ export class Runtime {
     mem.i32.set(tableDigest(names, chains), H_DIGEST);
     activateAttachment(mem.i32, mem.attachWord(0, A_STATE));
     const att = new Attachment(mem, 0, clock);
-    const rt = new Runtime(mem, att, names, chains, clock, supervisor, cfg.runQueueLimit);
+    att.codec.errorClasses = cfg.errors;
+    const rt = new Runtime<M>(mem, att, names, chains, clock, supervisor, cfg.runQueueLimit);
     rt.affinityInfo = Object.freeze(affinityStatus);
     supervisor.onEvent = rt.recordEvent;
     supervisor.onRetired = rt.afterRetire;
@@ -334,14 +372,17 @@ export class Runtime {
    * The handle is checked against the runtime's own shared memory before any slot is claimed
    * (docs/design.md 4.13): a bad handle is an AttachError with nothing taken.
    */
-  static async attach(handle: RuntimeHandle, options?: AttachOptions): Promise<Runtime> {
-    return Runtime._attachSync(handle, options);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  static async attach<M = any>(handle: RuntimeHandle, options?: AttachOptions): Promise<Runtime<M>> {
+    return Runtime._attachSync<M>(handle, options);
   }
 
   /** @internal Runtime.attach, synchronously: a running task's first submit attaches its worker (src/task.ts, §4.14 step 1). */
-  static _attachSync(handle: RuntimeHandle, options?: AttachOptions): Runtime {
-    const o = snapshot('Runtime.attach', 'options', options, ['clock']);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  static _attachSync<M = any>(handle: RuntimeHandle, options?: AttachOptions): Runtime<M> {
+    const o = snapshot('Runtime.attach', 'options', options, ['clock', 'errors']);
     const userClock = clockOption('Runtime.attach', o.clock);
+    const errors = errorClassesOption('Runtime.attach', o.errors);
     const { mem, names, chains } = checkHandle(handle);
     const a = Attachment.claimSlot(mem);
     if (a < 0) throw new AttachError(`no free attachment slot (${mem.layout.maxAttachments}); raise Runtime.start({ maxAttachments })`);
@@ -350,7 +391,8 @@ export class Runtime {
     try {
       const clock = userClock ?? new MonotonicClock(mem.epochMicros());
       att = new Attachment(mem, a, clock);
-      return new Runtime(mem, att, names, chains, clock, null, 65536);
+      att.codec.errorClasses = errors;
+      return new Runtime<M>(mem, att, names, chains, clock, null, 65536);
     } catch (err) {
       att?.dispose();
       releaseAttachment(mem.i32, mem.attachWord(a, A_STATE));
@@ -365,41 +407,53 @@ export class Runtime {
     };
   }
 
-  /** Resolve a task name to its id (once), with its options. Unknown names throw UnknownTaskError. */
-  task(name: string, options?: TaskOptions): TaskRef {
+  /**
+   * Resolve a task name to its id (once), with its options. Unknown names throw UnknownTaskError
+   * (and, on a typed runtime, do not compile).
+   */
+  task<N extends TaskName<M>>(name: N, options?: TaskOptions): TaskRef<N> {
     if (options === undefined && typeof name === 'string') {
       const cached = this.tasks.get(name);
-      if (cached) return cached;
+      if (cached) return cached as TaskRef<N>;
     }
     const ref = resolveTask(this.instance, this.names, name, options);
     if (options === undefined) this.tasks.set(name, ref);
-    return ref;
+    return ref as TaskRef<N>;
   }
 
   /** A producer handle for this thread; the producer itself (limits, counters) is shared by all threads. */
-  producer(name: string, limits?: ProducerLimits): Producer {
+  producer(name: string, limits?: ProducerLimits): Producer<M> {
     const cached = this.producers.get(name);
     if (cached && limits === undefined) return cached;
     const { index, limits: l } = lookupOrRegister(this.mem, name, limits, this.clock.now());
     if (cached) return cached;
     const p = Producer._create(
-      { att: this.att, chains: this.chains, clock: this.clock, resolveTask: (n) => this.task(n), instance: this.instance }, name, index, l,
+      { att: this.att, chains: this.chains, clock: this.clock, resolveTask: (n) => this.taskRef(n), instance: this.instance }, name, index, l,
     );
     this.producers.set(name, p);
     return p;
   }
 
+  /** @internal rt.task() for a name that is only known to be a string (a producer's, rt.run's). */
+  private taskRef(name: string): TaskRef {
+    return this.task(name as TaskName<M>);
+  }
+
   /**
    * Run a task on the default producer and wait for its value. Unlike submit, a capacity
    * rejection does not fail: the call waits (FIFO, woken by completions) for room, up to
-   * runQueueLimit waiting calls.
+   * runQueueLimit waiting calls. On a typed runtime the payload is checked against the task's
+   * first parameter and the value is its awaited return type.
    */
-  run<T = unknown>(task: string | TaskRef, payload?: unknown, options?: SubmitOptions): Promise<T> {
+  run<T extends ResultCast<M> = ResultCast<M>, N extends TaskName<M> = TaskName<M>>(
+    task: N | TaskRef<N>, ...args: SubmitArgs<M, N, SubmitOptions>
+  ): Promise<TaskResult<M, N, T>>;
+  run(task: string | TaskRef, payload?: unknown, options?: SubmitOptions): Promise<unknown> {
     try {
-      const ref = typeof task === 'string' ? this.task(task) : TaskRef.own(task, this.instance);
+      const ref = typeof task === 'string' ? this.taskRef(task) : TaskRef.own(task, this.instance);
       const parsed = options === undefined ? undefined : parseSubmitOptions(options);
       if (this.runQueue.length === 0) { // §4.6 step 1
-        const a = this.defaultP()._submitParsed<T>(ref, payload, parsed);
+        const a = this.defaultP()._submitParsed(ref, payload, parsed);
         if (a.admitted) {
           // §4.4 step 0: the promise is awaited at once (it is all the caller has), so poll for a
           // lone task's result as Token.then does; a settled token gives a settled promise.
@@ -411,7 +465,7 @@ export class Runtime {
         // §4.6 step 5: others wait already, but no worker is left for this task: waiting would never end.
         return Promise.reject(new RejectedError('no-workers', 'runtime is no-workers'));
       }
-      return this.runQueue.enqueue<T>(ref, payload, parsed);
+      return this.runQueue.enqueue(ref, payload, parsed);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -422,7 +476,7 @@ export class Runtime {
     return { mem: this.mem, att: this.att, supervisor: this.supervisor, runQueue: this.runQueue, recordEvent: this.recordEvent };
   }
 
-  /** @internal */ private defaultP(): Producer {
+  /** @internal */ private defaultP(): Producer<M> {
     return (this.defaultProducer ??= this.producer('default'));
   }
 
@@ -479,8 +533,64 @@ export class Runtime {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.closing === null) this.closing = this.supervisor === null ? detach(this.shutdownHost(), timeoutMs) : shutdown(this.shutdownHost(), timeoutMs);
+    return this.shut(timeoutMs);
+  }
+
+  /**
+   * Stop now (docs/design.md 4.7, "Destroy"): admission stops, waiting rt.run calls are
+   * rejected, every task that has not started is retracted and every running one abandoned (its
+   * worker terminated; on an attached handle, as cancel({ force: true }) does), then the runtime
+   * is closed as by close(). Resolves once every token and callback of this thread has resolved.
+   * Idempotent; during a close() in progress it cuts that close's waits short (both resolve
+   * together). Afterwards the runtime (or handle) is closed.
+   */
+  destroy(): Promise<void> {
+    const hurry = this.hurry;
+    if (hurry === null) return this.shut(0, true);
+    hurry.fire();
+    // An attached close() that already returned may have left a running task holding its slot.
+    if (this.supervisor === null && this.att.outstanding > 0) {
+      try {
+        abandonRunning(this.att);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.closing!;
+  }
+
+  /** @internal close() and destroy(): the one shutdown of this handle (idempotent). */
+  private shut(timeoutMs: number, now = false): Promise<void> {
+    if (this.closing === null) {
+      const hurry = (this.hurry = new Hurry());
+      if (now) hurry.fire();
+      this.closing = this.supervisor === null ? detach(this.shutdownHost(), timeoutMs, hurry) : shutdown(this.shutdownHost(), timeoutMs, hurry);
+    }
     return this.closing;
+  }
+
+  /**
+   * Open admission again after drain() (docs/design.md 4.7, "Resume"): the state goes back to
+   * 'running' and submits are admitted again; a drain() still waiting keeps waiting until nothing
+   * is outstanding (or its timeout). Does nothing on a runtime that is running. On an attached
+   * handle it resumes that handle only (the runtime-wide state is the starting thread's). After
+   * close() or destroy() (begun or done) it throws a ConfigError: a closed runtime does not
+   * reopen; start a new one.
+   */
+  resume(): void {
+    if (this.closing !== null) {
+      throw new ConfigError(`rt.resume(): this ${this.supervisor === null ? 'attached handle' : 'runtime'} was closed (close() or destroy()); a closed runtime does not reopen: start a new one`);
+    }
+    if (this.supervisor === null) {
+      if (this.att.halted === R_DRAINING) this.att.halted = 0;
+      return;
+    }
+    // The starting thread is the state word's one writer (4.7): DRAINING -> RUNNING, by CAS so
+    // that a CLOSED written at process exit (releaseAtExit) is never undone.
+    const i32 = this.mem.i32;
+    if (Atomics.compareExchange(i32, this.mem.stateWord, RT_DRAINING, RT_RUNNING) === RT_CLOSED) {
+      throw new ConfigError('rt.resume(): the runtime is closed; a closed runtime does not reopen: start a new one');
+    }
   }
 
   /** `await using rt = await Runtime.start(...)`: close() when the scope ends. */

@@ -5,7 +5,9 @@
  * is written by the starting thread only (RUNNING -> DRAINING -> CLOSED).
  */
 import type { Worker } from 'node:worker_threads';
-import { A_STATE, Memory, RT_CLOSED, RT_RUNNING, RT_DRAINING, W_WAKER } from '../shm/layout.js';
+import {
+  A_STATE, Memory, RT_CLOSED, RT_RUNNING, RT_DRAINING, W_KILL_ATT, W_KILL_GEN, W_KILL_TOKEN, W_RUN_ATT, W_RUN_GEN, W_RUN_TOKEN, W_WAKER,
+} from '../shm/layout.js';
 import { release as releaseAttachment } from '../shm/words/attachment.js';
 import { wake } from '../shm/waker.js';
 import { R_CLOSED } from '../admission/reasons.js';
@@ -13,7 +15,7 @@ import { AbortedError, ConfigError, WorkerStartError, describe } from '../errors
 import { snapshot } from './options.js';
 import { offAbort, onAbort, signalReason } from './user-code.js';
 import type { Attachment } from './submit/attachment.js';
-import { abandonRemaining, retractPending } from './submit/cancel.js';
+import { abandonRemaining, abandonRunning, retractPending } from './submit/cancel.js';
 import type { Supervisor } from './supervisor/supervisor.js';
 import type { RunQueue } from './run-queue.js';
 
@@ -31,16 +33,31 @@ export interface ShutdownHost {
   readonly recordEvent: (message: string) => void;
 }
 
-/** §4.7 steps 1-7: the starting thread's close(). */
-export async function shutdown(h: ShutdownHost, timeoutMs: number): Promise<void> {
+/**
+ * destroy() (§4.7, "Destroy"): fired, it cuts every wait of a shutdown short: no more waiting for
+ * tasks to finish or workers to exit by themselves. Once fired, it stays fired.
+ */
+export class Hurry {
+  fired = false;
+  readonly promise: Promise<false>;
+  private res!: (v: false) => void;
+  constructor() { this.promise = new Promise<false>((r) => { this.res = r; }); }
+  fire(): void {
+    this.fired = true;
+    this.res(false);
+  }
+}
+
+/** §4.7 steps 1-7: the starting thread's close(), or its destroy() (`hurry` fired: no waiting). */
+export async function shutdown(h: ShutdownHost, timeoutMs: number, hurry: Hurry): Promise<void> {
   const i32 = h.mem.i32;
   const deadline = performance.now() + timeoutMs;
   // 1. Stop admission: every submit from now on is rejected 'draining'.
   Atomics.compareExchange(i32, h.mem.stateWord, RT_RUNNING, RT_DRAINING);
   // 2. Waiting rt.run() calls were never admitted: reject them.
   h.runQueue.flush();
-  // 3. Let admitted tasks finish, within the timeout.
-  const drained = await quiesce(h, timeoutMs);
+  // 3. Let admitted tasks finish, within the timeout (destroy: not at all).
+  const drained = hurry.fired ? false : await quiesce(h, timeoutMs, hurry);
   // 4. Retract what has not started (its cell stays in the ring; the worker skips it).
   if (!drained) retractPending(h.att);
   // 5. Closed: workers exit when their ring is empty; wake every parked one so it notices.
@@ -52,8 +69,11 @@ export async function shutdown(h: ShutdownHost, timeoutMs: number): Promise<void
   //    A worker still busy is terminated; one that does not exit even then is inside a native
   //    call (execSync, a blocking fs call), which terminate() cannot interrupt: close stops
   //    waiting for it after STOP_GRACE_MS, reports it and unrefs it (it ends when the call returns).
-  const stopped = await Promise.all(supervisor.workers.map((wk) => (
-    wk === null ? true : exited(wk, Math.max(0, deadline - performance.now()) + 1000)
+  //    destroy: every worker is terminated at once (an idle one may have exited by itself first).
+  //    So is one whose running task was cancelled with force but whose kill request the
+  //    watchdog (stopped above) had not acted on yet: nobody waits for that task any more.
+  const stopped = await Promise.all(supervisor.workers.map((wk, w) => (
+    wk === null ? true : exited(wk, hurry.fired || killPending(h.mem, w) ? 0 : Math.max(0, deadline - performance.now()) + 1000, hurry)
   )));
   stopped.forEach((ok, w) => {
     if (!ok) {
@@ -69,15 +89,20 @@ export async function shutdown(h: ShutdownHost, timeoutMs: number): Promise<void
   h.att.dispose();
 }
 
-/** An attached handle's close(): its own drain, then its slot is freed (§4.7, attached). */
-export async function detach(h: ShutdownHost, timeoutMs: number): Promise<void> {
+/**
+ * An attached handle's close(): its own drain, then its slot is freed (§4.7, attached). Its
+ * destroy() (`hurry` fired): no drain; its queued tasks are retracted and its running ones
+ * abandoned as cancel({ force: true }) does (§4.5 step 3: only their workers are replaced).
+ */
+export async function detach(h: ShutdownHost, timeoutMs: number, hurry: Hurry): Promise<void> {
   h.att.halted = R_CLOSED; // this handle admits no more (design 4.7); the runtime carries on
   h.runQueue.flush(true);
   // Timed out: what has not started never will (retracted). A task still running keeps its
   // token, and the slot stays this thread's until it resolves: freeing it now would hand a
   // live token table to the next attach. (If this thread ends first, the supervisor's liveness
   // check reclaims the slot, 4.9.)
-  if (!(await ownQuiesce(h.att, timeoutMs))) retractPending(h.att);
+  if (hurry.fired || !(await ownQuiesce(h.att, timeoutMs, hurry))) retractPending(h.att);
+  if (hurry.fired) abandonRunning(h.att);
   const release = (): void => {
     h.att.dispose();
     releaseAttachment(h.mem.i32, h.mem.attachWord(h.att.index, A_STATE));
@@ -86,28 +111,36 @@ export async function detach(h: ShutdownHost, timeoutMs: number): Promise<void> 
   else void h.att.table.whenIdle().then(release);
 }
 
-/** Wait until no task is admitted-and-unresolved anywhere, or the timeout; returns which. */
-export async function quiesce(h: ShutdownHost, timeoutMs: number): Promise<boolean> {
+/** Whether worker w has a forced-cancel kill request for the task its run record names (the watchdog's test, §4.8). */
+function killPending(mem: Memory, w: number): boolean {
+  const i32 = mem.i32;
+  const base = mem.workerWord(w, 0);
+  const kill = Atomics.load(i32, base + W_KILL_TOKEN);
+  return kill !== 0 && kill === Atomics.load(i32, base + W_RUN_TOKEN)
+    && i32[base + W_KILL_ATT] === i32[base + W_RUN_ATT] && i32[base + W_KILL_GEN] === i32[base + W_RUN_GEN];
+}
+
+/** Wait until no task is admitted-and-unresolved anywhere, or the timeout, or `hurry`; returns whether it was the first. */
+export async function quiesce(h: ShutdownHost, timeoutMs: number, hurry?: Hurry): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
-  if (!(await ownQuiesce(h.att, timeoutMs))) return false;
+  if (!(await ownQuiesce(h.att, timeoutMs, hurry))) return false;
   while (Atomics.load(h.mem.i32, h.mem.globalWord) !== 0) {
-    if (performance.now() >= deadline) return false;
+    if (performance.now() >= deadline || hurry?.fired === true) return false;
     await new Promise((r) => setTimeout(r, 1)); // other threads' tokens: poll (close is not a hot path)
   }
   return true;
 }
 
-/** Wait until nothing this thread admitted is outstanding, or the timeout; returns which. */
-export async function ownQuiesce(att: Attachment, timeoutMs: number): Promise<boolean> {
+/** Wait until nothing this thread admitted is outstanding, or the timeout, or `hurry`; returns whether it was the first. */
+export async function ownQuiesce(att: Attachment, timeoutMs: number, hurry?: Hurry): Promise<boolean> {
   if (att.outstanding === 0) return true;
-  const all = att.table.whenIdle();
-  if (timeoutMs === Infinity) {
-    await all;
-    return true;
-  }
+  if (hurry?.fired === true) return false;
+  const all = att.table.whenIdle().then(() => true);
+  const cut: Promise<boolean>[] = hurry === undefined ? [] : [hurry.promise];
+  if (timeoutMs === Infinity) return Promise.race([all, ...cut]);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<false>((r) => { timer = setTimeout(() => r(false), timeoutMs); });
-  const done = await Promise.race([all.then(() => true), timedOut]);
+  const done = await Promise.race([all, timedOut, ...cut]);
   clearTimeout(timer);
   return done;
 }
@@ -131,18 +164,25 @@ export function closeTimeout(where: string, options: unknown, dflt: number): num
  * after terminate(), resolve false and unref it: it holds up neither the caller nor the event
  * loop (though Node still joins it when the process exits: design 4.7).
  */
-export function exited(worker: Worker, ms: number): Promise<boolean> {
+export function exited(worker: Worker, ms: number, hurry?: Hurry): Promise<boolean> {
   return new Promise((resolve) => {
     if (worker.threadId === -1) return resolve(true);
     let grace: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
+    let ended = false;
+    const stop = (): void => {
+      // Once: the timer, or destroy() (hurry) cutting the wait short, whichever comes first.
+      if (ended || grace !== undefined) return;
+      clearTimeout(timer);
       worker.terminate().catch(() => {});
       grace = setTimeout(() => {
         worker.unref();
         resolve(false);
       }, STOP_GRACE_MS);
-    }, ms);
+    };
+    const timer = setTimeout(stop, ms);
+    void hurry?.promise.then(stop);
     worker.once('exit', () => {
+      ended = true;
       clearTimeout(timer);
       clearTimeout(grace);
       resolve(true);

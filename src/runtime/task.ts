@@ -31,8 +31,12 @@ export interface TaskOptions {
 /** Only this module constructs TaskRefs (rt.task()). */
 const MINT = Symbol('sluice.TaskRef');
 
-/** §4.13 step 1: a TaskRef is minted by rt.task() only, carrying a private brand and the runtime's instance id. */
-export class TaskRef {
+/**
+ * §4.13 step 1: a TaskRef is minted by rt.task() only, carrying a private brand and the runtime's
+ * instance id. `N` is the task's name as a type: a literal on a typed runtime (`rt.task('hash')`
+ * is a `TaskRef<'hash'>`, which submit checks payloads against), `string` otherwise. Types only.
+ */
+export class TaskRef<N extends string = string> {
   readonly #name: string;
   readonly #id: number;
   readonly #weight: Weight | null;
@@ -66,7 +70,7 @@ export class TaskRef {
     return new TaskRef(mint, instance, name, id, weight, deadlineMs, queueTimeoutMs, retries);
   }
 
-  get name(): string { return this.#name; }
+  get name(): N { return this.#name as N; }
   get id(): number { return this.#id; }
   get weight(): Weight | null { return this.#weight; }
   /** @internal */ get weightIndex(): number { return this.#weightIndex; }

@@ -45,13 +45,44 @@ function cancelInWindow(att: Attachment, token: Token, force: boolean): boolean 
     if (worker < 0) return false; // not running (finishing: let it), or it finished meanwhile
     if (att.seam !== null) att.seam.cancelled(att.index, t, token._gen, true);
     att.drain.resolve(token, O_ABANDONED, new AbandonedError('cancelled with force while running'));
-    const kw = att.mem.workerWord(worker, 0);
-    i32[kw + W_KILL_ATT] = att.index;
-    i32[kw + W_KILL_GEN] = token._gen;
-    Atomics.store(i32, kw + W_KILL_TOKEN, t + 1);
+    postKill(att, worker, t, token._gen);
   }
   if (att.table.outstanding === 0) att.pump.wakeIfParked();
   return true;
+}
+
+/** §4.5 step 3: ask the supervisor to stop worker `worker` if it still runs token t of generation gen (§4.8). */
+function postKill(att: Attachment, worker: number, t: number, gen: number): void {
+  const i32 = att.i32;
+  const kw = att.mem.workerWord(worker, 0);
+  i32[kw + W_KILL_ATT] = att.index;
+  i32[kw + W_KILL_GEN] = gen;
+  Atomics.store(i32, kw + W_KILL_TOKEN, t + 1);
+}
+
+/**
+ * §4.7, an attached handle's destroy(): after retractPending, abandon what still runs, Tokens
+ * and callbacks alike, as cancel({ force: true }) does (§4.5 step 3).
+ */
+export function abandonRunning(att: Attachment): void {
+  const table = att.table;
+  for (const token of table.tokens) if (token !== undefined) cancel(att, token, true);
+  for (let t = 0; t < table.callbacks.length; t++) {
+    if (table.callbacks[t] === undefined) continue;
+    att.window.enter();
+    try {
+      const gen = table.gens[t]!;
+      const worker = forceFree(att.i32, att.tokenWordOf(t), gen);
+      if (worker >= 0) {
+        att.drain.resolveCallback(t, O_ABANDONED, new AbandonedError('the runtime handle was destroyed while the task was running'));
+        postKill(att, worker, t, gen);
+      }
+    } finally {
+      att.window.leave();
+    }
+  }
+  table.checkIdle();
+  att.drain.runLate();
 }
 
 /** §4.7, close timed out: retract everything of this thread that has not started (Tokens and callbacks). */

@@ -16,7 +16,7 @@
  * - closing: set by stop(); no respawn, no watchdog tick after it.
  */
 import type { Seam } from '../../trace/seam.js';
-import type { ResourceLimits, Worker } from 'node:worker_threads';
+import type { ResourceLimits, Worker, WorkerOptions } from 'node:worker_threads';
 import { A_HEAD, A_START, A_TID, Memory, W_HEAD } from '../../shm/layout.js';
 import { Ring } from '../../shm/ring.js';
 import { Codec } from '../codec.js';
@@ -24,6 +24,9 @@ import { Codec } from '../codec.js';
 export interface SupervisorOptions {
   /** Passed to each worker thread (heap limits: a task that exceeds them kills its worker only). */
   resourceLimits: ResourceLimits | undefined;
+  /** Passed to each worker thread, replacements too (Runtime.start's execArgv and env). */
+  execArgv?: string[] | undefined;
+  env?: WorkerOptions['env'];
   /** Watchdog period (ms): deadline and forced-cancel resolution. */
   watchdogMs: number;
   /** Deaths of one slot within restartWindowMs after which it is retired. */

@@ -84,7 +84,11 @@ export class Supervisor {
 
   /** Start the thread of slot w; resolves with its task names once it is ready. */
   spawn(w: number, replacement = false): Promise<string[]> {
-    const worker = new Worker(this.entry, { workerData: this.data(w, replacement), stdout: true, stderr: true, resourceLimits: this.options.resourceLimits });
+    const { resourceLimits, execArgv, env } = this.options;
+    const worker = new Worker(this.entry, {
+      workerData: this.data(w, replacement), stdout: true, stderr: true, resourceLimits,
+      ...(execArgv === undefined ? {} : { execArgv }), ...(env === undefined ? {} : { env }),
+    });
     const ctx = this.ctx;
     ctx.workers[w] = worker;
     ctx.ready[w] = false;
