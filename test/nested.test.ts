@@ -50,6 +50,7 @@ class Admissions implements Seam {
   }
   rejected(): void {}
   started(): void {}
+  ran(): void {}
   resolved(): void {}
   cancelled(): void {}
   retried(): void {}

@@ -197,7 +197,7 @@ function replayCmd(args: readonly string[], io: Out): number {
   const f = load(file, USAGE.replay);
   const why = notReplayable(f);
   if (why !== null) {
-    if (f.meta.mode !== 'stream') throw new UsageError(`${file}: ${why}`, USAGE.replay);
+    if (f.meta.mode !== 'stream' || f.meta.notReplayable !== undefined) throw new UsageError(`${file}: ${why}`, USAGE.replay);
     io.err(`sluice trace replay: cannot replay ${file}: ${why}`);
     return 1;
   }
@@ -277,6 +277,10 @@ function isProgram(): boolean {
 }
 
 if (isProgram()) {
+  // `sluice trace show big.trace | head`: a reader that went away ends the command quietly.
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw err; });
+  }
   main(process.argv.slice(2)).then(
     (code) => { if (code >= 0) process.exitCode = code; },
     (err: unknown) => {

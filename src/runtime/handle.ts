@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { types } from 'node:util';
 import { BLOCK_BYTES, DIGEST_WORDS, H_DIGEST, H_INSTANCE, H_PROBE, H_TASK_COUNT, H_WORKERS, Memory, readLayout } from '../shm/layout.js';
 import { AttachError, describe } from '../errors.js';
+import type { TraceShare } from './recording.js';
 import { snapshot } from './options.js';
 
 export function instanceId(mem: Memory): string {
@@ -20,7 +21,7 @@ export function tableDigest(names: readonly string[], chains: readonly (readonly
   return new Int32Array(d.buffer.slice(d.byteOffset, d.byteOffset + DIGEST_WORDS * 4));
 }
 
-const HANDLE_KEYS = ['kind', 'sab', 'memory', 'names', 'chains'] as const;
+const HANDLE_KEYS = ['kind', 'sab', 'memory', 'names', 'chains', 'trace'] as const;
 const wasmBuffer = Object.getOwnPropertyDescriptor(WebAssembly.Memory.prototype, 'buffer')!.get!;
 const sabLength = Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get!;
 
@@ -30,7 +31,7 @@ const sabLength = Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, '
  * digest of names and chains written at start. Nothing is claimed here; a bad handle is an
  * AttachError that says what is wrong without printing values.
  */
-export function checkHandle(handle: unknown): { mem: Memory; names: string[]; chains: number[][] } {
+export function checkHandle(handle: unknown): { mem: Memory; names: string[]; chains: number[][]; trace: TraceShare | null } {
   const bad = (what: string, cause?: unknown): AttachError =>
     new AttachError(`Runtime.attach: not a valid handle of a running sluice runtime (${what}); pass rt.handle`, cause === undefined ? undefined : { cause });
   const h = snapshot('Runtime.attach', 'handle', handle, HANDLE_KEYS, false, AttachError);
@@ -74,7 +75,18 @@ export function checkHandle(handle: unknown): { mem: Memory; names: string[]; ch
   for (let i = 0; i < DIGEST_WORDS; i++) {
     if (got[i] !== want[i]) throw bad('its names or chains differ from the runtime\'s (reordered or edited)');
   }
-  return { mem, names, chains };
+  return { mem, names, chains, trace: readTrace(h.trace, bad) };
+}
+
+/** The recording's region (when the runtime records): a SharedArrayBuffer and its shape, checked. */
+function readTrace(v: unknown, bad: (what: string, cause?: unknown) => AttachError): TraceShare | null {
+  if (v === undefined || v === null) return null;
+  const t = snapshot('Runtime.attach', 'handle.trace', v, ['sab', 'records', 'attachments', 'workers', 'epochMicros'], false, AttachError);
+  if (!types.isSharedArrayBuffer(t.sab)) throw bad('its trace region is not a SharedArrayBuffer');
+  for (const k of ['records', 'attachments', 'workers', 'epochMicros'] as const) {
+    if (typeof t[k] !== 'number' || !Number.isSafeInteger(t[k]) || (t[k] as number) < 0) throw bad(`its trace.${k} is not a non-negative integer`);
+  }
+  return t as unknown as TraceShare;
 }
 
 function readStrings(v: unknown, bad: (what: string, cause?: unknown) => AttachError): string[] {

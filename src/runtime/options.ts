@@ -13,6 +13,7 @@ import { SHARE_ENV, type ResourceLimits } from 'node:worker_threads';
 import { ConfigError, SLUICE_ERROR_CLASSES, SluiceError, describe, printableName } from '../errors.js';
 import { computeLayout, MAX_LAYOUT_BYTES, type Layout } from '../shm/layout.js';
 import { type Clock, GuardedClock } from '../admission/clock.js';
+import { traceOption, type TraceConfig } from './recording.js';
 import { isAbortSignal } from './user-code.js';
 import type { ErrorClasses } from './codec.js';
 
@@ -123,7 +124,7 @@ export function clockOption(where: string, v: unknown): Clock | null {
 export const START_OPTION_KEYS = [
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spinUs', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
-  'stallMs', 'startTimeoutMs', 'signal', 'execArgv', 'env', 'errors',
+  'stallMs', 'startTimeoutMs', 'signal', 'execArgv', 'env', 'errors', 'trace',
 ] as const;
 
 /** Start options that were renamed (0.x): the old name is refused with a ConfigError naming the new one. */
@@ -162,6 +163,8 @@ export interface StartConfig {
   errors: ErrorClasses | null;
   taskData: unknown;
   layout: Layout;
+  /** Recording (src/runtime/recording.ts); null: off. */
+  trace: TraceConfig | null;
 }
 
 const W = 'Runtime.start';
@@ -253,7 +256,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   }
   return {
     tasks, workers, globalSlots, ringCapacity, spinUs, asyncLimit, maxProducers, maxAttachments, spillBytes, runQueueLimit, watchdogMs,
-    maxRestarts, stallMs, startTimeoutMs, signal: signal as AbortSignal | undefined, affinity, steal, warmUp, testHooks, clock, resourceLimits, execArgv, env, errors, taskData, layout,
+    maxRestarts, stallMs, startTimeoutMs, signal: signal as AbortSignal | undefined, affinity, steal, warmUp, testHooks, clock, resourceLimits, execArgv, env, errors, taskData, layout, trace: traceOption(W, o.trace),
   };
 }
 

@@ -30,6 +30,10 @@ import type { WorkerData } from './worker/main.js';
 import { RunQueue } from './run-queue.js';
 import { checkHandle, instanceId, tableDigest } from './handle.js';
 import { Testing } from './testing/testing.js';
+import { Recording, seamFor, WRITER_ATTACHMENT, type TraceOptions, type TraceShare } from './recording.js';
+import type { ProducerInfo, TraceMeta, TraceTrailer } from '../trace/file.js';
+import { readLimits, producerName, registeredProducers } from './registry.js';
+import { threadId } from 'node:worker_threads';
 import { runtimeStats } from './snapshot.js';
 import { Hurry, START_SETTLE_MS, StartTimeout, abortStart, bounded, closeTimeout, detach, ownQuiesce, quiesce, shutdown, type ShutdownHost } from './shutdown.js';
 import { abandonRunning } from './submit/cancel.js';
@@ -99,6 +103,14 @@ export interface RuntimeOptions {
    */
   taskData?: unknown;
   /**
+   * Record every decision (docs/design.md §4.15): `{ mode: 'flight', records }` keeps the latest
+   * `records` (a power of two, default 4096) per thread in shared memory, saved with
+   * `rt.saveTrace(path)`; `{ mode: 'file', path, records }` streams everything to `path` from the
+   * start (drained every 10 ms; what a thread overwrote before that is counted lost in the file).
+   * Off by default. Read with `sluice trace show|explain|replay|export`.
+   */
+  trace?: TraceOptions;
+  /**
    * Let an idle (spinning) worker take the oldest queued task of a sibling that has been inside
    * one task for 5 µs, within the task's weight class (docs/design.md 4.2a). Default true; off
    * with `spinUs: 0` (an idle worker parks at once) and with one worker.
@@ -136,6 +148,8 @@ export interface RuntimeHandle {
   readonly memory: object | null;
   readonly names: readonly string[];
   readonly chains: readonly (readonly number[])[];
+  /** The recording's region when the runtime records (Runtime.start({ trace })); attached threads record into it too. */
+  readonly trace?: TraceShare | null;
 }
 
 /** Runtime.attach's options. */
@@ -306,13 +320,14 @@ export class Runtime<M = any> {
     const { cpus, status: affinityStatus } = await planAffinity(cfg.affinity, workers);
     const chains = preferenceChains(cpus.map((c) => (c ? Math.min(...c) : null)));
     const { steal, warmUp, taskData } = cfg;
+    const recording = cfg.trace === null ? null : new Recording(cfg.trace, cfg.maxAttachments, workers, epoch);
 
     let names: string[];
     const supervisor = new Supervisor(
       mem, workerEntry(),
       (w, replacement): WorkerData => ({
         sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]!, taskData, stealMask: steal ? stealMask(chains, w) : 0,
-        warmUp: warmUp && !replacement, memory: mem.wasm, chains,
+        warmUp: warmUp && !replacement, memory: mem.wasm, chains, trace: recording?.share ?? null,
       }),
       {
         watchdogMs: cfg.watchdogMs, maxRestarts: cfg.maxRestarts, stallMs: cfg.stallMs, restartWindowMs: 60_000, resourceLimits: cfg.resourceLimits,
@@ -360,6 +375,14 @@ export class Runtime<M = any> {
     const att = new Attachment(mem, 0, clock);
     att.codec.errorClasses = cfg.errors;
     const rt = new Runtime<M>(mem, att, names, chains, clock, supervisor, cfg.runQueueLimit);
+    if (recording !== null) {
+      rt.recording = recording;
+      rt.traceShare = recording.share;
+      const seam = recording.mainSeam(threadId);
+      att.seam = seam;
+      supervisor.seam = seam;
+      recording.startStream(() => rt.traceMeta());
+    }
     rt.affinityInfo = Object.freeze(affinityStatus);
     supervisor.onEvent = rt.recordEvent;
     supervisor.onRetired = rt.afterRetire;
@@ -383,7 +406,7 @@ export class Runtime<M = any> {
     const o = snapshot('Runtime.attach', 'options', options, ['clock', 'errors']);
     const userClock = clockOption('Runtime.attach', o.clock);
     const errors = errorClassesOption('Runtime.attach', o.errors);
-    const { mem, names, chains } = checkHandle(handle);
+    const { mem, names, chains, trace } = checkHandle(handle);
     const a = Attachment.claimSlot(mem);
     if (a < 0) throw new AttachError(`no free attachment slot (${mem.layout.maxAttachments}); raise Runtime.start({ maxAttachments })`);
     // Transactional: any failure after the claim gives the slot back.
@@ -392,7 +415,10 @@ export class Runtime<M = any> {
       const clock = userClock ?? new MonotonicClock(mem.epochMicros());
       att = new Attachment(mem, a, clock);
       att.codec.errorClasses = errors;
-      return new Runtime<M>(mem, att, names, chains, clock, null, 65536);
+      if (trace !== null) att.seam = seamFor(trace, WRITER_ATTACHMENT, a, `attached ${a}`, threadId);
+      const rt = new Runtime<M>(mem, att, names, chains, clock, null, 65536);
+      rt.traceShare = trace;
+      return rt;
     } catch (err) {
       att?.dispose();
       releaseAttachment(mem.i32, mem.attachWord(a, A_STATE));
@@ -404,6 +430,7 @@ export class Runtime<M = any> {
   get handle(): RuntimeHandle {
     return {
       kind: 'sluice-runtime', sab: this.mem.sab, memory: this.mem.wasm, names: [...this.names], chains: this.chainLists.map((c) => [...c]),
+      trace: this.traceShare,
     };
   }
 
@@ -471,9 +498,52 @@ export class Runtime<M = any> {
     }
   }
 
+  /** @internal The recording, on the starting thread of a runtime that records. */
+  recording: Recording | null = null;
+  /** @internal The recording's region (rt.handle carries it to attached threads); null: not recording. */
+  traceShare: TraceShare | null = null;
+
+  /**
+   * Save the flight recorder (Runtime.start({ trace })): every thread's latest records, also a
+   * dead worker's or attached thread's, to `path`, as a trace file `sluice trace show|explain|
+   * export` reads. Only on the starting thread of a runtime that records (ConfigError otherwise).
+   * Returns how many records it wrote and how many were lost (overwritten while it copied).
+   */
+  saveTrace(path: string): { records: number; lost: number } {
+    if (this.recording === null) {
+      throw new ConfigError(this.supervisor === null
+        ? 'rt.saveTrace(): only the thread that started the runtime saves its trace'
+        : 'rt.saveTrace(): this runtime does not record; start it with { trace: { mode: \'flight\' } }');
+    }
+    if (typeof path !== 'string' || path.length === 0) throw new ConfigError(`rt.saveTrace(): path must be a non-empty string; got ${describe(path)}`);
+    const t: TraceTrailer = this.recording.save(path, this.traceMeta());
+    return { records: t.frames, lost: t.threads.reduce((a, x) => a + x.lost, 0) };
+  }
+
+  /** @internal The trace file's header: what replay, explain and export need besides the records. */
+  traceMeta(): Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'> & { producers: ProducerInfo[] } {
+    const L = this.mem.layout;
+    return {
+      // Replay needs what the router read and the admission tick of each decision; the runtime's
+      // seam records neither yet (docs/design.md §4.15): show, explain and export only.
+      notReplayable: 'this recording comes from a runtime, whose seam does not yet record every replay input (the occupancies the router read, the admission tick and bucket words): show, explain and export it; replay is verified on recordings of the real gates and router (test/trace/replay.test.ts)',
+      clock: { originMicros: this.mem.epochMicros(), wallMs: Date.now() - performance.now() },
+      workers: L.workers,
+      ringCapacity: L.ringCapacity,
+      globalSlots: L.globalSlots,
+      cpuTie: false,
+      workerCpus: this.stats().workers.map((w) => (w.cpus === null ? null : w.cpus[0] ?? null)),
+      chains: this.chainLists.map((c) => [...c]),
+      producers: registeredProducers(this.mem).map((p) => ({ name: producerName(this.mem, p), ...readLimits(this.mem, p) })),
+      // A weight class is chosen per rt.task() call, not per task: the header names none.
+      tasks: this.names.map((name) => ({ name, weight: null })),
+    };
+  }
+
   /** @internal What shutdown.ts needs of this handle. */
   private shutdownHost(): ShutdownHost {
-    return { mem: this.mem, att: this.att, supervisor: this.supervisor, runQueue: this.runQueue, recordEvent: this.recordEvent };
+    return { mem: this.mem, att: this.att, supervisor: this.supervisor, runQueue: this.runQueue, recordEvent: this.recordEvent, recording: this.recording,
+      traceProducers: () => this.traceMeta().producers };
   }
 
   /** @internal */ private defaultP(): Producer<M> {

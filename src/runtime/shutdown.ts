@@ -17,6 +17,8 @@ import { offAbort, onAbort, signalReason } from './user-code.js';
 import type { Attachment } from './submit/attachment.js';
 import { abandonRemaining, abandonRunning, retractPending } from './submit/cancel.js';
 import type { Supervisor } from './supervisor/supervisor.js';
+import type { ProducerInfo } from '../trace/file.js';
+import type { Recording } from './recording.js';
 import type { RunQueue } from './run-queue.js';
 
 /** After terminate(), how long close (or a failed start) waits for a thread's exit before giving up on it (design 4.7). */
@@ -31,6 +33,10 @@ export interface ShutdownHost {
   readonly supervisor: Supervisor | null;
   readonly runQueue: RunQueue;
   readonly recordEvent: (message: string) => void;
+  /** The recording (Runtime.start({ trace })), closed at step 7. */
+  readonly recording: Recording | null;
+  /** The producer table for the recording's trailer. */
+  readonly traceProducers?: () => ProducerInfo[];
 }
 
 /**
@@ -85,8 +91,9 @@ export async function shutdown(h: ShutdownHost, timeoutMs: number, hurry: Hurry)
   supervisor.resolveOrphans();
   h.att.drain.drain();
   abandonRemaining(h.att, 'the runtime closed while the task was running');
-  // 7. Release: timers, and this thread's attachment.
+  // 7. Release: timers, this thread's attachment, and a recording's file (its last records and trailer).
   h.att.dispose();
+  h.recording?.close(h.traceProducers?.());
 }
 
 /**

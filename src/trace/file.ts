@@ -67,6 +67,11 @@ export interface TaskInfo { name: string; weight: WeightName | null }
 export interface TraceMeta {
   /** 'flight': the latest records of every ring, saved at one moment; 'stream': everything from the start. */
   mode: 'flight' | 'stream';
+  /**
+   * Why replay cannot re-make this file's decisions although it is a full recording (absent: it
+   * can). A runtime's recording says so until its seam records every replay input.
+   */
+  notReplayable?: string;
   /** records.ts RECORD_VERSION of the frames. */
   recordVersion: number;
   /** Tick 0 (ticks are µs): CLOCK_MONOTONIC µs, and wall-clock ms when known. */
@@ -88,6 +93,8 @@ export interface TraceMeta {
 /** Written last by a writer that finished: per thread, frames written and records lost. */
 export interface TraceTrailer {
   frames: number;
+  /** The producer table at the end of a streamed recording (producers registered after its header was written). */
+  producers?: ProducerInfo[];
   threads: { writerClass: number; writerIndex: number; written: number; lost: number }[];
 }
 
@@ -242,9 +249,10 @@ export class TraceStream {
   get lost(): number { return this.lostBy.reduce((a, b) => a + b, 0); }
 
   /** Drain what is left, write the trailer, close the file. Idempotent. */
-  close(): TraceTrailer {
+  close(producers?: ProducerInfo[]): TraceTrailer {
     const trailer = (): TraceTrailer => ({
       frames: this.frames,
+      ...(producers === undefined ? {} : { producers }),
       threads: this.rings.map((t, i) => ({ writerClass: t.writerClass, writerIndex: t.writerIndex, written: this.written[i]!, lost: this.lostBy[i]! })),
     });
     if (this.closed) return trailer();
@@ -311,6 +319,7 @@ export function readTrace(source: string | Uint8Array): TraceFile {
   });
   let lost: number | null = null;
   if (trailer !== null) lost = trailer.threads.reduce((n, t) => n + t.lost, 0);
+  if (trailer?.producers !== undefined && trailer.producers.length > meta.producers.length) meta = { ...meta, producers: trailer.producers };
   else if (meta.mode === 'flight') lost = meta.threads.reduce((n, t) => n + (t.lost ?? 0), 0);
   return { meta, trailer, records, positions, bad: bad + (partialBytes > 0 ? 1 : 0), partialBytes, missing, lost, complete: trailer !== null };
 }

@@ -105,6 +105,7 @@ export interface ReplayResult {
 /** Why a file cannot be replayed (null: it can). */
 export function notReplayable(file: Pick<TraceFile, 'meta' | 'bad' | 'missing' | 'lost'>): string | null {
   if (file.meta.mode !== 'stream') return 'a flight-recorder window cannot be replayed: it does not start at the start of the run (show, explain and export it instead)';
+  if (file.meta.notReplayable !== undefined) return file.meta.notReplayable;
   if ((file.lost ?? 0) > 0) return `the recording lost ${file.lost} records (the drainer fell behind): its inputs are incomplete`;
   if (file.missing > 0) return `${file.missing} records are missing between records of one thread: the inputs are incomplete`;
   if (file.bad > 0) return `${file.bad} frames do not verify: the inputs are incomplete`;

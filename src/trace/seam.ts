@@ -32,6 +32,8 @@ export interface Seam {
   rejected(producer: number, task: number, att: number, reason: number, packed: number, global: number): void;
   /** §4.2 step 2 (or §4.2a step 5): `worker` won the PENDING -> RUNNING CAS. */
   started(att: number, token: number, gen: number, worker: number, stolen: boolean): void;
+  /** §4.3 step 5: `worker`'s run of the token ended with `outcome` (the worker's side; the owner's resolve follows). */
+  ran(att: number, token: number, gen: number, worker: number, outcome: number): void;
   /** §4.3 step 7 (and every other resolve): the token resolved with `outcome` (admission/outcomes.ts index). */
   resolved(att: number, token: number, gen: number, producer: number, outcome: number): void;
   /** §4.5: token.cancel() won its CAS (`force`: it was running and was abandoned). */
@@ -40,7 +42,7 @@ export interface Seam {
   retried(att: number, token: number, gen: number, worker: number): void;
   /** §4.8 step 1: worker slot `worker`'s thread ended (`retryable`: a crash, not a deadline). */
   workerDied(worker: number, retryable: boolean): void;
-  /** §4.8 step 6: a replacement thread took slot `worker` over. */
+  /** §4.8 step 6: a replacement thread is started for slot `worker` (recorded before it can take a task). */
   respawned(worker: number): void;
   /** §4.8 step 7: slot `worker` kept dying and was retired. */
   retired(worker: number): void;

@@ -110,7 +110,6 @@ export class Supervisor {
         // does, so a start in progress is not cut short by the process ending.
         if (m.type === 'ready') {
           if (ctx.workers[w] === worker) ctx.ready[w] = true;
-          if (replacement && ctx.seam !== null) ctx.seam.respawned(w);
           worker.unref();
           return resolve(m.names!);
         }
@@ -223,6 +222,7 @@ export class Supervisor {
     const delay = recent.length <= 1 ? 0 : Math.min(1000, 10 * 2 ** (recent.length - 2));
     const respawn = (): void => {
       if (this.ctx.closing) return;
+      if (this.ctx.seam !== null) this.ctx.seam.respawned(w); // before the replacement can take a task
       this.spawn(w, true).catch(() => { /* a failed respawn ends in onExit again */ });
     };
     if (delay === 0) respawn();

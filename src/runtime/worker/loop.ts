@@ -426,6 +426,7 @@ export class WorkerLoop {
       this.codec.abandon();
       return;
     }
+    if (this.seam !== null) this.seam.ran(att, t, gen, this.w, outcome);
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:done'], this.w + 1);
     // §4.3 step 6.
     const ring = this.completions[att]!;

@@ -9,7 +9,8 @@
  * The worker's protocols, one file each: loop.ts (run, complete, park, heartbeat), steal.ts
  * (§4.2a), warm-up.ts (§4.2b), async-job.ts (§4.12 step 2).
  */
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { seamFor, WRITER_WORKER, type TraceShare } from '../recording.js';
+import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import { Memory, W_CPU_MASK, W_TID } from '../../shm/layout.js';
 import { useNativeFutex } from '../../shm/waker.js';
 import { loadTaskModule } from '../tasks-module.js';
@@ -38,6 +39,8 @@ export interface WorkerData {
   memory: WebAssembly.Memory | null;
   /** The routing chains (routing.ts), as rt.handle carries them. */
   chains: number[][];
+  /** The recording's region (Runtime.start({ trace })), or null: this worker records into its slot's ring. */
+  trace: TraceShare | null;
 }
 
 /** CPUs 0..31 as a bit mask (enough for stats on the machines this runs on; 0 if none fit). */
@@ -67,13 +70,14 @@ async function main(data: WorkerData): Promise<void> {
   // The handle's names are filled in once the module is loaded (they are its exports).
   const names: string[] = [];
   const nest = new NestContext(
-    data.index, { kind: 'sluice-runtime', sab: data.sab, memory: data.memory, names, chains: data.chains }, mem,
+    data.index, { kind: 'sluice-runtime', sab: data.sab, memory: data.memory, names, chains: data.chains, trace: data.trace }, mem,
   );
   (globalThis as Record<symbol, unknown>)[NEST] = nest;
   const mod = await loadTaskModule(data.tasks);
   names.push(...mod.names);
   if (data.warmUp) warmUp(WARM_UP_TASKS, mem.layout);
   const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask, nest);
+  if (data.trace !== null) loop.seam = seamFor(data.trace, WRITER_WORKER, data.index, `worker ${data.index}`, threadId);
   loop.startBeating();
   parentPort!.postMessage({ type: 'ready', names: mod.names });
   loop.loop();

@@ -1,0 +1,135 @@
+// Runtime.start({ trace }): the runtime records its own decisions through the recording seam
+// into per-thread rings, a flight recorder saved on demand (also after a worker died) or a full
+// recording streamed to a file; what `sluice trace show|explain|export` read.
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, Runtime, type Token } from '../../src/index.js';
+import { readTrace, type TraceFile } from '../../src/trace/file.js';
+import { RecordKind, WRITER_ATTACHMENT, WRITER_WORKER, type TraceRecord } from '../../src/trace/records.js';
+import { toChromeTrace, validateChromeTrace } from '../../src/trace/chrome.js';
+import { notReplayable } from '../../src/trace/replay.js';
+import { OUTCOMES } from '../../src/admission/outcomes.js';
+
+const tasks = new URL('../fixtures/tasks.mjs', import.meta.url);
+const faults = new URL('../fixtures/faults.mjs', import.meta.url);
+const nested = new URL('../fixtures/nested-tasks.mjs', import.meta.url);
+const dir = mkdtempSync(join(tmpdir(), 'sluice-rec-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const kind = (f: TraceFile, k: number): TraceRecord[] => f.records.filter((r) => r.kind === k);
+const key = (r: TraceRecord): string => `${r.tokenAtt}:${r.token}:${r.gen}`;
+
+describe('a full recording streamed to a file', () => {
+  it('holds one record per decision: admitted, rejected, started, run end and release for every token, as the stats count them', async () => {
+    const path = join(dir, 'run.trace');
+    const rt = await Runtime.start({ tasks, workers: 2, trace: { mode: 'file', path } });
+    const p = rt.producer('tenant', { slots: 2 });
+    const tokens: Token[] = [];
+    let rejected = 0;
+    for (let i = 0; i < 30; i++) {
+      const a = p.submit(rt.task(i % 7 === 3 ? 'fail' : 'inc'), i);
+      if (a.admitted) tokens.push(a); else rejected++;
+    }
+    const waiting = p.submit(rt.task('inc'), 0);
+    await Promise.allSettled(tokens);
+    if (waiting.admitted) await waiting;
+    for (let i = 0; i < 5; i++) await rt.run('inc', i);
+    const stats = rt.stats();
+    await rt.close();
+
+    const f = readTrace(path);
+    expect(f.complete).toBe(true);
+    expect([f.bad, f.missing, f.lost]).toEqual([0, 0, 0]);
+    const admitted = stats.producers.reduce((n, x) => n + x.admitted, 0);
+    expect(kind(f, RecordKind.SUBMIT_ADMITTED)).toHaveLength(admitted);
+    expect(kind(f, RecordKind.SUBMIT_REJECTED)).toHaveLength(rejected + (waiting.admitted ? 0 : 1));
+    const released = kind(f, RecordKind.RELEASE);
+    expect(released).toHaveLength(admitted);
+    // Every admitted token: started and run on a worker (its own ring), released by the main thread.
+    const started = new Set(kind(f, RecordKind.START).map(key));
+    const ran = new Map(kind(f, RecordKind.RESOLVE).map((r) => [key(r), r]));
+    for (const r of kind(f, RecordKind.SUBMIT_ADMITTED)) {
+      expect(r.writerClass).toBe(WRITER_ATTACHMENT);
+      expect(started.has(key(r)), key(r)).toBe(true);
+      const end = ran.get(key(r))!;
+      expect(end.writerClass).toBe(WRITER_WORKER);
+      expect(end.writerIndex).toBe(end.worker);
+    }
+    const failed = released.filter((r) => OUTCOMES[r.aux] === 'rejected');
+    expect(failed).toHaveLength(tokens.filter((t) => t.outcome === 'rejected').length);
+    // The producer table made after the header was written is in the trailer.
+    expect(f.meta.producers.map((x) => x.name)).toEqual(expect.arrayContaining(['tenant', 'default']));
+    // Export: a valid Chrome trace; replay says why it cannot re-make this file's decisions.
+    expect(validateChromeTrace(toChromeTrace(f.records, { taskNames: f.meta.tasks.map((t) => t.name) }))).toEqual([]);
+    expect(notReplayable(f)).toMatch(/seam does not yet record/);
+  }, 60_000);
+});
+
+describe('a flight recorder', () => {
+  it('saved after a worker died, it still has that worker\'s last records, then its death and respawn', async () => {
+    const rt = await Runtime.start({ tasks: faults, workers: 1, trace: { mode: 'flight', records: 64 } });
+    try {
+      const crash = rt.producer('p').submit(rt.task('exitOnce'), join(dir, 'once')) as Token;
+      await crash.then(() => {}, () => {});
+      expect(await rt.run('exitOnce', join(dir, 'once'))).toBe(2); // the replacement runs
+      const path = join(dir, 'flight.trace');
+      const saved = rt.saveTrace(path);
+      const f = readTrace(path);
+      expect(f.meta.mode).toBe('flight');
+      expect(f.bad).toBe(0);
+      expect(saved.records).toBe(f.records.length);
+      const id = `0:${(crash as unknown as { _index: number })._index}:${(crash as unknown as { _gen: number })._gen}`;
+      // The dead thread's START for the token it died running, read from its slot's ring.
+      const start = f.records.find((r) => r.kind === RecordKind.START && key(r) === id);
+      expect(start?.writerClass).toBe(WRITER_WORKER);
+      const died = f.records.findIndex((r) => r.kind === RecordKind.WORKER_DIED);
+      const respawned = f.records.findIndex((r) => r.kind === RecordKind.WORKER_RESPAWNED);
+      expect(died).toBeGreaterThanOrEqual(0);
+      expect(respawned).toBeGreaterThan(died);
+      expect(f.records.filter((r) => r.kind === RecordKind.RELEASE && key(r) === id).map((r) => OUTCOMES[r.aux])).toEqual(['abandoned']);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+
+  it('nested tasks: a child admitted by a worker names its parent, in the worker attachment\'s own ring', async () => {
+    const rt = await Runtime.start({ tasks: nested, workers: 2, trace: { mode: 'flight', records: 1024 }, taskData: { sab: new SharedArrayBuffer(16) } });
+    try {
+      const parent = rt.producer('tree').submit(rt.task('parent'), { n: 2, m: 1 }) as Token;
+      await parent;
+      const path = join(dir, 'nested.trace');
+      rt.saveTrace(path);
+      const f = readTrace(path);
+      const admitted = kind(f, RecordKind.SUBMIT_ADMITTED);
+      const top = admitted.find((r) => r.tokenAtt === 0)!;
+      const children = admitted.filter((r) => r.parentAtt === top.tokenAtt && r.parent === top.token && r.parentGen === top.gen);
+      expect(children).toHaveLength(2);
+      for (const c of children) {
+        expect(c.writerClass).toBe(WRITER_ATTACHMENT);
+        expect(c.writerIndex).toBeGreaterThan(0); // a worker's own attachment
+        const grandchildren = admitted.filter((r) => r.parentAtt === c.tokenAtt && r.parent === c.token && r.parentGen === c.gen);
+        expect(grandchildren).toHaveLength(1);
+      }
+      const chrome = toChromeTrace(f.records);
+      expect(validateChromeTrace(chrome)).toEqual([]);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+});
+
+describe('the trace option and saveTrace, checked', () => {
+  it('bad trace options are ConfigErrors; saveTrace without recording is one', async () => {
+    for (const trace of [null, 'flight', { mode: 'x' }, { mode: 'flight', records: 3 }, { mode: 'flight', records: 1 }, { mode: 'file' }, { mode: 'file', path: '' }, { mode: 'flight', path: 'x' }, { mode: 'flight', extra: 1 }]) {
+      await expect(Runtime.start({ tasks, workers: 1, trace: trace as never })).rejects.toBeInstanceOf(ConfigError);
+    }
+    const rt = await Runtime.start({ tasks, workers: 1 });
+    try {
+      expect(() => rt.saveTrace(join(dir, 'none.trace'))).toThrow(ConfigError);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+});
