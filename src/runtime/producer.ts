@@ -13,7 +13,7 @@ import { ConfigError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 import { effectiveLimits, type EffectiveLimits } from './registry.js';
 import { producerStats } from './snapshot.js';
-import { callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
+import { abortReason, callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted } from './user-code.js';
 import { RT_CLOSED, RT_DRAINING, RT_RUNNING } from '../shm/layout.js';
 import { REJECTIONS, type RejectReason, type Rejection, S_ADMITTED } from '../admission/reasons.js';
 import type { Outcome } from '../admission/outcomes.js';
@@ -52,8 +52,19 @@ export interface SubmitOptions {
   deadlineMs?: number;
   /** Retract the task if it has not started within this many ms (overrides the task's). */
   queueTimeoutMs?: number;
-  /** Aborting retracts the task if it has not started (like token.cancel()). Already aborted: submit throws its reason. */
+  /**
+   * Aborting retracts the task if it has not started (like token.cancel()); a running task runs
+   * on unless `abandonOnAbort`. Already aborted: submit throws its reason. In rt.run, a call
+   * still waiting for capacity rejects at once with the signal's reason.
+   */
   signal?: AbortSignal;
+  /**
+   * With `signal`: an abort also stops the task if it is already running, as
+   * `token.cancel({ force: true })` does (its token resolves 'abandoned' at once and, if its
+   * synchronous part is running, its worker, only that one, is terminated and respawned).
+   * Default false. Requires `signal`.
+   */
+  abandonOnAbort?: boolean;
 }
 
 
@@ -92,6 +103,7 @@ export interface ParsedSubmit {
   readonly deadlineMs: number | undefined;
   readonly queueTimeoutMs: number | undefined;
   readonly signal: AbortSignal | undefined;
+  readonly abandonOnAbort: boolean;
 }
 
 
@@ -146,11 +158,13 @@ export class Producer {
     let deadline = ref.deadlineMs;
     let queueTimeout = ref.queueTimeoutMs;
     let signal: AbortSignal | undefined;
+    let abandon = false;
     if (options !== undefined) {
       deadline = options.deadlineMs ?? deadline;
       queueTimeout = options.queueTimeoutMs ?? queueTimeout;
       signal = options.signal;
-      if (signal !== undefined && signalAborted(signal)) throw signalReason(signal) ?? new DOMException('submit aborted', 'AbortError');
+      abandon = options.abandonOnAbort;
+      if (signal !== undefined && signalAborted(signal)) throw abortReason(signal);
     }
     const t = this.admit(ref, payload, deadline);
     if (t < 0) return REJECTIONS[~t]!;
@@ -160,7 +174,7 @@ export class Producer {
       token._payload = payload;
       token._retriesLeft = ref.retries;
     }
-    if (signal !== undefined || queueTimeout > 0) watchQueue(token, signal, queueTimeout);
+    if (signal !== undefined || queueTimeout > 0) watchQueue(token, signal, abandon, queueTimeout);
     // The books are exact (token tracked): only now the 'clear' edge admission raised (user code).
     if (this.saturatedEdge) this.edge(false);
     return token;
@@ -327,7 +341,7 @@ function checkListener(where: string, event: unknown, listener: unknown): void {
   if (typeof listener !== 'function') throw new ConfigError(`producer.${where}: listener must be a function; got ${describe(listener)}`);
 }
 
-const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal'] as const;
+const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal', 'abandonOnAbort'] as const;
 
 /** @internal Submit options, each read once and checked: nothing after this reads the caller's object. */
 export function parseSubmitOptions(options: unknown): ParsedSubmit {
@@ -339,26 +353,31 @@ export function parseSubmitOptions(options: unknown): ParsedSubmit {
   // refused here, and a subclass that overrides aborted/addEventListener is only ever used
   // through the intrinsics.
   if (signal !== undefined && !isAbortSignal(signal)) throw new ConfigError(`submit: signal must be an AbortSignal; got ${describe(signal)}`);
-  return { deadlineMs, queueTimeoutMs, signal: signal as AbortSignal | undefined };
+  const abandonOnAbort = o.abandonOnAbort === undefined ? false : o.abandonOnAbort;
+  if (typeof abandonOnAbort !== 'boolean') throw new ConfigError(`submit: abandonOnAbort must be a boolean; got ${describe(o.abandonOnAbort)}`);
+  if (abandonOnAbort && signal === undefined) throw new ConfigError('submit: abandonOnAbort needs a signal');
+  return { deadlineMs, queueTimeoutMs, signal: signal as AbortSignal | undefined, abandonOnAbort };
 }
 
 /**
- * Retract the token if it is still waiting when the signal aborts or the queue timeout passes.
- * Both are detached when the token resolves, so nothing outlives it.
+ * Retract the token if it is still waiting when the signal aborts or the queue timeout passes;
+ * with `abandon`, an abort also abandons it while it runs (a forced cancel, §4.5 step 3). Both
+ * are detached when the token resolves, so nothing outlives it.
  */
-function watchQueue(token: Token, signal: AbortSignal | undefined, queueTimeoutMs: number): void {
+function watchQueue(token: Token, signal: AbortSignal | undefined, abandon: boolean, queueTimeoutMs: number): void {
   const retract = (): void => { token.cancel(); };
+  const aborted = abandon ? (): void => { token._att.cancel(token, true, 'its signal aborted while it ran'); } : retract;
   const timer = queueTimeoutMs > 0 ? setTimeout(retract, queueTimeoutMs) : null;
   token._cleanup = (): void => {
     if (timer !== null) clearTimeout(timer);
-    if (signal !== undefined) offAbort(signal, retract);
+    if (signal !== undefined) offAbort(signal, aborted);
   };
   if (signal === undefined) return;
   // The token is admitted: nothing here may throw into submit (the intrinsics do not run the
   // signal's own methods; a failure is reported, and the token still resolves).
   try {
-    onAbort(signal, retract);
-    if (signalAborted(signal)) retract(); // aborted during admission (e.g. by a payload getter)
+    onAbort(signal, aborted);
+    if (signalAborted(signal)) aborted(); // aborted during admission (e.g. by a payload getter)
   } catch (err) {
     reportUncaught(err);
   }

@@ -8,6 +8,7 @@ import type { Admission, ParsedSubmit } from './producer.js';
 import type { TaskRef } from './task.js';
 import { CAPACITY_REASONS } from '../admission/reasons.js';
 import { RejectedError } from '../errors.js';
+import { abortReason, offAbort, onAbort, reportUncaught, signalAborted } from './user-code.js';
 
 interface Waiter {
   task: TaskRef;
@@ -16,6 +17,8 @@ interface Waiter {
   options: ParsedSubmit | undefined;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
+  /** Its signal's abort listener while it waits (§4.6 step 6), else null. */
+  onAbort: (() => void) | null;
 }
 
 /** What the queue needs of its runtime handle. */
@@ -38,16 +41,59 @@ export class RunQueue {
 
   get length(): number { return this.waiters.length; }
 
-  /** §4.6 step 2: wait in line, or 'queue-full' beyond the limit. */
+  /**
+   * §4.6 step 2: wait in line, or 'queue-full' beyond the limit. Step 6: a signal that is
+   * already aborted rejects without queuing (as submit throws for it); one that aborts while the
+   * call waits rejects it at once and takes it out of the line.
+   */
   enqueue<T>(task: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Promise<T> {
+    const signal = options?.signal;
+    if (signal !== undefined && signalAborted(signal)) return Promise.reject(abortReason(signal));
     if (this.waiters.length >= this.limit) {
       return Promise.reject(new RejectedError('queue-full', `rt.run() wait queue is full (${this.limit}); raise runQueueLimit`));
     }
     return new Promise<T>((resolve, reject) => {
-      this.waiters.push({ task, payload, options, resolve: resolve as (v: unknown) => void, reject });
+      const w: Waiter = { task, payload, options, resolve: resolve as (v: unknown) => void, reject, onAbort: null };
+      this.waiters.push(w);
+      if (signal !== undefined) this.watch(w, signal);
       this.poll();
     });
   }
+
+  /**
+   * §4.6 step 6. The listener runs inside signal.abort() (the caller's stack): it only takes the
+   * waiter out of the line and rejects it. While the waiter is being submitted (flushOnce), a
+   * payload getter may abort it: then it is left in place and flushOnce settles it (an admitted
+   * token sees the abort itself and is retracted; a refused one is rejected there).
+   */
+  private watch(w: Waiter, signal: AbortSignal): void {
+    const fn = (): void => {
+      w.onAbort = null;
+      if (this.submitting === w) return;
+      const i = this.waiters.indexOf(w);
+      if (i < 0) return;
+      this.waiters.splice(i, 1);
+      w.reject(abortReason(signal));
+    };
+    w.onAbort = fn;
+    try {
+      onAbort(signal, fn);
+    } catch (err) {
+      w.onAbort = null;
+      reportUncaught(err); // not expected (intrinsics on a brand-checked signal): it then waits unwatched
+    }
+  }
+
+  /** The waiter leaves the line (admitted, rejected, or closed): its abort listener goes with it. */
+  private unwatch(w: Waiter): void {
+    const fn = w.onAbort;
+    if (fn === null) return;
+    w.onAbort = null;
+    offAbort(w.options!.signal!, fn);
+  }
+
+  /** The waiter flushOnce is submitting (its abort listener then leaves it to flushOnce). */
+  private submitting: Waiter | null = null;
 
   /**
    * §4.6 step 3. Not re-entrant: a submit in here raises edges, whose listeners (user code) may
@@ -77,20 +123,31 @@ export class RunQueue {
     while (q.length > 0) {
       const w = q[0]!;
       let a: Admission;
+      this.submitting = w;
       try {
         a = closed ? { admitted: false, reason: 'closed' } : this.host.submit(w.task, w.payload, w.options);
       } catch (err) {
+        this.submitting = null;
         q.shift();
+        this.unwatch(w);
         w.reject(err);
         continue;
       }
+      this.submitting = null;
       if (a.admitted) {
+        // From here the token watches the signal itself (producer.ts watchQueue).
         q.shift();
+        this.unwatch(w);
         a.promise().then(w.resolve, w.reject);
       } else if (CAPACITY_REASONS.has(a.reason)) {
-        break;
+        const signal = w.options?.signal;
+        if (signal === undefined || !signalAborted(signal)) break;
+        q.shift(); // aborted while it was being submitted (a payload getter): settle it here
+        this.unwatch(w);
+        w.reject(abortReason(signal));
       } else {
         q.shift();
+        this.unwatch(w);
         w.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
       }
     }
