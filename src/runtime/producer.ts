@@ -15,7 +15,8 @@ import { effectiveLimits, type EffectiveLimits } from './registry.js';
 import { producerStats } from './snapshot.js';
 import { abortReason, callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted } from './user-code.js';
 import { RT_CLOSED, RT_DRAINING, RT_RUNNING } from '../shm/layout.js';
-import { REJECTIONS, type RejectReason, type Rejection, S_ADMITTED } from '../admission/reasons.js';
+import { REJECTIONS, type RejectReason, type Rejection, S_ADMITTED, rateRejection } from '../admission/reasons.js';
+import { retryAfterMs } from '../admission/bucket.js';
 import type { Outcome } from '../admission/outcomes.js';
 import { RING_FULL } from '../shm/ring.js';
 import { markPending } from '../shm/words/token.js';
@@ -116,6 +117,16 @@ export class Producer {
   /** @internal */ private saturatedEdge = false;
   /** @internal */ private readonly gate: ProducerGate;
   /** @internal */ private readonly listeners: { saturated: EdgeListener[]; clear: EdgeListener[] } = { saturated: [], clear: [] };
+  /** @internal This handle's 'rate' Rejection and its retryAfterMs setter (reasons.ts rateRejection); null without a rate. */
+  private readonly rateRej: { rejection: Rejection; set: (ms: number) => void } | null;
+  /**
+   * @internal The 'clear' timer: armed at a 'rate' refusal for the time the bucket needs to earn a
+   * token, so 'clear' fires without anyone submitting or polling. At most one per handle;
+   * unref'd; cleared when 'clear' fires and when the runtime handle closes (_dispose).
+   */
+  private clearTimer: NodeJS.Timeout | null = null;
+  /** @internal Closed with its runtime handle: no timer is armed any more. */
+  private disposed = false;
   /**
    * Its limits, in the form rt.producer(name, limits) takes: `rt.producer(name, p.limits)` finds
    * this same producer (in any thread). Frozen.
@@ -136,6 +147,7 @@ export class Producer {
     this.packedW = host.att.mem.producerWord(index, P_PACKED);
     this.gate = new ProducerGate(this.i32, host.att.mem, index, gateLimits, host.att.gateGuess, host.att.ticks, host.att.fastGate);
     this.admittedW = host.att.mem.statWord(host.att.index, index, S_ADMITTED);
+    this.rateRej = gateLimits.rate > 0 ? rateRejection() : null;
   }
 
   /** @internal The only way to make a Producer (rt.producer). */
@@ -167,7 +179,7 @@ export class Producer {
       if (signal !== undefined && signalAborted(signal)) throw abortReason(signal);
     }
     const t = this.admit(ref, payload, deadline);
-    if (t < 0) return REJECTIONS[~t]!;
+    if (t < 0) return this.rejection(~t);
     const token = this.att.track(t, this.index, deadline) as Token<T>;
     if (ref.retries > 0) {
       token._task = ref;
@@ -199,7 +211,7 @@ export class Producer {
     }
     tag |= 0; // -0 -> 0
     const t = this.admit(ref, payload, 0);
-    if (t < 0) return REJECTIONS[~t]!;
+    if (t < 0) return this.rejection(~t);
     this.att.trackCallback(t, this.index, callback as (err: unknown, value: unknown, tag: number) => void, tag);
     if (this.saturatedEdge) this.edge(false); // after the books, as in submit
     return null;
@@ -280,11 +292,65 @@ export class Producer {
     return ADMITTED;
   }
 
-  /** Count a rejection (and the saturation edge); returns the reason index. Called with nothing taken. */
+  /** The Rejection of reason `r`: preallocated (a 'rate' one is this handle's own, with its retryAfterMs set). */
+  /** @internal */ private rejection(r: number): Rejection {
+    return r === R_RATE && this.rateRej !== null ? this.rateRej.rejection : REJECTIONS[r]!;
+  }
+
+  /**
+   * Count a rejection (and the saturation edge); returns the reason index. Called with nothing
+   * taken. A 'rate' refusal was decided at a fresh clock reading (gate.ts): from it, when the
+   * next token is earned (retryAfterMs) and the 'clear' timer.
+   */
   /** @internal */ private reject(reason: number): number {
     this.att.countRejection(this.index, reason);
+    if (reason === R_RATE && this.rateRej !== null) {
+      const ms = retryAfterMs(this.gate.tick, this.gateLimits.rate);
+      this.rateRej.set(ms);
+      if (this.clearTimer === null && !this.disposed) this.armClear(ms);
+    }
     if ((reason === R_RATE || reason === R_PRODUCER_SLOTS) && !this.saturatedEdge) this.edge(true);
     return reason;
+  }
+
+  /** @internal One timer per handle: its one allocation per saturation by rate (a Timeout). */
+  private armClear(ms: number): void {
+    const timer = setTimeout(this.onClearTimer, ms);
+    timer.unref(); // a producer waiting for its bucket never keeps the process alive
+    this.clearTimer = timer;
+  }
+
+  /**
+   * The bucket should have earned a token by now: bring it up to a fresh reading (in the window:
+   * the refill moves the gate word, §4.10), then 'clear' if there is a token and a slot. Still
+   * no token (another thread took it, or the timer ran early against the clock): armed again for
+   * the rest. No slot: the drain of a completion clears it (_checkClear), as before.
+   */
+  /** @internal */ private readonly onClearTimer = (): void => {
+    this.clearTimer = null;
+    const att = this.att;
+    if (!this.saturatedEdge || this.disposed || att.halted !== 0 || Atomics.load(this.i32, att.stateW) !== RT_RUNNING) return;
+    att.window.enter();
+    try {
+      this.gate.refillNow();
+    } finally {
+      att.window.leave();
+    }
+    const packed = Atomics.load(this.i32, this.packedW);
+    if (tokensOf(packed) === 0) {
+      this.armClear(retryAfterMs(this.gate.tick, this.gateLimits.rate));
+      return;
+    }
+    this._checkClear();
+  };
+
+  /** @internal The runtime handle closes: no 'clear' timer outlives it. */
+  _dispose(): void {
+    this.disposed = true;
+    if (this.clearTimer !== null) {
+      clearTimeout(this.clearTimer);
+      this.clearTimer = null;
+    }
   }
 
   /**
@@ -324,6 +390,10 @@ export class Producer {
    */
   /** @internal */ private edge(saturated: boolean): void {
     this.saturatedEdge = saturated;
+    if (!saturated && this.clearTimer !== null) {
+      clearTimeout(this.clearTimer);
+      this.clearTimer = null;
+    }
     const list = this.listeners[saturated ? 'saturated' : 'clear'];
     if (list.length === 0) return;
     for (const fn of list.slice()) callUser(fn);

@@ -469,6 +469,7 @@ export class Runtime {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (this.closing === null) for (const p of this.producers.values()) p._dispose(); // their 'clear' timers
     if (this.closing === null) this.closing = this.supervisor === null ? detach(this.shutdownHost(), timeoutMs) : shutdown(this.shutdownHost(), timeoutMs);
     return this.closing;
   }
