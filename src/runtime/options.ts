@@ -182,7 +182,9 @@ export function parseStartOptions(options: unknown): StartConfig {
   const maxProducers = intOption(W, o, 'maxProducers', 64, 1, 4096);
   const maxAttachments = intOption(W, o, 'maxAttachments', 16, 1, 255);
   const spillBytes = intOption(W, o, 'spillBytes', 1 << 20, 1 << 10, 1 << 30, true);
-  const runQueueLimit = intOption(W, o, 'runQueueLimit', 65536, 0, 2 ** 31 - 1);
+  //   runQueueLimit   default 2^31-1: no limit in practice, as piscina's maxQueue; the line is bounded by
+  //                   memory (~0.3 KB per waiting call and its payload: run-queue.ts)
+  const runQueueLimit = intOption(W, o, 'runQueueLimit', 2 ** 31 - 1, 0, 2 ** 31 - 1);
   const watchdogMs = intOption(W, o, 'watchdogMs', 10, 1, 60_000);
   const maxRestarts = intOption(W, o, 'maxRestarts', 10, 0, 1_000_000);
   //   stallMs         0 = off; any positive ms (the supervisor compares elapsed ms against it)

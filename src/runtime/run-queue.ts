@@ -19,6 +19,8 @@ interface Waiter {
   reject: (e: unknown) => void;
   /** Its signal's abort listener while it waits (§4.6 step 6), else null. */
   onAbort: (() => void) | null;
+  /** Aborted while it waited: already rejected, skipped when it reaches the head. */
+  gone: boolean;
 }
 
 /** What the queue needs of its runtime handle. */
@@ -29,8 +31,18 @@ export interface RunQueueHost {
   outstanding(): number;
 }
 
+/**
+ * The line: an array consumed from `head` (a shift of a large array moves every element: 100k
+ * waiters took O(n^2)), compacted once the consumed part is the larger half. An aborted waiter
+ * is marked `gone` and skipped at the head, so leaving the line is O(1) too.
+ */
+const COMPACT_AT = 1024;
+
 export class RunQueue {
-  private readonly waiters: Waiter[] = [];
+  private waiters: (Waiter | undefined)[] = [];
+  private head = 0;
+  /** Waiters in line (not gone). */
+  private live = 0;
   private timer: NodeJS.Timeout | null = null;
   private flushing = false;
   private again = false;
@@ -39,7 +51,25 @@ export class RunQueue {
 
   constructor(private readonly host: RunQueueHost, readonly limit: number) {}
 
-  get length(): number { return this.waiters.length; }
+  get length(): number { return this.live; }
+
+  /** The first waiter in line (skipping the gone), or undefined. */
+  private first(): Waiter | undefined {
+    const q = this.waiters;
+    while (this.head < q.length && q[this.head]!.gone) q[this.head++] = undefined;
+    return q[this.head];
+  }
+
+  /** Take the first waiter out of the line (first() returned it). */
+  private shift(): void {
+    const q = this.waiters;
+    q[this.head++] = undefined;
+    this.live--;
+    if (this.head >= COMPACT_AT && this.head * 2 >= q.length) {
+      this.waiters = q.slice(this.head);
+      this.head = 0;
+    }
+  }
 
   /**
    * §4.6 step 2: wait in line, or 'queue-full' beyond the limit. Step 6: a signal that is
@@ -49,12 +79,13 @@ export class RunQueue {
   enqueue<T>(task: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Promise<T> {
     const signal = options?.signal;
     if (signal !== undefined && signalAborted(signal)) return Promise.reject(abortReason(signal));
-    if (this.waiters.length >= this.limit) {
+    if (this.live >= this.limit) {
       return Promise.reject(new RejectedError('queue-full', `rt.run() wait queue is full (${this.limit}); raise runQueueLimit`));
     }
     return new Promise<T>((resolve, reject) => {
-      const w: Waiter = { task, payload, options, resolve: resolve as (v: unknown) => void, reject, onAbort: null };
+      const w: Waiter = { task, payload, options, resolve: resolve as (v: unknown) => void, reject, onAbort: null, gone: false };
       this.waiters.push(w);
+      this.live++;
       if (signal !== undefined) this.watch(w, signal);
       this.poll();
     });
@@ -69,10 +100,10 @@ export class RunQueue {
   private watch(w: Waiter, signal: AbortSignal): void {
     const fn = (): void => {
       w.onAbort = null;
-      if (this.submitting === w) return;
-      const i = this.waiters.indexOf(w);
-      if (i < 0) return;
-      this.waiters.splice(i, 1);
+      if (this.submitting === w || w.gone) return;
+      w.gone = true; // skipped when it reaches the head
+      w.payload = undefined; // not held until then
+      this.live--;
       w.reject(abortReason(signal));
     };
     w.onAbort = fn;
@@ -119,16 +150,14 @@ export class RunQueue {
   }
 
   private flushOnce(closed: boolean): void {
-    const q = this.waiters;
-    while (q.length > 0) {
-      const w = q[0]!;
+    for (let w = this.first(); w !== undefined; w = this.first()) {
       let a: Admission;
       this.submitting = w;
       try {
         a = closed ? { admitted: false, reason: 'closed' } : this.host.submit(w.task, w.payload, w.options);
       } catch (err) {
         this.submitting = null;
-        q.shift();
+        this.shift();
         this.unwatch(w);
         w.reject(err);
         continue;
@@ -136,17 +165,17 @@ export class RunQueue {
       this.submitting = null;
       if (a.admitted) {
         // From here the token watches the signal itself (producer.ts watchQueue).
-        q.shift();
+        this.shift();
         this.unwatch(w);
         a.promise().then(w.resolve, w.reject);
       } else if (CAPACITY_REASONS.has(a.reason)) {
         const signal = w.options?.signal;
         if (signal === undefined || !signalAborted(signal)) break;
-        q.shift(); // aborted while it was being submitted (a payload getter): settle it here
+        this.shift(); // aborted while it was being submitted (a payload getter): settle it here
         this.unwatch(w);
         w.reject(abortReason(signal));
       } else {
-        q.shift();
+        this.shift();
         this.unwatch(w);
         w.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
       }
@@ -155,7 +184,7 @@ export class RunQueue {
 
   /** §4.6 step 4: capacity held by other threads frees without waking this one: poll while anyone waits. */
   private poll(): void {
-    if (this.waiters.length === 0 || this.host.outstanding() > 0 || this.timer !== null) return;
+    if (this.live === 0 || this.host.outstanding() > 0 || this.timer !== null) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.flush();

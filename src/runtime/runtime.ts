@@ -56,7 +56,10 @@ export interface RuntimeOptions {
   maxAttachments?: number;
   /** Spill arena bytes per thread (power of two); the largest payload or result. Default 1 MiB. */
   spillBytes?: number;
-  /** rt.run() calls that may wait for capacity; more are rejected. Default 65536. */
+  /**
+   * rt.run() calls that may wait for capacity; more are rejected 'queue-full'. Default 2^31-1 (no
+   * limit in practice: the line is bounded by memory, ~0.3 KB per waiting call plus its payload).
+   */
   runQueueLimit?: number;
   /** Tick clock for admission (e.g. a VirtualClock in tests). */
   clock?: Clock;
@@ -345,7 +348,7 @@ export class Runtime {
     try {
       const clock = userClock ?? new MonotonicClock(mem.epochMicros());
       att = new Attachment(mem, a, clock);
-      return new Runtime(mem, att, names, chains, clock, null, 65536);
+      return new Runtime(mem, att, names, chains, clock, null, 2 ** 31 - 1); // runQueueLimit's default
     } catch (err) {
       att?.dispose();
       releaseAttachment(mem.i32, mem.attachWord(a, A_STATE));
