@@ -121,7 +121,7 @@ export function clockOption(where: string, v: unknown): Clock | null {
 export const START_OPTION_KEYS = [
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spinUs', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
-  'stallMs', 'startTimeoutMs', 'signal',
+  'stallMs', 'startTimeoutMs', 'signal', 'largeValues',
 ] as const;
 
 /** Start options that were renamed (0.x): the old name is refused with a ConfigError naming the new one. */
@@ -153,6 +153,8 @@ export interface StartConfig {
   clock: Clock | null;
   resourceLimits: ResourceLimits | undefined;
   taskData: unknown;
+  /** RuntimeOptions.largeValues: 'message' (default) or 'refuse'. */
+  largeValues: 'message' | 'refuse';
   layout: Layout;
 }
 
@@ -228,6 +230,10 @@ export function parseStartOptions(options: unknown): StartConfig {
     }
   }
 
+  const largeValues = o.largeValues === undefined ? 'message' : o.largeValues;
+  if (largeValues !== 'message' && largeValues !== 'refuse') {
+    throw new ConfigError(`${W}: largeValues must be 'message' or 'refuse'; got ${describe(o.largeValues)}`);
+  }
   const clock = clockOption(W, o.clock);
   const taskData = o.taskData;
   checkClonable(taskData);
@@ -245,6 +251,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   return {
     tasks, workers, globalSlots, ringCapacity, spinUs, asyncLimit, maxProducers, maxAttachments, spillBytes, runQueueLimit, watchdogMs,
     maxRestarts, stallMs, startTimeoutMs, signal: signal as AbortSignal | undefined, affinity, steal, warmUp, testHooks, clock, resourceLimits, taskData, layout,
+    largeValues,
   };
 }
 

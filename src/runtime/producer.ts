@@ -9,6 +9,7 @@ import { P_PACKED } from '../shm/layout.js';
 import { writeSubmission } from './cells.js';
 import type { Limits } from '../admission/gate.js';
 import { inflightOf, tokensOf } from '../shm/words/gate.js';
+import { types } from 'node:util';
 import { ConfigError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 import { effectiveLimits, type EffectiveLimits } from './registry.js';
@@ -66,6 +67,14 @@ export interface SubmitOptions {
    * Default false. Requires `signal`.
    */
   abandonOnAbort?: boolean;
+  /**
+   * ArrayBuffers the caller gives up (piscina's transferList): once the submit is admitted each is
+   * detached in the caller. A payload larger than the arena (the large-value path) that is one of
+   * them, or a Uint8Array/Buffer over one, is moved to the worker without a copy; otherwise they
+   * are copied like any payload. A buffer the platform cannot transfer (a WebAssembly memory's)
+   * stays attached. Each must be a distinct, non-detached ArrayBuffer; at most 1024.
+   */
+  transfer?: readonly ArrayBuffer[];
 }
 
 
@@ -105,6 +114,7 @@ export interface ParsedSubmit {
   readonly queueTimeoutMs: number | undefined;
   readonly signal: AbortSignal | undefined;
   readonly abandonOnAbort: boolean;
+  readonly transfer: readonly ArrayBuffer[] | undefined;
 }
 
 
@@ -178,8 +188,16 @@ export class Producer {
       abandon = options.abandonOnAbort;
       if (signal !== undefined && signalAborted(signal)) throw abortReason(signal);
     }
-    const t = this.admit(ref, payload, deadline);
+    const transfer = options?.transfer;
+    if (transfer !== undefined) this.codec.transferList = transfer;
+    let t: number;
+    try {
+      t = this.admit(ref, payload, deadline);
+    } finally {
+      this.codec.transferList = null;
+    }
     if (t < 0) return this.rejection(~t);
+    if (transfer !== undefined) detach(transfer); // admitted: the caller gave them up
     const token = this.att.track(t, this.index, deadline) as Token<T>;
     if (ref.retries > 0) {
       token._task = ref;
@@ -411,7 +429,7 @@ function checkListener(where: string, event: unknown, listener: unknown): void {
   if (typeof listener !== 'function') throw new ConfigError(`producer.${where}: listener must be a function; got ${describe(listener)}`);
 }
 
-const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal', 'abandonOnAbort'] as const;
+const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal', 'abandonOnAbort', 'transfer'] as const;
 
 /** @internal Submit options, each read once and checked: nothing after this reads the caller's object. */
 export function parseSubmitOptions(options: unknown): ParsedSubmit {
@@ -426,7 +444,52 @@ export function parseSubmitOptions(options: unknown): ParsedSubmit {
   const abandonOnAbort = o.abandonOnAbort === undefined ? false : o.abandonOnAbort;
   if (typeof abandonOnAbort !== 'boolean') throw new ConfigError(`submit: abandonOnAbort must be a boolean; got ${describe(o.abandonOnAbort)}`);
   if (abandonOnAbort && signal === undefined) throw new ConfigError('submit: abandonOnAbort needs a signal');
-  return { deadlineMs, queueTimeoutMs, signal: signal as AbortSignal | undefined, abandonOnAbort };
+  const transfer = o.transfer === undefined ? undefined : transferOption(o.transfer);
+  return { deadlineMs, queueTimeoutMs, signal: signal as AbortSignal | undefined, abandonOnAbort, transfer };
+}
+
+/** `transfer`: an array (read once: length and each index) of distinct, non-detached ArrayBuffers. */
+function transferOption(v: unknown): readonly ArrayBuffer[] {
+  if (!Array.isArray(v)) throw new ConfigError(`submit: transfer must be an array of ArrayBuffers; got ${describe(v)}`);
+  let list: unknown[];
+  try {
+    const n = v.length;
+    if (n > 1024) throw new ConfigError(`submit: transfer has more than 1024 entries (${n})`);
+    list = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) list[i] = v[i];
+  } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
+    throw new ConfigError('submit: reading transfer threw', { cause });
+  }
+  for (let i = 0; i < list.length; i++) {
+    const ab = list[i];
+    if (!types.isArrayBuffer(ab)) throw new ConfigError(`submit: transfer[${i}] must be an ArrayBuffer (not a SharedArrayBuffer or a view); got ${describe(ab)}`);
+    if (isDetached(ab)) throw new ConfigError(`submit: transfer[${i}] is a detached ArrayBuffer`);
+    if (list.indexOf(ab) !== i) throw new ConfigError(`submit: transfer[${i}] is listed twice`);
+  }
+  return Object.freeze(list as ArrayBuffer[]);
+}
+
+const detachedGetter = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get as ((this: ArrayBuffer) => boolean) | undefined;
+/** Whether an ArrayBuffer is detached, intrinsically (its own properties may lie). */
+function isDetached(ab: ArrayBuffer): boolean {
+  if (detachedGetter !== undefined) return detachedGetter.call(ab);
+  try {
+    new Uint8Array(ab);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** An admitted submit's `transfer`: each listed buffer not moved already (the large-value path) is detached (moved, no copy). */
+function detach(list: readonly ArrayBuffer[]): void {
+  for (const ab of list) {
+    if (isDetached(ab)) continue;
+    try {
+      structuredClone(ab, { transfer: [ab] });
+    } catch { /* not transferable (a WebAssembly memory's buffer): it stays the caller's */ }
+  }
 }
 
 /**

@@ -54,8 +54,19 @@ export interface RuntimeOptions {
   maxProducers?: number;
   /** Threads that may attach, including this one; default 16. */
   maxAttachments?: number;
-  /** Spill arena bytes per thread (power of two); the largest payload or result. Default 1 MiB. */
+  /**
+   * Spill arena bytes per thread (power of two), the largest payload or result that travels
+   * through shared memory; reserved per worker and per attachment: (maxAttachments + workers) x
+   * spillBytes in all. Default 1 MiB.
+   */
   spillBytes?: number;
+  /**
+   * What happens to a payload or result larger than the arena (spillBytes - 8 bytes). 'message'
+   * (default): on the starting thread it travels by postMessage on a per-worker MessageChannel
+   * (slower, off the hot path; `transfer` moves ArrayBuffers without a copy); on attached threads
+   * it is still a PayloadError. 'refuse': a PayloadError everywhere (memory bounded by the arenas).
+   */
+  largeValues?: 'message' | 'refuse';
   /**
    * rt.run() calls that may wait for capacity; more are rejected 'queue-full'. Default 2^31-1 (no
    * limit in practice: the line is bounded by memory, ~0.3 KB per waiting call plus its payload).
@@ -283,7 +294,10 @@ export class Runtime {
         sluiceWorker: true, sab: mem.sab, index: w, tasks: href, cpus: cpus[w]!, taskData, stealMask: steal ? stealMask(chains, w) : 0,
         warmUp: warmUp && !replacement,
       }),
-      { watchdogMs: cfg.watchdogMs, maxRestarts: cfg.maxRestarts, stallMs: cfg.stallMs, restartWindowMs: 60_000, resourceLimits: cfg.resourceLimits },
+      {
+        watchdogMs: cfg.watchdogMs, maxRestarts: cfg.maxRestarts, stallMs: cfg.stallMs, restartWindowMs: 60_000, resourceLimits: cfg.resourceLimits,
+        messagePath: cfg.largeValues === 'message',
+      },
     );
     let lists: string[][];
     let settle = START_SETTLE_MS;
@@ -324,6 +338,7 @@ export class Runtime {
     mem.i32.set(tableDigest(names, chains), H_DIGEST);
     activateAttachment(mem.i32, mem.attachWord(0, A_STATE));
     const att = new Attachment(mem, 0, clock);
+    if (cfg.largeValues === 'message') wireBigPath(att, supervisor);
     const rt = new Runtime(mem, att, names, chains, clock, supervisor, cfg.runQueueLimit);
     rt.affinityInfo = Object.freeze(affinityStatus);
     supervisor.onEvent = rt.recordEvent;
@@ -508,6 +523,20 @@ async function planAffinity(
   return { cpus, status: { available: true, pinned: true, reason: null } };
 }
 
+
+/**
+ * The large-value path (codec.ts BigMessage) of the starting thread: payloads over its arena go
+ * to the worker by message, results over a worker's arena come back the same way. Attached
+ * threads have no channel to the workers (a MessagePort cannot travel in a clonable handle):
+ * for them spillBytes stays the limit.
+ */
+function wireBigPath(att: Attachment, supervisor: Supervisor): void {
+  const A = att.layout.maxAttachments;
+  att.codec.sendPorts = supervisor.ports;
+  att.codec.bigOk = true;
+  att.codec.recvPort = (writer) => supervisor.ports[writer - A] ?? null;
+  supervisor.onPortRetired = (w, port) => att.codec.absorb(port, A + w);
+}
 
 function workerEntry(): URL {
   const self = import.meta.url;

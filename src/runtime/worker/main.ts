@@ -9,7 +9,7 @@
  * The worker's protocols, one file each: loop.ts (run, complete, park, heartbeat), steal.ts
  * (§4.2a), warm-up.ts (§4.2b), async-job.ts (§4.12 step 2).
  */
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Memory, W_CPU_MASK, W_TID } from '../../shm/layout.js';
 import { useNativeFutex } from '../../shm/waker.js';
 import { loadTaskModule } from '../tasks-module.js';
@@ -33,6 +33,10 @@ export interface WorkerData {
   stealMask: number;
   /** Run the warm-up (warm-up.ts) before reporting ready: false for a replacement thread. */
   warmUp: boolean;
+  /** This thread's end of the large-value path's channel (codec.ts BigMessage; set by the supervisor at spawn). */
+  bigPort?: MessagePort;
+  /** The first sequence number of the results this thread sends by message (unique across the slot's threads). */
+  seqBase?: number;
 }
 
 /** CPUs 0..31 as a bit mask (enough for stats on the machines this runs on; 0 if none fit). */
@@ -61,6 +65,7 @@ async function main(data: WorkerData): Promise<void> {
   const mod = await loadTaskModule(data.tasks);
   if (data.warmUp) warmUp(WARM_UP_TASKS, mem.layout);
   const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask);
+  if (data.bigPort !== undefined) loop.useBigPort(data.bigPort, data.seqBase ?? 0);
   loop.startBeating();
   parentPort!.postMessage({ type: 'ready', names: mod.names });
   loop.loop();
