@@ -81,6 +81,28 @@ describe('rt.run waiting for capacity: an abort rejects it at once', () => {
     await sig.started('hold3');
   });
 
+  it('a signal aborted by a payload getter while its waiter is being submitted: the admitted token retracts itself unless the worker took it first; nothing is left behind', async () => {
+    const ac = new AbortController();
+    let reads = 0;
+    // Read once by rt.run's first attempt (refused: no capacity), again when the line is flushed.
+    const payload = { get n(): number { if (++reads === 2) ac.abort('from a getter'); return 1; } };
+    const p = rt.run('echo', payload, { signal: ac.signal });
+    expect(rt.runQueue.length).toBe(1);
+    sig.release('hold3');
+    // The abort fired inside the flush's submit: the queue's listener left the waiter to the
+    // flush, the admitted token saw the signal aborted and cancelled itself (retracted), unless
+    // the idle worker, spinning, claimed the task in between (then it runs: a plain abort never
+    // stops a running task).
+    const r = await p.then((v) => v, (e: unknown) => e);
+    if (r instanceof Error) expect(r).toBeInstanceOf(RetractedError);
+    else expect(r).toEqual({ n: 1 });
+    expect(reads).toBe(2);
+    expect(rt.runQueue.length).toBe(0);
+    expect(abortListeners(ac.signal)).toBe(0);
+    blocker = rt.producer('default').submit(rt.task('blockUntil'), 'hold3') as Token;
+    await sig.started('hold3');
+  });
+
   it('a waiter admitted later hands its signal to the token: the queue listener is gone, the token detaches its own at resolve', async () => {
     const ac = new AbortController();
     const p = rt.run<number>('inc', 41, { signal: ac.signal });
