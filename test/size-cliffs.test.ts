@@ -4,6 +4,7 @@
 //   detaches the listed ArrayBuffers in the caller (moved, not copied, on that path).
 // - 100k rt.run calls made at once (none awaited before the next) all complete: the wait line
 //   has no practical limit by default (runQueueLimit 2^31-1) and is O(1) per call.
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbandonedError, ConfigError, PayloadError, RejectedError, Runtime, VirtualClock, type Token } from '../src/index.js';
 import { Signals } from './helpers/signals.js';
@@ -142,6 +143,26 @@ describe('values larger than the arena, by default (spillBytes 1 MiB)', () => {
 });
 
 describe("largeValues: 'refuse', and attached threads: the arena is the limit", () => {
+  it('an attached thread has no channel to the workers: over the arena, a PayloadError (payload at submit, result on its token); within it, as before', async () => {
+    const rt = await Runtime.start({ tasks: bigTasks, workers: 1 });
+    try {
+      const w = new Worker(new URL('./fixtures/ts-bootstrap.mjs', import.meta.url), {
+        workerData: { entry: new URL('./fixtures/big-attached.ts', import.meta.url).href, handle: rt.handle },
+      });
+      const seen = await new Promise<{ submit: string; result: string; small: number }>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      expect(seen.submit).toMatch(/^PayloadError: .*spillBytes/);
+      expect(seen.result).toMatch(/^PayloadError: /);
+      expect(seen.small).toBe(1000);
+      // The starting thread's own large values still travel.
+      expect((await rt.run<Buffer>('make', 8 << 20)).length).toBe(8 << 20);
+    } finally {
+      await rt.close();
+    }
+  });
+
   it("largeValues: 'refuse' makes an over-arena payload a PayloadError, and an over-arena result a rejected PayloadError", async () => {
     const rt = await Runtime.start({ tasks: bigTasks, workers: 1, largeValues: 'refuse' });
     try {
