@@ -189,15 +189,8 @@ export class Producer {
       if (signal !== undefined && signalAborted(signal)) throw abortReason(signal);
     }
     const transfer = options?.transfer;
-    if (transfer !== undefined) this.codec.transferList = transfer;
-    let t: number;
-    try {
-      t = this.admit(ref, payload, deadline);
-    } finally {
-      this.codec.transferList = null;
-    }
+    const t = transfer === undefined ? this.admit(ref, payload, deadline) : this.admitTransferring(ref, payload, deadline, transfer);
     if (t < 0) return this.rejection(~t);
-    if (transfer !== undefined) detach(transfer); // admitted: the caller gave them up
     const token = this.att.track(t, this.index, deadline) as Token<T>;
     if (ref.retries > 0) {
       token._task = ref;
@@ -293,6 +286,22 @@ export class Producer {
     att.window.leave();
     // 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
     att.wakeWorker(w);
+    return t;
+  }
+
+  /**
+   * admit() with a `transfer` list: the codec sees it while it prepares the payload (the large-value
+   * path moves a listed buffer), and once admitted every listed buffer is detached in the caller.
+   */
+  /** @internal */ private admitTransferring(ref: TaskRef, payload: unknown, deadline: number, transfer: readonly ArrayBuffer[]): number {
+    this.codec.transferList = transfer;
+    let t: number;
+    try {
+      t = this.admit(ref, payload, deadline);
+    } finally {
+      this.codec.transferList = null;
+    }
+    if (t >= 0) detach(transfer); // admitted: the caller gave them up
     return t;
   }
 
