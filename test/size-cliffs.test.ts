@@ -73,6 +73,15 @@ describe('values larger than the arena, by default (spillBytes 1 MiB)', () => {
     const p2 = rt.run('sum', buf, { transfer: [buf.buffer as ArrayBuffer] });
     expect(buf.length).toBe(0);
     expect((await p2 as { buffer: boolean }).buffer).toBe(true);
+    // Inside an object: the listed buffers travel with the message by reference (moved), whatever the object's size.
+    const image = new ArrayBuffer(MB8);
+    new Uint8Array(image).fill(4);
+    const tiny = new ArrayBuffer(16);
+    new Uint8Array(tiny)[3] = 8;
+    const p3 = rt.run<{ image: ArrayBuffer; tiny: ArrayBuffer; meta: string }>('echo', { image, tiny, meta: 'm' }, { transfer: [image, tiny] });
+    expect([image.byteLength, tiny.byteLength]).toEqual([0, 0]);
+    const o = await p3;
+    expect([o.meta, o.image.byteLength, new Uint8Array(o.image)[100], new Uint8Array(o.tiny)[3]]).toEqual(['m', MB8, 4, 8]);
     // Small enough for the arena: copied there, and still detached, as listed.
     const small = new ArrayBuffer(64);
     const other = new ArrayBuffer(16);

@@ -51,7 +51,11 @@ export const T_PORT = 12;
  * and posted by write() with their ArrayBuffer transferred (no copy), before the cell is
  * published: a reader that sees the cell finds the message in its port's queue.
  */
-export interface BigMessage { seq: number; tag: number; flags: number; bytes: Uint8Array }
+export interface BigMessage {
+  seq: number; tag: number; flags: number; bytes: Uint8Array;
+  /** T_V8 only: the caller's listed ArrayBuffers, transferred; `bytes` names them by index (v8 transferArrayBuffer). */
+  abs?: readonly ArrayBuffer[];
+}
 
 const { isUint8Array, isArrayBuffer, isNativeError } = types;
 /** %TypedArray%.prototype.byteLength: reads the internal slot, whatever the object says of itself. */
@@ -107,6 +111,8 @@ export class Codec {
   private bigMove = false;
   /** The caller's own view when its buffer was listed in `transfer` (moved, never copied). */
   private bigListed: Uint8Array | null = null;
+  /** An object payload serialized with the listed buffers by reference (prepareTransferring), or null. */
+  private bigAbs: readonly ArrayBuffer[] | null = null;
 
   /**
    * Where write() posts values that take the large-value path, by target (submissions: the
@@ -147,6 +153,7 @@ export class Codec {
     this.flags = 0;
     this.bytes = null;
     this.len = 0;
+    this.bigAbs = null;
     switch (typeof value) {
       case 'number':
         if ((value | 0) === value && !Object.is(value, -0)) { this.num = value; return (this.tag = T_INT); }
@@ -196,7 +203,33 @@ export class Codec {
       }
       return this.prepareBytes(T_ERROR, serialize(rec, what));
     }
+    if (this.transferList !== null && this.transferList.length > 0 && this.bigOk && this.sendPorts !== null) return this.prepareTransferring(value, what);
     return this.prepareBytes(T_V8, serialize(value, what));
+  }
+
+  /**
+   * An object payload with a `transfer` list, on the thread that has the large-value path: it is
+   * serialized with the listed ArrayBuffers by reference (v8 transferArrayBuffer) and takes the
+   * message path whatever its size, the buffers moved with the message, not copied. (A Uint8Array
+   * inside it is still copied by the serializer; its buffer, if listed, moves as well.)
+   */
+  private prepareTransferring(value: object, what: string): number {
+    const list = this.transferList!;
+    let bytes: Buffer;
+    try {
+      const ser = new v8.DefaultSerializer();
+      ser.writeHeader();
+      for (let i = 0; i < list.length; i++) ser.transferArrayBuffer(i, list[i]!);
+      ser.writeValue(value);
+      bytes = ser.releaseBuffer();
+    } catch {
+      throw new PayloadError(`${what} cannot be cloned: ${uncloneable(value, v8.serialize)}`);
+    }
+    this.tag = T_V8;
+    this.bytes = bytes;
+    this.len = bytes.byteLength;
+    this.bigAbs = list;
+    return this.prepareBig(this.len);
   }
 
   /** Release what prepare() reserved, when the cell will not be written (a rejected submit). */
@@ -205,6 +238,7 @@ export class Codec {
     this.flags = 0;
     this.bytes = null;
     this.bigBytes = null;
+    this.bigAbs = null;
   }
 
   /** Write the prepared value into the cell at word `cell`, OR-ing `kindLow` into its kind word. */
@@ -317,12 +351,19 @@ export class Codec {
     this.bigBytes = null;
     const port = this.sendPorts?.[target] ?? null;
     if (port === null) return;
+    const abs = this.bigAbs;
+    this.bigAbs = null;
     const msg: BigMessage = { seq, tag: this.bigTag, flags: this.flags, bytes };
+    const moved: ArrayBuffer[] = this.bigMove ? [bytes.buffer as ArrayBuffer] : [];
+    if (abs !== null) {
+      msg.abs = abs;
+      moved.push(...abs);
+    }
     try {
-      port.postMessage(msg, this.bigMove ? [bytes.buffer as ArrayBuffer] : undefined);
+      port.postMessage(msg, moved);
     } catch {
       try {
-        port.postMessage({ seq, tag: this.bigTag, flags: this.flags, bytes: bytes.slice() });
+        port.postMessage({ ...msg, bytes: bytes.slice() }); // copies (abs too): still correct
       } catch { /* lost: readBig reports it */ }
     }
   }
@@ -466,7 +507,14 @@ function decodeBig(msg: BigMessage, kind: number): unknown {
     case T_STRING: return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
     case T_U8: return kind & CF_BUFFER ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : b;
     case T_AB: return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer;
-    case T_V8: return v8.deserialize(b);
+    case T_V8: {
+      const abs = msg.abs;
+      if (abs === undefined) return v8.deserialize(b);
+      const des = new v8.DefaultDeserializer(b);
+      des.readHeader();
+      for (let i = 0; i < abs.length; i++) des.transferArrayBuffer(i, abs[i]!);
+      return des.readValue();
+    }
     case T_ERROR: return rebuildError(v8.deserialize(b) as ErrorRecord);
     default: throw new Error(`sluice: corrupt message (tag ${msg.tag})`);
   }
