@@ -78,7 +78,7 @@ describe('every public call refuses bad input with a typed error, taking nothing
   const started: Runtime[] = [];
 
   beforeAll(async () => {
-    rt = await Runtime.start({ tasks, workers: 2, maxAttachments: 4, spillBytes: 1 << 16 });
+    rt = await Runtime.start({ tasks, workers: 2, maxAttachments: 4, spillBytes: 1 << 16, largeValues: 'refuse' });
     other = await Runtime.start({ tasks, workers: 1, maxAttachments: 2, spillBytes: 1 << 16 });
     rt.producer('p', { slots: 8 });
     await rt.run('inc', 1); // the default producer exists before the table

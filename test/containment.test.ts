@@ -45,12 +45,19 @@ describe('error containment and payloads', () => {
     expect(many.map((s) => (s as string).length)).toEqual(Array.from({ length: 200 }, (_, i) => 500 + i));
   });
 
-  it('a payload larger than the spill arena is a PayloadError at submit, with every counter unchanged', () => {
-    const p = rt.producer('big');
-    const before = JSON.stringify(rt.stats().global);
-    expect(() => p.submit(rt.task('echo'), new Uint8Array(1 << 17))).toThrow(/spillBytes/);
-    expect(JSON.stringify(rt.stats().global)).toBe(before);
-    expect(p.stats().admitted).toBe(0);
+  it('a payload larger than the spill arena travels by message (largeValues, default); with largeValues: refuse it is a PayloadError at submit, every counter unchanged', async () => {
+    const big = new Uint8Array(1 << 17).fill(5);
+    expect(await rt.run('echo', big)).toEqual(big);
+    const strict = await Runtime.start({ tasks, workers: 1, spillBytes: 1 << 16, largeValues: 'refuse' });
+    try {
+      const p = strict.producer('big');
+      const before = JSON.stringify(strict.stats().global);
+      expect(() => p.submit(strict.task('echo'), new Uint8Array(1 << 17))).toThrow(/spillBytes/);
+      expect(JSON.stringify(strict.stats().global)).toBe(before);
+      expect(p.stats().admitted).toBe(0);
+    } finally {
+      await strict.close();
+    }
   });
 
   it('TypeScript task modules load through tsx', async () => {

@@ -45,7 +45,7 @@ describe('user callbacks that throw', () => {
   it("a 'clear' listener that throws from submit: submit returns the admitted token (tracked first), which resolves", () => {
     const s = scenario('edges-submit');
     expect(s.uncaught).toEqual(['clear listener (submit)']);
-    expect(s.refused).toEqual({ admitted: false, reason: 'rate' });
+    expect(s.refused).toEqual({ admitted: false, reason: 'rate', retryAfterMs: expect.any(Number) });
     expect(s).toMatchObject({ admitted: true, value: 4, saturated: false });
     expect(s.books.producers.rated).toEqual({ inFlight: 0, admitted: 2, resolved: 2 });
   });

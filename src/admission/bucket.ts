@@ -42,3 +42,23 @@ export function fillTicks(rate: number, burst: number): number {
 export function wrapHorizonMs(rate: number): number {
   return Math.floor((2 ** 30 / rate) * 1000);
 }
+
+/**
+ * Ticks from tick `now` until E(t) first exceeds E(now): when the next token is earned (>= 1).
+ * Computed within the current second (E's second part is floor(r * rate / TICKS_PER_SECOND)),
+ * so every intermediate stays below 2^53 whatever `now` is.
+ */
+export function ticksToNextToken(now: number, rate: number): number {
+  const q = Math.floor(now / TICKS_PER_SECOND);
+  const r = now - q * TICKS_PER_SECOND;
+  const e = Math.floor((r * rate) / TICKS_PER_SECOND);
+  let at = Math.ceil(((e + 1) * TICKS_PER_SECOND) / rate);
+  if (Math.floor((at * rate) / TICKS_PER_SECOND) <= e) at++; // a division that rounded down
+  // Past the end of this second, the second's boundary earns all `rate` tokens of it (> e).
+  return Math.min(at, TICKS_PER_SECOND) - r;
+}
+
+/** A 'rate' refusal's retryAfterMs: the ticks to the next token as whole ms, at least 1. */
+export function retryAfterMs(now: number, rate: number): number {
+  return Math.max(1, Math.ceil(ticksToNextToken(now, rate) / 1000));
+}

@@ -199,6 +199,18 @@ export class ProducerGate {
     rollbackProducer(this.i32, this.word, this.limits, this.guess, this.p);
   }
 
+  /**
+   * Bring the bucket up to a fresh clock reading without admitting anything (the producer's
+   * 'clear' timer, producer.ts). Moves the gate word: call inside the thread's window (§4.10).
+   */
+  refillNow(): void {
+    this.ticks.fresh();
+    this.refill();
+  }
+
+  /** The admission tick of this handle's last decision (a 'rate' refusal is always at a fresh one). */
+  get tick(): number { return this.ticks.value; }
+
   /** Bring the bucket up to the tick source's current reading. */
   private refill(): void {
     refill(this.i32, this.mem, this.p, this.limits, this.ticks.value, this.guess, this.p);

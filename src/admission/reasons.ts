@@ -30,9 +30,37 @@ export const REJECT_REASONS: readonly RejectReason[] = Object.freeze(REASONS.map
 export const CAPACITY_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>(REASONS.filter((r) => r.capacity).map((r) => r.name));
 
 /** A submit that was not admitted, and why. */
-export interface Rejection { readonly admitted: false; readonly reason: RejectReason }
-/** One frozen Rejection per reason, by code: a rejected submit allocates nothing. */
+export interface Rejection {
+  readonly admitted: false;
+  readonly reason: RejectReason;
+  /**
+   * 'rate' only: in how many ms (an integer >= 1) the producer's bucket earns its next token, as
+   * of the clock reading the refusal was decided at. Another submitter may take that token first.
+   */
+  readonly retryAfterMs?: number;
+}
+/**
+ * One frozen Rejection per reason, by code: a rejected submit allocates nothing. A 'rate'
+ * refusal returns its producer handle's own Rejection instead (rateRejection).
+ */
 export const REJECTIONS: readonly Rejection[] = Object.freeze(REJECT_REASONS.map((reason) => Object.freeze({ admitted: false as const, reason })));
+
+/**
+ * @internal A producer handle's 'rate' Rejection: made once per handle, frozen (its fields cannot
+ * be written by anyone else), with an own enumerable `retryAfterMs` accessor over a value the
+ * handle sets at each 'rate' refusal, so a rate refusal allocates nothing either. The price:
+ * it is the same object for every 'rate' refusal of that handle, and its `retryAfterMs` is the
+ * latest refusal's (read it before the next submit, or copy it).
+ */
+export function rateRejection(): { rejection: Rejection; set: (ms: number) => void } {
+  let ms = 1;
+  const rejection = Object.freeze(Object.defineProperties({}, {
+    admitted: { value: false, enumerable: true },
+    reason: { value: 'rate', enumerable: true },
+    retryAfterMs: { get: () => ms, enumerable: true },
+  })) as Rejection;
+  return { rejection, set: (v: number): void => { ms = v; } };
+}
 
 /** What the gates return when they admit (not a reason: every reason code is >= 0). */
 export const ADMITTED = -1;

@@ -24,7 +24,7 @@ export function writeSubmission(
 ): void {
   const i32 = ring.i32;
   const cell = ring.cellWord(pos);
-  codec.write(cell, submissionLow(taskId, weightIndex));
+  codec.write(cell, submissionLow(taskId, weightIndex), ring.id); // target: the worker slot (a value sent by message)
   i32[cell + C_ATT] = att;
   i32[cell + C_TOKEN] = t;
   i32[cell + C_GEN] = gen;

@@ -16,8 +16,9 @@
  */
 import v8 from 'node:v8';
 import { types } from 'node:util';
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, Memory } from '../shm/layout.js';
-import { CF_BUFFER, CF_SPILLED, kindWord, tagOf } from '../shm/words/cell.js';
+import { CF_BUFFER, CF_SPILLED, CF_TOMBSTONE, kindWord, tagOf } from '../shm/words/cell.js';
 import { ARENA_FULL, ArenaWriter, arenaDataByte, arenaFree } from '../shm/arena.js';
 import { PayloadError, SLUICE_ERROR_CLASSES, describe } from '../errors.js';
 import { uncloneable } from './options.js';
@@ -37,6 +38,27 @@ export const T_V8 = 10;
 export const T_ERROR = 11;
 /** Small plain objects and arrays of primitives: compact.ts's format instead of v8.serialize. */
 export const T_COMPACT = 12;
+/**
+ * The value is too large for the arena and travels by message (the large-value path, below):
+ * the cell carries this tag, the message's sequence number (C_DATA_WORD) and the byte length.
+ */
+export const T_PORT = 13;
+
+/**
+ * The large-value path (docs/design.md §3.4). A value larger than the writer's arena
+ * (spillBytes - 8) travels by postMessage on a per-worker MessageChannel made at spawn
+ * (supervisor.ts): from the starting thread to the worker (payloads), from the worker back
+ * (results of the starting thread's tasks). The cell carries T_PORT and a sequence number; the
+ * receiver takes the message synchronously (receiveMessageOnPort) when it reads the cell. The
+ * bytes are prepared before admission (what can throw or run user code: serialization, copies),
+ * and posted by write() with their ArrayBuffer transferred (no copy), before the cell is
+ * published: a reader that sees the cell finds the message in its port's queue.
+ */
+export interface BigMessage {
+  seq: number; tag: number; flags: number; bytes: Uint8Array;
+  /** T_V8 only: the caller's listed ArrayBuffers, transferred; `bytes` names them by index (v8 transferArrayBuffer). */
+  abs?: readonly ArrayBuffer[];
+}
 
 const { isUint8Array, isArrayBuffer, isNativeError } = types;
 /** %TypedArray%.prototype.byteLength: reads the internal slot, whatever the object says of itself. */
@@ -94,6 +116,32 @@ export class Codec {
   private str = '';
   private num = 0;
   private big = 0n;
+  /** The large-value path: the bytes to post (and the tag they decode as), or null. */
+  private bigBytes: Uint8Array | null = null;
+  private bigTag = 0;
+  /** Transfer bigBytes' buffer (ours, or the caller's listed buffer) rather than copy it. */
+  private bigMove = false;
+  /** The caller's own view when its buffer was listed in `transfer` (moved, never copied). */
+  private bigListed: Uint8Array | null = null;
+  /** An object payload serialized with the listed buffers by reference (prepareTransferring), or null. */
+  private bigAbs: readonly ArrayBuffer[] | null = null;
+
+  /**
+   * Where write() posts values that take the large-value path, by target (submissions: the
+   * worker slot; a worker's results: index 0, its own port), or null: no such path here (a value
+   * over the arena is a PayloadError, as on attached threads). Set by the owner.
+   */
+  sendPorts: readonly (MessagePort | null)[] | null = null;
+  /** Whether the value being prepared may take the large-value path (a worker: for attachment 0's tasks only). */
+  bigOk = false;
+  /** Buffers the caller listed in `transfer` for the value being prepared (the submit path), or null. */
+  transferList: readonly ArrayBuffer[] | null = null;
+  /** The next sequence number per target (wrapping int32); a worker starts at its spawn's base. */
+  private readonly sendSeq: Int32Array;
+  /** The port a value written by `writer` arrives on, or null (set by the owner). */
+  recvPort: (writer: number) => MessagePort | null = () => null;
+  /** Messages taken off a port before their cell was read, by writer and sequence number. */
+  private readonly pending = new Map<number, Map<number, BigMessage>>();
 
   constructor(readonly mem: Memory, writer: number) {
     this.i32 = mem.i32;
@@ -103,7 +151,11 @@ export class Codec {
     this.buf = mem.buf;
     this.arena = new ArenaWriter(mem, writer);
     this.compactReader = new CompactReader(mem.u8, mem.buf);
+    this.sendSeq = new Int32Array(Math.max(1, mem.layout.workers));
   }
+
+  /** A worker's results start at its spawn's base, so sequence numbers never repeat across a slot's threads. */
+  seqBase(base: number): void { this.sendSeq[0] = base | 0; }
 
   /**
    * Classify `value` and reserve what it needs. Throws PayloadError for a value that cannot be
@@ -114,6 +166,7 @@ export class Codec {
     this.flags = 0;
     this.bytes = null;
     this.len = 0;
+    this.bigAbs = null;
     switch (typeof value) {
       case 'number':
         if ((value | 0) === value && !Object.is(value, -0)) { this.num = value; return (this.tag = T_INT); }
@@ -167,7 +220,33 @@ export class Codec {
       }
       return this.prepareBytes(T_ERROR, serialize(rec, what));
     }
+    if (this.transferList !== null && this.transferList.length > 0 && this.bigOk && this.sendPorts !== null) return this.prepareTransferring(value, what);
     return this.prepareBytes(T_V8, serialize(value, what));
+  }
+
+  /**
+   * An object payload with a `transfer` list, on the thread that has the large-value path: it is
+   * serialized with the listed ArrayBuffers by reference (v8 transferArrayBuffer) and takes the
+   * message path whatever its size, the buffers moved with the message, not copied. (A Uint8Array
+   * inside it is still copied by the serializer; its buffer, if listed, moves as well.)
+   */
+  private prepareTransferring(value: object, what: string): number {
+    const list = this.transferList!;
+    let bytes: Buffer;
+    try {
+      const ser = new v8.DefaultSerializer();
+      ser.writeHeader();
+      for (let i = 0; i < list.length; i++) ser.transferArrayBuffer(i, list[i]!);
+      ser.writeValue(value);
+      bytes = ser.releaseBuffer();
+    } catch {
+      throw new PayloadError(`${what} cannot be cloned: ${uncloneable(value, v8.serialize)}`);
+    }
+    this.tag = T_V8;
+    this.bytes = bytes;
+    this.len = bytes.byteLength;
+    this.bigAbs = list;
+    return this.prepareBig(this.len);
   }
 
   /** Release what prepare() reserved, when the cell will not be written (a rejected submit). */
@@ -175,13 +254,16 @@ export class Codec {
     if (this.flags & CF_SPILLED) this.arena.unalloc(this.spill);
     this.flags = 0;
     this.bytes = null;
+    this.bigBytes = null;
+    this.bigAbs = null;
   }
 
   /** Write the prepared value into the cell at word `cell`, OR-ing `kindLow` into its kind word. */
-  write(cell: number, kindLow: number): void {
+  write(cell: number, kindLow: number, target = 0): void {
     const i32 = this.i32;
     const tag = this.tag;
     i32[cell + C_KIND] = kindWord(kindLow, tag, this.flags);
+    if (tag === T_PORT) return this.post(cell, target);
     switch (tag) {
       case T_INT: i32[cell + C_DATA_WORD] = this.num; return;
       case T_F64: this.f64[(cell + C_DATA_WORD) >> 1] = this.num; return;
@@ -219,6 +301,7 @@ export class Codec {
    */
   read(cell: number, writer: number): unknown {
     const kind = this.i32[cell + C_KIND]!;
+    if (tagOf(kind) === T_PORT) return this.readBig(cell, kind, writer);
     if ((kind & CF_SPILLED) === 0) return this.decode(cell, kind, cell * 4 + C_DATA_BYTE);
     const spill = this.i32[cell + C_SPILL]!;
     const value = this.decode(cell, kind, arenaDataByte(this.mem, writer, spill));
@@ -270,6 +353,125 @@ export class Codec {
   discard(cell: number, writer: number): void {
     const kind = this.i32[cell + C_KIND]!;
     if (kind & CF_SPILLED) this.free(cell, kind, writer, this.i32[cell + C_SPILL]!);
+    else if ((kind & CF_TOMBSTONE) === 0 && tagOf(kind) === T_PORT) {
+      // Its message is taken and dropped, if this thread is its receiver (a retracted cell).
+      this.take(this.recvPort(writer), writer, this.i32[cell + C_DATA_WORD]!);
+    }
+  }
+
+  // ---- the large-value path (BigMessage, above) ----
+
+  /**
+   * write() for T_PORT: number the message, post it (its buffer transferred), fill the cell.
+   * Cannot throw: a transfer the platform refuses (an untransferable buffer) is retried as a
+   * copy; a post that fails even so leaves the receiver without the message, and the task is
+   * rejected with a PayloadError saying the value was lost (readBig).
+   */
+  private post(cell: number, target: number): void {
+    const i32 = this.i32;
+    const seq = this.sendSeq[target]!;
+    this.sendSeq[target] = (seq + 1) | 0;
+    i32[cell + C_DATA_WORD] = seq;
+    i32[cell + C_LEN] = this.len;
+    const bytes = this.bigBytes!;
+    this.bigBytes = null;
+    const port = this.sendPorts?.[target] ?? null;
+    if (port === null) return;
+    const abs = this.bigAbs;
+    this.bigAbs = null;
+    const msg: BigMessage = { seq, tag: this.bigTag, flags: this.flags, bytes };
+    const moved: ArrayBuffer[] = this.bigMove ? [bytes.buffer as ArrayBuffer] : [];
+    if (abs !== null) {
+      msg.abs = abs;
+      moved.push(...abs);
+    }
+    try {
+      port.postMessage(msg, moved);
+    } catch {
+      try {
+        port.postMessage({ ...msg, bytes: bytes.slice() }); // copies (abs too): still correct
+      } catch { /* lost: readBig reports it */ }
+    }
+  }
+
+  /** The value of a T_PORT cell: its message, taken off the writer's port. */
+  private readBig(cell: number, kind: number, writer: number): unknown {
+    const len = this.i32[cell + C_LEN]! >>> 0;
+    // No port (its worker thread ended): what it held was absorbed into `pending`.
+    const msg = this.take(this.recvPort(writer), writer, this.i32[cell + C_DATA_WORD]!);
+    if (msg === undefined) throw new Error(`the value (${len} bytes, sent by message) was lost: the worker thread it was sent to or from was replaced`);
+    return decodeBig(msg, kind);
+  }
+
+  /**
+   * The message numbered `seq` from `writer`: already taken off the port, or taken now. Others
+   * found on the way wait in `pending` for their own cells (an earlier cell retracted by the
+   * canceller is read later or never; a message whose cell is never read is dropped with its port).
+   */
+  private take(port: MessagePort | null, writer: number, seq: number): BigMessage | undefined {
+    let pending = this.pending.get(writer);
+    const early = pending?.get(seq);
+    if (early !== undefined) {
+      pending!.delete(seq);
+      return early;
+    }
+    if (port === null) return undefined;
+    for (;;) {
+      const m = receiveMessageOnPort(port) as { message: BigMessage } | undefined;
+      if (m === undefined) return undefined;
+      const msg = m.message;
+      if (msg.seq === seq) return msg;
+      if (pending === undefined) this.pending.set(writer, (pending = new Map()));
+      pending.set(msg.seq, msg);
+    }
+  }
+
+  /** A port that will receive nothing more (its worker thread ended): keep what it holds for the cells still to be read. */
+  absorb(port: MessagePort, writer: number): void {
+    let pending = this.pending.get(writer);
+    for (let m = receiveMessageOnPort(port) as { message: BigMessage } | undefined; m !== undefined; m = receiveMessageOnPort(port) as { message: BigMessage } | undefined) {
+      if (pending === undefined) this.pending.set(writer, (pending = new Map()));
+      pending.set(m.message.seq, m.message);
+    }
+  }
+
+  /**
+   * prepare() for a value over the arena, when this thread has the large-value path: the bytes
+   * to post, made now (copies, serialization: everything that can throw) so write() cannot fail.
+   * Returns T_PORT. The bytes are ours (a fresh copy, or the serializer's buffer) and their buffer
+   * is transferred; a Uint8Array/Buffer/ArrayBuffer payload whose buffer the caller listed in
+   * `transfer` is posted as is, its buffer moved (no copy; detached in the caller by the post).
+   */
+  private prepareBig(n: number): number {
+    const tag = this.tag;
+    let bytes: Uint8Array;
+    let move = true;
+    this.bigListed = null;
+    if (tag === T_STRING) {
+      bytes = Buffer.from(this.str, 'utf8');
+      this.str = '';
+    } else {
+      const src = this.bytes!;
+      this.bytes = null;
+      const listed = this.transferList;
+      if ((tag === T_U8 || tag === T_AB) && listed !== null && listed.includes(src.buffer as ArrayBuffer)) {
+        bytes = src; // the caller's own buffer, moved
+        this.bigListed = src;
+      } else if (tag === T_U8 || tag === T_AB) {
+        bytes = new Uint8Array(n);
+        bytes.set(src);
+      } else {
+        bytes = src; // the serializer's own buffer
+      }
+    }
+    // A buffer that holds more than these bytes (a pooled Buffer) is not ours to move: the post copies it.
+    if (bytes !== this.bigListed && (bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength)) move = false;
+    this.bigBytes = bytes;
+    this.bigTag = tag;
+    this.bigMove = move;
+    this.len = n;
+    this.tag = T_PORT;
+    return T_PORT;
   }
 
   /** Free a cell's chunk: idempotent, so a cell read again after a crash is safe (arena.ts). */
@@ -304,6 +506,7 @@ export class Codec {
   }
 
   private reserve(n: number): number {
+    if (n > this.arena.maxValueBytes && this.bigOk && this.sendPorts !== null) return this.prepareBig(n);
     if (n > this.arena.maxValueBytes) {
       this.bytes = null;
       this.str = '';
@@ -320,6 +523,26 @@ export class Codec {
     this.spill = pos;
     this.flags |= CF_SPILLED;
     return this.tag;
+  }
+}
+
+/** The value a BigMessage carries (its bytes are the receiver's own: no copy where the type allows). */
+function decodeBig(msg: BigMessage, kind: number): unknown {
+  const b = msg.bytes;
+  switch (msg.tag) {
+    case T_STRING: return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+    case T_U8: return kind & CF_BUFFER ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : b;
+    case T_AB: return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer;
+    case T_V8: {
+      const abs = msg.abs;
+      if (abs === undefined) return v8.deserialize(b);
+      const des = new v8.DefaultDeserializer(b);
+      des.readHeader();
+      for (let i = 0; i < abs.length; i++) des.transferArrayBuffer(i, abs[i]!);
+      return des.readValue();
+    }
+    case T_ERROR: return rebuildError(v8.deserialize(b) as ErrorRecord);
+    default: throw new Error(`sluice: corrupt message (tag ${msg.tag})`);
   }
 }
 

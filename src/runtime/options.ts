@@ -124,7 +124,7 @@ export function clockOption(where: string, v: unknown): Clock | null {
 export const START_OPTION_KEYS = [
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spinUs', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
-  'stallMs', 'startTimeoutMs', 'signal', 'execArgv', 'env', 'errors', 'trace',
+  'stallMs', 'startTimeoutMs', 'signal', 'execArgv', 'env', 'errors', 'trace', 'largeValues',
 ] as const;
 
 /** Start options that were renamed (0.x): the old name is refused with a ConfigError naming the new one. */
@@ -162,6 +162,8 @@ export interface StartConfig {
   /** Error classes rebuilt on this thread, by class name (rebuildError in codec.ts). */
   errors: ErrorClasses | null;
   taskData: unknown;
+  /** RuntimeOptions.largeValues: 'message' (default) or 'refuse'. */
+  largeValues: 'message' | 'refuse';
   layout: Layout;
   /** Recording (src/runtime/recording.ts); null: off. */
   trace: TraceConfig | null;
@@ -193,7 +195,9 @@ export function parseStartOptions(options: unknown): StartConfig {
   const maxProducers = intOption(W, o, 'maxProducers', 64, 1, 4096);
   const maxAttachments = intOption(W, o, 'maxAttachments', 16, 1, 255);
   const spillBytes = intOption(W, o, 'spillBytes', 1 << 20, 1 << 10, 1 << 30, true);
-  const runQueueLimit = intOption(W, o, 'runQueueLimit', 65536, 0, 2 ** 31 - 1);
+  //   runQueueLimit   default 2^31-1: no limit in practice, as piscina's maxQueue; the line is bounded by
+  //                   memory (~0.3 KB per waiting call and its payload: run-queue.ts)
+  const runQueueLimit = intOption(W, o, 'runQueueLimit', 2 ** 31 - 1, 0, 2 ** 31 - 1);
   const watchdogMs = intOption(W, o, 'watchdogMs', 10, 1, 60_000);
   const maxRestarts = intOption(W, o, 'maxRestarts', 10, 0, 1_000_000);
   //   stallMs         0 = off; any positive ms (the supervisor compares elapsed ms against it)
@@ -240,6 +244,10 @@ export function parseStartOptions(options: unknown): StartConfig {
   const execArgv = execArgvOption(W, o.execArgv);
   const env = envOption(W, o.env);
   const errors = errorClassesOption(W, o.errors);
+  const largeValues = o.largeValues === undefined ? 'message' : o.largeValues;
+  if (largeValues !== 'message' && largeValues !== 'refuse') {
+    throw new ConfigError(`${W}: largeValues must be 'message' or 'refuse'; got ${describe(o.largeValues)}`);
+  }
   const clock = clockOption(W, o.clock);
   const taskData = o.taskData;
   checkClonable(taskData);
@@ -257,6 +265,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   return {
     tasks, workers, globalSlots, ringCapacity, spinUs, asyncLimit, maxProducers, maxAttachments, spillBytes, runQueueLimit, watchdogMs,
     maxRestarts, stallMs, startTimeoutMs, signal: signal as AbortSignal | undefined, affinity, steal, warmUp, testHooks, clock, resourceLimits, execArgv, env, errors, taskData, layout, trace: traceOption(W, o.trace),
+    largeValues,
   };
 }
 

@@ -9,13 +9,15 @@ import { P_PACKED } from '../shm/layout.js';
 import { writeSubmission } from './cells.js';
 import type { Limits } from '../admission/gate.js';
 import { inflightOf, tokensOf } from '../shm/words/gate.js';
+import { types } from 'node:util';
 import { ConfigError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 import { effectiveLimits, type EffectiveLimits } from './registry.js';
 import { producerStats } from './snapshot.js';
-import { callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted, signalReason } from './user-code.js';
+import { abortReason, callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted } from './user-code.js';
 import { RT_CLOSED, RT_DRAINING, RT_RUNNING } from '../shm/layout.js';
-import { REJECTIONS, type RejectReason, type Rejection, S_ADMITTED } from '../admission/reasons.js';
+import { REJECTIONS, type RejectReason, type Rejection, S_ADMITTED, rateRejection } from '../admission/reasons.js';
+import { retryAfterMs } from '../admission/bucket.js';
 import type { Outcome } from '../admission/outcomes.js';
 import { RING_FULL } from '../shm/ring.js';
 import { markPending } from '../shm/words/token.js';
@@ -53,7 +55,11 @@ export interface SubmitOptions {
   deadlineMs?: number;
   /** Retract the task if it has not started within this many ms (overrides the task's). */
   queueTimeoutMs?: number;
-  /** Aborting retracts the task if it has not started (like token.cancel()). Already aborted: submit throws its reason. */
+  /**
+   * Aborting retracts the task if it has not started (like token.cancel()); a running task runs
+   * on unless `abandonOnAbort`. Already aborted: submit throws its reason. In rt.run, a call
+   * still waiting for capacity rejects at once with the signal's reason.
+   */
   signal?: AbortSignal;
   /**
    * Lineage (docs/design.md §4.14): the token whose task this one continues (a chain step), any
@@ -61,6 +67,21 @@ export interface SubmitOptions {
    * nothing else (not the producer charged). Inside a task the running task is the parent by default.
    */
   parent?: Token;
+  /**
+   * With `signal`: an abort also stops the task if it is already running, as
+   * `token.cancel({ force: true })` does (its token resolves 'abandoned' at once and, if its
+   * synchronous part is running, its worker, only that one, is terminated and respawned).
+   * Default false. Requires `signal`.
+   */
+  abandonOnAbort?: boolean;
+  /**
+   * ArrayBuffers the caller gives up (piscina's transferList): once the submit is admitted each is
+   * detached in the caller. A payload larger than the arena (the large-value path) that is one of
+   * them, or a Uint8Array/Buffer over one, is moved to the worker without a copy; otherwise they
+   * are copied like any payload. A buffer the platform cannot transfer (a WebAssembly memory's)
+   * stays attached. Each must be a distinct, non-detached ArrayBuffer; at most 1024.
+   */
+  transfer?: readonly ArrayBuffer[];
 }
 
 /**
@@ -118,6 +139,8 @@ export interface ParsedSubmit {
   readonly queueTimeoutMs: number | undefined;
   readonly signal: AbortSignal | undefined;
   readonly parent: Token | undefined;
+  readonly abandonOnAbort: boolean;
+  readonly transfer: readonly ArrayBuffer[] | undefined;
 }
 
 
@@ -138,6 +161,16 @@ export class Producer<M = any> {
   /** @internal */ private parentGen = -1;
   /** @internal */ private readonly gate: ProducerGate;
   /** @internal */ private readonly listeners: { saturated: EdgeListener[]; clear: EdgeListener[] } = { saturated: [], clear: [] };
+  /** @internal This handle's 'rate' Rejection and its retryAfterMs setter (reasons.ts rateRejection); null without a rate. */
+  private readonly rateRej: { rejection: Rejection; set: (ms: number) => void } | null;
+  /**
+   * @internal The 'clear' timer: armed at a 'rate' refusal for the time the bucket needs to earn a
+   * token, so 'clear' fires without anyone submitting or polling. At most one per handle;
+   * unref'd; cleared when 'clear' fires and when the runtime handle closes (_dispose).
+   */
+  private clearTimer: NodeJS.Timeout | null = null;
+  /** @internal Closed with its runtime handle: no timer is armed any more. */
+  private disposed = false;
   /**
    * Its limits, in the form rt.producer(name, limits) takes: `rt.producer(name, p.limits)` finds
    * this same producer (in any thread). Frozen.
@@ -158,6 +191,7 @@ export class Producer<M = any> {
     this.packedW = host.att.mem.producerWord(index, P_PACKED);
     this.gate = new ProducerGate(this.i32, host.att.mem, index, gateLimits, host.att.gateGuess, host.att.ticks, host.att.fastGate);
     this.admittedW = host.att.mem.statWord(host.att.index, index, S_ADMITTED);
+    this.rateRej = gateLimits.rate > 0 ? rateRejection() : null;
   }
 
   /** @internal The only way to make a Producer (rt.producer). */
@@ -191,21 +225,24 @@ export class Producer<M = any> {
     let deadline = ref.deadlineMs;
     let queueTimeout = ref.queueTimeoutMs;
     let signal: AbortSignal | undefined;
+    let abandon = false;
     if (options !== undefined) {
       deadline = options.deadlineMs ?? deadline;
       queueTimeout = options.queueTimeoutMs ?? queueTimeout;
       signal = options.signal;
-      if (signal !== undefined && signalAborted(signal)) throw signalReason(signal) ?? new DOMException('submit aborted', 'AbortError');
+      abandon = options.abandonOnAbort;
+      if (signal !== undefined && signalAborted(signal)) throw abortReason(signal);
     }
-    const t = this.admit(ref, payload, deadline);
-    if (t < 0) return REJECTIONS[~t]!;
+    const transfer = options?.transfer;
+    const t = transfer === undefined ? this.admit(ref, payload, deadline) : this.admitTransferring(ref, payload, deadline, transfer);
+    if (t < 0) return this.rejection(~t);
     const token = this.att.track(t, this.index, deadline) as Token<T>;
     if (ref.retries > 0) {
       token._task = ref;
       token._payload = payload;
       token._retriesLeft = ref.retries;
     }
-    if (signal !== undefined || queueTimeout > 0) watchQueue(token, signal, queueTimeout);
+    if (signal !== undefined || queueTimeout > 0) watchQueue(token, signal, abandon, queueTimeout);
     // §4.1 step 7. The books are exact (token tracked): only now the 'clear' edge admission raised (user code).
     if (this.saturatedEdge) this.edge(false);
     return token;
@@ -270,7 +307,7 @@ export class Producer<M = any> {
         this.parentWord = this.parentGen = -1;
       }
     }
-    if (t < 0) return REJECTIONS[~t]!;
+    if (t < 0) return this.rejection(~t);
     if (parentKey >= 0) lineage!.adopted(parentKey);
     this.att.trackCallback(t, this.index, callback as (err: unknown, value: unknown, tag: number) => void, tag);
     if (this.saturatedEdge) this.edge(false); // after the books, as in submit
@@ -349,6 +386,22 @@ export class Producer<M = any> {
     return t;
   }
 
+  /**
+   * admit() with a `transfer` list: the codec sees it while it prepares the payload (the large-value
+   * path moves a listed buffer), and once admitted every listed buffer is detached in the caller.
+   */
+  /** @internal */ private admitTransferring(ref: TaskRef, payload: unknown, deadline: number, transfer: readonly ArrayBuffer[]): number {
+    this.codec.transferList = transfer;
+    let t: number;
+    try {
+      t = this.admit(ref, payload, deadline);
+    } finally {
+      this.codec.transferList = null;
+    }
+    if (t >= 0) detach(transfer); // admitted: the caller gave them up
+    return t;
+  }
+
   /** Steps 2 and 3 one at a time, with the test pause points after each (testHooks runtimes). */
   /** @internal */ private gatesPausing(): number {
     const att = this.att;
@@ -363,14 +416,68 @@ export class Producer<M = any> {
     return ADMITTED;
   }
 
-  /** Count a rejection (and the saturation edge); returns the reason index. Called with nothing taken. */
+  /** The Rejection of reason `r`: preallocated (a 'rate' one is this handle's own, with its retryAfterMs set). */
+  /** @internal */ private rejection(r: number): Rejection {
+    return r === R_RATE && this.rateRej !== null ? this.rateRej.rejection : REJECTIONS[r]!;
+  }
+
+  /**
+   * Count a rejection (and the saturation edge); returns the reason index. Called with nothing
+   * taken. A 'rate' refusal was decided at a fresh clock reading (gate.ts): from it, when the
+   * next token is earned (retryAfterMs) and the 'clear' timer.
+   */
   /** @internal */ private reject(reason: number, ref: TaskRef): number {
     const att = this.att;
     att.countRejection(this.index, reason);
     const seam = att.seam;
     if (seam !== null) seam.rejected(this.index, ref.id, att.index, reason, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!);
+    if (reason === R_RATE && this.rateRej !== null) {
+      const ms = retryAfterMs(this.gate.tick, this.gateLimits.rate);
+      this.rateRej.set(ms);
+      if (this.clearTimer === null && !this.disposed) this.armClear(ms);
+    }
     if ((reason === R_RATE || reason === R_PRODUCER_SLOTS) && !this.saturatedEdge) this.edge(true);
     return reason;
+  }
+
+  /** @internal One timer per handle: its one allocation per saturation by rate (a Timeout). */
+  private armClear(ms: number): void {
+    const timer = setTimeout(this.onClearTimer, ms);
+    timer.unref(); // a producer waiting for its bucket never keeps the process alive
+    this.clearTimer = timer;
+  }
+
+  /**
+   * The bucket should have earned a token by now: bring it up to a fresh reading (in the window:
+   * the refill moves the gate word, §4.10), then 'clear' if there is a token and a slot. Still
+   * no token (another thread took it, or the timer ran early against the clock): armed again for
+   * the rest. No slot: the drain of a completion clears it (_checkClear), as before.
+   */
+  /** @internal */ private readonly onClearTimer = (): void => {
+    this.clearTimer = null;
+    const att = this.att;
+    if (!this.saturatedEdge || this.disposed || att.halted !== 0 || Atomics.load(this.i32, att.stateW) !== RT_RUNNING) return;
+    att.window.enter();
+    try {
+      this.gate.refillNow();
+    } finally {
+      att.window.leave();
+    }
+    const packed = Atomics.load(this.i32, this.packedW);
+    if (tokensOf(packed) === 0) {
+      this.armClear(retryAfterMs(this.gate.tick, this.gateLimits.rate));
+      return;
+    }
+    this._checkClear();
+  };
+
+  /** @internal The runtime handle closes: no 'clear' timer outlives it. */
+  _dispose(): void {
+    this.disposed = true;
+    if (this.clearTimer !== null) {
+      clearTimeout(this.clearTimer);
+      this.clearTimer = null;
+    }
   }
 
   /**
@@ -410,6 +517,10 @@ export class Producer<M = any> {
    */
   /** @internal */ private edge(saturated: boolean): void {
     this.saturatedEdge = saturated;
+    if (!saturated && this.clearTimer !== null) {
+      clearTimeout(this.clearTimer);
+      this.clearTimer = null;
+    }
     const list = this.listeners[saturated ? 'saturated' : 'clear'];
     if (list.length === 0) return;
     for (const fn of list.slice()) callUser(fn);
@@ -427,7 +538,7 @@ function checkListener(where: string, event: unknown, listener: unknown): void {
   if (typeof listener !== 'function') throw new ConfigError(`producer.${where}: listener must be a function; got ${describe(listener)}`);
 }
 
-const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal', 'parent'] as const;
+const SUBMIT_OPTION_KEYS = ['deadlineMs', 'queueTimeoutMs', 'signal', 'parent', 'abandonOnAbort', 'transfer'] as const;
 
 /** @internal Submit options, each read once and checked: nothing after this reads the caller's object. */
 export function parseSubmitOptions(options: unknown): ParsedSubmit {
@@ -444,26 +555,76 @@ export function parseSubmitOptions(options: unknown): ParsedSubmit {
   // belongs to is checked at submit (parentKeyOf), where the runtime is known.
   const parent = o.parent;
   if (parent !== undefined && !Token._is(parent)) throw new ConfigError(`submit: parent must be a Token; got ${describe(parent)}`);
-  return { deadlineMs, queueTimeoutMs, signal: signal as AbortSignal | undefined, parent: parent as Token | undefined };
+  const abandonOnAbort = o.abandonOnAbort === undefined ? false : o.abandonOnAbort;
+  if (typeof abandonOnAbort !== 'boolean') throw new ConfigError(`submit: abandonOnAbort must be a boolean; got ${describe(o.abandonOnAbort)}`);
+  if (abandonOnAbort && signal === undefined) throw new ConfigError('submit: abandonOnAbort needs a signal');
+  const transfer = o.transfer === undefined ? undefined : transferOption(o.transfer);
+  return { deadlineMs, queueTimeoutMs, signal: signal as AbortSignal | undefined, parent: parent as Token | undefined, abandonOnAbort, transfer };
+}
+
+/** `transfer`: an array (read once: length and each index) of distinct, non-detached ArrayBuffers. */
+function transferOption(v: unknown): readonly ArrayBuffer[] {
+  if (!Array.isArray(v)) throw new ConfigError(`submit: transfer must be an array of ArrayBuffers; got ${describe(v)}`);
+  let list: unknown[];
+  try {
+    const n = v.length;
+    if (n > 1024) throw new ConfigError(`submit: transfer has more than 1024 entries (${n})`);
+    list = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) list[i] = v[i];
+  } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
+    throw new ConfigError('submit: reading transfer threw', { cause });
+  }
+  for (let i = 0; i < list.length; i++) {
+    const ab = list[i];
+    if (!types.isArrayBuffer(ab)) throw new ConfigError(`submit: transfer[${i}] must be an ArrayBuffer (not a SharedArrayBuffer or a view); got ${describe(ab)}`);
+    if (isDetached(ab)) throw new ConfigError(`submit: transfer[${i}] is a detached ArrayBuffer`);
+    if (list.indexOf(ab) !== i) throw new ConfigError(`submit: transfer[${i}] is listed twice`);
+  }
+  return Object.freeze(list as ArrayBuffer[]);
+}
+
+const detachedGetter = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get as ((this: ArrayBuffer) => boolean) | undefined;
+/** Whether an ArrayBuffer is detached, intrinsically (its own properties may lie). */
+function isDetached(ab: ArrayBuffer): boolean {
+  if (detachedGetter !== undefined) return detachedGetter.call(ab);
+  try {
+    new Uint8Array(ab);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** An admitted submit's `transfer`: each listed buffer not moved already (the large-value path) is detached (moved, no copy). */
+function detach(list: readonly ArrayBuffer[]): void {
+  for (const ab of list) {
+    if (isDetached(ab)) continue;
+    try {
+      structuredClone(ab, { transfer: [ab] });
+    } catch { /* not transferable (a WebAssembly memory's buffer): it stays the caller's */ }
+  }
 }
 
 /**
- * Retract the token if it is still waiting when the signal aborts or the queue timeout passes.
- * Both are detached when the token resolves, so nothing outlives it.
+ * Retract the token if it is still waiting when the signal aborts or the queue timeout passes;
+ * with `abandon`, an abort also abandons it while it runs (a forced cancel, §4.5 step 3). Both
+ * are detached when the token resolves, so nothing outlives it.
  */
-function watchQueue(token: Token, signal: AbortSignal | undefined, queueTimeoutMs: number): void {
+function watchQueue(token: Token, signal: AbortSignal | undefined, abandon: boolean, queueTimeoutMs: number): void {
   const retract = (): void => { token.cancel(); };
+  const aborted = abandon ? (): void => { token._att.cancel(token, true, 'its signal aborted while it ran'); } : retract;
   const timer = queueTimeoutMs > 0 ? setTimeout(retract, queueTimeoutMs) : null;
   token._cleanup = (): void => {
     if (timer !== null) clearTimeout(timer);
-    if (signal !== undefined) offAbort(signal, retract);
+    if (signal !== undefined) offAbort(signal, aborted);
   };
   if (signal === undefined) return;
   // The token is admitted: nothing here may throw into submit (the intrinsics do not run the
   // signal's own methods; a failure is reported, and the token still resolves).
   try {
-    onAbort(signal, retract);
-    if (signalAborted(signal)) retract(); // aborted during admission (e.g. by a payload getter)
+    onAbort(signal, aborted);
+    if (signalAborted(signal)) aborted(); // aborted during admission (e.g. by a payload getter)
   } catch (err) {
     reportUncaught(err);
   }

@@ -8,6 +8,7 @@ import type { Admission, ParsedSubmit } from './producer.js';
 import type { TaskRef } from './task.js';
 import { CAPACITY_REASONS } from '../admission/reasons.js';
 import { RejectedError } from '../errors.js';
+import { abortReason, offAbort, onAbort, reportUncaught, signalAborted } from './user-code.js';
 
 interface Waiter {
   task: TaskRef;
@@ -16,6 +17,10 @@ interface Waiter {
   options: ParsedSubmit | undefined;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
+  /** Its signal's abort listener while it waits (§4.6 step 6), else null. */
+  onAbort: (() => void) | null;
+  /** Aborted while it waited: already rejected, skipped when it reaches the head. */
+  gone: boolean;
 }
 
 /** What the queue needs of its runtime handle. */
@@ -26,8 +31,18 @@ export interface RunQueueHost {
   outstanding(): number;
 }
 
+/**
+ * The line: an array consumed from `head` (a shift of a large array moves every element: 100k
+ * waiters took O(n^2)), compacted once the consumed part is the larger half. An aborted waiter
+ * is marked `gone` and skipped at the head, so leaving the line is O(1) too.
+ */
+const COMPACT_AT = 1024;
+
 export class RunQueue {
-  private readonly waiters: Waiter[] = [];
+  private waiters: (Waiter | undefined)[] = [];
+  private head = 0;
+  /** Waiters in line (not gone). */
+  private live = 0;
   private timer: NodeJS.Timeout | null = null;
   private flushing = false;
   private again = false;
@@ -36,18 +51,80 @@ export class RunQueue {
 
   constructor(private readonly host: RunQueueHost, readonly limit: number) {}
 
-  get length(): number { return this.waiters.length; }
+  get length(): number { return this.live; }
 
-  /** §4.6 step 2: wait in line, or 'queue-full' beyond the limit. */
+  /** The first waiter in line (skipping the gone), or undefined. */
+  private first(): Waiter | undefined {
+    const q = this.waiters;
+    while (this.head < q.length && q[this.head]!.gone) q[this.head++] = undefined;
+    return q[this.head];
+  }
+
+  /** Take the first waiter out of the line (first() returned it). */
+  private shift(): void {
+    const q = this.waiters;
+    q[this.head++] = undefined;
+    this.live--;
+    if (this.head >= COMPACT_AT && this.head * 2 >= q.length) {
+      this.waiters = q.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /**
+   * §4.6 step 2: wait in line, or 'queue-full' beyond the limit. Step 6: a signal that is
+   * already aborted rejects without queuing (as submit throws for it); one that aborts while the
+   * call waits rejects it at once and takes it out of the line.
+   */
   enqueue<T>(task: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Promise<T> {
-    if (this.waiters.length >= this.limit) {
+    const signal = options?.signal;
+    if (signal !== undefined && signalAborted(signal)) return Promise.reject(abortReason(signal));
+    if (this.live >= this.limit) {
       return Promise.reject(new RejectedError('queue-full', `rt.run() wait queue is full (${this.limit}); raise runQueueLimit`));
     }
     return new Promise<T>((resolve, reject) => {
-      this.waiters.push({ task, payload, options, resolve: resolve as (v: unknown) => void, reject });
+      const w: Waiter = { task, payload, options, resolve: resolve as (v: unknown) => void, reject, onAbort: null, gone: false };
+      this.waiters.push(w);
+      this.live++;
+      if (signal !== undefined) this.watch(w, signal);
       this.poll();
     });
   }
+
+  /**
+   * §4.6 step 6. The listener runs inside signal.abort() (the caller's stack): it only takes the
+   * waiter out of the line and rejects it. While the waiter is being submitted (flushOnce), a
+   * payload getter may abort it: then it is left in place and flushOnce settles it (an admitted
+   * token sees the abort itself and is retracted; a refused one is rejected there).
+   */
+  private watch(w: Waiter, signal: AbortSignal): void {
+    const fn = (): void => {
+      w.onAbort = null;
+      if (this.submitting === w || w.gone) return;
+      w.gone = true; // skipped when it reaches the head
+      w.payload = undefined; // not held until then
+      this.live--;
+      w.reject(abortReason(signal));
+    };
+    w.onAbort = fn;
+    try {
+      onAbort(signal, fn);
+    } catch (err) {
+      w.onAbort = null;
+      reportUncaught(err); // not expected (intrinsics on a brand-checked signal): it then waits unwatched
+    }
+  }
+
+  /** The waiter leaves the line (admitted, rejected, or closed): its abort listener goes with it. */
+  private unwatch(w: Waiter): void {
+    const fn = w.onAbort;
+    if (fn === null) return;
+    w.onAbort = null;
+    offAbort(w.options!.signal!, fn);
+  }
+
+  /** The waiter flushOnce is submitting (its abort listener then leaves it to flushOnce). */
+  private submitting: Waiter | null = null;
 
   /**
    * §4.6 step 3. Not re-entrant: a submit in here raises edges, whose listeners (user code) may
@@ -73,24 +150,33 @@ export class RunQueue {
   }
 
   private flushOnce(closed: boolean): void {
-    const q = this.waiters;
-    while (q.length > 0) {
-      const w = q[0]!;
+    for (let w = this.first(); w !== undefined; w = this.first()) {
       let a: Admission;
+      this.submitting = w;
       try {
         a = closed ? { admitted: false, reason: 'closed' } : this.host.submit(w.task, w.payload, w.options);
       } catch (err) {
-        q.shift();
+        this.submitting = null;
+        this.shift();
+        this.unwatch(w);
         w.reject(err);
         continue;
       }
+      this.submitting = null;
       if (a.admitted) {
-        q.shift();
+        // From here the token watches the signal itself (producer.ts watchQueue).
+        this.shift();
+        this.unwatch(w);
         a.promise().then(w.resolve, w.reject);
       } else if (CAPACITY_REASONS.has(a.reason)) {
-        break;
+        const signal = w.options?.signal;
+        if (signal === undefined || !signalAborted(signal)) break;
+        this.shift(); // aborted while it was being submitted (a payload getter): settle it here
+        this.unwatch(w);
+        w.reject(abortReason(signal));
       } else {
-        q.shift();
+        this.shift();
+        this.unwatch(w);
         w.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
       }
     }
@@ -98,7 +184,7 @@ export class RunQueue {
 
   /** §4.6 step 4: capacity held by other threads frees without waking this one: poll while anyone waits. */
   private poll(): void {
-    if (this.waiters.length === 0 || this.host.outstanding() > 0 || this.timer !== null) return;
+    if (this.live === 0 || this.host.outstanding() > 0 || this.timer !== null) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.flush();

@@ -60,9 +60,23 @@ export interface RuntimeOptions {
   maxProducers?: number;
   /** Threads that may attach, including this one; default 16. */
   maxAttachments?: number;
-  /** Spill arena bytes per thread (power of two); the largest payload or result. Default 1 MiB. */
+  /**
+   * Spill arena bytes per thread (power of two), the largest payload or result that travels
+   * through shared memory; reserved per worker and per attachment: (maxAttachments + workers) x
+   * spillBytes in all. Default 1 MiB.
+   */
   spillBytes?: number;
-  /** rt.run() calls that may wait for capacity; more are rejected. Default 65536. */
+  /**
+   * What happens to a payload or result larger than the arena (spillBytes - 8 bytes). 'message'
+   * (default): on the starting thread it travels by postMessage on a per-worker MessageChannel
+   * (slower, off the hot path; `transfer` moves ArrayBuffers without a copy); on attached threads
+   * it is still a PayloadError. 'refuse': a PayloadError everywhere (memory bounded by the arenas).
+   */
+  largeValues?: 'message' | 'refuse';
+  /**
+   * rt.run() calls that may wait for capacity; more are rejected 'queue-full'. Default 2^31-1 (no
+   * limit in practice: the line is bounded by memory, ~0.3 KB per waiting call plus its payload).
+   */
   runQueueLimit?: number;
   /** Tick clock for admission (e.g. a VirtualClock in tests). */
   clock?: Clock;
@@ -332,6 +346,7 @@ export class Runtime<M = any> {
       {
         watchdogMs: cfg.watchdogMs, maxRestarts: cfg.maxRestarts, stallMs: cfg.stallMs, restartWindowMs: 60_000, resourceLimits: cfg.resourceLimits,
         execArgv: cfg.execArgv, env: cfg.env,
+        messagePath: cfg.largeValues === 'message',
       },
     );
     let lists: string[][];
@@ -374,6 +389,7 @@ export class Runtime<M = any> {
     activateAttachment(mem.i32, mem.attachWord(0, A_STATE));
     const att = new Attachment(mem, 0, clock);
     att.codec.errorClasses = cfg.errors;
+    if (cfg.largeValues === 'message') wireBigPath(att, supervisor);
     const rt = new Runtime<M>(mem, att, names, chains, clock, supervisor, cfg.runQueueLimit);
     if (recording !== null) {
       rt.recording = recording;
@@ -416,7 +432,7 @@ export class Runtime<M = any> {
       att = new Attachment(mem, a, clock);
       att.codec.errorClasses = errors;
       if (trace !== null) att.seam = seamFor(trace, WRITER_ATTACHMENT, a, `attached ${a}`, threadId);
-      const rt = new Runtime<M>(mem, att, names, chains, clock, null, 65536);
+      const rt = new Runtime<M>(mem, att, names, chains, clock, null, 2 ** 31 - 1); // runQueueLimit's default
       rt.traceShare = trace;
       return rt;
     } catch (err) {
@@ -632,6 +648,7 @@ export class Runtime<M = any> {
   /** @internal close() and destroy(): the one shutdown of this handle (idempotent). */
   private shut(timeoutMs: number, now = false): Promise<void> {
     if (this.closing === null) {
+      for (const p of this.producers.values()) p._dispose(); // their 'clear' timers
       const hurry = (this.hurry = new Hurry());
       if (now) hurry.fire();
       this.closing = this.supervisor === null ? detach(this.shutdownHost(), timeoutMs, hurry) : shutdown(this.shutdownHost(), timeoutMs, hurry);
@@ -694,6 +711,20 @@ async function planAffinity(
   return { cpus, status: { available: true, pinned: true, reason: null } };
 }
 
+
+/**
+ * The large-value path (codec.ts BigMessage) of the starting thread: payloads over its arena go
+ * to the worker by message, results over a worker's arena come back the same way. Attached
+ * threads have no channel to the workers (a MessagePort cannot travel in a clonable handle):
+ * for them spillBytes stays the limit.
+ */
+function wireBigPath(att: Attachment, supervisor: Supervisor): void {
+  const A = att.layout.maxAttachments;
+  att.codec.sendPorts = supervisor.ports;
+  att.codec.bigOk = true;
+  att.codec.recvPort = (writer) => supervisor.ports[writer - A] ?? null;
+  supervisor.onPortRetired = (w, port) => att.codec.absorb(port, A + w);
+}
 
 function workerEntry(): URL {
   const self = import.meta.url;

@@ -67,6 +67,15 @@ export function signalReason(signal: AbortSignal): unknown {
   return apply(reasonGetter, signal, []);
 }
 
+/**
+ * What an aborted signal makes a submit throw (an already-aborted signal) and a waiting
+ * rt.run reject with (an abort while it waits): the signal's reason, or an AbortError
+ * DOMException when the reason is undefined.
+ */
+export function abortReason(signal: AbortSignal): unknown {
+  return signalReason(signal) ?? new DOMException('submit aborted', 'AbortError');
+}
+
 /** signal.addEventListener('abort', fn, { once: true }), intrinsically. */
 export function onAbort(signal: AbortSignal, fn: () => void): void {
   apply(addListener, signal, ['abort', fn, { once: true }]);

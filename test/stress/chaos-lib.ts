@@ -86,6 +86,7 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
     globalSlots: 512,
     maxRestarts: 1_000_000,
     taskData: { exec },
+    largeValues: 'refuse', // 'huge' values test the arena's bound: no message path
   });
 
   // Which main-thread ids kill their worker or hang: seeded positions.

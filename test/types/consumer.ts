@@ -27,7 +27,7 @@ export async function consumer(): Promise<void> {
     tasks: new URL('./tasks.js', import.meta.url), workers: 2, globalSlots: 64, ringCapacity: 64, affinity: 'auto', spinUs: 50,
     asyncConcurrency: 8, maxProducers: 8, maxAttachments: 2, spillBytes: 1 << 16, runQueueLimit: 16, clock, watchdogMs: 10,
     maxRestarts: 3, stallMs: 1000, resourceLimits: { maxOldGenerationSizeMb: 64 }, taskData: { n: 1 }, steal: true, warmUp: false,
-    startTimeoutMs: 5000, signal: new AbortController().signal,
+    startTimeoutMs: 5000, signal: new AbortController().signal, largeValues: 'message',
   };
   // @ts-expect-error `spin` was renamed `spinUs` (every other duration is ...Ms; this one says µs)
   const old: RuntimeOptions = { tasks: 'x', spin: 50 };
@@ -89,7 +89,9 @@ export async function consumer(): Promise<void> {
   // @ts-expect-error only two events
   p.on('drained', () => {});
 
-  const submitOptions: SubmitOptions = { deadlineMs: 5, queueTimeoutMs: 5, signal: new AbortController().signal };
+  const submitOptions: SubmitOptions = {
+    deadlineMs: 5, queueTimeoutMs: 5, signal: new AbortController().signal, abandonOnAbort: true, transfer: [new ArrayBuffer(8)],
+  };
   const a: Admission<number> = p.submit<number>(task, 1, submitOptions);
   if (a.admitted) {
     const token: Token<number> = a.token;
@@ -139,6 +141,10 @@ export async function consumer(): Promise<void> {
     token.state = 'resolved';
   } else {
     const r: Rejection = a;
+    const retryAfterMs: number | undefined = r.retryAfterMs; // 'rate' only
+    void retryAfterMs;
+    // @ts-expect-error a Rejection is read-only
+    r.retryAfterMs = 5;
     const reason: RejectReason = r.reason;
     switch (reason) {
       case 'rate': case 'producer-slots': case 'global-slots': case 'ring-full': case 'arena-full': case 'no-workers':

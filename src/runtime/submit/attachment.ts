@@ -204,8 +204,8 @@ export class Attachment {
 
   // ---- what a Token asks of its attachment ----
 
-  /** token.cancel() (§4.5, cancel.ts). */
-  cancel(token: Token, force: boolean): boolean { return cancel(this, token, force); }
+  /** token.cancel() (§4.5, cancel.ts); `why`: an abandoned token's message (a signal with abandonOnAbort). */
+  cancel(token: Token, force: boolean, why?: string): boolean { return cancel(this, token, force, why); }
 
   /** State bits of a live token's word (for Token.state). */
   tokenState(t: number): number { return loadState(this.i32, this.tokenWordOf(t)); }

@@ -15,12 +15,12 @@ import type { Attachment } from './attachment.js';
  * token.cancel(): §4.5 step 1, the token must be this thread's live one; step 2, retract it if
  * still pending; step 3, with force, abandon it while running and post a kill request (§4.8).
  */
-export function cancel(att: Attachment, token: Token, force: boolean): boolean {
+export function cancel(att: Attachment, token: Token, force: boolean, why = 'cancelled with force while running'): boolean {
   if (token._outcome >= 0 || att.table.tokens[token._index] !== token) return false;
   let done: boolean;
   att.window.enter(); // the state CAS and the release that follows it, together
   try {
-    done = cancelInWindow(att, token, force);
+    done = cancelInWindow(att, token, force, why);
   } finally {
     att.window.leave();
   }
@@ -32,7 +32,7 @@ export function cancel(att: Attachment, token: Token, force: boolean): boolean {
   return true;
 }
 
-function cancelInWindow(att: Attachment, token: Token, force: boolean): boolean {
+function cancelInWindow(att: Attachment, token: Token, force: boolean, why: string): boolean {
   const i32 = att.i32;
   const t = token._index;
   const w = att.tokenWordOf(t);
@@ -44,7 +44,7 @@ function cancelInWindow(att: Attachment, token: Token, force: boolean): boolean 
     const worker = forceFree(i32, w, token._gen);
     if (worker < 0) return false; // not running (finishing: let it), or it finished meanwhile
     if (att.seam !== null) att.seam.cancelled(att.index, t, token._gen, true);
-    att.drain.resolve(token, O_ABANDONED, new AbandonedError('cancelled with force while running'));
+    att.drain.resolve(token, O_ABANDONED, new AbandonedError(why));
     postKill(att, worker, t, token._gen);
   }
   if (att.table.outstanding === 0) att.pump.wakeIfParked();

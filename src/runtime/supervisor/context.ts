@@ -22,6 +22,8 @@ import { Ring } from '../../shm/ring.js';
 import { Codec } from '../codec.js';
 
 export interface SupervisorOptions {
+  /** Give each worker thread a channel for the large-value path (codec.ts BigMessage; RuntimeOptions.largeValues). */
+  messagePath?: boolean;
   /** Passed to each worker thread (heap limits: a task that exceeds them kills its worker only). */
   resourceLimits: ResourceLimits | undefined;
   /** Passed to each worker thread, replacements too (Runtime.start's execArgv and env). */

@@ -21,7 +21,7 @@
  * (attachment 0's), synchronously, never inside one of that thread's own windows.
  */
 import type { Seam } from '../../trace/seam.js';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { Memory, RT_CLOSED, W_RESTARTS, W_WAKER } from '../../shm/layout.js';
 import { useNativeFutex, wake } from '../../shm/waker.js';
 import { nativeFutex } from '../native/affinity.js';
@@ -46,6 +46,16 @@ export function releaseAllAtExit(): void {
 
 export class Supervisor {
   readonly workers: (Worker | null)[];
+  /**
+   * Per worker slot, the starting thread's end of the channel of the large-value path (codec.ts
+   * BigMessage), made at each spawn; null while the slot has no thread. The codec of attachment 0
+   * posts payloads on it and receives results from it (receiveMessageOnPort: it has no listener).
+   */
+  readonly ports: (MessagePort | null)[];
+  /** A slot's previous port (its thread ended): what it still holds is kept for the cells still to be read (codec.absorb). */
+  onPortRetired: (w: number, port: MessagePort) => void = () => undefined;
+  /** Spawns per slot: the base of a thread's result sequence numbers (unique across a slot's threads). */
+  private readonly spawns: number[];
   private readonly ctx: SupervisorContext;
   private readonly rec: Reconciler;
   private readonly watchdog: Watchdog;
@@ -79,16 +89,26 @@ export class Supervisor {
       process.on('exit', releaseAllAtExit);
     }
     this.deaths = Array.from({ length: mem.layout.workers }, () => []);
+    this.ports = new Array<MessagePort | null>(mem.layout.workers).fill(null);
+    this.spawns = new Array<number>(mem.layout.workers).fill(0);
     this.watchdog.start();
   }
 
   /** Start the thread of slot w; resolves with its task names once it is ready. */
   spawn(w: number, replacement = false): Promise<string[]> {
-    const { resourceLimits, execArgv, env } = this.options;
+    // The large-value path's channel (codec.ts): one per thread of the slot.
+    this.retirePort(w);
+    const ch = this.options.messagePath === true ? new MessageChannel() : null;
+    ch?.port1.unref();
+    const seqBase = (this.spawns[w]! * 2 ** 20) | 0; // 2^20 results by message per thread before a repeat
+    this.spawns[w]!++;
     const worker = new Worker(this.entry, {
-      workerData: this.data(w, replacement), stdout: true, stderr: true, resourceLimits,
-      ...(execArgv === undefined ? {} : { execArgv }), ...(env === undefined ? {} : { env }),
+      workerData: ch === null ? this.data(w, replacement) : { ...this.data(w, replacement), bigPort: ch.port2, seqBase },
+      transferList: ch === null ? undefined : [ch.port2],
+      stdout: true, stderr: true, resourceLimits: this.options.resourceLimits,
+      ...(this.options.execArgv === undefined ? {} : { execArgv: this.options.execArgv }), ...(this.options.env === undefined ? {} : { env: this.options.env }),
     });
+    this.ports[w] = ch?.port1 ?? null;
     const ctx = this.ctx;
     ctx.workers[w] = worker;
     ctx.ready[w] = false;
@@ -151,6 +171,18 @@ export class Supervisor {
     this.watchdog.stop();
   }
 
+  /** Slot w's thread ended (or is being replaced): its port receives nothing more. */
+  private retirePort(w: number): void {
+    const old = this.ports[w];
+    if (old === null || old === undefined) return;
+    this.ports[w] = null;
+    try {
+      this.onPortRetired(w, old);
+    } finally {
+      old.close();
+    }
+  }
+
   /** Test and forced-cancel path: terminate slot w's thread (it is respawned). */
   terminate(w: number, ending: Ending): void {
     if (!this.ctx.endings.has(w)) this.ctx.endings.set(w, ending);
@@ -200,6 +232,7 @@ export class Supervisor {
     if (ctx.workers[w] !== worker) return;
     ctx.workers[w] = null;
     ctx.ready[w] = false;
+    this.retirePort(w); // nothing more arrives on it; nothing posted to it now would be read
     if (ctx.closing) return;
     const ending = ctx.endings.get(w) ?? { reason: `worker ${w} exited with code ${code}`, retryable: true };
     ctx.endings.delete(w);

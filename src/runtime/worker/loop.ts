@@ -36,7 +36,7 @@
  * it touches: no closure and no allocation per task. Cold protocols live beside it: steal.ts,
  * async-job.ts, warm-up.ts; the thread entry is main.ts.
  */
-import { parentPort, threadId } from 'node:worker_threads';
+import { parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import {
   A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_TOKEN, H_HOOKS, Memory, RT_CLOSED, W_ASYNC_INFLIGHT,
   W_WINDOW, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT, W_BEAT, W_RUN_DEADLINE, W_RUN_GEN,
@@ -233,6 +233,18 @@ export class WorkerLoop {
     }
   }
 
+  /**
+   * The large-value path (codec.ts BigMessage): payloads of attachment 0's tasks that did not fit
+   * its arena arrive on `port`; results for attachment 0 that do not fit this worker's arena go
+   * back on it. Other attachments have no channel to this worker: for them the arena is the limit.
+   */
+  useBigPort(port: MessagePort, seqBase: number): void {
+    port.unref();
+    this.codec.sendPorts = [port];
+    this.codec.seqBase(seqBase);
+    this.codec.recvPort = (writer) => (writer === 0 ? port : null);
+  }
+
   private resumeSoon(): void {
     if (this.scheduled) return;
     this.scheduled = true;
@@ -406,6 +418,7 @@ export class WorkerLoop {
     // and crash recovery abandons the token (§4.12 step 4, §4.8).
     let tag: number;
     let replaced = false;
+    this.codec.bigOk = att === 0; // only attachment 0 receives by message
     for (let waited = 0; ; waited++) {
       try {
         tag = this.codec.prepare(value, replaced ? 'error report' : outcome === O_FULFILLED ? 'result' : 'thrown value');

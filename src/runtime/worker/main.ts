@@ -10,7 +10,7 @@
  * (§4.2a), warm-up.ts (§4.2b), async-job.ts (§4.12 step 2).
  */
 import { seamFor, WRITER_WORKER, type TraceShare } from '../recording.js';
-import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { Memory, W_CPU_MASK, W_TID } from '../../shm/layout.js';
 import { useNativeFutex } from '../../shm/waker.js';
 import { loadTaskModule } from '../tasks-module.js';
@@ -41,6 +41,10 @@ export interface WorkerData {
   chains: number[][];
   /** The recording's region (Runtime.start({ trace })), or null: this worker records into its slot's ring. */
   trace: TraceShare | null;
+  /** This thread's end of the large-value path's channel (codec.ts BigMessage; set by the supervisor at spawn). */
+  bigPort?: MessagePort;
+  /** The first sequence number of the results this thread sends by message (unique across the slot's threads). */
+  seqBase?: number;
 }
 
 /** CPUs 0..31 as a bit mask (enough for stats on the machines this runs on; 0 if none fit). */
@@ -78,6 +82,7 @@ async function main(data: WorkerData): Promise<void> {
   if (data.warmUp) warmUp(WARM_UP_TASKS, mem.layout);
   const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask, nest);
   if (data.trace !== null) loop.seam = seamFor(data.trace, WRITER_WORKER, data.index, `worker ${data.index}`, threadId);
+  if (data.bigPort !== undefined) loop.useBigPort(data.bigPort, data.seqBase ?? 0);
   loop.startBeating();
   parentPort!.postMessage({ type: 'ready', names: mod.names });
   loop.loop();

@@ -10,7 +10,8 @@
  * look state below is this thread's alone.
  */
 import { C_ATT, C_DEADLINE, C_GEN, C_KIND, C_TOKEN, type Memory, W_FAILED, W_HEAD, W_RUN_TOKEN, W_STOLEN } from '../../shm/layout.js';
-import { CF_SPILLED, CF_TOMBSTONE, weightOf } from '../../shm/words/cell.js';
+import { CF_SPILLED, CF_TOMBSTONE, tagOf, weightOf } from '../../shm/words/cell.js';
+import { T_PORT } from '../codec.js';
 import { Ring } from '../../shm/ring.js';
 import { claimRun } from '../../shm/words/token.js';
 import type { Codec } from '../codec.js';
@@ -124,7 +125,7 @@ export class Stealer {
     if (!v.readable(p)) return STEAL_STOP; // still being written: the victim stalls there too
     const cell = v.cellWord(p);
     const kind = i32[cell + C_KIND]!;
-    if ((kind & (CF_TOMBSTONE | CF_SPILLED)) !== 0) return STEAL_SKIP;
+    if ((kind & (CF_TOMBSTONE | CF_SPILLED)) !== 0 || tagOf(kind) === T_PORT) return STEAL_SKIP; // a message goes to its worker only
     if ((this.stealMask & (1 << weightOf(kind))) === 0) return STEAL_SKIP;
     const att = i32[cell + C_ATT]!;
     const t = i32[cell + C_TOKEN]!;
