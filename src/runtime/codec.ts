@@ -362,7 +362,7 @@ export class Codec {
   // ---- the large-value path (BigMessage, above) ----
 
   /**
-   * write() for T_PORT: number the message, post it (its buffer transferred), fill the cell.
+   * §3.4 step 3. write() for T_PORT: number the message, post it (its buffer transferred), fill the cell.
    * Cannot throw: a transfer the platform refuses (an untransferable buffer) is retried as a
    * copy; a post that fails even so leaves the receiver without the message, and the task is
    * rejected with a PayloadError saying the value was lost (readBig).
@@ -394,7 +394,7 @@ export class Codec {
     }
   }
 
-  /** The value of a T_PORT cell: its message, taken off the writer's port. */
+  /** §3.4 steps 4-5. The value of a T_PORT cell: its message, taken off the writer's port (missing: lost). */
   private readBig(cell: number, kind: number, writer: number): unknown {
     const len = this.i32[cell + C_LEN]! >>> 0;
     // No port (its worker thread ended): what it held was absorbed into `pending`.
@@ -436,6 +436,7 @@ export class Codec {
   }
 
   /**
+   * §3.4 step 2.
    * prepare() for a value over the arena, when this thread has the large-value path: the bytes
    * to post, made now (copies, serialization: everything that can throw) so write() cannot fail.
    * Returns T_PORT. The bytes are ours (a fresh copy, or the serializer's buffer) and their buffer

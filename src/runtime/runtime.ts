@@ -163,7 +163,7 @@ export interface RuntimeHandle {
   readonly names: readonly string[];
   readonly chains: readonly (readonly number[])[];
   /** The recording's region when the runtime records (Runtime.start({ trace })); attached threads record into it too. */
-  readonly trace?: TraceShare | null;
+  readonly trace?: object | null;
 }
 
 /** Runtime.attach's options. */
@@ -446,7 +446,7 @@ export class Runtime<M = any> {
   get handle(): RuntimeHandle {
     return {
       kind: 'sluice-runtime', sab: this.mem.sab, memory: this.mem.wasm, names: [...this.names], chains: this.chainLists.map((c) => [...c]),
-      trace: this.traceShare,
+      trace: this.traceShare as object | null,
     };
   }
 

@@ -139,9 +139,9 @@ export class TraceRing {
     const pos = this.next;
     const slot = this.slots + (pos & this.mask) * SLOT_WORDS;
     // safety: this thread is the only writer of the slot and of NEXT (one ring per thread).
-    Atomics.store(i32, slot + SEQ, (2 * pos + 1) | 0); // 1. open
+    Atomics.store(i32, slot + SEQ, (2 * pos + 1) | 0); // §4.15 step 1: open
     encodeRecord(r, i32, slot); // 2. body
-    Atomics.store(i32, slot + SEQ, (2 * pos + 2) | 0); // 3. commit
+    Atomics.store(i32, slot + SEQ, (2 * pos + 2) | 0); // §4.15 step 3: commit
     const next = (this.next = (pos + 1) | 0);
     i32[this.base + T_NEXT] = next; // 4. hint
     if (next === 0) i32[this.base + T_WRAPS]++;

@@ -96,7 +96,7 @@ export class Supervisor {
 
   /** Start the thread of slot w; resolves with its task names once it is ready. */
   spawn(w: number, replacement = false): Promise<string[]> {
-    // The large-value path's channel (codec.ts): one per thread of the slot.
+    // §3.4 step 1: the large-value path's channel (codec.ts): one per thread of the slot.
     this.retirePort(w);
     const ch = this.options.messagePath === true ? new MessageChannel() : null;
     ch?.port1.unref();
@@ -171,7 +171,7 @@ export class Supervisor {
     this.watchdog.stop();
   }
 
-  /** Slot w's thread ended (or is being replaced): its port receives nothing more. */
+  /** §3.4 step 5. Slot w's thread ended (or is being replaced): its port receives nothing more. */
   private retirePort(w: number): void {
     const old = this.ports[w];
     if (old === null || old === undefined) return;
