@@ -139,6 +139,11 @@ describe("the 'clear' timer ends with its runtime handle", () => {
     expect(p.submit('inc', 1).admitted).toBe(false);
     const timer = (p as unknown as { clearTimer: NodeJS.Timeout | null }).clearTimer;
     expect(timer).not.toBeNull();
+    expect(timer!.hasRef()).toBe(false); // nobody listens for 'clear': it never keeps the process alive
+    const listener = (): void => {};
+    p.on('clear', listener);
+    expect(timer!.hasRef()).toBe(true); // someone waits for 'clear': it keeps the process alive until it fires
+    p.off('clear', listener);
     expect(timer!.hasRef()).toBe(false);
     await rt.close();
     expect((p as unknown as { clearTimer: NodeJS.Timeout | null }).clearTimer).toBeNull();

@@ -203,6 +203,93 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     for (const w of after.workers) expect(w.cpus).toHaveLength(1);
   }, TIMEOUT);
 
+  it('issue 19 as a user meets it, from the installed tarball: typed task modules, error classes, piscina-style abort, retryAfterMs and a timed clear, an 8 MB value, resume/destroy, execArgv/env, sluice/task, the sluice command', async () => {
+    const { app } = await scratch('app-adopt', tarball, cleanEnv());
+    writeFileSync(join(app, 'errors.mjs'), 'export class QuotaError extends Error { constructor(m, retryAfter) { super(m); this.name = "QuotaError"; this.retryAfter = retryAfter; } }\n');
+    writeFileSync(join(app, 'adopt-tasks.mjs'), [
+      "import { QuotaError } from './errors.mjs';",
+      "import { runtime } from 'sluice/task';",
+      'export function hash(s) { let h = 0; for (const c of s) h = (h * 31 + c.charCodeAt(0)) | 0; return h; }',
+      "export function quota() { throw new QuotaError('over quota', 7); }",
+      'export function echo(b) { return b; }',
+      'export function block(ms) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); return ms; }',
+      'export function env() { return [process.execArgv, process.env.ADOPT_X ?? null]; }',
+      "export async function parent(s) { return [await runtime.run('hash', s), runtime.current !== null]; }",
+    ].join('\n'));
+    // Types only (item 2): what the typed consumer compiles against.
+    writeFileSync(join(app, 'adopt-tasks.d.mts'), [
+      'export declare function hash(s: string): number;',
+      'export declare function quota(): never;',
+      'export declare function echo(b: Uint8Array): Uint8Array;',
+      'export declare function block(ms: number): number;',
+      'export declare function env(): [string[], string | null];',
+      'export declare function parent(s: string): Promise<[number, boolean]>;',
+    ].join('\n'));
+    writeFileSync(join(app, 'typed.mts'), [
+      "import { Runtime } from 'sluice';",
+      "const rt = await Runtime.start<typeof import('./adopt-tasks.mjs')>({ tasks: new URL('./adopt-tasks.mjs', import.meta.url) });",
+      "const n: number = await rt.run('hash', 'abc');",
+      "// @ts-expect-error: no such task",
+      "rt.task('hsah');",
+      "// @ts-expect-error: the payload is a string",
+      "await rt.run('hash', 42);",
+      "// @ts-expect-error: the result is a number",
+      "const s: string = await rt.run('hash', 'abc');",
+      'void n; void s;',
+    ].join('\n'));
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, skipLibCheck: false,
+        types: ['node'], typeRoots: [join(root, 'node_modules', '@types')] },
+      files: ['typed.mts'],
+    }));
+    expectOk(await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app, cleanEnv()), 'tsc on the typed consumer');
+    writeFileSync(join(app, 'adopt.mjs'), `import { Runtime, RejectedError } from 'sluice';
+import { QuotaError } from './errors.mjs';
+const out = {};
+const rt = await Runtime.start({ tasks: new URL('./adopt-tasks.mjs', import.meta.url), workers: 2, errors: [QuotaError],
+  execArgv: ['--no-warnings'], env: { ...process.env, ADOPT_X: 'yes' }, globalSlots: 2 });
+out.hash = await rt.run('hash', 'abc');
+try { await rt.run('quota'); } catch (e) { out.quota = [e instanceof QuotaError, e.retryAfter]; }
+out.env = await rt.run('env');
+const big = new Uint8Array(8 * 1024 * 1024).fill(7);
+const back = await rt.run('echo', big);
+out.big = [back.length, back[back.length - 1]];
+out.nested = await rt.run('parent', 'abc');
+// Abort while waiting in rt.run: both slots are held, the third call waits, the abort rejects it at once.
+const held = [rt.run('block', 300), rt.run('block', 300)];
+const ac = new AbortController();
+const waiting = rt.run('hash', 'x', { signal: ac.signal }).then(() => 'ran', (e) => e.name);
+ac.abort();
+out.abortWhileWaiting = await waiting;
+await Promise.all(held);
+const p = rt.producer('rated', { rate: 10, burst: 1 });
+p.submit(rt.task('hash'), 'a');
+const r = p.submit(rt.task('hash'), 'b');
+out.rate = [r.admitted, r.reason, typeof r.retryAfterMs === 'number' && r.retryAfterMs >= 1];
+out.clear = await new Promise((res) => p.on('clear', () => res(true)));
+await rt.drain();
+rt.resume();
+out.resumed = await rt.run('hash', 'abc');
+const doomed = rt.run('block', 60000).then(() => 'ran', (e) => e.name); // destroy does not wait the 60 s out
+await rt.destroy();
+out.destroyed = await doomed;
+console.log(JSON.stringify(out));
+`);
+    const r = await run(process.execPath, ['adopt.mjs'], app, cleanEnv());
+    expectOk(r, 'node adopt.mjs');
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    expect(out.hash).toBe(96354);
+    expect(out.quota).toEqual([true, 7]);
+    expect(out.env).toEqual([['--no-warnings'], 'yes']);
+    expect(out.big).toEqual([8 * 1024 * 1024, 7]);
+    expect(out.nested).toEqual([96354, true]);
+    expect(out.abortWhileWaiting).toBe('AbortError');
+    expect(out.rate).toEqual([false, 'rate', true]);
+    expect(out.clear).toBe(true);
+    expect(out.resumed).toBe(96354);
+    expect(['AbandonedError', 'RetractedError']).toContain(out.destroyed); // running or still queued: never ran to the end
+  }, TIMEOUT);
+
   it('prepack fails loudly when it cannot build the prebuilt; SLUICE_PACK_WITHOUT_NATIVE=1 opts out with one line', async () => {
     // A copy of the script and crate manifest, so the opt-out's clean-up touches no real build output.
     const copy = join(dir, 'prepack-copy');

@@ -443,7 +443,9 @@ export class Producer<M = any> {
   /** @internal One timer per handle: its one allocation per saturation by rate (a Timeout). */
   private armClear(ms: number): void {
     const timer = setTimeout(this.onClearTimer, ms);
-    timer.unref(); // a producer waiting for its bucket never keeps the process alive
+    // Someone waits for 'clear' (a listener): the timer keeps the process alive until it fires, as
+    // any timer the caller set would. Nobody listens: it never keeps the process alive.
+    if (this.listeners.clear.length === 0) timer.unref();
     this.clearTimer = timer;
   }
 
@@ -488,6 +490,7 @@ export class Producer<M = any> {
   on(event: ProducerEvent, listener: () => void): this {
     checkListener('on', event, listener);
     this.listeners[event].push(listener);
+    if (event === 'clear' && this.clearTimer !== null) this.clearTimer.ref(); // armed already: now someone waits
     return this;
   }
 
@@ -496,6 +499,7 @@ export class Producer<M = any> {
     const list = this.listeners[event];
     const i = list.indexOf(listener);
     if (i >= 0) list.splice(i, 1);
+    if (event === 'clear' && list.length === 0 && this.clearTimer !== null) this.clearTimer.unref(); // nobody waits any more
     return this;
   }
 
