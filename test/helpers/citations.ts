@@ -41,23 +41,24 @@ function expand(list: string): string[] {
 
 const CITE = /§(\d+\.\d+[a-z]?) steps? ((?:\d+[a-z]?)(?:\s*(?:[-–]|,|and)\s*\d+[a-z]?)*)/g;
 
-/** Every step citation in the files under `dirs` (TypeScript and JavaScript sources). */
-export function citations(root: string, dirs: readonly string[]): Citation[] {
-  const out: Citation[] = [];
+/** Each line of the TypeScript and JavaScript sources under `dirs`, with its file (relative to root) and number. */
+function eachLine(root: string, dirs: readonly string[], fn: (text: string, file: string, line: number) => void): void {
   const walk = (d: string): void => {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
       if (statSync(p).isDirectory()) walk(p);
-      else if (/\.(ts|mts|mjs|cjs)$/.test(name)) {
-        readFileSync(p, 'utf8').split('\n').forEach((text, i) => {
-          for (const m of text.matchAll(CITE)) {
-            for (const s of expand(m[2]!)) out.push({ step: `${m[1]}.${s}`, file: relative(root, p), line: i + 1, text: m[0] });
-          }
-        });
-      }
+      else if (/\.(ts|mts|mjs|cjs)$/.test(name)) readFileSync(p, 'utf8').split('\n').forEach((text, i) => fn(text, relative(root, p), i + 1));
     }
   };
   for (const d of dirs) walk(join(root, d));
+}
+
+/** Every step citation in the files under `dirs` (TypeScript and JavaScript sources). */
+export function citations(root: string, dirs: readonly string[]): Citation[] {
+  const out: Citation[] = [];
+  eachLine(root, dirs, (text, file, line) => {
+    for (const m of text.matchAll(CITE)) for (const s of expand(m[2]!)) out.push({ step: `${m[1]}.${s}`, file, line, text: m[0] });
+  });
   return out;
 }
 
@@ -74,18 +75,9 @@ export function documentedSections(designMd: string): Set<string> {
 /** Every `§N.M` section reference in the files (with or without a step), and every design.md reference written `design.md N.M`. */
 export function sectionReferences(root: string, dirs: readonly string[]): Citation[] {
   const out: Citation[] = [];
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (/\.(ts|mts|mjs|cjs)$/.test(name)) {
-        readFileSync(p, 'utf8').split('\n').forEach((text, i) => {
-          for (const m of text.matchAll(/(?:§|design\.md,? )(\d+\.\d+[a-z]?)\b/g)) out.push({ step: m[1]!, file: relative(root, p), line: i + 1, text: m[0] });
-        });
-      }
-    }
-  };
-  for (const d of dirs) walk(join(root, d));
+  eachLine(root, dirs, (text, file, line) => {
+    for (const m of text.matchAll(/(?:§|design\.md,? )(\d+\.\d+[a-z]?)\b/g)) out.push({ step: m[1]!, file, line, text: m[0] });
+  });
   return out;
 }
 
