@@ -24,6 +24,8 @@ export interface ChaosConfig {
   hangs: number;
   /** Share of main-thread tasks drawn from the hostile-value catalogue (0..1; default 0.03). */
   hostileShare?: number;
+  /** Record the run to this trace file (Runtime.start({ trace: { mode: 'file', path } })). */
+  tracePath?: string;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -87,6 +89,7 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
     maxRestarts: 1_000_000,
     taskData: { exec },
     largeValues: 'refuse', // 'huge' values test the arena's bound: no message path
+    ...(cfg.tracePath === undefined ? {} : { trace: { mode: 'file' as const, path: cfg.tracePath, records: 1 << 16 } }),
   });
 
   // Which main-thread ids kill their worker or hang: seeded positions.

@@ -1,5 +1,5 @@
 // `npm run stress`: the long chaos run, with a progress bar and a summary table.
-//   npm run stress -- [--seed N] [--tasks N] [--threads N] [--thread-tasks N] [--workers N] [--exits N] [--hangs N] [--hostile-permille N]
+//   npm run stress -- [--seed N] [--tasks N] [--threads N] [--thread-tasks N] [--workers N] [--exits N] [--hangs N] [--hostile-permille N] [--trace FILE]
 // Reproducible: the seed is printed; pass it back with --seed to replay the same run.
 import { runChaos, type ChaosConfig } from './chaos-lib.js';
 
@@ -12,10 +12,14 @@ const cfg: ChaosConfig = {
 };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
+  if (argv[i] === '--trace' && argv[i + 1] !== undefined && argv[i + 1]!.length > 0) {
+    cfg.tracePath = argv[i + 1]!; // the whole run recorded: sluice trace show|explain|export FILE
+    continue;
+  }
   const key = FLAGS[argv[i]!];
   const value = Number(argv[i + 1]);
   if (key === undefined || !Number.isInteger(value) || value < 0) {
-    process.stderr.write(`usage: npm run stress -- ${Object.keys(FLAGS).map((f) => `[${f} N]`).join(' ')}\n`);
+    process.stderr.write(`usage: npm run stress -- ${Object.keys(FLAGS).map((f) => `[${f} N]`).join(' ')} [--trace FILE]\n`);
     process.exit(2);
   }
   (cfg as unknown as Record<string, number>)[key] = key === 'hostileShare' ? Math.min(value, 1000) / 1000 : value;
