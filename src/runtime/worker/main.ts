@@ -3,8 +3,9 @@
  * this file, or main-dev.mjs from the TypeScript sources). It reads workerData, pins the thread,
  * records its native thread id and CPU mask (W_TID, W_CPU_MASK: written here, once, before the
  * loop starts), loads the task module, builds the loop (loop.ts, §4.2-§4.3) with its warm-up
- * pending (warm-up.ts, §4.2b), reports ready and starts the loop. A start that fails is posted to the parent as an 'error'
- * message (plain strings); a running loop that cannot go on posts 'fatal' (loop.ts, §4.12 step 4).
+ * pending (warm-up.ts, §4.2b), reports ready and starts the loop. A start that fails is posted
+ * to the parent as an 'error' message (plain strings); a running loop that cannot go on posts
+ * 'fatal' (loop.ts, §4.12 step 4).
  *
  * The worker's protocols, one file each: loop.ts (run, complete, park, heartbeat), steal.ts
  * (§4.2a), warm-up.ts (§4.2b), async-job.ts (§4.12 step 2).
