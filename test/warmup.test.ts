@@ -1,14 +1,20 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { ConfigError, Runtime } from '../src/index.js';
+import { W_EXECUTED, computeLayout, type Memory } from '../src/shm/layout.js';
+import { WarmUp } from '../src/runtime/worker/warm-up.js';
 
 const tasks = new URL('./fixtures/counting-tasks.mjs', import.meta.url);
 
 describe('worker warm-up (docs/design.md 4.2b)', () => {
   for (const warmUp of [true, false]) {
-    it(`warmUp: ${warmUp} -- no task of the module runs before the first submit, and the runtime starts empty`, async () => {
+    it(`warmUp: ${warmUp} -- no task of the module runs, and every counter is zero once each worker has parked (after its warm-up, if any)`, async () => {
       const calls = new Int32Array(new SharedArrayBuffer(4));
       const rt = await Runtime.start({ tasks, workers: 2, warmUp, taskData: calls });
       try {
+        // A worker parks only once its warm-up is over (§4.2b steps 2-3: it runs while idle, instead
+        // of the spin): so this is the state after the whole warm-up.
+        while (!rt.stats().workers.every((w) => w.parks > 0)) await new Promise((r) => setImmediate(r));
         expect(Atomics.load(calls, 0)).toBe(0);
         const s = rt.stats();
         expect(s.global.inFlight).toBe(0);
@@ -25,6 +31,27 @@ describe('worker warm-up (docs/design.md 4.2b)', () => {
       }
     });
   }
+
+  it('runs in restartable steps (§4.2b step 2): each runs min(k, what is left) tasks, done exactly when all n have run, nothing after', () => {
+    const like = computeLayout({
+      workers: 2, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
+      taskCount: 1, spinMicros: 50, asyncLimit: 8,
+    });
+    fc.assert(fc.property(fc.integer({ min: 0, max: 300 }), fc.array(fc.integer({ min: 1, max: 97 }), { maxLength: 12 }), (n, ks) => {
+      const w = new WarmUp(n, like);
+      let expected = 0;
+      for (const k of [...ks, n + 1, 1]) {
+        const done = w.step(k);
+        expected = Math.min(n, expected + k);
+        expect(w.ran).toBe(expected);
+        expect(done).toBe(expected === n);
+        // Each one went through the loop's per-task path on the scratch buffer (which is let go when done).
+        const scratch = (w as unknown as { scratch: { mem: Memory } | null }).scratch;
+        if (done) expect(scratch).toBeNull();
+        else expect(scratch!.mem.i32[scratch!.mem.workerWord(0, W_EXECUTED)]).toBe(expected);
+      }
+    }), { numRuns: 60 });
+  });
 
   it('a warmUp that is not a boolean is a ConfigError', async () => {
     await expect(Runtime.start({ tasks, workers: 1, warmUp: 1 as never })).rejects.toThrow(ConfigError);

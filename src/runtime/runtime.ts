@@ -131,11 +131,11 @@ export interface RuntimeOptions {
    */
   steal?: boolean;
   /**
-   * Before a worker takes its first task, it runs its per-task path (take a cell, run, complete,
-   * encode and decode) a few thousand times on a private scratch buffer with a built-in identity
-   * task -- never yours -- so V8 has compiled that path before real tasks arrive (docs/design.md
-   * 4.2b). Costs each worker ~25-90 ms at start, in parallel; a replacement worker skips it.
-   * Default true.
+   * In its first idle moments after it reports ready, a fresh worker runs its per-task path (take
+   * a cell, run, complete, encode and decode) a few thousand times on a private scratch buffer
+   * with a built-in identity task -- never yours -- in steps of 64 between which it looks for
+   * real tasks first, so V8 compiles that path early (docs/design.md 4.2b). Costs each worker
+   * ~25-90 ms of CPU while idle, none on the start path; a replacement worker skips it. Default true.
    */
   warmUp?: boolean;
   /** @internal Enable test-only pause points (rt.testing). Never in production. */

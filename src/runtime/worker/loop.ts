@@ -32,6 +32,9 @@
  * waker.ts), Atomics.waitAsync when one is, so its continuations keep running.
  * Heartbeat (§4.8, "A stalled worker"): W_BEAT, below.
  *
+ * Warm-up (§4.2b): while the ring is empty and a warm-up is pending, the loop runs it a step at
+ * a time (warm-up.ts) instead of spinning, and turns its event loop between steps.
+ *
  * The per-task path (loopBody, runOne, execute, complete) stays in this one class with the state
  * it touches: no closure and no allocation per task. Cold protocols live beside it: steal.ts,
  * async-job.ts, warm-up.ts; the thread entry is main.ts.
@@ -65,6 +68,11 @@ export type TaskFn = (payload: unknown) => unknown;
 /** Tasks run between two yields to the event loop while async tasks are in flight. */
 const YIELD_EVERY = 64; // a guess: small enough that async continuations are not starved
 /**
+ * Warm-up tasks per idle step (§4.2b step 2): a real task that arrives meanwhile waits for at
+ * most one step. As YIELD_EVERY: the same bound on how long the event loop goes without a turn.
+ */
+const WARM_UP_STEP = 64;
+/**
  * How often a worker whose event loop is turning beats and sweeps its async jobs (ms). A guess:
  * well under any sensible stall threshold (stallMs), rare enough to cost nothing; a worker
  * asleep in parkSync does not run it at all.
@@ -89,6 +97,12 @@ export class WorkerLoop {
   /** This worker's window (§4.10): complete()'s DONE .. published. */
   private readonly window: ThreadWindow;
   private readonly hooks: boolean;
+  /**
+   * The warm-up still to run (warm-up.ts WarmUp, §4.2b): set by main.ts before the loop starts,
+   * stepped while the ring is empty, null once done (§4.2b step 3), with `warmUp: false` and in
+   * a replacement thread.
+   */
+  warming: { step(k: number): boolean } | null = null;
   /** The recording seam (src/trace/seam.ts): null unless recording. */
   seam: Seam | null = null;
   private readonly clock: MonotonicClock;
@@ -190,6 +204,14 @@ export class WorkerLoop {
         continue;
       }
       if (Atomics.load(this.i32, this.stateW) === RT_CLOSED) return this.exit();
+      if (this.warming !== null) {
+        // §4.2b step 2: idle, so a step of the warm-up (on its own buffer), the idle look at
+        // siblings (§4.2a), then a turn of the event loop (it beats, runs continuations and
+        // timers) and back to the ring, which comes first. §4.2b step 3: done, let it go.
+        if (this.warming.step(WARM_UP_STEP)) this.warming = null;
+        if (this.stealer !== null && this.stealer.trySteal(performance.now())) continue;
+        return this.resumeSoon();
+      }
       // §3.2 step 1, spin: cheap to stay awake for about as long as a futex wake costs. An idle
       // spinner also takes work from stalled siblings (§4.2a, steal.ts).
       if (this.spinMs > 0) {
@@ -253,7 +275,7 @@ export class WorkerLoop {
 
   /**
    * @internal §4.2 steps 1-4 for the published cell at head (the loop checked it is readable).
-   * Called by warm-up.ts too, which is what compiles it before the first real task.
+   * Called by warm-up.ts too, which is what compiles it (§4.2b).
    */
   runOne(): void {
     const i32 = this.i32;

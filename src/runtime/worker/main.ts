@@ -2,9 +2,10 @@
  * The worker thread's entry (a worker_threads entry point: runtime.ts and the supervisor spawn
  * this file, or main-dev.mjs from the TypeScript sources). It reads workerData, pins the thread,
  * records its native thread id and CPU mask (W_TID, W_CPU_MASK: written here, once, before the
- * loop starts), loads the task module, runs the warm-up (warm-up.ts, §4.2b), builds the loop
- * (loop.ts, §4.2-§4.3) and starts it. A start that fails is posted to the parent as an 'error'
- * message (plain strings); a running loop that cannot go on posts 'fatal' (loop.ts, §4.12 step 4).
+ * loop starts), loads the task module, builds the loop (loop.ts, §4.2-§4.3) with its warm-up
+ * pending (warm-up.ts, §4.2b), reports ready and starts the loop. A start that fails is posted
+ * to the parent as an 'error' message (plain strings); a running loop that cannot go on posts
+ * 'fatal' (loop.ts, §4.12 step 4).
  *
  * The worker's protocols, one file each: loop.ts (run, complete, park, heartbeat), steal.ts
  * (§4.2a), warm-up.ts (§4.2b), async-job.ts (§4.12 step 2).
@@ -16,7 +17,7 @@ import { useNativeFutex } from '../../shm/waker.js';
 import { loadTaskModule } from '../tasks-module.js';
 import { loadAffinity, nativeFutex, pinCurrentThread } from '../native/affinity.js';
 import { WorkerLoop } from './loop.js';
-import { WARM_UP_TASKS, warmUp } from './warm-up.js';
+import { WARM_UP_TASKS, WarmUp } from './warm-up.js';
 import { NEST, NestContext } from './nest.js';
 
 export interface WorkerData {
@@ -33,7 +34,7 @@ export interface WorkerData {
    * a class), so it may steal such tasks. 0 when stealing is off (Runtime.start({ steal: false })).
    */
   stealMask: number;
-  /** Run the warm-up (warm-up.ts) before reporting ready: false for a replacement thread. */
+  /** Run the warm-up (warm-up.ts, while idle after reporting ready): false for a replacement thread. */
   warmUp: boolean;
   /** The shared WebAssembly.Memory whose buffer `sab` is, or null: with `chains`, the attach handle of nested tasks (nest.ts). */
   memory: WebAssembly.Memory | null;
@@ -79,8 +80,9 @@ async function main(data: WorkerData): Promise<void> {
   (globalThis as Record<symbol, unknown>)[NEST] = nest;
   const mod = await loadTaskModule(data.tasks);
   names.push(...mod.names);
-  if (data.warmUp) warmUp(WARM_UP_TASKS, mem.layout);
   const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask, nest);
+  // §4.2b step 1: the warm-up is only pending here (nothing built yet); the loop runs it while idle.
+  if (data.warmUp) loop.warming = new WarmUp(WARM_UP_TASKS, mem.layout);
   if (data.trace !== null) loop.seam = seamFor(data.trace, WRITER_WORKER, data.index, `worker ${data.index}`, threadId);
   if (data.bigPort !== undefined) loop.useBigPort(data.bigPort, data.seqBase ?? 0);
   loop.startBeating();

@@ -1,11 +1,13 @@
 /**
- * Warm-up (docs/design.md §4.2b): before a fresh worker reports ready, `n` identity tasks run
- * through the loop's per-task path -- runOne, execute, complete, the codec both ways, and an idle
- * look at a sibling (Stealer.trySteal) -- on a private scratch buffer shaped like the runtime's,
- * cycling through the common payload types. Class methods share their feedback and optimized
- * code across instances, so the real loop starts with that path compiled.
+ * Warm-up (docs/design.md §4.2b): `n` identity tasks run through the loop's per-task path --
+ * runOne, execute, complete, the codec both ways, and an idle look at a sibling
+ * (Stealer.trySteal) -- on a private scratch buffer shaped like the runtime's, cycling through
+ * the common payload types. Class methods share their feedback and optimized code across
+ * instances, so the real loop's path is compiled by the time the warm-up is over. It runs in
+ * steps, off the start path: the worker reports ready first, and its loop runs a step only while
+ * its own ring is empty (§4.2b step 2), so a real task waits for at most one step.
  *
- * Owner: this function plays every role on its own buffer (producer: token word PENDING and the
+ * Owner: a WarmUp plays every role on its own buffer (producer: token word PENDING and the
  * submission cell, as §4.1 step 5; worker: §4.2 steps 1-4, §4.3 steps 5-6; owner: consumes
  * the completion). Nothing shared with the runtime is touched, and no task of the user's
  * module runs.
@@ -28,33 +30,64 @@ const ANY_CLASS = 0b1111;
 /** The warm-up's payloads (and, through `identity`, results): the common types, ints most. */
 const TRAINING: readonly unknown[] = [1, 2, 3, 0.5, 'warm', 4, undefined, true, 5, { w: 1 }, 6, null, [7, 0.5]];
 
-/** Run `n` warm-up tasks on a scratch buffer with `like`'s spin and async settings. */
-export function warmUp(n: number, like: Layout): void {
-  const mem = Memory.create({
-    workers: 2, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
-    taskCount: 1, spinMicros: like.spinMicros, asyncLimit: like.asyncLimit,
-  });
-  const i32 = mem.i32;
-  // Worker 0 of two, allowed to steal every class: its idle look (trySteal) finds the
-  // sibling's ring empty, the common case of a real spin. No stealer without a spin budget.
-  const loop = new WorkerLoop(mem, 0, [identity], ANY_CLASS);
-  const ring = loop.ring;
-  const completions = loop.completions[0]!;
-  const stealer = loop.stealer;
-  const submitter = new Codec(mem, 0);
-  const mask = mem.layout.tokenCapacity - 1;
-  for (let i = 0; i < n; i++) {
-    // As a producer would (§4.1 step 5), with every other task under a deadline.
-    const t = i & mask;
-    const gen = (i >>> 6) & TK_GEN_MAX;
-    markPending(i32, mem.tokenWord(0, t), gen);
-    submitter.prepare(TRAINING[i % TRAINING.length]);
-    writeSubmission(ring, ring.claim(), submitter, 0, 0, 0, t, gen, 0, i & 1);
-    loop.runOne();
-    // Drain the completion as the submitter would (read() frees a spilled result).
-    const head = completions.head();
-    submitter.read(completions.cellWord(head), 1);
-    completions.release((head + 1) | 0);
-    if (stealer !== null) stealer.trySteal(performance.now());
+/** The scratch buffer and the parts of its loop a step drives (built by the first step). */
+interface Scratch {
+  mem: Memory;
+  loop: WorkerLoop;
+  submitter: Codec;
+}
+
+/**
+ * `n` warm-up tasks as restartable steps, with `like`'s spin and async settings. The scratch
+ * buffer is built by the first step (not before the worker reports ready, §4.2b step 1) and
+ * dropped with this object when the loop lets go of it (§4.2b step 3).
+ */
+export class WarmUp {
+  /** @internal Warm-up tasks run so far (test/warmup.test.ts). */
+  ran = 0;
+  private scratch: Scratch | null = null;
+
+  constructor(private readonly n: number, private readonly like: Layout) {}
+
+  /** Run up to `k` more warm-up tasks; true once all `n` have run (then it does nothing). */
+  step(k: number): boolean {
+    const n = this.n;
+    if (this.ran >= n) return true;
+    const { mem, loop, submitter } = this.scratch ?? (this.scratch = this.build());
+    const i32 = mem.i32;
+    const ring = loop.ring;
+    const completions = loop.completions[0]!;
+    const stealer = loop.stealer;
+    const mask = mem.layout.tokenCapacity - 1;
+    let i = this.ran;
+    for (const end = Math.min(n, i + k); i < end; i++) {
+      // As a producer would (§4.1 step 5), with every other task under a deadline.
+      const t = i & mask;
+      const gen = (i >>> 6) & TK_GEN_MAX;
+      markPending(i32, mem.tokenWord(0, t), gen);
+      submitter.prepare(TRAINING[i % TRAINING.length]);
+      writeSubmission(ring, ring.claim(), submitter, 0, 0, 0, t, gen, 0, i & 1);
+      loop.runOne();
+      // Drain the completion as the submitter would (read() frees a spilled result).
+      const head = completions.head();
+      submitter.read(completions.cellWord(head), 1);
+      completions.release((head + 1) | 0);
+      if (stealer !== null) stealer.trySteal(performance.now());
+    }
+    this.ran = i;
+    if (i < n) return false;
+    this.scratch = null;
+    return true;
+  }
+
+  private build(): Scratch {
+    const like = this.like;
+    const mem = Memory.create({
+      workers: 2, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
+      taskCount: 1, spinMicros: like.spinMicros, asyncLimit: like.asyncLimit,
+    });
+    // Worker 0 of two, allowed to steal every class: its idle look (trySteal) finds the
+    // sibling's ring empty, the common case of a real spin. No stealer without a spin budget.
+    return { mem, loop: new WorkerLoop(mem, 0, [identity], ANY_CLASS), submitter: new Codec(mem, 0) };
   }
 }
