@@ -257,3 +257,16 @@ export function releaseSlots(
   guess[gi] = Atomics.sub(i32, globalWord, 1) - 1;
   guess[pi] = Atomics.sub(i32, producerWord, 1) - 1;
 }
+
+/**
+ * A producer's gate words at registration (design §2.1): the bucket full (`burst` tokens), no
+ * slot in flight, its refill function anchored at tick `now`. Written by the registering thread
+ * before it publishes the entry (registry.ts), and by replay and its tests on a fresh memory.
+ */
+export function initProducerGate(mem: Memory, p: number, limits: Limits, now: number): void {
+  const i32 = mem.i32;
+  i32[mem.producerWord(p, P_EARNED)] = limits.rate > 0 ? earnedMod32(now, limits.rate) : 0;
+  i32[mem.producerWord(p, P_LAST_MS)] = Math.floor(now / 1000) | 0;
+  Atomics.store(i32, mem.producerWord(p, P_PACKED), pack(limits.burst, 0));
+}
+

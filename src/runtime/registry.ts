@@ -13,11 +13,10 @@
  * (options.ts), which is the runtime's boundary with user values.
  */
 import {
-  Memory, NAME_BYTES, P_BURST, P_CLAIM, P_CLAIM_BUSY, P_CLAIM_FREE, P_CLAIM_READY, P_EARNED, P_LAST_MS, P_NAME_LEN, P_PACKED, P_RATE, P_SLOTS,
+  Memory, NAME_BYTES, P_BURST, P_CLAIM, P_CLAIM_BUSY, P_CLAIM_FREE, P_CLAIM_READY, P_NAME_LEN, P_RATE, P_SLOTS,
 } from '../shm/layout.js';
-import type { Limits } from '../admission/gate.js';
-import { GATE_FIELD_MAX, pack } from '../shm/words/gate.js';
-import { earnedMod32 } from '../admission/bucket.js';
+import { initProducerGate, type Limits } from '../admission/gate.js';
+import { GATE_FIELD_MAX } from '../shm/words/gate.js';
 import { ConfigError, describe } from '../errors.js';
 import { snapshot } from './options.js';
 
@@ -104,9 +103,7 @@ export function lookupOrRegister(
       i32[mem.producerWord(p, P_BURST)] = wanted.burst;
       i32[mem.producerWord(p, P_SLOTS)] = wanted.slots;
       // The bucket starts full, with its refill function anchored at `now`.
-      i32[mem.producerWord(p, P_EARNED)] = wanted.rate > 0 ? earnedMod32(now, wanted.rate) : 0;
-      i32[mem.producerWord(p, P_LAST_MS)] = Math.floor(now / 1000) | 0;
-      Atomics.store(i32, mem.producerWord(p, P_PACKED), pack(wanted.burst, 0));
+      initProducerGate(mem, p, wanted, now);
       Atomics.store(i32, claimW, P_CLAIM_READY);
       Atomics.notify(i32, claimW);
       return { index: p, limits: wanted };

@@ -35,11 +35,10 @@
  * of every decision replayed.
  */
 import type { Clock } from '../admission/clock.js';
-import { ADMITTED, ProducerGate, releaseSlots } from '../admission/gate.js';
-import { earnedMod32 } from '../admission/bucket.js';
+import { ADMITTED, initProducerGate, ProducerGate, releaseSlots } from '../admission/gate.js';
 import { R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RING_FULL, REJECT_REASONS } from '../admission/reasons.js';
 import { TickSource } from '../admission/tick.js';
-import { Memory, P_EARNED, P_LAST_MS, P_PACKED, W_CPU_MASK, W_HEAD, W_RUN_TOKEN } from '../shm/layout.js';
+import { Memory, P_EARNED, P_PACKED, W_CPU_MASK, W_HEAD, W_RUN_TOKEN } from '../shm/layout.js';
 import { pack, tokensOf } from '../shm/words/gate.js';
 import { route, type RouteView } from '../runtime/routing.js';
 import { mergeThreads } from './chrome.js';
@@ -132,23 +131,30 @@ interface Thread {
 }
 
 /** Replay `file` (a stream recording; see notReplayable). */
+/**
+ * A fresh memory laid out like the recorded runtime's gates and rings (what replay re-drives),
+ * its producers registered as registry.ts does, each at its tick (`registeredAt`, default 0).
+ */
+export function replayMemory(shape: {
+  workers: number; ringCapacity: number; globalSlots: number; tasks: number;
+  producers: readonly { rate: number; burst: number; slots: number; registeredAt?: number }[];
+}): Memory {
+  const mem = Memory.create({
+    workers: shape.workers, ringCapacity: shape.ringCapacity, globalSlots: shape.globalSlots, maxProducers: Math.max(1, shape.producers.length),
+    maxAttachments: 1, spillBytes: 1024, taskCount: shape.tasks, spinMicros: 0, asyncLimit: 1,
+  });
+  shape.producers.forEach((p, i) => initProducerGate(mem, i, p, p.registeredAt ?? 0));
+  return mem;
+}
+
 export function replay(file: Pick<TraceFile, 'meta' | 'records'>): ReplayResult {
   const meta = file.meta;
   const W = meta.workers;
   const P = Math.max(1, meta.producers.length);
-  const mem = Memory.create({
-    workers: W, ringCapacity: meta.ringCapacity, globalSlots: meta.globalSlots, maxProducers: P, maxAttachments: 1,
-    spillBytes: 1024, taskCount: meta.tasks.length, spinMicros: 0, asyncLimit: 1,
-  });
+  const mem = replayMemory({ ...meta, tasks: meta.tasks.length });
   const i32 = mem.i32;
   const globalW = mem.globalWord;
   const clock = new ReplayClock();
-  meta.producers.forEach((p, i) => {
-    const at = p.registeredAt ?? 0;
-    i32[mem.producerWord(i, P_EARNED)] = p.rate > 0 ? earnedMod32(at, p.rate) : 0;
-    i32[mem.producerWord(i, P_LAST_MS)] = Math.floor(at / 1000) | 0;
-    i32[mem.producerWord(i, P_PACKED)] = pack(p.burst, 0);
-  });
   const index = (f: (w: number) => number): Int32Array => Int32Array.from({ length: W }, (_, w) => f(w));
   const view: RouteView & { cpu: number } = {
     i32,

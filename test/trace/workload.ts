@@ -13,18 +13,18 @@
 // the merged order is the order they were made in (src/trace/README.md, "What replay assumes").
 import fc from 'fast-check';
 import { ADMITTED, ProducerGate, releaseSlots } from '../../src/admission/gate.js';
-import { earnedMod32 } from '../../src/admission/bucket.js';
 import { OUTCOMES } from '../../src/admission/outcomes.js';
 import { R_GLOBAL_SLOTS, R_PRODUCER_SLOTS, R_RING_FULL } from '../../src/admission/reasons.js';
 import { TickSource } from '../../src/admission/tick.js';
 import type { Clock } from '../../src/admission/clock.js';
-import { Memory, P_EARNED, P_LAST_MS, P_PACKED, W_CPU_MASK, W_HEAD, W_RUN_TOKEN } from '../../src/shm/layout.js';
+import { P_EARNED, P_PACKED, W_CPU_MASK, W_HEAD, W_RUN_TOKEN } from '../../src/shm/layout.js';
 import { inflightOf, pack, tokensOf } from '../../src/shm/words/gate.js';
 import { preferenceChains, route, stealMask, type RouteView } from '../../src/runtime/routing.js';
 import { Recorder } from '../../src/trace/recorder.js';
 import { TraceRing } from '../../src/trace/ring.js';
 import { START_SKIPPED, START_STOLEN, WRITER_ATTACHMENT, WRITER_WORKER, tokenKey } from '../../src/trace/records.js';
 import { TraceStream, type ThreadRing, type TraceMeta, type WeightName } from '../../src/trace/file.js';
+import { replayMemory } from '../../src/trace/replay.js';
 
 export interface ProducerSpec { rate: number; burst: number; slots: number }
 
@@ -128,18 +128,10 @@ export function record(wl: Workload, opts: { capacity?: number; path?: string } 
   const P = wl.producers.length;
   const A = wl.attachments;
   const capacity = opts.capacity ?? 1024;
-  const mem = Memory.create({
-    workers: W, ringCapacity: wl.ringCapacity, globalSlots: wl.globalSlots, maxProducers: P, maxAttachments: 1,
-    spillBytes: 1024, taskCount: wl.tasks.length, spinMicros: 0, asyncLimit: 1,
-  });
+  const mem = replayMemory({ ...wl, tasks: wl.tasks.length }); // its producers registered at tick 0
   const i32 = mem.i32;
   const globalW = mem.globalWord;
   const clock = new SetClock();
-  wl.producers.forEach((p, i) => { // registration at tick 0 (producer.ts registerProducer)
-    i32[mem.producerWord(i, P_EARNED)] = p.rate > 0 ? earnedMod32(0, p.rate) : 0;
-    i32[mem.producerWord(i, P_LAST_MS)] = 0;
-    i32[mem.producerWord(i, P_PACKED)] = pack(p.burst, 0);
-  });
   const cpus = wl.workerCpus;
   const chainsArr = preferenceChains(cpus);
   const chains = chainsArr.map((c) => Int32Array.from(c));
