@@ -4,7 +4,7 @@
 // without its decision, a recording would not be the run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Runtime, type Token } from '../src/index.js';
+import { Runtime, TICKS_PER_SECOND, VirtualClock, type Token } from '../src/index.js';
 import { listen } from '../src/runtime/testing/testing.js';
 import type { Seam } from '../src/trace/seam.js';
 import { OUTCOMES } from '../src/admission/outcomes.js';
@@ -22,8 +22,8 @@ type Ev = { k: string; id: string; v: number[] };
 class Log implements Seam {
   readonly ev: Ev[] = [];
   private put(k: string, id: string, ...v: number[]): void { this.ev.push({ k, id, v }); }
-  admitted(producer: number, task: number, att: number, token: number, gen: number, worker: number): void {
-    this.put('admitted', `${att}:${token}:${gen}`, producer, task, worker);
+  admitted(producer: number, task: number, att: number, token: number, gen: number, worker: number, _p: number, _g: number, parent: number, parentGen: number): void {
+    this.put('admitted', `${att}:${token}:${gen}`, producer, task, worker, parent, parentGen);
   }
   rejected(producer: number, task: number, _att: number, reason: number): void { this.put('rejected', '', producer, task, reason); }
   started(att: number, token: number, gen: number, worker: number, stolen: boolean): void {
@@ -117,6 +117,34 @@ describe('the recording seam, submitting thread: one call per decision, in proto
     const res = log.ev.filter((e) => e.k === 'resolved').map((e) => e.id);
     expect(adm).toHaveLength(5);
     expect([...res].sort()).toEqual([...adm].sort());
+  });
+
+  it("a 'clear' listener that submits during a chain step's admission: its submit is not given that step's parent", async () => {
+    const clock = new VirtualClock(0);
+    const rt2 = await Runtime.start({ tasks, workers: 1, clock });
+    const log = new Log();
+    try {
+      const p = rt2.producer('seam-rated', { rate: 1, burst: 2 });
+      const first = p.submit(rt2.task('inc'), 1) as Token;
+      const second = p.submit(rt2.task('inc'), 2) as Token;
+      expect(p.submit(rt2.task('inc'), 3).admitted).toBe(false); // 'rate': saturated
+      clock.advance(2 * TICKS_PER_SECOND); // two tokens earned; nothing has run since (all synchronous)
+      let inner: Token | null = null;
+      p.on('clear', () => { inner = p.submit(rt2.task('inc'), 4) as Token; }); // user code, inside the chain step's submit
+      listen(rt2, log);
+      const chained = p.submit(rt2.task('inc'), 5, { parent: first }) as Token;
+      expect(chained.admitted).toBe(true);
+      expect(inner).not.toBeNull();
+      expect(inner!.admitted).toBe(true);
+      await Promise.all([first, second, chained, inner!]);
+      listen(rt2, null);
+      const parents = new Map(log.ev.filter((e) => e.k === 'admitted').map((e) => [e.id, e.v.slice(3)]));
+      expect(parents.get(idOf(inner!))).toEqual([-1, -1]); // not the chain step's parent
+      const f = first as unknown as { _index: number; _gen: number };
+      expect(parents.get(idOf(chained))).toEqual([f._index, f._gen]); // attachment 0 << 16 | index
+    } finally {
+      await rt2.close();
+    }
   });
 
   it('nothing is called when nothing listens (the listener removed)', async () => {

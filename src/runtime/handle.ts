@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { types } from 'node:util';
 import { BLOCK_BYTES, DIGEST_WORDS, H_DIGEST, H_INSTANCE, H_PROBE, H_TASK_COUNT, H_WORKERS, Memory, readLayout } from '../shm/layout.js';
 import { AttachError, describe } from '../errors.js';
+import { TraceRings } from '../trace/rings.js';
 import type { TraceShare } from './recording.js';
 import { snapshot } from './options.js';
 
@@ -75,16 +76,22 @@ export function checkHandle(handle: unknown): { mem: Memory; names: string[]; ch
   for (let i = 0; i < DIGEST_WORDS; i++) {
     if (got[i] !== want[i]) throw bad('its names or chains differ from the runtime\'s (reordered or edited)');
   }
-  return { mem, names, chains, trace: readTrace(h.trace, bad) };
+  return { mem, names, chains, trace: readTrace(h.trace, mem, bad) };
 }
 
 /** The recording's region (when the runtime records): a SharedArrayBuffer and its shape, checked. */
-function readTrace(v: unknown, bad: (what: string, cause?: unknown) => AttachError): TraceShare | null {
+function readTrace(v: unknown, mem: Memory, bad: (what: string, cause?: unknown) => AttachError): TraceShare | null {
   if (v === undefined || v === null) return null;
   const t = snapshot('Runtime.attach', 'handle.trace', v, ['sab', 'records', 'attachments', 'workers', 'epochMicros'], false, AttachError);
   if (!types.isSharedArrayBuffer(t.sab)) throw bad('its trace region is not a SharedArrayBuffer');
   for (const k of ['records', 'attachments', 'workers', 'epochMicros'] as const) {
     if (typeof t[k] !== 'number' || !Number.isSafeInteger(t[k]) || (t[k] as number) < 0) throw bad(`its trace.${k} is not a non-negative integer`);
+  }
+  // The shape must be the runtime's and the region must hold it: a ring is then opened inside it.
+  const records = t.records as number;
+  if (t.attachments !== mem.layout.maxAttachments || t.workers !== mem.layout.workers || records < 2 || (records & (records - 1)) !== 0
+    || (Reflect.apply(sabLength, t.sab, []) as number) < TraceRings.words(mem.layout.maxAttachments, mem.layout.workers, records) * 4) {
+    throw bad("its trace region does not match the runtime's");
   }
   return t as unknown as TraceShare;
 }

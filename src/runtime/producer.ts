@@ -165,8 +165,9 @@ export class Producer<M = any> {
   private readonly rateRej: { rejection: Rejection; set: (ms: number) => void } | null;
   /**
    * @internal The 'clear' timer: armed at a 'rate' refusal for the time the bucket needs to earn a
-   * token, so 'clear' fires without anyone submitting or polling. At most one per handle;
-   * unref'd; cleared when 'clear' fires and when the runtime handle closes (_dispose).
+   * token, so 'clear' fires without anyone submitting or polling. At most one per handle; it keeps
+   * the process alive only while a 'clear' listener is registered; cleared when 'clear' fires and
+   * when the runtime handle closes (_dispose).
    */
   private clearTimer: NodeJS.Timeout | null = null;
   /** @internal Closed with its runtime handle: no timer is armed any more. */
@@ -378,9 +379,10 @@ export class Producer<M = any> {
     markPending(i32, att.tokenWordOf(t), gen);
     i32[this.admittedW]!++;
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);
-    att.window.leave();
+    // Recorded inside the window (§4.15): a thread that dies after it published the cell still has it recorded.
     const seam = att.seam;
     if (seam !== null) seam.admitted(this.index, ref.id, att.index, t, gen, w, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!, this.parentWord, this.parentGen);
+    att.window.leave();
     // §4.1 step 6. Wake the worker only if it is parked. (The 'clear' edge is the caller's, after it tracked t.)
     att.wakeWorker(w);
     return t;
@@ -527,7 +529,15 @@ export class Producer<M = any> {
     }
     const list = this.listeners[saturated ? 'saturated' : 'clear'];
     if (list.length === 0) return;
-    for (const fn of list.slice()) callUser(fn);
+    // A listener may submit again (user code): its submit is not the one whose parent is pending.
+    const [pw, pg] = [this.parentWord, this.parentGen];
+    this.parentWord = this.parentGen = -1;
+    try {
+      for (const fn of list.slice()) callUser(fn);
+    } finally {
+      this.parentWord = pw;
+      this.parentGen = pg;
+    }
   }
 
   stats(): ProducerStats {

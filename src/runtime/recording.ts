@@ -91,6 +91,7 @@ export class RecordingSeam implements Seam {
     this.rec.workerDied(this.clock.now(), worker, retryable ? 1 : 3, 0, -1, -1, -1);
   }
   respawned(worker: number): void { this.rec.respawned(this.clock.now(), worker, 0, 0, 0); }
+  /** No record kind of its own yet: a WORKER_DIED with exit code -1 (cause 0) marks the retirement. */
   retired(worker: number): void { this.rec.workerDied(this.clock.now(), worker, 0, -1, -1, -1, -1); }
   frozen(): void { this.rec.frozen(this.clock.now(), 1, 0, 0); }
   reconciled(deadWorkers: number, deadAttachments: number): void {
@@ -116,8 +117,13 @@ export class Recording {
   private stream: TraceStream | null = null;
 
   constructor(readonly config: TraceConfig, attachments: number, workers: number, epochMicros: number) {
-    const words = TraceRings.words(attachments, workers, config.records);
-    const sab = new SharedArrayBuffer(words * 4);
+    const bytes = TraceRings.words(attachments, workers, config.records) * 4;
+    let sab: SharedArrayBuffer;
+    try {
+      sab = new SharedArrayBuffer(bytes);
+    } catch (cause) {
+      throw new ConfigError(`Runtime.start: could not allocate ${bytes} bytes for the trace rings ((maxAttachments + workers) × trace.records × 64 bytes); lower trace.records or maxAttachments`, { cause });
+    }
     this.rings = new TraceRings(new Int32Array(sab), 0, attachments, workers, config.records, true);
     this.share = { sab, records: config.records, attachments, workers, epochMicros };
   }

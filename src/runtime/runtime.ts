@@ -543,7 +543,8 @@ export class Runtime<M = any> {
       // Replay needs what the router read and the admission tick of each decision; the runtime's
       // seam records neither yet (docs/design.md §4.15): show, explain and export only.
       notReplayable: 'this recording comes from a runtime, whose seam does not yet record every replay input (the occupancies the router read, the admission tick and bucket words): show, explain and export it; replay is verified on recordings of the real gates and router (test/trace/replay.test.ts)',
-      clock: { originMicros: this.mem.epochMicros(), wallMs: Date.now() - performance.now() },
+      // Wall-clock ms at tick 0: now, minus the ticks since the epoch.
+      clock: { originMicros: this.mem.epochMicros(), wallMs: Date.now() - (hrtimeMicros() - this.mem.epochMicros()) / 1000 },
       workers: L.workers,
       ringCapacity: L.ringCapacity,
       globalSlots: L.globalSlots,

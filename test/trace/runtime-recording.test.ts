@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, Runtime, type Token } from '../../src/index.js';
+import { AttachError, ConfigError, Runtime, type Token } from '../../src/index.js';
 import { readTrace, type TraceFile } from '../../src/trace/file.js';
 import { RecordKind, WRITER_ATTACHMENT, WRITER_WORKER, type TraceRecord } from '../../src/trace/records.js';
 import { toChromeTrace, validateChromeTrace } from '../../src/trace/chrome.js';
@@ -128,6 +128,37 @@ describe('the trace option and saveTrace, checked', () => {
     const rt = await Runtime.start({ tasks, workers: 1 });
     try {
       expect(() => rt.saveTrace(join(dir, 'none.trace'))).toThrow(ConfigError);
+    } finally {
+      await rt.close();
+    }
+  }, 60_000);
+});
+
+describe('an attached thread records into its own ring; a forged trace region is refused', () => {
+  it('attach with the handle: its records are in ring a; a region of the wrong size or shape is an AttachError with no slot taken', async () => {
+    const rt = await Runtime.start({ tasks, workers: 1, trace: { mode: 'flight', records: 64 } });
+    try {
+      const h = rt.handle as unknown as Record<string, unknown> & { trace: Record<string, unknown> };
+      for (const trace of [
+        { ...h.trace, sab: new SharedArrayBuffer(64) },
+        { ...h.trace, attachments: 1 },
+        { ...h.trace, records: 3 },
+        { ...h.trace, workers: -1 },
+        { ...h.trace, sab: new ArrayBuffer(64) },
+        'not an object',
+      ]) {
+        await expect(Runtime.attach({ ...h, trace } as never)).rejects.toBeInstanceOf(AttachError);
+      }
+      const att = await Runtime.attach(rt.handle);
+      await att.run('inc', 1);
+      await att.close();
+      const path = join(dir, 'attached.trace');
+      rt.saveTrace(path);
+      const f = readTrace(path);
+      const mine = f.records.filter((r) => r.writerClass === WRITER_ATTACHMENT && r.writerIndex === 1);
+      expect(mine.map((r) => r.kind)).toEqual(expect.arrayContaining([RecordKind.META, RecordKind.SUBMIT_ADMITTED, RecordKind.RELEASE]));
+      // The refused handles took no slot: the one attach that worked got slot 1.
+      expect(mine.find((r) => r.kind === RecordKind.SUBMIT_ADMITTED)!.tokenAtt).toBe(1);
     } finally {
       await rt.close();
     }

@@ -62,6 +62,8 @@ export class Attachment {
   lineage: SubmitLineage | null = null;
   readonly table: TokenTable;
   readonly slots: SlotReturn;
+  /** Whether the gates of producer p are switched off (benchmark only): SlotReturn's array, read per submit. */
+  readonly ungated: Uint8Array;
   readonly drain: Drain;
   readonly pump: Pump;
   private idSeq = 0;
@@ -128,6 +130,7 @@ export class Attachment {
     this.ticks = new TickSource(clock);
     this.table = new TokenTable(L.tokenCapacity);
     this.slots = new SlotReturn(mem, index, this.window, this.gateGuess, this.globalGuess);
+    this.ungated = this.slots.ungated;
     this.drain = new Drain(this);
     this.pump = new Pump(this);
     Atomics.store(this.i32, mem.attachWord(index, A_THREAD_ID), threadId);
@@ -158,8 +161,6 @@ export class Attachment {
 
   tokenWordOf(t: number): number { return this.mem.tokenWord(this.index, t); }
 
-  /** Whether the gates of producer p are switched off (benchmark only: SlotReturn.ungated). */
-  get ungated(): Uint8Array { return this.slots.ungated; }
 
   /** Live admissions of this thread. */
   get outstanding(): number { return this.table.outstanding; }
