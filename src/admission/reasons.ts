@@ -20,6 +20,8 @@ export const REASONS = [
   { name: 'no-workers', capacity: false, meaning: 'every worker slot the task may use was retired (it kept dying)' },
   { name: 'draining', capacity: false, meaning: 'drain() or close() began' },
   { name: 'closed', capacity: false, meaning: 'the runtime is closed' },
+  { name: 'quarantined', capacity: false, meaning: "the task function's breaker is open, half-open with every probe taken, or isolated (the Guard House)" },
+  { name: 'io-class', capacity: true, meaning: "the task's I/O class has `limit` tasks admitted and unresolved" },
 ] as const;
 
 export type RejectReason = (typeof REASONS)[number]['name'];
@@ -73,9 +75,12 @@ export const R_ARENA_FULL = 4;
 export const R_NO_WORKERS = 5;
 export const R_DRAINING = 6;
 export const R_CLOSED = 7;
+export const R_QUARANTINED = 8;
+export const R_IO_CLASS = 9;
 const CODES: Record<RejectReason, number> = {
   rate: R_RATE, 'producer-slots': R_PRODUCER_SLOTS, 'global-slots': R_GLOBAL_SLOTS, 'ring-full': R_RING_FULL,
   'arena-full': R_ARENA_FULL, 'no-workers': R_NO_WORKERS, draining: R_DRAINING, closed: R_CLOSED,
+  quarantined: R_QUARANTINED, 'io-class': R_IO_CLASS,
 };
 for (const r of REJECT_REASONS) if (REJECT_REASONS[CODES[r]] !== r) throw new Error(`sluice: reason code of '${r}' is not its index`);
 

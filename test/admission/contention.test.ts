@@ -34,7 +34,7 @@ function message<T>(w: Worker, type: string): Promise<T> {
   });
 }
 
-const REASONS: RejectReason[] = ['rate', 'producer-slots', 'global-slots', 'ring-full', 'arena-full', 'no-workers', 'draining', 'closed'];
+const REASONS: RejectReason[] = ['rate', 'producer-slots', 'global-slots', 'ring-full', 'arena-full', 'no-workers', 'draining', 'closed', 'quarantined', 'io-class'];
 const sumRejected = (list: Counts[]): Record<RejectReason, number> =>
   Object.fromEntries(REASONS.map((r) => [r, list.reduce((n, c) => n + (c.rejected[r] ?? 0), 0)])) as Record<RejectReason, number>;
 

@@ -206,7 +206,7 @@ describe('rejection reasons and outcomes: one table each', () => {
     const codes: Record<string, number> = {
       rate: reasons.R_RATE, 'producer-slots': reasons.R_PRODUCER_SLOTS, 'global-slots': reasons.R_GLOBAL_SLOTS,
       'ring-full': reasons.R_RING_FULL, 'arena-full': reasons.R_ARENA_FULL, 'no-workers': reasons.R_NO_WORKERS,
-      draining: reasons.R_DRAINING, closed: reasons.R_CLOSED,
+      draining: reasons.R_DRAINING, closed: reasons.R_CLOSED, quarantined: reasons.R_QUARANTINED, 'io-class': reasons.R_IO_CLASS,
     };
     expect(Object.keys(codes).sort()).toEqual([...REJECT_REASONS].sort());
     for (const [name, code] of Object.entries(codes)) expect(REJECT_REASONS[code]).toBe(name);
