@@ -58,6 +58,7 @@ class Admissions implements Seam {
   respawned(): void {}
   retired(): void {}
   frozen(): void {}
+  refilled(): void {}
   reconciled(): void {}
 }
 const id = (k: TokenKey): string => `${k.attachment}:${k.index}:${k.generation}`;

@@ -39,6 +39,7 @@ class Log implements Seam {
   respawned(worker: number): void { this.put('respawned', '', worker); }
   retired(worker: number): void { this.put('retired', '', worker); }
   frozen(): void { this.put('frozen', ''); }
+  refilled(p: number): void { this.put('refilled', String(p)); }
   reconciled(deadWorkers: number, deadAttachments: number): void { this.put('reconciled', '', deadWorkers, deadAttachments); }
 }
 

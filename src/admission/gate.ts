@@ -15,6 +15,7 @@ import { earnedMod32, wrapHorizonMs } from './bucket.js';
 import { Memory, P_EARNED, P_LAST_MS, P_PACKED } from '../shm/layout.js';
 import type { TickSource } from './tick.js';
 import { GATE_INFLIGHT_MASK, GATE_TOKEN_ONE, inflightOf, pack, tokensOf } from '../shm/words/gate.js';
+import { logCas, logLoad, logStore, logSub } from './read-log.js';
 export { GATE_FIELD_MAX, inflightOf, pack, tokensOf } from '../shm/words/gate.js';
 import { FAST_ADMITTED, FAST_PRODUCER_TAKEN, type WasmDecide } from './wasm-gate.js';
 
@@ -58,17 +59,17 @@ export function refill(
   const earnedW = mem.producerWord(p, P_EARNED);
   const lastMsW = mem.producerWord(p, P_LAST_MS);
   const e = earnedMod32(now, limits.rate);
-  const earned = Atomics.load(i32, earnedW);
+  const earned = logLoad(i32, earnedW);
   if (e === earned) return;
   const nowMs = Math.floor(now / 1000) | 0;
   let k = (e - earned) | 0;
   // Only when the difference may have wrapped is the bucket simply full (bucket.ts). A small
   // negative idle time is another thread's clock a few microseconds behind: k <= 0 then.
-  const idleMs = (nowMs - Atomics.load(i32, lastMsW)) | 0;
+  const idleMs = (nowMs - logLoad(i32, lastMsW)) | 0;
   if (idleMs >= wrapHorizonMs(limits.rate) || idleMs < -CLOCK_SKEW_MS) k = limits.burst;
   if (k <= 0) return; // another thread's clock ran a few microseconds ahead and refilled already
-  if (Atomics.compareExchange(i32, earnedW, earned, e) !== earned) return; // someone else adds them
-  Atomics.store(i32, lastMsW, nowMs);
+  if (logCas(i32, earnedW, earned, e) !== earned) return; // someone else adds them
+  logStore(i32, lastMsW, nowMs);
   const burst = limits.burst;
   casUntil(i32, mem.producerWord(p, P_PACKED), guess, gi, (old) => pack(Math.min(burst, tokensOf(old) + k), inflightOf(old)));
 }
@@ -82,7 +83,7 @@ function casUntil(i32: Int32Array, word: number, guess: Int32Array, gi: number, 
   let old = guess[gi]!;
   for (;;) {
     const value = next(old);
-    const seen = Atomics.compareExchange(i32, word, old, value);
+    const seen = logCas(i32, word, old, value);
     if (seen === old) {
       guess[gi] = value;
       return;
@@ -99,13 +100,13 @@ export function admitProducer(i32: Int32Array, word: number, limits: Limits, gue
   for (;;) {
     const refusal = rated && tokensOf(old) === 0 ? R_RATE : (old & INFLIGHT_MASK) >= limits.slots ? R_PRODUCER_SLOTS : ADMITTED;
     if (refusal !== ADMITTED) {
-      const seen = Atomics.load(i32, word);
+      const seen = logLoad(i32, word);
       if (seen === old) return refusal;
       old = seen;
       continue;
     }
     const next = (old - take) | 0;
-    const seen = Atomics.compareExchange(i32, word, old, next);
+    const seen = logCas(i32, word, old, next);
     if (seen === old) {
       guess[gi] = next;
       return ADMITTED;
@@ -230,13 +231,13 @@ export function admitGlobal(i32: Int32Array, word: number, limit: number, guess:
   let g = guess[gi]!;
   for (;;) {
     if (g >= limit) {
-      const seen = Atomics.load(i32, word);
+      const seen = logLoad(i32, word);
       if (seen === g) return false;
       g = seen;
       continue;
     }
     const next = (g + 1) | 0; // an int32 operand keeps the CAS on its fast path
-    const seen = Atomics.compareExchange(i32, word, g, next);
+    const seen = logCas(i32, word, g, next);
     if (seen === g) {
       guess[gi] = next;
       return true;
@@ -254,8 +255,8 @@ export function admitGlobal(i32: Int32Array, word: number, limit: number, guess:
 export function releaseSlots(
   i32: Int32Array, producerWord: number, globalWord: number, guess: Int32Array = NO_GUESS, pi = 0, gi = 1,
 ): void {
-  guess[gi] = Atomics.sub(i32, globalWord, 1) - 1;
-  guess[pi] = Atomics.sub(i32, producerWord, 1) - 1;
+  guess[gi] = logSub(i32, globalWord, 1) - 1;
+  guess[pi] = logSub(i32, producerWord, 1) - 1;
 }
 
 /**

@@ -19,8 +19,12 @@ export const TICK_REUSE = 64;
 export class TickSource {
   /** Set by the owner while a reading may be reused (its pump is scheduled). */
   reusable = false;
-  /** Whether the last advance() kept the previous reading. */
+  /** Whether the last advance() kept the previous reading (a later fresh() clears it). */
   reused = false;
+  /** Whether the last advance() kept the previous reading (fresh() leaves it: the recorder tells a re-decision by it). */
+  advanceReused = false;
+  /** advance() calls (wrapping int32): the recorder sees whether a decision read the admission tick. */
+  advances = 0;
   /** The current reading (ticks). */
   value = 0;
   /**
@@ -38,11 +42,13 @@ export class TickSource {
 
   /** Make `value` the admission tick of one more decision: the same reading, or a fresh one. */
   advance(): void {
+    this.advances = (this.advances + 1) | 0;
     if (this.left > 0 && this.reusable) {
       this.left--;
-      this.reused = true;
+      this.reused = this.advanceReused = true;
       return;
     }
+    this.advanceReused = false;
     this.fresh();
   }
 

@@ -82,8 +82,9 @@ export function checkHandle(handle: unknown): { mem: Memory; names: string[]; ch
 /** The recording's region (when the runtime records): a SharedArrayBuffer and its shape, checked. */
 function readTrace(v: unknown, mem: Memory, bad: (what: string, cause?: unknown) => AttachError): TraceShare | null {
   if (v === undefined || v === null) return null;
-  const t = snapshot('Runtime.attach', 'handle.trace', v, ['sab', 'records', 'attachments', 'workers', 'epochMicros'], false, AttachError);
+  const t = snapshot('Runtime.attach', 'handle.trace', v, ['sab', 'records', 'attachments', 'workers', 'epochMicros', 'readLog'], false, AttachError);
   if (!types.isSharedArrayBuffer(t.sab)) throw bad('its trace region is not a SharedArrayBuffer');
+  if (typeof t.readLog !== 'boolean') throw bad('its trace.readLog is not a boolean');
   for (const k of ['records', 'attachments', 'workers', 'epochMicros'] as const) {
     if (typeof t[k] !== 'number' || !Number.isSafeInteger(t[k]) || (t[k] as number) < 0) throw bad(`its trace.${k} is not a non-negative integer`);
   }

@@ -33,6 +33,7 @@ import type { ResultCast, SubmitArgs, TaskName, TaskPayload, TaskResult } from '
 import { HOOK_POINTS, pauseAt } from './testing/hooks.js';
 import { route } from './routing.js';
 import type { Clock } from '../admission/clock.js';
+import { logSub } from '../admission/read-log.js';
 
 // ---------------------------------------------------------------------------------------------
 // Producer handle: submit, stats, back-pressure edges.
@@ -345,12 +346,15 @@ export class Producer<M = any> {
     att.window.enter();
     const hooks = att.hooks;
     const gated = att.ungated[this.index] === 0; // always, outside the "gates off" benchmark
+    const log = att.readLog; // a full recording's (§4.15 step 5): around the steps that read gate words
+    if (log !== null) log.begin(this.index);
     if (gated) {
       // §4.1 step 2. Producer gate: one CAS takes a bucket token and an in-flight slot, or nothing.
       // §4.1 step 3. Global gate, or step 2 rolled back. Then the runtime state again: a close that started
       //    after step 1 either sees our global slot (and waits for it) or we see its state.
       const r = hooks ? this.gatesPausing() : this.gate.admitWithGlobal(att.globalW, att.layout.globalSlots, att.globalGuess);
       if (r !== ADMITTED) {
+        if (log !== null) log.end(this.index);
         att.window.leave();
         this.codec.abandon();
         return ~this.reject(r, ref);
@@ -358,18 +362,23 @@ export class Producer<M = any> {
     }
     st = Atomics.load(i32, att.stateW);
     // §4.1 step 4. Route, and claim a ring cell (the ring's capacity is part of admission).
-    const w = st === RT_RUNNING ? route(this.host.chains[ref.weightIndex]!, att.routeView) : 0;
+    //    A recording routes on a copy of the words it read (§4.15 step 6).
+    const snap = att.routeSnapshot;
+    const chain = this.host.chains[ref.weightIndex]!;
+    const w = st !== RT_RUNNING ? 0 : snap === null ? route(chain, att.routeView) : snap.route(chain, ref.weightIndex, att.routeView);
     const ring = att.rings[w]!;
     const pos = st === RT_RUNNING ? ring.claim() : RING_FULL;
     if (pos === RING_FULL) {
       if (gated) {
-        att.gateGuess[att.globalGuess] = Atomics.sub(i32, att.globalW, 1) - 1;
+        att.gateGuess[att.globalGuess] = logSub(i32, att.globalW, 1) - 1;
         this.gate.rollback();
       }
+      if (log !== null) log.end(this.index);
       att.window.leave();
       this.codec.abandon();
       return ~this.reject(st === RT_RUNNING ? (att.chainRetired(ref.weightIndex) ? R_NO_WORKERS : R_RING_FULL) : st === RT_DRAINING ? R_DRAINING : R_CLOSED, ref);
     }
+    if (log !== null) log.end(this.index);
     if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:claimed'], -(att.index + 1));
     // §4.1 step 5. Write the descriptor and publish it. The token word goes PENDING before the cell is
     //    readable, so the worker's PENDING -> RUNNING CAS always has something to win or lose.
@@ -462,9 +471,13 @@ export class Producer<M = any> {
     const att = this.att;
     if (!this.saturatedEdge || this.disposed || att.halted !== 0 || Atomics.load(this.i32, att.stateW) !== RT_RUNNING) return;
     att.window.enter();
+    const log = att.readLog;
+    if (log !== null) log.begin(this.index);
     try {
       this.gate.refillNow();
     } finally {
+      if (log !== null) log.end(this.index);
+      att.seam?.refilled(this.index);
       att.window.leave();
     }
     const packed = Atomics.load(this.i32, this.packedW);

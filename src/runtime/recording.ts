@@ -17,6 +17,11 @@ import type { Recorder } from '../trace/recorder.js';
 import { TraceRings } from '../trace/rings.js';
 import { saveFlight, TraceStream, type ProducerInfo, type TraceMeta, type TraceTrailer } from '../trace/file.js';
 import type { Seam } from '../trace/seam.js';
+import { setReadLog, type ReadLog } from '../admission/read-log.js';
+import type { TickSource } from '../admission/tick.js';
+import { P_EARNED, P_LAST_MS, P_PACKED, type Memory } from '../shm/layout.js';
+import { REJECTED_FLAGS_SHIFT, SEEN_EARNED, SEEN_GLOBAL, SEEN_GUESS, SEEN_LAST_MS, SEEN_PACKED, TICK_REDECIDED, TICK_REUSED } from '../trace/records.js';
+import { route, RouteSnapshot } from './routing.js';
 import { snapshot } from './options.js';
 
 /** Runtime.start({ trace }). */
@@ -28,7 +33,41 @@ export type TraceOptions =
 export interface TraceConfig { mode: 'flight' | 'file'; path: string | null; records: number }
 
 /** @internal What a thread needs to open its own ring (workerData.trace, the attach handle's trace). */
-export interface TraceShare { sab: SharedArrayBuffer; records: number; attachments: number; workers: number; epochMicros: number }
+export interface TraceShare {
+  sab: SharedArrayBuffer; records: number; attachments: number; workers: number; epochMicros: number;
+  /** A full recording: deciding threads keep a read log (§4.15 step 5). */
+  readLog: boolean;
+}
+
+/** @internal What an attachment exposes for recording its decisions (submit/attachment.ts). */
+export interface RecordedAttachment {
+  readonly mem: Memory;
+  readonly gateGuess: Int32Array;
+  readonly globalGuess: number;
+  readonly ticks: TickSource;
+  seam: Seam | null;
+  readLog: ThreadReadLog | null;
+  routeSnapshot: RouteSnapshot | null;
+  fastGate: unknown;
+}
+
+/**
+ * @internal Record an attachment's decisions into its slot's ring: the seam, the route copy
+ * (§4.15 step 6), and in a full recording the read log (step 5), which takes the WebAssembly
+ * gate out (its CASes are not logged; the JavaScript gate decides the same).
+ */
+export function recordAttachment(att: RecordedAttachment, share: TraceShare, index: number, label: string, threadId: number, limitOf: (reason: number, producer: number) => number): void {
+  const seam = seamFor(share, WRITER_ATTACHMENT, index, label, threadId) as RecordingSeam;
+  seam.ticks = att.ticks;
+  seam.mem = att.mem;
+  seam.limitOf = limitOf;
+  att.routeSnapshot = seam.snapshot = new RouteSnapshot(share.workers);
+  if (share.readLog) {
+    att.readLog = seam.log = new ThreadReadLog(seam.recorder, att.mem, att.gateGuess, att.globalGuess, att.ticks);
+    att.fastGate = null;
+  }
+  att.seam = seam;
+}
 
 const DEFAULT_RECORDS = 4096;
 const MAX_RECORDS = 1 << 20;
@@ -54,23 +93,145 @@ export function traceOption(where: string, v: unknown): TraceConfig | null {
   return { mode: 'flight', path: null, records };
 }
 
+/**
+ * @internal A deciding thread's read log (admission/read-log.ts, §4.15 step 5), full recordings
+ * only. `begin(p)` before a decision on producer p's words: this thread's guesses of them that
+ * moved since its last decision (a release, a flush, a reconcile changed them) are recorded as
+ * SEEN guess records, then the log is installed; `end()` uninstalls it. Its shadow is the value
+ * this thread last read or wrote at each gate word inside a decision.
+ */
+export class ThreadReadLog implements ReadLog {
+  /** Reads made inside decisions (wrapping): SEEN records carry it, replay counts the same. */
+  reads = 0;
+  private readonly shadow = new Map<number, number>();
+  private readonly guessShadow: Int32Array;
+  private readonly base: number;
+  private readonly stride: number;
+  private tick = 0;
+
+  constructor(
+    private readonly rec: Recorder, private readonly mem: Memory, private readonly guess: Int32Array,
+    private readonly globalGuess: number, private readonly ticks: TickSource,
+  ) {
+    this.guessShadow = new Int32Array(guess.length);
+    this.base = mem.producerWord(0, 0);
+    this.stride = mem.producerWord(1, 0) - this.base;
+  }
+
+  begin(p: number): void {
+    this.tick = this.ticks.value;
+    this.sync(p, SEEN_PACKED | SEEN_GUESS, p);
+    this.sync(this.globalGuess, SEEN_GLOBAL | SEEN_GUESS, -1);
+    setReadLog(this);
+  }
+
+  end(p: number): void {
+    setReadLog(null);
+    this.guessShadow[p] = this.guess[p]!;
+    this.guessShadow[this.globalGuess] = this.guess[this.globalGuess]!;
+  }
+
+  private sync(gi: number, word: number, p: number): void {
+    const g = this.guess[gi]!;
+    if (g === this.guessShadow[gi]) return;
+    this.guessShadow[gi] = g;
+    this.rec.seen(this.tick, word, p, g, this.reads);
+  }
+
+  before(): void { this.reads = (this.reads + 1) | 0; }
+
+  read(w: number, value: number): void {
+    if ((this.shadow.get(w) ?? 0) === value) return;
+    this.shadow.set(w, value);
+    const off = w - this.base;
+    if (w === this.mem.globalWord) this.rec.seen(this.tick, SEEN_GLOBAL, -1, value, this.reads);
+    else this.rec.seen(this.tick, seenField(off % this.stride), Math.floor(off / this.stride), value, this.reads);
+  }
+
+  wrote(w: number, value: number): void { this.shadow.set(w, value); }
+
+  /** This thread's view of a word (the last value it read or wrote there in a decision). */
+  view(w: number): number { return this.shadow.get(w) ?? 0; }
+}
+
+function seenField(field: number): number {
+  return field === P_PACKED ? SEEN_PACKED : field === P_EARNED ? SEEN_EARNED : field === P_LAST_MS ? SEEN_LAST_MS : 0xff;
+}
+
 /** @internal The Seam of one thread, writing to its slot's ring. Ours only: never throws into the runtime. */
 export class RecordingSeam implements Seam {
   private readonly clock: MonotonicClock;
-  constructor(private readonly rec: Recorder, epochMicros: number) {
+  /** The deciding thread's admission ticks, route copy and read log (an attachment's; null on a worker). */
+  ticks: TickSource | null = null;
+  snapshot: RouteSnapshot | null = null;
+  log: ThreadReadLog | null = null;
+  mem: Memory | null = null;
+  private advances = 0;
+  private readonly occ: Int32Array;
+  readonly recorder: Recorder;
+  constructor(private readonly rec: Recorder, epochMicros: number, workers: number) {
+    this.recorder = rec;
     this.clock = new MonotonicClock(epochMicros);
+    this.occ = new Int32Array(workers);
+  }
+
+  /**
+   * A decision's tick and TICK_* flags: the admission tick when the decision read it (a rated
+   * producer: replay needs exactly that reading), else a clock reading.
+   */
+  private decisionTick(): number {
+    const t = this.ticks;
+    if (t === null || t.advances === this.advances) { flags = 0; return this.clock.now(); }
+    this.advances = t.advances;
+    flags = t.advanceReused ? (t.reused ? TICK_REUSED : TICK_REUSED | TICK_REDECIDED) : 0;
+    return t.value;
+  }
+
+  /** The gate words after a decision on producer p: the thread's view with a read log, else its guesses. */
+  private words(p: number, packed: number, global: number): void {
+    const log = this.log;
+    const mem = this.mem;
+    if (log === null || mem === null) { wordsOut[0] = packed; wordsOut[1] = global; wordsOut[2] = 0; return; }
+    wordsOut[0] = log.view(mem.producerWord(p, P_PACKED));
+    wordsOut[1] = log.view(mem.globalWord);
+    wordsOut[2] = log.view(mem.producerWord(p, P_EARNED));
   }
 
   admitted(producer: number, task: number, att: number, token: number, gen: number, worker: number, packed: number, global: number, parent: number, parentGen: number): void {
-    const tick = this.clock.now();
+    const tick = this.decisionTick();
+    const f = flags;
     const pAtt = parent < 0 ? -1 : parent >>> 16;
     const pIdx = parent < 0 ? -1 : parent & 0xffff;
-    this.rec.submitted(tick, producer, task, 0xffff, att, token, gen, pAtt, pIdx, parentGen, packed, global, 0, 0);
-    one[0] = worker;
-    this.rec.routed(tick, producer, task, 0xffff, att, token, gen, one, none, 0, false);
+    this.words(producer, packed, global);
+    const snap = this.snapshot;
+    const weightClass = snap === null ? 0xffff : snap.chainClass;
+    this.rec.submitted(tick, producer, task, weightClass, att, token, gen, pAtt, pIdx, parentGen, wordsOut[0]!, wordsOut[1]!, wordsOut[2]!, f);
+    if (snap === null) {
+      one[0] = worker;
+      this.rec.routed(tick, producer, task, 0xffff, att, token, gen, one, none, 0, false);
+      return;
+    }
+    const chain = snap.chain;
+    for (let w = 0; w < this.occ.length; w++) this.occ[w] = snap.occupancy(w);
+    const cpu = snap.cpu;
+    snap.cpu = -1;
+    const plain = route(chain, snap);
+    snap.cpu = cpu;
+    const cpuWas = this.rec.cpu;
+    this.rec.cpu = cpu;
+    this.rec.routed(tick, producer, task, weightClass, att, token, gen, chain, this.occ, chain.indexOf(worker), worker !== plain);
+    this.rec.cpu = cpuWas;
   }
   rejected(producer: number, task: number, _att: number, reason: number, packed: number, global: number): void {
-    this.rec.rejected(this.clock.now(), producer, task, reason, -1, -1, -1, packed, global, 0, 0);
+    const tick = this.decisionTick();
+    this.words(producer, packed, global);
+    const limit = this.limitOf === null ? 0 : this.limitOf(reason, producer);
+    this.rec.rejected(tick, producer, task, reason, -1, -1, -1, wordsOut[0]!, wordsOut[1]!, wordsOut[2]!, (limit & 0x0fffffff) | (flags << REJECTED_FLAGS_SHIFT));
+  }
+  /** The limit a refusal compared against (replay.ts rejectionLimit), when the seam knows the runtime's limits. */
+  limitOf: ((reason: number, producer: number) => number) | null = null;
+  refilled(producer: number): void {
+    this.rec.refilled(this.ticks === null ? this.clock.now() : this.ticks.value, producer);
   }
   started(att: number, token: number, gen: number, worker: number, stolen: boolean): void {
     this.rec.started(this.clock.now(), -1, -1, att, token, gen, worker, worker, -1, stolen ? 1 : 0);
@@ -100,12 +261,15 @@ export class RecordingSeam implements Seam {
 }
 const one = new Int32Array(1);
 const none = new Int32Array(0);
+const wordsOut = new Int32Array(3);
+/** The last decisionTick()'s TICK_* flags (one thread per module instance). */
+let flags = 0;
 
 /** @internal Open the calling thread's ring in a shared trace region and return its seam. */
 export function seamFor(share: TraceShare, writerClass: WriterClass, index: number, label: string, threadId: number): Seam {
   const rings = new TraceRings(new Int32Array(share.sab), 0, share.attachments, share.workers, share.records);
   const rec = rings.recorder(writerClass, index);
-  const seam = new RecordingSeam(rec, share.epochMicros);
+  const seam = new RecordingSeam(rec, share.epochMicros, share.workers);
   rec.meta(new MonotonicClock(share.epochMicros).now(), label, threadId);
   return seam;
 }
@@ -125,7 +289,7 @@ export class Recording {
       throw new ConfigError(`Runtime.start: could not allocate ${bytes} bytes for the trace rings ((maxAttachments + workers) × trace.records × 64 bytes); lower trace.records or maxAttachments`, { cause });
     }
     this.rings = new TraceRings(new Int32Array(sab), 0, attachments, workers, config.records, true);
-    this.share = { sab, records: config.records, attachments, workers, epochMicros };
+    this.share = { sab, records: config.records, attachments, workers, epochMicros, readLog: config.mode === 'file' };
   }
 
   /** The main thread's seam (attachment 0, also the supervisor's). */

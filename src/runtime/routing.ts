@@ -108,3 +108,63 @@ export function route(chain: Int32Array, v: RouteView): number {
 function occupancy(i32: Int32Array, v: RouteView, w: number): number {
   return ((i32[v.tailW[w]!]! - i32[v.headW[w]!]!) | 0) + (i32[v.runW[w]!] !== 0 ? 1 : 0);
 }
+
+/**
+ * §4.15 step 6: what a recording routes on. The router reads live words that workers and other
+ * submitters move meanwhile; a recording routes on a copy instead, taken here (plain loads, as
+ * route() makes), so the occupancies and the CPU the ROUTE record carries are exactly what the
+ * decision read, and replay re-makes it from them with the same route().
+ */
+export class RouteSnapshot implements RouteView {
+  readonly i32: Int32Array;
+  readonly tailW: Int32Array;
+  readonly headW: Int32Array;
+  readonly runW: Int32Array;
+  readonly cpuMaskW: Int32Array;
+  /** The CPU the last route() read (-1: rule 2 off). */
+  cpu = -1;
+  /** The chain the last route() walked, and its weight class (the chain's index, ANY_WEIGHT for none). */
+  chain: Int32Array = new Int32Array(0);
+  chainClass = ANY_WEIGHT;
+  readonly currentCpu = (): number => this.cpu;
+
+  constructor(readonly workers: number) {
+    this.i32 = new Int32Array(4 * workers);
+    const at = (k: number): Int32Array => Int32Array.from({ length: workers }, (_, w) => k * workers + w);
+    this.tailW = at(0);
+    this.headW = at(1);
+    this.runW = at(2);
+    this.cpuMaskW = at(3);
+  }
+
+  /** Copy `src`'s words for every worker, read its CPU once, and route on the copy. */
+  route(chain: Int32Array, chainClass: number, src: RouteView): number {
+    const s = src.i32;
+    const d = this.i32;
+    const W = this.workers;
+    for (let w = 0; w < W; w++) {
+      d[w] = s[src.tailW[w]!]!;
+      d[W + w] = s[src.headW[w]!]!;
+      d[2 * W + w] = s[src.runW[w]!]!;
+      d[3 * W + w] = s[src.cpuMaskW[w]!]!;
+    }
+    this.cpu = src.currentCpu();
+    this.chain = chain;
+    this.chainClass = chainClass;
+    return route(chain, this);
+  }
+
+  /** Occupancy of worker w in the copy (what route() compared). */
+  occupancy(w: number): number { return occupancy(this.i32, this, w); }
+
+  /** Set the copy from recorded occupancies and CPU masks (replay). */
+  set(occupancies: ArrayLike<number>, cpuMasks: ArrayLike<number>, cpu: number): void {
+    const W = this.workers;
+    this.i32.fill(0);
+    for (let w = 0; w < W; w++) {
+      this.i32[w] = occupancies[w] ?? 0;
+      this.i32[3 * W + w] = cpuMasks[w] ?? 0;
+    }
+    this.cpu = cpu;
+  }
+}

@@ -8,7 +8,7 @@
 import { type ResourceLimits, type SHARE_ENV } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { randomFillSync } from 'node:crypto';
-import { A_STATE, H_DIGEST, H_INSTANCE, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING } from '../shm/layout.js';
+import { A_STATE, H_DIGEST, H_INSTANCE, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, P_SLOTS } from '../shm/layout.js';
 import { activate as activateAttachment, release as releaseAttachment } from '../shm/words/attachment.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
 import { clockOption, errorClassesOption, parseStartOptions, snapshot } from './options.js';
@@ -30,7 +30,8 @@ import type { WorkerData } from './worker/main.js';
 import { RunQueue } from './run-queue.js';
 import { checkHandle, instanceId, tableDigest } from './handle.js';
 import { Testing } from './testing/testing.js';
-import { Recording, seamFor, WRITER_ATTACHMENT, type TraceOptions, type TraceShare } from './recording.js';
+import { Recording, recordAttachment, type TraceOptions, type TraceShare } from './recording.js';
+import { rejectionLimit } from '../trace/records.js';
 import type { ProducerInfo, TraceMeta, TraceTrailer } from '../trace/file.js';
 import { readLimits, producerName, registeredProducers } from './registry.js';
 import { threadId } from 'node:worker_threads';
@@ -394,9 +395,8 @@ export class Runtime<M = any> {
     if (recording !== null) {
       rt.recording = recording;
       rt.traceShare = recording.share;
-      const seam = recording.mainSeam(threadId);
-      att.seam = seam;
-      supervisor.seam = seam;
+      recordAttachment(att, recording.share, 0, 'main', threadId, limitsOf(mem));
+      supervisor.seam = att.seam;
       recording.startStream(() => rt.traceMeta());
     }
     rt.affinityInfo = Object.freeze(affinityStatus);
@@ -431,7 +431,7 @@ export class Runtime<M = any> {
       const clock = userClock ?? new MonotonicClock(mem.epochMicros());
       att = new Attachment(mem, a, clock);
       att.codec.errorClasses = errors;
-      if (trace !== null) att.seam = seamFor(trace, WRITER_ATTACHMENT, a, `attached ${a}`, threadId);
+      if (trace !== null) recordAttachment(att, trace, a, `attached ${a}`, threadId, limitsOf(mem));
       const rt = new Runtime<M>(mem, att, names, chains, clock, null, 2 ** 31 - 1); // runQueueLimit's default
       rt.traceShare = trace;
       return rt;
@@ -540,9 +540,9 @@ export class Runtime<M = any> {
   traceMeta(): Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'> & { producers: ProducerInfo[] } {
     const L = this.mem.layout;
     return {
-      // Replay needs what the router read and the admission tick of each decision; the runtime's
-      // seam records neither yet (docs/design.md §4.15): show, explain and export only.
-      notReplayable: 'this recording comes from a runtime, whose seam does not yet record every replay input (the occupancies the router read, the admission tick and bucket words): show, explain and export it; replay is verified on recordings of the real gates and router (test/trace/replay.test.ts)',
+      // A runtime's full recording carries its deciding threads' read logs: replay re-makes each
+      // thread on its own (docs/design.md §4.15 steps 5-6, trace/replay-threads.ts).
+      replay: 'threads',
       // Wall-clock ms at tick 0: now, minus the ticks since the epoch.
       clock: { originMicros: this.mem.epochMicros(), wallMs: Date.now() - (hrtimeMicros() - this.mem.epochMicros()) / 1000 },
       workers: L.workers,
@@ -742,3 +742,8 @@ function checkTypeScriptSupport(tasksHref: string): void {
   }
 }
 
+/** The limit a refusal compared against, from the runtime's own words (a recording's SUBMIT_REJECTED K3). */
+function limitsOf(mem: Memory): (reason: number, producer: number) => number {
+  const L = mem.layout;
+  return (reason, p) => rejectionLimit(reason, mem.i32[mem.producerWord(p, P_SLOTS)]!, L.globalSlots, L.ringCapacity);
+}

@@ -72,6 +72,12 @@ export interface TraceMeta {
    * can). A runtime's recording says so until its seam records every replay input.
    */
   notReplayable?: string;
+  /**
+   * 'threads': a runtime's own full recording, with its read log: replay re-makes each deciding
+   * thread on its own (replay-threads.ts). Absent: the records are in one decision order (a
+   * recording of the gates and router driven by one thread), replayed merged by tick.
+   */
+  replay?: 'threads';
   /** records.ts RECORD_VERSION of the frames. */
   recordVersion: number;
   /** Tick 0 (ticks are µs): CLOCK_MONOTONIC µs, and wall-clock ms when known. */

@@ -248,4 +248,19 @@ export class Recorder {
     r.k1 = after;
     this.ring.append(r);
   }
+
+  /** A gate word's value this thread read and had not last read or written there (read-log.ts). */
+  seen(tick: number, word: number, producer: number, value: number, read: number): void {
+    const r = this.begin(RecordKind.SEEN, tick, producer, -1, -1, -1, -1);
+    r.aux = word;
+    r.k0 = value;
+    r.k1 = read;
+    this.ring.append(r);
+  }
+
+  /** The 'clear' timer refilled `producer`'s bucket at the fresh reading `tick`. */
+  refilled(tick: number, producer: number): void {
+    this.begin(RecordKind.REFILL, tick, producer, -1, -1, -1, -1);
+    this.ring.append(this.r);
+  }
 }

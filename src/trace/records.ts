@@ -31,14 +31,16 @@
  * Writers: whoever owns the slot (ring.ts). This file only encodes and decodes words.
  */
 import { OUTCOMES } from '../admission/outcomes.js';
-import { REJECT_REASONS } from '../admission/reasons.js';
+import { REJECT_REASONS, R_GLOBAL_SLOTS, R_PRODUCER_SLOTS, R_RING_FULL } from '../admission/reasons.js';
 
 /**
+ * 3: kinds 15 SEEN and 16 REFILL (a full recording's read log); SUBMIT_* ticks are the
+ * admission tick of rated decisions, K3 of SUBMIT_ADMITTED its TICK_* flags.
  * 2: kind 14 RELEASE (the owner resolved a token and gave its slots back: what admission sees);
  * RESOLVE is the worker's end of a run; START aux bit 1 (a popped cell whose token was no longer
  * pending: skipped). Replay needs all three (src/trace/README.md, "Replay").
  */
-export const RECORD_VERSION = 2;
+export const RECORD_VERSION = 3;
 export const RECORD_WORDS = 16;
 export const RECORD_BYTES = RECORD_WORDS * 4;
 
@@ -83,6 +85,10 @@ export const RecordKind = {
   FREEZE: 12,
   RECONCILE: 13,
   RELEASE: 14,
+  /** A gate word's value read by a deciding thread that differs from the last it read or wrote there (read-log.ts). */
+  SEEN: 15,
+  /** The 'clear' timer brought a producer's bucket up to a fresh reading, outside any submit. */
+  REFILL: 16,
 } as const;
 export type RecordKindName = keyof typeof RecordKind;
 export type RecordKindCode = (typeof RecordKind)[RecordKindName];
@@ -102,12 +108,15 @@ export const KIND_FIELDS: Readonly<Record<RecordKindName, { aux: string; k: read
   // worker, the CPU it pinned itself to.
   META: { aux: 'threadId', k: ['', '', '', ''] },
   // The gate words after the winning CAS: producer PACKED (tokens 31..16 | in flight 15..0),
-  // the global count, the bucket's EARNED word. K3 bit 0: the tick was a reused reading.
+  // the global count, the bucket's EARNED word. K3: TICK_* flags (full recordings: the words
+  // are the deciding thread's view of them, read-log.ts).
   SUBMIT_ADMITTED: { aux: 'weightClass', k: ['producerWord', 'globalWord', 'earnedWord', 'tickFlags'] },
   // aux: index into REJECT_REASONS. The gate words the refusal was decided on, and the limit
-  // it compared against (slots, globalSlots, or 0 when the reason has none).
+  // it compared against (slots, globalSlots, or 0 when the reason has none) in K3 bits 27..0,
+  // the TICK_* flags in bits 29..28 (REJECTED_FLAGS_SHIFT).
   SUBMIT_REJECTED: { aux: 'reason', k: ['producerWord', 'globalWord', 'earnedWord', 'limit'] },
-  // aux: 15..8 flags (bit 8: the tie went to the submitter's CPU), 7..0 weight class.
+  // aux: 15..8 flags (bit 8: the tie went to the submitter's CPU; bit 9 ROUTE_INPUT_CUT: the
+  // occupancies below are not all the router read), 7..0 weight class. CPU: the CPU the router read.
   // WORKER: the chosen worker. K0: chain length 31..16 | chosen index in the chain 15..0.
   // K1: occupancy of the chosen ring. K2, K3: occupancies of chain[0..3], chain[4..7],
   // 8 bits each (saturated at 255), chain[0] in bits 7..0. packRoute / unpackRoute build and read them.
@@ -143,7 +152,26 @@ export const KIND_FIELDS: Readonly<Record<RecordKindName, { aux: string; k: read
   // dead owner). Written by the thread that resolves it. What admission sees, so replay's input.
   // aux: index into OUTCOMES. K0: the global word after, K1: the producer word after.
   RELEASE: { aux: 'outcome', k: ['globalWord', 'producerWord', '', ''] },
+  // Full recordings only (admission/read-log.ts, design §4.15 step 5): a deciding thread read
+  // VALUE from a gate word and had last read or written something else there (another thread
+  // moved it). aux: the word (SEEN_GLOBAL, or SEEN_PACKED / SEEN_EARNED / SEEN_LAST_MS of
+  // PRODUCER). K1: the thread's read count at that read (wrapping), where replay injects it.
+  SEEN: { aux: 'word', k: ['value', 'read', '', ''] },
+  // TICK: the fresh reading the producer's bucket was brought up to (producer.ts onClearTimer).
+  REFILL: { aux: '', k: ['', '', '', ''] },
 };
+
+/** SEEN's aux: which gate word. */
+export const SEEN_GLOBAL = 0;
+export const SEEN_PACKED = 1;
+export const SEEN_EARNED = 2;
+export const SEEN_LAST_MS = 3;
+/** SEEN aux bit: not a read but the thread's guess of the word at a decision's start (it moved since the last one). */
+export const SEEN_GUESS = 0x100;
+/** SUBMIT_* K3 (admitted) tick flags: the decision's first advance() reused a reading; it was then re-decided at a fresh one. */
+export const TICK_REUSED = 1;
+export const TICK_REDECIDED = 2;
+export const REJECTED_FLAGS_SHIFT = 28;
 
 /** START's aux bits. */
 export const START_STOLEN = 1;
@@ -223,7 +251,7 @@ function check(i32: Int32Array, at: number): number {
  */
 if (R_HEAD !== 1 || R_THREAD !== 2 || R_PT !== 3 || R_TOKEN !== 4 || R_GEN !== 5 || R_WORKER !== 6
   || R_TICK_LO !== 7 || R_TICK_HI !== 8 || R_PARENT !== 9 || R_PGEN !== 10 || R_K0 !== 11 || R_CHECK !== 15
-  || RECORD_VERSION !== 2 || RecordKind.META !== 1) {
+  || RECORD_VERSION !== 3 || RecordKind.META !== 1) {
   throw new Error('sluice: trace record offsets and the literals of the hot path disagree');
 }
 
@@ -245,7 +273,7 @@ let labelScratch: Uint8Array | undefined;
  * (0xffff is "none"); token index <= 0xffff; tick an integer in [0, 2^53).
  */
 export function encodeRecord(r: TraceRecord, i32: Int32Array, at: number): void {
-  i32[at + 1] = (2 << 24) | ((r.kind & 0xff) << 16) | (r.aux & 0xffff); // HEAD: version 2
+  i32[at + 1] = (3 << 24) | ((r.kind & 0xff) << 16) | (r.aux & 0xffff); // HEAD: version 3
   i32[at + 2] = ((r.writerClass & 0xff) << 24) | ((r.writerIndex & 0xff) << 16) | n16(r.cpu); // THREAD
   i32[at + 3] = (n16(r.producer) << 16) | n16(r.task); // PT
   i32[at + 4] = packToken(r.tokenAtt, r.token); // TOKEN
@@ -393,6 +421,8 @@ export function decodeFrames(frames: Int32Array, verify = true): { records: Trac
 
 /** ROUTE's aux flag: the tie went to the worker on the submitter's CPU (spin 0, docs/design.md §6). */
 export const ROUTE_CPU_TIE = 1 << 8;
+/** ROUTE aux: the chain is longer than 8 or an occupancy did not fit in 8 bits (replay takes the worker as given). */
+export const ROUTE_INPUT_CUT = 1 << 9;
 
 /**
  * Fill a ROUTE record's aux and K words from the chain the router walked: `chain` lists worker
@@ -409,8 +439,11 @@ export function packRoute(
   r.k1 = occupancy[chain[chosen]!]!;
   let lo = 0;
   let hi = 0;
+  if (chain.length > 8) r.aux |= ROUTE_INPUT_CUT;
   for (let i = 0; i < 8 && i < chain.length; i++) {
-    const o = Math.min(255, Math.max(0, occupancy[chain[i]!]!));
+    const raw = occupancy[chain[i]!]!;
+    if (raw < 0 || raw > 254) r.aux |= ROUTE_INPUT_CUT;
+    const o = Math.min(255, Math.max(0, raw));
     if (i < 4) lo |= o << (8 * i);
     else hi |= o << (8 * (i - 4));
   }
@@ -429,4 +462,18 @@ export function unpackRoute(r: TraceRecord): {
     weightClass: r.aux & 0xff, cpuTie: (r.aux & ROUTE_CPU_TIE) !== 0, chainLength, chosen: r.k0 & 0xffff,
     chosenOccupancy: r.k1, occupancies,
   };
+}
+
+/**
+ * The limit a refusal is recorded against (SUBMIT_REJECTED K3): the producer's slots, the global
+ * slots, the ring capacity; 0 for the reasons without one. The runtime's seam and replay use
+ * this one definition.
+ */
+export function rejectionLimit(reason: number, producerSlots: number, globalSlots: number, ringCapacity: number): number {
+  switch (reason) {
+    case R_PRODUCER_SLOTS: return producerSlots;
+    case R_GLOBAL_SLOTS: return globalSlots;
+    case R_RING_FULL: return ringCapacity;
+    default: return 0;
+  }
 }

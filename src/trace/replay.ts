@@ -36,17 +36,19 @@
  */
 import type { Clock } from '../admission/clock.js';
 import { ADMITTED, initProducerGate, ProducerGate, releaseSlots } from '../admission/gate.js';
-import { R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RING_FULL, REJECT_REASONS } from '../admission/reasons.js';
+import { R_ARENA_FULL, R_CLOSED, R_DRAINING, R_NO_WORKERS, R_RING_FULL, REJECT_REASONS } from '../admission/reasons.js';
 import { TickSource } from '../admission/tick.js';
 import { Memory, P_EARNED, P_PACKED, W_CPU_MASK, W_HEAD, W_RUN_TOKEN } from '../shm/layout.js';
 import { pack, tokensOf } from '../shm/words/gate.js';
 import { route, type RouteView } from '../runtime/routing.js';
 import { mergeThreads } from './chrome.js';
+import { replayThreads } from './replay-threads.js';
 import type { TraceFile, TraceMeta, WeightName } from './file.js';
 import {
   RECORD_WORDS, RecordKind, START_SKIPPED, START_STOLEN, decodeRecord, details, emptyRecord, encodeRecord, kindName,
-  packRoute, tokenKey, type TraceRecord,
+  packRoute, rejectionLimit, tokenKey, type TraceRecord,
 } from './records.js';
+export { rejectionLimit };
 
 /** A clock replay sets to each record's tick (threads' readings may step back across threads). */
 export class ReplayClock implements Clock {
@@ -59,20 +61,6 @@ const WEIGHT_INDEX: Record<WeightName, number> = { heavy: 0, medium: 1, light: 2
 export function weightIndexOf(meta: TraceMeta, task: number): number {
   const w = meta.tasks[task]?.weight;
   return w === null || w === undefined ? 3 : WEIGHT_INDEX[w];
-}
-
-/**
- * The limit a refusal is recorded against (SUBMIT_REJECTED K3): the producer's slots, the global
- * slots, the ring capacity; 0 for the reasons without one. The runtime's seam and replay use
- * this one definition.
- */
-export function rejectionLimit(reason: number, producerSlots: number, globalSlots: number, ringCapacity: number): number {
-  switch (reason) {
-    case R_PRODUCER_SLOTS: return producerSlots;
-    case R_GLOBAL_SLOTS: return globalSlots;
-    case R_RING_FULL: return ringCapacity;
-    default: return 0;
-  }
 }
 
 /** The reasons replay takes from the trace instead of deciding (their inputs are not recorded). */
@@ -122,6 +110,41 @@ class Hash {
   hex(): string { return (this.a >>> 0).toString(16).padStart(8, '0') + (this.b >>> 0).toString(16).padStart(8, '0'); }
 }
 
+/** The decisions compared so far: both hashes, and the first divergence. */
+export class Decisions {
+  private readonly replayedHash = new Hash();
+  private readonly recordedHash = new Hash();
+  count = 0;
+  private readonly a = new Int32Array(RECORD_WORDS);
+  private readonly b = new Int32Array(RECORD_WORDS);
+
+  /** Compare a decision's words 1..14; the divergence, or null (and one more identical decision). */
+  compare(at: number, recorded: TraceRecord, replayed: TraceRecord): Divergence | null {
+    const { a, b } = this;
+    encodeRecord(recorded, a, 0);
+    encodeRecord(replayed, b, 0);
+    let same = true;
+    for (let w = 1; w < RECORD_WORDS - 1; w++) {
+      this.recordedHash.add(a[w]!);
+      this.replayedHash.add(b[w]!);
+      if (a[w] !== b[w]) same = false;
+    }
+    if (same) { this.count++; return null; }
+    const x = decodeRecord(a, 0);
+    const y = decodeRecord(b, 0);
+    const dx = { ...x, ...details(x) } as Record<string, unknown>;
+    const dy = { ...y, ...details(y) } as Record<string, unknown>;
+    const fields = [...new Set([...Object.keys(dx), ...Object.keys(dy)])].filter((f) => dx[f] !== dy[f]);
+    return { index: at, decision: this.count, recorded: x, replayed: y, fields };
+  }
+
+  result(inputs: number, divergence: Divergence | null): ReplayResult {
+    return {
+      identical: divergence === null, decisions: this.count, inputs, hash: this.replayedHash.hex(), recordedHash: this.recordedHash.hex(), divergence,
+    };
+  }
+}
+
 interface Thread {
   ticks: TickSource;
   guess: Int32Array;
@@ -148,6 +171,7 @@ export function replayMemory(shape: {
 }
 
 export function replay(file: Pick<TraceFile, 'meta' | 'records'>): ReplayResult {
+  if (file.meta.replay === 'threads') return replayThreads(file);
   const meta = file.meta;
   const W = meta.workers;
   const P = Math.max(1, meta.producers.length);
@@ -193,32 +217,10 @@ export function replay(file: Pick<TraceFile, 'meta' | 'records'>): ReplayResult 
   };
   const setRun = (w: number): void => { i32[view.runW[w]!] = running[w]! > 0 ? 1 : 0; };
 
-  const replayedHash = new Hash();
-  const recordedHash = new Hash();
-  const a = new Int32Array(RECORD_WORDS);
-  const b = new Int32Array(RECORD_WORDS);
-  let decisions = 0;
+  const decisionsLog = new Decisions();
   let inputs = 0;
   const records = mergeThreads(file.records);
-
-  /** Compare a decision; returns the divergence or null. */
-  const decide = (at: number, recorded: TraceRecord, replayed: TraceRecord): Divergence | null => {
-    encodeRecord(recorded, a, 0);
-    encodeRecord(replayed, b, 0);
-    let same = true;
-    for (let w = 1; w < RECORD_WORDS - 1; w++) {
-      recordedHash.add(a[w]!);
-      replayedHash.add(b[w]!);
-      if (a[w] !== b[w]) same = false;
-    }
-    if (same) { decisions++; return null; }
-    const x = decodeRecord(a, 0);
-    const y = decodeRecord(b, 0);
-    const dx = { ...x, ...details(x) } as Record<string, unknown>;
-    const dy = { ...y, ...details(y) } as Record<string, unknown>;
-    const fields = [...new Set([...Object.keys(dx), ...Object.keys(dy)])].filter((f) => dx[f] !== dy[f]);
-    return { index: at, decision: decisions, recorded: x, replayed: y, fields };
-  };
+  const decide = (at: number, recorded: TraceRecord, replayed: TraceRecord): Divergence | null => decisionsLog.compare(at, recorded, replayed);
 
   const routeFor = (t: Thread, r: TraceRecord): number => {
     // Submit step 4 / a retry's re-push: the real router, over the replayed words.
@@ -359,9 +361,7 @@ export function replay(file: Pick<TraceFile, 'meta' | 'records'>): ReplayResult 
       if (t.route !== null) { divergence = decide(records.length, { ...emptyRecord(), kind: 0 }, t.route); break; }
     }
   }
-  return {
-    identical: divergence === null, decisions, inputs, hash: replayedHash.hex(), recordedHash: recordedHash.hex(), divergence,
-  };
+  return decisionsLog.result(inputs, divergence);
 }
 
 /** One line per field that differs, for humans. */

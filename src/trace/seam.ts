@@ -46,6 +46,8 @@ export interface Seam {
   respawned(worker: number): void;
   /** §4.8 step 7: slot `worker` kept dying and was retired. */
   retired(worker: number): void;
+  /** The 'clear' timer brought `producer`'s bucket up to a fresh reading (§4.11), outside any submit. */
+  refilled(producer: number): void;
   /** §4.10 step 1: the freeze word is set and no live thread is inside a window. */
   frozen(): void;
   /** §4.10 steps 3-5: reconciled the dead workers and attachments (counts), then unfroze. */

@@ -10,7 +10,7 @@ import { record } from './workload.js';
 
 const rec = record(CRAFTED);
 const trace = {
-  meta: { ...rec.meta, mode: 'stream', recordVersion: 2, threads: [] } as TraceMeta,
+  meta: { ...rec.meta, mode: 'stream', recordVersion: 3, threads: [] } as TraceMeta,
   records: rec.threads.flatMap((t) => t.ring.snapshot().records),
 };
 const text = (id: string): string => explainToken(trace, parseTokenId(id)!).join('\n');

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { FILE_MAGIC, TraceFileError, TraceStream, readTrace, saveFlight, type ThreadRing, type TraceMeta } from '../../src/trace/file.js';
-import { RECORD_BYTES, WRITER_WORKER, emptyRecord, type TraceRecord } from '../../src/trace/records.js';
+import { RECORD_BYTES, RECORD_VERSION, WRITER_WORKER, emptyRecord, type TraceRecord } from '../../src/trace/records.js';
 import { notReplayable } from '../../src/trace/replay.js';
 import { TraceRing } from '../../src/trace/ring.js';
 import { fillSeeded, isSeeded } from './seeded.js';
@@ -42,7 +42,7 @@ describe('saveFlight: a snapshot of every ring', () => {
     const trailer = saveFlight(at('flight.trace'), [a, b], META);
     expect(trailer).toEqual({ frames: 13, threads: [{ writerClass: 1, writerIndex: 0, written: 8, lost: 12 }, { writerClass: 1, writerIndex: 1, written: 5, lost: 0 }] });
     const f = readTrace(at('flight.trace'));
-    expect(f.meta).toMatchObject({ ...META, mode: 'flight', recordVersion: 2 });
+    expect(f.meta).toMatchObject({ ...META, mode: 'flight', recordVersion: RECORD_VERSION });
     expect(f.meta.threads.map((t) => [t.name, t.capacity, t.first, t.lost, t.records])).toEqual([['worker 0', 8, 12, 12, 8], ['worker 1', 16, 0, 0, 5]]);
     expect(ticksOf(f.records, 0)).toEqual(range(12, 20));
     expect(ticksOf(f.records, 1)).toEqual(range(0, 5));

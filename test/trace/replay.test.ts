@@ -41,7 +41,7 @@ function recordsOf(rec: Recording): TraceRecord[] {
     return s.records;
   });
 }
-const full = (rec: Recording): { meta: TraceMeta; records: TraceRecord[] } => ({ meta: { ...rec.meta, mode: 'stream', recordVersion: 2, threads: [] }, records: recordsOf(rec) });
+const full = (rec: Recording): { meta: TraceMeta; records: TraceRecord[] } => ({ meta: { ...rec.meta, mode: 'stream', recordVersion: 3, threads: [] }, records: recordsOf(rec) });
 
 describe('replay: a recording re-makes its own decisions bit for bit', () => {
   it('record through Recorders into rings and a streamed file, read it back, replay: identical (property)', () => {
@@ -223,7 +223,7 @@ describe('replay and explain on arbitrary records: a finding or an answer, never
     const { arbRecord } = await import('./arbitraries.js');
     const { explainRecord, explainToken } = await import('../../src/trace/explain.js');
     const meta: TraceMeta = {
-      mode: 'stream', recordVersion: 2, clock: { originMicros: 0, wallMs: null }, workers: 2, ringCapacity: 4, globalSlots: 4,
+      mode: 'stream', recordVersion: 3, clock: { originMicros: 0, wallMs: null }, workers: 2, ringCapacity: 4, globalSlots: 4,
       cpuTie: true, workerCpus: [0, null], chains: [[0, 1], [1], [1], [0, 1]],
       producers: [{ name: 'p', rate: 5, burst: 2, slots: 2 }], tasks: [{ name: 't', weight: 'light' }], threads: [],
     };

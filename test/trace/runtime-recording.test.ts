@@ -9,7 +9,7 @@ import { AttachError, ConfigError, Runtime, type Token } from '../../src/index.j
 import { readTrace, type TraceFile } from '../../src/trace/file.js';
 import { RecordKind, WRITER_ATTACHMENT, WRITER_WORKER, type TraceRecord } from '../../src/trace/records.js';
 import { toChromeTrace, validateChromeTrace } from '../../src/trace/chrome.js';
-import { notReplayable } from '../../src/trace/replay.js';
+import { notReplayable, replay } from '../../src/trace/replay.js';
 import { OUTCOMES } from '../../src/admission/outcomes.js';
 
 const tasks = new URL('../fixtures/tasks.mjs', import.meta.url);
@@ -61,9 +61,13 @@ describe('a full recording streamed to a file', () => {
     expect(failed).toHaveLength(tokens.filter((t) => t.outcome === 'rejected').length);
     // The producer table made after the header was written is in the trailer.
     expect(f.meta.producers.map((x) => x.name)).toEqual(expect.arrayContaining(['tenant', 'default']));
-    // Export: a valid Chrome trace; replay says why it cannot re-make this file's decisions.
+    // Export: a valid Chrome trace; replay re-makes every decision, bit for bit.
     expect(validateChromeTrace(toChromeTrace(f.records, { taskNames: f.meta.tasks.map((t) => t.name) }))).toEqual([]);
-    expect(notReplayable(f)).toMatch(/seam does not yet record/);
+    expect(notReplayable(f)).toBeNull();
+    const res = replay(f);
+    expect(res.divergence).toBeNull();
+    expect(res.identical).toBe(true);
+    expect(res.decisions).toBe(kind(f, RecordKind.SUBMIT_ADMITTED).length * 2 + kind(f, RecordKind.SUBMIT_REJECTED).length);
   }, 60_000);
 });
 

@@ -25,6 +25,8 @@ import { useNativeFutex, wake } from '../../shm/waker.js';
 import { S_REJECTED } from '../../admission/reasons.js';
 import { Clock } from '../../admission/clock.js';
 import { TickSource } from '../../admission/tick.js';
+import type { ThreadReadLog } from '../recording.js';
+import type { RouteSnapshot } from '../routing.js';
 import { wasmDecide, type WasmDecide } from '../../admission/wasm-gate.js';
 import { Codec } from '../codec.js';
 import { Token } from '../token.js';
@@ -82,7 +84,11 @@ export class Attachment {
   readonly gateGuess: Int32Array;
   readonly globalGuess: number;
   /** Steps 2-3's common case in one WebAssembly call, when the memory is a WebAssembly.Memory (wasm-gate.ts). */
-  readonly fastGate: WasmDecide | null;
+  fastGate: WasmDecide | null;
+  /** A full recording's read log (recording.ts, §4.15 step 5), installed around this thread's decisions; null otherwise. */
+  readLog: ThreadReadLog | null = null;
+  /** A recording's copy of the words route() reads (routing.ts RouteSnapshot, §4.15 step 6); null when not recording. */
+  routeSnapshot: RouteSnapshot | null = null;
   /** The admission tick of this thread's rate-limited decisions (tick.ts). */
   readonly ticks: TickSource;
 
