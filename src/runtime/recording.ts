@@ -143,6 +143,7 @@ export class ThreadReadLog implements ReadLog {
   read(w: number, value: number): void {
     if ((this.shadow.get(w) ?? 0) === value) return;
     this.shadow.set(w, value);
+    this.tick = this.ticks.value;
     const off = w - this.base;
     if (w === this.mem.globalWord) this.rec.seen(this.tick, SEEN_GLOBAL, -1, value, this.reads);
     else this.rec.seen(this.tick, seenField(off % this.stride), Math.floor(off / this.stride), value, this.reads);
@@ -233,8 +234,8 @@ export class RecordingSeam implements Seam {
   refilled(producer: number): void {
     this.rec.refilled(this.ticks === null ? this.clock.now() : this.ticks.value, producer);
   }
-  started(att: number, token: number, gen: number, worker: number, stolen: boolean): void {
-    this.rec.started(this.clock.now(), -1, -1, att, token, gen, worker, worker, -1, stolen ? 1 : 0);
+  started(att: number, token: number, gen: number, worker: number, stolen: boolean, task: number, producer: number): void {
+    this.rec.started(this.clock.now(), producer, task, att, token, gen, worker, worker, -1, stolen ? 1 : 0);
   }
   ran(att: number, token: number, gen: number, worker: number, outcome: number): void {
     this.rec.resolved(this.clock.now(), -1, -1, att, token, gen, worker, outcome, 0, 0);

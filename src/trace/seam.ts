@@ -30,8 +30,8 @@ export interface Seam {
   ): void;
   /** §4.1 steps 1-4: refused with `reason` (admission/reasons.ts index), nothing taken. The gate words as seen. */
   rejected(producer: number, task: number, att: number, reason: number, packed: number, global: number): void;
-  /** §4.2 step 2 (or §4.2a step 5): `worker` won the PENDING -> RUNNING CAS. */
-  started(att: number, token: number, gen: number, worker: number, stolen: boolean): void;
+  /** §4.2 step 2 (or §4.2a step 5): `worker` won the PENDING -> RUNNING CAS on the cell of `task` from `producer`. */
+  started(att: number, token: number, gen: number, worker: number, stolen: boolean, task: number, producer: number): void;
   /** §4.3 step 5: `worker`'s run of the token ended with `outcome` (the worker's side; the owner's resolve follows). */
   ran(att: number, token: number, gen: number, worker: number, outcome: number): void;
   /** §4.3 step 7 (and every other resolve): the token resolved with `outcome` (admission/outcomes.ts index). */

@@ -41,7 +41,7 @@
  */
 import { parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import {
-  A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_TOKEN, H_HOOKS, Memory, RT_CLOSED, W_ASYNC_INFLIGHT,
+  A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, H_HOOKS, Memory, RT_CLOSED, W_ASYNC_INFLIGHT,
   W_WINDOW, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT, W_BEAT, W_RUN_DEADLINE, W_RUN_GEN,
   W_RUN_TOKEN, W_THREAD_ID, W_WAKER,
 } from '../../shm/layout.js';
@@ -297,7 +297,7 @@ export class WorkerLoop {
       this.release(pos);
       return;
     }
-    if (this.seam !== null) this.seam.started(att, t, gen, this.w, false);
+    if (this.seam !== null) this.seam.started(att, t, gen, this.w, false, lowOf(kind), i32[cell + C_PRODUCER]!);
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['run:claimed'], this.w + 1);
     // §4.2 step 3: copy the payload out, release the cell.
     let payload: unknown;

@@ -9,8 +9,8 @@
  * its own run record, counters and the completion (§4.2 step 4, §4.3 steps 5-6). The per-victim
  * look state below is this thread's alone.
  */
-import { C_ATT, C_DEADLINE, C_GEN, C_KIND, C_TOKEN, type Memory, W_FAILED, W_HEAD, W_RUN_TOKEN, W_STOLEN } from '../../shm/layout.js';
-import { CF_SPILLED, CF_TOMBSTONE, tagOf, weightOf } from '../../shm/words/cell.js';
+import { C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, type Memory, W_FAILED, W_HEAD, W_RUN_TOKEN, W_STOLEN } from '../../shm/layout.js';
+import { CF_SPILLED, CF_TOMBSTONE, lowOf, tagOf, weightOf } from '../../shm/words/cell.js';
 import { T_PORT } from '../codec.js';
 import { Ring } from '../../shm/ring.js';
 import { claimRun } from '../../shm/words/token.js';
@@ -131,6 +131,7 @@ export class Stealer {
     const t = i32[cell + C_TOKEN]!;
     const gen = i32[cell + C_GEN]!;
     const deadlineMs = i32[cell + C_DEADLINE]!;
+    const producer = i32[cell + C_PRODUCER]!;
     // §4.2a step 3: the copy.
     let payload: unknown;
     let decodeError: unknown = null;
@@ -146,7 +147,7 @@ export class Stealer {
       return STEAL_SKIP; // started (by its worker or by us), or retracted
     }
     i32[this.stolenW]!++;
-    if (this.loop.seam !== null) this.loop.seam.started(att, t, gen, this.w, true);
+    if (this.loop.seam !== null) this.loop.seam.started(att, t, gen, this.w, true, lowOf(kind), producer);
     this.loop.execute(kind, att, t, gen, deadlineMs, payload, decodeError);
     return STEAL_RAN;
   }
