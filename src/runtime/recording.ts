@@ -168,6 +168,8 @@ export class RecordingSeam implements Seam {
   log: ThreadReadLog | null = null;
   mem: Memory | null = null;
   private advances = 0;
+  private batch = -1;
+  private batchTick = 0;
   private readonly occ: Int32Array;
   readonly recorder: Recorder;
   constructor(private readonly rec: Recorder, epochMicros: number, workers: number) {
@@ -215,9 +217,12 @@ export class RecordingSeam implements Seam {
     const chain = snap.chain;
     for (let w = 0; w < this.occ.length; w++) this.occ[w] = snap.occupancy(w);
     const cpu = snap.cpu;
-    snap.cpu = -1;
-    const plain = route(chain, snap);
-    snap.cpu = cpu;
+    let plain = worker;
+    if (cpu >= 0) { // whether the tie went to this CPU: what route() picks without rule 2
+      snap.cpu = -1;
+      plain = route(chain, snap);
+      snap.cpu = cpu;
+    }
     const cpuWas = this.rec.cpu;
     this.rec.cpu = cpu;
     this.rec.routed(tick, producer, task, weightClass, att, token, gen, chain, this.occ, chain.indexOf(worker), worker !== plain);
@@ -240,8 +245,10 @@ export class RecordingSeam implements Seam {
   ran(att: number, token: number, gen: number, worker: number, outcome: number): void {
     this.rec.resolved(this.clock.now(), -1, -1, att, token, gen, worker, outcome, 0, 0);
   }
-  resolved(att: number, token: number, gen: number, producer: number, outcome: number): void {
-    this.rec.released(this.clock.now(), producer, -1, att, token, gen, outcome, 0, 0);
+  resolved(att: number, token: number, gen: number, producer: number, outcome: number, batch: number): void {
+    // One clock reading per drain chunk (one synchronous stretch of at most DRAIN_CHUNK resolves).
+    if (batch < 0 || batch !== this.batch) { this.batchTick = this.clock.now(); this.batch = batch; }
+    this.rec.released(this.batchTick, producer, -1, att, token, gen, outcome, 0, 0);
   }
   cancelled(att: number, token: number, gen: number, force: boolean): void {
     this.rec.cancelled(this.clock.now(), -1, -1, att, token, gen, force, 0, true);

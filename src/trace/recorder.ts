@@ -15,7 +15,7 @@
  * the window where there is one (design §4.10), so a freeze never sees a half-made decision
  * recorded as made. Tokens are (attachment, index, generation); -1 in all three = none.
  */
-import { packRoute, RecordKind, emptyRecord, type TraceRecord, type WriterClass } from './records.js';
+import { packRoute, RECORD_VERSION, RecordKind, emptyRecord, type TraceRecord, type WriterClass } from './records.js';
 import type { TraceRing } from './ring.js';
 
 export class Recorder {
@@ -56,6 +56,25 @@ export class Recorder {
     return r;
   }
 
+  /**
+   * The hot records (submit, route, start, run end, release): their words straight into the ring
+   * (TraceRing.appendWords), as encodeRecord would make them from the same fields.
+   */
+  private put(
+    kind: number, aux: number, tick: number, producer: number, task: number, tokenAtt: number, token: number, gen: number,
+    worker: number, parentAtt: number, parent: number, parentGen: number, k0: number, k1: number, k2: number, k3: number,
+  ): void {
+    this.ring.appendWords(
+      (RECORD_VERSION << 24) | ((kind & 0xff) << 16) | (aux & 0xffff),
+      ((this.writerClass & 0xff) << 24) | ((this.writerIndex & 0xff) << 16) | (this.cpu < 0 ? 0xffff : this.cpu & 0xffff),
+      ((producer < 0 ? 0xffff : producer & 0xffff) << 16) | (task < 0 ? 0xffff : task & 0xffff),
+      token < 0 ? -1 : ((tokenAtt & 0xff) << 16) | (token & 0xffff),
+      gen, worker, tick,
+      parent < 0 ? -1 : ((parentAtt & 0xff) << 16) | (parent & 0xffff),
+      parentGen, k0, k1, k2, k3,
+    );
+  }
+
   /** The thread's name (at most 16 bytes of UTF-8 kept) and Node threadId; first record of a thread. */
   meta(tick: number, label: string, threadId: number): void {
     const r = this.begin(RecordKind.META, tick, -1, -1, -1, -1, -1);
@@ -75,16 +94,8 @@ export class Recorder {
     tick: number, producer: number, task: number, weightClass: number, tokenAtt: number, token: number, gen: number,
     parentAtt: number, parent: number, parentGen: number, producerWord: number, globalWord: number, earnedWord: number, tickFlags: number,
   ): void {
-    const r = this.begin(RecordKind.SUBMIT_ADMITTED, tick, producer, task, tokenAtt, token, gen);
-    r.aux = weightClass;
-    r.parentAtt = parentAtt;
-    r.parent = parent;
-    r.parentGen = parentGen;
-    r.k0 = producerWord;
-    r.k1 = globalWord;
-    r.k2 = earnedWord;
-    r.k3 = tickFlags;
-    this.ring.append(r);
+    this.put(RecordKind.SUBMIT_ADMITTED, weightClass, tick, producer, task, tokenAtt, token, gen, -1, parentAtt, parent, parentGen,
+      producerWord, globalWord, earnedWord, tickFlags);
   }
 
   /**
@@ -96,16 +107,8 @@ export class Recorder {
     tick: number, producer: number, task: number, reason: number, parentAtt: number, parent: number, parentGen: number,
     producerWord: number, globalWord: number, earnedWord: number, limit: number,
   ): void {
-    const r = this.begin(RecordKind.SUBMIT_REJECTED, tick, producer, task, -1, -1, -1);
-    r.aux = reason;
-    r.parentAtt = parentAtt;
-    r.parent = parent;
-    r.parentGen = parentGen;
-    r.k0 = producerWord;
-    r.k1 = globalWord;
-    r.k2 = earnedWord;
-    r.k3 = limit;
-    this.ring.append(r);
+    this.put(RecordKind.SUBMIT_REJECTED, reason, tick, producer, task, -1, -1, -1, -1, parentAtt, parent, parentGen,
+      producerWord, globalWord, earnedWord, limit);
   }
 
   /**
@@ -118,9 +121,9 @@ export class Recorder {
     tick: number, producer: number, task: number, weightClass: number, tokenAtt: number, token: number, gen: number,
     chain: ArrayLike<number>, occupancy: ArrayLike<number>, chosen: number, cpuTie: boolean,
   ): void {
-    const r = this.begin(RecordKind.ROUTE, tick, producer, task, tokenAtt, token, gen);
+    const r = this.r;
     packRoute(r, weightClass, chain, occupancy, chosen, cpuTie);
-    this.ring.append(r);
+    this.put(RecordKind.ROUTE, r.aux, tick, producer, task, tokenAtt, token, gen, r.worker, -1, -1, -1, r.k0, r.k1, r.k2, r.k3);
   }
 
   /**
@@ -132,12 +135,7 @@ export class Recorder {
     tick: number, producer: number, task: number, tokenAtt: number, token: number, gen: number,
     worker: number, ring: number, ringPosition: number, flags: number,
   ): void {
-    const r = this.begin(RecordKind.START, tick, producer, task, tokenAtt, token, gen);
-    r.worker = worker;
-    r.aux = flags;
-    r.k0 = ring;
-    r.k1 = ringPosition;
-    this.ring.append(r);
+    this.put(RecordKind.START, flags, tick, producer, task, tokenAtt, token, gen, worker, -1, -1, -1, ring, ringPosition, 0, 0);
   }
 
   /** Complete step 5, the worker's side: the run ended with `outcome` (admission/outcomes.ts code). */
@@ -145,12 +143,7 @@ export class Recorder {
     tick: number, producer: number, task: number, tokenAtt: number, token: number, gen: number,
     worker: number, outcome: number, valueBytes: number, flags: number,
   ): void {
-    const r = this.begin(RecordKind.RESOLVE, tick, producer, task, tokenAtt, token, gen);
-    r.worker = worker;
-    r.aux = outcome;
-    r.k0 = valueBytes;
-    r.k1 = flags;
-    this.ring.append(r);
+    this.put(RecordKind.RESOLVE, outcome, tick, producer, task, tokenAtt, token, gen, worker, -1, -1, -1, valueBytes, flags, 0, 0);
   }
 
   /**
@@ -162,11 +155,7 @@ export class Recorder {
     tick: number, producer: number, task: number, tokenAtt: number, token: number, gen: number,
     outcome: number, globalWord: number, producerWord: number,
   ): void {
-    const r = this.begin(RecordKind.RELEASE, tick, producer, task, tokenAtt, token, gen);
-    r.aux = outcome;
-    r.k0 = globalWord;
-    r.k1 = producerWord;
-    this.ring.append(r);
+    this.put(RecordKind.RELEASE, outcome, tick, producer, task, tokenAtt, token, gen, -1, -1, -1, -1, globalWord, producerWord, 0, 0);
   }
 
   /** Cancel steps 1-3: the token word seen, whether the cancel won, whether it was forced. */

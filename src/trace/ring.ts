@@ -45,7 +45,7 @@
  * 2^32 too few; the positions it reads are right either way, they are taken mod 2^32.)
  */
 import {
-  RECORD_WORDS, R_SEQ, decodeRecord, emptyRecord, encodeRecord, recordFault,
+  RECORD_WORDS, R_SEQ, checkWord, decodeRecord, emptyRecord, encodeRecord, recordFault,
   type TraceRecord,
 } from './records.js';
 
@@ -141,6 +141,40 @@ export class TraceRing {
     // safety: this thread is the only writer of the slot and of NEXT (one ring per thread).
     Atomics.store(i32, slot + SEQ, (2 * pos + 1) | 0); // §4.15 step 1: open
     encodeRecord(r, i32, slot); // 2. body
+    Atomics.store(i32, slot + SEQ, (2 * pos + 2) | 0); // §4.15 step 3: commit
+    const next = (this.next = (pos + 1) | 0);
+    i32[this.base + T_NEXT] = next; // 4. hint
+    if (next === 0) i32[this.base + T_WRAPS]++;
+  }
+
+  /**
+   * Writer: append, as append() does, a record given as its words 1..14 (records.ts layout,
+   * built by the Recorder's hot methods without a TraceRecord object in between).
+   */
+  appendWords(
+    head: number, thread: number, pt: number, token: number, gen: number, worker: number, tick: number,
+    parent: number, pgen: number, k0: number, k1: number, k2: number, k3: number,
+  ): void {
+    const i32 = this.i32;
+    const pos = this.next;
+    const slot = this.slots + (pos & this.mask) * SLOT_WORDS;
+    // safety: this thread is the only writer of the slot and of NEXT (one ring per thread).
+    Atomics.store(i32, slot + SEQ, (2 * pos + 1) | 0); // §4.15 step 1: open
+    i32[slot + 1] = head; // 2. body
+    i32[slot + 2] = thread;
+    i32[slot + 3] = pt;
+    i32[slot + 4] = token;
+    i32[slot + 5] = gen;
+    i32[slot + 6] = worker;
+    i32[slot + 7] = tick | 0;
+    i32[slot + 8] = (tick / 0x1_0000_0000) | 0;
+    i32[slot + 9] = parent;
+    i32[slot + 10] = pgen;
+    i32[slot + 11] = k0;
+    i32[slot + 12] = k1;
+    i32[slot + 13] = k2;
+    i32[slot + 14] = k3;
+    i32[slot + 15] = checkWord(i32, slot);
     Atomics.store(i32, slot + SEQ, (2 * pos + 2) | 0); // §4.15 step 3: commit
     const next = (this.next = (pos + 1) | 0);
     i32[this.base + T_NEXT] = next; // 4. hint

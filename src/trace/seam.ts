@@ -34,8 +34,11 @@ export interface Seam {
   started(att: number, token: number, gen: number, worker: number, stolen: boolean, task: number, producer: number): void;
   /** §4.3 step 5: `worker`'s run of the token ended with `outcome` (the worker's side; the owner's resolve follows). */
   ran(att: number, token: number, gen: number, worker: number, outcome: number): void;
-  /** §4.3 step 7 (and every other resolve): the token resolved with `outcome` (admission/outcomes.ts index). */
-  resolved(att: number, token: number, gen: number, producer: number, outcome: number): void;
+  /**
+   * §4.3 step 7 (and every other resolve): the token resolved with `outcome` (admission/outcomes.ts index).
+   * `batch` >= 0: one drain chunk's resolves, made in one synchronous stretch, carry the same number; -1 otherwise.
+   */
+  resolved(att: number, token: number, gen: number, producer: number, outcome: number, batch: number): void;
   /** §4.5: token.cancel() won its CAS (`force`: it was running and was abandoned). */
   cancelled(att: number, token: number, gen: number, force: boolean): void;
   /** §4.8, retries: the token was re-pushed with generation `gen` to `worker`'s ring. */

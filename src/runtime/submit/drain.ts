@@ -52,6 +52,9 @@ export class Drain {
     this.head = this.ring.head();
   }
 
+  /** Drain chunks so far (wrapping): a chunk's resolves may share one clock reading in a recording (seam.resolved). */
+  private chunk = 0;
+
   /** Drain every published completion; resolve each token exactly once. Returns how many. */
   drain(): number {
     const ring = this.ring;
@@ -65,6 +68,7 @@ export class Drain {
       while (ring.readable(this.head)) {
         this.att.window.enter();
         this.slots.deferring = true;
+        this.chunk = (this.chunk + 1) & 0x3fffffff;
         try {
           n += this.drainChunk();
         } finally {
@@ -218,7 +222,7 @@ export class Drain {
     this.slots.release(t, token._producer, outcome);
     table.put(t);
     const seam = this.att.seam;
-    if (seam !== null) seam.resolved(this.att.index, t, token._gen, token._producer, outcome);
+    if (seam !== null) seam.resolved(this.att.index, t, token._gen, token._producer, outcome, this.slots.deferring ? this.chunk : -1);
     token._settle(outcome, value);
   }
 
@@ -234,7 +238,7 @@ export class Drain {
     this.slots.release(t, producer, outcome);
     table.put(t);
     const seam = this.att.seam;
-    if (seam !== null) seam.resolved(this.att.index, t, gen, producer, outcome);
+    if (seam !== null) seam.resolved(this.att.index, t, gen, producer, outcome, this.slots.deferring ? this.chunk : -1);
     if (this.slots.deferring) {
       const k = this.deferredCount++;
       this.deferredCb[k] = cb;
