@@ -13,10 +13,9 @@ import { IO_CLASS, IO_COUNT, IO_NAMED, IO_SLOTS, type Memory } from '../shm/layo
 import { TK_FREE } from '../shm/words/token.js';
 import { classWord, limitOf } from '../shm/words/io.js';
 
-/** The named classes, by slot (0..3), and the seed's limits (TokenGate: SLOW 10, MODERATE 25, FAST 50, INSANE 70). */
-export const IO_CLASS_NAMES = ['slow', 'moderate', 'fast', 'insane'] as const;
-export type IoClassName = (typeof IO_CLASS_NAMES)[number];
-export const DEFAULT_IO_LIMITS: Readonly<Record<IoClassName, number>> = Object.freeze({ slow: 10, moderate: 25, fast: 50, insane: 70 });
+import { DEFAULT_IO_LIMITS, IO_CLASS_NAMES, type IoClassName } from './io-names.js';
+
+export { DEFAULT_IO_LIMITS, IO_CLASS_NAMES, type IoClassName };
 if (IO_CLASS_NAMES.length !== IO_NAMED) throw new Error('sluice: layout.ts IO_NAMED is not the number of named I/O classes');
 
 /**

@@ -7,24 +7,16 @@
 import { ConfigError, describe } from '../errors.js';
 import { IO_CLASS, IO_COUNT, IO_NAMED, IO_SLOTS, IO_WARNED, type Memory } from '../shm/layout.js';
 import { IO_LIMIT_MAX, claimCustom, classWord, keyOf, limitOf } from '../shm/words/io.js';
-import { DEFAULT_IO_LIMITS, IO_CLASS_NAMES, type IoClassName } from '../admission/io-class.js';
+import { DEFAULT_IO_LIMITS, IO_CLASS_NAMES, type IoClassName } from '../admission/io-names.js';
 import { snapshot } from './options.js';
+import type { IoBinding, IoClassStats } from './io-types.js';
 
-export { DEFAULT_IO_LIMITS, IO_CLASS_NAMES, type IoClassName };
-
-/** rt.task(name, { io }): a named class, or `{ limit }`: this task function's own class. */
-export type IoClass = IoClassName | { readonly limit: number };
+export type { IoClass, IoClassStats, IoBinding } from './io-types.js';
 
 /** @internal A checked `io` option: a named class's slot, or a custom limit (slot not yet known). */
 export type ParsedIo = { readonly slot: number; readonly limit: 0 } | { readonly slot: -1; readonly limit: number };
 
-/** @internal What a TaskRef keeps: slot + 1 (0 = no class), its limit, and its count word. */
-export interface IoBinding {
-  readonly io: number;
-  readonly limit: number;
-  readonly word: number;
-}
-
+/** @internal No class. */
 export const NO_IO: IoBinding = Object.freeze({ io: 0, limit: 0, word: 0 });
 
 function limitValue(where: string, key: string, v: unknown): number {
@@ -89,15 +81,6 @@ export function bindIo(mem: Memory, where: string, taskId: number, p: ParsedIo |
     return Object.freeze({ io: k + 1, limit: p.limit, word: mem.ioWord(k, IO_COUNT) });
   }
   throw new ConfigError(`${where}: no free custom io class slot (${IO_SLOTS - IO_NAMED} task functions have one already)`);
-}
-
-/** One I/O class in rt.stats().io. */
-export interface IoClassStats {
-  /** 'slow' | 'moderate' | 'fast' | 'insane', or the task name of a custom ({ limit }) class. */
-  class: string;
-  limit: number;
-  /** Admitted and not yet resolved, all threads. */
-  inFlight: number;
 }
 
 /** @internal The named classes and every claimed custom class (loads only). */

@@ -17,7 +17,7 @@ import { traceOption, type TraceConfig } from './recording.js';
 import { isAbortSignal } from './user-code.js';
 import type { ErrorClasses } from './codec.js';
 import { ioLimitsOption } from './io-class.js';
-import type { IoClassName } from '../admission/io-class.js';
+import type { IoClassName } from '../admission/io-names.js';
 
 export type Snapshot = Record<string, unknown>;
 

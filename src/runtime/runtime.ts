@@ -37,8 +37,9 @@ import { threadId } from 'node:worker_threads';
 import { runtimeStats } from './snapshot.js';
 import { Hurry, START_SETTLE_MS, StartTimeout, abortStart, bounded, closeTimeout, detach, ownQuiesce, quiesce, shutdown, type ShutdownHost } from './shutdown.js';
 import { abandonRunning } from './submit/cancel.js';
-import { initIoClasses, type IoClassName } from '../admission/io-class.js';
-import { ioStats, type IoClassStats } from './io-class.js';
+import { initIoClasses } from '../admission/io-class.js';
+import { ioStats } from './io-class.js';
+import type { IoClassName, IoClassStats } from './io-types.js';
 
 export interface RuntimeOptions {
   /** Module whose named function exports are the tasks (sync or async); .js, .mjs, .cjs or .ts. */

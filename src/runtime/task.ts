@@ -13,7 +13,8 @@ import { UnknownTaskError, ConfigError, describe } from '../errors.js';
 import { ANY_WEIGHT, Weight, weightIndex } from './routing.js';
 import { Snapshot, snapshot } from './options.js';
 import type { Memory } from '../shm/layout.js';
-import { NO_IO, bindIo, parseIo, type IoBinding, type IoClass } from './io-class.js';
+import { NO_IO, bindIo, parseIo } from './io-class.js';
+import type { IoBinding, IoClass } from './io-types.js';
 
 export interface TaskOptions {
   /** Routing class (routing.ts). Without one, a task may run on any worker. */
