@@ -176,6 +176,27 @@ describe('the class gate in a runtime', () => {
     await t;
   });
 
+  it("rt.run waits for room in a full class ('io-class' is a capacity reason) and runs once a slot is released", async () => {
+    const slow = rt.task('hold', { io: 'slow' });
+    const keys = [holds.key(), holds.key()];
+    const held = keys.map((k) => rt.producer('run-fill').submit(slow, k) as Token);
+    expect(held.every((t) => t.admitted)).toBe(true);
+    expect(countOf('slow')).toBe(2);
+    const k3 = holds.key();
+    holds.release(k3); // its task completes as soon as it runs
+    let done = false;
+    const waiting = rt.run<number>(slow, k3).then((v) => { done = true; return v; });
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false); // still waiting: the class is full
+    expect(countOf('slow')).toBe(2);
+    holds.release(keys[0]!);
+    expect(await waiting).toBe(k3);
+    holds.release(keys[1]!);
+    await Promise.all(held);
+    while (rt.stats().global.inFlight !== 0) await new Promise((r) => setImmediate(r));
+    expect(countOf('slow')).toBe(0);
+  });
+
   it('a submit whose class slot was taken but whose ring is refused gives the class slot back (rollback of 3a, 3 and 2)', async () => {
     // One worker that runs one async task at a time, a ring of 2 cells: the third queued submit finds it full.
     const small = await Runtime.start({
