@@ -300,6 +300,8 @@ describe('the thread-pool warning (SLUICE_IO_POOL)', () => {
     expect(libuvPoolSize({ UV_THREADPOOL_SIZE: '0' })).toBe(1);
     expect(libuvPoolSize({ UV_THREADPOOL_SIZE: 'x' })).toBe(1);
     expect(libuvPoolSize({ UV_THREADPOOL_SIZE: '5000' })).toBe(1024);
+    expect(libuvPoolSize({ UV_THREADPOOL_SIZE: '-3' })).toBe(1024);
+    expect(libuvPoolSize({ UV_THREADPOOL_SIZE: '12abc' })).toBe(12);
   });
 
   it('is emitted once per runtime, at the first class whose limit exceeds the pool', async () => {

@@ -97,15 +97,16 @@ export function ioStats(mem: Memory, names: readonly string[]): IoClassStats[] {
 
 /**
  * libuv's thread pool size as this process's environment gives it: UV_THREADPOOL_SIZE read the
- * way libuv reads it (an integer; 0 or garbage -> 1, capped at 1024), 4 when unset. One pool per
+ * way libuv reads it (atoi; 0 or garbage -> 1; negative wraps (unsigned) -> 1024; capped at 1024), 4 when unset. One pool per
  * process: every worker_thread's fs calls share it (a worker's own env does not change it), and
  * it is sized once, when the process first uses it.
  */
 export function libuvPoolSize(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.UV_THREADPOOL_SIZE;
   if (v === undefined) return 4;
-  const n = parseInt(v, 10);
-  if (!Number.isFinite(n) || n <= 0) return 1;
+  const n = parseInt(v, 10); // atoi: leading digits, garbage -> 0
+  if (!Number.isFinite(n) || n === 0) return 1;
+  if (n < 0) return 1024; // libuv stores it unsigned: a negative value wraps and is capped
   return Math.min(n, 1024);
 }
 
