@@ -17,6 +17,7 @@ export type {
 export type { ProducerLimits, EffectiveLimits } from './runtime/registry.js';
 export { TaskRef } from './runtime/task.js';
 export type { TaskOptions } from './runtime/task.js';
+export type { IoClass, IoClassName, IoClassStats } from './runtime/io-types.js';
 export type { TaskName, TaskPayload, TaskResult, SubmitArgs, ResultCast } from './runtime/typed.js';
 export type { Weight } from './runtime/routing.js';
 export { MonotonicClock, VirtualClock, TICKS_PER_SECOND } from './admission/clock.js';

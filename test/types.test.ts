@@ -41,7 +41,7 @@ async function buildDeclarations(extra: string[] = [], files: string[] = consume
   writeFileSync(project, JSON.stringify({
     extends: join(root, 'test', 'types', 'tsconfig.json'),
     compilerOptions: {
-      paths: { sluice: [join(dir, 'dist', 'index.d.ts')], 'sluice/task': [join(dir, 'dist', 'task.d.ts')] },
+      paths: { sluice: [join(dir, 'dist', 'index.d.ts')], 'sluice/task': [join(dir, 'dist', 'task.d.ts')], 'sluice/io': [join(dir, 'dist', 'io', 'index.d.ts')] },
       typeRoots: [join(root, 'node_modules', '@types')],
     },
     files,

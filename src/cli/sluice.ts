@@ -8,6 +8,7 @@
  *   sluice trace replay FILE
  *   sluice trace export FILE --chrome OUT.json
  *   sluice demo [demo options]
+ *   sluice calibrate-io DIR [--bytes N] [--max-concurrency N] [--duration S]   (src/cli/calibrate-io.ts)
  *
  * Exit status: 0 done (replay: identical), 1 a finding (replay: a divergence, or a recording
  * that cannot be replayed; explain: no such token), 2 bad arguments (unknown command or option,
@@ -32,6 +33,7 @@ commands:
                                   recording; exit 0 when identical, 1 at the first divergence
   trace export FILE --chrome OUT  the Chrome Trace Event format (Perfetto UI, chrome://tracing)
   demo                            the isolation demo (what npm start runs)
+  calibrate-io DIR                measure write concurrency on DIR's storage; recommend an io limit
 
 Run 'sluice <command> --help' for a command's options.
 Exit status: 0 done, 1 a finding (a divergence; a token not in the trace), 2 bad arguments.`,
@@ -248,6 +250,7 @@ export async function main(argv: readonly string[], io: Out = { out: (s) => proc
     if (cmd === undefined) throw new UsageError('a command is needed', USAGE.main);
     if (isHelp(cmd)) { io.out(USAGE.main); return 0; }
     if (cmd === 'demo') return await demo(argv.slice(1), io);
+    if (cmd === 'calibrate-io') return await (await import('./calibrate-io.js')).calibrateIoCommand(argv.slice(1), io);
     if (cmd !== 'trace') throw new UsageError(`unknown command '${cmd}'`, USAGE.main);
     if (sub === undefined) throw new UsageError('a trace subcommand is needed', USAGE.trace);
     if (isHelp(sub)) { io.out(USAGE.trace); return 0; }

@@ -16,6 +16,8 @@ import { type Clock, GuardedClock } from '../admission/clock.js';
 import { traceOption, type TraceConfig } from './recording.js';
 import { isAbortSignal } from './user-code.js';
 import type { ErrorClasses } from './codec.js';
+import { ioLimitsOption } from './io-class.js';
+import type { IoClassName } from '../admission/io-names.js';
 
 export type Snapshot = Record<string, unknown>;
 
@@ -124,7 +126,7 @@ export function clockOption(where: string, v: unknown): Clock | null {
 export const START_OPTION_KEYS = [
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spinUs', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
-  'stallMs', 'startTimeoutMs', 'signal', 'execArgv', 'env', 'errors', 'trace', 'largeValues',
+  'stallMs', 'startTimeoutMs', 'signal', 'execArgv', 'env', 'errors', 'trace', 'largeValues', 'ioLimits',
 ] as const;
 
 /** Start options that were renamed (0.x): the old name is refused with a ConfigError naming the new one. */
@@ -134,6 +136,8 @@ const RESOURCE_LIMIT_KEYS = ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb
 
 /** Runtime.start's options, read once and checked. */
 export interface StartConfig {
+  /** The named I/O classes' limits (defaults where not given). */
+  ioLimits: Readonly<Record<IoClassName, number>>;
   tasks: string | URL;
   workers: number;
   globalSlots: number;
@@ -265,7 +269,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   return {
     tasks, workers, globalSlots, ringCapacity, spinUs, asyncLimit, maxProducers, maxAttachments, spillBytes, runQueueLimit, watchdogMs,
     maxRestarts, stallMs, startTimeoutMs, signal: signal as AbortSignal | undefined, affinity, steal, warmUp, testHooks, clock, resourceLimits, execArgv, env, errors, taskData, layout, trace: traceOption(W, o.trace),
-    largeValues,
+    largeValues, ioLimits: ioLimitsOption(W, o.ioLimits),
   };
 }
 

@@ -23,8 +23,9 @@ import { RING_FULL } from '../shm/ring.js';
 import { markPending } from '../shm/words/token.js';
 import { ProducerGate, admitGlobal } from '../admission/gate.js';
 import {
-  ADMITTED, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL,
+  ADMITTED, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_IO_CLASS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL,
 } from '../admission/reasons.js';
+import { admitIo, releaseIo } from '../admission/io-class.js';
 import { Codec, PREPARE_FULL } from './codec.js';
 import type { Attachment } from './submit/attachment.js';
 import { Token } from './token.js';
@@ -360,6 +361,21 @@ export class Producer<M = any> {
         return ~this.reject(r, ref);
       }
     }
+    // §4.1 step 3a. I/O class gate (admission/io-class.ts): one CAS below the class's limit, or
+    //    steps 3 and 2 rolled back exactly. A task without a class reads one field here, nothing shared.
+    const io = ref._io;
+    //    (Its word is not in a recording's read log: replay takes the class's decision as an input.)
+    if (io.io !== 0 && !admitIo(i32, io.word, io.limit, att.slots.ioGuess, io.io - 1)) {
+      if (gated) {
+        att.gateGuess[att.globalGuess] = logSub(i32, att.globalW, 1) - 1;
+        this.gate.rollback();
+      }
+      if (log !== null) log.end(this.index);
+      att.window.leave();
+      this.codec.abandon();
+      return ~this.reject(R_IO_CLASS, ref);
+    }
+    if (hooks && io.io !== 0) pauseAt(att.mem, HOOK_POINTS['submit:io'], -(att.index + 1));
     st = Atomics.load(i32, att.stateW);
     // §4.1 step 4. Route, and claim a ring cell (the ring's capacity is part of admission).
     //    A recording routes on a copy of the words it read (§4.15 step 6).
@@ -369,6 +385,7 @@ export class Producer<M = any> {
     const ring = att.rings[w]!;
     const pos = st === RT_RUNNING ? ring.claim() : RING_FULL;
     if (pos === RING_FULL) {
+      if (io.io !== 0) releaseIo(att.mem, io.io - 1, 1, att.slots.ioGuess); // mirror order: 3a, then 3, then 2
       if (gated) {
         att.gateGuess[att.globalGuess] = logSub(i32, att.globalW, 1) - 1;
         this.gate.rollback();
@@ -385,6 +402,7 @@ export class Producer<M = any> {
     const t = att.table.take();
     const gen = att.table.gens[t]!;
     i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
+    i32[att.mem.tokenIoWord(att.index, t)] = io.io; // its class slot + 1 (0 = none), for release and the recount (§4.10 step 4)
     markPending(i32, att.tokenWordOf(t), gen);
     i32[this.admittedW]!++;
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);

@@ -38,6 +38,9 @@ import { threadId } from 'node:worker_threads';
 import { runtimeStats } from './snapshot.js';
 import { Hurry, START_SETTLE_MS, StartTimeout, abortStart, bounded, closeTimeout, detach, ownQuiesce, quiesce, shutdown, type ShutdownHost } from './shutdown.js';
 import { abandonRunning } from './submit/cancel.js';
+import { initIoClasses } from '../admission/io-class.js';
+import { ioStats } from './io-class.js';
+import type { IoClassName, IoClassStats } from './io-types.js';
 
 export interface RuntimeOptions {
   /** Module whose named function exports are the tasks (sync or async); .js, .mjs, .cjs or .ts. */
@@ -142,6 +145,12 @@ export interface RuntimeOptions {
   /** @internal Enable test-only pause points (rt.testing). Never in production. */
   testHooks?: boolean;
   /**
+   * Limits of the named I/O classes (rt.task(name, { io })), each an integer from 1 to 65535;
+   * unnamed ones keep their defaults: slow 10, moderate 25, fast 50, insane 70. Fixed for the
+   * runtime's life; attached threads and workers read them from shared memory.
+   */
+  ioLimits?: Partial<Record<IoClassName, number>>;
+  /**
    * How long start() waits for every worker to load the task module and report ready, in ms;
    * then it rejects with WorkerStartError (e.g. a top-level await that never settles) and tears
    * down whatever it started. Default 30000.
@@ -234,6 +243,8 @@ export interface RuntimeStats {
   workers: WorkerStats[];
   /** The last recovery events (worker replaced, thread reconciled), newest last. */
   events: string[];
+  /** The I/O classes: the four named ones, then every task function's own ({ limit }) class declared so far. */
+  io: IoClassStats[];
 }
 
 /** Symbol.asyncDispose (Node 20 has it; older builds spell it Symbol.for('nodejs.asyncDispose'), as Node does). */
@@ -326,6 +337,8 @@ export class Runtime<M = any> {
         { cause },
       );
     }
+    // The named I/O classes' limits (§2.4), before any other thread can read them.
+    initIoClasses(mem, cfg.ioLimits);
     // The instance id every TaskRef of this runtime carries (task.ts).
     randomFillSync(mem.i32.subarray(H_INSTANCE, H_INSTANCE + 2));
     const epoch = hrtimeMicros();
@@ -459,7 +472,7 @@ export class Runtime<M = any> {
       const cached = this.tasks.get(name);
       if (cached) return cached as TaskRef<N>;
     }
-    const ref = resolveTask(this.instance, this.names, name, options);
+    const ref = resolveTask(this.mem, this.instance, this.names, name, options);
     if (options === undefined) this.tasks.set(name, ref);
     return ref as TaskRef<N>;
   }
@@ -584,7 +597,7 @@ export class Runtime<M = any> {
 
   /** Plain-object snapshot: global, per producer, per worker. */
   stats(): RuntimeStats {
-    return runtimeStats(this.mem, this.att, this.clock.now(), this.producers, this.events);
+    return { ...runtimeStats(this.mem, this.att, this.clock.now(), this.producers, this.events), io: ioStats(this.mem, this.names) };
   }
 
   /**

@@ -12,6 +12,9 @@
 import { UnknownTaskError, ConfigError, describe } from '../errors.js';
 import { ANY_WEIGHT, Weight, weightIndex } from './routing.js';
 import { Snapshot, snapshot } from './options.js';
+import type { Memory } from '../shm/layout.js';
+import { NO_IO, bindIo, parseIo } from './io-class.js';
+import type { IoBinding, IoClass } from './io-types.js';
 
 export interface TaskOptions {
   /** Routing class (routing.ts). Without one, a task may run on any worker. */
@@ -26,6 +29,13 @@ export interface TaskOptions {
    * the token resolves.
    */
   retries?: number;
+  /**
+   * I/O class (docs/design.md §4.1 step 3a): admitted only while fewer than the class's limit of
+   * its tasks are admitted and unresolved, across every thread; else rejected 'io-class'. A named
+   * class ('slow' 10, 'moderate' 25, 'fast' 50, 'insane' 70; Runtime.start({ ioLimits })) or
+   * `{ limit }`: this task function's own class, shared by every TaskRef of it in any thread.
+   */
+  io?: IoClass;
 }
 
 /** Only this module constructs TaskRefs (rt.task()). */
@@ -45,11 +55,13 @@ export class TaskRef<N extends string = string> {
   readonly #queueTimeoutMs: number;
   readonly #retries: number;
   readonly #instance: string;
+  readonly #io: IoBinding;
+  readonly #ioOption: IoClass | null;
 
   // Private (kept in the declarations as such: `new TaskRef()` does not compile): use rt.task(name).
   private constructor(
     mint: symbol, instance: string, name: string, id: number, weight: Weight | null, deadlineMs: number, queueTimeoutMs: number,
-    retries: number,
+    retries: number, io: IoBinding = NO_IO, ioOption: IoClass | null = null,
   ) {
     if (mint !== MINT) throw new ConfigError('TaskRef is made by rt.task(name), not constructed');
     this.#instance = instance;
@@ -60,14 +72,17 @@ export class TaskRef<N extends string = string> {
     this.#deadlineMs = deadlineMs;
     this.#queueTimeoutMs = queueTimeoutMs;
     this.#retries = retries;
+    this.#io = io;
+    this.#ioOption = ioOption;
     Object.freeze(this);
   }
 
   /** @internal The only way to make a TaskRef (resolveTask, for rt.task()). */
   static _create(
     mint: symbol, instance: string, name: string, id: number, weight: Weight | null, deadlineMs: number, queueTimeoutMs: number, retries: number,
+    io: IoBinding = NO_IO, ioOption: IoClass | null = null,
   ): TaskRef {
-    return new TaskRef(mint, instance, name, id, weight, deadlineMs, queueTimeoutMs, retries);
+    return new TaskRef(mint, instance, name, id, weight, deadlineMs, queueTimeoutMs, retries, io, ioOption);
   }
 
   get name(): N { return this.#name as N; }
@@ -77,6 +92,10 @@ export class TaskRef<N extends string = string> {
   get deadlineMs(): number { return this.#deadlineMs; }
   get queueTimeoutMs(): number { return this.#queueTimeoutMs; }
   get retries(): number { return this.#retries; }
+  /** Its I/O class as declared ('slow', ..., or a frozen { limit }), or null. */
+  get io(): IoClass | null { return this.#ioOption; }
+  /** @internal §4.1 step 3a: class slot + 1 (0 = none), its limit, its count word. */
+  get _io(): IoBinding { return this.#io; }
 
   /**
    * @internal `task` as a TaskRef of the runtime whose instance id is `instance`, or a
@@ -102,7 +121,7 @@ export class TaskRef<N extends string = string> {
   }
 }
 
-const TASK_OPTION_KEYS = ['weight', 'deadlineMs', 'queueTimeoutMs', 'retries'] as const;
+const TASK_OPTION_KEYS = ['weight', 'deadlineMs', 'queueTimeoutMs', 'retries', 'io'] as const;
 
 /** @internal A duration option: a non-negative integer number of ms up to 2^31-1 (0 or undefined = none; -0 is 0). */
 export function checkMs(where: string, key: string, v: unknown): number {
@@ -114,7 +133,7 @@ export function checkMs(where: string, key: string, v: unknown): number {
 }
 
 /** @internal */
-export function resolveTask(instance: string, names: readonly string[], name: unknown, options?: unknown): TaskRef {
+export function resolveTask(mem: Memory, instance: string, names: readonly string[], name: unknown, options?: unknown): TaskRef {
   if (typeof name !== 'string') throw new ConfigError(`task name must be a string; got ${describe(name)}`);
   const o: Snapshot = snapshot(`rt.task()`, 'options', options, TASK_OPTION_KEYS);
   const id = names.indexOf(name);
@@ -128,5 +147,9 @@ export function resolveTask(instance: string, names: readonly string[], name: un
   }
   if (o.weight !== undefined) weightIndex(o.weight); // a ConfigError for anything but a weight name (null too)
   const weight = o.weight === undefined ? null : (o.weight as Weight);
-  return TaskRef._create(MINT, instance, name, id, weight, deadlineMs, queueTimeoutMs, r + 0);
+  const io = parseIo(where, o.io);
+  // Last: a custom class claims its slot in shared memory, so only once every other option passed.
+  const binding = io === null ? NO_IO : bindIo(mem, where, id, io);
+  const ioOption: IoClass | null = io === null ? null : io.slot >= 0 ? (o.io as IoClass) : Object.freeze({ limit: io.limit });
+  return TaskRef._create(MINT, instance, name, id, weight, deadlineMs, queueTimeoutMs, r + 0, binding, ioOption);
 }

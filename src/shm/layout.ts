@@ -11,6 +11,7 @@
  *   state         1 block        runtime state word (RUNNING / DRAINING / CLOSED)
  *   global        1 block        admitted-and-unresolved count
  *   hooks         1 block        test-only pause points (see runtime/hooks.ts)
+ *   io            IO_SLOTS blocks I/O class slots: in-flight count, class word (words/io.ts)
  *   producers     P blocks       one per producer: packed gate word, refill word, limits
  *   names         P x 64 bytes   producer names (UTF-8), read-mostly
  *   workers       W blocks       waker word, ring head, run record, window flag, counters
@@ -22,6 +23,7 @@
  *                                only: a hint for the gates' CAS, gate.ts; 128-byte aligned each)
  *   tokens        A x T words    token state words, one table per attachment
  *   tokenMeta     A x T words    producer index of each live token
+ *   tokenIo       A x T words    I/O class slot + 1 of each live token (0 = none; words/io.ts)
  *   arenaCtl      (A+W) blocks   spill arena allocator words: one writer *thread* each (arena.ts)
  *   arenaTags     (A+W) x S/64 w chunk tags, one word per 64-byte granule (arena.ts)
  *   subRings      W x C cells    per-worker submission rings
@@ -33,7 +35,7 @@
  */
 
 export const MAGIC = 0x534c4943; // "SLIC"
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 
 export const BLOCK_BYTES = 128;
 export const BLOCK_WORDS = BLOCK_BYTES >> 2;
@@ -117,6 +119,19 @@ export const P_LAST_MS = 7;
 export const P_CLAIM_FREE = 0;
 export const P_CLAIM_BUSY = 1;
 export const P_CLAIM_READY = 2;
+
+// ---- I/O class block (one per class slot, words/io.ts; docs/design.md §2.4) ----
+/** Admitted-and-unresolved tasks of the class: submitters (CAS), resolvers (sub), the supervisor's recount. */
+export const IO_COUNT = 0;
+/** key | limit, written once (words/io.ts). */
+export const IO_CLASS = 1;
+/** Slot 0's block only: 1 once the thread-pool warning was emitted for this runtime (CAS 0 -> 1, runtime/io-class.ts). */
+export const IO_WARNED = 2;
+/** Slots 0..3: the named classes slow, moderate, fast, insane (admission/io-class.ts IO_CLASS_NAMES). */
+export const IO_NAMED = 4;
+/** Slots 4..: custom classes ({ limit }), one per task function that declares one, claimed at rt.task(). */
+export const IO_CUSTOM = 16;
+export const IO_SLOTS = IO_NAMED + IO_CUSTOM;
 
 // ---- worker block ----
 /** Waker state word (waker.ts). Written by the worker and by producers that wake it (CAS). */
@@ -239,6 +254,7 @@ export interface Layout extends LayoutConfig {
   state: number;
   global: number;
   hooksBlock: number;
+  io: number;
   producers: number;
   names: number;
   workerBlocks: number;
@@ -250,6 +266,7 @@ export interface Layout extends LayoutConfig {
   guessBytes: number;
   tokens: number;
   tokenMeta: number;
+  tokenIo: number;
   arenaCtl: number;
   arenaTags: number;
   subRings: number;
@@ -279,6 +296,7 @@ export function computeLayout(c: LayoutConfig): Layout {
   const state = take(BLOCK_BYTES);
   const global = take(BLOCK_BYTES);
   const hooks = take(BLOCK_BYTES);
+  const io = take(IO_SLOTS * BLOCK_BYTES);
   const producers = take(P * BLOCK_BYTES);
   const names = take(P * NAME_BYTES);
   const workerBlocks = take(W * BLOCK_BYTES);
@@ -289,14 +307,15 @@ export function computeLayout(c: LayoutConfig): Layout {
   const guesses = take(A * guessBytes);
   const tokens = take(A * T * 4);
   const tokenMeta = take(A * T * 4);
+  const tokenIo = take(A * T * 4);
   const arenaCtl = take((A + W) * BLOCK_BYTES);
   const arenaTags = take((A + W) * (S / ARENA_GRANULE) * 4);
   const subRings = take(W * C * CELL_BYTES);
   const compRings = take(A * T * CELL_BYTES);
   const arenas = take((A + W) * S);
   return {
-    ...c, tokenCapacity: T, header, state, global, hooksBlock: hooks, producers, names, workerBlocks, attachBlocks,
-    tails, stats, guesses, guessBytes, tokens, tokenMeta, arenaCtl, arenaTags, subRings, compRings, arenas, totalBytes: at,
+    ...c, tokenCapacity: T, header, state, global, hooksBlock: hooks, io, producers, names, workerBlocks, attachBlocks,
+    tails, stats, guesses, guessBytes, tokens, tokenMeta, tokenIo, arenaCtl, arenaTags, subRings, compRings, arenas, totalBytes: at,
   };
 }
 
@@ -361,6 +380,10 @@ export class Memory {
   }
   tokenWord(a: number, t: number): number { return (this.layout.tokens >> 2) + a * this.layout.tokenCapacity + t; }
   tokenMetaWord(a: number, t: number): number { return (this.layout.tokenMeta >> 2) + a * this.layout.tokenCapacity + t; }
+  /** I/O class slot + 1 of the live token (a, t), 0 = none (words/io.ts). */
+  tokenIoWord(a: number, t: number): number { return (this.layout.tokenIo >> 2) + a * this.layout.tokenCapacity + t; }
+  /** Field (IO_COUNT, IO_CLASS) of I/O class slot k (0..IO_SLOTS-1). */
+  ioWord(k: number, field: number): number { return ((this.layout.io + k * BLOCK_BYTES) >> 2) + field; }
   /** Spill arenas: writers 0..A-1 are attachments, A..A+W-1 workers. */
   arenaCtlWord(writer: number): number { return (this.layout.arenaCtl + writer * BLOCK_BYTES) >> 2; }
   arenaByte(writer: number): number { return this.layout.arenas + writer * this.layout.spillBytes; }

@@ -16,15 +16,16 @@
  *   REFILL         the 'clear' timer's refill: a fresh reading at TICK, then the bucket refilled.
  *   SUBMIT_*       decision: the gates at the recorded admission tick (K3's TICK_* flags say
  *                  whether the reading was reused and the decision re-made at a fresh one);
- *                  'ring-full' and 'no-workers' are the claim's (inputs: the gates are rolled
- *                  back as the runtime does); 'arena-full', 'draining', 'closed' are inputs.
+ *                  'io-class' (the class words are shared and not logged), 'ring-full' and
+ *                  'no-workers' (the claim) are inputs: the gates are rolled back as the
+ *                  runtime does; 'arena-full', 'draining', 'closed' are inputs.
  *   ROUTE          decision: route() on the recorded occupancies (an input when cut).
  *   others         not decisions of an admitting thread (workers' records, releases: their
  *                  effect on a decision arrives as SEEN).
  */
 import { ADMITTED, ProducerGate } from '../admission/gate.js';
 import { logSub, setReadLog, type ReadLog } from '../admission/read-log.js';
-import { R_ARENA_FULL, R_CLOSED, R_DRAINING, R_NO_WORKERS, R_RING_FULL } from '../admission/reasons.js';
+import { R_ARENA_FULL, R_CLOSED, R_DRAINING, R_IO_CLASS, R_NO_WORKERS, R_RING_FULL } from '../admission/reasons.js';
 import { TickSource } from '../admission/tick.js';
 import { Memory, P_EARNED, P_LAST_MS, P_PACKED } from '../shm/layout.js';
 import { route, RouteSnapshot } from '../runtime/routing.js';
@@ -175,8 +176,8 @@ export function replayThreads(file: Pick<TraceFile, 'meta' | 'records'>): Replay
         let reason: number;
         try {
           reason = gate.admitWithGlobal(t.mem.globalWord, meta.globalSlots, P);
-          if (reason === ADMITTED && (recordedReason === R_RING_FULL || recordedReason === R_NO_WORKERS)) {
-            // The claim failed (an input): undone as the runtime does, global first.
+          if (reason === ADMITTED && (recordedReason === R_RING_FULL || recordedReason === R_NO_WORKERS || recordedReason === R_IO_CLASS)) {
+            // The I/O class gate or the claim refused (inputs): undone as the runtime does, global first.
             t.guess[P] = logSub(t.i32, t.mem.globalWord, 1) - 1;
             gate.rollback();
             reason = recordedReason;

@@ -13,9 +13,12 @@ import type {
   Admission, AffinityInfo, AttachOptions, CancelOptions, Clock, CloseOptions, EffectiveLimits, Outcome, ProducerEvent,
   ProducerLimits, ProducerStats, RejectReason, Rejection, RunRejectReason, RuntimeHandle, RuntimeOptions, RuntimeState,
   RuntimeStats, SluiceErrorCode, SubmitCallback, SubmitOptions, TaskOptions, TokenKey, TokenState, Weight, WorkerStats,
+  IoClass, IoClassName, IoClassStats,
 } from 'sluice';
 import { runtime } from 'sluice/task';
 import type { TaskRuntime } from 'sluice/task';
+import { calibrateIo, formatCalibration } from 'sluice/io';
+import type { CalibrateIoOptions, IoCalibration, IoLevel } from 'sluice/io';
 
 type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends (<X>() => X extends B ? 1 : 2) ? true : false;
 function assertType<T extends true>(_: T): void {}
@@ -27,7 +30,7 @@ export async function consumer(): Promise<void> {
     tasks: new URL('./tasks.js', import.meta.url), workers: 2, globalSlots: 64, ringCapacity: 64, affinity: 'auto', spinUs: 50,
     asyncConcurrency: 8, maxProducers: 8, maxAttachments: 2, spillBytes: 1 << 16, runQueueLimit: 16, clock, watchdogMs: 10,
     maxRestarts: 3, stallMs: 1000, resourceLimits: { maxOldGenerationSizeMb: 64 }, taskData: { n: 1 }, steal: true, warmUp: false,
-    startTimeoutMs: 5000, signal: new AbortController().signal, largeValues: 'message',
+    startTimeoutMs: 5000, signal: new AbortController().signal, largeValues: 'message', ioLimits: { slow: 4 },
   };
   // @ts-expect-error `spin` was renamed `spinUs` (every other duration is ...Ms; this one says µs)
   const old: RuntimeOptions = { tasks: 'x', spin: 50 };
@@ -55,6 +58,21 @@ export async function consumer(): Promise<void> {
 
   const taskOptions: TaskOptions = { weight: 'heavy', deadlineMs: 10, queueTimeoutMs: 10, retries: 1 };
   const task: TaskRef = rt.task('inc', taskOptions);
+  const ioName: IoClassName = 'slow';
+  const io: IoClass = { limit: 4 };
+  const ioTask = rt.task('inc', { io: ioName });
+  const declared: IoClass | null = ioTask.io;
+  // @ts-expect-error an I/O class is a name or { limit }
+  rt.task('inc', { io: 'turbo' });
+  // @ts-expect-error a TaskRef's class binding is internal
+  void ioTask._io;
+  const ioStats: IoClassStats[] = rt.stats().io;
+  void io; void declared; void ioStats;
+  const calOptions: CalibrateIoOptions = { bytes: 4096, maxConcurrency: 8, durationMs: 100, onLevel: (l: IoLevel) => { void l.mbPerSec; } };
+  const cal: IoCalibration = await calibrateIo('/tmp', calOptions);
+  const lines: string[] = formatCalibration(cal);
+  const knee: number = cal.recommended;
+  void lines; void knee;
   const weight: Weight | null = task.weight;
   const id: number = task.id;
   void weight; void id;
@@ -148,7 +166,7 @@ export async function consumer(): Promise<void> {
     const reason: RejectReason = r.reason;
     switch (reason) {
       case 'rate': case 'producer-slots': case 'global-slots': case 'ring-full': case 'arena-full': case 'no-workers':
-      case 'draining': case 'closed':
+      case 'draining': case 'closed': case 'quarantined': case 'io-class':
         break;
       default:
         never(reason); // every reason is listed: the union is closed

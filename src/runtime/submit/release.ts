@@ -4,10 +4,11 @@
  * neither. Owner: the attachment's thread.
  *
  * While a drain chunk is open (`deferring`), slots are counted here and given back in bulk by
- * flush() before the chunk's window closes: the global count first, then each producer's (the
- * mirror order of §4.1 steps 2-3).
+ * flush() before the chunk's window closes: the I/O classes' first, then the global count, then
+ * each producer's (the mirror order of §4.1 steps 2, 3 and 3a).
  */
-import { P_PACKED, type Memory } from '../../shm/layout.js';
+import { IO_SLOTS, P_PACKED, type Memory } from '../../shm/layout.js';
+import { releaseIo } from '../../admission/io-class.js';
 import type { ThreadWindow } from '../../shm/window.js';
 import { free } from '../../shm/words/token.js';
 import { releaseSlots } from '../../admission/gate.js';
@@ -26,6 +27,14 @@ export class SlotReturn {
   private count = 0;
   private total = 0;
   private readonly i32: Int32Array;
+  /**
+   * This thread's guesses of the I/O class counts (admission/io-class.ts admitIo), by class slot:
+   * hints for the class gate's CAS, local to the thread (never trusted, so never shared).
+   */
+  readonly ioGuess = new Int32Array(IO_SLOTS);
+  /** Inside a drain chunk: class slots released per class slot + 1 (index 0 unused), and whether any. */
+  private readonly ioReleased = new Int32Array(IO_SLOTS + 1);
+  private ioAny = false;
 
   constructor(
     private readonly mem: Memory,
@@ -47,6 +56,16 @@ export class SlotReturn {
     const i32 = this.i32;
     this.window.enter();
     free(i32, this.mem.tokenWord(this.index, t));
+    // §4.1 step 3a's slot first (the mirror order): the token's class, as its submit wrote it (plain: this thread wrote it).
+    const io = i32[this.mem.tokenIoWord(this.index, t)]!;
+    if (io !== 0) {
+      if (this.deferring) {
+        this.ioReleased[io]!++;
+        this.ioAny = true;
+      } else {
+        releaseIo(this.mem, io - 1, 1, this.ioGuess);
+      }
+    }
     if (this.ungated[producer] !== 0) {
       // gates off (benchmark): nothing was taken
     } else if (this.deferring) {
@@ -59,8 +78,17 @@ export class SlotReturn {
     this.window.leave();
   }
 
-  /** Give back what was counted while deferring: global first, then each producer. In the chunk's window. */
+  /** Give back what was counted while deferring: the classes, then global, then each producer. In the chunk's window. */
   flush(): void {
+    if (this.ioAny) {
+      this.ioAny = false;
+      for (let k = 1; k <= IO_SLOTS; k++) {
+        const n = this.ioReleased[k]!;
+        if (n === 0) continue;
+        this.ioReleased[k] = 0;
+        releaseIo(this.mem, k - 1, n, this.ioGuess);
+      }
+    }
     const total = this.total;
     if (total === 0) return;
     const i32 = this.i32;

@@ -13,6 +13,7 @@ import { close as closeAttachment, release as releaseAttachment } from '../../sh
 import { TK_FREE, free, genOf } from '../../shm/words/token.js';
 import { arenaScavenge } from '../../shm/arena.js';
 import { releaseSlots } from '../../admission/gate.js';
+import { releaseIo } from '../../admission/io-class.js';
 import { OUTCOMES } from '../../admission/outcomes.js';
 import { S_ADMITTED, S_RESOLVED } from '../../admission/reasons.js';
 import { H_GEN, H_TOKEN, H_WORKER, HEADER_WORDS, readCompletion, resultArena } from '../completion.js';
@@ -71,6 +72,8 @@ export function drainAdopted(ctx: SupervisorContext, a: number): boolean {
     if (word === TK_FREE || genOf(word) !== header[H_GEN]) continue;
     free(i32, tw); // with the release below: the supervisor never runs inside a freeze here
     const p = i32[mem.tokenMetaWord(a, t)]!;
+    const io = i32[mem.tokenIoWord(a, t)]!; // §4.1 step 3a's slot, first (the mirror order of §4.3 step 7)
+    if (io !== 0) releaseIo(mem, io - 1, 1, null);
     releaseSlots(i32, mem.producerWord(p, P_PACKED), mem.globalWord);
     i32[mem.statWord(a, p, S_RESOLVED + lowOf(kind))]!++;
   }

@@ -36,6 +36,7 @@ import { arenaScavenge } from '../../shm/arena.js';
 import { O_ABANDONED, O_RETRACTED } from '../../admission/outcomes.js';
 import { inflightOf, withInflight } from '../../shm/words/gate.js';
 import { S_RESOLVED } from '../../admission/reasons.js';
+import { recountIo } from '../../admission/io-class.js';
 import { threadAlive } from '../native/liveness.js';
 import { clipReason, writeCompletion } from '../cells.js';
 import type { Ending, SupervisorContext } from './context.js';
@@ -132,7 +133,8 @@ export class Reconciler {
    *    counted retracted; DONE with no published completion were consumed by the dead owner
    *    before it could free them: FREE, counted abandoned (the result died with its owner);
    * 4. the counters are recounted from the token words: global = tokens not FREE; each
-   *    producer's in flight = its tokens not FREE. Outside windows that is exact (§4.10);
+   *    producer's in flight = its tokens not FREE; each I/O class's count = its tokens not FREE
+   *    (tokenIo). Outside windows that is exact (§4.10);
    * 5. every worker and attachment is woken: a dead thread may have published and died before
    *    its wake-up call.
    */
@@ -220,6 +222,8 @@ export class Reconciler {
         if (Atomics.compareExchange(i32, pw, old, withInflight(old, inflight[p]!)) === old) break;
       }
     }
+    // §4.10 step 4 for the I/O class counts: each := its tokens not FREE (by their class word).
+    recountIo(this.mem);
   }
 
   /**

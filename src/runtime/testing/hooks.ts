@@ -25,6 +25,8 @@ export const HOOK_POINTS = {
   'submit:global': 6,
   /** Submitter: ring cell claimed (step 4), not yet published. */
   'submit:claimed': 7,
+  /** Submitter: a task with an I/O class took its class slot (step 3a); no ring cell yet. */
+  'submit:io': 8,
 } as const;
 export type HookPoint = keyof typeof HOOK_POINTS;
 
