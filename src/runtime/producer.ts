@@ -33,6 +33,8 @@ import type { ResultCast, SubmitArgs, TaskName, TaskPayload, TaskResult } from '
 import { HOOK_POINTS, pauseAt } from './testing/hooks.js';
 import { route } from './routing.js';
 import type { Clock } from '../admission/clock.js';
+import type { LatencyStats } from '../shm/words/histogram.js';
+import { producerLatency } from './metrics.js';
 
 // ---------------------------------------------------------------------------------------------
 // Producer handle: submit, stats, back-pressure edges.
@@ -116,6 +118,17 @@ export interface ProducerStats {
   resolved: Record<Outcome, number>;
   /** Whether this handle last saw its own limits reject it (see on('saturated')). */
   saturated: boolean;
+  /**
+   * Queue wait (submit to start) and run time (start to end) of its tasks in the current
+   * metrics window, all threads, in microseconds; null with `metrics: false` (docs/design.md §2.4).
+   */
+  latency: TaskLatency | null;
+}
+
+/** Queue wait and run time percentiles (µs) of a producer's or a task's tasks (rt.stats()). */
+export interface TaskLatency {
+  queueWait: LatencyStats;
+  run: LatencyStats;
 }
 
 /** A producer's back-pressure edges (producer.on / producer.off). */
@@ -376,6 +389,8 @@ export class Producer<M = any> {
     const t = att.table.take();
     const gen = att.table.gens[t]!;
     i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
+    // The submit tick, for the queue wait (§2.4): ordered before the worker's read by the publish.
+    if (att.tickBase >= 0) i32[att.tickBase + t] = (performance.now() * 1000 + att.tickOffset) | 0;
     markPending(i32, att.tokenWordOf(t), gen);
     i32[this.admittedW]!++;
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);
@@ -541,7 +556,10 @@ export class Producer<M = any> {
   }
 
   stats(): ProducerStats {
-    return { ...producerStats(this.att.mem, this.index, this.host.clock.now()), saturated: this.saturatedEdge };
+    return {
+      ...producerStats(this.att.mem, this.index, this.host.clock.now()), saturated: this.saturatedEdge,
+      latency: producerLatency(this.att.mem, this.index),
+    };
   }
 }
 

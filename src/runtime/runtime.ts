@@ -18,6 +18,7 @@ import {
 } from './producer.js';
 import { lookupOrRegister, type ProducerLimits } from './registry.js';
 import { resolveTask, TaskOptions, TaskRef } from './task.js';
+import type { TaskLatency } from './producer.js';
 import type { ResultCast, SubmitArgs, TaskName, TaskResult } from './typed.js';
 import { preferenceChains, stealMask, type Weight } from './routing.js';
 import { chooseCpus, loadAffinity, warmLibuvPool } from './native/affinity.js';
@@ -35,6 +36,7 @@ import type { ProducerInfo, TraceMeta, TraceTrailer } from '../trace/file.js';
 import { readLimits, producerName, registeredProducers } from './registry.js';
 import { threadId } from 'node:worker_threads';
 import { runtimeStats } from './snapshot.js';
+import { resetMetrics } from './metrics.js';
 import { Hurry, START_SETTLE_MS, StartTimeout, abortStart, bounded, closeTimeout, detach, ownQuiesce, quiesce, shutdown, type ShutdownHost } from './shutdown.js';
 import { abandonRunning } from './submit/cancel.js';
 
@@ -141,6 +143,13 @@ export interface RuntimeOptions {
   /** @internal Enable test-only pause points (rt.testing). Never in production. */
   testHooks?: boolean;
   /**
+   * Keep queue-wait and run-time histograms in shared memory, per task and per producer, and
+   * each worker's busy time (docs/design.md §2.4): rt.stats() then reports percentiles and
+   * utilization, and `sluice/observe` exports them to Prometheus. Default true (its cost on the
+   * submit path: docs/performance.md); false takes the metrics region out of the layout.
+   */
+  metrics?: boolean;
+  /**
    * How long start() waits for every worker to load the task module and report ready, in ms;
    * then it rejects with WorkerStartError (e.g. a top-level await that never settles) and tears
    * down whatever it started. Default 30000.
@@ -220,6 +229,19 @@ export interface WorkerStats {
   parks: number;
   /** Tasks this worker took from a stalled sibling's ring (counted in `executed` too). */
   stolen: number;
+  /**
+   * Share of the metrics window this worker's thread spent in tasks' synchronous parts, 0..1
+   * (busy ms / window ms; a task still running counts once it ends); null with `metrics: false`.
+   */
+  utilization: number | null;
+}
+
+/** rt.stats().tasks: one task function's latency in the metrics window (docs/design.md §2.4). */
+export interface TaskStats {
+  /** Its name in the task module ('(other)': every task past the 63rd, counted together). */
+  name: string;
+  /** Queue wait (submit to start) and run time (start to end) percentiles, microseconds. */
+  latency: TaskLatency;
 }
 
 /** The runtime's state, as rt.stats() reports it. */
@@ -233,6 +255,13 @@ export interface RuntimeStats {
   workers: WorkerStats[];
   /** The last recovery events (worker replaced, thread reconciled), newest last. */
   events: string[];
+  /** Per task function (empty with `metrics: false`). */
+  tasks: TaskStats[];
+  /**
+   * The metrics window the percentiles and utilization cover: since start, or since the last
+   * rt.resetStats(). Seconds; null with `metrics: false`.
+   */
+  windowSeconds: number | null;
 }
 
 /** Symbol.asyncDispose (Node 20 has it; older builds spell it Symbol.for('nodejs.asyncDispose'), as Node does). */
@@ -316,7 +345,7 @@ export class Runtime<M = any> {
       mem = Memory.create({
         workers, ringCapacity: cfg.ringCapacity, globalSlots: cfg.globalSlots, maxProducers: cfg.maxProducers,
         maxAttachments: cfg.maxAttachments, spillBytes: cfg.spillBytes, taskCount: 0, spinMicros: cfg.spinUs, asyncLimit: cfg.asyncLimit,
-        testHooks: cfg.testHooks,
+        testHooks: cfg.testHooks, metrics: cfg.metrics,
       });
     } catch (cause) {
       if (!(cause instanceof RangeError)) throw cause;
@@ -584,7 +613,17 @@ export class Runtime<M = any> {
 
   /** Plain-object snapshot: global, per producer, per worker. */
   stats(): RuntimeStats {
-    return runtimeStats(this.mem, this.att, this.clock.now(), this.producers, this.events);
+    return runtimeStats(this.mem, this.att, this.clock.now(), this.producers, this.events, this.names);
+  }
+
+  /**
+   * Start a new metrics window (docs/design.md §2.4): zero the histograms and busy times every
+   * thread shares, so rt.stats()' percentiles and utilization cover from now. Counters
+   * (admitted, rejected, resolved, executed) are not reset. Tasks completing meanwhile may be
+   * counted in either window. Does nothing with `metrics: false`.
+   */
+  resetStats(): void {
+    resetMetrics(this.mem);
   }
 
   /**

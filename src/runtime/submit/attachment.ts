@@ -10,6 +10,7 @@
  * and the views the submit path (src/runtime/producer.ts, §4.1) needs: the submission rings,
  * the spill arena's writer (codec), the window (§4.10), routing's view, the gate guesses.
  */
+import { microsOffset } from '../metrics.js';
 import {
   A_START, A_STATE, A_THREAD_ID, A_TID, A_HEAD, A_WINDOW, H_HOOKS, Memory,
   W_CPU_MASK, W_FAILED, W_HEAD, W_RUN_TOKEN, W_WAKER,
@@ -85,6 +86,13 @@ export class Attachment {
   readonly fastGate: WasmDecide | null;
   /** The admission tick of this thread's rate-limited decisions (tick.ts). */
   readonly ticks: TickSource;
+  /**
+   * Word of this attachment's token 0 in the submit-tick table (metrics, docs/design.md §2.4),
+   * or -1 when the runtime keeps no histograms; `performance.now() * 1000 + tickOffset` is µs
+   * since the runtime's epoch on this thread.
+   */
+  readonly tickBase: number;
+  readonly tickOffset: number;
 
   constructor(readonly mem: Memory, readonly index: number, readonly clock: Clock) {
     // This thread wakes workers that may sleep in the native futex: it must wake them that way.
@@ -128,6 +136,8 @@ export class Attachment {
     this.globalGuess = L.maxProducers;
     this.fastGate = wasmDecide(mem.wasm);
     this.ticks = new TickSource(clock);
+    this.tickBase = mem.metrics ? mem.tokenTickWord(index, 0) : -1;
+    this.tickOffset = mem.metrics ? microsOffset(mem.epochMicros()) : 0;
     this.table = new TokenTable(L.tokenCapacity);
     this.slots = new SlotReturn(mem, index, this.window, this.gateGuess, this.globalGuess);
     this.ungated = this.slots.ungated;
