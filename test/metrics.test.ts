@@ -2,7 +2,7 @@
  * Metrics (docs/design.md §2.4): every admitted task that ran is counted once in its task's and
  * its producer's queue-wait and run-time histograms -- from every thread, sync and async tasks,
  * fulfilled and rejected -- by the time its token resolves; rt.resetStats() starts a new window;
- * `metrics: false` reports nulls and takes the region out of the layout.
+ * without `metrics: true` (the default) stats report nulls and takes the region out of the layout.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
@@ -14,7 +14,7 @@ const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 const bootstrap = new URL('./fixtures/ts-bootstrap.mjs', import.meta.url);
 
 /** Submit on `p` and return the token (admitted: the tests stay inside every limit). */
-function go(p: Producer, task: string, x: unknown): Promise<unknown> {
+function go(p: Producer, task: string, x: unknown): PromiseLike<unknown> {
   const a = p.submit(task, x);
   if (!a.admitted) throw new Error(`rejected: ${a.reason}`);
   return a.token;
@@ -37,16 +37,16 @@ function runThread(data: Record<string, unknown>): Promise<ProduceResult> {
   });
 }
 
-describe('metrics on (the default)', () => {
+describe('metrics: true', () => {
   let rt: Runtime;
-  beforeAll(async () => { rt = await Runtime.start({ tasks, workers: 2 }); });
+  beforeAll(async () => { rt = await Runtime.start({ tasks, workers: 2, metrics: true }); });
   afterAll(async () => { await rt.close(); });
 
   it('counts each resolved task once per task and per producer, sync, async and throwing alike', async () => {
     rt.resetStats();
     const a = rt.producer('m-a', { slots: 128 });
     const b = rt.producer('m-b', { slots: 128 });
-    const tokens: Promise<unknown>[] = [];
+    const tokens: PromiseLike<unknown>[] = [];
     for (let i = 0; i < 50; i++) tokens.push(go(a, 'inc', i));
     for (let i = 0; i < 30; i++) tokens.push(go(b, 'asyncInc', i));
     for (let i = 0; i < 7; i++) tokens.push(go(b, 'fail', 'x').then(undefined, () => 'rejected'));
@@ -101,11 +101,11 @@ describe('metrics on (the default)', () => {
 
 const zero: LatencyStats = { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
 
-describe('metrics: false', () => {
+describe('metrics off (the default)', () => {
   it('reports null latency and utilization, no tasks, and lays out no metrics region', async () => {
-    const rt = await Runtime.start({ tasks, workers: 1, metrics: false });
+    const rt = await Runtime.start({ tasks, workers: 1 });
     try {
-      const on = await Runtime.start({ tasks, workers: 1 });
+      const on = await Runtime.start({ tasks, workers: 1, metrics: true });
       const bigger = internals(on).mem.layout.totalBytes;
       await on.close();
       await go(rt.producer('p'), 'inc', 1);

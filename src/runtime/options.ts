@@ -211,7 +211,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   const steal = boolOption(W, o, 'steal', true);
   const warmUp = boolOption(W, o, 'warmUp', true);
   const testHooks = boolOption(W, o, 'testHooks', false);
-  const metrics = boolOption(W, o, 'metrics', true);
+  const metrics = boolOption(W, o, 'metrics', false);
 
   let affinity: 'auto' | false | number[][];
   const a = o.affinity === undefined ? 'auto' : o.affinity;

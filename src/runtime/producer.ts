@@ -390,7 +390,12 @@ export class Producer<M = any> {
     const gen = att.table.gens[t]!;
     i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
     // The submit tick, for the queue wait (§2.4): ordered before the worker's read by the publish.
-    if (att.tickBase >= 0) i32[att.tickBase + t] = (performance.now() * 1000 + att.tickOffset) | 0;
+    // Shared by up to TICK_REUSE submits of one turn (tick.ts): a burst's waits may be over-stated by its length.
+    const ticks = att.submitTicks;
+    if (ticks !== null) {
+      ticks.advance();
+      i32[att.tickBase + t] = ticks.value | 0;
+    }
     markPending(i32, att.tokenWordOf(t), gen);
     i32[this.admittedW]!++;
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);

@@ -10,7 +10,6 @@
  * and the views the submit path (src/runtime/producer.ts, §4.1) needs: the submission rings,
  * the spill arena's writer (codec), the window (§4.10), routing's view, the gate guesses.
  */
-import { microsOffset } from '../metrics.js';
 import {
   A_START, A_STATE, A_THREAD_ID, A_TID, A_HEAD, A_WINDOW, H_HOOKS, Memory,
   W_CPU_MASK, W_FAILED, W_HEAD, W_RUN_TOKEN, W_WAKER,
@@ -24,7 +23,7 @@ import { loadAffinity, nativeFutex } from '../native/affinity.js';
 import { Ring } from '../../shm/ring.js';
 import { useNativeFutex, wake } from '../../shm/waker.js';
 import { S_REJECTED } from '../../admission/reasons.js';
-import { Clock } from '../../admission/clock.js';
+import { Clock, MonotonicClock } from '../../admission/clock.js';
 import { TickSource } from '../../admission/tick.js';
 import { wasmDecide, type WasmDecide } from '../../admission/wasm-gate.js';
 import { Codec } from '../codec.js';
@@ -88,11 +87,15 @@ export class Attachment {
   readonly ticks: TickSource;
   /**
    * Word of this attachment's token 0 in the submit-tick table (metrics, docs/design.md §2.4),
-   * or -1 when the runtime keeps no histograms; `performance.now() * 1000 + tickOffset` is µs
-   * since the runtime's epoch on this thread.
+   * or -1 when the runtime keeps no histograms.
    */
   readonly tickBase: number;
-  readonly tickOffset: number;
+  /**
+   * The submit ticks' clock (µs since the runtime's epoch, whatever clock admission uses), read
+   * as admission's is (tick.ts): one reading serves up to TICK_REUSE submits of one turn; the
+   * pump expires it. Null when the runtime keeps no histograms.
+   */
+  readonly submitTicks: TickSource | null;
 
   constructor(readonly mem: Memory, readonly index: number, readonly clock: Clock) {
     // This thread wakes workers that may sleep in the native futex: it must wake them that way.
@@ -137,7 +140,7 @@ export class Attachment {
     this.fastGate = wasmDecide(mem.wasm);
     this.ticks = new TickSource(clock);
     this.tickBase = mem.metrics ? mem.tokenTickWord(index, 0) : -1;
-    this.tickOffset = mem.metrics ? microsOffset(mem.epochMicros()) : 0;
+    this.submitTicks = mem.metrics ? new TickSource(new MonotonicClock(mem.epochMicros())) : null;
     this.table = new TokenTable(L.tokenCapacity);
     this.slots = new SlotReturn(mem, index, this.window, this.gateGuess, this.globalGuess);
     this.ungated = this.slots.ungated;
