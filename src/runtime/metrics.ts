@@ -11,6 +11,7 @@
 import { HIST_RUN, HIST_WAIT, M_TASKS, MW_BUSY_MS, type Memory } from '../shm/layout.js';
 import { copyHistogram, type HistogramCopy, type LatencyStats, recordUs, resetHistogram, summarize } from '../shm/words/histogram.js';
 import { hrtimeMicros } from '../admission/clock.js';
+import { producerName } from './registry.js';
 
 /** `performance.now() * 1000 + microsOffset(epoch)` is µs since `epoch` on this thread. */
 export function microsOffset(epochMicros: number): number {
@@ -74,8 +75,8 @@ export interface RawMetrics {
   nowUs: number;
   /** Per task name: [queue wait, run time]. Ids past M_TASKS - 1 share one pair, named '(other)'. */
   tasks: { name: string; wait: HistogramCopy; run: HistogramCopy }[];
-  /** Per registered producer index. */
-  producers: Map<number, { wait: HistogramCopy; run: HistogramCopy }>;
+  /** Per registered producer, by name. */
+  producers: Map<string, { wait: HistogramCopy; run: HistogramCopy }>;
   /** Busy ms per worker in the window. */
   busyMs: number[];
 }
@@ -91,9 +92,9 @@ export function readMetrics(mem: Memory, names: readonly string[], producers: re
     const name = id === M_TASKS - 1 && names.length > M_TASKS ? '(other)' : names[id]!;
     tasks.push({ name, wait: copyHistogram(i32, mem.taskHistWord(id, HIST_WAIT)), run: copyHistogram(i32, mem.taskHistWord(id, HIST_RUN)) });
   }
-  const byProducer = new Map<number, { wait: HistogramCopy; run: HistogramCopy }>();
+  const byProducer = new Map<string, { wait: HistogramCopy; run: HistogramCopy }>();
   for (const p of producers) {
-    byProducer.set(p, { wait: copyHistogram(i32, mem.producerHistWord(p, HIST_WAIT)), run: copyHistogram(i32, mem.producerHistWord(p, HIST_RUN)) });
+    byProducer.set(producerName(mem, p), { wait: copyHistogram(i32, mem.producerHistWord(p, HIST_WAIT)), run: copyHistogram(i32, mem.producerHistWord(p, HIST_RUN)) });
   }
   const busyMs: number[] = [];
   for (let w = 0; w < mem.layout.workers; w++) busyMs.push(Atomics.load(i32, mem.metricWorkerWord(w, MW_BUSY_MS)));

@@ -36,7 +36,7 @@ import type { ProducerInfo, TraceMeta, TraceTrailer } from '../trace/file.js';
 import { readLimits, producerName, registeredProducers } from './registry.js';
 import { threadId } from 'node:worker_threads';
 import { runtimeStats } from './snapshot.js';
-import { resetMetrics } from './metrics.js';
+import { readMetrics, resetMetrics, type RawMetrics } from './metrics.js';
 import { Hurry, START_SETTLE_MS, StartTimeout, abortStart, bounded, closeTimeout, detach, ownQuiesce, quiesce, shutdown, type ShutdownHost } from './shutdown.js';
 import { abandonRunning } from './submit/cancel.js';
 
@@ -625,6 +625,11 @@ export class Runtime<M = any> {
    */
   resetStats(): void {
     resetMetrics(this.mem);
+  }
+
+  /** @internal The histograms as copied from shared memory, for sluice/observe (metricsSnapshot); null with metrics off. */
+  rawMetrics(): RawMetrics | null {
+    return readMetrics(this.mem, this.names, registeredProducers(this.mem));
   }
 
   /**

@@ -55,8 +55,9 @@ mem: Memory, att: Attachment, now: number, producers: ReadonlyMap<string, Produc
     global: { inFlight: Atomics.load(i32, mem.globalWord), limit: L.globalSlots },
     producers: registered.map((p) => {
       const mine = [...producers.values()].find((x) => x.index === p);
-      const h = m === null ? undefined : m.producers.get(p);
-      return { ...producerStats(mem, p, now), saturated: mine?.saturated ?? false, latency: h === undefined ? null : latencyPair(h) };
+      const own = producerStats(mem, p, now);
+      const h = m === null ? undefined : m.producers.get(own.name);
+      return { ...own, saturated: mine?.saturated ?? false, latency: h === undefined ? null : latencyPair(h) };
     }),
     workers,
     events: [...events],
