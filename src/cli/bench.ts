@@ -27,7 +27,8 @@ export const BENCH_USAGE = `usage: sluice bench --tasks FILE --task NAME [--payl
 Measures your task through sluice (1 worker, producer.submit, the Token) against the same task in
 a bare worker_threads Worker driven by postMessage (1 worker), in one run, repetitions
 alternating: throughput (N tasks, at most 256 in flight) and sequential round trips (one at a
-time, N/10 of them). Prints the medians and sluice ÷ bare (below 1: sluice is faster).
+time, N/10 of them). Prints the medians and sluice ÷ bare (throughput: above 1, sluice is
+faster; round trip: below 1, sluice is faster).
   --tasks FILE     your task module (.js/.mjs/.cjs)
   --task NAME      the export to run
   --payload JSON   the payload of every call, as JSON (default: none)
