@@ -7,7 +7,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import type { Runtime } from '../runtime/runtime.js';
+import { Runtime } from '../runtime/runtime.js';
+import { snapshot } from '../runtime/options.js';
 import { ConfigError, describe } from '../errors.js';
 import { type HistogramSnapshot, type MetricsSnapshot, metricsSnapshot } from './snapshot.js';
 
@@ -20,15 +21,18 @@ type Labels = Record<string, string | number>;
 interface Sample { labels?: Labels; value: number; metricName?: string }
 type Kind = 'counter' | 'gauge' | 'histogram';
 
-/** Read the options object once; unknown keys and wrong types are a ConfigError. */
-function readOptions(where: string, options: unknown): { processMetrics: boolean } {
-  if (options === undefined) return { processMetrics: false };
-  if (options === null || typeof options !== 'object') throw new ConfigError(`${where}: options must be an object; got ${describe(options)}`);
-  const o = options as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'processMetrics') throw new ConfigError(`${where}: unknown option ${describe(k)}`);
+/** Read the options object once (each key once: getters and Proxies included); unknown keys and wrong types are a ConfigError. */
+function readOptions(where: string, options: unknown, keys: readonly string[]): Record<string, unknown> & { processMetrics: boolean } {
+  const o = snapshot(where, 'options', options, keys);
   const pm = o.processMetrics;
   if (pm !== undefined && typeof pm !== 'boolean') throw new ConfigError(`${where}: processMetrics must be a boolean; got ${describe(pm)}`);
-  return { processMetrics: pm === true };
+  return { ...o, processMetrics: pm === true };
+}
+
+/** The runtime handle, or a ConfigError (nothing is read from anything else). */
+function checkRuntime(where: string, rt: unknown): Runtime {
+  if (!(rt instanceof Runtime)) throw new ConfigError(`${where}: expected a Runtime; got ${describe(rt)}`);
+  return rt;
 }
 
 function histogramSamples(name: string, labels: Labels, h: HistogramSnapshot): Sample[] {
@@ -43,7 +47,8 @@ function histogramSamples(name: string, labels: Labels, h: HistogramSnapshot): S
  * `registry.metrics()` and `registry.contentType`, or metricsHandler / serveMetrics.
  */
 export function prometheusRegistry(rt: Runtime, options?: PrometheusOptions): Registry {
-  const { processMetrics } = readOptions('prometheusRegistry', options);
+  checkRuntime('prometheusRegistry', rt);
+  const { processMetrics } = readOptions('prometheusRegistry', options, ['processMetrics']);
   const registry = new Registry();
   // One snapshot per scrape: registry.metrics() calls every get() in the same turn.
   let cached: MetricsSnapshot | null = null;
@@ -132,12 +137,14 @@ export interface MetricsServer {
 }
 
 /** Serve `rt`'s metrics at GET /metrics (404 elsewhere) on loopback unless told otherwise. */
-export async function serveMetrics(rt: Runtime, options: ServeMetricsOptions = {}): Promise<MetricsServer> {
-  if (options === null || typeof options !== 'object') throw new ConfigError(`serveMetrics: options must be an object; got ${describe(options)}`);
-  const { port = 9464, host = '127.0.0.1', ...rest } = options;
+export async function serveMetrics(rt: Runtime, options?: ServeMetricsOptions): Promise<MetricsServer> {
+  checkRuntime('serveMetrics', rt);
+  const o = readOptions('serveMetrics', options, ['port', 'host', 'processMetrics']);
+  const port = o.port === undefined ? 9464 : o.port;
+  const host = o.host === undefined ? '127.0.0.1' : o.host;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`serveMetrics: port must be an integer 0..65535; got ${describe(port)}`);
   if (typeof host !== 'string' || host.length === 0) throw new ConfigError(`serveMetrics: host must be a non-empty string; got ${describe(host)}`);
-  const handler = metricsHandler(prometheusRegistry(rt, rest));
+  const handler = metricsHandler(prometheusRegistry(rt, { processMetrics: o.processMetrics }));
   const server: Server = createServer((req, res) => {
     if ((req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404).end();

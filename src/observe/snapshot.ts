@@ -4,7 +4,8 @@
  * call time (rt.stats() plus the histogram words). Prometheus (prometheus.ts) and the dashboard
  * read this one shape; docs/api.md documents it.
  */
-import type { Runtime } from '../runtime/runtime.js';
+import { Runtime } from '../runtime/runtime.js';
+import { ConfigError, describe } from '../errors.js';
 import type { RejectReason } from '../admission/reasons.js';
 import type { Outcome } from '../admission/outcomes.js';
 import type { RawMetrics } from '../runtime/metrics.js';
@@ -91,6 +92,7 @@ export function histogramSnapshot(h: HistogramCopy): HistogramSnapshot {
 
 /** Everything sluice/observe exports, read now. */
 export function metricsSnapshot(rt: Runtime): MetricsSnapshot {
+  if (!(rt instanceof Runtime)) throw new ConfigError(`metricsSnapshot: expected a Runtime; got ${describe(rt)}`);
   const stats = rt.stats();
   const raw: RawMetrics | null = rt.rawMetrics();
   const producers: ProducerSnapshot[] = stats.producers.map((p) => {

@@ -34,9 +34,9 @@ async function runAll(p: Producer, task: string, n: number, payload: (i: number)
   await Promise.all(tokens);
 }
 
-function get(url: string): Promise<{ status: number; type: string; body: string }> {
+function get(url: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    request(url, (res) => {
+    request(url, { method }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => { body += d; }).on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
     }).on('error', reject).end();
@@ -129,13 +129,30 @@ describe('Prometheus exposition', () => {
       expect(ok.type).toMatch(/^text\/plain; version=0\.0\.4/);
       expect(sample(ok.body, 'sluice_tasks_admitted_total{producer="batch"}')).toBe(20);
       expect((await get(`http://127.0.0.1:${server.port}/other`)).status).toBe(404);
+      expect((await get(server.url, 'POST')).status).toBe(405);
+      const head = await get(server.url, 'HEAD');
+      expect([head.status, head.body]).toEqual([200, '']);
     } finally {
       await server.close();
     }
     await expect(serveMetrics(rt, { port: -1 })).rejects.toThrow(ConfigError);
     await expect(serveMetrics(rt, { host: '' })).rejects.toThrow(ConfigError);
     expect(() => prometheusRegistry(rt, { processMetric: true } as never)).toThrow(ConfigError);
+    expect(() => prometheusRegistry(rt, { processMetrics: 'yes' } as never)).toThrow(ConfigError);
+    expect(() => prometheusRegistry(rt, 5 as never)).toThrow(ConfigError);
     expect(() => metricsHandler({} as never)).toThrow(ConfigError);
+    // Not a runtime, hostile options: a ConfigError, nothing else thrown, no server left listening.
+    for (const bad of [null, {}, { stats: () => ({}) }, new Proxy({}, { get() { throw new Error('trap'); } })]) {
+      expect(() => metricsSnapshot(bad as never)).toThrow(ConfigError);
+      expect(() => prometheusRegistry(bad as never)).toThrow(ConfigError);
+      await expect(serveMetrics(bad as never)).rejects.toThrow(ConfigError);
+    }
+    let reads = 0;
+    const getter = { get processMetrics(): boolean { reads++; throw new Error('getter'); } };
+    expect(() => prometheusRegistry(rt, getter)).toThrow(ConfigError);
+    expect(reads).toBe(1);
+    const trap = new Proxy({}, { ownKeys() { throw new Error('ownKeys'); } });
+    await expect(serveMetrics(rt, trap as never)).rejects.toThrow(ConfigError);
   });
 });
 
