@@ -21,12 +21,11 @@ type Labels = Record<string, string | number>;
 interface Sample { labels?: Labels; value: number; metricName?: string }
 type Kind = 'counter' | 'gauge' | 'histogram';
 
-/** Read the options object once (each key once: getters and Proxies included); unknown keys and wrong types are a ConfigError. */
-function readOptions(where: string, options: unknown, keys: readonly string[]): Record<string, unknown> & { processMetrics: boolean } {
-  const o = snapshot(where, 'options', options, keys);
+/** The processMetrics option of an options snapshot (snapshot() read each key once: getters and Proxies included). */
+function processMetricsOf(where: string, o: Record<string, unknown>): boolean {
   const pm = o.processMetrics;
   if (pm !== undefined && typeof pm !== 'boolean') throw new ConfigError(`${where}: processMetrics must be a boolean; got ${describe(pm)}`);
-  return { ...o, processMetrics: pm === true };
+  return pm === true;
 }
 
 /** The runtime handle, or a ConfigError (nothing is read from anything else). */
@@ -48,7 +47,7 @@ function histogramSamples(name: string, labels: Labels, h: HistogramSnapshot): S
  */
 export function prometheusRegistry(rt: Runtime, options?: PrometheusOptions): Registry {
   checkRuntime('prometheusRegistry', rt);
-  const { processMetrics } = readOptions('prometheusRegistry', options, ['processMetrics']);
+  const processMetrics = processMetricsOf('prometheusRegistry', snapshot('prometheusRegistry', 'options', options, ['processMetrics']));
   const registry = new Registry();
   // One snapshot per scrape: registry.metrics() calls every get() in the same turn.
   let cached: MetricsSnapshot | null = null;
@@ -139,12 +138,13 @@ export interface MetricsServer {
 /** Serve `rt`'s metrics at GET /metrics (404 elsewhere) on loopback unless told otherwise. */
 export async function serveMetrics(rt: Runtime, options?: ServeMetricsOptions): Promise<MetricsServer> {
   checkRuntime('serveMetrics', rt);
-  const o = readOptions('serveMetrics', options, ['port', 'host', 'processMetrics']);
+  const o = snapshot('serveMetrics', 'options', options, ['port', 'host', 'processMetrics']);
+  const processMetrics = processMetricsOf('serveMetrics', o);
   const port = o.port === undefined ? 9464 : o.port;
   const host = o.host === undefined ? '127.0.0.1' : o.host;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`serveMetrics: port must be an integer 0..65535; got ${describe(port)}`);
   if (typeof host !== 'string' || host.length === 0) throw new ConfigError(`serveMetrics: host must be a non-empty string; got ${describe(host)}`);
-  const handler = metricsHandler(prometheusRegistry(rt, { processMetrics: o.processMetrics }));
+  const handler = metricsHandler(prometheusRegistry(rt, { processMetrics }));
   const server: Server = createServer((req, res) => {
     if ((req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404).end();
