@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { Runtime, type LatencyStats, type Producer } from '../src/index.js';
 import { internals } from '../src/runtime/testing/testing.js';
 import { produceInc, type ProduceResult } from './helpers/produce.js';
+import { Signals } from './helpers/signals.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 const bootstrap = new URL('./fixtures/ts-bootstrap.mjs', import.meta.url);
@@ -86,6 +87,28 @@ describe('metrics: true', () => {
     expect(s.producers.find((p) => p.name === 'm-main')!.latency!.run.count).toBe(500);
     expect(s.producers.find((p) => p.name === 'm-thread')!.latency!.run.count).toBe(700);
     expect(s.tasks.find((t) => t.name === 'inc')!.latency.queueWait.count).toBe(1200);
+  });
+
+  it('a run time covers the task from its start to its end (sync: return; async: settle): at least the interval the test held it', async () => {
+    const sig = new Signals();
+    try {
+      for (const [task, key] of [['blockUntil', 'm-hold-sync'], ['waitFor', 'm-hold-async']] as const) {
+        rt.resetStats();
+        const token = go(rt.producer('m-hold'), task, key);
+        await sig.started(key); // it has started: its run record is open
+        const t0 = performance.now();
+        for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); // let some time pass while it is held
+        const held = Math.floor((performance.now() - t0) * 1000);
+        sig.release(key);
+        await token;
+        const run = rt.stats().tasks.find((t) => t.name === task)!.latency.run;
+        expect(run.count).toBe(1);
+        // Both are differences on one thread's monotonic clock: no cross-thread calibration involved.
+        expect(run.max).toBeGreaterThanOrEqual(held);
+      }
+    } finally {
+      sig.close();
+    }
   });
 
   it('rt.resetStats() empties every histogram and starts a new window; counters are not reset', async () => {
