@@ -23,6 +23,7 @@ export class WorkerMetrics {
   private readonly i32: Int32Array;
   private readonly offset: number;
   private readonly busyW: number;
+  private readonly maxProducers: number;
   /** Busy µs not yet added to the shared ms counter (< 1000). */
   private busyFrac = 0;
 
@@ -30,6 +31,7 @@ export class WorkerMetrics {
     this.i32 = mem.i32;
     this.offset = microsOffset(mem.epochMicros());
     this.busyW = mem.metricWorkerWord(w, MW_BUSY_MS);
+    this.maxProducers = mem.layout.maxProducers;
   }
 
   now(): number { return performance.now() * 1000 + this.offset; }
@@ -41,7 +43,10 @@ export class WorkerMetrics {
   started(id: number, att: number, t: number, startUs: number): number {
     const i32 = this.i32;
     const mem = this.mem;
-    const p = i32[mem.tokenMetaWord(att, t)]!;
+    // Written by the submitter before it published the cell (§4.1 step 5): a producer index. It
+    // decides where we write, so it is bounded anyway (a wrong one lands in producer 0's pair).
+    let p = i32[mem.tokenMetaWord(att, t)]!;
+    if (p >>> 0 >= this.maxProducers) p = 0;
     // Wrapping int32 µs: exact while the wait is under 35 minutes.
     const wait = ((startUs | 0) - i32[mem.tokenTickWord(att, t)]!) | 0;
     recordUs(i32, mem.taskHistWord(id, HIST_WAIT), wait);
