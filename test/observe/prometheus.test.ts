@@ -209,8 +209,15 @@ describe('a real Prometheus server scrapes sluice', () => {
     let last = '';
     for (let attempt = 0; attempt < 90; attempt++) {
       const seen = scrapes;
-      await Promise.race([died, new Promise<void>((r) => { onScrape = () => { if (scrapes > seen) r(); }; if (scrapes > seen) r(); })]);
-      onScrape = null;
+      // A bound, not a synchronisation: the next scrape is the event; 60 s without one is a failure.
+      let bound: NodeJS.Timeout | undefined;
+      const noScrape = new Promise<never>((_, reject) => { bound = setTimeout(() => reject(new Error(`no scrape for 60 s; prometheus log:\n${promLog}`)), 60_000); });
+      try {
+        await Promise.race([died, noScrape, new Promise<void>((r) => { onScrape = () => { if (scrapes > seen) r(); }; if (scrapes > seen) r(); })]);
+      } finally {
+        clearTimeout(bound);
+        onScrape = null;
+      }
       const q = await get(`http://127.0.0.1:${promPort}/api/v1/query?query=sluice_tasks_admitted_total`).catch((e: Error) => ({ status: 0, type: '', body: e.message }));
       last = q.body;
       if (q.status !== 200) continue;
