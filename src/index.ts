@@ -7,13 +7,15 @@
 export { Runtime } from './runtime/runtime.js';
 export type {
   RuntimeOptions, RuntimeHandle, RuntimeStats, RuntimeState, WorkerStats, CloseOptions, AttachOptions, AffinityInfo, ErrorClass,
+  TaskStats,
 } from './runtime/runtime.js';
 export { Token } from './runtime/token.js';
 export type { TokenState, CancelOptions, TokenKey } from './runtime/token.js';
 export { Producer } from './runtime/producer.js';
 export type {
-  Admission, Rejection, ProducerStats, ProducerEvent, SubmitOptions, SubmitCallback,
+  Admission, Rejection, ProducerStats, ProducerEvent, SubmitOptions, SubmitCallback, TaskLatency,
 } from './runtime/producer.js';
+export type { LatencyStats } from './shm/words/histogram.js';
 export type { ProducerLimits, EffectiveLimits } from './runtime/registry.js';
 export { TaskRef } from './runtime/task.js';
 export type { TaskOptions } from './runtime/task.js';

@@ -41,7 +41,12 @@ async function buildDeclarations(extra: string[] = [], files: string[] = consume
   writeFileSync(project, JSON.stringify({
     extends: join(root, 'test', 'types', 'tsconfig.json'),
     compilerOptions: {
-      paths: { sluice: [join(dir, 'dist', 'index.d.ts')], 'sluice/task': [join(dir, 'dist', 'task.d.ts')], 'sluice/io': [join(dir, 'dist', 'io', 'index.d.ts')] },
+      paths: {
+        sluice: [join(dir, 'dist', 'index.d.ts')], 'sluice/task': [join(dir, 'dist', 'task.d.ts')], 'sluice/io': [join(dir, 'dist', 'io', 'index.d.ts')],
+        'sluice/observe': [join(dir, 'dist', 'observe', 'index.d.ts')],
+        // sluice's own dependency (sluice/observe's declarations name its Registry), as an install would resolve it.
+        'prom-client': [join(root, 'node_modules', 'prom-client', 'index.d.ts')],
+      },
       typeRoots: [join(root, 'node_modules', '@types')],
     },
     files,

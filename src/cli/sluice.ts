@@ -9,18 +9,22 @@
  *   sluice trace export FILE --chrome OUT.json
  *   sluice demo [demo options]
  *   sluice calibrate-io DIR [--bytes N] [--max-concurrency N] [--duration S]   (src/cli/calibrate-io.ts)
+ *   sluice stress --tasks FILE --task NAME [...]   (stress.ts)
+ *   sluice bench --tasks FILE --task NAME [...]    (bench.ts)
  *
  * Exit status: 0 done (replay: identical), 1 a finding (replay: a divergence, or a recording
  * that cannot be replayed; explain: no such token), 2 bad arguments (unknown command or option,
  * a missing or unreadable file, a file that is not a trace, a bad token id).
  */
-import { realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { mergeThreads, toChromeTrace, validateChromeTrace } from '../trace/chrome.js';
 import { explainRecord, explainToken, parseTokenId } from '../trace/explain.js';
 import { TraceFileError, readTrace, type TraceFile } from '../trace/file.js';
 import { RecordKind, WRITER_WORKER, details, kindName, unpackRoute, type TraceRecord } from '../trace/records.js';
 import { describeDivergence, notReplayable, replay } from '../trace/replay.js';
+import { STRESS_USAGE } from './stress.js';
+import { BENCH_USAGE } from './bench.js';
 
 export const USAGE = {
   main: `usage: sluice <command> [options]
@@ -34,9 +38,12 @@ commands:
   trace export FILE --chrome OUT  the Chrome Trace Event format (Perfetto UI, chrome://tracing)
   demo                            the isolation demo (what npm start runs)
   calibrate-io DIR                measure write concurrency on DIR's storage; recommend an io limit
+  stress --tasks FILE --task NAME your task under saturation by well-behaved and hostile
+                                  producers: admissions, latency percentiles, isolation checks
+  bench --tasks FILE --task NAME  your task through sluice against a bare postMessage worker
 
 Run 'sluice <command> --help' for a command's options.
-Exit status: 0 done, 1 a finding (a divergence; a token not in the trace), 2 bad arguments.`,
+Exit status: 0 done, 1 a finding (a divergence; a token not in the trace; a failed check), 2 bad arguments.`,
   trace: `usage: sluice trace <show|explain|replay|export> FILE [options]
 
   show FILE [--limit N]               the header, the counts, then the records (the first N)
@@ -80,6 +87,8 @@ runtime; the summary checks that each was held to its own limits.
   --no-hostile     leave out the hostile producer (blind retries)
   --json <path>    also write the summary as JSON to <path>
 Exit status: 0 when every check passes, 1 when one fails, 2 for bad arguments.`,
+  stress: STRESS_USAGE,
+  bench: BENCH_USAGE,
 } as const;
 
 /** A bad command line: printed with the command's usage, exit status 2. */
@@ -243,6 +252,57 @@ async function demo(args: readonly string[], io: Out): Promise<number> {
   return -1; // the demo owns the exit status
 }
 
+/** An integer option within [min, max], or its default. */
+function intArg(opts: Map<string, string>, name: string, def: number, min: number, max: number, usage: string): number {
+  const s = opts.get(name);
+  if (s === undefined) return def;
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}; got '${s}'`, usage);
+  return n;
+}
+
+/** --tasks, --task and --payload, common to stress and bench. */
+function taskArgs(opts: Map<string, string>, usage: string): { tasks: string; task: string; payload: unknown } {
+  const tasks = opts.get('tasks');
+  const task = opts.get('task');
+  if (tasks === undefined) throw new UsageError('--tasks FILE is needed', usage);
+  if (task === undefined) throw new UsageError('--task NAME is needed', usage);
+  if (!existsSync(tasks)) throw new UsageError(`no such file: ${tasks}`, usage);
+  let payload: unknown;
+  const p = opts.get('payload');
+  if (p !== undefined) {
+    try {
+      payload = JSON.parse(p);
+    } catch (err) {
+      throw new UsageError(`--payload is not JSON: ${(err as Error).message}`, usage);
+    }
+  }
+  return { tasks, task, payload };
+}
+
+const cliIo = (io: Out): { out: (s: string) => void; err: (s: string) => void; tty: boolean } => ({ ...io, tty: process.stderr.isTTY === true });
+
+async function stress(args: readonly string[], io: Out): Promise<number> {
+  if (args.some(isHelp)) { io.out(USAGE.stress); return 0; }
+  const opts = options(args, ['tasks', 'task', 'payload', 'producers', 'rate', 'duration'], USAGE.stress);
+  const t = taskArgs(opts, USAGE.stress);
+  const producers = intArg(opts, 'producers', 2, 1, 16, USAGE.stress);
+  const rate = intArg(opts, 'rate', 50, 1, 100_000, USAGE.stress);
+  const durationS = intArg(opts, 'duration', 10, 1, 86_400, USAGE.stress);
+  const { runStress } = await import('./stress.js');
+  return runStress({ ...t, producers, rate, durationS }, cliIo(io));
+}
+
+async function bench(args: readonly string[], io: Out): Promise<number> {
+  if (args.some(isHelp)) { io.out(USAGE.bench); return 0; }
+  const opts = options(args, ['tasks', 'task', 'payload', 'count', 'reps'], USAGE.bench);
+  const t = taskArgs(opts, USAGE.bench);
+  const count = intArg(opts, 'count', 20_000, 100, 10_000_000, USAGE.bench);
+  const reps = intArg(opts, 'reps', 5, 1, 100, USAGE.bench);
+  const { runBench } = await import('./bench.js');
+  return runBench({ ...t, count, reps }, cliIo(io));
+}
+
 /** Run the command line `argv` (without node and the script). Returns the exit status (-1: the demo sets it). */
 export async function main(argv: readonly string[], io: Out = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) }): Promise<number> {
   try {
@@ -251,6 +311,8 @@ export async function main(argv: readonly string[], io: Out = { out: (s) => proc
     if (isHelp(cmd)) { io.out(USAGE.main); return 0; }
     if (cmd === 'demo') return await demo(argv.slice(1), io);
     if (cmd === 'calibrate-io') return await (await import('./calibrate-io.js')).calibrateIoCommand(argv.slice(1), io);
+    if (cmd === 'stress') return await stress(argv.slice(1), io);
+    if (cmd === 'bench') return await bench(argv.slice(1), io);
     if (cmd !== 'trace') throw new UsageError(`unknown command '${cmd}'`, USAGE.main);
     if (sub === undefined) throw new UsageError('a trace subcommand is needed', USAGE.trace);
     if (isHelp(sub)) { io.out(USAGE.trace); return 0; }

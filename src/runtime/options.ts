@@ -126,7 +126,7 @@ export function clockOption(where: string, v: unknown): Clock | null {
 export const START_OPTION_KEYS = [
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spinUs', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
-  'stallMs', 'startTimeoutMs', 'signal', 'execArgv', 'env', 'errors', 'trace', 'largeValues', 'ioLimits',
+  'stallMs', 'startTimeoutMs', 'signal', 'execArgv', 'env', 'errors', 'trace', 'largeValues', 'ioLimits', 'metrics',
 ] as const;
 
 /** Start options that were renamed (0.x): the old name is refused with a ConfigError naming the new one. */
@@ -157,6 +157,8 @@ export interface StartConfig {
   steal: boolean;
   warmUp: boolean;
   testHooks: boolean;
+  /** RuntimeOptions.metrics: keep queue-wait and run-time histograms (docs/design.md §2.4). */
+  metrics: boolean;
   clock: Clock | null;
   resourceLimits: ResourceLimits | undefined;
   /** new Worker's execArgv for every worker (replacements too); undefined = Node's default (the parent's). */
@@ -213,6 +215,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   const steal = boolOption(W, o, 'steal', true);
   const warmUp = boolOption(W, o, 'warmUp', true);
   const testHooks = boolOption(W, o, 'testHooks', false);
+  const metrics = boolOption(W, o, 'metrics', false);
 
   let affinity: 'auto' | false | number[][];
   const a = o.affinity === undefined ? 'auto' : o.affinity;
@@ -257,7 +260,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   checkClonable(taskData);
 
   const layout = computeLayout({
-    workers, ringCapacity, globalSlots, maxProducers, maxAttachments, spillBytes, taskCount: 0, spinMicros: spinUs, asyncLimit, testHooks,
+    workers, ringCapacity, globalSlots, maxProducers, maxAttachments, spillBytes, taskCount: 0, spinMicros: spinUs, asyncLimit, testHooks, metrics,
   });
   if (layout.totalBytes > MAX_LAYOUT_BYTES) {
     throw new ConfigError(
@@ -268,7 +271,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   }
   return {
     tasks, workers, globalSlots, ringCapacity, spinUs, asyncLimit, maxProducers, maxAttachments, spillBytes, runQueueLimit, watchdogMs,
-    maxRestarts, stallMs, startTimeoutMs, signal: signal as AbortSignal | undefined, affinity, steal, warmUp, testHooks, clock, resourceLimits, execArgv, env, errors, taskData, layout, trace: traceOption(W, o.trace),
+    maxRestarts, stallMs, startTimeoutMs, signal: signal as AbortSignal | undefined, affinity, steal, warmUp, testHooks, metrics, clock, resourceLimits, execArgv, env, errors, taskData, layout, trace: traceOption(W, o.trace),
     largeValues, ioLimits: ioLimitsOption(W, o.ioLimits),
   };
 }

@@ -35,6 +35,8 @@ import { HOOK_POINTS, pauseAt } from './testing/hooks.js';
 import { route } from './routing.js';
 import type { Clock } from '../admission/clock.js';
 import { logSub } from '../admission/read-log.js';
+import type { LatencyStats } from '../shm/words/histogram.js';
+import { producerLatency } from './metrics.js';
 
 // ---------------------------------------------------------------------------------------------
 // Producer handle: submit, stats, back-pressure edges.
@@ -118,6 +120,17 @@ export interface ProducerStats {
   resolved: Record<Outcome, number>;
   /** Whether this handle last saw its own limits reject it (see on('saturated')). */
   saturated: boolean;
+  /**
+   * Queue wait (submit to start) and run time (start to end) of its tasks in the current
+   * metrics window, all threads, in microseconds; null with `metrics: false` (docs/design.md §2.5).
+   */
+  latency: TaskLatency | null;
+}
+
+/** Queue wait and run time percentiles (µs) of a producer's or a task's tasks (rt.stats()). */
+export interface TaskLatency {
+  queueWait: LatencyStats;
+  run: LatencyStats;
 }
 
 /** A producer's back-pressure edges (producer.on / producer.off). */
@@ -403,6 +416,13 @@ export class Producer<M = any> {
     const gen = att.table.gens[t]!;
     i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
     i32[att.mem.tokenIoWord(att.index, t)] = io.io; // its class slot + 1 (0 = none), for release and the recount (§4.10 step 4)
+    // The submit tick, for the queue wait (§2.5): ordered before the worker's read by the publish.
+    // Shared by up to TICK_REUSE submits of one turn (tick.ts): a burst's waits may be over-stated by its length.
+    const ticks = att.submitTicks;
+    if (ticks !== null) {
+      ticks.advance();
+      i32[att.tickBase + t] = ticks.value | 0;
+    }
     markPending(i32, att.tokenWordOf(t), gen);
     i32[this.admittedW]!++;
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);
@@ -572,7 +592,10 @@ export class Producer<M = any> {
   }
 
   stats(): ProducerStats {
-    return { ...producerStats(this.att.mem, this.index, this.host.clock.now()), saturated: this.saturatedEdge };
+    return {
+      ...producerStats(this.att.mem, this.index, this.host.clock.now()), saturated: this.saturatedEdge,
+      latency: producerLatency(this.att.mem, this.index),
+    };
   }
 }
 

@@ -16,14 +16,17 @@ import { effectiveLimits, producerName, readLimits, registeredProducers } from '
 import type { Producer, ProducerStats } from './producer.js';
 import type { RuntimeStats, WorkerStats } from './runtime.js';
 import type { Attachment } from './submit/attachment.js';
+import { latencyPair, readMetrics, utilization } from './metrics.js';
 
 /** Runtime.stats(): a plain-object snapshot, global, per producer, per worker. */
 export function runtimeStats(
-mem: Memory, att: Attachment, now: number, producers: ReadonlyMap<string, Producer>, events: readonly string[],
+mem: Memory, att: Attachment, now: number, producers: ReadonlyMap<string, Producer>, events: readonly string[], names: readonly string[],
 ): Omit<RuntimeStats, 'io'> {
   const i32 = mem.i32;
   const L = mem.layout;
   const st = Atomics.load(i32, mem.stateWord);
+  const registered = registeredProducers(mem);
+  const m = readMetrics(mem, names, registered);
   const workers: WorkerStats[] = [];
   for (let w = 0; w < L.workers; w++) {
     workers.push({
@@ -44,22 +47,27 @@ mem: Memory, att: Attachment, now: number, producers: ReadonlyMap<string, Produc
       parked: Atomics.load(i32, mem.workerWord(w, W_WAKER)) === WAKER_PARKED,
       parks: i32[mem.workerWord(w, W_PARKS)]!,
       stolen: i32[mem.workerWord(w, W_STOLEN)]!,
+      utilization: m === null ? null : utilization(m.busyMs[w]!, m.windowStartUs, m.nowUs),
     });
   }
   return {
     state: st === RT_RUNNING ? 'running' : st === RT_DRAINING ? 'draining' : 'closed',
     global: { inFlight: Atomics.load(i32, mem.globalWord), limit: L.globalSlots },
-    producers: registeredProducers(mem).map((p) => {
+    producers: registered.map((p) => {
       const mine = [...producers.values()].find((x) => x.index === p);
-      return { ...producerStats(mem, p, now), saturated: mine?.saturated ?? false };
+      const own = producerStats(mem, p, now);
+      const h = m === null ? undefined : m.producers.get(own.name);
+      return { ...own, saturated: mine?.saturated ?? false, latency: h === undefined ? null : latencyPair(h) };
     }),
     workers,
     events: [...events],
+    tasks: m === null ? [] : m.tasks.map((t) => ({ name: t.name, latency: latencyPair(t) })),
+    windowSeconds: m === null ? null : Math.max(0, m.nowUs - m.windowStartUs) / 1e6,
   };
 }
 
 /** @internal Counters of one producer summed over every attachment (thread). */
-export function producerStats(mem: Memory, p: number, now: number): Omit<ProducerStats, 'saturated'> {
+export function producerStats(mem: Memory, p: number, now: number): Omit<ProducerStats, 'saturated' | 'latency'> {
   const i32 = mem.i32;
   const limits = readLimits(mem, p);
   const rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;

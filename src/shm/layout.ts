@@ -29,13 +29,22 @@
  *   subRings      W x C cells    per-worker submission rings
  *   compRings     A x T cells    per-attachment completion rings
  *   arenas        (A+W) x S      spill arenas: attachments 0..A-1, then workers
+ *   metrics       only with H_METRICS (docs/design.md §2.5; shm/words/histogram.ts):
+ *     mHeader     1 block        window start (float64 µs since the epoch; rt.resetStats)
+ *     mWorkers    W blocks       busy milliseconds of each worker (its thread only: Atomics.add;
+ *                                zeroed by a reset)
+ *     hists       (M_TASKS + P) x 2 histograms: queue wait, run time; per task id, then per producer
+ *     tokenTicks  A x T words    submit tick of each live token (µs, wrapping int32): its submitter,
+ *                                before it publishes the cell; read by the worker that claims it
  *
  * W workers, C ring capacity, P producers, A attachments, T token capacity (the next power of
  * two >= globalSlots), S spill bytes per writer. A cell is 128 bytes (see CELL_* below).
  */
 
+import { HIST_BYTES, HIST_WORDS } from './words/histogram.js';
+
 export const MAGIC = 0x534c4943; // "SLIC"
-export const LAYOUT_VERSION = 7;
+export const LAYOUT_VERSION = 8;
 
 export const BLOCK_BYTES = 128;
 export const BLOCK_WORDS = BLOCK_BYTES >> 2;
@@ -78,6 +87,8 @@ export const DIGEST_WORDS = 8;
  * other to see that a handle's sab and memory are one memory. Nothing else reads it.
  */
 export const H_PROBE = 26;
+/** 1 when the runtime keeps histograms (RuntimeOptions.metrics): the metrics region exists. */
+export const H_METRICS = 29;
 /**
  * Largest layout: byte offsets are turned into word indices with `>> 2` and arena positions are
  * int32, so every offset must stay below 2^31 (and a 64 KiB WebAssembly page of rounding).
@@ -231,6 +242,15 @@ export const C_INLINE_BYTES = C_DEADLINE * 4 - C_DATA_BYTE;
 
 // The kind word C_KIND (its bits and flags CF_*): words/cell.ts.
 
+// ---- metrics (docs/design.md §2.5) ----
+/** Task ids with a histogram pair of their own; ids >= M_TASKS - 1 share the last pair. */
+export const M_TASKS = 64;
+/** Histogram pair: HIST_WAIT (submit -> start), HIST_RUN (start -> end). */
+export const HIST_WAIT = 0;
+export const HIST_RUN = 1;
+/** Worker metrics block: busy milliseconds (its thread only, Atomics.add; zeroed by a reset). */
+export const MW_BUSY_MS = 0;
+
 // ---- token state word (per attachment table) ----
 // One word per token index at tokenWord(a, t); its bits and transitions: words/token.ts.
 
@@ -245,6 +265,8 @@ export interface LayoutConfig {
   spinMicros: number;
   asyncLimit: number;
   testHooks?: boolean;
+  /** Keep histograms (the metrics region); default false (RuntimeOptions.metrics decides for a runtime). */
+  metrics?: boolean;
 }
 
 /** Byte offsets of every region, derived from the configuration alone. */
@@ -272,6 +294,11 @@ export interface Layout extends LayoutConfig {
   subRings: number;
   compRings: number;
   arenas: number;
+  /** Metrics region (0 bytes each when metrics are off). */
+  mHeader: number;
+  mWorkers: number;
+  hists: number;
+  tokenTicks: number;
   totalBytes: number;
 }
 
@@ -313,9 +340,15 @@ export function computeLayout(c: LayoutConfig): Layout {
   const subRings = take(W * C * CELL_BYTES);
   const compRings = take(A * T * CELL_BYTES);
   const arenas = take((A + W) * S);
+  const m = c.metrics === true ? 1 : 0;
+  const mHeader = take(m * BLOCK_BYTES);
+  const mWorkers = take(m * W * BLOCK_BYTES);
+  const hists = take(m * (M_TASKS + P) * 2 * HIST_BYTES);
+  const tokenTicks = take(m * A * T * 4);
   return {
     ...c, tokenCapacity: T, header, state, global, hooksBlock: hooks, io, producers, names, workerBlocks, attachBlocks,
-    tails, stats, guesses, guessBytes, tokens, tokenMeta, tokenIo, arenaCtl, arenaTags, subRings, compRings, arenas, totalBytes: at,
+    tails, stats, guesses, guessBytes, tokens, tokenMeta, tokenIo, arenaCtl, arenaTags, subRings, compRings, arenas,
+    mHeader, mWorkers, hists, tokenTicks, totalBytes: at,
   };
 }
 
@@ -360,6 +393,7 @@ export class Memory {
     h[H_SPIN_US] = c.spinMicros;
     h[H_ASYNC_LIMIT] = c.asyncLimit;
     h[H_HOOKS] = c.testHooks ? 1 : 0;
+    h[H_METRICS] = c.metrics === true ? 1 : 0;
     return mem;
   }
 
@@ -393,6 +427,21 @@ export class Memory {
   }
   subRingByte(w: number): number { return this.layout.subRings + w * this.layout.ringCapacity * CELL_BYTES; }
   compRingByte(a: number): number { return this.layout.compRings + a * this.layout.tokenCapacity * CELL_BYTES; }
+  /** Whether this runtime keeps histograms (the metrics region exists). */
+  get metrics(): boolean { return this.layout.metrics === true; }
+  /** First word of the histogram `kind` (HIST_WAIT / HIST_RUN) of task id `id` (ids past M_TASKS - 1 share the last). */
+  taskHistWord(id: number, kind: number): number {
+    return (this.layout.hists >> 2) + ((id < M_TASKS ? id : M_TASKS - 1) * 2 + kind) * HIST_WORDS;
+  }
+  /** First word of the histogram `kind` of producer p. */
+  producerHistWord(p: number, kind: number): number {
+    return (this.layout.hists >> 2) + ((M_TASKS + p) * 2 + kind) * HIST_WORDS;
+  }
+  metricWorkerWord(w: number, field: number): number { return ((this.layout.mWorkers + w * BLOCK_BYTES) >> 2) + field; }
+  tokenTickWord(a: number, t: number): number { return (this.layout.tokenTicks >> 2) + a * this.layout.tokenCapacity + t; }
+  /** Start of the metrics window, µs since the epoch (rt.resetStats; 0 = the runtime's start). */
+  windowStartMicros(): number { return this.f64[this.layout.mHeader >> 3]!; }
+  setWindowStartMicros(us: number): void { this.f64[this.layout.mHeader >> 3] = us; }
   epochMicros(): number { return this.f64[H_EPOCH_F64]!; }
   setEpochMicros(us: number): void { this.f64[H_EPOCH_F64] = us; }
 }
@@ -437,6 +486,7 @@ export function readLayout(i32: Int32Array): Layout {
     taskCount: field('taskCount', H_TASK_COUNT, 0, 0xffff),
     spinMicros: field('spin', H_SPIN_US, 0, 1_000_000),
     asyncLimit: field('asyncConcurrency', H_ASYNC_LIMIT, 1, 1 << 16),
+    metrics: field('metrics', H_METRICS, 0, 1) === 1,
   });
   if (layout.totalBytes > MAX_LAYOUT_BYTES || i32[H_TOTAL_BYTES] !== layout.totalBytes || layout.totalBytes > i32.length * 4) {
     throw new TypeError('sluice runtime header: its sizes do not match the buffer');

@@ -18,15 +18,21 @@ export interface ChildOptions {
   env?: NodeJS.ProcessEnv;
   /** Kill the child (SIGKILL) after this many ms; its result then has signal 'SIGKILL'. */
   timeout?: number;
+  /** Written to the child's stdin, which is then closed (default: no stdin). */
+  input?: string;
 }
 
 export function runChild(cmd: string, args: readonly string[], options: ChildOptions = {}): Promise<ChildResult> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (options.input !== undefined) {
+      child.stdin!.on('error', () => { /* the child exited early: its status says why */ });
+      child.stdin!.end(options.input);
+    }
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     const timer = options.timeout === undefined ? null : setTimeout(() => child.kill('SIGKILL'), options.timeout);
     let error: Error | undefined;
     let done = false;

@@ -14,7 +14,12 @@ import type {
   ProducerLimits, ProducerStats, RejectReason, Rejection, RunRejectReason, RuntimeHandle, RuntimeOptions, RuntimeState,
   RuntimeStats, SluiceErrorCode, SubmitCallback, SubmitOptions, TaskOptions, TokenKey, TokenState, Weight, WorkerStats,
   IoClass, IoClassName, IoClassStats,
+  LatencyStats, TaskLatency, TaskStats,
 } from 'sluice';
+import { LE_MICROS, histogramSnapshot, metricsHandler, metricsSnapshot, prometheusRegistry, serveMetrics } from 'sluice/observe';
+import type {
+  HistogramSnapshot, MetricsServer, MetricsSnapshot, ProducerSnapshot, PrometheusOptions, ServeMetricsOptions, TaskSnapshot, WorkerSnapshot,
+} from 'sluice/observe';
 import { runtime } from 'sluice/task';
 import type { TaskRuntime } from 'sluice/task';
 import { calibrateIo, formatCalibration } from 'sluice/io';
@@ -192,6 +197,37 @@ export async function consumer(): Promise<void> {
   }
   if (ws !== undefined) { const heavy: number = ws.routed.heavy; void heavy; }
   void runtimeState;
+
+  // Metrics (Runtime.start({ metrics: true })): percentiles in µs, utilization, a window.
+  const metered = await Runtime.start({ tasks: new URL('./tasks.js', import.meta.url), metrics: true });
+  const ms: RuntimeStats = metered.stats();
+  const latency: TaskLatency | null = ms.producers[0]?.latency ?? null;
+  const p99: number | undefined = latency?.queueWait.p99;
+  const ls: LatencyStats | undefined = latency?.run;
+  const perTask: TaskStats | undefined = ms.tasks[0];
+  const util: number | null | undefined = ms.workers[0]?.utilization;
+  const window: number | null = ms.windowSeconds;
+  metered.resetStats();
+  void p99; void ls; void perTask; void util; void window;
+  // @ts-expect-error the raw histogram copy is sluice/observe's, not the surface
+  metered.rawMetrics();
+  const snap: MetricsSnapshot = metricsSnapshot(metered);
+  const ps2: ProducerSnapshot | undefined = snap.producers[0];
+  const hs: HistogramSnapshot | null | undefined = ps2?.run;
+  const ts2: TaskSnapshot | undefined = snap.tasks[0];
+  const wsn: WorkerSnapshot | undefined = snap.workers[0];
+  const bounds: readonly number[] = LE_MICROS;
+  void hs; void ts2; void wsn; void bounds; void histogramSnapshot;
+  const promOptions: PrometheusOptions = { processMetrics: true };
+  const registry = prometheusRegistry(metered, promOptions);
+  const text: string = await registry.metrics();
+  void text; void metricsHandler(registry);
+  const serveOptions: ServeMetricsOptions = { port: 0, host: '127.0.0.1' };
+  const server: MetricsServer = await serveMetrics(metered, serveOptions);
+  const url: string = server.url;
+  void url;
+  await server.close();
+  await metered.close();
 
   const handle: RuntimeHandle = rt.handle;
   const attachOptions: AttachOptions = { clock: new VirtualClock(5) };

@@ -116,6 +116,8 @@ export class Tracked {
     private readonly task: TaskRef,
     readonly probe: Probe | null,
     now: number,
+    /** What each submit sends (the demo: its busy-loop length; `sluice stress`: the user's payload). */
+    private readonly payload: unknown = TASK_US,
   ) {
     this.recent = new WindowedHistogram(RECENT_MS, 5, now);
   }
@@ -125,7 +127,7 @@ export class Tracked {
     this.offered++;
     if (this.probe !== null) return this.submitProbe(this.probe);
     const t0 = performance.now();
-    const a = this.producer.submit(this.task, TASK_US);
+    const a = this.producer.submit(this.task, this.payload);
     if (!a.admitted) return false;
     this.admitRate.add(1, t0);
     a.then(() => this.done(t0), () => this.fail(t0));
@@ -136,7 +138,7 @@ export class Tracked {
     const before = p.started();
     const hr0 = hrMicros();
     const t0 = performance.now();
-    const a = this.producer.submit<ProbeResult>(p.task, TASK_US);
+    const a = this.producer.submit<ProbeResult>(p.task, this.payload);
     if (!a.admitted) return false;
     const after = p.started();
     this.admitRate.add(1, t0);

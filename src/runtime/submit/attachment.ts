@@ -23,7 +23,7 @@ import { loadAffinity, nativeFutex } from '../native/affinity.js';
 import { Ring } from '../../shm/ring.js';
 import { useNativeFutex, wake } from '../../shm/waker.js';
 import { S_REJECTED } from '../../admission/reasons.js';
-import { Clock } from '../../admission/clock.js';
+import { Clock, MonotonicClock } from '../../admission/clock.js';
 import { TickSource } from '../../admission/tick.js';
 import type { ThreadReadLog } from '../recording.js';
 import type { RouteSnapshot } from '../routing.js';
@@ -91,6 +91,17 @@ export class Attachment {
   routeSnapshot: RouteSnapshot | null = null;
   /** The admission tick of this thread's rate-limited decisions (tick.ts). */
   readonly ticks: TickSource;
+  /**
+   * Word of this attachment's token 0 in the submit-tick table (metrics, docs/design.md §2.5),
+   * or -1 when the runtime keeps no histograms.
+   */
+  readonly tickBase: number;
+  /**
+   * The submit ticks' clock (µs since the runtime's epoch, whatever clock admission uses), read
+   * as admission's is (tick.ts): one reading serves up to TICK_REUSE submits of one turn; the
+   * pump expires it. Null when the runtime keeps no histograms.
+   */
+  readonly submitTicks: TickSource | null;
 
   constructor(readonly mem: Memory, readonly index: number, readonly clock: Clock) {
     // This thread wakes workers that may sleep in the native futex: it must wake them that way.
@@ -134,6 +145,8 @@ export class Attachment {
     this.globalGuess = L.maxProducers;
     this.fastGate = wasmDecide(mem.wasm);
     this.ticks = new TickSource(clock);
+    this.tickBase = mem.metrics ? mem.tokenTickWord(index, 0) : -1;
+    this.submitTicks = mem.metrics ? new TickSource(new MonotonicClock(mem.epochMicros())) : null;
     this.table = new TokenTable(L.tokenCapacity);
     this.slots = new SlotReturn(mem, index, this.window, this.gateGuess, this.globalGuess);
     this.ungated = this.slots.ungated;

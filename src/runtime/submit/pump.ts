@@ -56,6 +56,7 @@ export class Pump {
   private setState(s: number): void {
     this.state = s;
     this.att.ticks.reusable = s === PUMP_SCHEDULED;
+    if (this.att.submitTicks !== null) this.att.submitTicks.reusable = s === PUMP_SCHEDULED;
   }
 
   /** A token was tracked: make sure its completion will be drained (§4.4 step 1). */
@@ -108,6 +109,7 @@ export class Pump {
   /** §4.4 steps 1-4. */
   readonly tick = (): void => {
     this.att.ticks.expire(); // a new turn: the next admission reads the clock
+    if (this.att.submitTicks !== null) this.att.submitTicks.expire(); // and the next submit tick (metrics)
     let n = this.drain.drain();
     if (n === 0 && this.spinMs === 0 && this.pause !== null && this.table.outstanding > 0) {
       // Spin 0: yield the CPU once before parking. A worker woken on this CPU (routing.ts rule 2)

@@ -15,6 +15,7 @@ import type { Memory } from '../../shm/layout.js';
 import { clipReason } from '../cells.js';
 import type { WorkerLoop } from './loop.js';
 import { type NestContext, type ParentPlaces, taskKey } from './nest.js';
+import type { WorkerMetrics } from '../metrics.js';
 
 /** The async jobs in flight on one worker (its loop counts them; this set finishes each once). */
 export class AsyncJobs implements ParentPlaces {
@@ -24,6 +25,7 @@ export class AsyncJobs implements ParentPlaces {
 
   constructor(
     private readonly loop: WorkerLoop, private readonly mem: Memory, private readonly w: number, private readonly nest: NestContext | null = null,
+    /** Histograms (§2.5): a job's run time ends when it settles or passes its deadline. */ private readonly metrics: WorkerMetrics | null = null,
   ) {}
 
   /**
@@ -32,8 +34,11 @@ export class AsyncJobs implements ParentPlaces {
    * engine's promise resolution, never on our stack, and settles us at most once. Past its
    * deadline it is abandoned (it runs on, its result ignored).
    */
-  start(thenable: unknown, att: number, t: number, gen: number, deadlineMs: number): void {
+  start(thenable: unknown, att: number, t: number, gen: number, deadlineMs: number, id = 0, producer = 0, startUs = 0): void {
     const job = new AsyncJob(this, att, t, gen);
+    job.id = id;
+    job.producer = producer;
+    job.startUs = startUs;
     this.jobs.add(job);
     if (this.nest !== null && this.nest.als !== null) {
       // §4.14 step 5: a parent whose children (submitted in its synchronous part) are outstanding takes no place.
@@ -57,6 +62,8 @@ export class AsyncJobs implements ParentPlaces {
     job.timer = null;
     this.jobs.delete(job);
     if (job.key >= 0) this.byKey.delete(job.key);
+    // Its run time before its completion is published (§2.5); none for a job abandoned elsewhere.
+    if (this.metrics !== null && outcome >= 0) this.metrics.ended(job.id, job.producer, job.startUs, this.metrics.now());
     this.loop.asyncFinished(job.att, job.t, job.gen, outcome, value, job.held);
   }
 
@@ -93,6 +100,10 @@ class AsyncJob {
   held = true;
   /** Its task key (nest.ts) when nested tasks are on, else -1. */
   key = -1;
+  /** Task id, producer index and start (µs since the epoch), for its run time (metrics, §2.5). */
+  id = 0;
+  producer = 0;
+  startUs = 0;
   constructor(private readonly jobs: AsyncJobs, readonly att: number, readonly t: number, readonly gen: number) {}
   readonly onFulfilled = (v: unknown): void => { this.jobs.finish(this, O_FULFILLED, v); };
   readonly onRejected = (e: unknown): void => { this.jobs.finish(this, O_REJECTED, e); };

@@ -62,6 +62,7 @@ import { SPIN_POLLS, YIELD_AFTER_MS } from '../native/spin.js';
 import { STEAL_EVERY, Stealer } from './steal.js';
 import { AsyncJobs } from './async-job.js';
 import { type NestContext, taskKey } from './nest.js';
+import { WorkerMetrics } from '../metrics.js';
 
 export type TaskFn = (payload: unknown) => unknown;
 
@@ -130,6 +131,8 @@ export class WorkerLoop {
   private readonly jobs: AsyncJobs;
   private readonly asyncW: number;
   private readonly beatW: number;
+  /** Histograms and busy time (§2.5), or null when the runtime keeps none (and in the warm-up's loop). */
+  private readonly metrics: WorkerMetrics | null;
 
   constructor(
     private readonly mem: Memory, private readonly w: number, private readonly fns: TaskFn[], stealMask: number,
@@ -164,7 +167,8 @@ export class WorkerLoop {
     // Weight classes this worker may steal (WorkerData.stealMask); 0 = never steals.
     const steals = L.workers > 1 && this.spinMs > 0 ? stealMask : 0;
     this.stealer = steals !== 0 ? new Stealer(this, mem, this.codec, w, steals) : null;
-    this.jobs = new AsyncJobs(this, mem, w, nest);
+    this.metrics = mem.metrics ? new WorkerMetrics(mem, w) : null;
+    this.jobs = new AsyncJobs(this, mem, w, nest, this.metrics);
     if (nest !== null) nest.places = this.jobs;
     Atomics.store(mem.i32, mem.workerWord(w, W_THREAD_ID), threadId);
   }
@@ -325,7 +329,15 @@ export class WorkerLoop {
       this.complete(att, t, gen, O_REJECTED, new PayloadError(`payload could not be decoded: ${(decodeError as Error).message}`));
       return;
     }
-    // §4.2 step 4: run, with the run record set for the watchdog.
+    // §4.2 step 4: run, with the run record set for the watchdog; timed when metrics are on (§2.5).
+    const m = this.metrics;
+    const id = lowOf(kind);
+    let startUs = 0;
+    let producer = 0;
+    if (m !== null) {
+      startUs = m.now();
+      producer = m.started(id, att, t, startUs);
+    }
     const runW = this.runW;
     i32[runW + W_RUN_ATT] = att;
     i32[runW + W_RUN_GEN] = gen;
@@ -336,9 +348,10 @@ export class WorkerLoop {
       // §4.14 step 2: once the module imported sluice/task, the task runs inside its key's
       // AsyncLocalStorage context, so its children know their parent across its awaits.
       const als = this.nest === null ? null : this.nest.als;
-      result = als === null ? this.fns[lowOf(kind)]!(payload) : als.run(taskKey(att, t, gen), this.fns[lowOf(kind)]!, payload);
+      result = als === null ? this.fns[id]!(payload) : als.run(taskKey(att, t, gen), this.fns[id]!, payload);
     } catch (err) {
       Atomics.store(i32, runW + W_RUN_TOKEN, 0);
+      if (m !== null) this.timed(m, id, producer, startUs);
       this.complete(att, t, gen, O_REJECTED, err);
       return;
     }
@@ -350,15 +363,29 @@ export class WorkerLoop {
       try {
         then = (result as { then?: unknown }).then;
       } catch (err) {
+        if (m !== null) this.timed(m, id, producer, startUs);
         this.complete(att, t, gen, O_REJECTED, err);
         return;
       }
       if (typeof then === 'function') {
-        this.jobs.start(result, att, t, gen, deadlineMs); // §4.12 step 2
+        // §4.12 step 2. Its run time ends when it settles (async-job.ts); its busy time is this synchronous part.
+        if (m !== null) m.busy(startUs, m.now());
+        this.jobs.start(result, att, t, gen, deadlineMs, id, producer, startUs);
         return;
       }
     }
+    if (m !== null) this.timed(m, id, producer, startUs);
     this.complete(att, t, gen, O_FULFILLED, result);
+  }
+
+  /**
+   * A synchronous run's time and busy time, added before its completion is published: once a
+   * token resolves, its times are in the histograms (§2.5).
+   */
+  private timed(m: WorkerMetrics, id: number, producer: number, startUs: number): void {
+    const endUs = m.now();
+    m.ended(id, producer, startUs, endUs);
+    m.busy(startUs, endUs);
   }
 
   /**
