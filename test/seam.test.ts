@@ -40,6 +40,7 @@ class Log implements Seam {
   retired(worker: number): void { this.put('retired', '', worker); }
   frozen(): void { this.put('frozen', ''); }
   reconciled(deadWorkers: number, deadAttachments: number): void { this.put('reconciled', '', deadWorkers, deadAttachments); }
+  admin(action: number, session: number): void { this.put('admin', '', action, session); }
 }
 
 const idOf = (t: Token): string => {

@@ -83,6 +83,8 @@ export const RecordKind = {
   FREEZE: 12,
   RECONCILE: 13,
   RELEASE: 14,
+  /** An operator's action (docs/design.md §4.16): drain, resume, kill, isolate, release. */
+  ADMIN: 15,
 } as const;
 export type RecordKindName = keyof typeof RecordKind;
 export type RecordKindCode = (typeof RecordKind)[RecordKindName];
@@ -143,7 +145,15 @@ export const KIND_FIELDS: Readonly<Record<RecordKindName, { aux: string; k: read
   // dead owner). Written by the thread that resolves it. What admission sees, so replay's input.
   // aux: index into OUTCOMES. K0: the global word after, K1: the producer word after.
   RELEASE: { aux: 'outcome', k: ['globalWord', 'producerWord', '', ''] },
+  // An operator's action through sluice/observe (§4.16), written by the starting thread. aux:
+  // index into ADMIN_ACTIONS. TASK: the task isolated or released; TOKEN/GEN: the token killed.
+  // K0: the dashboard session, K1: 1 when the action took effect.
+  ADMIN: { aux: 'action', k: ['session', 'ok', '', ''] },
 };
+
+/** ADMIN's actions, by aux index: append, never renumber. */
+export const ADMIN_ACTIONS = ['drain', 'resume', 'kill', 'isolate', 'release'] as const;
+export type AdminAction = (typeof ADMIN_ACTIONS)[number];
 
 /** START's aux bits. */
 export const START_STOLEN = 1;
