@@ -76,7 +76,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const COMPILER: ts.CompilerOptions = {
   target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, strict: true,
   lib: ['lib.es2022.d.ts', 'lib.es2024.sharedmemory.d.ts', 'lib.es2024.string.d.ts'], types: ['node'], skipLibCheck: true, noEmit: true,
-  esModuleInterop: true, paths: { sluice: [join(root, 'src', 'index.ts')] },
+  esModuleInterop: true, paths: { sluice: [join(root, 'src', 'index.ts')], 'sluice/observe': [join(root, 'src', 'observe', 'index.ts')] },
 };
 
 interface Prepared { dir: string; programs: { block: Block; file: string }[]; checked: { block: Block; file: string; offset: number }[] }
@@ -88,7 +88,7 @@ function prepare(doc: string): Prepared {
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
   // tsx reads this (from the cwd) to map 'sluice' to the sources when a program runs.
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, paths: { sluice: [join(root, 'src', 'index.ts')] } },
+    compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, paths: { sluice: [join(root, 'src', 'index.ts')], 'sluice/observe': [join(root, 'src', 'observe', 'index.ts')] } },
   }));
   const p: Prepared = { dir, programs: [], checked: [] };
   blocks(doc).filter(isTs).forEach((b, k) => {
