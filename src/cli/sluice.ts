@@ -8,6 +8,8 @@
  *   sluice trace replay FILE
  *   sluice trace export FILE --chrome OUT.json
  *   sluice demo [demo options]
+ *   sluice dashboard [--port N] [--host H] [--password-env VAR] [--duration S]
+ *   sluice top URL [--once]
  *
  * Exit status: 0 done (replay: identical), 1 a finding (replay: a divergence, or a recording
  * that cannot be replayed; explain: no such token), 2 bad arguments (unknown command or option,
@@ -32,6 +34,8 @@ commands:
                                   recording; exit 0 when identical, 1 at the first divergence
   trace export FILE --chrome OUT  the Chrome Trace Event format (Perfetto UI, chrome://tracing)
   demo                            the isolation demo (what npm start runs)
+  dashboard                       the demo's workload with the live dashboard (prints its URL)
+  top URL                         a running dashboard's numbers in the terminal (read-only)
 
 Run 'sluice <command> --help' for a command's options.
 Exit status: 0 done, 1 a finding (a divergence; a token not in the trace), 2 bad arguments.`,
@@ -241,6 +245,19 @@ async function demo(args: readonly string[], io: Out): Promise<number> {
   return -1; // the demo owns the exit status
 }
 
+/** `sluice dashboard` and `sluice top` (src/cli/dashboard.ts), loaded only when asked for (they load ws). */
+async function observeCommand(cmd: 'dashboard' | 'top', args: readonly string[], io: Out): Promise<number> {
+  const m = await import('./dashboard.js');
+  const usage = cmd === 'dashboard' ? m.DASHBOARD_USAGE : m.TOP_USAGE;
+  if (args.some(isHelp)) { io.out(usage); return 0; }
+  try {
+    return await (cmd === 'dashboard' ? m.dashboardCommand(args, io) : m.topCommand(args, io));
+  } catch (err) {
+    if (err instanceof m.CliUsage) throw new UsageError(err.message, usage);
+    throw err;
+  }
+}
+
 /** Run the command line `argv` (without node and the script). Returns the exit status (-1: the demo sets it). */
 export async function main(argv: readonly string[], io: Out = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) }): Promise<number> {
   try {
@@ -248,6 +265,7 @@ export async function main(argv: readonly string[], io: Out = { out: (s) => proc
     if (cmd === undefined) throw new UsageError('a command is needed', USAGE.main);
     if (isHelp(cmd)) { io.out(USAGE.main); return 0; }
     if (cmd === 'demo') return await demo(argv.slice(1), io);
+    if (cmd === 'dashboard' || cmd === 'top') return await observeCommand(cmd, argv.slice(1), io);
     if (cmd !== 'trace') throw new UsageError(`unknown command '${cmd}'`, USAGE.main);
     if (sub === undefined) throw new UsageError('a trace subcommand is needed', USAGE.trace);
     if (isHelp(sub)) { io.out(USAGE.trace); return 0; }

@@ -439,8 +439,9 @@ export async function serveDashboard(rt: Runtime, options?: DashboardOptions): P
   }
 
   function push(): void {
+    const u = update(); // also with nobody connected: rates need the previous reading
     if (clients.size === 0) return;
-    const msg = JSON.stringify(update());
+    const msg = JSON.stringify(u);
     for (const c of clients) {
       // A reader that does not keep up is skipped (bounded memory), not queued without end.
       if (c.ws.readyState === 1 && c.ws.bufferedAmount < 1 << 20) c.ws.send(msg, () => {});
