@@ -108,6 +108,7 @@ export const PAGE_HTML = `<!doctype html>
 export const PAGE_CSS = `
 :root { --bg:#0f1419; --panel:#171d24; --line:#2a333d; --fg:#d7dee6; --muted:#8593a3; --a:#5aa9ff; --c:#4cd08a; --bad:#ff6b6b; --warn:#f5c04a; }
 * { box-sizing: border-box; }
+[hidden] { display:none !important; }
 body { margin:0; background:var(--bg); color:var(--fg); font:14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; }
 header { display:flex; gap:12px; align-items:center; padding:10px 16px; border-bottom:1px solid var(--line); }
 h1 { margin:0; font-size:18px; letter-spacing:.5px; }
@@ -116,7 +117,7 @@ h2 { margin:0 0 8px; font-size:13px; text-transform:uppercase; letter-spacing:.6
 .badge { padding:2px 10px; border-radius:10px; background:var(--line); font-weight:600; }
 .badge.running { background:#1f5f3a; } .badge.draining { background:#6b5518; } .badge.closed { background:#5a2323; }
 main { display:grid; grid-template-columns:repeat(auto-fill, minmax(360px, 1fr)); gap:12px; padding:12px 16px; }
-.panel { background:var(--panel); border:1px solid var(--line); border-radius:8px; padding:12px; min-width:0; }
+.panel { background:var(--panel); border:1px solid var(--line); border-radius:8px; padding:12px; min-width:0; overflow-x:auto; }
 .panel.wide { grid-column:1 / -1; }
 .kv { display:grid; grid-template-columns:auto 1fr; gap:4px 12px; margin:0; }
 .kv dt { color:var(--muted); } .kv dd { margin:0; }
@@ -230,7 +231,7 @@ export const PAGE_JS = `'use strict';
       tr.appendChild(el('td', '', 'w' + w.index));
       tr.appendChild(el('td', '', w.cpus ? w.cpus.join(',') : '-'));
       tr.appendChild(el('td', '', fmt(w.executed)));
-      var td = el('td'); var b = el('span', 'bar'); b.style.width = Math.round(100 * w.executed / total) + 'px'; td.appendChild(b);
+      var td = el('td'); var b = el('span', 'bar'); b.style.width = Math.round(60 * w.executed / total) + 'px'; td.appendChild(b);
       td.appendChild(document.createTextNode(' ' + Math.round(100 * w.executed / total) + '%')); tr.appendChild(td);
       tr.appendChild(el('td', '', w.queued));
       tr.appendChild(el('td', '', w.stolen));
@@ -320,10 +321,15 @@ export const PAGE_JS = `'use strict';
     if (gd.health) box.appendChild(el('pre', 'small', 'health: ' + JSON.stringify(gd.health).slice(0, 2000)));
   }
 
+  // Keyed by token: a row stays the same element while its token is queued (a click on its
+  // button is never lost to a redraw).
   function queued(list) {
-    var ul = $('queued'); clear(ul);
-    if (!list.length) { ul.appendChild(el('li', 'muted', 'none')); return; }
+    var ul = $('queued'), keep = {};
+    list.forEach(function (q) { keep[q.token] = q; });
+    var rows = ul.querySelectorAll('li');
+    for (var i = 0; i < rows.length; i++) { var t = rows[i].getAttribute('data-token'); if (!t || !keep[t]) ul.removeChild(rows[i]); }
     list.forEach(function (q) {
+      if (ul.querySelector('li[data-token="' + CSS.escape(q.token) + '"]')) return;
       var li = el('li'); li.setAttribute('data-token', q.token);
       li.appendChild(el('span', '', q.token));
       li.appendChild(el('span', 'muted', q.producer + (q.task ? ' · ' + q.task : '')));
@@ -331,6 +337,9 @@ export const PAGE_JS = `'use strict';
       b.addEventListener('click', function () { sendMsg({ type: 'admin', action: 'kill', token: q.token }); });
       li.appendChild(b); ul.appendChild(li);
     });
+    var none = ul.querySelector('li.none');
+    if (!list.length && !none) ul.appendChild(el('li', 'none muted', 'none'));
+    if (list.length && none) ul.removeChild(none);
   }
 
   function feed(entries) {

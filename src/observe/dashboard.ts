@@ -206,6 +206,12 @@ export async function serveDashboard(rt: Runtime, options?: DashboardOptions): P
       return;
     }
     const path = (req.url ?? '/').split('?')[0];
+    if (path === '/favicon.ico') { // none: answered, so a browser logs no 404
+      headers(res, 'image/x-icon', host!.toLowerCase());
+      res.statusCode = 204;
+      res.end();
+      return;
+    }
     const body = path === '/' ? PAGE_HTML : path === '/dashboard.js' ? PAGE_JS : path === '/dashboard.css' ? PAGE_CSS : null;
     const type = path === '/' ? 'text/html; charset=utf-8' : path === '/dashboard.js' ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8';
     headers(res, body === null ? 'text/plain' : type, host!.toLowerCase());
