@@ -290,6 +290,7 @@ export async function serveDashboard(rt: Runtime, options?: DashboardOptions): P
     }
   }
 
+  /** §4.16 step 2: refused unchecked while the global window is full; else a constant-time compare. */
   function login(c: Client, id: unknown, password: unknown): void {
     if (passwordCheck === null) return reply(c, id, { type: 'login', ok: false, authenticated: false, error: 'admin is disabled: the dashboard was started without a password' });
     if (typeof password !== 'string') return reply(c, id, { type: 'error', error: 'login: password must be a string' });
