@@ -1,4 +1,4 @@
-// rt.cancelToken(key) (issue 22; docs/design.md §4.5 step 2, §4.16 step 3): retracting a pending
+// rt.cancelToken(key) (issue 22; docs/design.md §4.5 step 2, §4.17 step 3): retracting a pending
 // token by its key, the path the dashboard's "kill" takes. A blocked worker (workers: 1) holds the
 // only runner, so every later submit stays pending until the test releases it: no timing involved.
 import fc from 'fast-check';

@@ -1,5 +1,5 @@
 /**
- * The dashboard's security pieces (docs/design.md §4.16), pure and separately tested
+ * The dashboard's security pieces (docs/design.md §4.17), pure and separately tested
  * (test/observe/dashboard-security.test.ts): which Host and Origin a request may carry, the
  * constant-time password check, and the failed-login limits.
  */

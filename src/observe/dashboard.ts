@@ -1,5 +1,5 @@
 /**
- * serveDashboard (issue 22, docs/design.md §4.16): a node:http server with one self-contained
+ * serveDashboard (issue 22, docs/design.md §4.17): a node:http server with one self-contained
  * page and a WebSocket (`ws`) that pushes the runtime's state every `intervalMs`, and takes
  * password-gated operator actions over the same socket.
  *
@@ -130,6 +130,13 @@ function guardOf(rt: Runtime): { guard: GuardApi | null; quarantine: { list(): u
   return { guard, quarantine };
 }
 
+/** The breaker state a Guard House `state(task)` reports ('closed', 'open', 'half-open', 'isolated'), or null. */
+function breakerState(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && v !== null && typeof (v as { state?: unknown }).state === 'string') return (v as { state: string }).state;
+  return null;
+}
+
 /** A value made JSON-safe (depth and size bounded); undefined when it cannot be. */
 function plain(v: unknown): unknown {
   try {
@@ -240,7 +247,7 @@ export async function serveDashboard(rt: Runtime, options?: DashboardOptions): P
     socket.on('error', () => { socket.destroy(); });
     if ((req.url ?? '') !== '/ws') return refuse(socket, 404, 'Not Found');
     if (!hostAllowed(req.headers.host, allowed)) return refuse(socket, 403, 'Forbidden');
-    // §4.16 step 1: a browser's Origin must be this server's (header absent: not a web page).
+    // §4.17 step 1: a browser's Origin must be this server's (header absent: not a web page).
     const origin = req.headers.origin;
     if (Array.isArray(origin) || !originAllowed(origin, allowed)) return refuse(socket, 403, 'Forbidden');
     wss.handleUpgrade(req, socket, head, (ws) => { accept(ws); });
@@ -290,7 +297,7 @@ export async function serveDashboard(rt: Runtime, options?: DashboardOptions): P
     }
   }
 
-  /** §4.16 step 2: refused unchecked while the global window is full; else a constant-time compare. */
+  /** §4.17 step 2: refused unchecked while the global window is full; else a constant-time compare. */
   function login(c: Client, id: unknown, password: unknown): void {
     if (passwordCheck === null) return reply(c, id, { type: 'login', ok: false, authenticated: false, error: 'admin is disabled: the dashboard was started without a password' });
     if (typeof password !== 'string') return reply(c, id, { type: 'error', error: 'login: password must be a string' });
@@ -319,7 +326,7 @@ export async function serveDashboard(rt: Runtime, options?: DashboardOptions): P
     let ok = false;
     let message = '';
     try {
-      // §4.16 step 3: the same calls a user makes, nothing else.
+      // §4.17 step 3: the same calls a user makes, nothing else.
       switch (action as AdminAction) {
         case 'drain':
           ok = rt.stats().state === 'running';
@@ -344,8 +351,10 @@ export async function serveDashboard(rt: Runtime, options?: DashboardOptions): P
           const { guard } = guardOf(rt);
           if (guard === null) { message = 'Guard House: not available'; break; }
           const r = action === 'isolate' ? guard.isolate(m.task, `dashboard session ${c.session}`) : guard.release(m.task);
-          ok = r !== false;
-          message = `${action}d ${m.task}`;
+          // Took effect: isolated now (isolate returns the state it left), or release said so.
+          const now = breakerState(guard.state(m.task));
+          ok = action === 'isolate' ? now === 'isolated' : r === true;
+          message = ok ? `${action === 'isolate' ? 'isolated' : 'released'} ${m.task}` : `${m.task} was ${action === 'isolate' ? 'not isolated' : 'not isolated: nothing to release'}`;
           break;
         }
       }
@@ -353,7 +362,7 @@ export async function serveDashboard(rt: Runtime, options?: DashboardOptions): P
       ok = false;
       message = err instanceof Error ? `${err.name}: ${err.message}` : 'failed';
     }
-    // §4.16 step 4: the action, its target, its session and its result, recorded and in the feed.
+    // §4.17 step 4: the action, its target, its session and its result, recorded and in the feed.
     port0.admin(code, c.session, task, key?.attachment ?? -1, key?.index ?? -1, key?.generation ?? -1, ok);
     reply(c, id, { type: 'admin', action, ok, message });
     push(); // every operator sees the effect (and the feed entry) at once

@@ -7,7 +7,7 @@
  *     what it was (null when not recording): free when nothing listens (§7.1).
  *   - queued: the tokens of this thread that are still pending (admitted, not started), read
  *     from their token words with loads only (the candidates an operator may retract).
- *   - admin: record an operator's action through the seam (§4.16 step 4), so the recorder and
+ *   - admin: record an operator's action through the seam (§4.17 step 4), so the recorder and
  *     every observer see it with its provenance.
  *
  * Owner: the thread that started the runtime (its attachment and supervisor). A listener is ours

@@ -249,7 +249,7 @@ export class Recorder {
     this.ring.append(r);
   }
 
-  /** An operator's action (design §4.16): ADMIN_ACTIONS index, session, target task or token, whether it took effect. */
+  /** An operator's action (design §4.17): ADMIN_ACTIONS index, session, target task or token, whether it took effect. */
   admin(tick: number, action: number, session: number, task: number, tokenAtt: number, token: number, gen: number, ok: boolean): void {
     const r = this.begin(RecordKind.ADMIN, tick, -1, task, tokenAtt, token, gen);
     r.aux = action;

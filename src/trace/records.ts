@@ -83,8 +83,9 @@ export const RecordKind = {
   FREEZE: 12,
   RECONCILE: 13,
   RELEASE: 14,
-  /** An operator's action (docs/design.md §4.16): drain, resume, kill, isolate, release. */
-  ADMIN: 15,
+  // 15 is the Guard House's BREAKER (its own branch): kept free here so both merge as they are.
+  /** An operator's action (docs/design.md §4.17): drain, resume, kill, isolate, release. */
+  ADMIN: 16,
 } as const;
 export type RecordKindName = keyof typeof RecordKind;
 export type RecordKindCode = (typeof RecordKind)[RecordKindName];
@@ -145,7 +146,7 @@ export const KIND_FIELDS: Readonly<Record<RecordKindName, { aux: string; k: read
   // dead owner). Written by the thread that resolves it. What admission sees, so replay's input.
   // aux: index into OUTCOMES. K0: the global word after, K1: the producer word after.
   RELEASE: { aux: 'outcome', k: ['globalWord', 'producerWord', '', ''] },
-  // An operator's action through sluice/observe (§4.16), written by the starting thread. aux:
+  // An operator's action through sluice/observe (§4.17), written by the starting thread. aux:
   // index into ADMIN_ACTIONS. TASK: the task isolated or released; TOKEN/GEN: the token killed.
   // K0: the dashboard session, K1: 1 when the action took effect.
   ADMIN: { aux: 'action', k: ['session', 'ok', '', ''] },
@@ -317,7 +318,7 @@ export function recordFault(i32: Int32Array, at: number, verify = true): DecodeF
   if (head === 0) return 'empty';
   if (head >>> 24 !== RECORD_VERSION) return 'version';
   const kind = (head >>> 16) & 0xff;
-  if (kind === 0 || kind > MAX_KIND) return 'kind';
+  if (KIND_NAMES[kind] === undefined) return 'kind'; // 0, past the last, or a number not (yet) used
   if (verify && i32[at + R_CHECK] !== check(i32, at)) return 'check';
   return null;
 }

@@ -1,4 +1,4 @@
-// The dashboard without a browser (issue 22; docs/design.md §4.16): the security pieces one by one
+// The dashboard without a browser (issue 22; docs/design.md §4.17): the security pieces one by one
 // (Host and Origin checks, the constant-time password check, the login limits), then a real server
 // on a real runtime driven by raw WebSocket clients: refused upgrades, maxPayload, hostile
 // messages, admin without a password, login limits on the wire, the admin actions and their
@@ -289,6 +289,37 @@ describe('a dashboard on a runtime with queued tokens (one worker, blocked)', ()
     expect([recs[2]!.tokenAtt, recs[2]!.token, recs[2]!.gen]).toEqual([queued.key.attachment, queued.key.index, queued.key.generation]);
     expect(recs[5]!.task).toBe(rt.names.indexOf('inc'));
     c.close();
+  });
+
+  it('the Guard House panel and actions light up when the runtime has rt.guard and rt.quarantine (feature-detected)', async () => {
+    // A stand-in with the Guard House's operator API (its own branch): isolate(task, why) returns
+    // the state it left, release(task) whether it released, state(task) the breaker.
+    const calls: unknown[][] = [];
+    const states = new Map<string, string>();
+    const guard = {
+      isolate: (task: string, why?: string) => { calls.push(['isolate', task, why]); const was = states.get(task) ?? 'closed'; states.set(task, 'isolated'); return was; },
+      release: (task: string) => { calls.push(['release', task]); const was = states.get(task) === 'isolated'; states.set(task, 'closed'); return was; },
+      state: (task: string) => (states.has(task) ? { state: states.get(task) } : null),
+    };
+    Object.defineProperty(rt, 'guard', { value: guard, configurable: true });
+    Object.defineProperty(rt, 'quarantine', { value: { list: () => [{ id: 'q1', task: 'inc' }] }, configurable: true });
+    try {
+      const c = await connect(d.url);
+      expect(c.messages[0]).toMatchObject({ type: 'hello', guard: true });
+      await c.ask({ type: 'login', password: PASSWORD });
+      expect(await c.ask({ type: 'admin', action: 'isolate', task: 'inc' })).toMatchObject({ ok: true, message: 'isolated inc' });
+      const session = c.messages.find((m) => m.type === 'hello')!.session;
+      expect(calls).toEqual([['isolate', 'inc', `dashboard session ${session}`]]);
+      const u = await c.next((m) => m.type === 'update');
+      expect(u.guard).toMatchObject({ available: true, quarantine: [{ id: 'q1', task: 'inc' }] });
+      expect((u.guard as { tasks: Record<string, unknown> }).tasks.inc).toEqual({ state: 'isolated' });
+      expect(await c.ask({ type: 'admin', action: 'release', task: 'inc' })).toMatchObject({ ok: true });
+      expect(await c.ask({ type: 'admin', action: 'release', task: 'inc' })).toMatchObject({ ok: false }); // nothing to release
+      c.close();
+    } finally {
+      delete (rt as unknown as Record<string, unknown>).guard;
+      delete (rt as unknown as Record<string, unknown>).quarantine;
+    }
   });
 
   it('the global login limit refuses even the right password once full, without checking it', async () => {

@@ -52,7 +52,7 @@ function cancelInWindow(att: Attachment, token: Token, force: boolean, why: stri
 }
 
 /**
- * rt.cancelToken(key) (§4.5 step 1 by identity; the dashboard's kill, §4.16 step 3): token index `t` of this attachment, if it is live
+ * rt.cancelToken(key) (§4.5 step 1 by identity; the dashboard's kill, §4.17 step 3): token index `t` of this attachment, if it is live
  * with generation `gen` and still pending, is retracted exactly as token.cancel() would (Tokens)
  * or as close retracts a callback admission (§4.7). Never forces: a running task is untouched.
  * Only the owner thread calls this (it alone resolves its tokens); returns whether it retracted.
