@@ -51,7 +51,7 @@ export const PAGE_HTML = `<!doctype html>
   </section>
   <section class="panel" id="panel-workers">
     <h2>Core affinity</h2>
-    <table><thead><tr><th>worker</th><th>CPU</th><th>tasks run</th><th>share</th><th>queued</th><th>stolen</th><th>restarts</th><th>state</th></tr></thead>
+    <table><thead><tr><th>worker</th><th>CPU</th><th>tasks run</th><th>share</th><th>busy</th><th>queued</th><th>stolen</th><th>restarts</th><th>state</th></tr></thead>
     <tbody id="workers"></tbody></table>
   </section>
   <section class="panel wide" id="panel-producers">
@@ -63,6 +63,11 @@ export const PAGE_HTML = `<!doctype html>
     <h2>Latency: submit to resolve (this thread's tokens)</h2>
     <canvas id="chart-latency" width="1100" height="180" aria-label="latency histograms"></canvas>
     <div class="legend" id="latency-legend"></div>
+    <div id="shm-latency" hidden>
+      <h2 class="sub">Queue wait and run time, every thread (rt.stats() percentiles)</h2>
+      <table><thead><tr><th>producer / task</th><th>count</th><th>queue p50</th><th>queue p99</th><th>run p50</th><th>run p99</th><th>run max</th></tr></thead>
+      <tbody id="shm-latency-rows"></tbody></table>
+    </div>
     <pre id="stats-extra" class="small"></pre>
   </section>
   <section class="panel" id="panel-guard">
@@ -112,6 +117,7 @@ export const PAGE_CSS = `
 body { margin:0; background:var(--bg); color:var(--fg); font:14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; }
 header { display:flex; gap:12px; align-items:center; padding:10px 16px; border-bottom:1px solid var(--line); }
 h1 { margin:0; font-size:18px; letter-spacing:.5px; }
+h2.sub { margin-top:12px; }
 h2 { margin:0 0 8px; font-size:13px; text-transform:uppercase; letter-spacing:.6px; color:var(--muted); }
 .spacer { flex:1; }
 .badge { padding:2px 10px; border-radius:10px; background:var(--line); font-weight:600; }
@@ -219,8 +225,11 @@ export const PAGE_JS = `'use strict';
     guard(m.guard);
     queued(m.queued);
     feed(m.feed);
-    var extra = m.extra && Object.keys(m.extra).length ? JSON.stringify(m.extra, null, 1).slice(0, 4000) : '';
-    text($('stats-extra'), extra ? 'rt.stats() also reports:\\n' + extra : '');
+    shmLatency(m);
+    var rest = {};
+    Object.keys(m.extra || {}).forEach(function (k) { if (k !== 'tasks') rest[k] = m.extra[k]; });
+    var extra = Object.keys(rest).length ? JSON.stringify(rest).slice(0, 2000) : '';
+    text($('stats-extra'), extra ? 'rt.stats() also reports: ' + extra : '');
   }
 
   function workers(ws_) {
@@ -233,6 +242,8 @@ export const PAGE_JS = `'use strict';
       tr.appendChild(el('td', '', fmt(w.executed)));
       var td = el('td'); var b = el('span', 'bar'); b.style.width = Math.round(60 * w.executed / total) + 'px'; td.appendChild(b);
       td.appendChild(document.createTextNode(' ' + Math.round(100 * w.executed / total) + '%')); tr.appendChild(td);
+      var u = w.extra && typeof w.extra.utilization === 'number' ? Math.round(100 * w.extra.utilization) + '%' : '-';
+      tr.appendChild(el('td', '', u));
       tr.appendChild(el('td', '', w.queued));
       tr.appendChild(el('td', '', w.stolen));
       tr.appendChild(el('td', '', w.restarts));
@@ -255,6 +266,22 @@ export const PAGE_JS = `'use strict';
       tr.appendChild(el('td', '', us(p.latency.p50)));
       tr.appendChild(el('td', '', us(p.latency.p90)));
       tr.appendChild(el('td', '', us(p.latency.p99)));
+      tb.appendChild(tr);
+    });
+  }
+
+  // Percentiles kept in shared memory (rt.stats() with metrics on): per producer and per task.
+  function isLat(l) { return l && l.queueWait && l.run && typeof l.run.p50 === 'number'; }
+  function shmLatency(m) {
+    var rows = [];
+    m.producers.forEach(function (p) { if (p.extra && isLat(p.extra.latency)) rows.push(['producer ' + p.name, p.extra.latency]); });
+    var ts = m.extra && Array.isArray(m.extra.tasks) ? m.extra.tasks : [];
+    ts.forEach(function (t) { if (t && isLat(t.latency)) rows.push(['task ' + t.name, t.latency]); });
+    $('shm-latency').hidden = rows.length === 0;
+    var tb = $('shm-latency-rows'); clear(tb);
+    rows.forEach(function (r) {
+      var l = r[1], tr = el('tr');
+      [r[0], fmt(l.run.count), us(l.queueWait.p50), us(l.queueWait.p99), us(l.run.p50), us(l.run.p99), us(l.run.max)].forEach(function (v) { tr.appendChild(el('td', '', v)); });
       tb.appendChild(tr);
     });
   }

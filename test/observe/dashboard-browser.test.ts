@@ -116,6 +116,31 @@ describe('the dashboard in headless Chromium', () => {
     await until(page, `[...document.querySelectorAll('#feed li[data-kind="admin"]')].some((li) => / resume /.test(li.textContent))`);
   });
 
+  it('shows the shared-memory percentiles and utilization when rt.stats() reports them (the metrics branch\'s fields)', async () => {
+    // rt.stats() with `metrics: true` (built on its own branch) adds producers[].latency,
+    // tasks[] and workers[].utilization; a stand-in adds the same shapes here.
+    const lat = (p50: number) => ({ queueWait: { count: 9, p50, p90: p50, p99: 2 * p50, p999: 2 * p50, max: 3 * p50 }, run: { count: 9, p50, p90: p50, p99: 2 * p50, p999: 2 * p50, max: 3 * p50 } });
+    const real = rt.stats.bind(rt);
+    Object.defineProperty(rt, 'stats', {
+      configurable: true,
+      value: () => {
+        const st = real();
+        return {
+          ...st, tasks: [{ name: 'inc', latency: lat(40) }], windowSeconds: 12,
+          producers: st.producers.map((p) => ({ ...p, latency: lat(100) })), workers: st.workers.map((w) => ({ ...w, utilization: 0.25 })),
+        };
+      },
+    });
+    try {
+      await until(page, `!document.getElementById('shm-latency').hidden`);
+      await until(page, `[...document.querySelectorAll('#shm-latency-rows td:first-child')].some((td) => td.textContent === 'task inc')`);
+      await until(page, `[...document.querySelectorAll('#workers td')].some((td) => td.textContent === '25%')`);
+    } finally {
+      delete (rt as unknown as Record<string, unknown>).stats;
+    }
+    await until(page, `document.getElementById('shm-latency').hidden`);
+  });
+
   it('kills a queued token: it resolves retracted; the running one is untouched', async () => {
     blocker = rt.producer('tenant').submit(rt.task('blockUntil'), 'hold') as Token;
     await sig.started('hold');
