@@ -169,6 +169,8 @@ interface Client {
 }
 
 const MAX_MESSAGES_PER_SECOND = 50;
+/** Open sockets at once; more are refused (503) so a flood of connections cannot exhaust memory. */
+const MAX_CLIENTS = 64;
 
 /**
  * Serve the dashboard of `rt` (the thread that started it: its feed, queued tokens and admin
@@ -250,6 +252,9 @@ export async function serveDashboard(rt: Runtime, options?: DashboardOptions): P
     // §4.17 step 1: a browser's Origin must be this server's (header absent: not a web page).
     const origin = req.headers.origin;
     if (Array.isArray(origin) || !originAllowed(origin, allowed)) return refuse(socket, 403, 'Forbidden');
+    let open = 0; // sockets not yet closing (one that sent or got a close frame no longer counts)
+    for (const c of clients) if (c.ws.readyState === 1) open++;
+    if (open >= MAX_CLIENTS) return refuse(socket, 503, 'Service Unavailable');
     wss.handleUpgrade(req, socket, head, (ws) => { accept(ws); });
   });
 

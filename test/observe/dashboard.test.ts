@@ -202,6 +202,20 @@ describe('a dashboard on a runtime with queued tokens (one worker, blocked)', ()
     c2.close();
   });
 
+  it('at most 64 sockets at once: the next upgrade is refused (503) until one closes', async () => {
+    const s = await serveDashboard(rt);
+    try {
+      const open = await Promise.all(Array.from({ length: 64 }, () => connect(s.url)));
+      expect(await upgradeStatus(s.url, {})).toBe(503);
+      open[0]!.close();
+      await open[0]!.closed;
+      expect(await upgradeStatus(s.url, {})).toBe(101);
+      for (const c of open) c.close();
+    } finally {
+      await s.close();
+    }
+  });
+
   it('hostile messages get an error reply, never a crash', async () => {
     const c = await connect(d.url);
     for (const raw of ['not json', '[1,2]', 'null', '42', '"x"', '{"type":"x"}', '{"type":{"toString":1}}', '{"type":"admin","action":"explode"}',
