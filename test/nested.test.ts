@@ -60,6 +60,7 @@ class Admissions implements Seam {
   frozen(): void {}
   refilled(): void {}
   reconciled(): void {}
+  admin(): void {}
 }
 const id = (k: TokenKey): string => `${k.attachment}:${k.index}:${k.generation}`;
 

@@ -41,6 +41,7 @@ class Log implements Seam {
   frozen(): void { this.put('frozen', ''); }
   refilled(p: number): void { this.put('refilled', String(p)); }
   reconciled(deadWorkers: number, deadAttachments: number): void { this.put('reconciled', '', deadWorkers, deadAttachments); }
+  admin(action: number, session: number): void { this.put('admin', '', action, session); }
 }
 
 const idOf = (t: Token): string => {

@@ -11,6 +11,8 @@
  *   sluice calibrate-io DIR [--bytes N] [--max-concurrency N] [--duration S]   (src/cli/calibrate-io.ts)
  *   sluice stress --tasks FILE --task NAME [...]   (stress.ts)
  *   sluice bench --tasks FILE --task NAME [...]    (bench.ts)
+ *   sluice dashboard [--port N] [--host H] [--password-env VAR] [--duration S]
+ *   sluice top URL [--once]
  *
  * Exit status: 0 done (replay: identical), 1 a finding (replay: a divergence, or a recording
  * that cannot be replayed; explain: no such token), 2 bad arguments (unknown command or option,
@@ -41,6 +43,8 @@ commands:
   stress --tasks FILE --task NAME your task under saturation by well-behaved and hostile
                                   producers: admissions, latency percentiles, isolation checks
   bench --tasks FILE --task NAME  your task through sluice against a bare postMessage worker
+  dashboard                       the demo's workload with the live dashboard (prints its URL)
+  top URL                         a running dashboard's numbers in the terminal (read-only)
 
 Run 'sluice <command> --help' for a command's options.
 Exit status: 0 done, 1 a finding (a divergence; a token not in the trace; a failed check), 2 bad arguments.`,
@@ -303,6 +307,19 @@ async function bench(args: readonly string[], io: Out): Promise<number> {
   return runBench({ ...t, count, reps }, cliIo(io));
 }
 
+/** `sluice dashboard` and `sluice top` (src/cli/dashboard.ts), loaded only when asked for (they load ws). */
+async function observeCommand(cmd: 'dashboard' | 'top', args: readonly string[], io: Out): Promise<number> {
+  const m = await import('./dashboard.js');
+  const usage = cmd === 'dashboard' ? m.DASHBOARD_USAGE : m.TOP_USAGE;
+  if (args.some(isHelp)) { io.out(usage); return 0; }
+  try {
+    return await (cmd === 'dashboard' ? m.dashboardCommand(args, io) : m.topCommand(args, io));
+  } catch (err) {
+    if (err instanceof m.CliUsage) throw new UsageError(err.message, usage);
+    throw err;
+  }
+}
+
 /** Run the command line `argv` (without node and the script). Returns the exit status (-1: the demo sets it). */
 export async function main(argv: readonly string[], io: Out = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) }): Promise<number> {
   try {
@@ -313,6 +330,7 @@ export async function main(argv: readonly string[], io: Out = { out: (s) => proc
     if (cmd === 'calibrate-io') return await (await import('./calibrate-io.js')).calibrateIoCommand(argv.slice(1), io);
     if (cmd === 'stress') return await stress(argv.slice(1), io);
     if (cmd === 'bench') return await bench(argv.slice(1), io);
+    if (cmd === 'dashboard' || cmd === 'top') return await observeCommand(cmd, argv.slice(1), io);
     if (cmd !== 'trace') throw new UsageError(`unknown command '${cmd}'`, USAGE.main);
     if (sub === undefined) throw new UsageError('a trace subcommand is needed', USAGE.trace);
     if (isHelp(sub)) { io.out(USAGE.trace); return 0; }

@@ -266,6 +266,9 @@ export class RecordingSeam implements Seam {
   reconciled(deadWorkers: number, deadAttachments: number): void {
     this.rec.reconciled(this.clock.now(), 0, -1, deadWorkers, deadAttachments);
   }
+  admin(action: number, session: number, task: number, att: number, token: number, gen: number, ok: boolean): void {
+    this.rec.admin(this.clock.now(), action, session, task, att, token, gen, ok);
+  }
 }
 const one = new Int32Array(1);
 const none = new Int32Array(0);

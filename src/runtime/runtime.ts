@@ -39,10 +39,12 @@ import { threadId } from 'node:worker_threads';
 import { runtimeStats } from './snapshot.js';
 import { readMetrics, resetMetrics, type RawMetrics } from './metrics.js';
 import { Hurry, START_SETTLE_MS, StartTimeout, abortStart, bounded, closeTimeout, detach, ownQuiesce, quiesce, shutdown, type ShutdownHost } from './shutdown.js';
-import { abandonRunning } from './submit/cancel.js';
+import { abandonRunning, cancelByKey } from './submit/cancel.js';
 import { initIoClasses } from '../admission/io-class.js';
 import { ioStats } from './io-class.js';
 import type { IoClassName, IoClassStats } from './io-types.js';
+import { observerPort, type ObserverPort } from './observers.js';
+import type { TokenKey } from './token.js';
 
 export interface RuntimeOptions {
   /** Module whose named function exports are the tasks (sync or async); .js, .mjs, .cjs or .ts. */
@@ -738,6 +740,33 @@ export class Runtime<M = any> {
       throw new ConfigError('rt.resume(): the runtime is closed; a closed runtime does not reopen: start a new one');
     }
   }
+
+  /**
+   * Retract a pending token by its key (`token.key`, as traces, the dashboard and `sluice trace`
+   * print it): the same step as `token.cancel()` (docs/design.md §4.5 step 2), for Tokens and
+   * `submitCallback` admissions alike, without holding the Token. Returns whether it retracted:
+   * false when the key names no live token of this thread with that generation, or the task has
+   * started (a running task is never stopped by it). Only the thread that submitted a token can
+   * retract it (its owner resolves it): another thread's key gives false. A key that is not a
+   * `{ attachment, index, generation }` of integers is a ConfigError.
+   */
+  cancelToken(key: TokenKey): boolean {
+    const k = snapshot('rt.cancelToken()', 'key', key, ['attachment', 'index', 'generation'], false);
+    for (const f of ['attachment', 'index', 'generation'] as const) {
+      const v = k[f];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+        throw new ConfigError(`rt.cancelToken(): key.${f} must be a non-negative integer; got ${describe(v)}`);
+      }
+    }
+    if (k.attachment !== this.att.index) return false;
+    return cancelByKey(this.att, k.index as number, k.generation as number);
+  }
+
+  /** @internal What sluice/observe may see and do on this thread (src/runtime/observers.ts). */
+  _observer(): ObserverPort {
+    return (this.observers ??= observerPort(this.att, this.supervisor));
+  }
+  /** @internal */ private observers: ObserverPort | null = null;
 
   /** `await using rt = await Runtime.start(...)`: close() when the scope ends. */
   [asyncDispose](): Promise<void> {

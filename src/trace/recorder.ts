@@ -252,4 +252,13 @@ export class Recorder {
     this.begin(RecordKind.REFILL, tick, producer, -1, -1, -1, -1);
     this.ring.append(this.r);
   }
+
+  /** An operator's action (design §4.17): ADMIN_ACTIONS index, session, target task or token, whether it took effect. */
+  admin(tick: number, action: number, session: number, task: number, tokenAtt: number, token: number, gen: number, ok: boolean): void {
+    const r = this.begin(RecordKind.ADMIN, tick, -1, task, tokenAtt, token, gen);
+    r.aux = action;
+    r.k0 = session;
+    r.k1 = ok ? 1 : 0;
+    this.ring.append(r);
+  }
 }

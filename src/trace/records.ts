@@ -89,6 +89,9 @@ export const RecordKind = {
   SEEN: 15,
   /** The 'clear' timer brought a producer's bucket up to a fresh reading, outside any submit. */
   REFILL: 16,
+  // 17 is the Guard House's BREAKER.
+  /** An operator's action (docs/design.md §4.17): drain, resume, kill, isolate, release. */
+  ADMIN: 18,
 } as const;
 export type RecordKindName = keyof typeof RecordKind;
 export type RecordKindCode = (typeof RecordKind)[RecordKindName];
@@ -159,6 +162,10 @@ export const KIND_FIELDS: Readonly<Record<RecordKindName, { aux: string; k: read
   SEEN: { aux: 'word', k: ['value', 'read', '', ''] },
   // TICK: the fresh reading the producer's bucket was brought up to (producer.ts onClearTimer).
   REFILL: { aux: '', k: ['', '', '', ''] },
+  // An operator's action through sluice/observe (§4.17), written by the starting thread. aux:
+  // index into ADMIN_ACTIONS. TASK: the task isolated or released; TOKEN/GEN: the token killed.
+  // K0: the dashboard session, K1: 1 when the action took effect.
+  ADMIN: { aux: 'action', k: ['session', 'ok', '', ''] },
 };
 
 /** SEEN's aux: which gate word. */
@@ -172,6 +179,10 @@ export const SEEN_GUESS = 0x100;
 export const TICK_REUSED = 1;
 export const TICK_REDECIDED = 2;
 export const REJECTED_FLAGS_SHIFT = 28;
+
+/** ADMIN's actions, by aux index: append, never renumber. */
+export const ADMIN_ACTIONS = ['drain', 'resume', 'kill', 'isolate', 'release'] as const;
+export type AdminAction = (typeof ADMIN_ACTIONS)[number];
 
 /** START's aux bits. */
 export const START_STOLEN = 1;
@@ -335,7 +346,7 @@ export function recordFault(i32: Int32Array, at: number, verify = true): DecodeF
   if (head === 0) return 'empty';
   if (head >>> 24 !== RECORD_VERSION) return 'version';
   const kind = (head >>> 16) & 0xff;
-  if (kind === 0 || kind > MAX_KIND) return 'kind';
+  if (KIND_NAMES[kind] === undefined) return 'kind'; // 0, past the last, or a number not (yet) used
   if (verify && i32[at + R_CHECK] !== check(i32, at)) return 'check';
   return null;
 }

@@ -15,6 +15,7 @@
  *                      cancelled (§4.5), retried (§4.8 retries)
  *   worker             started (§4.2 step 2, §4.2a step 5 when stolen)
  *   supervisor         workerDied, respawned, retired (§4.8), frozen, reconciled (§4.10)
+ *   operator           admin (§4.17: an action from sluice/observe's dashboard, on the starting thread)
  * Token identity is (attachment, index, generation); `task` is the task id; `producer` the
  * producer index; `worker` a worker slot; -1 where none applies.
  */
@@ -55,4 +56,10 @@ export interface Seam {
   frozen(): void;
   /** §4.10 steps 3-5: reconciled the dead workers and attachments (counts), then unfroze. */
   reconciled(deadWorkers: number, deadAttachments: number): void;
+  /**
+   * §4.17 step 4: operator `session` (a dashboard connection) took action `action` (index into
+   * trace/records.ts ADMIN_ACTIONS) on `task` and/or the token (att, token, gen), -1 where none;
+   * `ok`: it took effect (drained, resumed, retracted, isolated, released).
+   */
+  admin(action: number, session: number, task: number, att: number, token: number, gen: number, ok: boolean): void;
 }

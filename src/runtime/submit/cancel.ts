@@ -51,6 +51,38 @@ function cancelInWindow(att: Attachment, token: Token, force: boolean, why: stri
   return true;
 }
 
+/**
+ * rt.cancelToken(key) (§4.5 step 1 by identity; the dashboard's kill, §4.17 step 3): token index `t` of this attachment, if it is live
+ * with generation `gen` and still pending, is retracted exactly as token.cancel() would (Tokens)
+ * or as close retracts a callback admission (§4.7). Never forces: a running task is untouched.
+ * Only the owner thread calls this (it alone resolves its tokens); returns whether it retracted.
+ */
+export function cancelByKey(att: Attachment, t: number, gen: number): boolean {
+  const table = att.table;
+  if (t < 0 || t >= table.tokens.length || table.gens[t] !== gen) return false;
+  const token = table.tokens[t];
+  if (token !== undefined) return token._gen === gen && cancel(att, token, false);
+  if (table.callbacks[t] === undefined) return false;
+  let done = false;
+  att.window.enter(); // the state CAS and the release that follows it, together (§4.5 step 2)
+  try {
+    if (retract(att.i32, att.tokenWordOf(t), gen)) {
+      if (att.seam !== null) att.seam.cancelled(att.index, t, gen, false);
+      att.drain.resolveCallback(t, O_RETRACTED, new RetractedError('task was cancelled before it started'));
+      if (table.outstanding === 0) att.pump.wakeIfParked();
+      done = true;
+    }
+  } finally {
+    att.window.leave();
+  }
+  if (!done) return false;
+  table.checkIdle();
+  att.drain.runLate(); // the callback, after the books (user code)
+  const after = att.pump.onDrained;
+  if (after !== null) after();
+  return true;
+}
+
 /** §4.5 step 3: ask the supervisor to stop worker `worker` if it still runs token t of generation gen (§4.8). */
 function postKill(att: Attachment, worker: number, t: number, gen: number): void {
   const i32 = att.i32;
