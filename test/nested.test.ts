@@ -59,6 +59,7 @@ class Admissions implements Seam {
   retired(): void {}
   frozen(): void {}
   reconciled(): void {}
+  breaker(): void {}
 }
 const id = (k: TokenKey): string => `${k.attachment}:${k.index}:${k.generation}`;
 

@@ -40,6 +40,7 @@ class Log implements Seam {
   retired(worker: number): void { this.put('retired', '', worker); }
   frozen(): void { this.put('frozen', ''); }
   reconciled(deadWorkers: number, deadAttachments: number): void { this.put('reconciled', '', deadWorkers, deadAttachments); }
+  breaker(task: number, from: number, to: number, why: number): void { this.put('breaker', '', task, from, to, why); }
 }
 
 const idOf = (t: Token): string => {

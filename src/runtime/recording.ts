@@ -97,6 +97,10 @@ export class RecordingSeam implements Seam {
   reconciled(deadWorkers: number, deadAttachments: number): void {
     this.rec.reconciled(this.clock.now(), 0, -1, deadWorkers, deadAttachments);
   }
+  /** The decision's own tick (the runtime clock it was made on), so replay sees what decided it. */
+  breaker(task: number, from: number, to: number, why: number, tick: number): void {
+    this.rec.breaker(tick, task, from, to, why);
+  }
 }
 const one = new Int32Array(1);
 const none = new Int32Array(0);

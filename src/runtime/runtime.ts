@@ -8,7 +8,7 @@
 import { type ResourceLimits, type SHARE_ENV } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { randomFillSync } from 'node:crypto';
-import { A_STATE, H_DIGEST, H_INSTANCE, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING } from '../shm/layout.js';
+import { A_STATE, H_DIGEST, H_INSTANCE, H_TASK_COUNT, MAX_TASKS, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING } from '../shm/layout.js';
 import { activate as activateAttachment, release as releaseAttachment } from '../shm/words/attachment.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
 import { clockOption, errorClassesOption, parseStartOptions, snapshot } from './options.js';
@@ -37,6 +37,9 @@ import { threadId } from 'node:worker_threads';
 import { runtimeStats } from './snapshot.js';
 import { Hurry, START_SETTLE_MS, StartTimeout, abortStart, bounded, closeTimeout, detach, ownQuiesce, quiesce, shutdown, type ShutdownHost } from './shutdown.js';
 import { abandonRunning } from './submit/cancel.js';
+import { type GuardOptions, storeGuardConfig } from '../admission/guard.js';
+import { GuardControl, Quarantine, taskStats, type TaskStats } from './guard-api.js';
+import { UnknownTaskError } from '../errors.js';
 
 export interface RuntimeOptions {
   /** Module whose named function exports are the tasks (sync or async); .js, .mjs, .cjs or .ts. */
@@ -138,6 +141,12 @@ export interface RuntimeOptions {
    * ~25-90 ms of CPU while idle, none on the start path; a replacement worker skips it. Default true.
    */
   warmUp?: boolean;
+  /**
+   * A breaker for every task function (the Guard House, docs/design.md §4.16), with these
+   * settings; off by default (health is kept either way). A task's guard is stored once, shared
+   * by every thread: rt.task(name, { guard }) with different settings is then a ConfigError.
+   */
+  guard?: GuardOptions;
   /** @internal Enable test-only pause points (rt.testing). Never in production. */
   testHooks?: boolean;
   /**
@@ -233,6 +242,8 @@ export interface RuntimeStats {
   workers: WorkerStats[];
   /** The last recovery events (worker replaced, thread reconciled), newest last. */
   events: string[];
+  /** Per task function, in id order: calls, outcomes, run time, health class, breaker (the Guard House). */
+  tasks: TaskStats[];
 }
 
 /** Symbol.asyncDispose (Node 20 has it; older builds spell it Symbol.for('nodejs.asyncDispose'), as Node does). */
@@ -262,6 +273,11 @@ export class Runtime<M = any> {
     available: loadAffinity().available, pinned: false, reason: 'attached runtime: workers belong to the starting thread',
   });
 
+  /** This handle's quarantine: failed calls of guarded tasks, with their arguments (the Guard House). */
+  readonly quarantine: Quarantine;
+  /** The operator's hand on each task's breaker: isolate, release, state (the Guard House). */
+  readonly guard: GuardControl;
+
   /** Whether workers are pinned to cores, and if not, why (frozen). */
   get affinity(): Readonly<AffinityInfo> { return this.affinityInfo; }
 
@@ -283,6 +299,9 @@ export class Runtime<M = any> {
     this.chains = chainLists.map((c) => Int32Array.from(c));
     att.chains = this.chains;
     att.pump.onDrained = this.afterDrain;
+    this.quarantine = new Quarantine(names, (p) => producerName(mem, p), (task, payload, producer) => (this.producerOf(producer) as Producer).submit(task, payload));
+    att.guard.feed = this.quarantine.feed;
+    this.guard = new GuardControl(mem, (task, where) => this.taskIdOf(task, where), () => this.clock.now(), () => this.att.seam);
     this.runQueue = new RunQueue({
       submit: (task, payload, options) => this.defaultP()._submitParsed(task, payload, options),
       outstanding: () => this.att.outstanding,
@@ -373,6 +392,7 @@ export class Runtime<M = any> {
         throw err instanceof StartTimeout ? err.error : err;
       }
       names = lists[0]!;
+      if (names.length > MAX_TASKS) throw new WorkerStartError(`the task module exports ${names.length} task functions; at most ${MAX_TASKS} (the Guard House's shared regions are sized for that many)`);
       for (let w = 1; w < lists.length; w++) {
         if (lists[w]!.join('\0') !== names.join('\0')) {
           throw new WorkerStartError(`workers disagree on the task module's exports: [${names}] vs [${lists[w]}]`);
@@ -384,6 +404,8 @@ export class Runtime<M = any> {
       throw new WorkerStartError(`a worker could not be created: ${err instanceof Error ? err.name : describe(err)}`, { cause: err });
     }
     mem.i32[H_TASK_COUNT] = names.length;
+    // §4.16: the runtime's default guard, stored for every task before any thread can submit.
+    if (cfg.guard !== null) for (let id = 0; id < names.length; id++) storeGuardConfig(mem, id, names[id]!, cfg.guard);
     // What Runtime.attach checks a handle's names and chains against.
     mem.i32.set(tableDigest(names, chains), H_DIGEST);
     activateAttachment(mem.i32, mem.attachWord(0, A_STATE));
@@ -459,7 +481,7 @@ export class Runtime<M = any> {
       const cached = this.tasks.get(name);
       if (cached) return cached as TaskRef<N>;
     }
-    const ref = resolveTask(this.instance, this.names, name, options);
+    const ref = resolveTask(this.instance, this.names, name, options, (id, cfg) => storeGuardConfig(this.mem, id, this.names[id]!, cfg));
     if (options === undefined) this.tasks.set(name, ref);
     return ref as TaskRef<N>;
   }
@@ -584,7 +606,26 @@ export class Runtime<M = any> {
 
   /** Plain-object snapshot: global, per producer, per worker. */
   stats(): RuntimeStats {
-    return runtimeStats(this.mem, this.att, this.clock.now(), this.producers, this.events);
+    const now = this.clock.now();
+    return { ...runtimeStats(this.mem, this.att, now, this.producers, this.events), tasks: taskStats(this.mem, this.names, now, this.guard.notes) };
+  }
+
+  /** @internal A task (name or TaskRef of this runtime) as its id. */
+  private taskIdOf(task: unknown, where: string): number {
+    if (typeof task === 'string') {
+      const id = this.names.indexOf(task);
+      if (id < 0) throw new UnknownTaskError(task, this.names);
+      return id;
+    }
+    if (!TaskRef.is(task)) throw new ConfigError(`${where}: task must be a task name or a TaskRef; got ${describe(task)}`);
+    return TaskRef.own(task, this.instance).id;
+  }
+
+  /** @internal A producer handle of this runtime, or a producer name (rt.quarantine.resubmit). */
+  private producerOf(p: unknown): Producer<M> {
+    if (typeof p === 'string') return this.producer(p);
+    for (const h of this.producers.values()) if (h === p) return h;
+    throw new ConfigError(`rt.quarantine.resubmit: producer must be a producer name or a Producer of this runtime handle; got ${describe(p)}`);
   }
 
   /**

@@ -20,7 +20,7 @@ import type { Attachment } from './submit/attachment.js';
 /** Runtime.stats(): a plain-object snapshot, global, per producer, per worker. */
 export function runtimeStats(
 mem: Memory, att: Attachment, now: number, producers: ReadonlyMap<string, Producer>, events: readonly string[],
-): RuntimeStats {
+): Omit<RuntimeStats, 'tasks'> {
   const i32 = mem.i32;
   const L = mem.layout;
   const st = Atomics.load(i32, mem.stateWord);

@@ -12,6 +12,7 @@
 import { UnknownTaskError, ConfigError, describe } from '../errors.js';
 import { ANY_WEIGHT, Weight, weightIndex } from './routing.js';
 import { Snapshot, snapshot } from './options.js';
+import { type GuardConfig, type GuardOptions, parseGuard } from '../admission/guard.js';
 
 export interface TaskOptions {
   /** Routing class (routing.ts). Without one, a task may run on any worker. */
@@ -26,6 +27,12 @@ export interface TaskOptions {
    * the token resolves.
    */
   retries?: number;
+  /**
+   * A breaker for this task function (the Guard House, docs/design.md §4.16). Stored once in
+   * shared memory and shared by every thread and handle: the first guard given for a task wins,
+   * a later different one is a ConfigError.
+   */
+  guard?: GuardOptions;
 }
 
 /** Only this module constructs TaskRefs (rt.task()). */
@@ -102,7 +109,7 @@ export class TaskRef<N extends string = string> {
   }
 }
 
-const TASK_OPTION_KEYS = ['weight', 'deadlineMs', 'queueTimeoutMs', 'retries'] as const;
+const TASK_OPTION_KEYS = ['weight', 'deadlineMs', 'queueTimeoutMs', 'retries', 'guard'] as const;
 
 /** @internal A duration option: a non-negative integer number of ms up to 2^31-1 (0 or undefined = none; -0 is 0). */
 export function checkMs(where: string, key: string, v: unknown): number {
@@ -114,7 +121,9 @@ export function checkMs(where: string, key: string, v: unknown): number {
 }
 
 /** @internal */
-export function resolveTask(instance: string, names: readonly string[], name: unknown, options?: unknown): TaskRef {
+export function resolveTask(
+  instance: string, names: readonly string[], name: unknown, options?: unknown, storeGuard?: (id: number, cfg: GuardConfig) => void,
+): TaskRef {
   if (typeof name !== 'string') throw new ConfigError(`task name must be a string; got ${describe(name)}`);
   const o: Snapshot = snapshot(`rt.task()`, 'options', options, TASK_OPTION_KEYS);
   const id = names.indexOf(name);
@@ -128,5 +137,10 @@ export function resolveTask(instance: string, names: readonly string[], name: un
   }
   if (o.weight !== undefined) weightIndex(o.weight); // a ConfigError for anything but a weight name (null too)
   const weight = o.weight === undefined ? null : (o.weight as Weight);
+  if (o.guard !== undefined) {
+    const g = parseGuard(where, o.guard);
+    if (storeGuard === undefined) throw new ConfigError(`${where}: guard is not taken here`);
+    storeGuard(id, g);
+  }
   return TaskRef._create(MINT, instance, name, id, weight, deadlineMs, queueTimeoutMs, r + 0);
 }

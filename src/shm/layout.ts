@@ -27,13 +27,17 @@
  *   subRings      W x C cells    per-worker submission rings
  *   compRings     A x T cells    per-attachment completion rings
  *   arenas        (A+W) x S      spill arenas: attachments 0..A-1, then workers
+ *   guard         N blocks       the Guard House, one per task: breaker word, since word (any
+ *                                thread, CAS: words/breaker.ts), its guard config (written once)
+ *   health        A x N x 8 w    per-attachment, per-task calls and outcomes (the attachment's thread)
+ *   runTime       W x N x 4 w    per-worker, per-task run count, max and sum (the worker; sum a float64)
  *
  * W workers, C ring capacity, P producers, A attachments, T token capacity (the next power of
- * two >= globalSlots), S spill bytes per writer. A cell is 128 bytes (see CELL_* below).
+ * two >= globalSlots), S spill bytes per writer, N = MAX_TASKS (512) task slots. A cell is 128 bytes (see CELL_* below).
  */
 
 export const MAGIC = 0x534c4943; // "SLIC"
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 
 export const BLOCK_BYTES = 128;
 export const BLOCK_WORDS = BLOCK_BYTES >> 2;
@@ -197,6 +201,43 @@ export const A_START = 8;
 // rejection reason, one per outcome) are admission/reasons.ts's S_* offsets, which checks that
 // they fit.
 
+/** Task functions a module may export (the Guard House's regions are sized for this many; start refuses more). */
+export const MAX_TASKS = 512;
+
+// ---- guard block (one per task, the Guard House; docs/design.md §4.16) ----
+/** The breaker word (its bits and transitions: words/breaker.ts). Any thread, CAS only. */
+export const G_BREAKER = 0;
+/** The since word: when and why the breaker's current state began (words/breaker.ts). CAS only. */
+export const G_SINCE = 1;
+/** Its guard config: 0 none, 1 being written, 2 ready (then G_RATIO..G_MODE are read-only). First writer wins. */
+export const G_CFG = 2;
+/** failureRatio x 1e6, rounded. */
+export const G_RATIO = 3;
+export const G_VOLUME = 4;
+export const G_WINDOW_MS = 5;
+export const G_COOL_MS = 6;
+export const G_PROBES = 7;
+/** 1 enforce (rejects), 0 observe (computes, never rejects). */
+export const G_MODE = 8;
+export const G_CFG_NONE = 0;
+export const G_CFG_BUSY = 1;
+export const G_CFG_READY = 2;
+
+// ---- health (per attachment, per task; one writer: the attachment's thread) ----
+export const HEALTH_WORDS = 8;
+/** Admitted calls (§4.1 step 5). */
+export const HL_CALLS = 0;
+/** + outcome code (admission/outcomes.ts): resolved calls by outcome (§4.3 step 7). */
+export const HL_OUTCOME = 1;
+
+// ---- run time (per worker, per task; one writer: the worker) ----
+export const RUNTIME_WORDS = 4;
+export const RN_COUNT = 0;
+/** Longest run, µs (int32, saturating). */
+export const RN_MAX_US = 1;
+/** Sum of runs in µs, a float64 over words 2..3 (8-byte aligned). */
+export const RN_SUM_F64 = 2;
+
 // ---- cells (relative to the cell's first word) ----
 /** Publication word: pos + 1 once the cell for position pos is readable. Written by its claimer. */
 export const C_SEQ = 0;
@@ -255,6 +296,9 @@ export interface Layout extends LayoutConfig {
   subRings: number;
   compRings: number;
   arenas: number;
+  guard: number;
+  health: number;
+  runTime: number;
   totalBytes: number;
 }
 
@@ -294,9 +338,15 @@ export function computeLayout(c: LayoutConfig): Layout {
   const subRings = take(W * C * CELL_BYTES);
   const compRings = take(A * T * CELL_BYTES);
   const arenas = take((A + W) * S);
+  // The task count is known only once the workers loaded the module, after this layout: the
+  // Guard House regions are sized for MAX_TASKS (start refuses a module with more).
+  const N = MAX_TASKS;
+  const guard = take(N * BLOCK_BYTES);
+  const health = take(A * N * HEALTH_WORDS * 4);
+  const runTime = take(W * N * RUNTIME_WORDS * 4);
   return {
     ...c, tokenCapacity: T, header, state, global, hooksBlock: hooks, producers, names, workerBlocks, attachBlocks,
-    tails, stats, guesses, guessBytes, tokens, tokenMeta, arenaCtl, arenaTags, subRings, compRings, arenas, totalBytes: at,
+    tails, stats, guesses, guessBytes, tokens, tokenMeta, arenaCtl, arenaTags, subRings, compRings, arenas, guard, health, runTime, totalBytes: at,
   };
 }
 
@@ -370,6 +420,14 @@ export class Memory {
   }
   subRingByte(w: number): number { return this.layout.subRings + w * this.layout.ringCapacity * CELL_BYTES; }
   compRingByte(a: number): number { return this.layout.compRings + a * this.layout.tokenCapacity * CELL_BYTES; }
+  /** Task `task`'s guard block (the Guard House). */
+  guardWord(task: number, field: number): number { return ((this.layout.guard + task * BLOCK_BYTES) >> 2) + field; }
+  healthWord(a: number, task: number, field: number): number {
+    return (this.layout.health >> 2) + (a * MAX_TASKS + task) * HEALTH_WORDS + field;
+  }
+  runTimeWord(w: number, task: number, field: number): number {
+    return (this.layout.runTime >> 2) + (w * MAX_TASKS + task) * RUNTIME_WORDS + field;
+  }
   epochMicros(): number { return this.f64[H_EPOCH_F64]!; }
   setEpochMicros(us: number): void { this.f64[H_EPOCH_F64] = us; }
 }

@@ -83,6 +83,8 @@ export const RecordKind = {
   FREEZE: 12,
   RECONCILE: 13,
   RELEASE: 14,
+  /** A task's breaker moved (the Guard House, design §4.16). */
+  BREAKER: 15,
 } as const;
 export type RecordKindName = keyof typeof RecordKind;
 export type RecordKindCode = (typeof RecordKind)[RecordKindName];
@@ -143,6 +145,10 @@ export const KIND_FIELDS: Readonly<Record<RecordKindName, { aux: string; k: read
   // dead owner). Written by the thread that resolves it. What admission sees, so replay's input.
   // aux: index into OUTCOMES. K0: the global word after, K1: the producer word after.
   RELEASE: { aux: 'outcome', k: ['globalWord', 'producerWord', '', ''] },
+  // A task's breaker moved (design §4.16), written by the thread whose CAS moved it. TASK: the
+  // task. aux: why (shm/words/breaker.ts WHY_NAMES). K0: the state it left, K1: the state it
+  // entered (STATE_NAMES: 0 closed, 1 open, 2 half-open, 3 isolated).
+  BREAKER: { aux: 'why', k: ['from', 'to', '', ''] },
 };
 
 /** START's aux bits. */

@@ -15,6 +15,7 @@
  *                      cancelled (§4.5), retried (§4.8 retries)
  *   worker             started (§4.2 step 2, §4.2a step 5 when stolen)
  *   supervisor         workerDied, respawned, retired (§4.8), frozen, reconciled (§4.10)
+ *   any thread         breaker (§4.16: whichever thread's CAS moved a task's breaker)
  * Token identity is (attachment, index, generation); `task` is the task id; `producer` the
  * producer index; `worker` a worker slot; -1 where none applies.
  */
@@ -50,4 +51,9 @@ export interface Seam {
   frozen(): void;
   /** §4.10 steps 3-5: reconciled the dead workers and attachments (counts), then unfroze. */
   reconciled(deadWorkers: number, deadAttachments: number): void;
+  /**
+   * §4.16: task `task`'s breaker moved from state `from` to `to` (shm/words/breaker.ts BR_*),
+   * for `why` (WHY_*), at admission tick `tick` (µs, the runtime clock the decision read).
+   */
+  breaker(task: number, from: number, to: number, why: number, tick: number): void;
 }

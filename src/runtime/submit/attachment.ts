@@ -36,6 +36,7 @@ import { Pump } from './pump.js';
 import { cancel } from './cancel.js';
 import type { Seam } from '../../trace/seam.js';
 import type { SubmitLineage } from '../producer.js';
+import { GuardView } from '../guard-house.js';
 
 export class Attachment {
   readonly i32: Int32Array;
@@ -85,6 +86,8 @@ export class Attachment {
   readonly fastGate: WasmDecide | null;
   /** The admission tick of this thread's rate-limited decisions (tick.ts). */
   readonly ticks: TickSource;
+  /** This thread's side of the Guard House (guard-house.ts, §4.16). */
+  readonly guard: GuardView;
 
   constructor(readonly mem: Memory, readonly index: number, readonly clock: Clock) {
     // This thread wakes workers that may sleep in the native futex: it must wake them that way.
@@ -128,6 +131,7 @@ export class Attachment {
     this.globalGuess = L.maxProducers;
     this.fastGate = wasmDecide(mem.wasm);
     this.ticks = new TickSource(clock);
+    this.guard = new GuardView(mem, index, clock, this);
     this.table = new TokenTable(L.tokenCapacity);
     this.slots = new SlotReturn(mem, index, this.window, this.gateGuess, this.globalGuess);
     this.ungated = this.slots.ungated;

@@ -43,7 +43,7 @@ import { parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import {
   A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_TOKEN, H_HOOKS, Memory, RT_CLOSED, W_ASYNC_INFLIGHT,
   W_WINDOW, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT, W_BEAT, W_RUN_DEADLINE, W_RUN_GEN,
-  W_RUN_TOKEN, W_THREAD_ID, W_WAKER,
+  W_RUN_TOKEN, W_THREAD_ID, W_WAKER, RN_COUNT, RN_MAX_US, RN_SUM_F64, RUNTIME_WORDS,
 } from '../../shm/layout.js';
 import { CF_TOMBSTONE, lowOf, weightOf } from '../../shm/words/cell.js';
 import { Ring, RING_FULL } from '../../shm/ring.js';
@@ -107,6 +107,12 @@ export class WorkerLoop {
   seam: Seam | null = null;
   private readonly clock: MonotonicClock;
   private readonly executedW: number;
+  /** Health (§4.16): each running token's start (performance.now()) and task, by att * tokenCap + t. */
+  private readonly runStart: Float64Array;
+  private readonly runTask: Int32Array;
+  private readonly runTimeBase: number;
+  private readonly tokenCap: number;
+  private readonly f64: Float64Array;
   /**
    * @internal This worker's looks at its siblings (steal.ts, §4.2a), or null: it never steals
    * (WorkerData.stealMask 0, a single worker, or no spin). Called by warm-up.ts too.
@@ -159,6 +165,11 @@ export class WorkerLoop {
     this.clock = new MonotonicClock(mem.epochMicros());
     this.head = Atomics.load(mem.i32, mem.workerWord(w, W_HEAD));
     this.executedW = mem.workerWord(w, W_EXECUTED);
+    this.tokenCap = L.tokenCapacity;
+    this.f64 = mem.f64;
+    this.runStart = new Float64Array(L.maxAttachments * L.tokenCapacity);
+    this.runTask = new Int32Array(L.maxAttachments * L.tokenCapacity);
+    this.runTimeBase = mem.runTimeWord(w, 0, RN_COUNT);
     this.asyncW = mem.workerWord(w, W_ASYNC_INFLIGHT);
     this.beatW = mem.workerWord(w, W_BEAT);
     // Weight classes this worker may steal (WorkerData.stealMask); 0 = never steals.
@@ -319,6 +330,10 @@ export class WorkerLoop {
   execute(kind: number, att: number, t: number, gen: number, deadlineMs: number, payload: unknown, decodeError: unknown): void {
     const i32 = this.i32;
     i32[this.executedW]!++;
+    // Health (§4.16): when the run began and which task, for complete()'s run-time counters.
+    const k = att * this.tokenCap + t;
+    this.runTask[k] = lowOf(kind);
+    this.runStart[k] = performance.now();
     const weight = weightOf(kind);
     if (weight < 3) i32[this.routedW + weight]!++;
     if (decodeError !== null) {
@@ -438,6 +453,7 @@ export class WorkerLoop {
     // on a second read, after waiting for space -- not clonable, too large) becomes a 'rejected'
     // PayloadError of ours that says so; (c) if even ours cannot be encoded, the worker ends
     // and crash recovery abandons the token (§4.12 step 4, §4.8).
+    const ended = performance.now();
     let tag: number;
     let replaced = false;
     this.codec.bigOk = att === 0; // only attachment 0 receives by message
@@ -462,6 +478,7 @@ export class WorkerLoop {
       return;
     }
     if (this.seam !== null) this.seam.ran(att, t, gen, this.w, outcome);
+    this.countRun(att * this.tokenCap + t, ended);
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:done'], this.w + 1);
     // §4.3 step 6.
     const ring = this.completions[att]!;
@@ -471,6 +488,19 @@ export class WorkerLoop {
     writeCompletion(ring, pos, this.codec, outcome, att, t, gen, this.w);
     this.window.leave();
     wake(i32, this.compWakers[att]!);
+  }
+
+  /**
+   * Health (§4.16): one more run of its task on this worker's run-time row (this worker is its
+   * only writer: plain stores; the sum is a float64 of µs, the max an int32 of µs, saturating).
+   */
+  private countRun(k: number, ended: number): void {
+    const i32 = this.i32;
+    const at = this.runTimeBase + this.runTask[k]! * RUNTIME_WORDS;
+    const us = Math.max(0, Math.round((ended - this.runStart[k]!) * 1000));
+    i32[at + RN_COUNT]!++;
+    if (us > i32[at + RN_MAX_US]!) i32[at + RN_MAX_US] = Math.min(us, 2 ** 31 - 1);
+    this.f64[(at + RN_SUM_F64) >> 1] += us;
   }
 
   private exit(): void {

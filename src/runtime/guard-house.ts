@@ -1,0 +1,95 @@
+/**
+ * The Guard House, one thread's side (docs/design.md §4.16): the breaker check on this thread's
+ * submit path, the health counts and breaker feed on its resolve path, and the quarantine sink.
+ * Shared state lives in the guard, health and run-time regions (layout.ts); this object holds
+ * only this thread's caches (each task's guard config, read once it is ready: it never changes).
+ */
+import { BLOCK_WORDS, G_BREAKER, MAX_TASKS, G_SINCE, HEALTH_WORDS, HL_CALLS, HL_OUTCOME, type Memory } from '../shm/layout.js';
+import {
+  type GuardConfig, GUARD_REJECT, guardAdmit, guardOutcome, guardReturnProbe, OC_NONE, OC_TRIPPED, readGuardConfig,
+} from '../admission/guard.js';
+import { O_ABANDONED, O_REJECTED, O_RETRACTED } from '../admission/outcomes.js';
+import { elapsedMs, sinceMsOf, STATE_NAMES, stateOf, WHY_NAMES, whyOf } from '../shm/words/breaker.js';
+import type { Seam } from '../trace/seam.js';
+import type { Clock } from '../admission/clock.js';
+
+/** What the quarantine sink is told of a failed call of a guarded task (quarantine.ts keeps it). */
+export interface QuarantineFeed {
+  (task: number, producer: number, tokenId: number, gen: number, tick: number, outcome: number, value: unknown, payload: unknown, why: 'tripped' | 'under-open'): void;
+}
+
+export class GuardView {
+  /** Word index of task 0's breaker word; task k's is base + k * BLOCK_WORDS (the submit path's one load). */
+  readonly base: number;
+  /** Word index of this attachment's task-0 calls counter. */
+  readonly healthBase: number;
+  /** Each task's config once seen ready (undefined: not yet seen; it may be stored later by any thread). */
+  private readonly cfgs: Array<GuardConfig | undefined>;
+  /** Set by the runtime handle that owns the quarantine (null: failed calls are not kept). */
+  feed: QuarantineFeed | null = null;
+  /** The tick of the last guard decision: the rejection's since is reconstructed from it. */
+  private lastTick = 0;
+
+  constructor(private readonly mem: Memory, att: number, private readonly clock: Clock, private readonly host: { readonly seam: Seam | null }) {
+    this.base = mem.guardWord(0, G_BREAKER);
+    this.healthBase = mem.healthWord(att, 0, HL_CALLS);
+    this.cfgs = new Array<GuardConfig | undefined>(MAX_TASKS).fill(undefined);
+  }
+
+  /** Task `task`'s config, or null if it has none (yet). */
+  config(task: number): GuardConfig | null {
+    let c = this.cfgs[task];
+    if (c === undefined) {
+      const read = readGuardConfig(this.mem, task);
+      if (read === null) return null;
+      this.cfgs[task] = c = read;
+    }
+    return c;
+  }
+
+  /** Whether calls of `task` keep their payload (it has a guard: a failure may be quarantined). */
+  keepsPayload(task: number): boolean { return this.config(task) !== null; }
+
+  /**
+   * §4.16 steps 1-3, once the submit path's load found the breaker not closed: GUARD_PASS,
+   * GUARD_REJECT, or a probe's round epoch.
+   */
+  admit(task: number, tick: number): number {
+    this.lastTick = tick;
+    const bw = this.base + task * BLOCK_WORDS;
+    return guardAdmit(this.mem.i32, bw, bw + (G_SINCE - G_BREAKER), this.config(task), tick, task, this.host.seam);
+  }
+
+  returnProbe(task: number, epoch: number): void { guardReturnProbe(this.mem.i32, this.base + task * BLOCK_WORDS, epoch); }
+
+  /** For a 'quarantined' Rejection: the breaker's state, since (ms on the runtime clock) and why, as of the last admit's tick. */
+  describe(task: number): { state: 'open' | 'half-open' | 'isolated'; since: number; why: string } {
+    const i32 = this.mem.i32;
+    const bw = this.base + task * BLOCK_WORDS;
+    const b = Atomics.load(i32, bw);
+    const s = Atomics.load(i32, bw + (G_SINCE - G_BREAKER));
+    const nowMs = Math.floor(this.lastTick / 1000);
+    const st = STATE_NAMES[stateOf(b)]!;
+    return { state: st === 'closed' ? 'open' : st, since: nowMs - elapsedMs(sinceMsOf(s), nowMs), why: WHY_NAMES[whyOf(s)]! };
+  }
+
+  /**
+   * §4.16 steps 4-6 and the health counts, on this thread's resolve path (drain.ts resolve): count
+   * the outcome for `task`; a guarded task's outcome feeds its breaker; a failed one that
+   * tripped it or resolved under a breaker that is not closed goes to the quarantine sink.
+   * No user code: the sink only stores.
+   */
+  resolved(task: number, probe: number, outcome: number, producer: number, tokenId: number, gen: number, value: unknown, payload: unknown): void {
+    const i32 = this.mem.i32;
+    i32[this.healthBase + task * HEALTH_WORDS + HL_OUTCOME + outcome]!++;
+    const cfg = this.config(task);
+    if (cfg === null) return;
+    const tick = this.clock.now();
+    const failed = outcome === O_REJECTED || outcome === O_ABANDONED;
+    const bw = this.base + task * BLOCK_WORDS;
+    const r = guardOutcome(i32, bw, bw + (G_SINCE - G_BREAKER), cfg, tick, task, this.host.seam, failed, outcome !== O_RETRACTED, probe);
+    if (failed && r !== OC_NONE && this.feed !== null) this.feed(task, producer, tokenId, gen, tick, outcome, value, payload, r === OC_TRIPPED ? 'tripped' : 'under-open');
+  }
+}
+
+export { GUARD_REJECT };
