@@ -8,6 +8,8 @@
  *   sluice trace replay FILE
  *   sluice trace export FILE --chrome OUT.json
  *   sluice demo [demo options]
+ *   sluice demo guard [--duration <seconds>]
+ *   sluice quarantine list FILE [--json]
  *
  * Exit status: 0 done (replay: identical), 1 a finding (replay: a divergence, or a recording
  * that cannot be replayed; explain: no such token), 2 bad arguments (unknown command or option,
@@ -20,6 +22,7 @@ import { explainRecord, explainToken, parseTokenId } from '../trace/explain.js';
 import { TraceFileError, readTrace, type TraceFile } from '../trace/file.js';
 import { RecordKind, WRITER_WORKER, details, kindName, unpackRoute, type TraceRecord } from '../trace/records.js';
 import { describeDivergence, notReplayable, replay } from '../trace/replay.js';
+import { QUARANTINE_USAGE, QuarantineUsage, quarantineCmd } from './quarantine.js';
 
 export const USAGE = {
   main: `usage: sluice <command> [options]
@@ -32,6 +35,8 @@ commands:
                                   recording; exit 0 when identical, 1 at the first divergence
   trace export FILE --chrome OUT  the Chrome Trace Event format (Perfetto UI, chrome://tracing)
   demo                            the isolation demo (what npm start runs)
+  demo guard                      the Guard House demo: a flaky task quarantined, healthy ones run on
+  quarantine list FILE            the calls rt.quarantine.save(FILE) kept: provenance, error, arguments
 
 Run 'sluice <command> --help' for a command's options.
 Exit status: 0 done, 1 a finding (a divergence; a token not in the trace), 2 bad arguments.`,
@@ -78,6 +83,15 @@ runtime; the summary checks that each was held to its own limits.
   --no-hostile     leave out the hostile producer (blind retries)
   --json <path>    also write the summary as JSON to <path>
 Exit status: 0 when every check passes, 1 when one fails, 2 for bad arguments.`,
+  guard: `usage: sluice demo guard [--duration <seconds>]
+
+The Guard House demo (npm run demo:guard): one task starts failing, its breaker opens and its
+calls are rejected 'quarantined' while the healthy tasks run on; after the cool-down half-open
+probes close it again. Prints the Guard House table (health and breaker per task) as it goes,
+then the quarantined calls.
+  --duration <s>   how long it runs, in seconds (default 6; from 2 to 600)
+Exit status: 0 when every check passes, 1 when one fails, 2 for bad arguments.`,
+  quarantine: QUARANTINE_USAGE,
 } as const;
 
 /** A bad command line: printed with the command's usage, exit status 2. */
@@ -234,6 +248,17 @@ function exportCmd(args: readonly string[], io: Out): number {
 }
 
 async function demo(args: readonly string[], io: Out): Promise<number> {
+  if (args[0] === 'guard') {
+    if (args.some(isHelp)) { io.out(USAGE.guard); return 0; }
+    const { runGuardDemo, parseGuardDemoArgs } = await import('./demo/guard.js');
+    let seconds: number;
+    try {
+      seconds = parseGuardDemoArgs(args.slice(1));
+    } catch (err) {
+      throw new UsageError((err as Error).message, USAGE.guard);
+    }
+    return (await runGuardDemo(seconds, io.out)) ? 0 : 1;
+  }
   if (args.some(isHelp)) { io.out(USAGE.demo); return 0; }
   // The demo reads its options from process.argv and sets process.exitCode when it ends.
   process.argv = [process.argv[0]!, 'sluice-demo', ...args];
@@ -248,6 +273,15 @@ export async function main(argv: readonly string[], io: Out = { out: (s) => proc
     if (cmd === undefined) throw new UsageError('a command is needed', USAGE.main);
     if (isHelp(cmd)) { io.out(USAGE.main); return 0; }
     if (cmd === 'demo') return await demo(argv.slice(1), io);
+    if (cmd === 'quarantine') {
+      if (argv.slice(1).some(isHelp)) { io.out(USAGE.quarantine); return 0; }
+      try {
+        return quarantineCmd(argv.slice(1), io.out);
+      } catch (err) {
+        if (err instanceof QuarantineUsage) throw new UsageError(err.message, USAGE.quarantine);
+        throw err;
+      }
+    }
     if (cmd !== 'trace') throw new UsageError(`unknown command '${cmd}'`, USAGE.main);
     if (sub === undefined) throw new UsageError('a trace subcommand is needed', USAGE.trace);
     if (isHelp(sub)) { io.out(USAGE.trace); return 0; }

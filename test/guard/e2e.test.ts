@@ -4,7 +4,19 @@
 // quarantined with its arguments and can be re-submitted; a healthy task runs on throughout.
 // The admission clock is a VirtualClock: the cool-down passes when the test says so.
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, Runtime, VirtualClock, type Rejection, type Token } from '../../src/index.js';
+import { main } from '../../src/cli/sluice.js';
+
+/** Run the sluice CLI in-process; its output lines and exit status. */
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (s) => { out += `${s}\n`; }, err: (s) => { err += `${s}\n`; } });
+  return { code, out, err };
+}
 
 const tasks = new URL('../fixtures/guard-tasks.mjs', import.meta.url);
 
@@ -51,6 +63,25 @@ describe('Guard House, end to end', () => {
       const q = rt.quarantine.list();
       expect(q).toHaveLength(1);
       expect(q[0]).toMatchObject({ task: 'flaky', producer: 'default', payload: 3, outcome: 'rejected', why: 'tripped', error: 'Error: flaky 3 failed' });
+      // Saved, it is what `sluice quarantine list FILE` reads.
+      const dir = mkdtempSync(join(tmpdir(), 'sluice-q-'));
+      try {
+        expect(rt.quarantine.save(join(dir, 'q.bin'))).toBe(1);
+        const listed = await cli('quarantine', 'list', join(dir, 'q.bin'));
+        expect(listed.code).toBe(0);
+        expect(listed.out).toMatch(/1 quarantined call/);
+        expect(listed.out).toMatch(new RegExp(`${q[0]!.id}\\s+flaky\\s+default\\s+${q[0]!.tokenId}\\s.*rejected\\s+tripped\\s+'?Error: flaky 3 failed'?\\s+3`));
+        const json = await cli('quarantine', 'list', join(dir, 'q.bin'), '--json');
+        expect(JSON.parse(json.out)).toMatchObject([{ id: q[0]!.id, task: 'flaky', payload: 3 }]);
+        writeFileSync(join(dir, 'junk'), 'not a quarantine');
+        expect((await cli('quarantine', 'list', join(dir, 'junk'))).code).toBe(2);
+        expect((await cli('quarantine', 'list', join(dir, 'missing'))).code).toBe(2);
+        expect((await cli('quarantine', 'show', join(dir, 'q.bin'))).code).toBe(2);
+        expect((await cli('quarantine', '--help')).out).toMatch(/usage: sluice quarantine list FILE/);
+        expect((await cli('demo', 'guard', '--help')).out).toMatch(/usage: sluice demo guard/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
       const again = rt.quarantine.resubmit(q[0]!.id) as Token;
       expect(again.admitted).toBe(true);
       expect(await again).toBe(3);
