@@ -8,11 +8,13 @@
 import {
   AbandonedError, AbortedError, AttachError, ClockError, ConfigError, MonotonicClock, PayloadError, Producer, RejectedError,
   RetractedError, Runtime, SluiceError, TaskRef, TICKS_PER_SECOND, Token, UnknownTaskError, VirtualClock, WorkerStartError,
+  Quarantine, GuardControl, QUARANTINE_LIMIT,
 } from 'sluice';
 import type {
   Admission, AffinityInfo, AttachOptions, CancelOptions, Clock, CloseOptions, EffectiveLimits, Outcome, ProducerEvent,
   ProducerLimits, ProducerStats, RejectReason, Rejection, RunRejectReason, RuntimeHandle, RuntimeOptions, RuntimeState,
   RuntimeStats, SluiceErrorCode, SubmitCallback, SubmitOptions, TaskOptions, TokenKey, TokenState, Weight, WorkerStats,
+  GuardOptions, TaskStats, BreakerStats, BreakerState, HealthClass, QuarantineEntry,
 } from 'sluice';
 import { runtime } from 'sluice/task';
 import type { TaskRuntime } from 'sluice/task';
@@ -148,7 +150,7 @@ export async function consumer(): Promise<void> {
     const reason: RejectReason = r.reason;
     switch (reason) {
       case 'rate': case 'producer-slots': case 'global-slots': case 'ring-full': case 'arena-full': case 'no-workers':
-      case 'draining': case 'closed':
+      case 'draining': case 'closed': case 'quarantined': case 'io-class':
         break;
       default:
         never(reason); // every reason is listed: the union is closed
@@ -161,6 +163,26 @@ export async function consumer(): Promise<void> {
 
   const v: number = await rt.run<number>('inc', 1, submitOptions);
   void v;
+
+  // The Guard House: a breaker per task function, health, quarantine.
+  const guarded = rt.task('inc', { guard: { failureRatio: 0.5, minVolume: 20, windowMs: 10_000, coolDownMs: 5_000, probes: 3, mode: 'observe' } satisfies GuardOptions });
+  void guarded;
+  const bs: BreakerStats | null = rt.guard.state('inc');
+  const bstate: BreakerState | undefined = bs?.state;
+  void bstate;
+  const left: BreakerState = rt.guard.isolate('inc', 'maintenance');
+  const released: boolean = rt.guard.release('inc');
+  void left; void released;
+  const ts: TaskStats | undefined = rt.stats().tasks[0];
+  const hc: HealthClass | undefined = ts?.health;
+  void hc;
+  const q: Quarantine = rt.quarantine;
+  const entries: QuarantineEntry[] = q.list();
+  const limit: number = QUARANTINE_LIMIT;
+  void limit;
+  if (entries[0] !== undefined) void q.resubmit(entries[0].id, p);
+  const gc: GuardControl = rt.guard;
+  void gc;
 
   const stats: RuntimeStats = rt.stats();
   const runtimeState: RuntimeState = stats.state;
