@@ -9,7 +9,7 @@ import {
   type GuardConfig, GUARD_REJECT, guardAdmit, guardOutcome, guardReturnProbe, OC_NONE, OC_TRIPPED, readGuardConfig,
 } from '../admission/guard.js';
 import { O_ABANDONED, O_REJECTED, O_RETRACTED } from '../admission/outcomes.js';
-import { elapsedMs, sinceMsOf, STATE_NAMES, stateOf, WHY_NAMES, whyOf } from '../shm/words/breaker.js';
+import { BR_HALF_OPEN, BR_ISOLATED, elapsedMs, sinceMsOf, stateOf, WHY_NAMES, whyOf } from '../shm/words/breaker.js';
 import type { Seam } from '../trace/seam.js';
 import type { Clock } from '../admission/clock.js';
 
@@ -62,15 +62,18 @@ export class GuardView {
 
   returnProbe(task: number, epoch: number): void { guardReturnProbe(this.mem.i32, this.base + task * BLOCK_WORDS, epoch); }
 
-  /** For a 'quarantined' Rejection: the breaker's state, since (ms on the runtime clock) and why, as of the last admit's tick. */
-  describe(task: number): { state: 'open' | 'half-open' | 'isolated'; since: number; why: string } {
+  /**
+   * For a 'quarantined' Rejection: hands `set` the breaker's state, since (ms on the runtime
+   * clock, as of the last admit's tick) and why; nothing allocated (the strings are the tables').
+   */
+  describe(task: number, name: string, set: (task: string, state: 'open' | 'half-open' | 'isolated', since: number, why: string) => void): void {
     const i32 = this.mem.i32;
     const bw = this.base + task * BLOCK_WORDS;
     const b = Atomics.load(i32, bw);
     const s = Atomics.load(i32, bw + (G_SINCE - G_BREAKER));
     const nowMs = Math.floor(this.lastTick / 1000);
-    const st = STATE_NAMES[stateOf(b)]!;
-    return { state: st === 'closed' ? 'open' : st, since: nowMs - elapsedMs(sinceMsOf(s), nowMs), why: WHY_NAMES[whyOf(s)]! };
+    const st = stateOf(b);
+    set(name, st === BR_HALF_OPEN ? 'half-open' : st === BR_ISOLATED ? 'isolated' : 'open', nowMs - elapsedMs(sinceMsOf(s), nowMs), WHY_NAMES[whyOf(s)]!);
   }
 
   /**

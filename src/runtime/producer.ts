@@ -343,20 +343,20 @@ export class Producer<M = any> {
     //    An attached handle that drains or closes stops admitting for itself only (att.halted).
     let st = Atomics.load(i32, att.stateW);
     if (st !== RT_RUNNING || att.halted !== 0) return ~this.reject(st === RT_CLOSED ? R_CLOSED : att.halted !== 0 ? att.halted : R_DRAINING, ref);
-    // §4.1 step 0: everything that can throw or allocate happens before any shared counter moves.
-    const tag = this.codec.prepare(payload);
-    if (tag === PREPARE_FULL) return ~this.reject(R_ARENA_FULL, ref);
     // §4.16 step 1: the task's breaker, one load; only a breaker that is not closed (or an
-    // isolated task) asks the Guard House, which may take a half-open probe (given back below
-    // if a later step refuses) or refuse.
+    // isolated task) asks the Guard House, which may refuse (before any encoding or counter) or
+    // take a half-open probe (given back below if a later step refuses or the encoding throws).
     let probe = -1;
     if ((Atomics.load(i32, att.guard.base + ref.id * BLOCK_WORDS) & BR_STATE_MASK) !== 0) {
       att.ticks.advance();
       probe = att.guard.admit(ref.id, att.ticks.value);
-      if (probe === GUARD_REJECT) {
-        this.codec.abandon();
-        return ~this.reject(R_QUARANTINED, ref);
-      }
+      if (probe === GUARD_REJECT) return ~this.reject(R_QUARANTINED, ref);
+    }
+    // §4.1 step 0: everything that can throw or allocate happens before any shared counter moves.
+    const tag = probe < 0 ? this.codec.prepare(payload) : this.prepareProbe(ref, payload, probe);
+    if (tag === PREPARE_FULL) {
+      if (probe >= 0) att.guard.returnProbe(ref.id, probe);
+      return ~this.reject(R_ARENA_FULL, ref);
     }
     // Steps 2-5 run inside this thread's window (4.10): a thread that dies in here is
     // reconciled by the supervisor under a freeze, whatever instruction it died at.
@@ -428,6 +428,16 @@ export class Producer<M = any> {
     return t;
   }
 
+  /** §4.1 step 0 for a half-open probe: a payload whose encoding throws gives the probe back (§4.16 step 3). */
+  /** @internal */ private prepareProbe(ref: TaskRef, payload: unknown, probe: number): number {
+    try {
+      return this.codec.prepare(payload);
+    } catch (err) {
+      this.att.guard.returnProbe(ref.id, probe);
+      throw err;
+    }
+  }
+
   /** Steps 2 and 3 one at a time, with the test pause points after each (testHooks runtimes). */
   /** @internal */ private gatesPausing(): number {
     const att = this.att;
@@ -460,8 +470,7 @@ export class Producer<M = any> {
     if (seam !== null) seam.rejected(this.index, ref.id, att.index, reason, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!);
     if (reason === R_QUARANTINED) {
       // §4.16: the Rejection says since when and why (its one allocation: at the handle's first such refusal).
-      const d = att.guard.describe(ref.id);
-      (this.guardRej ??= guardRejection()).set(ref.name, d.state, d.since, d.why);
+      att.guard.describe(ref.id, ref.name, (this.guardRej ??= guardRejection()).set);
     }
     if (reason === R_RATE && this.rateRej !== null) {
       const ms = retryAfterMs(this.gate.tick, this.gateLimits.rate);
