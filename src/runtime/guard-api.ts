@@ -5,9 +5,7 @@
  */
 import { serialize } from 'node:v8';
 import { writeFileSync } from 'node:fs';
-import {
-  BLOCK_WORDS, G_BREAKER, G_SINCE, HEALTH_WORDS, HL_CALLS, HL_OUTCOME, RN_COUNT, RN_MAX_US, RN_SUM_F64, type Memory,
-} from '../shm/layout.js';
+import { G_BREAKER, G_SINCE, HL_CALLS, HL_OUTCOME, RN_COUNT, RN_MAX_US, RN_SUM_F64, type Memory } from '../shm/layout.js';
 import {
   elapsedMs, failsOf, okOf, probesOf, sinceMsOf, STATE_NAMES, stateOf, totalOf, WHY_NAMES, whyOf, type BreakerState,
 } from '../shm/words/breaker.js';
@@ -108,7 +106,6 @@ export function taskStats(mem: Memory, names: readonly string[], tick: number, n
   });
 }
 
-void HEALTH_WORDS;
 
 /** One quarantined call (rt.quarantine.list()). */
 export interface QuarantineEntry {
@@ -282,4 +279,3 @@ export class GuardControl {
   }
 }
 
-void BLOCK_WORDS;
