@@ -4,7 +4,7 @@
  * Shared state lives in the guard, health and run-time regions (layout.ts); this object holds
  * only this thread's caches (each task's guard config, read once it is ready: it never changes).
  */
-import { BLOCK_WORDS, G_BREAKER, MAX_TASKS, G_SINCE, HEALTH_WORDS, HL_CALLS, HL_OUTCOME, type Memory } from '../shm/layout.js';
+import { BLOCK_WORDS, G_BREAKER, G_CFG, G_CFG_READY, MAX_TASKS, G_SINCE, HEALTH_WORDS, HL_CALLS, HL_OUTCOME, type Memory } from '../shm/layout.js';
 import {
   type GuardConfig, GUARD_REJECT, guardAdmit, guardOutcome, guardReturnProbe, OC_NONE, OC_TRIPPED, readGuardConfig,
 } from '../admission/guard.js';
@@ -21,6 +21,8 @@ export interface QuarantineFeed {
 export class GuardView {
   /** Word index of task 0's breaker word; task k's is base + k * BLOCK_WORDS (the submit path's one load). */
   readonly base: number;
+  /** Word index of task 0's config state word (G_CFG): a task without a guard costs one load of it. */
+  private readonly cfgBase: number;
   /** Word index of this attachment's task-0 calls counter. */
   readonly healthBase: number;
   /** Each task's config once seen ready (undefined: not yet seen; it may be stored later by any thread). */
@@ -32,6 +34,7 @@ export class GuardView {
 
   constructor(private readonly mem: Memory, att: number, private readonly clock: Clock, private readonly host: { readonly seam: Seam | null }) {
     this.base = mem.guardWord(0, G_BREAKER);
+    this.cfgBase = mem.guardWord(0, G_CFG);
     this.healthBase = mem.healthWord(att, 0, HL_CALLS);
     this.cfgs = new Array<GuardConfig | undefined>(MAX_TASKS).fill(undefined);
   }
@@ -48,7 +51,9 @@ export class GuardView {
   }
 
   /** Whether calls of `task` keep their payload (it has a guard: a failure may be quarantined). */
-  keepsPayload(task: number): boolean { return this.config(task) !== null; }
+  keepsPayload(task: number): boolean {
+    return this.cfgs[task] !== undefined || Atomics.load(this.mem.i32, this.cfgBase + task * BLOCK_WORDS) === G_CFG_READY;
+  }
 
   /**
    * §4.16 steps 1-3, once the submit path's load found the breaker not closed: GUARD_PASS,
@@ -85,6 +90,7 @@ export class GuardView {
   resolved(task: number, probe: number, outcome: number, producer: number, tokenId: number, gen: number, value: unknown, payload: unknown): void {
     const i32 = this.mem.i32;
     i32[this.healthBase + task * HEALTH_WORDS + HL_OUTCOME + outcome]!++;
+    if (this.cfgs[task] === undefined && Atomics.load(i32, this.cfgBase + task * BLOCK_WORDS) !== G_CFG_READY) return; // no guard
     const cfg = this.config(task);
     if (cfg === null) return;
     const tick = this.clock.now();
