@@ -3,14 +3,20 @@
  * to a half-open task at once; however their CASes interleave, the round admits exactly its
  * `probes` bound (no more), every other submit is refused 'quarantined', and once the probes
  * succeed the breaker closes. The books close: calls, outcomes and refusals add up.
+ * Then the probe CAS alone, raced by four threads for 1500 fresh rounds: each round grants
+ * exactly the bound and the word counts every probe granted (a load-then-store instead of the
+ * CAS fails this within a few hundred rounds).
  */
 import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Runtime, VirtualClock } from '../../src/index.js';
+import { BR_HALF_OPEN, BR_EPOCH_SHIFT, probesOf, sinceWord, WHY_COOL_DOWN } from '../../src/shm/words/breaker.js';
+import type { GuardConfig } from '../../src/admission/guard.js';
 
 const tasks = new URL('../fixtures/guard-tasks.mjs', import.meta.url);
 const PROBER = new URL('../fixtures/guard-prober.mjs', import.meta.url);
+const RACER = new URL('../fixtures/guard-racer.mjs', import.meta.url);
 const THREADS = 4;
 const SUBMITS = 2000;
 const PROBES = 3;
@@ -69,3 +75,41 @@ describe('Guard House: probes under contention from attached threads', () => {
   });
 });
 
+describe('Guard House: the probe CAS, raced round after round', () => {
+  it('four threads calling guardAdmit at once are granted exactly the bound, every round', async () => {
+    const ROUNDS = 1500;
+    const cfg: GuardConfig = { ratioPpm: 500_000, minVolume: 1, windowMs: 1000, coolDownMs: 1000, probes: PROBES, enforce: true };
+    const words = new SharedArrayBuffer(8);
+    const i32 = new Int32Array(words);
+    const control = new SharedArrayBuffer(12);
+    const ctl = new Int32Array(control);
+    const tick = 5_000_000; // 5000 ms: each round's half-open began now, so no round expires
+    const racers = Array.from({ length: THREADS }, () => new Worker(RACER, { workerData: { words, control, rounds: ROUNDS, tries: 2, cfg, tick } }));
+    try {
+      await Promise.all(racers.map((w) => message(w, 'ready')));
+      const finished = Promise.all(racers.map((w) => message(w, 'done')));
+      const granted: number[] = [];
+      for (let r = 1; r <= ROUNDS; r++) {
+        const epoch = r & 63;
+        i32[0] = (epoch << BR_EPOCH_SHIFT) | BR_HALF_OPEN; // a fresh round: nothing in flight
+        i32[1] = sinceWord(epoch, WHY_COOL_DOWN, 5000);
+        Atomics.store(ctl, GRANTED, 0);
+        Atomics.store(ctl, DONE, 0);
+        Atomics.store(ctl, ROUND, r);
+        Atomics.notify(ctl, ROUND);
+        while (Atomics.load(ctl, DONE) < THREADS) await Atomics.waitAsync(ctl, DONE, Atomics.load(ctl, DONE), 50).value;
+        granted.push(Atomics.load(ctl, GRANTED));
+        expect(probesOf(i32[0]!)).toBe(Atomics.load(ctl, GRANTED)); // the word counts every probe granted
+      }
+      await finished;
+      // 8 tries a round for 3 probes: every round grants exactly 3, never more.
+      expect(granted.filter((g) => g !== PROBES)).toEqual([]);
+    } finally {
+      await Promise.all(racers.map((w) => w.terminate()));
+    }
+  });
+});
+
+const ROUND = 0;
+const GRANTED = 1;
+const DONE = 2;
