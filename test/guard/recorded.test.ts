@@ -50,6 +50,7 @@ describe('Guard House: the runtime default, observe mode, recorded transitions',
       let out = '';
       expect(await main(['trace', 'show', file], { out: (s) => { out += `${s}\n`; }, err: () => {} })).toBe(0);
       expect(out).toMatch(/BREAKER/);
+      expect(await main(['trace', 'export', file, '--chrome', join(dir, 'guard.json')], { out: () => {}, err: () => {} })).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
       await rt.close();
