@@ -8,7 +8,7 @@ import { BLOCK_WORDS, G_BREAKER, G_CFG, G_CFG_READY, MAX_TASKS, G_SINCE, HEALTH_
 import {
   type GuardConfig, GUARD_REJECT, guardAdmit, guardOutcome, guardReturnProbe, OC_NONE, OC_TRIPPED, readGuardConfig,
 } from '../admission/guard.js';
-import { O_ABANDONED, O_REJECTED, O_RETRACTED } from '../admission/outcomes.js';
+import { OUTCOMES, O_ABANDONED, O_REJECTED, O_RETRACTED } from '../admission/outcomes.js';
 import { BR_HALF_OPEN, BR_ISOLATED, elapsedMs, sinceMsOf, stateOf, WHY_NAMES, whyOf } from '../shm/words/breaker.js';
 import type { Seam } from '../trace/seam.js';
 import type { Clock } from '../admission/clock.js';
@@ -25,6 +25,8 @@ export class GuardView {
   private readonly cfgBase: number;
   /** Word index of this attachment's task-0 calls counter. */
   readonly healthBase: number;
+  /** Word index of this attachment's token 0's task word (layout.ts tokenTask): task | (probe epoch + 1) << 16. */
+  readonly tokenTaskBase: number;
   /** Each task's config once seen ready (undefined: not yet seen; it may be stored later by any thread). */
   private readonly cfgs: Array<GuardConfig | undefined>;
   /** Set by the runtime handle that owns the quarantine (null: failed calls are not kept). */
@@ -36,6 +38,7 @@ export class GuardView {
     this.base = mem.guardWord(0, G_BREAKER);
     this.cfgBase = mem.guardWord(0, G_CFG);
     this.healthBase = mem.healthWord(att, 0, HL_CALLS);
+    this.tokenTaskBase = mem.tokenTaskWord(att, 0);
     this.cfgs = new Array<GuardConfig | undefined>(MAX_TASKS).fill(undefined);
   }
 
@@ -98,6 +101,31 @@ export class GuardView {
     const bw = this.base + task * BLOCK_WORDS;
     const r = guardOutcome(i32, bw, bw + (G_SINCE - G_BREAKER), cfg, tick, task, this.host.seam, failed, outcome !== O_RETRACTED, probe);
     if (failed && r !== OC_NONE && this.feed !== null) this.feed(task, producer, tokenId, gen, tick, outcome, value, payload, r === OC_TRIPPED ? 'tripped' : 'under-open');
+  }
+}
+
+/**
+ * §4.16, a dead owner's token resolved by the supervisor (§4.9 step 3, §4.10): its outcome is
+ * counted on the dead attachment's health row (the supervisor is that row's writer once its
+ * thread is dead), and a probe it held is given back to its round (its result died with the
+ * owner: it decides nothing). Nothing is quarantined: the payload died with the owner.
+ */
+export function deadResolved(mem: Memory, a: number, t: number, outcome: number): void {
+  const i32 = mem.i32;
+  const v = i32[mem.tokenTaskWord(a, t)]!;
+  const task = v & 0xffff;
+  i32[mem.healthWord(a, task, HL_OUTCOME + outcome)]!++;
+  const probe = (v >>> 16) - 1;
+  if (probe >= 0) guardReturnProbe(i32, mem.guardWord(task, G_BREAKER), probe);
+}
+
+/** A dead attachment's books closed (§4.9 step 4): a call it died admitting counts as not admitted, so calls = resolved on its rows. */
+export function deadBooks(mem: Memory, a: number): void {
+  const i32 = mem.i32;
+  for (let task = 0; task < MAX_TASKS; task++) {
+    let resolved = 0;
+    for (let o = 0; o < OUTCOMES.length; o++) resolved += i32[mem.healthWord(a, task, HL_OUTCOME + o)]!;
+    i32[mem.healthWord(a, task, HL_CALLS)] = resolved;
   }
 }
 

@@ -396,12 +396,13 @@ export class Producer<M = any> {
     const t = att.table.take();
     const gen = att.table.gens[t]!;
     i32[att.mem.tokenMetaWord(att.index, t)] = this.index;
+    // The token's task and probe (§4.16), before its word leaves FREE: its resolve reads them, and
+    // the supervisor, should this thread die, finds them valid for every token not FREE.
+    i32[att.guard.tokenTaskBase + t] = ref.id | ((probe + 1) << 16);
     markPending(i32, att.tokenWordOf(t), gen);
     i32[this.admittedW]!++;
-    // Health (§4.16): the call counted for its task, on this thread's row; a probe remembered by its token.
-    att.table.taskIds[t] = ref.id;
+    // Health (§4.16): the call counted for its task, on this thread's row.
     i32[att.guard.healthBase + ref.id * HEALTH_WORDS]!++;
-    if (probe >= 0) att.table.probes[t] = probe + 1;
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);
     // Recorded inside the window (§4.15): a thread that dies after it published the cell still has it recorded.
     const seam = att.seam;

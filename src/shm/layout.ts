@@ -31,6 +31,7 @@
  *                                thread, CAS: words/breaker.ts), its guard config (written once)
  *   health        A x N x 8 w    per-attachment, per-task calls and outcomes (the attachment's thread)
  *   runTime       W x N x 4 w    per-worker, per-task run count, max and sum (the worker; sum a float64)
+ *   tokenTask     A x T words    task id | (probe round epoch + 1) << 16 of each live token (owner, §4.16)
  *
  * W workers, C ring capacity, P producers, A attachments, T token capacity (the next power of
  * two >= globalSlots), S spill bytes per writer, N = MAX_TASKS (512) task slots. A cell is 128 bytes (see CELL_* below).
@@ -299,6 +300,7 @@ export interface Layout extends LayoutConfig {
   guard: number;
   health: number;
   runTime: number;
+  tokenTask: number;
   totalBytes: number;
 }
 
@@ -344,9 +346,10 @@ export function computeLayout(c: LayoutConfig): Layout {
   const guard = take(N * BLOCK_BYTES);
   const health = take(A * N * HEALTH_WORDS * 4);
   const runTime = take(W * N * RUNTIME_WORDS * 4);
+  const tokenTask = take(A * T * 4);
   return {
     ...c, tokenCapacity: T, header, state, global, hooksBlock: hooks, producers, names, workerBlocks, attachBlocks,
-    tails, stats, guesses, guessBytes, tokens, tokenMeta, arenaCtl, arenaTags, subRings, compRings, arenas, guard, health, runTime, totalBytes: at,
+    tails, stats, guesses, guessBytes, tokens, tokenMeta, arenaCtl, arenaTags, subRings, compRings, arenas, guard, health, runTime, tokenTask, totalBytes: at,
   };
 }
 
@@ -425,6 +428,8 @@ export class Memory {
   healthWord(a: number, task: number, field: number): number {
     return (this.layout.health >> 2) + (a * MAX_TASKS + task) * HEALTH_WORDS + field;
   }
+  /** Task id and probe of attachment a's token t (the Guard House): written by its owner at §4.1 step 5, read at resolve, and by the supervisor once the owner is dead. */
+  tokenTaskWord(a: number, t: number): number { return (this.layout.tokenTask >> 2) + a * this.layout.tokenCapacity + t; }
   runTimeWord(w: number, task: number, field: number): number {
     return (this.layout.runTime >> 2) + (w * MAX_TASKS + task) * RUNTIME_WORDS + field;
   }

@@ -229,10 +229,8 @@ export class Drain {
    * only, no user code: it runs inside the drain's window.
    */
   private guarded(t: number, outcome: number, producer: number, tokenId: number, gen: number, value: unknown, payload: unknown): void {
-    const table = this.table;
-    const probe = table.probes[t]! - 1;
-    if (probe >= 0) table.probes[t] = 0;
-    this.att.guard.resolved(table.taskIds[t]!, probe, outcome, producer, tokenId, gen, value, payload);
+    const v = this.att.i32[this.att.guard.tokenTaskBase + t]!;
+    this.att.guard.resolved(v & 0xffff, (v >>> 16) - 1, outcome, producer, tokenId, gen, value, payload);
   }
 
   /** resolve() for a callback-path admission; its callback runs after the books (runDeferred or runLate). */

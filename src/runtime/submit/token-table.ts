@@ -21,10 +21,6 @@ export class TokenTable {
   readonly cbProducers: Int32Array;
   /** The generation each index's next (or live) admission carries. */
   readonly gens: Int32Array;
-  /** The task id of each live admission (health and the Guard House, §4.16). */
-  readonly taskIds: Int32Array;
-  /** A live admission that is a half-open probe: its round's epoch + 1 (0: not a probe; §4.16 step 3). */
-  readonly probes: Int32Array;
   /** A callback-path admission's payload, kept only for a guarded task (its quarantine, §4.16). */
   readonly cbPayloads: unknown[];
   private readonly free: Int32Array;
@@ -39,8 +35,6 @@ export class TokenTable {
     this.cbTags = new Int32Array(capacity);
     this.cbProducers = new Int32Array(capacity);
     this.gens = new Int32Array(capacity);
-    this.taskIds = new Int32Array(capacity);
-    this.probes = new Int32Array(capacity);
     this.cbPayloads = new Array<unknown>(capacity).fill(undefined);
     this.free = new Int32Array(capacity);
     for (let t = 0; t < capacity; t++) this.free[t] = capacity - 1 - t; // pop order 0, 1, 2, ...
