@@ -247,7 +247,6 @@ export class Producer<M = any> {
       token._payload = payload;
       token._retriesLeft = ref.retries;
     } else if (this.att.guard.keepsPayload(ref.id)) token._payload = payload; // §4.16: a failure may be quarantined
-
     if (signal !== undefined || queueTimeout > 0) watchQueue(token, signal, abandon, queueTimeout);
     // §4.1 step 7. The books are exact (token tracked): only now the 'clear' edge admission raised (user code).
     if (this.saturatedEdge) this.edge(false);

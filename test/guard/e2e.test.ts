@@ -97,6 +97,9 @@ describe('Guard House, end to end', () => {
       expect(st.breaker).toMatchObject({ state: 'closed', config: { minVolume: 4, failureRatio: 0.5, probes: 2, mode: 'enforce' } });
       expect(rt.stats().tasks.find((x) => x.name === 'inc')).toMatchObject({ calls: 1, health: 'excellent', breaker: null });
       expect(rt.stats().producers[0]!.rejected.quarantined).toBe(3);
+      // An async task's run time is counted when its promise settles.
+      expect(await rt.run('asyncInc', 1)).toBe(2);
+      expect(rt.stats().tasks.find((x) => x.name === 'asyncInc')!.runTime.count).toBe(1);
 
       // An operator isolates a task without a guard; release ends it.
       expect(rt.guard.isolate('inc', 'maintenance')).toBe('closed');

@@ -107,9 +107,14 @@ export class WorkerLoop {
   seam: Seam | null = null;
   private readonly clock: MonotonicClock;
   private readonly executedW: number;
-  /** Health (§4.16): each running token's start (performance.now()) and task, by att * tokenCap + t. */
-  private readonly runStart: Float64Array;
-  private readonly runTask: Int32Array;
+  /**
+   * Health (§4.16): when the run that execute() began started (performance.now()) and its task;
+   * complete() of a synchronous run follows at once. An async run's are kept by token
+   * (att * tokenCap + t) until its complete() (at most asyncConcurrency of them).
+   */
+  private runStart = 0;
+  private runTask = 0;
+  private readonly asyncRuns = new Map<number, number>();
   private readonly runTimeBase: number;
   private readonly tokenCap: number;
   private readonly f64: Float64Array;
@@ -167,8 +172,6 @@ export class WorkerLoop {
     this.executedW = mem.workerWord(w, W_EXECUTED);
     this.tokenCap = L.tokenCapacity;
     this.f64 = mem.f64;
-    this.runStart = new Float64Array(L.maxAttachments * L.tokenCapacity);
-    this.runTask = new Int32Array(L.maxAttachments * L.tokenCapacity);
     this.runTimeBase = mem.runTimeWord(w, 0, RN_COUNT);
     this.asyncW = mem.workerWord(w, W_ASYNC_INFLIGHT);
     this.beatW = mem.workerWord(w, W_BEAT);
@@ -331,9 +334,8 @@ export class WorkerLoop {
     const i32 = this.i32;
     i32[this.executedW]!++;
     // Health (§4.16): when the run began and which task, for complete()'s run-time counters.
-    const k = att * this.tokenCap + t;
-    this.runTask[k] = lowOf(kind);
-    this.runStart[k] = performance.now();
+    this.runTask = lowOf(kind);
+    this.runStart = performance.now();
     const weight = weightOf(kind);
     if (weight < 3) i32[this.routedW + weight]!++;
     if (decodeError !== null) {
@@ -369,6 +371,8 @@ export class WorkerLoop {
         return;
       }
       if (typeof then === 'function') {
+        // An async run: its start and task are kept until its complete() (health, §4.16).
+        this.asyncRuns.set(att * this.tokenCap + t, this.runTask * 2 ** 32 + this.runStart);
         this.jobs.start(result, att, t, gen, deadlineMs); // §4.12 step 2
         return;
       }
@@ -454,6 +458,17 @@ export class WorkerLoop {
     // PayloadError of ours that says so; (c) if even ours cannot be encoded, the worker ends
     // and crash recovery abandons the token (§4.12 step 4, §4.8).
     const ended = performance.now();
+    let runTask = this.runTask;
+    let runStart = this.runStart;
+    if (this.asyncRuns.size > 0) {
+      const k = att * this.tokenCap + t;
+      const kept = this.asyncRuns.get(k);
+      if (kept !== undefined) {
+        this.asyncRuns.delete(k);
+        runTask = Math.floor(kept / 2 ** 32);
+        runStart = kept - runTask * 2 ** 32;
+      }
+    }
     let tag: number;
     let replaced = false;
     this.codec.bigOk = att === 0; // only attachment 0 receives by message
@@ -478,7 +493,7 @@ export class WorkerLoop {
       return;
     }
     if (this.seam !== null) this.seam.ran(att, t, gen, this.w, outcome);
-    this.countRun(att * this.tokenCap + t, ended);
+    this.countRun(runTask, ended - runStart);
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:done'], this.w + 1);
     // §4.3 step 6.
     const ring = this.completions[att]!;
@@ -494,10 +509,10 @@ export class WorkerLoop {
    * Health (§4.16): one more run of its task on this worker's run-time row (this worker is its
    * only writer: plain stores; the sum is a float64 of µs, the max an int32 of µs, saturating).
    */
-  private countRun(k: number, ended: number): void {
+  private countRun(task: number, ms: number): void {
     const i32 = this.i32;
-    const at = this.runTimeBase + this.runTask[k]! * RUNTIME_WORDS;
-    const us = Math.max(0, Math.round((ended - this.runStart[k]!) * 1000));
+    const at = this.runTimeBase + task * RUNTIME_WORDS;
+    const us = Math.max(0, Math.round(ms * 1000));
     i32[at + RN_COUNT]!++;
     if (us > i32[at + RN_MAX_US]!) i32[at + RN_MAX_US] = Math.min(us, 2 ** 31 - 1);
     this.f64[(at + RN_SUM_F64) >> 1] += us;
