@@ -109,7 +109,7 @@ class Session {
         inFlight: s.inFlight, tokens: s.tokens, admitted: s.admitted, rejected: s.rejected, resolved: s.resolved,
       }, p.name).toEqual({
         inFlight: m.inFlight, tokens: m.tokensAt(now), admitted: m.admitted,
-        rejected: { ...m.rejected, 'ring-full': 0, 'arena-full': 0, 'no-workers': 0, draining: 0, closed: 0 },
+        rejected: { ...m.rejected, 'ring-full': 0, 'arena-full': 0, 'no-workers': 0, draining: 0, closed: 0, quarantined: 0, 'io-class': 0 },
         resolved: { fulfilled: m.fulfilled, rejected: 0, retracted: 0, abandoned: 0 },
       });
       expect(s.inFlight).toBeLessThanOrEqual(m.limits.slots);
