@@ -9,6 +9,9 @@ import { C_DATA_WORD, Memory, P_PACKED, W_HEAD, W_WAKER } from '../src/shm/layou
 import { Ring } from '../src/shm/ring.js';
 import { wake } from '../src/shm/waker.js';
 import type { Case } from './benchjs.js';
+import { GUARD_REJECT, guardAdmit, guardIsolate } from '../src/admission/guard.js';
+import { BLOCK_WORDS, G_BREAKER } from '../src/shm/layout.js';
+import { BR_STATE_MASK } from '../src/shm/words/breaker.js';
 
 /** A small runtime memory: 1 worker ring of 64 cells, 1024 global slots, 64 KiB spill arenas. */
 export function bareMemory(): Memory {
@@ -37,6 +40,8 @@ export const DECISION_RATED = 'sluice admission decision: rated, tick reused (a 
 export const DECISION_FRESH = 'sluice admission decision: rated, clock read every decision';
 export const DECISION_JS = 'sluice admission decision: unrated, JavaScript path (no WebAssembly)';
 export const CLOCK_ROW = 'clock: MonotonicClock.now()';
+export const DECISION_GUARDED = 'sluice admission decision: unrated + breaker check (the Guard House, closed)';
+export const DECISION_QUARANTINED = "sluice admission decision: refused 'quarantined' (isolated task)";
 
 /**
  * The decision as Producer.admit makes it (steps 2-3 in one call, ProducerGate.admitWithGlobal):
@@ -45,7 +50,7 @@ export const CLOCK_ROW = 'clock: MonotonicClock.now()';
  * may reuse a reading (as in one turn of a submit loop: a fresh reading every TICK_REUSE
  * decisions), or must read the clock every time. Each case has its own memory and guesses.
  */
-function decisionCase(label: string, limits: ProducerLimits | undefined, reuse: boolean, js = false): Case {
+function decisionCase(label: string, limits: ProducerLimits | undefined, reuse: boolean, js = false, guard: 'none' | 'closed' | 'isolated' = 'none'): Case {
   const mem = bareMemory();
   const i32 = mem.i32;
   const G = mem.layout.maxProducers;
@@ -59,6 +64,24 @@ function decisionCase(label: string, limits: ProducerLimits | undefined, reuse: 
   const global = mem.globalWord;
   const p = reg.index;
   const word = gate.word;
+  if (guard !== 'none') {
+    // The submit path's breaker check (Producer.admit, §4.16 step 1): one load of the task's
+    // breaker word; a closed breaker goes on to the gates, an isolated one refuses before them.
+    const base = mem.guardWord(0, G_BREAKER);
+    if (guard === 'isolated') guardIsolate(i32, base, base + 1, 0, 0, null);
+    const task = 0;
+    const slow = (): number => guardAdmit(i32, base, base + 1, null, ticks.value, task, null); // as Producer.admit calls GuardView.admit
+    const refuses = guard === 'isolated';
+    return [label, () => {
+      for (let i = 0; i < BATCH; i++) {
+        if ((Atomics.load(i32, base + task * BLOCK_WORDS) & BR_STATE_MASK) !== 0 && slow() === GUARD_REJECT) continue;
+        if (gate.admitWithGlobal(global, 1024, G) !== ADMITTED) throw new Error(`${label}: refused`);
+      }
+      if (refuses) return;
+      guess[G] = Atomics.sub(i32, global, BATCH) - BATCH;
+      guess[p] = Atomics.sub(i32, word, BATCH) - BATCH;
+    }, BATCH];
+  }
   return [label, () => {
     for (let i = 0; i < BATCH; i++) {
       if (gate.admitWithGlobal(global, 1024, G) !== ADMITTED) throw new Error(`${label}: refused`);
@@ -80,6 +103,8 @@ function gateCases(): Case[] {
     decisionCase(DECISION_RATED, rated, true),
     decisionCase(DECISION_FRESH, rated, false),
     decisionCase(DECISION_JS, undefined, true, true),
+    decisionCase(DECISION_GUARDED, undefined, true, false, 'closed'),
+    decisionCase(DECISION_QUARANTINED, undefined, true, false, 'isolated'),
     [CLOCK_ROW, () => { sink += clock.now(); }],
     // The completion side, for comparison: one slot taken and given back (into a scratch global word).
     ['sluice gate: admitProducer + releaseSlots', () => {

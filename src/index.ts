@@ -31,3 +31,8 @@ export {
   AttachError, ClockError, AbortedError,
 } from './errors.js';
 export type { SluiceErrorCode, RunRejectReason } from './errors.js';
+// The Guard House (docs/design.md §4.16): per-task health, breakers, quarantine.
+export { Quarantine, GuardControl, QUARANTINE_LIMIT } from './runtime/guard-api.js';
+export type { BreakerStats, HealthClass, QuarantineEntry } from './runtime/guard-api.js';
+export type { GuardOptions } from './admission/guard.js';
+export type { BreakerState } from './shm/words/breaker.js';

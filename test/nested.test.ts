@@ -61,6 +61,7 @@ class Admissions implements Seam {
   refilled(): void {}
   reconciled(): void {}
   admin(): void {}
+  breaker(): void {}
 }
 const id = (k: TokenKey): string => `${k.attachment}:${k.index}:${k.generation}`;
 

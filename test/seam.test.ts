@@ -42,6 +42,7 @@ class Log implements Seam {
   refilled(p: number): void { this.put('refilled', String(p)); }
   reconciled(deadWorkers: number, deadAttachments: number): void { this.put('reconciled', '', deadWorkers, deadAttachments); }
   admin(action: number, session: number): void { this.put('admin', '', action, session); }
+  breaker(task: number, from: number, to: number, why: number): void { this.put('breaker', '', task, from, to, why); }
 }
 
 const idOf = (t: Token): string => {

@@ -40,6 +40,17 @@ export interface Rejection {
    * of the clock reading the refusal was decided at. Another submitter may take that token first.
    */
   readonly retryAfterMs?: number;
+  /**
+   * 'quarantined' only (the Guard House): the breaker's state ('open', 'half-open' with every
+   * probe taken, or 'isolated'), since when (ms on the runtime clock, as `rt.stats().tasks[i].breaker.since`),
+   * and why it is in that state ('failure-ratio', 'probe-failed', 'isolated', 'cool-down-over',
+   * 'probe-round-expired'). Like retryAfterMs: the latest refusal's, read it before the next submit.
+   */
+  readonly breaker?: 'open' | 'half-open' | 'isolated';
+  readonly since?: number;
+  readonly why?: string;
+  /** 'quarantined' only: the task's name. */
+  readonly task?: string;
 }
 /**
  * One frozen Rejection per reason, by code: a rejected submit allocates nothing. A 'rate'
@@ -62,6 +73,29 @@ export function rateRejection(): { rejection: Rejection; set: (ms: number) => vo
     retryAfterMs: { get: () => ms, enumerable: true },
   })) as Rejection;
   return { rejection, set: (v: number): void => { ms = v; } };
+}
+
+/**
+ * @internal A producer handle's 'quarantined' Rejection, made on its first such refusal, frozen, with
+ * accessors over values the handle sets at each one (rateRejection's pattern: no allocation per refusal).
+ */
+export function guardRejection(): { rejection: Rejection; set: (task: string, breaker: 'open' | 'half-open' | 'isolated', since: number, why: string) => void } {
+  let task = '';
+  let breaker: 'open' | 'half-open' | 'isolated' = 'open';
+  let since = 0;
+  let why = '';
+  const rejection = Object.freeze(Object.defineProperties({}, {
+    admitted: { value: false, enumerable: true },
+    reason: { value: 'quarantined', enumerable: true },
+    task: { get: () => task, enumerable: true },
+    breaker: { get: () => breaker, enumerable: true },
+    since: { get: () => since, enumerable: true },
+    why: { get: () => why, enumerable: true },
+  })) as Rejection;
+  return {
+    rejection,
+    set: (t, b, s, w): void => { task = t; breaker = b; since = s; why = w; },
+  };
 }
 
 /** What the gates return when they admit (not a reason: every reason code is >= 0). */

@@ -13,6 +13,8 @@
  *   sluice bench --tasks FILE --task NAME [...]    (bench.ts)
  *   sluice dashboard [--port N] [--host H] [--password-env VAR] [--duration S]
  *   sluice top URL [--once]
+ *   sluice demo guard [--duration <seconds>]
+ *   sluice quarantine list FILE [--json]
  *
  * Exit status: 0 done (replay: identical), 1 a finding (replay: a divergence, or a recording
  * that cannot be replayed; explain: no such token), 2 bad arguments (unknown command or option,
@@ -27,6 +29,7 @@ import { RecordKind, WRITER_WORKER, details, kindName, unpackRoute, type TraceRe
 import { describeDivergence, notReplayable, replay } from '../trace/replay.js';
 import { STRESS_USAGE } from './stress.js';
 import { BENCH_USAGE } from './bench.js';
+import { QUARANTINE_USAGE, QuarantineUsage, quarantineCmd } from './quarantine.js';
 
 export const USAGE = {
   main: `usage: sluice <command> [options]
@@ -45,6 +48,8 @@ commands:
   bench --tasks FILE --task NAME  your task through sluice against a bare postMessage worker
   dashboard                       the demo's workload with the live dashboard (prints its URL)
   top URL                         a running dashboard's numbers in the terminal (read-only)
+  demo guard                      the Guard House demo: a flaky task quarantined, healthy ones run on
+  quarantine list FILE            the calls rt.quarantine.save(FILE) kept: provenance, error, arguments
 
 Run 'sluice <command> --help' for a command's options.
 Exit status: 0 done, 1 a finding (a divergence; a token not in the trace; a failed check), 2 bad arguments.`,
@@ -93,6 +98,15 @@ runtime; the summary checks that each was held to its own limits.
 Exit status: 0 when every check passes, 1 when one fails, 2 for bad arguments.`,
   stress: STRESS_USAGE,
   bench: BENCH_USAGE,
+  guard: `usage: sluice demo guard [--duration <seconds>]
+
+The Guard House demo (npm run demo:guard): one task starts failing, its breaker opens and its
+calls are rejected 'quarantined' while the healthy tasks run on; after the cool-down half-open
+probes close it again. Prints the Guard House table (health and breaker per task) as it goes,
+then the quarantined calls.
+  --duration <s>   how long it runs, in seconds (default 6; from 2 to 600)
+Exit status: 0 when every check passes, 1 when one fails, 2 for bad arguments.`,
+  quarantine: QUARANTINE_USAGE,
 } as const;
 
 /** A bad command line: printed with the command's usage, exit status 2. */
@@ -249,6 +263,17 @@ function exportCmd(args: readonly string[], io: Out): number {
 }
 
 async function demo(args: readonly string[], io: Out): Promise<number> {
+  if (args[0] === 'guard') {
+    if (args.some(isHelp)) { io.out(USAGE.guard); return 0; }
+    const { runGuardDemo, parseGuardDemoArgs } = await import('./demo/guard.js');
+    let seconds: number;
+    try {
+      seconds = parseGuardDemoArgs(args.slice(1));
+    } catch (err) {
+      throw new UsageError((err as Error).message, USAGE.guard);
+    }
+    return (await runGuardDemo(seconds, io.out)) ? 0 : 1;
+  }
   if (args.some(isHelp)) { io.out(USAGE.demo); return 0; }
   // The demo reads its options from process.argv and sets process.exitCode when it ends.
   process.argv = [process.argv[0]!, 'sluice-demo', ...args];
@@ -331,6 +356,15 @@ export async function main(argv: readonly string[], io: Out = { out: (s) => proc
     if (cmd === 'stress') return await stress(argv.slice(1), io);
     if (cmd === 'bench') return await bench(argv.slice(1), io);
     if (cmd === 'dashboard' || cmd === 'top') return await observeCommand(cmd, argv.slice(1), io);
+    if (cmd === 'quarantine') {
+      if (argv.slice(1).some(isHelp)) { io.out(USAGE.quarantine); return 0; }
+      try {
+        return quarantineCmd(argv.slice(1), io.out);
+      } catch (err) {
+        if (err instanceof QuarantineUsage) throw new UsageError(err.message, USAGE.quarantine);
+        throw err;
+      }
+    }
     if (cmd !== 'trace') throw new UsageError(`unknown command '${cmd}'`, USAGE.main);
     if (sub === undefined) throw new UsageError('a trace subcommand is needed', USAGE.trace);
     if (isHelp(sub)) { io.out(USAGE.trace); return 0; }

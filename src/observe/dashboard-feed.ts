@@ -183,6 +183,7 @@ export class FeedListener implements Seam {
   retired(worker: number): void { this.push(FEED_RETIRED, -1, -1, -1, -1, -1, worker, -1, -1, true); }
   frozen(): void {}
   refilled(): void {}
+  breaker(): void {}
   reconciled(): void {}
   admin(action: number, session: number, task: number, att: number, token: number, gen: number, ok: boolean): void {
     this.push(FEED_ADMIN, att, token, gen, -1, task, action, -1, session, ok);

@@ -91,6 +91,10 @@ class Tee implements Seam {
     if (this.primary !== null) this.primary.reconciled(deadWorkers, deadAttachments);
     for (const l of this.listeners) l.reconciled(deadWorkers, deadAttachments);
   }
+  breaker(task: number, from: number, to: number, why: number, tick: number): void {
+    if (this.primary !== null) this.primary.breaker(task, from, to, why, tick);
+    for (const l of this.listeners) l.breaker(task, from, to, why, tick);
+  }
   admin(action: number, session: number, task: number, att: number, token: number, gen: number, ok: boolean): void {
     if (this.primary !== null) this.primary.admin(action, session, task, att, token, gen, ok);
     for (const l of this.listeners) l.admin(action, session, task, att, token, gen, ok);

@@ -7,6 +7,7 @@
  * snapshot. A throw while reading becomes a ConfigError naming the option, with the thrown value
  * as its `cause`. Messages describe a bad value (errors.describe), never print it.
  */
+import { type GuardConfig, parseGuard } from '../admission/guard.js';
 import os from 'node:os';
 import { types } from 'node:util';
 import { SHARE_ENV, type ResourceLimits } from 'node:worker_threads';
@@ -126,7 +127,7 @@ export function clockOption(where: string, v: unknown): Clock | null {
 export const START_OPTION_KEYS = [
   'tasks', 'workers', 'globalSlots', 'ringCapacity', 'affinity', 'spinUs', 'steal', 'asyncConcurrency', 'maxProducers',
   'maxAttachments', 'spillBytes', 'runQueueLimit', 'clock', 'watchdogMs', 'maxRestarts', 'testHooks', 'resourceLimits', 'taskData', 'warmUp',
-  'stallMs', 'startTimeoutMs', 'signal', 'execArgv', 'env', 'errors', 'trace', 'largeValues', 'ioLimits', 'metrics',
+  'stallMs', 'startTimeoutMs', 'signal', 'execArgv', 'env', 'errors', 'trace', 'largeValues', 'ioLimits', 'metrics', 'guard',
 ] as const;
 
 /** Start options that were renamed (0.x): the old name is refused with a ConfigError naming the new one. */
@@ -156,6 +157,8 @@ export interface StartConfig {
   affinity: 'auto' | false | number[][];
   steal: boolean;
   warmUp: boolean;
+  /** The runtime's default guard (the Guard House), null without one. */
+  guard: GuardConfig | null;
   testHooks: boolean;
   /** RuntimeOptions.metrics: keep queue-wait and run-time histograms (docs/design.md §2.4). */
   metrics: boolean;
@@ -272,7 +275,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   return {
     tasks, workers, globalSlots, ringCapacity, spinUs, asyncLimit, maxProducers, maxAttachments, spillBytes, runQueueLimit, watchdogMs,
     maxRestarts, stallMs, startTimeoutMs, signal: signal as AbortSignal | undefined, affinity, steal, warmUp, testHooks, metrics, clock, resourceLimits, execArgv, env, errors, taskData, layout, trace: traceOption(W, o.trace),
-    largeValues, ioLimits: ioLimitsOption(W, o.ioLimits),
+    largeValues, ioLimits: ioLimitsOption(W, o.ioLimits), guard: o.guard === undefined ? null : parseGuard(W, o.guard),
   };
 }
 

@@ -5,7 +5,9 @@
  * writes: this thread (its window, its token table, its ring claims); the gate words are shared
  * and move only by the gate's CASes (src/admission/gate.ts, src/shm/words/gate.ts).
  */
-import { P_PACKED } from '../shm/layout.js';
+import { BLOCK_WORDS, HEALTH_WORDS, P_PACKED } from '../shm/layout.js';
+import { BR_STATE_MASK } from '../shm/words/breaker.js';
+import { GUARD_REJECT } from './guard-house.js';
 import { writeSubmission } from './cells.js';
 import type { Limits } from '../admission/gate.js';
 import { inflightOf, tokensOf } from '../shm/words/gate.js';
@@ -16,14 +18,14 @@ import { effectiveLimits, type EffectiveLimits } from './registry.js';
 import { producerStats } from './snapshot.js';
 import { abortReason, callUser, isAbortSignal, offAbort, onAbort, reportUncaught, signalAborted } from './user-code.js';
 import { RT_CLOSED, RT_DRAINING, RT_RUNNING } from '../shm/layout.js';
-import { REJECTIONS, type RejectReason, type Rejection, S_ADMITTED, rateRejection } from '../admission/reasons.js';
+import { REJECTIONS, type RejectReason, type Rejection, S_ADMITTED, guardRejection, rateRejection } from '../admission/reasons.js';
 import { retryAfterMs } from '../admission/bucket.js';
 import type { Outcome } from '../admission/outcomes.js';
 import { RING_FULL } from '../shm/ring.js';
 import { markPending } from '../shm/words/token.js';
 import { ProducerGate, admitGlobal } from '../admission/gate.js';
 import {
-  ADMITTED, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_IO_CLASS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_RATE, R_RING_FULL,
+  ADMITTED, R_ARENA_FULL, R_CLOSED, R_DRAINING, R_GLOBAL_SLOTS, R_IO_CLASS, R_NO_WORKERS, R_PRODUCER_SLOTS, R_QUARANTINED, R_RATE, R_RING_FULL,
 } from '../admission/reasons.js';
 import { admitIo, releaseIo } from '../admission/io-class.js';
 import { Codec, PREPARE_FULL } from './codec.js';
@@ -178,6 +180,8 @@ export class Producer<M = any> {
   /** @internal */ private readonly listeners: { saturated: EdgeListener[]; clear: EdgeListener[] } = { saturated: [], clear: [] };
   /** @internal This handle's 'rate' Rejection and its retryAfterMs setter (reasons.ts rateRejection); null without a rate. */
   private readonly rateRej: { rejection: Rejection; set: (ms: number) => void } | null;
+  /** @internal This handle's 'quarantined' Rejection (reasons.ts guardRejection), made at its first such refusal. */
+  private guardRej: ReturnType<typeof guardRejection> | null = null;
   /**
    * @internal The 'clear' timer: armed at a 'rate' refusal for the time the bucket needs to earn a
    * token, so 'clear' fires without anyone submitting or polling. At most one per handle; it keeps
@@ -257,7 +261,7 @@ export class Producer<M = any> {
       token._task = ref;
       token._payload = payload;
       token._retriesLeft = ref.retries;
-    }
+    } else if (this.att.guard.keepsPayload(ref.id)) token._payload = payload; // §4.16: a failure may be quarantined
     if (signal !== undefined || queueTimeout > 0) watchQueue(token, signal, abandon, queueTimeout);
     // §4.1 step 7. The books are exact (token tracked): only now the 'clear' edge admission raised (user code).
     if (this.saturatedEdge) this.edge(false);
@@ -326,6 +330,7 @@ export class Producer<M = any> {
     if (t < 0) return this.rejection(~t);
     if (parentKey >= 0) lineage!.adopted(parentKey);
     this.att.trackCallback(t, this.index, callback as (err: unknown, value: unknown, tag: number) => void, tag);
+    if (this.att.guard.keepsPayload(ref.id)) this.att.table.cbPayloads[t] = payload; // §4.16: a failure may be quarantined
     if (this.saturatedEdge) this.edge(false); // after the books, as in submit
     return null;
   }
@@ -352,9 +357,22 @@ export class Producer<M = any> {
     //    An attached handle that drains or closes stops admitting for itself only (att.halted).
     let st = Atomics.load(i32, att.stateW);
     if (st !== RT_RUNNING || att.halted !== 0) return ~this.reject(st === RT_CLOSED ? R_CLOSED : att.halted !== 0 ? att.halted : R_DRAINING, ref);
+    // §4.16 step 1: the task's breaker, one load; only a breaker that is not closed (or an
+    // isolated task) asks the Guard House, which may refuse (before any encoding or counter) or
+    // take a half-open probe (given back below if a later step refuses or the encoding throws).
+    let probe = -1;
+    if ((Atomics.load(i32, att.guard.base + ref.id * BLOCK_WORDS) & BR_STATE_MASK) !== 0) {
+      // Its own clock reading, not the admission tick source's: a recording replays the gates'
+      // ticks (§4.15 step 5), and the breaker's transitions are recorded with this reading.
+      probe = att.guard.admit(ref.id, att.clock.now());
+      if (probe === GUARD_REJECT) return ~this.reject(R_QUARANTINED, ref);
+    }
     // §4.1 step 0: everything that can throw or allocate happens before any shared counter moves.
-    const tag = this.codec.prepare(payload);
-    if (tag === PREPARE_FULL) return ~this.reject(R_ARENA_FULL, ref);
+    const tag = probe < 0 ? this.codec.prepare(payload) : this.prepareProbe(ref, payload, probe);
+    if (tag === PREPARE_FULL) {
+      if (probe >= 0) att.guard.returnProbe(ref.id, probe);
+      return ~this.reject(R_ARENA_FULL, ref);
+    }
     // Steps 2-5 run inside this thread's window (4.10): a thread that dies in here is
     // reconciled by the supervisor under a freeze, whatever instruction it died at.
     att.window.enter();
@@ -371,6 +389,7 @@ export class Producer<M = any> {
         if (log !== null) log.end(this.index);
         att.window.leave();
         this.codec.abandon();
+        if (probe >= 0) att.guard.returnProbe(ref.id, probe);
         return ~this.reject(r, ref);
       }
     }
@@ -406,6 +425,7 @@ export class Producer<M = any> {
       if (log !== null) log.end(this.index);
       att.window.leave();
       this.codec.abandon();
+      if (probe >= 0) att.guard.returnProbe(ref.id, probe);
       return ~this.reject(st === RT_RUNNING ? (att.chainRetired(ref.weightIndex) ? R_NO_WORKERS : R_RING_FULL) : st === RT_DRAINING ? R_DRAINING : R_CLOSED, ref);
     }
     if (log !== null) log.end(this.index);
@@ -423,8 +443,13 @@ export class Producer<M = any> {
       ticks.advance();
       i32[att.tickBase + t] = ticks.value | 0;
     }
+    // The token's task and probe (§4.16), before its word leaves FREE: its resolve reads them, and
+    // the supervisor, should this thread die, finds them valid for every token not FREE.
+    i32[att.guard.tokenTaskBase + t] = ref.id | ((probe + 1) << 16);
     markPending(i32, att.tokenWordOf(t), gen);
     i32[this.admittedW]!++;
+    // Health (§4.16): the call counted for its task, on this thread's row.
+    i32[att.guard.healthBase + ref.id * HEALTH_WORDS]!++;
     writeSubmission(ring, pos, this.codec, ref.id, ref.weightIndex, att.index, t, gen, this.index, deadline);
     // Recorded inside the window (§4.15): a thread that dies after it published the cell still has it recorded.
     const seam = att.seam;
@@ -451,6 +476,16 @@ export class Producer<M = any> {
     return t;
   }
 
+  /** §4.1 step 0 for a half-open probe: a payload whose encoding throws gives the probe back (§4.16 step 3). */
+  /** @internal */ private prepareProbe(ref: TaskRef, payload: unknown, probe: number): number {
+    try {
+      return this.codec.prepare(payload);
+    } catch (err) {
+      this.att.guard.returnProbe(ref.id, probe);
+      throw err;
+    }
+  }
+
   /** Steps 2 and 3 one at a time, with the test pause points after each (testHooks runtimes). */
   /** @internal */ private gatesPausing(): number {
     const att = this.att;
@@ -467,6 +502,7 @@ export class Producer<M = any> {
 
   /** The Rejection of reason `r`: preallocated (a 'rate' one is this handle's own, with its retryAfterMs set). */
   /** @internal */ private rejection(r: number): Rejection {
+    if (r === R_QUARANTINED && this.guardRej !== null) return this.guardRej.rejection;
     return r === R_RATE && this.rateRej !== null ? this.rateRej.rejection : REJECTIONS[r]!;
   }
 
@@ -480,6 +516,10 @@ export class Producer<M = any> {
     att.countRejection(this.index, reason);
     const seam = att.seam;
     if (seam !== null) seam.rejected(this.index, ref.id, att.index, reason, att.gateGuess[this.index]!, att.gateGuess[att.globalGuess]!);
+    if (reason === R_QUARANTINED) {
+      // §4.16: the Rejection says since when and why (its one allocation: at the handle's first such refusal).
+      att.guard.describe(ref.id, ref.name, (this.guardRej ??= guardRejection()).set);
+    }
     if (reason === R_RATE && this.rateRej !== null) {
       const ms = retryAfterMs(this.gate.tick, this.gateLimits.rate);
       this.rateRej.set(ms);

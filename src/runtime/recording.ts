@@ -269,6 +269,10 @@ export class RecordingSeam implements Seam {
   admin(action: number, session: number, task: number, att: number, token: number, gen: number, ok: boolean): void {
     this.rec.admin(this.clock.now(), action, session, task, att, token, gen, ok);
   }
+  /** The decision's own tick (the runtime clock it was made on), so replay sees what decided it. */
+  breaker(task: number, from: number, to: number, why: number, tick: number): void {
+    this.rec.breaker(tick, task, from, to, why);
+  }
 }
 const one = new Int32Array(1);
 const none = new Int32Array(0);

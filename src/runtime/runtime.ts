@@ -8,7 +8,7 @@
 import { type ResourceLimits, type SHARE_ENV } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { randomFillSync } from 'node:crypto';
-import { A_STATE, H_DIGEST, H_INSTANCE, H_TASK_COUNT, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, P_SLOTS } from '../shm/layout.js';
+import { A_STATE, H_DIGEST, H_INSTANCE, H_TASK_COUNT, MAX_TASKS, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, P_SLOTS } from '../shm/layout.js';
 import { activate as activateAttachment, release as releaseAttachment } from '../shm/words/attachment.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
 import { clockOption, errorClassesOption, parseStartOptions, snapshot } from './options.js';
@@ -45,6 +45,9 @@ import { ioStats } from './io-class.js';
 import type { IoClassName, IoClassStats } from './io-types.js';
 import { observerPort, type ObserverPort } from './observers.js';
 import type { TokenKey } from './token.js';
+import { type GuardOptions, storeGuardConfig } from '../admission/guard.js';
+import { GuardControl, Quarantine, taskStats, type TaskStats as HealthStats } from './guard-api.js';
+import { UnknownTaskError } from '../errors.js';
 
 export interface RuntimeOptions {
   /** Module whose named function exports are the tasks (sync or async); .js, .mjs, .cjs or .ts. */
@@ -146,6 +149,12 @@ export interface RuntimeOptions {
    * ~25-90 ms of CPU while idle, none on the start path; a replacement worker skips it. Default true.
    */
   warmUp?: boolean;
+  /**
+   * A breaker for every task function (the Guard House, docs/design.md §4.16), with these
+   * settings; off by default (health is kept either way). A task's guard is stored once, shared
+   * by every thread: rt.task(name, { guard }) with different settings is then a ConfigError.
+   */
+  guard?: GuardOptions;
   /** @internal Enable test-only pause points (rt.testing). Never in production. */
   testHooks?: boolean;
   /**
@@ -250,11 +259,13 @@ export interface WorkerStats {
 }
 
 /** rt.stats().tasks: one task function's latency in the metrics window (docs/design.md §2.5). */
-export interface TaskStats {
-  /** Its name in the task module ('(other)': every task past the 63rd, counted together). */
-  name: string;
-  /** Queue wait (submit to start) and run time (start to end) percentiles, microseconds. */
-  latency: TaskLatency;
+export interface TaskStats extends HealthStats {
+  /**
+   * Queue wait (submit to start) and run time (start to end) percentiles, microseconds, in the
+   * metrics window; null with `metrics: false`, and for task ids past the 63rd (their histograms
+   * are shared: docs/design.md §2.5).
+   */
+  latency: TaskLatency | null;
 }
 
 /** The runtime's state, as rt.stats() reports it. */
@@ -270,7 +281,10 @@ export interface RuntimeStats {
   events: string[];
   /** The I/O classes: the four named ones, then every task function's own ({ limit }) class declared so far. */
   io: IoClassStats[];
-  /** Per task function (empty with `metrics: false`). */
+  /**
+   * Per task function, in id order: calls, outcomes, run time, health class, breaker (the Guard
+   * House), and with `metrics: true` its latency percentiles.
+   */
   tasks: TaskStats[];
   /**
    * The metrics window the percentiles and utilization cover: since start, or since the last
@@ -306,6 +320,11 @@ export class Runtime<M = any> {
     available: loadAffinity().available, pinned: false, reason: 'attached runtime: workers belong to the starting thread',
   });
 
+  /** This handle's quarantine: failed calls of guarded tasks, with their arguments (the Guard House). */
+  readonly quarantine: Quarantine;
+  /** The operator's hand on each task's breaker: isolate, release, state (the Guard House). */
+  readonly guard: GuardControl;
+
   /** Whether workers are pinned to cores, and if not, why (frozen). */
   get affinity(): Readonly<AffinityInfo> { return this.affinityInfo; }
 
@@ -327,6 +346,9 @@ export class Runtime<M = any> {
     this.chains = chainLists.map((c) => Int32Array.from(c));
     att.chains = this.chains;
     att.pump.onDrained = this.afterDrain;
+    this.quarantine = new Quarantine(names, (p) => producerName(mem, p), (task, payload, producer) => (this.producerOf(producer) as Producer).submit(task, payload));
+    att.guard.feed = this.quarantine.feed;
+    this.guard = new GuardControl(mem, (task, where) => this.taskIdOf(task, where), () => this.clock.now(), () => this.att.seam);
     this.runQueue = new RunQueue({
       submit: (task, payload, options) => this.defaultP()._submitParsed(task, payload, options),
       outstanding: () => this.att.outstanding,
@@ -419,6 +441,7 @@ export class Runtime<M = any> {
         throw err instanceof StartTimeout ? err.error : err;
       }
       names = lists[0]!;
+      if (names.length > MAX_TASKS) throw new WorkerStartError(`the task module exports ${names.length} task functions; at most ${MAX_TASKS} (the Guard House's shared regions are sized for that many)`);
       for (let w = 1; w < lists.length; w++) {
         if (lists[w]!.join('\0') !== names.join('\0')) {
           throw new WorkerStartError(`workers disagree on the task module's exports: [${names}] vs [${lists[w]}]`);
@@ -430,6 +453,8 @@ export class Runtime<M = any> {
       throw new WorkerStartError(`a worker could not be created: ${err instanceof Error ? err.name : describe(err)}`, { cause: err });
     }
     mem.i32[H_TASK_COUNT] = names.length;
+    // §4.16: the runtime's default guard, stored for every task before any thread can submit.
+    if (cfg.guard !== null) for (let id = 0; id < names.length; id++) storeGuardConfig(mem, id, names[id]!, cfg.guard);
     // What Runtime.attach checks a handle's names and chains against.
     mem.i32.set(tableDigest(names, chains), H_DIGEST);
     activateAttachment(mem.i32, mem.attachWord(0, A_STATE));
@@ -504,7 +529,7 @@ export class Runtime<M = any> {
       const cached = this.tasks.get(name);
       if (cached) return cached as TaskRef<N>;
     }
-    const ref = resolveTask(this.mem, this.instance, this.names, name, options);
+    const ref = resolveTask(this.mem, this.instance, this.names, name, options, (id, cfg) => storeGuardConfig(this.mem, id, this.names[id]!, cfg));
     if (options === undefined) this.tasks.set(name, ref);
     return ref as TaskRef<N>;
   }
@@ -629,7 +654,10 @@ export class Runtime<M = any> {
 
   /** Plain-object snapshot: global, per producer, per worker. */
   stats(): RuntimeStats {
-    return { ...runtimeStats(this.mem, this.att, this.clock.now(), this.producers, this.events, this.names), io: ioStats(this.mem, this.names) };
+    const now = this.clock.now();
+    const { taskLatency, ...base } = runtimeStats(this.mem, this.att, now, this.producers, this.events, this.names);
+    const tasks = taskStats(this.mem, this.names, now, this.guard.notes).map((t, id) => ({ ...t, latency: taskLatency[id] ?? null }));
+    return { ...base, io: ioStats(this.mem, this.names), tasks };
   }
 
   /**
@@ -645,6 +673,24 @@ export class Runtime<M = any> {
   /** @internal The histograms as copied from shared memory, for sluice/observe (metricsSnapshot); null with metrics off. */
   rawMetrics(): RawMetrics | null {
     return readMetrics(this.mem, this.names, registeredProducers(this.mem));
+  }
+
+  /** @internal A task (name or TaskRef of this runtime) as its id. */
+  private taskIdOf(task: unknown, where: string): number {
+    if (typeof task === 'string') {
+      const id = this.names.indexOf(task);
+      if (id < 0) throw new UnknownTaskError(task, this.names);
+      return id;
+    }
+    if (!TaskRef.is(task)) throw new ConfigError(`${where}: task must be a task name or a TaskRef; got ${describe(task)}`);
+    return TaskRef.own(task, this.instance).id;
+  }
+
+  /** @internal A producer handle of this runtime, or a producer name (rt.quarantine.resubmit). */
+  private producerOf(p: unknown): Producer<M> {
+    if (typeof p === 'string') return this.producer(p);
+    for (const h of this.producers.values()) if (h === p) return h;
+    throw new ConfigError(`rt.quarantine.resubmit: producer must be a producer name or a Producer of this runtime handle; got ${describe(p)}`);
   }
 
   /**

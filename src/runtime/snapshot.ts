@@ -13,7 +13,7 @@ import { earnedMod32 } from '../admission/bucket.js';
 import { REJECT_REASONS, type RejectReason, S_ADMITTED, S_REJECTED, S_RESOLVED } from '../admission/reasons.js';
 import { OUTCOMES, type Outcome } from '../admission/outcomes.js';
 import { effectiveLimits, producerName, readLimits, registeredProducers } from './registry.js';
-import type { Producer, ProducerStats } from './producer.js';
+import type { Producer, ProducerStats, TaskLatency } from './producer.js';
 import type { RuntimeStats, WorkerStats } from './runtime.js';
 import type { Attachment } from './submit/attachment.js';
 import { latencyPair, readMetrics, utilization } from './metrics.js';
@@ -21,7 +21,7 @@ import { latencyPair, readMetrics, utilization } from './metrics.js';
 /** Runtime.stats(): a plain-object snapshot, global, per producer, per worker. */
 export function runtimeStats(
 mem: Memory, att: Attachment, now: number, producers: ReadonlyMap<string, Producer>, events: readonly string[], names: readonly string[],
-): Omit<RuntimeStats, 'io'> {
+): Omit<RuntimeStats, 'io' | 'tasks'> & { taskLatency: (TaskLatency | null)[] } {
   const i32 = mem.i32;
   const L = mem.layout;
   const st = Atomics.load(i32, mem.stateWord);
@@ -61,7 +61,8 @@ mem: Memory, att: Attachment, now: number, producers: ReadonlyMap<string, Produc
     }),
     workers,
     events: [...events],
-    tasks: m === null ? [] : m.tasks.map((t) => ({ name: t.name, latency: latencyPair(t) })),
+    // Per task id (the histograms' last one, '(other)', is shared by every id past it: none of those gets one).
+    taskLatency: m === null ? [] : names.map((_, id) => (id < m.tasks.length - 1 || names.length <= m.tasks.length ? latencyPair(m.tasks[id]!) : null)),
     windowSeconds: m === null ? null : Math.max(0, m.nowUs - m.windowStartUs) / 1e6,
   };
 }

@@ -15,6 +15,7 @@ import { Snapshot, snapshot } from './options.js';
 import type { Memory } from '../shm/layout.js';
 import { NO_IO, bindIo, parseIo } from './io-class.js';
 import type { IoBinding, IoClass } from './io-types.js';
+import { type GuardConfig, type GuardOptions, parseGuard } from '../admission/guard.js';
 
 export interface TaskOptions {
   /** Routing class (routing.ts). Without one, a task may run on any worker. */
@@ -36,6 +37,12 @@ export interface TaskOptions {
    * `{ limit }`: this task function's own class, shared by every TaskRef of it in any thread.
    */
   io?: IoClass;
+  /**
+   * A breaker for this task function (the Guard House, docs/design.md §4.16). Stored once in
+   * shared memory and shared by every thread and handle: the first guard given for a task wins,
+   * a later different one is a ConfigError.
+   */
+  guard?: GuardOptions;
 }
 
 /** Only this module constructs TaskRefs (rt.task()). */
@@ -121,7 +128,7 @@ export class TaskRef<N extends string = string> {
   }
 }
 
-const TASK_OPTION_KEYS = ['weight', 'deadlineMs', 'queueTimeoutMs', 'retries', 'io'] as const;
+const TASK_OPTION_KEYS = ['weight', 'deadlineMs', 'queueTimeoutMs', 'retries', 'io', 'guard'] as const;
 
 /** @internal A duration option: a non-negative integer number of ms up to 2^31-1 (0 or undefined = none; -0 is 0). */
 export function checkMs(where: string, key: string, v: unknown): number {
@@ -133,7 +140,9 @@ export function checkMs(where: string, key: string, v: unknown): number {
 }
 
 /** @internal */
-export function resolveTask(mem: Memory, instance: string, names: readonly string[], name: unknown, options?: unknown): TaskRef {
+export function resolveTask(
+  mem: Memory, instance: string, names: readonly string[], name: unknown, options?: unknown, storeGuard?: (id: number, cfg: GuardConfig) => void,
+): TaskRef {
   if (typeof name !== 'string') throw new ConfigError(`task name must be a string; got ${describe(name)}`);
   const o: Snapshot = snapshot(`rt.task()`, 'options', options, TASK_OPTION_KEYS);
   const id = names.indexOf(name);
@@ -148,8 +157,12 @@ export function resolveTask(mem: Memory, instance: string, names: readonly strin
   if (o.weight !== undefined) weightIndex(o.weight); // a ConfigError for anything but a weight name (null too)
   const weight = o.weight === undefined ? null : (o.weight as Weight);
   const io = parseIo(where, o.io);
-  // Last: a custom class claims its slot in shared memory, so only once every other option passed.
+  const guard = o.guard === undefined ? null : parseGuard(where, o.guard);
+  if (guard !== null && storeGuard === undefined) throw new ConfigError(`${where}: guard is not taken here`);
+  // Last: a custom class claims its slot in shared memory, and a guard is stored there, so only
+  // once every other option passed.
   const binding = io === null ? NO_IO : bindIo(mem, where, id, io);
   const ioOption: IoClass | null = io === null ? null : io.slot >= 0 ? (o.io as IoClass) : Object.freeze({ limit: io.limit });
+  if (guard !== null) storeGuard!(id, guard);
   return TaskRef._create(MINT, instance, name, id, weight, deadlineMs, queueTimeoutMs, r + 0, binding, ioOption);
 }

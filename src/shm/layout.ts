@@ -36,15 +36,20 @@
  *     hists       (M_TASKS + P) x 2 histograms: queue wait, run time; per task id, then per producer
  *     tokenTicks  A x T words    submit tick of each live token (µs, wrapping int32): its submitter,
  *                                before it publishes the cell; read by the worker that claims it
+ *   guard         N blocks       the Guard House, one per task: breaker word, since word (any
+ *                                thread, CAS: words/breaker.ts), its guard config (written once)
+ *   health        A x N x 8 w    per-attachment, per-task calls and outcomes (the attachment's thread)
+ *   runTime       W x N x 4 w    per-worker, per-task run count, max and sum (the worker; sum a float64)
+ *   tokenTask     A x T words    task id | (probe round epoch + 1) << 16 of each live token (owner, §4.16)
  *
  * W workers, C ring capacity, P producers, A attachments, T token capacity (the next power of
- * two >= globalSlots), S spill bytes per writer. A cell is 128 bytes (see CELL_* below).
+ * two >= globalSlots), S spill bytes per writer, N = MAX_TASKS (512) task slots. A cell is 128 bytes (see CELL_* below).
  */
 
 import { HIST_BYTES, HIST_WORDS } from './words/histogram.js';
 
 export const MAGIC = 0x534c4943; // "SLIC"
-export const LAYOUT_VERSION = 8;
+export const LAYOUT_VERSION = 9;
 
 export const BLOCK_BYTES = 128;
 export const BLOCK_WORDS = BLOCK_BYTES >> 2;
@@ -223,6 +228,43 @@ export const A_START = 8;
 // rejection reason, one per outcome) are admission/reasons.ts's S_* offsets, which checks that
 // they fit.
 
+/** Task functions a module may export (the Guard House's regions are sized for this many; start refuses more). */
+export const MAX_TASKS = 512;
+
+// ---- guard block (one per task, the Guard House; docs/design.md §4.16) ----
+/** The breaker word (its bits and transitions: words/breaker.ts). Any thread, CAS only. */
+export const G_BREAKER = 0;
+/** The since word: when and why the breaker's current state began (words/breaker.ts). CAS only. */
+export const G_SINCE = 1;
+/** Its guard config: 0 none, 1 being written, 2 ready (then G_RATIO..G_MODE are read-only). First writer wins. */
+export const G_CFG = 2;
+/** failureRatio x 1e6, rounded. */
+export const G_RATIO = 3;
+export const G_VOLUME = 4;
+export const G_WINDOW_MS = 5;
+export const G_COOL_MS = 6;
+export const G_PROBES = 7;
+/** 1 enforce (rejects), 0 observe (computes, never rejects). */
+export const G_MODE = 8;
+export const G_CFG_NONE = 0;
+export const G_CFG_BUSY = 1;
+export const G_CFG_READY = 2;
+
+// ---- health (per attachment, per task; one writer: the attachment's thread) ----
+export const HEALTH_WORDS = 8;
+/** Admitted calls (§4.1 step 5). */
+export const HL_CALLS = 0;
+/** + outcome code (admission/outcomes.ts): resolved calls by outcome (§4.3 step 7). */
+export const HL_OUTCOME = 1;
+
+// ---- run time (per worker, per task; one writer: the worker) ----
+export const RUNTIME_WORDS = 4;
+export const RN_COUNT = 0;
+/** Longest run, µs (int32, saturating). */
+export const RN_MAX_US = 1;
+/** Sum of runs in µs, a float64 over words 2..3 (8-byte aligned). */
+export const RN_SUM_F64 = 2;
+
 // ---- cells (relative to the cell's first word) ----
 /** Publication word: pos + 1 once the cell for position pos is readable. Written by its claimer. */
 export const C_SEQ = 0;
@@ -299,6 +341,10 @@ export interface Layout extends LayoutConfig {
   mWorkers: number;
   hists: number;
   tokenTicks: number;
+  guard: number;
+  health: number;
+  runTime: number;
+  tokenTask: number;
   totalBytes: number;
 }
 
@@ -345,10 +391,17 @@ export function computeLayout(c: LayoutConfig): Layout {
   const mWorkers = take(m * W * BLOCK_BYTES);
   const hists = take(m * (M_TASKS + P) * 2 * HIST_BYTES);
   const tokenTicks = take(m * A * T * 4);
+  // The task count is known only once the workers loaded the module, after this layout: the
+  // Guard House regions are sized for MAX_TASKS (start refuses a module with more).
+  const N = MAX_TASKS;
+  const guard = take(N * BLOCK_BYTES);
+  const health = take(A * N * HEALTH_WORDS * 4);
+  const runTime = take(W * N * RUNTIME_WORDS * 4);
+  const tokenTask = take(A * T * 4);
   return {
     ...c, tokenCapacity: T, header, state, global, hooksBlock: hooks, io, producers, names, workerBlocks, attachBlocks,
     tails, stats, guesses, guessBytes, tokens, tokenMeta, tokenIo, arenaCtl, arenaTags, subRings, compRings, arenas,
-    mHeader, mWorkers, hists, tokenTicks, totalBytes: at,
+    mHeader, mWorkers, hists, tokenTicks, guard, health, runTime, tokenTask, totalBytes: at,
   };
 }
 
@@ -442,6 +495,16 @@ export class Memory {
   /** Start of the metrics window, µs since the epoch (rt.resetStats; 0 = the runtime's start). */
   windowStartMicros(): number { return this.f64[this.layout.mHeader >> 3]!; }
   setWindowStartMicros(us: number): void { this.f64[this.layout.mHeader >> 3] = us; }
+  /** Task `task`'s guard block (the Guard House). */
+  guardWord(task: number, field: number): number { return ((this.layout.guard + task * BLOCK_BYTES) >> 2) + field; }
+  healthWord(a: number, task: number, field: number): number {
+    return (this.layout.health >> 2) + (a * MAX_TASKS + task) * HEALTH_WORDS + field;
+  }
+  /** Task id and probe of attachment a's token t (the Guard House): written by its owner at §4.1 step 5, read at resolve, and by the supervisor once the owner is dead. */
+  tokenTaskWord(a: number, t: number): number { return (this.layout.tokenTask >> 2) + a * this.layout.tokenCapacity + t; }
+  runTimeWord(w: number, task: number, field: number): number {
+    return (this.layout.runTime >> 2) + (w * MAX_TASKS + task) * RUNTIME_WORDS + field;
+  }
   epochMicros(): number { return this.f64[H_EPOCH_F64]!; }
   setEpochMicros(us: number): void { this.f64[H_EPOCH_F64] = us; }
 }

@@ -261,4 +261,13 @@ export class Recorder {
     r.k1 = ok ? 1 : 0;
     this.ring.append(r);
   }
+
+  /** A task's breaker moved from state `from` to `to`, for `why` (design §4.16). */
+  breaker(tick: number, task: number, from: number, to: number, why: number): void {
+    const r = this.begin(RecordKind.BREAKER, tick, -1, task, -1, -1, -1);
+    r.aux = why;
+    r.k0 = from;
+    r.k1 = to;
+    this.ring.append(r);
+  }
 }

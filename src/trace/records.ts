@@ -89,7 +89,8 @@ export const RecordKind = {
   SEEN: 15,
   /** The 'clear' timer brought a producer's bucket up to a fresh reading, outside any submit. */
   REFILL: 16,
-  // 17 is the Guard House's BREAKER.
+  /** A task's breaker moved (the Guard House, design §4.16). */
+  BREAKER: 17,
   /** An operator's action (docs/design.md §4.17): drain, resume, kill, isolate, release. */
   ADMIN: 18,
 } as const;
@@ -166,6 +167,10 @@ export const KIND_FIELDS: Readonly<Record<RecordKindName, { aux: string; k: read
   // index into ADMIN_ACTIONS. TASK: the task isolated or released; TOKEN/GEN: the token killed.
   // K0: the dashboard session, K1: 1 when the action took effect.
   ADMIN: { aux: 'action', k: ['session', 'ok', '', ''] },
+  // A task's breaker moved (design §4.16), written by the thread whose CAS moved it. TASK: the
+  // task. aux: why (shm/words/breaker.ts WHY_NAMES). K0: the state it left, K1: the state it
+  // entered (STATE_NAMES: 0 closed, 1 open, 2 half-open, 3 isolated).
+  BREAKER: { aux: 'why', k: ['from', 'to', '', ''] },
 };
 
 /** SEEN's aux: which gate word. */

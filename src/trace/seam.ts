@@ -16,6 +16,7 @@
  *   worker             started (§4.2 step 2, §4.2a step 5 when stolen)
  *   supervisor         workerDied, respawned, retired (§4.8), frozen, reconciled (§4.10)
  *   operator           admin (§4.17: an action from sluice/observe's dashboard, on the starting thread)
+ *   any thread         breaker (§4.16: whichever thread's CAS moved a task's breaker)
  * Token identity is (attachment, index, generation); `task` is the task id; `producer` the
  * producer index; `worker` a worker slot; -1 where none applies.
  */
@@ -62,4 +63,9 @@ export interface Seam {
    * `ok`: it took effect (drained, resumed, retracted, isolated, released).
    */
   admin(action: number, session: number, task: number, att: number, token: number, gen: number, ok: boolean): void;
+  /**
+   * §4.16: task `task`'s breaker moved from state `from` to `to` (shm/words/breaker.ts BR_*),
+   * for `why` (WHY_*), at admission tick `tick` (µs, the runtime clock the decision read).
+   */
+  breaker(task: number, from: number, to: number, why: number, tick: number): void;
 }

@@ -279,61 +279,48 @@ describe('a dashboard on a runtime with queued tokens (one worker, blocked)', ()
     expect(await c.ask({ type: 'admin', action: 'kill', token: running })).toMatchObject({ ok: false }); // never a running task
     expect(blocker.state).toBe('running');
     expect(await c.ask({ type: 'admin', action: 'kill', token: '0:1' })).toMatchObject({ type: 'error' });
-    // The Guard House is not in this build: the actions are refused, and say so.
-    expect(await c.ask({ type: 'admin', action: 'isolate', task: 'inc' })).toMatchObject({ ok: false, message: 'Guard House: not available' });
+    // The Guard House: isolate, then release (its own test below has the details).
+    expect(await c.ask({ type: 'admin', action: 'isolate', task: 'inc' })).toMatchObject({ ok: true, message: 'isolated inc' });
+    expect(await c.ask({ type: 'admin', action: 'release', task: 'inc' })).toMatchObject({ ok: true });
     expect(await c.ask({ type: 'admin', action: 'isolate', task: 'no-such-task' })).toMatchObject({ type: 'error' });
 
     // The feed shows each action with its session and result.
     const u = await c.next((m) => m.type === 'update');
     const admins = (u.feed as { kind: string; what: string; ok: boolean; session: number; token: string | null }[]).filter((f) => f.kind === 'admin');
-    expect(admins.map((a) => [a.what, a.ok])).toEqual([['drain', true], ['resume', true], ['kill', true], ['kill', false], ['kill', false], ['isolate', false]]);
+    expect(admins.map((a) => [a.what, a.ok])).toEqual([['drain', true], ['resume', true], ['kill', true], ['kill', false], ['kill', false], ['isolate', true], ['release', true]]);
     const session = (c.messages.find((m) => m.type === 'hello')!.session) as number;
     expect(new Set(admins.map((a) => a.session))).toEqual(new Set([session]));
     expect(admins[2]!.token).toBe(id);
     expect((u.feed as { kind: string; what: string; token: string }[]).some((f) => f.kind === 'resolved' && f.what === 'retracted' && f.token === id)).toBe(true);
-    expect(u.guard).toEqual({ available: false });
+    expect(u.guard).toMatchObject({ available: true, quarantine: [] });
 
     // And the recorder has them: ADMIN records with action, session, target and result.
     const file = join(dir, 'admin.trace');
     rt.saveTrace(file);
     const recs = readTrace(file).records.filter((r) => r.kind === RecordKind.ADMIN);
     expect(recs.map((r) => [ADMIN_ACTIONS[r.aux], r.k0, r.k1])).toEqual([
-      ['drain', session, 1], ['resume', session, 1], ['kill', session, 1], ['kill', session, 0], ['kill', session, 0], ['isolate', session, 0],
+      ['drain', session, 1], ['resume', session, 1], ['kill', session, 1], ['kill', session, 0], ['kill', session, 0], ['isolate', session, 1], ['release', session, 1],
     ]);
     expect([recs[2]!.tokenAtt, recs[2]!.token, recs[2]!.gen]).toEqual([queued.key.attachment, queued.key.index, queued.key.generation]);
     expect(recs[5]!.task).toBe(rt.names.indexOf('inc'));
     c.close();
   });
 
-  it('the Guard House panel and actions light up when the runtime has rt.guard and rt.quarantine (feature-detected)', async () => {
-    // A stand-in with the Guard House's operator API (its own branch): isolate(task, why) returns
-    // the state it left, release(task) whether it released, state(task) the breaker.
-    const calls: unknown[][] = [];
-    const states = new Map<string, string>();
-    const guard = {
-      isolate: (task: string, why?: string) => { calls.push(['isolate', task, why]); const was = states.get(task) ?? 'closed'; states.set(task, 'isolated'); return was; },
-      release: (task: string) => { calls.push(['release', task]); const was = states.get(task) === 'isolated'; states.set(task, 'closed'); return was; },
-      state: (task: string) => (states.has(task) ? { state: states.get(task) } : null),
-    };
-    Object.defineProperty(rt, 'guard', { value: guard, configurable: true });
-    Object.defineProperty(rt, 'quarantine', { value: { list: () => [{ id: 'q1', task: 'inc' }] }, configurable: true });
-    try {
-      const c = await connect(d.url);
-      expect(c.messages[0]).toMatchObject({ type: 'hello', guard: true });
-      await c.ask({ type: 'login', password: PASSWORD });
-      expect(await c.ask({ type: 'admin', action: 'isolate', task: 'inc' })).toMatchObject({ ok: true, message: 'isolated inc' });
-      const session = c.messages.find((m) => m.type === 'hello')!.session;
-      expect(calls).toEqual([['isolate', 'inc', `dashboard session ${session}`]]);
-      const u = await c.next((m) => m.type === 'update');
-      expect(u.guard).toMatchObject({ available: true, quarantine: [{ id: 'q1', task: 'inc' }] });
-      expect((u.guard as { tasks: Record<string, unknown> }).tasks.inc).toEqual({ state: 'isolated' });
-      expect(await c.ask({ type: 'admin', action: 'release', task: 'inc' })).toMatchObject({ ok: true });
-      expect(await c.ask({ type: 'admin', action: 'release', task: 'inc' })).toMatchObject({ ok: false }); // nothing to release
-      c.close();
-    } finally {
-      delete (rt as unknown as Record<string, unknown>).guard;
-      delete (rt as unknown as Record<string, unknown>).quarantine;
-    }
+  it('the Guard House panel shows every task\'s breaker; isolate and release go through rt.guard', async () => {
+    const c = await connect(d.url);
+    expect(c.messages[0]).toMatchObject({ type: 'hello', guard: true });
+    await c.ask({ type: 'login', password: PASSWORD });
+    expect(await c.ask({ type: 'admin', action: 'isolate', task: 'echo' })).toMatchObject({ ok: true, message: 'isolated echo' });
+    expect(rt.guard.state('echo')).toMatchObject({ state: 'isolated', note: `dashboard session ${c.messages.find((m) => m.type === 'hello')!.session}` });
+    const u = await c.next((m) => m.type === 'update' && (m.guard as { tasks?: Record<string, unknown> }).tasks?.echo !== null);
+    expect(u.guard).toMatchObject({ available: true, quarantine: [] });
+    expect((u.guard as { tasks: Record<string, unknown> }).tasks.echo).toMatchObject({ state: 'isolated' });
+    // Isolated: a submit of it is refused at admission.
+    expect(rt.producer('guarded').submit(rt.task('echo'), 1)).toMatchObject({ admitted: false, reason: 'quarantined' });
+    expect(await c.ask({ type: 'admin', action: 'release', task: 'echo' })).toMatchObject({ ok: true });
+    expect(rt.guard.state('echo')).toMatchObject({ state: 'closed' }); // released: back to closed (it keeps a breaker word now)
+    expect(await c.ask({ type: 'admin', action: 'release', task: 'echo' })).toMatchObject({ ok: false }); // nothing to release
+    c.close();
   });
 
   it('the global login limit refuses even the right password once full, without checking it', async () => {

@@ -233,3 +233,63 @@ describe('rejection reasons and outcomes: one table each', () => {
     expect(S_RESOLVED + OUTCOMES.length).toBeLessThanOrEqual(STAT_WORDS);
   });
 });
+
+// ---- the breaker word and its since word (words/breaker.ts; the Guard House, design §4.16) ----
+import * as br from '../../src/shm/words/breaker.js';
+
+describe('breaker word (words/breaker.ts)', () => {
+  it('state | probes | ok | epoch | fails | total partition all 32 bits; the since word too', () => {
+    expectPartition({
+      state: br.BR_STATE_MASK, probes: br.BR_PROBES_MASK, ok: br.BR_OK_MASK, epoch: br.BR_EPOCH_MASK, fails: br.BR_FAILS_MASK, total: br.BR_TOTAL_MASK,
+    }, 0xffffffff);
+    expectPartition({ ms: br.SN_MS_MASK, why: br.SN_WHY_MASK, epoch: br.SN_EPOCH_MASK }, 0xffffffff);
+    expect(br.WHY_NAMES.length).toBe(8); // 3 bits
+    expect(br.BR_MAX_MS * 2).toBe(br.SN_MS_MASK + 1); // elapsed times stay below half the ms field
+  });
+
+  it('counted: one more outcome, halving both counts first at 255; state and epoch untouched', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 63 }), fc.boolean(), (t, f0, e, failed) => {
+      const f = Math.min(f0, t);
+      const b = (t << br.BR_TOTAL_SHIFT) | (f << br.BR_FAILS_SHIFT) | (e << br.BR_EPOCH_SHIFT) | br.BR_CLOSED;
+      const n = br.counted(b, failed);
+      const [ft, ff] = t === 255 ? [t >>> 1, f >>> 1] : [t, f];
+      expect([br.totalOf(n), br.failsOf(n), br.epochOf(n), br.stateOf(n)]).toEqual([ft + 1, ff + (failed ? 1 : 0), e, br.BR_CLOSED]);
+    }));
+  });
+
+  it('each transition is one CAS from the word read: it changes what it names, and nothing when it loses', () => {
+    const half = (probes: number, ok: number, e: number): number => (e << br.BR_EPOCH_SHIFT) | (ok << br.BR_OK_SHIFT) | (probes << br.BR_PROBES_SHIFT) | br.BR_HALF_OPEN;
+    fc.assert(fc.property(fc.integer({ min: 0, max: 14 }), fc.integer({ min: 0, max: 14 }), fc.integer({ min: 0, max: 63 }), (p, ok, e) => {
+      const b = half(p, ok, e);
+      const w = cell(b);
+      expect(br.takeProbe(w, 0, b)).toBe(true);
+      expect(w[0]).toBe(half(p + 1, ok, e));
+      expect(br.takeProbe(w, 0, b)).toBe(false); // lost: the word moved
+      expect(w[0]).toBe(half(p + 1, ok, e));
+      expect(br.returnProbe(w, 0, half(p + 1, ok, e))).toBe(true);
+      expect(w[0]).toBe(b);
+      if (p > 0) {
+        expect(br.probeSucceeded(w, 0, b, false)).toBe(true);
+        expect(w[0]).toBe(half(p - 1, ok + 1, e));
+        w[0] = b;
+      }
+      const e1 = (e + 1) & 63;
+      for (const [fn, to] of [[br.probeFailed, br.BR_OPEN], [br.expireRound, br.BR_HALF_OPEN], [br.isolate, br.BR_ISOLATED]] as const) {
+        w[0] = b;
+        expect(fn(w, 0, b)).toBe(true);
+        expect(w[0]).toBe((e1 << br.BR_EPOCH_SHIFT) | to); // fresh: epoch + 1, nothing in flight, no counts
+      }
+      w[0] = b;
+      expect(br.probeSucceeded(w, 0, b, true)).toBe(true);
+      expect(w[0]).toBe((e1 << br.BR_EPOCH_SHIFT) | br.BR_CLOSED);
+    }));
+  });
+
+  it('stampSince: the first stamp of an epoch wins; a stamp of the current epoch changes nothing', () => {
+    const s = cell(br.sinceWord(3, br.WHY_NONE, 100));
+    expect(br.stampSince(s, 0, 4, br.WHY_FAILURE_RATIO, 250)).toBe(br.sinceWord(4, br.WHY_FAILURE_RATIO, 250));
+    expect(br.stampSince(s, 0, 4, br.WHY_COOL_DOWN, 999)).toBe(br.sinceWord(4, br.WHY_FAILURE_RATIO, 250));
+    expect([br.sinceEpochOf(s[0]!), br.whyOf(s[0]!), br.sinceMsOf(s[0]!)]).toEqual([4, br.WHY_FAILURE_RATIO, 250]);
+    expect(br.elapsedMs(250, 250 + br.SN_MS_MASK + 1 + 7)).toBe(7); // mod 2^23 ms
+  });
+});

@@ -8,6 +8,7 @@
 import {
   AbandonedError, AbortedError, AttachError, ClockError, ConfigError, MonotonicClock, PayloadError, Producer, RejectedError,
   RetractedError, Runtime, SluiceError, TaskRef, TICKS_PER_SECOND, Token, UnknownTaskError, VirtualClock, WorkerStartError,
+  Quarantine, GuardControl, QUARANTINE_LIMIT,
 } from 'sluice';
 import type {
   Admission, AffinityInfo, AttachOptions, CancelOptions, Clock, CloseOptions, EffectiveLimits, Outcome, ProducerEvent,
@@ -15,6 +16,7 @@ import type {
   RuntimeStats, SluiceErrorCode, SubmitCallback, SubmitOptions, TaskOptions, TokenKey, TokenState, Weight, WorkerStats,
   IoClass, IoClassName, IoClassStats,
   LatencyStats, TaskLatency, TaskStats,
+  GuardOptions, BreakerStats, BreakerState, HealthClass, QuarantineEntry,
 } from 'sluice';
 import { LE_MICROS, histogramSnapshot, metricsHandler, metricsSnapshot, prometheusRegistry, serveMetrics } from 'sluice/observe';
 import type {
@@ -184,6 +186,26 @@ export async function consumer(): Promise<void> {
 
   const v: number = await rt.run<number>('inc', 1, submitOptions);
   void v;
+
+  // The Guard House: a breaker per task function, health, quarantine.
+  const guarded = rt.task('inc', { guard: { failureRatio: 0.5, minVolume: 20, windowMs: 10_000, coolDownMs: 5_000, probes: 3, mode: 'observe' } satisfies GuardOptions });
+  void guarded;
+  const bs: BreakerStats | null = rt.guard.state('inc');
+  const bstate: BreakerState | undefined = bs?.state;
+  void bstate;
+  const left: BreakerState = rt.guard.isolate('inc', 'maintenance');
+  const released: boolean = rt.guard.release('inc');
+  void left; void released;
+  const ts: TaskStats | undefined = rt.stats().tasks[0];
+  const hc: HealthClass | undefined = ts?.health;
+  void hc;
+  const q: Quarantine = rt.quarantine;
+  const entries: QuarantineEntry[] = q.list();
+  const limit: number = QUARANTINE_LIMIT;
+  void limit;
+  if (entries[0] !== undefined) void q.resubmit(entries[0].id, p);
+  const gc: GuardControl = rt.guard;
+  void gc;
 
   const stats: RuntimeStats = rt.stats();
   const runtimeState: RuntimeState = stats.state;

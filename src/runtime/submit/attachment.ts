@@ -38,6 +38,7 @@ import { Pump } from './pump.js';
 import { cancel } from './cancel.js';
 import type { Seam } from '../../trace/seam.js';
 import type { SubmitLineage } from '../producer.js';
+import { GuardView } from '../guard-house.js';
 
 export class Attachment {
   readonly i32: Int32Array;
@@ -102,6 +103,8 @@ export class Attachment {
    * pump expires it. Null when the runtime keeps no histograms.
    */
   readonly submitTicks: TickSource | null;
+  /** This thread's side of the Guard House (guard-house.ts, §4.16). */
+  readonly guard: GuardView;
 
   constructor(readonly mem: Memory, readonly index: number, readonly clock: Clock) {
     // This thread wakes workers that may sleep in the native futex: it must wake them that way.
@@ -147,6 +150,7 @@ export class Attachment {
     this.ticks = new TickSource(clock);
     this.tickBase = mem.metrics ? mem.tokenTickWord(index, 0) : -1;
     this.submitTicks = mem.metrics ? new TickSource(new MonotonicClock(mem.epochMicros())) : null;
+    this.guard = new GuardView(mem, index, clock, this);
     this.table = new TokenTable(L.tokenCapacity);
     this.slots = new SlotReturn(mem, index, this.window, this.gateGuess, this.globalGuess);
     this.ungated = this.slots.ungated;

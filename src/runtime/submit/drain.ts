@@ -220,10 +220,21 @@ export class Drain {
       }
     }
     this.slots.release(t, token._producer, outcome);
+    this.guarded(t, outcome, token._producer, token.id, token._gen, value, token._payload);
     table.put(t);
     const seam = this.att.seam;
     if (seam !== null) seam.resolved(this.att.index, t, token._gen, token._producer, outcome, this.slots.deferring ? this.chunk : -1);
     token._settle(outcome, value);
+  }
+
+  /**
+   * §4.16 steps 4-6: the outcome counted in this thread's health row for the token's task, and
+   * fed to its breaker if it has a guard (a failed call may be quarantined: payload kept). Ours
+   * only, no user code: it runs inside the drain's window.
+   */
+  private guarded(t: number, outcome: number, producer: number, tokenId: number, gen: number, value: unknown, payload: unknown): void {
+    const v = this.att.i32[this.att.guard.tokenTaskBase + t]!;
+    this.att.guard.resolved(v & 0xffff, (v >>> 16) - 1, outcome, producer, tokenId, gen, value, payload);
   }
 
   /** resolve() for a callback-path admission; its callback runs after the books (runDeferred or runLate). */
@@ -236,6 +247,9 @@ export class Drain {
     const gen = table.gens[t]!;
     table.gens[t] = nextGen(gen);
     this.slots.release(t, producer, outcome);
+    const payload = table.cbPayloads[t];
+    table.cbPayloads[t] = undefined;
+    this.guarded(t, outcome, producer, -1, gen, value, payload);
     table.put(t);
     const seam = this.att.seam;
     if (seam !== null) seam.resolved(this.att.index, t, gen, producer, outcome, this.slots.deferring ? this.chunk : -1);

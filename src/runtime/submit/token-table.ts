@@ -21,6 +21,8 @@ export class TokenTable {
   readonly cbProducers: Int32Array;
   /** The generation each index's next (or live) admission carries. */
   readonly gens: Int32Array;
+  /** A callback-path admission's payload, kept only for a guarded task (its quarantine, §4.16). */
+  readonly cbPayloads: unknown[];
   private readonly free: Int32Array;
   private freeTop: number;
   /** Live indices (tokens and callbacks). */
@@ -33,6 +35,7 @@ export class TokenTable {
     this.cbTags = new Int32Array(capacity);
     this.cbProducers = new Int32Array(capacity);
     this.gens = new Int32Array(capacity);
+    this.cbPayloads = new Array<unknown>(capacity).fill(undefined);
     this.free = new Int32Array(capacity);
     for (let t = 0; t < capacity; t++) this.free[t] = capacity - 1 - t; // pop order 0, 1, 2, ...
     this.freeTop = capacity;

@@ -15,6 +15,7 @@ import { arenaScavenge } from '../../shm/arena.js';
 import { releaseSlots } from '../../admission/gate.js';
 import { releaseIo } from '../../admission/io-class.js';
 import { OUTCOMES } from '../../admission/outcomes.js';
+import { deadBooks, deadResolved } from '../guard-house.js';
 import { S_ADMITTED, S_RESOLVED } from '../../admission/reasons.js';
 import { H_GEN, H_TOKEN, H_WORKER, HEADER_WORDS, readCompletion, resultArena } from '../completion.js';
 import type { SupervisorContext } from './context.js';
@@ -76,6 +77,7 @@ export function drainAdopted(ctx: SupervisorContext, a: number): boolean {
     if (io !== 0) releaseIo(mem, io - 1, 1, null);
     releaseSlots(i32, mem.producerWord(p, P_PACKED), mem.globalWord);
     i32[mem.statWord(a, p, S_RESOLVED + lowOf(kind))]!++;
+    deadResolved(mem, a, t, lowOf(kind)); // §4.16: its task's health, its probe given back
   }
   for (let t = 0; t < L.tokenCapacity; t++) {
     if (Atomics.load(i32, mem.tokenWord(a, t)) !== TK_FREE) return false;
@@ -86,6 +88,7 @@ export function drainAdopted(ctx: SupervisorContext, a: number): boolean {
     for (let o = 0; o < OUTCOMES.length; o++) resolved += i32[mem.statWord(a, p, S_RESOLVED + o)]!;
     i32[mem.statWord(a, p, S_ADMITTED)] = resolved;
   }
+  deadBooks(mem, a); // §4.16: the same for its health rows
 
   // Nothing of it is live: its payload arena holds only chunks of cells still to be skipped.
   const referenced = new Set<number>();

@@ -19,6 +19,7 @@
  *   always inline, through the one completion writer (cells.ts writeCompletion);
  * - a retired slot's ring head (§4.8 step 7) and W_FAILED; a dead worker's W_RUN_TOKEN.
  */
+import { deadResolved } from '../guard-house.js';
 import {
   A_STATE, A_WAKER, A_WINDOW, C_ATT, C_GEN, C_KIND, C_PRODUCER, C_SPILL, C_TOKEN, Memory, P_PACKED,
   W_FAILED, W_HEAD, W_RUN_TOKEN, W_WAKER, W_WINDOW,
@@ -174,6 +175,7 @@ export class Reconciler {
           // 3. Its submit died before publishing: it never runs.
           free(i32, tw);
           i32[this.mem.statWord(a, i32[this.mem.tokenMetaWord(a, t)]!, S_RESOLVED + O_RETRACTED)]!++;
+          deadResolved(this.mem, a, t, O_RETRACTED); // §4.16: its task's health, its probe given back
           continue;
         }
         if (closing.has(a) && state === TK_RETRACTED) {
@@ -186,6 +188,7 @@ export class Reconciler {
           // consumed). The result died with its owner.
           free(i32, tw);
           i32[this.mem.statWord(a, i32[this.mem.tokenMetaWord(a, t)]!, S_RESOLVED + O_ABANDONED)]!++;
+          deadResolved(this.mem, a, t, O_ABANDONED); // §4.16: its task's health, its probe given back
           continue;
         }
         if (state === TK_PENDING || !dead.has(w)) continue;

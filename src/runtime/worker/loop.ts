@@ -43,7 +43,7 @@ import { parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import {
   A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, H_HOOKS, Memory, RT_CLOSED, W_ASYNC_INFLIGHT,
   W_WINDOW, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT, W_BEAT, W_RUN_DEADLINE, W_RUN_GEN,
-  W_RUN_TOKEN, W_THREAD_ID, W_WAKER,
+  W_RUN_TOKEN, W_THREAD_ID, W_WAKER, RN_COUNT, RN_MAX_US, RN_SUM_F64, RUNTIME_WORDS,
 } from '../../shm/layout.js';
 import { CF_TOMBSTONE, lowOf, weightOf } from '../../shm/words/cell.js';
 import { Ring, RING_FULL } from '../../shm/ring.js';
@@ -109,6 +109,17 @@ export class WorkerLoop {
   private readonly clock: MonotonicClock;
   private readonly executedW: number;
   /**
+   * Health (§4.16): when the run that execute() began started (performance.now()) and its task;
+   * complete() of a synchronous run follows at once. An async run's are kept by token
+   * (att * tokenCap + t) until its complete() (at most asyncConcurrency of them).
+   */
+  private runStart = 0;
+  private runTask = 0;
+  private readonly asyncRuns = new Map<number, number>();
+  private readonly runTimeBase: number;
+  private readonly tokenCap: number;
+  private readonly f64: Float64Array;
+  /**
    * @internal This worker's looks at its siblings (steal.ts, §4.2a), or null: it never steals
    * (WorkerData.stealMask 0, a single worker, or no spin). Called by warm-up.ts too.
    */
@@ -162,6 +173,9 @@ export class WorkerLoop {
     this.clock = new MonotonicClock(mem.epochMicros());
     this.head = Atomics.load(mem.i32, mem.workerWord(w, W_HEAD));
     this.executedW = mem.workerWord(w, W_EXECUTED);
+    this.tokenCap = L.tokenCapacity;
+    this.f64 = mem.f64;
+    this.runTimeBase = mem.runTimeWord(w, 0, RN_COUNT);
     this.asyncW = mem.workerWord(w, W_ASYNC_INFLIGHT);
     this.beatW = mem.workerWord(w, W_BEAT);
     // Weight classes this worker may steal (WorkerData.stealMask); 0 = never steals.
@@ -323,6 +337,9 @@ export class WorkerLoop {
   execute(kind: number, att: number, t: number, gen: number, deadlineMs: number, payload: unknown, decodeError: unknown): void {
     const i32 = this.i32;
     i32[this.executedW]!++;
+    // Health (§4.16): when the run began and which task, for complete()'s run-time counters.
+    this.runTask = lowOf(kind);
+    this.runStart = performance.now();
     const weight = weightOf(kind);
     if (weight < 3) i32[this.routedW + weight]!++;
     if (decodeError !== null) {
@@ -370,6 +387,8 @@ export class WorkerLoop {
       if (typeof then === 'function') {
         // §4.12 step 2. Its run time ends when it settles (async-job.ts); its busy time is this synchronous part.
         if (m !== null) m.busy(startUs, m.now());
+        // An async run: its start and task are kept until its complete() (health, §4.16).
+        this.asyncRuns.set(att * this.tokenCap + t, this.runTask * 2 ** 32 + this.runStart);
         this.jobs.start(result, att, t, gen, deadlineMs, id, producer, startUs);
         return;
       }
@@ -465,6 +484,18 @@ export class WorkerLoop {
     // on a second read, after waiting for space -- not clonable, too large) becomes a 'rejected'
     // PayloadError of ours that says so; (c) if even ours cannot be encoded, the worker ends
     // and crash recovery abandons the token (§4.12 step 4, §4.8).
+    const ended = performance.now();
+    let runTask = this.runTask;
+    let runStart = this.runStart;
+    if (this.asyncRuns.size > 0) {
+      const k = att * this.tokenCap + t;
+      const kept = this.asyncRuns.get(k);
+      if (kept !== undefined) {
+        this.asyncRuns.delete(k);
+        runTask = Math.floor(kept / 2 ** 32);
+        runStart = kept - runTask * 2 ** 32;
+      }
+    }
     let tag: number;
     let replaced = false;
     this.codec.bigOk = att === 0; // only attachment 0 receives by message
@@ -489,6 +520,7 @@ export class WorkerLoop {
       return;
     }
     if (this.seam !== null) this.seam.ran(att, t, gen, this.w, outcome);
+    this.countRun(runTask, ended - runStart);
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:done'], this.w + 1);
     // §4.3 step 6.
     const ring = this.completions[att]!;
@@ -498,6 +530,19 @@ export class WorkerLoop {
     writeCompletion(ring, pos, this.codec, outcome, att, t, gen, this.w);
     this.window.leave();
     wake(i32, this.compWakers[att]!);
+  }
+
+  /**
+   * Health (§4.16): one more run of its task on this worker's run-time row (this worker is its
+   * only writer: plain stores; the sum is a float64 of µs, the max an int32 of µs, saturating).
+   */
+  private countRun(task: number, ms: number): void {
+    const i32 = this.i32;
+    const at = this.runTimeBase + task * RUNTIME_WORDS;
+    const us = Math.max(0, Math.round(ms * 1000));
+    i32[at + RN_COUNT]!++;
+    if (us > i32[at + RN_MAX_US]!) i32[at + RN_MAX_US] = Math.min(us, 2 ** 31 - 1);
+    this.f64[(at + RN_SUM_F64) >> 1] += us;
   }
 
   private exit(): void {
