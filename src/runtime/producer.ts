@@ -360,8 +360,11 @@ export class Producer<M = any> {
     // §4.16 step 1: the task's breaker, one load; only a breaker that is not closed (or an
     // isolated task) asks the Guard House, which may refuse (before any encoding or counter) or
     // take a half-open probe (given back below if a later step refuses or the encoding throws).
+    // The load is a plain one: a hint, read afresh by every submit (never hoisted across calls).
+    // A submit that reads 'closed' while another thread's CAS opens the breaker is ordered before
+    // that transition; every decision the Guard House makes is its own atomic CAS.
     let probe = -1;
-    if ((Atomics.load(i32, att.guard.base + ref.id * BLOCK_WORDS) & BR_STATE_MASK) !== 0) {
+    if ((i32[att.guard.base + ref.id * BLOCK_WORDS]! & BR_STATE_MASK) !== 0) {
       // Its own clock reading, not the admission tick source's: a recording replays the gates'
       // ticks (§4.15 step 5), and the breaker's transitions are recorded with this reading.
       probe = att.guard.admit(ref.id, att.clock.now());
