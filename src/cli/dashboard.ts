@@ -5,11 +5,11 @@
  */
 import WebSocket from 'ws';
 import { Runtime } from '../index.js';
-import { serveDashboard } from '../observe/index.js';
+import { serveDashboard, serveMetrics } from '../observe/index.js';
 import { AGGRESSIVE, CAREFUL, HOSTILE, TASK_US, Tracked, drive } from './demo/producers.js';
 import { compact, makeStyle, table, type Style } from './demo/view.js';
 
-export const DASHBOARD_USAGE = `usage: sluice dashboard [--port N] [--host H] [--password-env VAR] [--duration S]
+export const DASHBOARD_USAGE = `usage: sluice dashboard [--port N] [--host H] [--password-env VAR] [--metrics-port N] [--duration S]
 
 Runs the isolation demo's workload (careful, aggressive and hostile producers on 2 workers) with
 the live dashboard, and prints its URL. Open it in a browser; log in to drain, resume, kill a
@@ -18,6 +18,8 @@ queued token, isolate or release a task.
   --host H            address to listen on (default 127.0.0.1, loopback only)
   --password-env VAR  take the admin password from environment variable VAR (never from the
                       command line, which other users can read); without it: read-only
+  --metrics-port N    serve Prometheus's /metrics on this port too (default 9464; 0: any free
+                      port), on the same host; the runtime keeps histograms (metrics: true)
   --duration S        stop after S seconds (default: run until Ctrl-C)
 Exit status: 0 stopped, 2 bad arguments.`;
 
@@ -55,14 +57,16 @@ function parse(args: readonly string[], allowed: readonly string[], flags: reado
 
 /** `sluice dashboard`. Resolves with the exit status once stopped (Ctrl-C or --duration). */
 export async function dashboardCommand(args: readonly string[], io: Io): Promise<number> {
-  const { pos, opts } = parse(args, ['port', 'host', 'password-env', 'duration'], []);
+  const { pos, opts } = parse(args, ['port', 'host', 'password-env', 'duration', 'metrics-port'], []);
   if (pos.length > 0) throw new CliUsage(`unexpected argument '${pos[0]}'`);
-  let port = 0;
-  if (opts.has('port')) {
-    const s = opts.get('port')!;
-    if (!/^\d{1,5}$/.test(s) || Number(s) > 65535) throw new CliUsage(`--port must be an integer from 0 to 65535; got '${s}'`);
-    port = Number(s);
-  }
+  const portArg = (name: string, def: number): number => {
+    if (!opts.has(name)) return def;
+    const s = opts.get(name)!;
+    if (!/^\d{1,5}$/.test(s) || Number(s) > 65535) throw new CliUsage(`--${name} must be an integer from 0 to 65535; got '${s}'`);
+    return Number(s);
+  };
+  const port = portArg('port', 0);
+  const metricsPort = portArg('metrics-port', 9464);
   let durationS = Infinity;
   if (opts.has('duration')) {
     const d = Number(opts.get('duration'));
@@ -79,19 +83,28 @@ export async function dashboardCommand(args: readonly string[], io: Io): Promise
 
   const rt = await Runtime.start({
     tasks: new URL('./demo/demo-tasks.mjs', import.meta.url), workers: 2,
-    globalSlots: CAREFUL.limits.slots + AGGRESSIVE.limits.slots + HOSTILE.limits.slots, ringCapacity: 256,
+    globalSlots: CAREFUL.limits.slots + AGGRESSIVE.limits.slots + HOSTILE.limits.slots, ringCapacity: 256, metrics: true,
   });
   let server: Awaited<ReturnType<typeof serveDashboard>>;
+  let metrics: Awaited<ReturnType<typeof serveMetrics>>;
   try {
     server = await serveDashboard(rt, { port, host, ...(password === undefined ? {} : { password }) });
   } catch (err) {
     await rt.close();
     throw new CliUsage(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
   }
+  try {
+    metrics = await serveMetrics(rt, { port: metricsPort, host });
+  } catch (err) {
+    await server.close();
+    await rt.close();
+    throw new CliUsage(`cannot serve /metrics on ${host}:${metricsPort}: ${(err as Error).message} (choose another with --metrics-port)`);
+  }
   const spin = rt.task('spin');
   const t0 = performance.now();
   const stops = [CAREFUL, AGGRESSIVE, HOSTILE].map((s) => drive(new Tracked(s, rt.producer(s.name, s.limits), spin, null, t0)));
   io.out(`sluice dashboard: ${server.url}`);
+  io.out(`prometheus: ${metrics.url} (scrape target ${host}:${metrics.port})`);
   io.out(password === undefined
     ? 'read-only (no --password-env): admin actions are disabled'
     : `admin: log in on the page with the password from $${opts.get('password-env')}`);
@@ -105,6 +118,7 @@ export async function dashboardCommand(args: readonly string[], io: Io): Promise
   });
   for (const stop of stops) stop();
   await server.close();
+  await metrics.close();
   if (rt.stats().state === 'draining') rt.resume(); // an operator's drain: close() drains anyway
   await rt.close();
   io.out('sluice dashboard: stopped');

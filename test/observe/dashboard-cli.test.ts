@@ -21,7 +21,7 @@ describe('sluice dashboard + sluice top', () => {
   it('serves the demo with the dashboard; top --once shows its numbers; SIGINT stops it (exit 0); the password is never printed', async () => {
     const PASSWORD = 'env-only secret 7';
     // node itself (not npx, which does not pass SIGINT on), with tsx as its loader.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/sluice.ts', 'dashboard', '--password-env', 'DASH_PW'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/sluice.ts', 'dashboard', '--password-env', 'DASH_PW', '--metrics-port', '0'], {
       cwd: root, env: { ...process.env, DASH_PW: PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -44,6 +44,11 @@ describe('sluice dashboard + sluice top', () => {
       expect(top.code).toBe(0);
       expect(top.out).toMatch(/state running {2}workers 2/);
       for (const p of ['careful', 'aggressive', 'hostile']) expect(top.out).toContain(p);
+      // The same runtime's Prometheus endpoint, printed beside the URL: a scrape names the demo's producers.
+      const scrape = /prometheus: (http:\/\/\S+)/.exec(stdout)![1]!;
+      const exposition = await (await fetch(scrape)).text();
+      expect(exposition).toMatch(/sluice_tasks_admitted_total\{producer="careful"\} [1-9]/);
+      expect(exposition).toMatch(/sluice_run_seconds_bucket\{/);
       expect(top.out).toMatch(/Guard House: .*spin null/); // the demo's tasks, each with its breaker (none: null)
     } finally {
       child.kill('SIGINT');
