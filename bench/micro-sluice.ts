@@ -65,7 +65,7 @@ function decisionCase(label: string, limits: ProducerLimits | undefined, reuse: 
   const p = reg.index;
   const word = gate.word;
   if (guard !== 'none') {
-    // The submit path's breaker check (Producer.admit, §4.16 step 1): one load of the task's
+    // The submit path's breaker check (Producer.admit, §4.16 step 1): one plain load of the task's
     // breaker word; a closed breaker goes on to the gates, an isolated one refuses before them.
     const base = mem.guardWord(0, G_BREAKER);
     if (guard === 'isolated') guardIsolate(i32, base, base + 1, 0, 0, null);
@@ -74,7 +74,7 @@ function decisionCase(label: string, limits: ProducerLimits | undefined, reuse: 
     const refuses = guard === 'isolated';
     return [label, () => {
       for (let i = 0; i < BATCH; i++) {
-        if ((Atomics.load(i32, base + task * BLOCK_WORDS) & BR_STATE_MASK) !== 0 && slow() === GUARD_REJECT) continue;
+        if ((i32[base + task * BLOCK_WORDS]! & BR_STATE_MASK) !== 0 && slow() === GUARD_REJECT) continue; // a plain load, as Producer.admit
         if (gate.admitWithGlobal(global, 1024, G) !== ADMITTED) throw new Error(`${label}: refused`);
       }
       if (refuses) return;

@@ -60,8 +60,12 @@ export class TickSource {
     this.reused = false;
   }
 
+  /** Turns begun (expire() calls, wrapping): the recorder reuses a reading within one (recording.ts). */
+  turns = 0;
+
   /** A new turn: the next decision reads the clock. */
   expire(): void {
     this.left = 0;
+    this.turns = (this.turns + 1) | 0;
   }
 }

@@ -18,7 +18,7 @@ import { TraceRings } from '../trace/rings.js';
 import { saveFlight, TraceStream, type ProducerInfo, type TraceMeta, type TraceTrailer } from '../trace/file.js';
 import type { Seam } from '../trace/seam.js';
 import { setReadLog, type ReadLog } from '../admission/read-log.js';
-import type { TickSource } from '../admission/tick.js';
+import { TICK_REUSE, type TickSource } from '../admission/tick.js';
 import { P_EARNED, P_LAST_MS, P_PACKED, type Memory } from '../shm/layout.js';
 import { REJECTED_FLAGS_SHIFT, SEEN_EARNED, SEEN_GLOBAL, SEEN_GUESS, SEEN_LAST_MS, SEEN_PACKED, TICK_REDECIDED, TICK_REUSED } from '../trace/records.js';
 import { route, RouteSnapshot } from './routing.js';
@@ -168,6 +168,9 @@ export class RecordingSeam implements Seam {
   log: ThreadReadLog | null = null;
   mem: Memory | null = null;
   private advances = 0;
+  private turn = -1;
+  private reuse = 0;
+  private turnTick = 0;
   private batch = -1;
   private batchTick = 0;
   private readonly occ: Int32Array;
@@ -184,7 +187,15 @@ export class RecordingSeam implements Seam {
    */
   private decisionTick(): number {
     const t = this.ticks;
-    if (t === null || t.advances === this.advances) { flags = 0; return this.clock.now(); }
+    if (t === null) { flags = 0; return this.clock.now(); }
+    if (t.advances === this.advances) {
+      // Not a rated decision: a reading shared by up to TICK_REUSE records of one pump turn, as
+      // admission's (tick.ts): such a tick is at most one synchronous stretch old.
+      flags = 0;
+      if (t.turns !== this.turn || this.reuse === 0) { this.turn = t.turns; this.reuse = TICK_REUSE; this.turnTick = this.clock.now(); }
+      this.reuse--;
+      return this.turnTick;
+    }
     this.advances = t.advances;
     flags = t.advanceReused ? (t.reused ? TICK_REUSED : TICK_REUSED | TICK_REDECIDED) : 0;
     return t.value;

@@ -13,8 +13,9 @@
  *   slot words 1..15         the writer only, between its two SEQ stores
  *
  * Append (the writer; no allocation, no wait):
- *   1. Atomics.store(SEQ, 2p+1): the slot is being rewritten. Readers that load SEQ from here on
- *      see an odd value or a later one, and refuse the slot.
+ *   1. SEQ = 2p+1 (a plain store in appendWords, the hot records'; Atomics.store in append): the
+ *      slot is being rewritten. Readers that load SEQ from here on see an odd value or a later
+ *      one, and refuse the slot.
  *   2. Plain stores of words 1..15 (encodeRecord).
  *   3. Atomics.store(SEQ, 2p+2): committed.
  *   4. Plain store NEXT = p+1 (and WRAPS + 1 when that wraps to 0).
@@ -30,9 +31,10 @@
  * p + 2·capacity, ...) begins with an SEQ store that is not 2p+2. If any word of the copy came
  * from such a later append, that append's step-1 store precedes the word's store, which precedes
  * the reader's copy of it, which precedes the reader's step 3: so s2 is that append's odd value
- * or a later one, never 2p+2, and the copy is refused. What carries "precedes" here: seq-cst
- * Atomics stores are full barriers on x86-64 (V8 emits xchg) and x86 keeps stores in order and
- * loads in order, and V8 does not move typed-array accesses across Atomics operations. On a
+ * or a later one, never 2p+2, and the copy is refused. What carries "precedes" here: x86 keeps
+ * stores in order and loads in order, V8 emits a typed array's stores in program order (they are
+ * on its effect chain; the plain step-1 store included) and does not move typed-array accesses
+ * across Atomics operations, and the seq-cst commit store is a full barrier on x86-64 (xchg). On a
  * weakly ordered CPU (arm64: V8's seq-cst store is a store-release, which a later plain store
  * may pass) that argument does not hold for the plain words, and step 4 is what stops a torn
  * copy: the CHECK word is a hash of words 1..14, so a mix of two records fails it (2^-32). A
@@ -159,7 +161,7 @@ export class TraceRing {
     const pos = this.next;
     const slot = this.slots + (pos & this.mask) * SLOT_WORDS;
     // safety: this thread is the only writer of the slot and of NEXT (one ring per thread).
-    Atomics.store(i32, slot + SEQ, (2 * pos + 1) | 0); // §4.15 step 1: open
+    i32[slot + SEQ] = (2 * pos + 1) | 0; // §4.15 step 1: open (a plain store here: see append())
     i32[slot + 1] = head; // 2. body
     i32[slot + 2] = thread;
     i32[slot + 3] = pt;
