@@ -37,6 +37,7 @@ import { HOOK_POINTS, pauseAt } from './testing/hooks.js';
 import { route } from './routing.js';
 import type { Clock } from '../admission/clock.js';
 import { logSub } from '../admission/read-log.js';
+import type { ThreadReadLog } from './recording.js';
 import type { LatencyStats } from '../shm/words/histogram.js';
 import { producerLatency } from './metrics.js';
 
@@ -388,27 +389,14 @@ export class Producer<M = any> {
       // §4.1 step 3. Global gate, or step 2 rolled back. Then the runtime state again: a close that started
       //    after step 1 either sees our global slot (and waits for it) or we see its state.
       const r = hooks ? this.gatesPausing() : this.gate.admitWithGlobal(att.globalW, att.layout.globalSlots, att.globalGuess);
-      if (r !== ADMITTED) {
-        if (log !== null) log.end(this.index);
-        att.window.leave();
-        this.codec.abandon();
-        if (probe >= 0) att.guard.returnProbe(ref.id, probe);
-        return ~this.reject(r, ref);
-      }
+      if (r !== ADMITTED) return ~this.reject(this.undo(false, false, log, ref, probe, r), ref);
     }
     // §4.1 step 3a. I/O class gate (admission/io-class.ts): one CAS below the class's limit, or
     //    steps 3 and 2 rolled back exactly. A task without a class reads one field here, nothing shared.
     const io = ref._io;
     //    (Its word is not in a recording's read log: replay takes the class's decision as an input.)
     if (io.io !== 0 && !admitIo(i32, io.word, io.limit, att.slots.ioGuess, io.io - 1)) {
-      if (gated) {
-        att.gateGuess[att.globalGuess] = logSub(i32, att.globalW, 1) - 1;
-        this.gate.rollback();
-      }
-      if (log !== null) log.end(this.index);
-      att.window.leave();
-      this.codec.abandon();
-      return ~this.reject(R_IO_CLASS, ref);
+      return ~this.reject(this.undo(gated, false, log, ref, probe, R_IO_CLASS), ref);
     }
     if (hooks && io.io !== 0) pauseAt(att.mem, HOOK_POINTS['submit:io'], -(att.index + 1));
     st = Atomics.load(i32, att.stateW);
@@ -420,16 +408,8 @@ export class Producer<M = any> {
     const ring = att.rings[w]!;
     const pos = st === RT_RUNNING ? ring.claim() : RING_FULL;
     if (pos === RING_FULL) {
-      if (io.io !== 0) releaseIo(att.mem, io.io - 1, 1, att.slots.ioGuess); // mirror order: 3a, then 3, then 2
-      if (gated) {
-        att.gateGuess[att.globalGuess] = logSub(i32, att.globalW, 1) - 1;
-        this.gate.rollback();
-      }
-      if (log !== null) log.end(this.index);
-      att.window.leave();
-      this.codec.abandon();
-      if (probe >= 0) att.guard.returnProbe(ref.id, probe);
-      return ~this.reject(st === RT_RUNNING ? (att.chainRetired(ref.weightIndex) ? R_NO_WORKERS : R_RING_FULL) : st === RT_DRAINING ? R_DRAINING : R_CLOSED, ref);
+      const reason = st === RT_RUNNING ? (att.chainRetired(ref.weightIndex) ? R_NO_WORKERS : R_RING_FULL) : st === RT_DRAINING ? R_DRAINING : R_CLOSED;
+      return ~this.reject(this.undo(gated, io.io !== 0, log, ref, probe, reason), ref);
     }
     if (log !== null) log.end(this.index);
     if (hooks) pauseAt(att.mem, HOOK_POINTS['submit:claimed'], -(att.index + 1));
@@ -487,6 +467,27 @@ export class Producer<M = any> {
       this.att.guard.returnProbe(ref.id, probe);
       throw err;
     }
+  }
+
+  /**
+   * A refusal after the window opened (§4.1 steps 2-4): give back, in the mirror order of taking
+   * them, the I/O class slot (`io`: step 3a took one), the global and producer slots (`gated`:
+   * steps 2-3 took them; the global word through the read log, as replay re-makes it), then close
+   * the read log and the window, drop the prepared payload, and return a half-open probe (§4.16).
+   * Returns `reason`.
+   */
+  /** @internal */ private undo(gated: boolean, io: boolean, log: ThreadReadLog | null, ref: TaskRef, probe: number, reason: number): number {
+    const att = this.att;
+    if (io) releaseIo(att.mem, ref._io.io - 1, 1, att.slots.ioGuess);
+    if (gated) {
+      att.gateGuess[att.globalGuess] = logSub(this.i32, att.globalW, 1) - 1;
+      this.gate.rollback();
+    }
+    if (log !== null) log.end(this.index);
+    att.window.leave();
+    this.codec.abandon();
+    if (probe >= 0) att.guard.returnProbe(ref.id, probe);
+    return reason;
   }
 
   /** Steps 2 and 3 one at a time, with the test pause points after each (testHooks runtimes). */
