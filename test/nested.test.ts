@@ -51,6 +51,7 @@ class Admissions implements Seam {
   rejected(): void {}
   started(): void {}
   ran(): void {}
+  idle(): void {}
   resolved(): void {}
   cancelled(): void {}
   retried(): void {}

@@ -51,6 +51,10 @@ class Tee implements Seam {
     if (this.primary !== null) this.primary.started(att, token, gen, worker, stolen, task, producer);
     for (const l of this.listeners) l.started(att, token, gen, worker, stolen, task, producer);
   }
+  idle(): void {
+    if (this.primary !== null) this.primary.idle();
+    for (const l of this.listeners) l.idle();
+  }
   ran(att: number, token: number, gen: number, worker: number, outcome: number): void {
     if (this.primary !== null) this.primary.ran(att, token, gen, worker, outcome);
     for (const l of this.listeners) l.ran(att, token, gen, worker, outcome);

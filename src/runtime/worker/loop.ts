@@ -204,6 +204,7 @@ export class WorkerLoop {
   private loopBody(): void {
     this.scheduled = false;
     this.beat();
+    if (this.seam !== null) this.seam.idle(); // back from the event loop: time has passed
     const ring = this.ring;
     const i32 = this.i32;
     let sinceYield = 0;
@@ -221,6 +222,7 @@ export class WorkerLoop {
         if ((this.asyncInFlight > 0 || (this.nest !== null && this.nest.als !== null)) && ++sinceYield >= YIELD_EVERY) return this.resumeSoon();
         continue;
       }
+      if (this.seam !== null) this.seam.idle(); // the ring is empty: what follows is not back to back
       if (Atomics.load(this.i32, this.stateW) === RT_CLOSED) return this.exit();
       if (this.warming !== null) {
         // §4.2b step 2: idle, so a step of the warm-up (on its own buffer), the idle look at
