@@ -13,6 +13,7 @@ import { IO_COUNT, Memory } from '../src/shm/layout.js';
 import { TK_FREE } from '../src/shm/words/token.js';
 import { Holds } from './helpers/admission.js';
 import { prng } from './stress/chaos-lib.js';
+import { message } from './helpers/thread-message.js';
 
 const IO_TASKS = new URL('./fixtures/io-tasks.mjs', import.meta.url);
 const CONTENDER = new URL('./fixtures/io-contender.mjs', import.meta.url);
@@ -23,17 +24,6 @@ const flood = new URL('./fixtures/io-flood.ts', import.meta.url).href;
 const SLOW = 0; // class slots: slow 0, moderate 1 (admission/io-class.ts IO_CLASS_NAMES)
 const MODERATE = 1;
 
-function message<T>(w: Worker, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: { type: string }): void => { if (m.type === type) { off(); resolve(m as T); } };
-    const onError = (e: Error): void => { off(); reject(e); };
-    const onExit = (code: number): void => { off(); reject(new Error(`thread exited (${code}) before '${type}'`)); };
-    const off = (): void => { w.off('message', onMessage); w.off('error', onError); w.off('exit', onExit); };
-    w.on('message', onMessage);
-    w.on('error', onError);
-    w.on('exit', onExit);
-  });
-}
 
 /** Tokens not FREE whose class word names slot k, over every attachment (what the recount counts). */
 function liveOfClass(mem: Memory, k: number): number {

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { Runtime, type Producer, type RejectReason } from '../../src/index.js';
 import { Memory, P_PACKED } from '../../src/shm/layout.js';
 import { ADMISSION_TASKS, CONTENDER, MONITOR } from '../helpers/admission.js';
+import { message } from '../helpers/thread-message.js';
 
 const THREADS = 4;
 const SUBMITS = 50_000; // per thread
@@ -22,17 +23,6 @@ interface Counts { admitted: number; fulfilled: number; wrong: number; rejected:
 interface ContenderReport { per: { shared: Counts; own: Counts }; max: { shared: number; own: number; global: number }; rejections: number }
 interface MonitorReport { max: number[]; min: number[]; maxHigh: number[]; samples: number }
 
-function message<T>(w: Worker, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: { type: string }): void => { if (m.type === type) { off(); resolve(m as T); } };
-    const onError = (e: Error): void => { off(); reject(e); };
-    const onExit = (code: number): void => { off(); reject(new Error(`thread exited (${code}) before '${type}'`)); };
-    const off = (): void => { w.off('message', onMessage); w.off('error', onError); w.off('exit', onExit); };
-    w.on('message', onMessage);
-    w.on('error', onError);
-    w.on('exit', onExit);
-  });
-}
 
 const REASONS: RejectReason[] = ['rate', 'producer-slots', 'global-slots', 'ring-full', 'arena-full', 'no-workers', 'draining', 'closed', 'quarantined', 'io-class'];
 const sumRejected = (list: Counts[]): Record<RejectReason, number> =>

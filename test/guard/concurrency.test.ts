@@ -13,6 +13,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { Runtime, VirtualClock } from '../../src/index.js';
 import { BR_HALF_OPEN, BR_EPOCH_SHIFT, probesOf, sinceWord, WHY_COOL_DOWN } from '../../src/shm/words/breaker.js';
 import type { GuardConfig } from '../../src/admission/guard.js';
+import { message } from '../helpers/thread-message.js';
 
 const tasks = new URL('../fixtures/guard-tasks.mjs', import.meta.url);
 const PROBER = new URL('../fixtures/guard-prober.mjs', import.meta.url);
@@ -21,17 +22,6 @@ const THREADS = 4;
 const SUBMITS = 2000;
 const PROBES = 3;
 
-function message<T>(w: Worker, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: { type: string }): void => { if (m.type === type) { off(); resolve(m as T); } };
-    const onError = (e: Error): void => { off(); reject(e); };
-    const onExit = (code: number): void => { off(); reject(new Error(`thread exited (${code}) before '${type}'`)); };
-    const off = (): void => { w.off('message', onMessage); w.off('error', onError); w.off('exit', onExit); };
-    w.on('message', onMessage);
-    w.on('error', onError);
-    w.on('exit', onExit);
-  });
-}
 
 describe('Guard House: probes under contention from attached threads', () => {
   it('a half-open round never admits more probes than its bound', async () => {
