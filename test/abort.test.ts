@@ -166,8 +166,8 @@ describe('abandonOnAbort: an abort also stops a running task (terminating only i
   it('a pending task is retracted, as without abandonOnAbort', async () => {
     const ac = new AbortController();
     const p = rt.producer('pending', { slots: 4 });
-    const holds = ['h1', 'h2'].map((k) => p.submit(rt.task('blockUntil'), k) as Token);
-    await Promise.all([sig.started('h1'), sig.started('h2')]);
+    const holds: Token[] = [];
+    for (const k of ['h1', 'h2']) { holds.push(p.submit(rt.task('blockUntil'), k) as Token); await sig.started(k); } // one per worker
     const queued = p.submit(rt.task('inc'), 1, { signal: ac.signal, abandonOnAbort: true }) as Token;
     expect(queued.state).toBe('pending');
     ac.abort();

@@ -127,8 +127,9 @@ describe('deadlines, queue timeouts, cancellation', () => {
     const heavy = rt.task('blockUntil', { weight: 'heavy' });
     // Both workers busy, so the next task waits in a ring for longer than its deadline.
     const b1 = p.submit(heavy, 'q1') as Token;
+    await sig.started('q1'); // running: the next goes to the other worker
     const b2 = p.submit(heavy, 'q2') as Token;
-    await Promise.all([sig.started('q1'), sig.started('q2')]);
+    await sig.started('q2');
     const submitted = performance.now();
     const t = p.submit<number>(rt.task('inc'), 1, { deadlineMs: 20 }) as Token<number>;
     while (performance.now() - submitted < 60) await new Promise((r) => setTimeout(r, 5)); // queue time > deadline
@@ -143,8 +144,8 @@ describe('deadlines, queue timeouts, cancellation', () => {
   it('queueTimeoutMs retracts a task that waited too long; it never runs', async () => {
     const p = rt.producer('qtimeout');
     const heavy = rt.task('blockUntil', { weight: 'heavy' });
-    const blockers = [p.submit(heavy, 'r1') as Token, p.submit(heavy, 'r2') as Token];
-    await Promise.all([sig.started('r1'), sig.started('r2')]);
+    const blockers: Token[] = [];
+    for (const key of ['r1', 'r2']) { blockers.push(p.submit(heavy, key) as Token); await sig.started(key); } // one per worker
     const executed = rt.stats().workers.reduce((a, w) => a + w.executed, 0);
     const t = p.submit(rt.task('inc'), 1, { queueTimeoutMs: 20 }) as Token;
     const r = await outcome(t);
@@ -160,8 +161,8 @@ describe('deadlines, queue timeouts, cancellation', () => {
   it('an AbortSignal retracts a pending task; an already aborted signal makes submit throw its reason', async () => {
     const p = rt.producer('abort');
     const heavy = rt.task('blockUntil', { weight: 'heavy' });
-    const blockers = [p.submit(heavy, 's1') as Token, p.submit(heavy, 's2') as Token];
-    await Promise.all([sig.started('s1'), sig.started('s2')]);
+    const blockers: Token[] = [];
+    for (const key of ['s1', 's2']) { blockers.push(p.submit(heavy, key) as Token); await sig.started(key); } // one per worker
     const ac = new AbortController();
     const t = p.submit(rt.task('inc'), 1, { signal: ac.signal }) as Token;
     ac.abort();

@@ -115,8 +115,13 @@ describe('values larger than the arena, by default (spillBytes 1 MiB)', () => {
 
   it('a retracted large payload: its message is dropped, the next ones still arrive in order', async () => {
     const p = rt.producer('order', { slots: 16 });
-    const holds = ['o1', 'o2'].map((k) => p.submit('blockUntil', k) as Token);
-    await Promise.all([sig.started('o1'), sig.started('o2')]);
+    // One blocker per worker: the second is submitted once the first runs (its run record set),
+    // so the router sends it to the other worker (least occupied).
+    const holds: Token[] = [];
+    for (const k of ['o1', 'o2']) {
+      holds.push(p.submit('blockUntil', k) as Token);
+      await sig.started(k);
+    }
     const vals = [1, 2, 3, 4].map((v) => Buffer.alloc(2 << 20, v));
     const tokens = vals.map((v) => p.submit<{ s: number }>('sum', v) as Token<{ s: number }>);
     expect(tokens[0]!.cancel()).toBe(true);
@@ -133,8 +138,9 @@ describe('values larger than the arena, by default (spillBytes 1 MiB)', () => {
     const p = rt.producer('death', { slots: 16 });
     // Both workers busy; the large payload waits in the ring of the one that will die.
     const keep = p.submit('blockUntil', 'keep') as Token;
+    await sig.started('keep'); // running (its run record set): the next goes to the other worker
     const doomed = p.submit('blockUntil', 'doomed') as Token;
-    await Promise.all([sig.started('keep'), sig.started('doomed')]);
+    await sig.started('doomed');
     const queued = [p.submit('sum', Buffer.alloc(2 << 20, 1)) as Token, p.submit('sum', Buffer.alloc(2 << 20, 2)) as Token];
     expect(doomed.cancel({ force: true })).toBe(true);
     await expect(doomed).rejects.toBeInstanceOf(AbandonedError);

@@ -339,29 +339,32 @@ export class WorkerLoop {
   execute(kind: number, att: number, t: number, gen: number, deadlineMs: number, payload: unknown, decodeError: unknown): void {
     const i32 = this.i32;
     i32[this.executedW]!++;
-    // Health (§4.16): when the run began and which task, for complete()'s run-time counters.
-    this.runTask = lowOf(kind);
-    this.runStart = performance.now();
+    const id = lowOf(kind);
+    this.runTask = id; // health (§4.16): which task, for complete()'s run-time counters
     const weight = weightOf(kind);
     if (weight < 3) i32[this.routedW + weight]!++;
     if (decodeError !== null) {
+      this.runStart = performance.now();
       this.complete(att, t, gen, O_REJECTED, new PayloadError(`payload could not be decoded: ${(decodeError as Error).message}`));
       return;
     }
-    // §4.2 step 4: run, with the run record set for the watchdog; timed when metrics are on (§2.5).
+    // §4.2 step 4: run, with the run record set for the watchdog. Set before any clock is read:
+    // from the cell's release (runOne) to this store the router sees this worker as idle, so
+    // nothing that can wait belongs in between.
+    const runW = this.runW;
+    i32[runW + W_RUN_ATT] = att;
+    i32[runW + W_RUN_GEN] = gen;
+    i32[runW + W_RUN_DEADLINE] = deadlineMs > 0 ? (Math.floor(this.clock.now() / 1000) + deadlineMs) | 0 || 1 : 0;
+    Atomics.store(i32, runW + W_RUN_TOKEN, t + 1);
+    this.runStart = performance.now(); // health: when the run began
+    // Timed when metrics are on (§2.5).
     const m = this.metrics;
-    const id = lowOf(kind);
     let startUs = 0;
     let producer = 0;
     if (m !== null) {
       startUs = m.now();
       producer = m.started(id, att, t, startUs);
     }
-    const runW = this.runW;
-    i32[runW + W_RUN_ATT] = att;
-    i32[runW + W_RUN_GEN] = gen;
-    i32[runW + W_RUN_DEADLINE] = deadlineMs > 0 ? (Math.floor(this.clock.now() / 1000) + deadlineMs) | 0 || 1 : 0;
-    Atomics.store(i32, runW + W_RUN_TOKEN, t + 1);
     let result: unknown;
     try {
       // §4.14 step 2: once the module imported sluice/task, the task runs inside its key's
