@@ -20,8 +20,11 @@
  *                  'no-workers' (the claim) are inputs: the gates are rolled back as the
  *                  runtime does; 'arena-full', 'draining', 'closed' are inputs.
  *   ROUTE          decision: route() on the recorded occupancies (an input when cut).
+ *   META           a thread starts writing the slot's ring (the first, or one taking over a
+ *                  dead thread's slot): its replay starts over, as its read log does.
  *   others         not decisions of an admitting thread (workers' records, releases: their
- *                  effect on a decision arrives as SEEN).
+ *                  effect on a decision arrives as SEEN). A ring that ends, or a thread that is
+ *                  replaced, between an admitted SUBMIT and its ROUTE was cut there by a death.
  */
 import { ADMITTED, ProducerGate } from '../admission/gate.js';
 import { logSub, setReadLog, type ReadLog } from '../admission/read-log.js';
@@ -146,6 +149,14 @@ export function replayThreads(file: Pick<TraceFile, 'meta' | 'records'>): Replay
     const r = records[at]!;
     if (r.writerClass !== WRITER_ATTACHMENT) continue;
     let t = threads.get(r.writerIndex);
+    if (r.kind === RecordKind.META) {
+      // A thread starts writing this slot's ring: the first, or one taking over a dead one's slot
+      // with a fresh read log (its counts and shadow start over). A dead writer may have been
+      // cut between an admitted SUBMIT and its ROUTE (both are written at once otherwise).
+      if (t !== undefined && t.route !== null) inputs++;
+      threads.set(r.writerIndex, new ThreadReplay(P, shape));
+      continue;
+    }
     if (t === undefined) threads.set(r.writerIndex, (t = new ThreadReplay(P, shape)));
     if (t.route !== null && r.kind !== RecordKind.ROUTE) { divergence = decisions.compare(at, r, t.route); break; }
     switch (r.kind) {
@@ -224,10 +235,8 @@ export function replayThreads(file: Pick<TraceFile, 'meta' | 'records'>): Replay
         break;
     }
   }
-  if (divergence === null) {
-    for (const t of threads.values()) {
-      if (t.route !== null) { divergence = decisions.compare(records.length, { ...emptyRecord(), kind: 0 }, { ...t.route, kind: RecordKind.ROUTE }); break; }
-    }
-  }
+  // A thread whose ring ends right after an admitted SUBMIT was cut there (it died, or was
+  // terminated, between the two records): its ROUTE was never written. Not a divergence.
+  for (const t of threads.values()) if (t.route !== null) inputs++;
   return decisions.result(inputs, divergence);
 }

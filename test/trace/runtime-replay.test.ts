@@ -47,6 +47,18 @@ describe('a recorded chaos run', () => {
     expect(res.hash).toBe(res.recordedHash);
   }, 180_000);
 
+  it('a thread cut between an admitted SUBMIT and its ROUTE (it died there) is not a divergence', () => {
+    // Keep thread a1's records up to one of its admitted SUBMITs and drop the rest of its ring:
+    // what a thread killed between the two records leaves.
+    const mine = (r: TraceRecord): boolean => r.writerClass === 0 && r.writerIndex === 1;
+    const cut = chaos.records.findIndex((r, k) => mine(r) && r.kind === RecordKind.SUBMIT_ADMITTED && k > chaos.records.length / 2);
+    expect(cut).toBeGreaterThan(0);
+    const records = chaos.records.filter((r, k) => !mine(r) || k <= cut);
+    const res = replay({ ...chaos, records });
+    expect(res.divergence).toBeNull();
+    expect(res.identical).toBe(true);
+  });
+
   it('a changed decision is reported at exactly that record, with both versions', () => {
     const merged = replay(chaos); // the order replay numbers records in
     expect(merged.identical).toBe(true);
