@@ -228,7 +228,13 @@ export class RecordingSeam implements Seam {
       return;
     }
     const chain = snap.chain;
-    for (let w = 0; w < this.occ.length; w++) this.occ[w] = snap.occupancy(w);
+    const occ = this.occ;
+    let chosen = 0;
+    for (let i = 0; i < chain.length; i++) { // packRoute reads the chain's occupancies only
+      const w = chain[i]!;
+      occ[w] = snap.occupancy(w);
+      if (w === worker) chosen = i;
+    }
     const cpu = snap.cpu;
     let plain = worker;
     if (cpu >= 0) { // whether the tie went to this CPU: what route() picks without rule 2
@@ -238,7 +244,7 @@ export class RecordingSeam implements Seam {
     }
     const cpuWas = this.rec.cpu;
     this.rec.cpu = cpu;
-    this.rec.routed(tick, producer, task, weightClass, att, token, gen, chain, this.occ, chain.indexOf(worker), worker !== plain);
+    this.rec.routed(tick, producer, task, weightClass, att, token, gen, chain, occ, chosen, worker !== plain);
     this.rec.cpu = cpuWas;
   }
   rejected(producer: number, task: number, _att: number, reason: number, packed: number, global: number): void {

@@ -17,7 +17,7 @@
  *      slot is being rewritten. Readers that load SEQ from here on see an odd value or a later
  *      one, and refuse the slot.
  *   2. Plain stores of words 1..15 (encodeRecord).
- *   3. Atomics.store(SEQ, 2p+2): committed.
+ *   3. SEQ = 2p+2: committed (Atomics.store in append; a plain store in appendWords, below).
  *   4. Plain store NEXT = p+1 (and WRAPS + 1 when that wraps to 0).
  *
  * Read position p (any thread, on a copy; never writes the region):
@@ -31,13 +31,17 @@
  * p + 2·capacity, ...) begins with an SEQ store that is not 2p+2. If any word of the copy came
  * from such a later append, that append's step-1 store precedes the word's store, which precedes
  * the reader's copy of it, which precedes the reader's step 3: so s2 is that append's odd value
- * or a later one, never 2p+2, and the copy is refused. What carries "precedes" here: x86 keeps
- * stores in order and loads in order, V8 emits a typed array's stores in program order (they are
- * on its effect chain; the plain step-1 store included) and does not move typed-array accesses
- * across Atomics operations, and the seq-cst commit store is a full barrier on x86-64 (xchg). On a
- * weakly ordered CPU (arm64: V8's seq-cst store is a store-release, which a later plain store
- * may pass) that argument does not hold for the plain words, and step 4 is what stops a torn
- * copy: the CHECK word is a hash of words 1..14, so a mix of two records fails it (2^-32). A
+ * or a later one, never 2p+2, and the copy is refused. And a reader that sees 2p+2 at step 1
+ * copies p's words (or a later append's, refused as above), never the slot's older record: p's
+ * body stores precede its commit store. What carries "precedes" here: x86 keeps stores in order
+ * and loads in order (TSO), V8 emits a typed array's stores in program order (they are on its
+ * effect chain; the plain step-1 and step-3 stores included) and does not move typed-array
+ * accesses across Atomics operations. So on x86-64 no store of an append needs to be an Atomics
+ * one: appendWords, the hot records' path, makes all of them plain (a seq-cst store is an xchg,
+ * which waits for the slot's cache line before the thread goes on: ~5-12 ns a record here,
+ * bench/tail/record-cost.ts). On a weakly ordered CPU (arm64, where plain stores may become
+ * visible out of order) that argument does not hold, and step 4 is what stops a torn copy: the
+ * CHECK word is a hash of words 1..14, so a mix of two records fails it (2^-32). A
  * writer that dies at any instant leaves its last slot odd (refused) or whole (accepted): no
  * third state, so a dead thread's ring is read exactly like a live one.
  *
@@ -151,7 +155,8 @@ export class TraceRing {
 
   /**
    * Writer: append, as append() does, a record given as its words 1..14 (records.ts layout,
-   * built by the Recorder's hot methods without a TraceRecord object in between).
+   * built by the Recorder's hot methods without a TraceRecord object in between). Plain stores
+   * only (the header says why that is enough), and CHECK computed from the arguments.
    */
   appendWords(
     head: number, thread: number, pt: number, token: number, gen: number, worker: number, tick: number,
@@ -160,24 +165,45 @@ export class TraceRing {
     const i32 = this.i32;
     const pos = this.next;
     const slot = this.slots + (pos & this.mask) * SLOT_WORDS;
+    const lo = tick | 0;
+    const hi = tick > 0xffffffff ? (tick / 0x1_0000_0000) | 0 : 0;
+    // records.ts check() of words 1..14, computed from the values in registers (the same function
+    // of the same words: odd words in lane a, even words in lane b), not re-read from the slot.
+    let a = Math.imul(0x9e3779b9 ^ head, 0x85ebca6b);
+    let b = Math.imul(0x7f4a7c15 ^ thread, 0xcc9e2d51);
+    a = Math.imul(a ^ pt, 0x85ebca6b);
+    b = Math.imul(b ^ token, 0xcc9e2d51);
+    a = Math.imul(a ^ gen, 0x85ebca6b);
+    b = Math.imul(b ^ worker, 0xcc9e2d51);
+    a = Math.imul(a ^ lo, 0x85ebca6b);
+    b = Math.imul(b ^ hi, 0xcc9e2d51);
+    a = Math.imul(a ^ parent, 0x85ebca6b);
+    b = Math.imul(b ^ pgen, 0xcc9e2d51);
+    a = Math.imul(a ^ k0, 0x85ebca6b);
+    b = Math.imul(b ^ k1, 0xcc9e2d51);
+    a = Math.imul(a ^ k2, 0x85ebca6b);
+    b = Math.imul(b ^ k3, 0xcc9e2d51);
+    let h = a ^ ((b << 16) | (b >>> 16));
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
     // safety: this thread is the only writer of the slot and of NEXT (one ring per thread).
-    i32[slot + SEQ] = (2 * pos + 1) | 0; // §4.15 step 1: open (a plain store here: see append())
+    i32[slot + SEQ] = (2 * pos + 1) | 0; // §4.15 step 1: open (a plain store here: see the header)
     i32[slot + 1] = head; // 2. body
     i32[slot + 2] = thread;
     i32[slot + 3] = pt;
     i32[slot + 4] = token;
     i32[slot + 5] = gen;
     i32[slot + 6] = worker;
-    i32[slot + 7] = tick | 0;
-    i32[slot + 8] = (tick / 0x1_0000_0000) | 0;
+    i32[slot + 7] = lo;
+    i32[slot + 8] = hi;
     i32[slot + 9] = parent;
     i32[slot + 10] = pgen;
     i32[slot + 11] = k0;
     i32[slot + 12] = k1;
     i32[slot + 13] = k2;
     i32[slot + 14] = k3;
-    i32[slot + 15] = checkWord(i32, slot);
-    Atomics.store(i32, slot + SEQ, (2 * pos + 2) | 0); // §4.15 step 3: commit
+    i32[slot + 15] = h ^ (h >>> 16);
+    i32[slot + SEQ] = (2 * pos + 2) | 0; // §4.15 step 3: commit (a plain store here: see the header)
     const next = (this.next = (pos + 1) | 0);
     i32[this.base + T_NEXT] = next; // 4. hint
     if (next === 0) i32[this.base + T_WRAPS]++;
