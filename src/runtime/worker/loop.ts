@@ -287,6 +287,9 @@ export class WorkerLoop {
     this.codec.recvPort = (writer) => (writer === 0 ? port : null);
   }
 
+  /** @internal Whether the cell at head is published (a scratch loop's driver: bench/tail/record-cost.ts). */
+  hasWork(): boolean { return this.ring.readable(this.head); }
+
   private resumeSoon(): void {
     if (this.scheduled) return;
     this.scheduled = true;

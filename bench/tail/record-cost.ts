@@ -1,0 +1,66 @@
+// The recorder's cost per task on one thread, without the scheduler: a scratch runtime image
+// (2 workers' rings, one attachment, one producer) where this thread plays both sides -- submit
+// (both gates, route, the cell), the worker's run (runOne), the owner's drain -- with recording
+// off, or with a flight recorder's seams on both sides (owner: SUBMIT, ROUTE, RELEASE; worker:
+// START, RESOLVE). Configurations alternate in blocks; prints CPU ns per task and on ÷ off.
+//   npx tsx bench/tail/record-cost.ts [blocks=15] [tasks per block=100000]
+// What it leaves out: the cross-thread traffic and how three threads share two CPUs (the paired
+// throughput A/B, bench/tail/throughput-ab.sh, measures those). A diagnostic, not part of `npm run bench`.
+import { threadId } from 'node:worker_threads';
+import { Memory } from '../../src/shm/layout.js';
+import { MonotonicClock } from '../../src/admission/clock.js';
+import { lookupOrRegister } from '../../src/runtime/registry.js';
+import { resolveTask } from '../../src/runtime/task.js';
+import { Producer } from '../../src/runtime/producer.js';
+import { WorkerLoop, type TaskFn } from '../../src/runtime/worker/loop.js';
+import { Attachment } from '../../src/runtime/submit/attachment.js';
+import { Recording, recordAttachment, seamFor, WRITER_WORKER } from '../../src/runtime/recording.js';
+
+const blocks = Number(process.argv[2] ?? 15);
+const perBlock = Number(process.argv[3] ?? 100_000);
+const identity: TaskFn = (x) => x;
+const cb = (): void => {};
+
+function world(record: boolean) {
+  const clock = new MonotonicClock();
+  const mem = Memory.create({
+    workers: 2, ringCapacity: 512, globalSlots: 512, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 16, taskCount: 1, spinMicros: 50, asyncLimit: 64,
+  });
+  const att = new Attachment(mem, 0, clock);
+  const c = Int32Array.of(0, 1);
+  const chains = [c, c, c, c]; // by weight class (routing.ts ANY_WEIGHT is the last)
+  att.chains = chains;
+  const ref = resolveTask(mem, 'cost', ['identity'], 'identity');
+  const { index, limits } = lookupOrRegister(mem, 'cost', undefined, clock.now());
+  const p = Producer._create({ att, chains, clock, instance: 'cost', resolveTask: () => ref }, 'cost', index, limits);
+  const loops = [new WorkerLoop(mem, 0, [identity], 0), new WorkerLoop(mem, 1, [identity], 0)];
+  if (record) {
+    const rec = new Recording({ mode: 'flight', path: null, records: Number(process.env.RECORDS ?? 4096) }, 1, 2, clock.now());
+    recordAttachment(att, rec.share, 0, 'main', threadId, () => 0);
+    loops.forEach((l, w) => { l.seam = seamFor(rec.share, WRITER_WORKER, w, `worker ${w}`, threadId); });
+  }
+  return { att, p, ref, loops };
+}
+
+type World = ReturnType<typeof world>;
+/** n tasks on the callback path, 64 in flight: submit 64, run them, drain them. */
+function block(w: World, n: number): number {
+  const c0 = process.cpuUsage(); // CPU time, not wall: a block preempted by another process is not charged for it
+  for (let i = 0; i < n; i += 64) {
+    for (let k = 0; k < 64; k++) if (w.p.submitCallback(w.ref, i + k, cb) !== null) throw new Error('refused');
+    for (const l of w.loops) while (l.hasWork()) l.runOne();
+    w.att.drain.drain();
+  }
+  const c = process.cpuUsage(c0);
+  return ((c.user + c.system) * 1e3) / n;
+}
+
+const worlds = process.env.ONLY === 'off' ? { off: world(false) } : process.env.ONLY === 'flight' ? { flight: world(true) } : { off: world(false), flight: world(true) };
+for (const w of Object.values(worlds)) block(w, perBlock); // warm both
+const ns: Record<string, number[]> = { off: [], flight: [] };
+for (let b = 0; b < blocks; b++) for (const [k, w] of Object.entries(worlds)) ns[k]!.push(block(w, perBlock));
+const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+for (const k of ["off", "flight"]) if (!ns[k]!.length) { console.log(`${k === "off" ? "flight" : "off"} ${med(ns[k === "off" ? "flight" : "off"]!).toFixed(0)} ns/task`); process.exit(0); }
+const ratios = ns.off!.map((o, i) => o / ns.flight![i]!);
+console.log(`off ${med(ns.off!).toFixed(0)} ns/task, flight ${med(ns.flight!).toFixed(0)} ns/task; off ÷ flight (throughput ratio) median ${med(ratios).toFixed(3)} (per block ${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)})`);
+for (const w of Object.values(worlds)) w.att.dispose();
