@@ -527,7 +527,6 @@ export class WorkerLoop {
       this.codec.abandon();
       return;
     }
-    if (this.seam !== null) this.seam.ran(att, t, gen, this.w, outcome);
     this.countRun(runTask, ended - runStart);
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:done'], this.w + 1);
     // §4.3 step 6.
@@ -536,6 +535,9 @@ export class WorkerLoop {
     while (pos === RING_FULL) pos = ring.claim(); // only with a duplicate from recovery in flight: the owner drains it
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:claimed'], this.w + 1);
     writeCompletion(ring, pos, this.codec, outcome, att, t, gen, this.w);
+    // Recorded once published, still inside the window (§4.15), as a submit's SUBMIT + ROUTE: the
+    // owner can drain the result meanwhile, the record (a clock reading, 64 bytes) is off its path.
+    if (this.seam !== null) this.seam.ran(att, t, gen, this.w, outcome);
     this.window.leave();
     wake(i32, this.compWakers[att]!);
   }
