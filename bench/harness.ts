@@ -8,7 +8,7 @@
 // Cold: the first 1,000 tasks of a fresh pool with no warm-up; start-up: the pool's constructor
 // (Runtime.start) to its first result, in a fresh process per measurement (coldstart.mjs).
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { piscina } from './e2e/piscina.js';
 import { poolifierRow } from './e2e/poolifier.js';
@@ -152,8 +152,39 @@ async function measureOne(s: Session, w: Workload, z: UserSizes, latencyOnly: bo
     return { tasksPerSec: (n / r.wallMs) * 1000, wallMs: r.wallMs };
   }
   const [task, extract] = CPU[w as keyof typeof CPU];
+  const before = threadCpu();
   const r = await pipelined(s, task, z.cpu, spin, MAX_IN_FLIGHT, extract);
-  return { efficiency: r.sum / (r.wallMs * 1000 * WORKERS), wallMs: r.wallMs, busyUs: r.sum };
+  const split = cpuSplit(before, threadCpu());
+  return { efficiency: r.sum / (r.wallMs * 1000 * WORKERS), wallMs: r.wallMs, busyUs: r.sum, ...split };
+}
+
+/**
+ * CPU time per thread of this process so far (ns, from /proc/self/task/<tid>/schedstat; Linux;
+ * empty elsewhere). Where a CPU-bound run's wall time goes besides the tasks: the main thread
+ * (submit, drain, a pump polling for completions) and the other threads (V8's compiler and GC
+ * helpers, libuv), which take CPUs from the workers when the machine has no spare core.
+ */
+function threadCpu(): Map<string, number> {
+  const m = new Map<string, number>();
+  try {
+    for (const t of readdirSync('/proc/self/task')) {
+      try { m.set(t, Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0])); } catch { /* ended meanwhile */ }
+    }
+  } catch { /* no procfs */ }
+  return m;
+}
+
+/** The main thread's CPU ms between two threadCpu() readings, and the rest of the process's threads' (workers included). */
+function cpuSplit(a: Map<string, number>, b: Map<string, number>): UFigures {
+  if (b.size === 0) return {};
+  let main = 0;
+  let rest = 0;
+  for (const [t, ns] of b) {
+    const d = (ns - (a.get(t) ?? 0)) / 1e6;
+    if (t === String(process.pid)) main = d;
+    else rest += d;
+  }
+  return { mainCpuMs: main, otherCpuMs: rest };
 }
 
 const BENCH = fileURLToPath(new URL('.', import.meta.url));
@@ -299,6 +330,7 @@ const names = (r: UserResult, w: Workload): string[] => {
 };
 const errs = (r: UserResult, w: Workload, row: string): string => (r.reps.some((rep) => rep[w]?.[row]?.errors?.length) ? ' (errors)' : '');
 const x = (v: number | undefined): string => (v === undefined ? '—' : `${fmt(v, 2)}×`);
+const pct = (v: number | undefined): string => (v === undefined ? '—' : `${(v * 100).toFixed(0)}%`);
 
 export function userTables(r: UserResult): string {
   const z = r.sizes;
@@ -337,14 +369,17 @@ export function userTables(r: UserResult): string {
   ));
   // CPU
   const cpuRows = names(r, 'cpuNum');
-  out.push(`\nCPU efficiency: ${z.cpu} × ${SPIN_US} µs tasks, pipelined; Σ in-worker µs ÷ (wall × ${WORKERS}); × raw = ÷ raw postMessage's, same shape, same rep`);
+  out.push(`\nCPU efficiency: ${z.cpu} × ${SPIN_US} µs tasks, pipelined; Σ in-worker µs ÷ (wall × ${WORKERS}); × raw = ÷ raw postMessage's, same shape, same rep; ` +
+    `main / other CPU: the main thread's and the other threads' (workers, V8's compiler and GC helpers, libuv) CPU time as a share of the wall time, [checksum, µs] run`);
   out.push(table(
-    ['row', 'returns µs', '× raw', '[checksum, µs]', '× raw', '{ sum, us, tag }', '× raw'],
+    ['row', 'returns µs', '× raw', '[checksum, µs]', '× raw', '{ sum, us, tag }', '× raw', 'main CPU', 'other CPU'],
     cpuRows.map((row) => [
       row + errs(r, 'cpuNum', row) + errs(r, 'cpuArr', row) + errs(r, 'cpuObj', row),
       ...(['cpuNum', 'cpuArr', 'cpuObj'] as const).flatMap((w) => [
         fmt(fig(r, w, row, 'efficiency'), 2), x(rat(r, w, [row, 'efficiency'], w, [U.rawMessage, 'efficiency'])),
       ]),
+      pct(rat(r, 'cpuArr', [row, 'mainCpuMs'], 'cpuArr', [row, 'wallMs'])),
+      pct(rat(r, 'cpuArr', [row, 'otherCpuMs'], 'cpuArr', [row, 'wallMs'])),
     ]),
   ));
   // cold
