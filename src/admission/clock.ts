@@ -42,6 +42,13 @@ export class MonotonicClock implements Clock {
     if (t > this.last) this.last = t;
     return this.last;
   }
+
+  /** @internal The tick of a `performance.now()` reading `ms` this thread made (no clock read), as monotonic as now() (a worker's recorder dates a run's end by the loop's own reading). */
+  at(ms: number): number {
+    const t = Math.floor(ms * 1000 + this.offset);
+    if (t > this.last) this.last = t;
+    return this.last;
+  }
 }
 
 /**

@@ -55,9 +55,9 @@ class Tee implements Seam {
     if (this.primary !== null) this.primary.idle();
     for (const l of this.listeners) l.idle();
   }
-  ran(att: number, token: number, gen: number, worker: number, outcome: number): void {
-    if (this.primary !== null) this.primary.ran(att, token, gen, worker, outcome);
-    for (const l of this.listeners) l.ran(att, token, gen, worker, outcome);
+  ran(att: number, token: number, gen: number, worker: number, outcome: number, endMs: number): void {
+    if (this.primary !== null) this.primary.ran(att, token, gen, worker, outcome, endMs);
+    for (const l of this.listeners) l.ran(att, token, gen, worker, outcome, endMs);
   }
   resolved(att: number, token: number, gen: number, producer: number, outcome: number, batch: number): void {
     if (this.primary !== null) this.primary.resolved(att, token, gen, producer, outcome, batch);

@@ -268,8 +268,9 @@ export class RecordingSeam implements Seam {
     this.rec.started(tick, producer, task, att, token, gen, worker, worker, -1, stolen ? 1 : 0);
   }
   idle(): void { this.backToBack = false; }
-  ran(att: number, token: number, gen: number, worker: number, outcome: number): void {
-    const tick = (this.lastEnd = this.clock.now());
+  /** The run's end at the loop's own reading (`endMs`, the health counters' end): no clock read of ours. */
+  ran(att: number, token: number, gen: number, worker: number, outcome: number, endMs: number): void {
+    const tick = (this.lastEnd = this.clock.at(endMs));
     this.backToBack = true;
     this.rec.resolved(tick, -1, -1, att, token, gen, worker, outcome, 0, 0);
   }

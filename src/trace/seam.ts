@@ -40,7 +40,8 @@ export interface Seam {
    */
   idle(): void;
   /** §4.3 step 5: `worker`'s run of the token ended with `outcome` (the worker's side; the owner's resolve follows). */
-  ran(att: number, token: number, gen: number, worker: number, outcome: number): void;
+  /** `endMs`: the run's end as the worker read it (`performance.now()`), so a recorder need not read a clock again. */
+  ran(att: number, token: number, gen: number, worker: number, outcome: number, endMs: number): void;
   /**
    * §4.3 step 7 (and every other resolve): the token resolved with `outcome` (admission/outcomes.ts index).
    * `batch` >= 0: one drain chunk's resolves, made in one synchronous stretch, carry the same number; -1 otherwise.

@@ -537,7 +537,7 @@ export class WorkerLoop {
     writeCompletion(ring, pos, this.codec, outcome, att, t, gen, this.w);
     // Recorded once published, still inside the window (§4.15), as a submit's SUBMIT + ROUTE: the
     // owner can drain the result meanwhile, the record (a clock reading, 64 bytes) is off its path.
-    if (this.seam !== null) this.seam.ran(att, t, gen, this.w, outcome);
+    if (this.seam !== null) this.seam.ran(att, t, gen, this.w, outcome, ended);
     this.window.leave();
     wake(i32, this.compWakers[att]!);
   }
