@@ -204,9 +204,9 @@ function regions(writers: number, capacity: number): { sab: SharedArrayBuffer; i
 
 interface ReaderStats { snapshots: number; decoded: number; torn: number; refused: number; gaps: number; advances: number; lastSeen: number[]; firstTorn: unknown }
 
-async function race(writers: number, capacity: number, verify: boolean, ms: number, naive = false): Promise<{ stats: ReaderStats; appended: number[] }> {
+async function race(writers: number, capacity: number, verify: boolean, ms: number, naive = false, hot = false): Promise<{ stats: ReaderStats; appended: number[] }> {
   const { sab, i32, bases } = regions(writers, capacity);
-  const ws = bases.map((base, w) => start('trace-writer.mjs', { sab, base, capacity, w, stopW: STOP, progressW: PROGRESS }));
+  const ws = bases.map((base, w) => start('trace-writer.mjs', { sab, base, capacity, w, stopW: STOP, progressW: PROGRESS, hot }));
   const reader = start('trace-reader.mjs', { sab, bases, capacity, stopW: STOP, verify, naive });
   await Promise.all([...ws, reader].map((w) => once(w, 'message')));
   await new Promise((r) => setTimeout(r, ms));
@@ -217,9 +217,9 @@ async function race(writers: number, capacity: number, verify: boolean, ms: numb
 }
 
 describe('TraceRing: a reader racing writers on other threads never decodes a torn record', () => {
-  for (const [capacity, verify] of [[8, false], [8, true], [256, false]] as const) {
-    it(`3 writers, 1 reader, ${capacity} slots, check word ${verify ? 'on' : 'off (the seqlock alone)'}`, async () => {
-      const { stats, appended } = await race(3, capacity, verify, 2500);
+  for (const [capacity, verify, hot] of [[8, false, false], [8, true, false], [256, false, false], [8, false, true], [8, true, true]] as const) {
+    it(`3 writers${hot ? ' on the hot path (appendWords: plain SEQ stores)' : ''}, 1 reader, ${capacity} slots, check word ${verify ? 'on' : 'off (the seqlock alone)'}`, async () => {
+      const { stats, appended } = await race(3, capacity, verify, 2500, false, hot);
       console.log(`capacity ${capacity} verify ${verify}: appended ${appended.join('/')}, ${stats.snapshots} snapshots, ${stats.decoded} records decoded, ${stats.refused} slots refused mid-write, ${stats.advances} advances`);
       expect(stats.firstTorn).toBeNull();
       expect(stats.torn).toBe(0);
