@@ -51,7 +51,6 @@ class Admissions implements Seam {
   rejected(): void {}
   started(): void {}
   ran(): void {}
-  idle(): void {}
   resolved(): void {}
   cancelled(): void {}
   retried(): void {}

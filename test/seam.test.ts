@@ -30,7 +30,6 @@ class Log implements Seam {
     this.put('started', `${att}:${token}:${gen}`, worker, stolen ? 1 : 0);
   }
   ran(att: number, token: number, gen: number, worker: number, outcome: number, _endMs: number): void { this.put('ran', `${att}:${token}:${gen}`, worker, outcome); }
-  idle(): void {}
   resolved(att: number, token: number, gen: number, producer: number, outcome: number): void {
     this.put('resolved', `${att}:${token}:${gen}`, producer, outcome);
   }

@@ -162,7 +162,6 @@ export class FeedListener implements Seam {
   rejected(): void {}
   started(): void {}
   ran(): void {}
-  idle(): void {}
   resolved(att: number, token: number, gen: number, producer: number, outcome: number): void {
     let lat = -1;
     let task = -1;

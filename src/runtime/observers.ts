@@ -47,13 +47,9 @@ class Tee implements Seam {
     if (this.primary !== null) this.primary.rejected(producer, task, att, reason, packed, global);
     for (const l of this.listeners) l.rejected(producer, task, att, reason, packed, global);
   }
-  started(att: number, token: number, gen: number, worker: number, stolen: boolean, task: number, producer: number): void {
-    if (this.primary !== null) this.primary.started(att, token, gen, worker, stolen, task, producer);
-    for (const l of this.listeners) l.started(att, token, gen, worker, stolen, task, producer);
-  }
-  idle(): void {
-    if (this.primary !== null) this.primary.idle();
-    for (const l of this.listeners) l.idle();
+  started(att: number, token: number, gen: number, worker: number, stolen: boolean, task: number, producer: number, startMs: number): void {
+    if (this.primary !== null) this.primary.started(att, token, gen, worker, stolen, task, producer, startMs);
+    for (const l of this.listeners) l.started(att, token, gen, worker, stolen, task, producer, startMs);
   }
   ran(att: number, token: number, gen: number, worker: number, outcome: number, endMs: number): void {
     if (this.primary !== null) this.primary.ran(att, token, gen, worker, outcome, endMs);

@@ -168,8 +168,6 @@ export class RecordingSeam implements Seam {
   log: ThreadReadLog | null = null;
   mem: Memory | null = null;
   private advances = 0;
-  private backToBack = false;
-  private lastEnd = 0;
   private turn = -1;
   private reuse = 0;
   private turnTick = 0;
@@ -258,21 +256,12 @@ export class RecordingSeam implements Seam {
   refilled(producer: number): void {
     this.rec.refilled(this.ticks === null ? this.clock.now() : this.ticks.value, producer);
   }
-  /**
-   * A worker's START: when it follows its previous run's end back to back (no idle() between),
-   * that end's reading serves, off by the pop and the claim (well under a µs); else a fresh one.
-   */
-  started(att: number, token: number, gen: number, worker: number, stolen: boolean, task: number, producer: number): void {
-    const tick = this.backToBack ? this.lastEnd : this.clock.now();
-    this.backToBack = false;
-    this.rec.started(tick, producer, task, att, token, gen, worker, worker, -1, stolen ? 1 : 0);
+  /** A worker's START and RESOLVE, dated by the loop's own readings of the run's start and end (the health counters'): no clock read of ours. */
+  started(att: number, token: number, gen: number, worker: number, stolen: boolean, task: number, producer: number, startMs: number): void {
+    this.rec.started(this.clock.at(startMs), producer, task, att, token, gen, worker, worker, -1, stolen ? 1 : 0);
   }
-  idle(): void { this.backToBack = false; }
-  /** The run's end at the loop's own reading (`endMs`, the health counters' end): no clock read of ours. */
   ran(att: number, token: number, gen: number, worker: number, outcome: number, endMs: number): void {
-    const tick = (this.lastEnd = this.clock.at(endMs));
-    this.backToBack = true;
-    this.rec.resolved(tick, -1, -1, att, token, gen, worker, outcome, 0, 0);
+    this.rec.resolved(this.clock.at(endMs), -1, -1, att, token, gen, worker, outcome, 0, 0);
   }
   resolved(att: number, token: number, gen: number, producer: number, outcome: number, batch: number): void {
     // One clock reading per drain chunk (one synchronous stretch of at most DRAIN_CHUNK resolves).

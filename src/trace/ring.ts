@@ -146,10 +146,10 @@ export class TraceRing {
     const slot = this.slots + (pos & this.mask) * SLOT_WORDS;
     // safety: this thread is the only writer of the slot and of NEXT (one ring per thread).
     Atomics.store(i32, slot + SEQ, (2 * pos + 1) | 0); // §4.15 step 1: open
-    encodeRecord(r, i32, slot); // 2. body
+    encodeRecord(r, i32, slot); // §4.15 step 2: body
     Atomics.store(i32, slot + SEQ, (2 * pos + 2) | 0); // §4.15 step 3: commit
     const next = (this.next = (pos + 1) | 0);
-    i32[this.base + T_NEXT] = next; // 4. hint
+    i32[this.base + T_NEXT] = next; // §4.15 step 4: hint
     if (next === 0) i32[this.base + T_WRAPS]++;
   }
 
@@ -188,7 +188,7 @@ export class TraceRing {
     h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
     // safety: this thread is the only writer of the slot and of NEXT (one ring per thread).
     i32[slot + SEQ] = (2 * pos + 1) | 0; // §4.15 step 1: open (a plain store here: see the header)
-    i32[slot + 1] = head; // 2. body
+    i32[slot + 1] = head; // §4.15 step 2: body
     i32[slot + 2] = thread;
     i32[slot + 3] = pt;
     i32[slot + 4] = token;
@@ -205,7 +205,7 @@ export class TraceRing {
     i32[slot + 15] = h ^ (h >>> 16);
     i32[slot + SEQ] = (2 * pos + 2) | 0; // §4.15 step 3: commit (a plain store here: see the header)
     const next = (this.next = (pos + 1) | 0);
-    i32[this.base + T_NEXT] = next; // 4. hint
+    i32[this.base + T_NEXT] = next; // §4.15 step 4: hint
     if (next === 0) i32[this.base + T_WRAPS]++;
   }
 

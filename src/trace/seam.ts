@@ -13,7 +13,7 @@
  * Who calls what (each call cites the step that decided):
  *   submitting thread  admitted, rejected (§4.1), resolved (§4.3 step 7, §4.5, §4.7),
  *                      cancelled (§4.5), retried (§4.8 retries)
- *   worker             started (§4.2 step 2, §4.2a step 5 when stolen), ran (§4.3 step 5), idle
+ *   worker             started (§4.2 steps 2-4, §4.2a step 5 when stolen), ran (§4.3 step 5)
  *   supervisor         workerDied, respawned, retired (§4.8), frozen, reconciled (§4.10)
  *   operator           admin (§4.17: an action from sluice/observe's dashboard, on the starting thread)
  *   any thread         breaker (§4.16: whichever thread's CAS moved a task's breaker)
@@ -32,15 +32,16 @@ export interface Seam {
   ): void;
   /** §4.1 steps 1-4: refused with `reason` (admission/reasons.ts index), nothing taken. The gate words as seen. */
   rejected(producer: number, task: number, att: number, reason: number, packed: number, global: number): void;
-  /** §4.2 step 2 (or §4.2a step 5): `worker` won the PENDING -> RUNNING CAS on the cell of `task` from `producer`. */
-  started(att: number, token: number, gen: number, worker: number, stolen: boolean, task: number, producer: number): void;
   /**
-   * The worker loop found its ring empty, or came back from its event loop: the next `started`
-   * does not follow the previous `ran` back to back (a recorder may reuse that reading only then).
+   * §4.2 step 2 (or §4.2a step 5): `worker` won the PENDING -> RUNNING CAS on the cell of `task`
+   * from `producer`, copied the payload out and is about to run it (§4.2 step 4); `startMs`: the
+   * run's start as the worker read it (`performance.now()`), so a recorder need not read a clock.
    */
-  idle(): void;
-  /** §4.3 step 5: `worker`'s run of the token ended with `outcome` (the worker's side; the owner's resolve follows). */
-  /** `endMs`: the run's end as the worker read it (`performance.now()`), so a recorder need not read a clock again. */
+  started(att: number, token: number, gen: number, worker: number, stolen: boolean, task: number, producer: number, startMs: number): void;
+  /**
+   * §4.3 step 5: `worker`'s run of the token ended with `outcome` (the worker's side; the owner's
+   * resolve follows); `endMs`: the run's end as the worker read it, as `startMs`.
+   */
   ran(att: number, token: number, gen: number, worker: number, outcome: number, endMs: number): void;
   /**
    * §4.3 step 7 (and every other resolve): the token resolved with `outcome` (admission/outcomes.ts index).

@@ -204,7 +204,6 @@ export class WorkerLoop {
   private loopBody(): void {
     this.scheduled = false;
     this.beat();
-    if (this.seam !== null) this.seam.idle(); // back from the event loop: time has passed
     const ring = this.ring;
     const i32 = this.i32;
     let sinceYield = 0;
@@ -222,7 +221,6 @@ export class WorkerLoop {
         if ((this.asyncInFlight > 0 || (this.nest !== null && this.nest.als !== null)) && ++sinceYield >= YIELD_EVERY) return this.resumeSoon();
         continue;
       }
-      if (this.seam !== null) this.seam.idle(); // the ring is empty: what follows is not back to back
       if (Atomics.load(this.i32, this.stateW) === RT_CLOSED) return this.exit();
       if (this.warming !== null) {
         // §4.2b step 2: idle, so a step of the warm-up (on its own buffer), the idle look at
@@ -320,7 +318,7 @@ export class WorkerLoop {
       this.release(pos);
       return;
     }
-    if (this.seam !== null) this.seam.started(att, t, gen, this.w, false, lowOf(kind), i32[cell + C_PRODUCER]!);
+    const producer = i32[cell + C_PRODUCER]!;
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['run:claimed'], this.w + 1);
     // §4.2 step 3: copy the payload out, release the cell.
     let payload: unknown;
@@ -332,14 +330,14 @@ export class WorkerLoop {
     }
     this.release(pos);
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['run:released'], this.w + 1);
-    this.execute(kind, att, t, gen, deadlineMs, payload, decodeError);
+    this.execute(kind, att, t, gen, deadlineMs, payload, decodeError, producer, false);
   }
 
   /**
    * @internal §4.2 step 4 for a task this worker has claimed (RUNNING|w) and whose payload it has
-   * copied out: by runOne, or by the Stealer (§4.2a step 5).
+   * copied out: by runOne, or by the Stealer (§4.2a step 5). `producer`, `stolen`: for the START record.
    */
-  execute(kind: number, att: number, t: number, gen: number, deadlineMs: number, payload: unknown, decodeError: unknown): void {
+  execute(kind: number, att: number, t: number, gen: number, deadlineMs: number, payload: unknown, decodeError: unknown, producer: number, stolen: boolean): void {
     const i32 = this.i32;
     i32[this.executedW]!++;
     const id = lowOf(kind);
@@ -348,6 +346,7 @@ export class WorkerLoop {
     if (weight < 3) i32[this.routedW + weight]!++;
     if (decodeError !== null) {
       this.runStart = performance.now();
+      if (this.seam !== null) this.seam.started(att, t, gen, this.w, stolen, id, producer, this.runStart);
       this.complete(att, t, gen, O_REJECTED, new PayloadError(`payload could not be decoded: ${(decodeError as Error).message}`));
       return;
     }
@@ -360,13 +359,15 @@ export class WorkerLoop {
     i32[runW + W_RUN_DEADLINE] = deadlineMs > 0 ? (Math.floor(this.clock.now() / 1000) + deadlineMs) | 0 || 1 : 0;
     Atomics.store(i32, runW + W_RUN_TOKEN, t + 1);
     this.runStart = performance.now(); // health: when the run began
+    // Recorded here, dated by that reading (§4.15): the worker reads no clock of its own for the recorder.
+    if (this.seam !== null) this.seam.started(att, t, gen, this.w, stolen, id, producer, this.runStart);
     // Timed when metrics are on (§2.5).
     const m = this.metrics;
     let startUs = 0;
-    let producer = 0;
+    let mp = 0;
     if (m !== null) {
       startUs = m.now();
-      producer = m.started(id, att, t, startUs);
+      mp = m.started(id, att, t, startUs);
     }
     let result: unknown;
     try {
@@ -376,7 +377,7 @@ export class WorkerLoop {
       result = als === null ? this.fns[id]!(payload) : als.run(taskKey(att, t, gen), this.fns[id]!, payload);
     } catch (err) {
       Atomics.store(i32, runW + W_RUN_TOKEN, 0);
-      if (m !== null) this.timed(m, id, producer, startUs);
+      if (m !== null) this.timed(m, id, mp, startUs);
       this.complete(att, t, gen, O_REJECTED, err);
       return;
     }
@@ -388,7 +389,7 @@ export class WorkerLoop {
       try {
         then = (result as { then?: unknown }).then;
       } catch (err) {
-        if (m !== null) this.timed(m, id, producer, startUs);
+        if (m !== null) this.timed(m, id, mp, startUs);
         this.complete(att, t, gen, O_REJECTED, err);
         return;
       }
@@ -397,11 +398,11 @@ export class WorkerLoop {
         if (m !== null) m.busy(startUs, m.now());
         // An async run: its start and task are kept until its complete() (health, §4.16).
         this.asyncRuns.set(att * this.tokenCap + t, this.runTask * 2 ** 32 + this.runStart);
-        this.jobs.start(result, att, t, gen, deadlineMs, id, producer, startUs);
+        this.jobs.start(result, att, t, gen, deadlineMs, id, mp, startUs);
         return;
       }
     }
-    if (m !== null) this.timed(m, id, producer, startUs);
+    if (m !== null) this.timed(m, id, mp, startUs);
     this.complete(att, t, gen, O_FULFILLED, result);
   }
 

@@ -10,7 +10,7 @@
  * look state below is this thread's alone.
  */
 import { C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, type Memory, W_FAILED, W_HEAD, W_RUN_TOKEN, W_STOLEN } from '../../shm/layout.js';
-import { CF_SPILLED, CF_TOMBSTONE, lowOf, tagOf, weightOf } from '../../shm/words/cell.js';
+import { CF_SPILLED, CF_TOMBSTONE, tagOf, weightOf } from '../../shm/words/cell.js';
 import { T_PORT } from '../codec.js';
 import { Ring } from '../../shm/ring.js';
 import { claimRun } from '../../shm/words/token.js';
@@ -147,8 +147,7 @@ export class Stealer {
       return STEAL_SKIP; // started (by its worker or by us), or retracted
     }
     i32[this.stolenW]!++;
-    if (this.loop.seam !== null) this.loop.seam.started(att, t, gen, this.w, true, lowOf(kind), producer);
-    this.loop.execute(kind, att, t, gen, deadlineMs, payload, decodeError);
+    this.loop.execute(kind, att, t, gen, deadlineMs, payload, decodeError, producer, true);
     return STEAL_RAN;
   }
 }
