@@ -21,7 +21,7 @@ import { C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, Memor
 import { CF_BUFFER, CF_SPILLED, CF_TOMBSTONE, kindWord, tagOf } from '../shm/words/cell.js';
 import { ARENA_FULL, ArenaWriter, arenaDataByte, arenaFree } from '../shm/arena.js';
 import { PayloadError, SLUICE_ERROR_CLASSES, describe } from '../errors.js';
-import { uncloneable } from './options.js';
+import { uncloneable } from './uncloneable.js';
 import { CompactReader, CompactWriter } from './compact.js';
 
 export const T_UNDEFINED = 0;

@@ -10,7 +10,8 @@
  * The worker's protocols, one file each: loop.ts (run, complete, park, heartbeat), steal.ts
  * (§4.2a), warm-up.ts (§4.2b), async-job.ts (§4.12 step 2).
  */
-import { seamFor, WRITER_WORKER, type TraceShare } from '../recording.js';
+// recording.ts (and options.ts, trace/*) load only with a recording: start-up, docs/performance.md.
+import type { TraceShare } from '../recording.js';
 import { isMainThread, parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { Memory, W_CPU_MASK, W_TID } from '../../shm/layout.js';
 import { useNativeFutex } from '../../shm/waker.js';
@@ -83,7 +84,10 @@ async function main(data: WorkerData): Promise<void> {
   const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask, nest);
   // §4.2b step 1: the warm-up is only pending here (nothing built yet); the loop runs it while idle.
   if (data.warmUp) loop.warming = new WarmUp(WARM_UP_TASKS, mem.layout);
-  if (data.trace !== null) loop.seam = seamFor(data.trace, WRITER_WORKER, data.index, `worker ${data.index}`, threadId);
+  if (data.trace !== null) {
+    const { seamFor, WRITER_WORKER } = await import('../recording.js');
+    loop.seam = seamFor(data.trace, WRITER_WORKER, data.index, `worker ${data.index}`, threadId);
+  }
   if (data.bigPort !== undefined) loop.useBigPort(data.bigPort, data.seqBase ?? 0);
   loop.startBeating();
   parentPort!.postMessage({ type: 'ready', names: mod.names });
