@@ -3,7 +3,7 @@
  * options.ts, and the codec's payloads). In its own module so that a worker, whose codec needs it,
  * does not load options.ts and what options.ts loads (start-up cost, docs/performance.md).
  */
-import { types } from 'node:util';
+import * as types from 'node:util/types'; // not node:util: a worker need not load util.js (start-up)
 
 /**
  * What structured clone refuses in `v`, without its contents: the kind of the deepest value that
