@@ -81,7 +81,9 @@ async function main(data: WorkerData): Promise<void> {
   (globalThis as Record<symbol, unknown>)[NEST] = nest;
   const mod = await loadTaskModule(data.tasks);
   names.push(...mod.names);
-  const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask, nest);
+  // metrics.ts loads only when the runtime keeps metrics (start-up, docs/performance.md).
+  const metrics = mem.metrics ? new (await import('../metrics.js')).WorkerMetrics(mem, data.index) : null;
+  const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask, nest, metrics);
   // §4.2b step 1: the warm-up is only pending here (nothing built yet); the loop runs it while idle.
   if (data.warmUp) loop.warming = new WarmUp(WARM_UP_TASKS, mem.layout);
   if (data.trace !== null) {
