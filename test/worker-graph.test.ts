@@ -3,12 +3,14 @@
 // and builtins like node:child_process (net, dgram, readline) or node:v8 (heap_utils) several.
 // The static import graph of the worker's entry, as tsc emits it (imports used only as types are
 // elided; dynamic import() is lazy and not followed), must not reach the modules that only some
-// runtimes need (they are imported lazily) nor the builtins only error paths need.
+// runtimes need (they are imported lazily) nor the builtins only error paths need. And the main
+// thread's start does not build process.stdout / process.stderr (supervisor/output.ts).
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { runChild } from './helpers/child.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const src = join(root, 'src');
@@ -57,5 +59,21 @@ describe("the worker's start-up graph", () => {
   it('nor builtins only error paths or other threads need (child_process, v8, os, util, crypto, net)', () => {
     const { builtins } = staticGraph('runtime/worker/main.ts');
     expect([...builtins].sort()).toEqual(['node:fs', 'node:module', 'node:url', 'node:util/types', 'node:worker_threads']);
+  });
+});
+
+describe("the main thread's start path", () => {
+  it("Runtime.start reads neither process.stdout nor process.stderr; a worker's first line does, and arrives prefixed", async () => {
+    const script = fileURLToPath(new URL('./fixtures/lifecycle/start-stdio.ts', import.meta.url));
+    const r = await runChild(process.execPath, ['--import', 'tsx', script], { timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const line = r.stderr.split('\n').find((l) => l.startsWith('{"atStart"'));
+    expect(line, r.stderr).toBeDefined();
+    const m = JSON.parse(line!) as { atStart: { stdout: number; stderr: number }; afterOutput: { stdout: number; stderr: number } };
+    expect(m.atStart).toEqual({ stdout: 0, stderr: 0 });
+    expect(m.afterOutput.stdout).toBeGreaterThan(0);
+    expect(m.afterOutput.stderr).toBeGreaterThan(0);
+    expect(r.stdout).toContain('[sluice worker ');
+    expect(r.stdout).toMatch(/\[sluice worker \d\] hello from a task\n/);
   });
 });
