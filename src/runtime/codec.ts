@@ -64,10 +64,9 @@ export interface BigMessage {
 const { isUint8Array, isArrayBuffer, isNativeError } = types;
 // node:v8 serves only the values compact.ts does not take: required at its first use, so that a
 // worker's start does not load it (docs/performance.md, start-up).
-const requireBuiltin = createRequire(import.meta.url);
 let v8Module: typeof V8 | undefined;
 function v8(): typeof V8 {
-  return (v8Module ??= requireBuiltin('node:v8') as typeof V8);
+  return (v8Module ??= createRequire(import.meta.url)('node:v8') as typeof V8);
 }
 /** %TypedArray%.prototype.byteLength: reads the internal slot, whatever the object says of itself. */
 const typedArrayByteLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, 'byteLength')!.get! as (this: Uint8Array) => number;
