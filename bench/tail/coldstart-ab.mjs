@@ -21,4 +21,10 @@ for (let r = 0; r < Number(repsArg); r++) {
   }
 }
 const med = (xs) => { const a = [...xs].sort((x, y) => x - y); const n = a.length; return n % 2 ? a[(n - 1) / 2] : (a[n / 2 - 1] + a[n / 2]) / 2; };
-for (const c of cfgs) console.log(`${c.name.padEnd(16)} first result ${med(res[c.name]).toFixed(1)} ms median  (${res[c.name].map((x) => x.toFixed(0)).join(' ')})`);
+// Per rep, each configuration over the last one's process of the same rep (e.g. piscina last):
+// the load of that moment weighs on both.
+const ref = res[cfgs[cfgs.length - 1].name];
+for (const c of cfgs) {
+  const ratios = res[c.name].map((x, i) => x / ref[i]);
+  console.log(`${c.name.padEnd(16)} first result ${med(res[c.name]).toFixed(1)} ms median  (${res[c.name].map((x) => x.toFixed(0)).join(' ')})  ÷ last per rep: median ${med(ratios).toFixed(2)}`);
+}

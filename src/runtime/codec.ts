@@ -14,14 +14,15 @@
  * Errors (thrown by tasks) travel as { name, message, stack, props } and come back as Errors of
  * the same built-in class with the same own enumerable properties (e.g. `code`).
  */
-import v8 from 'node:v8';
-import { types } from 'node:util';
+import type * as V8 from 'node:v8';
+import { createRequire } from 'node:module';
+import * as types from 'node:util/types'; // not node:util: a worker need not load util.js (start-up)
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, Memory } from '../shm/layout.js';
 import { CF_BUFFER, CF_SPILLED, CF_TOMBSTONE, kindWord, tagOf } from '../shm/words/cell.js';
 import { ARENA_FULL, ArenaWriter, arenaDataByte, arenaFree } from '../shm/arena.js';
 import { PayloadError, SLUICE_ERROR_CLASSES, describe } from '../errors.js';
-import { uncloneable } from './options.js';
+import { uncloneable } from './uncloneable.js';
 import { CompactReader, CompactWriter } from './compact.js';
 
 export const T_UNDEFINED = 0;
@@ -61,6 +62,12 @@ export interface BigMessage {
 }
 
 const { isUint8Array, isArrayBuffer, isNativeError } = types;
+// node:v8 serves only the values compact.ts does not take: required at its first use, so that a
+// worker's start does not load it (docs/performance.md, start-up).
+let v8Module: typeof V8 | undefined;
+function v8(): typeof V8 {
+  return (v8Module ??= createRequire(import.meta.url)('node:v8') as typeof V8);
+}
 /** %TypedArray%.prototype.byteLength: reads the internal slot, whatever the object says of itself. */
 const typedArrayByteLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, 'byteLength')!.get! as (this: Uint8Array) => number;
 const arrayBufferDetachedGetter = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get as ((this: ArrayBuffer) => boolean) | undefined;
@@ -234,13 +241,13 @@ export class Codec {
     const list = this.transferList!;
     let bytes: Buffer;
     try {
-      const ser = new v8.DefaultSerializer();
+      const ser = new (v8().DefaultSerializer)();
       ser.writeHeader();
       for (let i = 0; i < list.length; i++) ser.transferArrayBuffer(i, list[i]!);
       ser.writeValue(value);
       bytes = ser.releaseBuffer();
     } catch {
-      throw new PayloadError(`${what} cannot be cloned: ${uncloneable(value, v8.serialize)}`);
+      throw new PayloadError(`${what} cannot be cloned: ${uncloneable(value, v8().serialize)}`);
     }
     this.tag = T_V8;
     this.bytes = bytes;
@@ -343,8 +350,8 @@ export class Codec {
       }
       case T_AB: return this.u8.slice(at, at + len).buffer;
       case T_COMPACT: return this.compactReader.read(at, len);
-      case T_V8: return v8.deserialize(this.u8.slice(at, at + len));
-      case T_ERROR: return rebuildError(v8.deserialize(this.u8.slice(at, at + len)) as ErrorRecord, this.errorClasses);
+      case T_V8: return v8().deserialize(this.u8.slice(at, at + len));
+      case T_ERROR: return rebuildError(v8().deserialize(this.u8.slice(at, at + len)) as ErrorRecord, this.errorClasses);
       default: throw new Error(`sluice: corrupt cell (tag ${tag})`);
     }
   }
@@ -536,13 +543,13 @@ function decodeBig(msg: BigMessage, kind: number): unknown {
     case T_AB: return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer;
     case T_V8: {
       const abs = msg.abs;
-      if (abs === undefined) return v8.deserialize(b);
-      const des = new v8.DefaultDeserializer(b);
+      if (abs === undefined) return v8().deserialize(b);
+      const des = new (v8().DefaultDeserializer)(b);
       des.readHeader();
       for (let i = 0; i < abs.length; i++) des.transferArrayBuffer(i, abs[i]!);
       return des.readValue();
     }
-    case T_ERROR: return rebuildError(v8.deserialize(b) as ErrorRecord);
+    case T_ERROR: return rebuildError(v8().deserialize(b) as ErrorRecord);
     default: throw new Error(`sluice: corrupt message (tag ${msg.tag})`);
   }
 }
@@ -554,9 +561,9 @@ function decodeBig(msg: BigMessage, kind: number): unknown {
  */
 function serialize(value: unknown, what: string): Buffer {
   try {
-    return v8.serialize(value);
+    return v8().serialize(value);
   } catch {
-    throw new PayloadError(`${what} cannot be cloned: ${uncloneable(value, v8.serialize)}`);
+    throw new PayloadError(`${what} cannot be cloned: ${uncloneable(value, v8().serialize)}`);
   }
 }
 
@@ -625,7 +632,7 @@ const ERROR_LINK = '__sluiceError';
 
 function clonable(v: unknown): boolean {
   try {
-    v8.serialize(v);
+    v8().serialize(v);
     return true;
   } catch {
     return false;

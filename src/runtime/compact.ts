@@ -35,7 +35,7 @@
  * `toString`, or one a program added) is defined with Object.defineProperty, and arrays are
  * built by literals or by slicing an array this module owns, never by assignment into a hole.
  */
-import { types } from 'node:util';
+import * as types from 'node:util/types'; // not node:util: a worker need not load util.js (start-up)
 
 const { isProxy, isArgumentsObject, isBoxedPrimitive, isDate, isRegExp, isMap, isSet, isWeakMap, isWeakSet, isPromise,
   isMapIterator, isSetIterator, isGeneratorObject, isNativeError, isAnyArrayBuffer } = types;

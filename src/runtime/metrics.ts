@@ -11,7 +11,7 @@
 import { HIST_RUN, HIST_WAIT, M_TASKS, MW_BUSY_MS, type Memory } from '../shm/layout.js';
 import { copyHistogram, type HistogramCopy, type LatencyStats, recordUs, resetHistogram, summarize } from '../shm/words/histogram.js';
 import { hrtimeMicros } from '../admission/clock.js';
-import { producerName } from './registry.js';
+import { producerName } from './producer-name.js';
 
 /** `performance.now() * 1000 + microsOffset(epoch)` is µs since `epoch` on this thread. */
 export function microsOffset(epochMicros: number): number {

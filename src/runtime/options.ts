@@ -9,7 +9,6 @@
  */
 import { type GuardConfig, parseGuard } from '../admission/guard.js';
 import os from 'node:os';
-import { types } from 'node:util';
 import { SHARE_ENV, type ResourceLimits } from 'node:worker_threads';
 import { ConfigError, SLUICE_ERROR_CLASSES, SluiceError, describe, printableName } from '../errors.js';
 import { computeLayout, MAX_LAYOUT_BYTES, type Layout } from '../shm/layout.js';
@@ -18,6 +17,10 @@ import { traceOption, type TraceConfig } from './recording.js';
 import { isAbortSignal } from './user-code.js';
 import type { ErrorClasses } from './codec.js';
 import { ioLimitsOption } from './io-class.js';
+import { uncloneable } from './uncloneable.js';
+
+// Kept apart so that the worker's codec does not load this module (start-up: docs/performance.md).
+export { uncloneable };
 import type { IoClassName } from '../admission/io-names.js';
 
 export type Snapshot = Record<string, unknown>;
@@ -374,63 +377,3 @@ function checkClonable(v: unknown): void {
   }
 }
 
-/**
- * What structured clone refuses in `v`, without its contents: the kind of the deepest value that
- * cannot be cloned (a function, a symbol, a Proxy, a Promise, a MessagePort, an instance of a
- * class with private state...) and its depth. Only called after a clone failed; walks own
- * enumerable data properties (no getter is run by the walk itself). Never throws.
- */
-export function uncloneable(v: unknown, clone: (x: unknown) => unknown = structuredClone): string {
-  const seen = new Set<object>();
-  const walk = (x: unknown, depth: number): string | null => {
-    if (typeof x === 'function') return `it contains a function${at(depth)}`;
-    if (typeof x === 'symbol') return `it contains a symbol${at(depth)}`;
-    if (typeof x !== 'object' || x === null || seen.has(x) || depth > 64) return null;
-    seen.add(x);
-    try {
-      clone(x);
-      return null; // this subtree clones: the culprit is elsewhere
-    } catch { /* look inside */ }
-    if (types.isProxy(x)) return `it contains a Proxy${at(depth)}`;
-    let getter = false;
-    try {
-      if (types.isMap(x) || types.isSet(x)) {
-        for (const e of (x as Map<unknown, unknown>).entries()) {
-          const r = walk(e[0], depth + 1) ?? walk(e[1], depth + 1);
-          if (r) return r;
-        }
-      } else {
-        for (const d of Object.values(Object.getOwnPropertyDescriptors(x))) {
-          if (!d.enumerable) continue;
-          if (d.get !== undefined || d.set !== undefined) { getter = true; continue; }
-          const r = walk(d.value, depth + 1);
-          if (r) return r;
-        }
-      }
-    } catch {
-      return `it contains an object that cannot be inspected${at(depth)}`;
-    }
-    if (types.isPromise(x)) return `it contains a Promise${at(depth)}`;
-    if (types.isWeakMap(x) || types.isWeakSet(x)) return `it contains a WeakMap or WeakSet${at(depth)}`;
-    if (getter) return `it contains an object whose getter threw or returned something uncloneable${at(depth)}`;
-    if (isPortLike(x)) return `it contains a MessagePort or another handle that must be transferred, not cloned${at(depth)}`;
-    return `it contains an instance of a class structured clone refuses (private state or a host object)${at(depth)}`;
-  };
-  try {
-    return walk(v, 0) ?? 'structured clone refused it';
-  } catch {
-    return 'structured clone refused it';
-  }
-}
-
-const at = (depth: number): string => (depth === 0 ? ' (the value itself)' : ` (at depth ${depth})`);
-
-function isPortLike(x: object): boolean {
-  try {
-    const ctor = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(x) ?? {}, 'constructor')?.value as { name?: unknown } | undefined;
-    const name = ctor === undefined ? undefined : Object.getOwnPropertyDescriptor(ctor, 'name')?.value;
-    return name === 'MessagePort' || name === 'BroadcastChannel' || name === 'Worker' || name === 'FileHandle';
-  } catch {
-    return false;
-  }
-}

@@ -19,6 +19,7 @@ import { initProducerGate, type Limits } from '../admission/gate.js';
 import { GATE_FIELD_MAX } from '../shm/words/gate.js';
 import { ConfigError, describe } from '../errors.js';
 import { snapshot } from './options.js';
+import { producerName } from './producer-name.js';
 
 /** A producer's limits, as rt.producer(name, limits) takes them. */
 export interface ProducerLimits {
@@ -124,10 +125,7 @@ export function readLimits(mem: Memory, p: number): Limits {
 }
 
 /** @internal */
-export function producerName(mem: Memory, p: number): string {
-  const at = mem.nameByte(p);
-  return mem.buf.toString('utf8', at, at + mem.i32[mem.producerWord(p, P_NAME_LEN)]!);
-}
+export { producerName };
 
 /** @internal Indices of every registered producer. */
 export function registeredProducers(mem: Memory): number[] {

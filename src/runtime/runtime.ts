@@ -838,7 +838,10 @@ async function planAffinity(
     if (Array.isArray(affinity)) throw new ConfigError(`an affinity map was given but CPU pinning is unavailable: ${st.reason}`);
     return { cpus: none, status: { available: false, pinned: false, reason: st.reason } };
   }
-  await warmLibuvPool();
+  // Not awaited: libuv creates the whole pool synchronously inside the first submission (uv_once in
+  // uv__work_submit), so the pool threads exist, with this thread's mask, when the call returns;
+  // the stats finishing tells nothing more (start-up, docs/performance.md).
+  void warmLibuvPool();
   const cpus = Array.isArray(affinity)
     ? affinity.map((c) => [...c])
     : chooseCpus(workers, st.addon.topology(), st.addon.getAffinity()).map((c) => [c]);

@@ -3,7 +3,18 @@
  * order. A CommonJS module's `module.exports` object counts as its exports.
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { spawnSync } from 'node:child_process';
+import type { spawnSync } from 'node:child_process';
+
+type SpawnSync = typeof spawnSync;
+
+/** Whether a thrown value's name is 'SyntaxError' (read without running a getter that could throw). */
+function isSyntaxError(err: unknown): boolean {
+  try {
+    return err instanceof Error && err.name === 'SyntaxError';
+  } catch {
+    return false;
+  }
+}
 
 export interface TaskModule {
   names: string[];
@@ -37,7 +48,9 @@ export async function loadTaskModule(href: string): Promise<TaskModule> {
   try {
     mod = (await import(href)) as Record<string, unknown>;
   } catch (err) {
-    throw importError(href, err);
+    // node:child_process (for `node --check`) only on this path: a worker's start does not load it.
+    const locate = isSyntaxError(err) ? await import('node:child_process').then((m) => m.spawnSync, () => null) : null;
+    throw importError(href, err, locate);
   }
   const fns: Record<string, (payload: unknown) => unknown> = Object.create(null) as Record<string, (payload: unknown) => unknown>;
   for (const [k, v] of Object.entries(mod)) if (typeof v === 'function' && k !== 'default') fns[k] = v as (p: unknown) => unknown;
@@ -65,7 +78,8 @@ export async function loadTaskModule(href: string): Promise<TaskModule> {
  * error's stack (it is printed only for a fatal exception), so ask `node --check`, whose first
  * line of output is "<path>:<line>". Start-failure path only; '' when it cannot tell.
  */
-function syntaxErrorLocation(href: string): string {
+function syntaxErrorLocation(href: string, spawnSync: SpawnSync | null): string {
+  if (spawnSync === null) return '';
   try {
     const url = new URL(href);
     if (url.protocol !== 'file:' || isTypeScript(href)) return '';
@@ -87,15 +101,15 @@ function isPlainObject(v: object): boolean {
  * stack starts with "<file>:<line>" (ESM "file:///...:3", CommonJS "/path/x.cjs:3"); otherwise
  * the first stack frame inside the module. The original error's name is kept.
  */
-function importError(href: string, err: unknown): Error {
+function importError(href: string, err: unknown, spawnSync: SpawnSync | null): Error {
   try {
-    return describeImportError(href, err);
+    return describeImportError(href, err, spawnSync);
   } catch {
     return new Error(`the task module ${href} failed to load (it threw a value that cannot be inspected)`);
   }
 }
 
-function describeImportError(href: string, err: unknown): Error {
+function describeImportError(href: string, err: unknown, spawnSync: SpawnSync | null): Error {
   const e = err instanceof Error ? err : null;
   const name = e?.name ?? 'Error';
   const message = e?.message ?? 'a non-Error value was thrown';
@@ -109,7 +123,7 @@ function describeImportError(href: string, err: unknown): Error {
     const frame = stack.split('\n').find((l) => l.includes(path) || l.includes(href));
     const f = frame !== undefined ? /(\S+:\d+:\d+)\)?\s*$/.exec(frame) : null;
     if (f !== null) where = ` at ${f[1]}`;
-    else if (name === 'SyntaxError') where = syntaxErrorLocation(href);
+    else if (name === 'SyntaxError') where = syntaxErrorLocation(href, spawnSync);
   }
   const out = new Error(`the task module ${href} failed to load${where}: ${name}: ${message}`, { cause: err });
   out.name = name;

@@ -9,7 +9,7 @@
  * through sluice's own frames (the pump, close, another callback).
  */
 
-import { types } from 'node:util';
+import * as types from 'node:util/types'; // not node:util: a worker need not load util.js (start-up)
 
 /** Report `err` as an uncaught exception, from a fresh tick: nothing of ours is on that stack. */
 export function reportUncaught(err: unknown): void {

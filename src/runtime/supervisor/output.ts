@@ -4,10 +4,15 @@
  */
 import type { Worker } from 'node:worker_threads';
 
-/** Worker stdout/stderr reach the parent's, each line prefixed with the worker's slot. */
+/**
+ * Worker stdout/stderr reach the parent's, each line prefixed with the worker's slot. The
+ * parent's process.stdout / process.stderr are read at the first line to write, not here: the
+ * first read of either builds the stream (tty, net or fs modules: 3-8 ms), which would otherwise
+ * sit on Runtime.start's path (docs/performance.md, start-up).
+ */
 export function attributeOutput(worker: Worker, w: number): void {
   const prefix = `[sluice worker ${w}] `;
-  const pipe = (from: NodeJS.ReadableStream | null, to: NodeJS.WriteStream): void => {
+  const pipe = (from: NodeJS.ReadableStream | null, target: () => NodeJS.WriteStream): void => {
     if (from === null) return;
     unrefStdio(from);
     let partial = '';
@@ -15,12 +20,12 @@ export function attributeOutput(worker: Worker, w: number): void {
     from.on('data', (chunk: string) => {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop()!;
-      if (lines.length > 0) to.write(lines.map((l) => prefix + l + '\n').join(''));
+      if (lines.length > 0) target().write(lines.map((l) => prefix + l + '\n').join(''));
     });
-    from.on('end', () => { if (partial) to.write(prefix + partial + '\n'); });
+    from.on('end', () => { if (partial) target().write(prefix + partial + '\n'); });
   };
-  pipe(worker.stdout, process.stdout);
-  pipe(worker.stderr, process.stderr);
+  pipe(worker.stdout, () => process.stdout);
+  pipe(worker.stderr, () => process.stderr);
 }
 
 /**

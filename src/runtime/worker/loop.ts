@@ -62,7 +62,7 @@ import { SPIN_POLLS, YIELD_AFTER_MS } from '../native/spin.js';
 import { STEAL_EVERY, Stealer } from './steal.js';
 import { AsyncJobs } from './async-job.js';
 import { type NestContext, taskKey } from './nest.js';
-import { WorkerMetrics } from '../metrics.js';
+import type { WorkerMetrics } from '../metrics.js';
 
 export type TaskFn = (payload: unknown) => unknown;
 
@@ -148,6 +148,8 @@ export class WorkerLoop {
   constructor(
     private readonly mem: Memory, private readonly w: number, private readonly fns: TaskFn[], stealMask: number,
     /** Nested tasks (nest.ts, §4.14): null for the warm-up's loop. */ private readonly nest: NestContext | null = null,
+    /** The histograms' writer when the runtime keeps metrics (mem.metrics): built by main.ts, which loads metrics.ts only then (start-up). */
+    metrics: WorkerMetrics | null = null,
   ) {
     const L = mem.layout;
     this.i32 = mem.i32;
@@ -181,7 +183,8 @@ export class WorkerLoop {
     // Weight classes this worker may steal (WorkerData.stealMask); 0 = never steals.
     const steals = L.workers > 1 && this.spinMs > 0 ? stealMask : 0;
     this.stealer = steals !== 0 ? new Stealer(this, mem, this.codec, w, steals) : null;
-    this.metrics = mem.metrics ? new WorkerMetrics(mem, w) : null;
+    if (mem.metrics !== (metrics !== null)) throw new Error('sluice: WorkerLoop needs a WorkerMetrics exactly when the runtime keeps metrics');
+    this.metrics = metrics;
     this.jobs = new AsyncJobs(this, mem, w, nest, this.metrics);
     if (nest !== null) nest.places = this.jobs;
     Atomics.store(mem.i32, mem.workerWord(w, W_THREAD_ID), threadId);

@@ -10,7 +10,7 @@
  * The worker's protocols, one file each: loop.ts (run, complete, park, heartbeat), steal.ts
  * (§4.2a), warm-up.ts (§4.2b), async-job.ts (§4.12 step 2).
  */
-import { seamFor, WRITER_WORKER, type TraceShare } from '../recording.js';
+import type { TraceShare } from '../recording.js';
 import { isMainThread, parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { Memory, W_CPU_MASK, W_TID } from '../../shm/layout.js';
 import { useNativeFutex } from '../../shm/waker.js';
@@ -68,6 +68,10 @@ async function main(data: WorkerData): Promise<void> {
     Atomics.store(mem.i32, mem.workerWord(data.index, W_TID), affinity.addon.threadId());
     Atomics.store(mem.i32, mem.workerWord(data.index, W_CPU_MASK), cpuMask(affinity.addon.getAffinity()));
   }
+  // Modules only some runtimes need, loaded now (start-up, docs/performance.md): metrics.ts with
+  // metrics, recording.ts (options.ts, trace/*) with a recording.
+  const metrics = mem.metrics ? new (await import('../metrics.js')).WorkerMetrics(mem, data.index) : null;
+  const recording = data.trace === null ? null : await import('../recording.js');
   // sluice's own modules are loaded: a failed start may terminate this thread from here without
   // cutting off a read in flight (Runtime.start, abortStart).
   parentPort!.postMessage({ type: 'loading' });
@@ -80,10 +84,12 @@ async function main(data: WorkerData): Promise<void> {
   (globalThis as Record<symbol, unknown>)[NEST] = nest;
   const mod = await loadTaskModule(data.tasks);
   names.push(...mod.names);
-  const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask, nest);
+  const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask, nest, metrics);
   // §4.2b step 1: the warm-up is only pending here (nothing built yet); the loop runs it while idle.
   if (data.warmUp) loop.warming = new WarmUp(WARM_UP_TASKS, mem.layout);
-  if (data.trace !== null) loop.seam = seamFor(data.trace, WRITER_WORKER, data.index, `worker ${data.index}`, threadId);
+  if (data.trace !== null && recording !== null) {
+    loop.seam = recording.seamFor(data.trace, recording.WRITER_WORKER, data.index, `worker ${data.index}`, threadId);
+  }
   if (data.bigPort !== undefined) loop.useBigPort(data.bigPort, data.seqBase ?? 0);
   loop.startBeating();
   parentPort!.postMessage({ type: 'ready', names: mod.names });
