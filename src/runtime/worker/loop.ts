@@ -71,8 +71,11 @@ const YIELD_EVERY = 64; // a guess: small enough that async continuations are no
 /**
  * Warm-up tasks per idle step (§4.2b step 2): a real task that arrives meanwhile waits for at
  * most one step. As YIELD_EVERY: the same bound on how long the event loop goes without a turn.
+ * The first steps are smaller (WARM_UP_FIRST, doubling): they run interpreted, right after
+ * 'ready', when the first real task is most likely to arrive.
  */
 const WARM_UP_STEP = 64;
+const WARM_UP_FIRST = 4;
 /**
  * How often a worker whose event loop is turning beats and sweeps its async jobs (ms). A guess:
  * well under any sensible stall threshold (stallMs), rare enough to cost nothing; a worker
@@ -104,6 +107,8 @@ export class WorkerLoop {
    * a replacement thread.
    */
   warming: { step(k: number): boolean } | null = null;
+  /** The next warm-up step's size (WARM_UP_FIRST doubling to WARM_UP_STEP). */
+  private warmStep = WARM_UP_FIRST;
   /** The recording seam (src/trace/seam.ts): null unless recording. */
   seam: Seam | null = null;
   private readonly clock: MonotonicClock;
@@ -229,7 +234,8 @@ export class WorkerLoop {
         // §4.2b step 2: idle, so a step of the warm-up (on its own buffer), the idle look at
         // siblings (§4.2a), then a turn of the event loop (it beats, runs continuations and
         // timers) and back to the ring, which comes first. §4.2b step 3: done, let it go.
-        if (this.warming.step(WARM_UP_STEP)) this.warming = null;
+        if (this.warming.step(this.warmStep)) this.warming = null;
+        this.warmStep = Math.min(WARM_UP_STEP, this.warmStep * 2);
         if (this.stealer !== null && this.stealer.trySteal(performance.now())) continue;
         return this.resumeSoon();
       }
