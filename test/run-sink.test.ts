@@ -82,6 +82,17 @@ describe('rt.run waiting for capacity, then admitted', () => {
     noRunSinks(rt);
   });
 
+  it('thenables: a result with a `then` data property is a value; a payload with a `then` method is refused at the call (PayloadError), nothing admitted', async () => {
+    expect(await rt.run('echo', { then: 'not a function', v: 1 })).toEqual({ then: 'not a function', v: 1 });
+    const before = books(rt);
+    let thenCalls = 0;
+    const thenable = { then(): void { thenCalls++; } };
+    await expect(rt.run('echo', thenable)).rejects.toMatchObject({ name: 'PayloadError' });
+    expect(thenCalls).toBe(0);
+    expect(books(rt).admitted).toBe(before.admitted);
+    noRunSinks(rt);
+  });
+
   it('property: any mix of plain and optioned calls, values and throws, waiting or not, settles each call once as its task did', async () => {
     await fc.assert(fc.asyncProperty(
       fc.array(fc.record({ fail: fc.boolean(), options: fc.boolean(), x: fc.integer({ min: -1000, max: 1000 }) }), { minLength: 1, maxLength: 12 }),
