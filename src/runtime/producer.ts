@@ -30,7 +30,7 @@ import {
 import { admitIo, releaseIo } from '../admission/io-class.js';
 import { Codec, PREPARE_FULL } from './codec.js';
 import type { Attachment } from './submit/attachment.js';
-import { Token } from './token.js';
+import { type RunSink, Token } from './token.js';
 import { TaskRef, checkMs } from './task.js';
 import type { ResultCast, SubmitArgs, TaskName, TaskPayload, TaskResult } from './typed.js';
 import { HOOK_POINTS, pauseAt } from './testing/hooks.js';
@@ -239,6 +239,29 @@ export class Producer<M = any> {
     // what it was before nested tasks (docs/design.md §4.14, "What it costs").
     if (this.att.lineage !== null || (options !== undefined && options.parent !== undefined)) return this.submitWithParent<T>(ref, payload, options);
     return this.submitPlain<T>(ref, payload, options);
+  }
+
+  /**
+   * @internal rt.run's submit (§4.6; run-queue.ts): null when admitted, else the Rejection. The
+   * call's promise (`sink`) is settled exactly once when the task resolves. Its common case (no
+   * options, no retries or queue timeout on the task, no parent) makes no Token: the admission
+   * is tracked like a callback's (Attachment.trackRun) and its resolve settles the sink; any
+   * other case takes submit's path and the Token settles the sink (Token._settleInto).
+   */
+  _submitRun(ref: TaskRef, payload: unknown, options: ParsedSubmit | undefined, sink: RunSink): Rejection | null {
+    if (options !== undefined || this.att.lineage !== null || ref.retries > 0 || ref.queueTimeoutMs > 0) {
+      const a = this._submitParsed(ref, payload, options);
+      if (!a.admitted) return a;
+      a._settleInto(sink);
+      return null;
+    }
+    // §4.1 steps 1-6 as submit; step 7 as submitCallback, with the task's deadline.
+    const t = this.admit(ref, payload, ref.deadlineMs);
+    if (t < 0) return this.rejection(~t);
+    this.att.trackRun(t, this.index, sink);
+    if (this.att.guard.keepsPayload(ref.id)) this.att.table.cbPayloads[t] = payload; // §4.16: a failure may be quarantined
+    if (this.saturatedEdge) this.edge(false); // after the books, as in submit
+    return null;
   }
 
   /** @internal §4.1 steps 0-7 (the seam's parent: this.parentWord, this.parentGen). */

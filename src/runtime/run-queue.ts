@@ -4,29 +4,47 @@
  * after each drained batch (§4.6 step 3) or, when capacity is held by other threads, every 1 ms
  * (§4.6 step 4). Owner: the handle's thread; nothing here is shared memory.
  */
-import type { Admission, ParsedSubmit } from './producer.js';
+import type { ParsedSubmit } from './producer.js';
 import type { TaskRef } from './task.js';
-import { CAPACITY_REASONS } from '../admission/reasons.js';
+import { type RunSink, capture, captured } from './token.js';
+import { CAPACITY_REASONS, type Rejection } from '../admission/reasons.js';
 import { RejectedError } from '../errors.js';
 import { abortReason, offAbort, onAbort, reportUncaught, signalAborted } from './user-code.js';
 
-interface Waiter {
-  task: TaskRef;
-  payload: unknown;
-  /** Read and checked once, at rt.run(): re-submits never read the caller's object again. */
-  options: ParsedSubmit | undefined;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
+/**
+ * One rt.run call: the resolving functions of the promise it returned, and what it submits.
+ * Made at the call, submitted at once (§4.6 step 1) and, refused for capacity, queued as it is.
+ * Once admitted, the task's resolve settles it directly (Producer._submitRun): one promise per
+ * call, waiting or not.
+ */
+export class RunCall implements RunSink {
   /** Its signal's abort listener while it waits (§4.6 step 6), else null. */
-  onAbort: (() => void) | null;
+  onAbort: (() => void) | null = null;
   /** Aborted while it waited: already rejected, skipped when it reaches the head. */
-  gone: boolean;
+  gone = false;
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (e: unknown) => void;
+  /** The promise rt.run returns; settled only through resolve/reject. */
+  readonly promise: Promise<unknown>;
+  constructor(
+    readonly task: TaskRef,
+    public payload: unknown,
+    /** Read and checked once, at rt.run(): re-submits never read the caller's object again. */
+    readonly options: ParsedSubmit | undefined,
+  ) {
+    this.promise = new Promise(capture); // the shared executor: no closure per call
+    this.resolve = captured.res!;
+    this.reject = captured.rej!;
+    captured.res = captured.rej = null;
+  }
 }
+
+type Waiter = RunCall;
 
 /** What the queue needs of its runtime handle. */
 export interface RunQueueHost {
-  /** Submit on the default producer (§4.1), with options already parsed. */
-  submit(task: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Admission;
+  /** Submit the call on the default producer (§4.1, Producer._submitRun): null when admitted. */
+  submit(call: RunCall): Rejection | null;
   /** This thread's live admissions (a drain will come while any are outstanding). */
   outstanding(): number;
 }
@@ -37,6 +55,8 @@ export interface RunQueueHost {
  * is marked `gone` and skipped at the head, so leaving the line is O(1) too.
  */
 const COMPACT_AT = 1024;
+
+const CLOSED: Rejection = Object.freeze({ admitted: false as const, reason: 'closed' as const });
 
 export class RunQueue {
   private waiters: (Waiter | undefined)[] = [];
@@ -76,19 +96,17 @@ export class RunQueue {
    * already aborted rejects without queuing (as submit throws for it); one that aborts while the
    * call waits rejects it at once and takes it out of the line.
    */
-  enqueue<T>(task: TaskRef, payload: unknown, options: ParsedSubmit | undefined): Promise<T> {
-    const signal = options?.signal;
+  enqueue(w: RunCall): Promise<unknown> {
+    const signal = w.options?.signal;
     if (signal !== undefined && signalAborted(signal)) return Promise.reject(abortReason(signal));
     if (this.live >= this.limit) {
       return Promise.reject(new RejectedError('queue-full', `rt.run() wait queue is full (${this.limit}); raise runQueueLimit`));
     }
-    return new Promise<T>((resolve, reject) => {
-      const w: Waiter = { task, payload, options, resolve: resolve as (v: unknown) => void, reject, onAbort: null, gone: false };
-      this.waiters.push(w);
-      this.live++;
-      if (signal !== undefined) this.watch(w, signal);
-      this.poll();
-    });
+    this.waiters.push(w);
+    this.live++;
+    if (signal !== undefined) this.watch(w, signal);
+    this.poll();
+    return w.promise;
   }
 
   /**
@@ -151,10 +169,10 @@ export class RunQueue {
 
   private flushOnce(closed: boolean): void {
     for (let w = this.first(); w !== undefined; w = this.first()) {
-      let a: Admission;
+      let a: Rejection | null;
       this.submitting = w;
       try {
-        a = closed ? { admitted: false, reason: 'closed' } : this.host.submit(w.task, w.payload, w.options);
+        a = closed ? CLOSED : this.host.submit(w);
       } catch (err) {
         this.submitting = null;
         this.shift();
@@ -163,11 +181,12 @@ export class RunQueue {
         continue;
       }
       this.submitting = null;
-      if (a.admitted) {
-        // From here the token watches the signal itself (producer.ts watchQueue).
+      if (a === null) {
+        // Admitted: its resolve settles the call, exactly once (Producer._submitRun); a token
+        // watches the signal itself from here (producer.ts watchQueue).
         this.shift();
         this.unwatch(w);
-        a.promise().then(w.resolve, w.reject);
+        w.payload = undefined; // not held by the call (a retry or a guard keeps its own reference)
       } else if (CAPACITY_REASONS.has(a.reason)) {
         const signal = w.options?.signal;
         if (signal === undefined || !signalAborted(signal)) break;

@@ -28,7 +28,7 @@ import { reportUncaught, signalAborted, signalReason } from './user-code.js';
 import { CAPACITY_REASONS, R_DRAINING } from '../admission/reasons.js';
 import { Supervisor } from './supervisor/supervisor.js';
 import type { WorkerData } from './worker/main.js';
-import { RunQueue } from './run-queue.js';
+import { RunCall, RunQueue } from './run-queue.js';
 import { checkHandle, instanceId, tableDigest } from './handle.js';
 import { Testing } from './testing/testing.js';
 import { Recording, recordAttachment, type TraceOptions, type TraceShare } from './recording.js';
@@ -350,7 +350,7 @@ export class Runtime<M = any> {
     att.guard.feed = this.quarantine.feed;
     this.guard = new GuardControl(mem, (task, where) => this.taskIdOf(task, where), () => this.clock.now(), () => this.att.seam);
     this.runQueue = new RunQueue({
-      submit: (task, payload, options) => this.defaultP()._submitParsed(task, payload, options),
+      submit: (call) => this.defaultP()._submitRun(call.task, call.payload, call.options, call),
       outstanding: () => this.att.outstanding,
     }, runQueueLimit);
   }
@@ -564,21 +564,22 @@ export class Runtime<M = any> {
   run(task: string | TaskRef, payload?: unknown, options?: SubmitOptions): Promise<unknown> {
     try {
       const ref = typeof task === 'string' ? this.taskRef(task) : TaskRef.own(task, this.instance);
-      const parsed = options === undefined ? undefined : parseSubmitOptions(options);
+      const call = new RunCall(ref, payload, options === undefined ? undefined : parseSubmitOptions(options));
       if (this.runQueue.length === 0) { // §4.6 step 1
-        const a = this.defaultP()._submitParsed(ref, payload, parsed);
-        if (a.admitted) {
+        const r = this.defaultP()._submitRun(ref, payload, call.options, call);
+        if (r === null) {
+          call.payload = undefined; // admitted: not held by the call
           // §4.4 step 0: the promise is awaited at once (it is all the caller has), so poll for a
-          // lone task's result as Token.then does; a settled token gives a settled promise.
-          if (a._outcome < 0) this.att.pollOne();
-          return a.promise();
+          // lone task's result as Token.then does; a task it drains settles the promise now.
+          this.att.pollOne();
+          return call.promise;
         }
-        if (!CAPACITY_REASONS.has(a.reason)) return Promise.reject(new RejectedError(a.reason, `runtime is ${a.reason}`));
+        if (!CAPACITY_REASONS.has(r.reason)) return Promise.reject(new RejectedError(r.reason, `runtime is ${r.reason}`));
       } else if (this.att.chainRetired(ref.weightIndex)) {
         // §4.6 step 5: others wait already, but no worker is left for this task: waiting would never end.
         return Promise.reject(new RejectedError('no-workers', 'runtime is no-workers'));
       }
-      return this.runQueue.enqueue(ref, payload, parsed);
+      return this.runQueue.enqueue(call);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -61,6 +61,11 @@ export class Token<T = unknown> implements PromiseLike<T> {
   /** @internal */ private _rej: ((e: unknown) => void) | null = null;
   /** @internal A worker took it once (token.state never goes back to 'pending'). */
   private _started = false;
+  /**
+   * @internal A waiting rt.run call this token settles directly (run-queue.ts, §4.6 step 3), or
+   * null: its promise is the call's, so no second promise stands between them.
+   */
+  private _sink: RunSink | null = null;
   /** @internal Runs once at resolve (abort listener, queue timer). */
   _cleanup: (() => void) | null = null;
   /** @internal Set only for tasks that declared retries: what a retry needs. */
@@ -210,11 +215,25 @@ export class Token<T = unknown> implements PromiseLike<T> {
     return this._promise;
   }
 
+  /**
+   * @internal rt.run's waiter (run-queue.ts) takes this just-admitted token's outcome: settled
+   * already (an abort during admission retracted it), it is delivered now; otherwise at _settle.
+   * Once per token, by the run queue only (the token is never handed out).
+   */
+  _settleInto(sink: RunSink): void {
+    if (this._outcome < 0) {
+      this._sink = sink;
+      return;
+    }
+    if (this._outcome === O_FULFILLED) sink.resolve(this._value);
+    else sink.reject(this.failure());
+  }
+
   /** @internal Called exactly once by the owning attachment. */
   _settle(outcome: number, value: unknown): void {
     this._outcome = outcome;
     this._value = value;
-    if (this._res !== null) this.deliver();
+    if (this._res !== null || this._sink !== null) this.deliver();
   }
 
   /** @internal */ private deliver(): void {
@@ -225,12 +244,31 @@ export class Token<T = unknown> implements PromiseLike<T> {
       else this._rej!(err);
       this._res = this._rej = null;
     }
+    const sink = this._sink;
+    if (sink !== null) {
+      this._sink = null;
+      // A promise's resolving functions (ours): they run no user code here beyond a `then` lookup
+      // on the value, as _res does.
+      if (o === O_FULFILLED) sink.resolve(this._value);
+      else sink.reject(err);
+    }
   }
 }
 
-/** The resolving functions of the promise just constructed: a shared executor, so a token's promise costs no closure. */
-const captured: { res: ((v: unknown) => void) | null; rej: ((e: unknown) => void) | null } = { res: null, rej: null };
-function capture(res: (v: never) => void, rej: (e: unknown) => void): void {
+/** @internal What a token settles besides its own promise: a waiting rt.run call (run-queue.ts). */
+export interface RunSink {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * @internal The resolving functions of the promise just constructed: a shared executor, so a
+ * token's promise (and a waiting rt.run's, run-queue.ts) costs no closure. Read and cleared
+ * right after `new Promise(capture)`.
+ */
+export const captured: { res: ((v: unknown) => void) | null; rej: ((e: unknown) => void) | null } = { res: null, rej: null };
+/** @internal */
+export function capture(res: (v: never) => void, rej: (e: unknown) => void): void {
   captured.res = res as (v: unknown) => void;
   captured.rej = rej;
 }

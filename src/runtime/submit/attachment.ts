@@ -29,9 +29,9 @@ import type { ThreadReadLog } from '../recording.js';
 import type { RouteSnapshot } from '../routing.js';
 import { wasmDecide, type WasmDecide } from '../../admission/wasm-gate.js';
 import { Codec } from '../codec.js';
-import { Token } from '../token.js';
+import { type RunSink, Token } from '../token.js';
 import { threadId } from 'node:worker_threads';
-import { TokenTable, type Callback } from './token-table.js';
+import { RUN_SINK, TokenTable, type Callback } from './token-table.js';
 import { SlotReturn } from './release.js';
 import { Drain } from './drain.js';
 import { Pump } from './pump.js';
@@ -205,6 +205,22 @@ export class Attachment {
     const table = this.table;
     table.callbacks[t] = cb;
     table.cbTags[t] = tag;
+    table.cbProducers[t] = producer;
+    table.outstanding++;
+    this.pump.want();
+  }
+
+  /**
+   * Record an rt.run admission without a Token (§4.6, Producer._submitRun): a callback-path
+   * admission whose callback is RUN_SINK and whose result settles `sink` (drain.ts). It takes a
+   * token id as a Token would.
+   */
+  trackRun(t: number, producer: number, sink: RunSink): void {
+    const table = this.table;
+    table.callbacks[t] = RUN_SINK;
+    table.sinks[t] = sink;
+    table.runIds[t] = this.idSeq++ * this.layout.maxAttachments + this.index;
+    table.cbTags[t] = 0;
     table.cbProducers[t] = producer;
     table.outstanding++;
     this.pump.want();

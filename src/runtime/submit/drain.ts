@@ -19,7 +19,7 @@ import { O_ABANDONED, O_FULFILLED, O_REJECTED, O_RETRACTED, type Token, outcomeE
 import { AbandonedError, PayloadError, RetractedError, thrownText } from '../../errors.js';
 import { callUser, reportUncaught } from '../user-code.js';
 import type { Attachment } from './attachment.js';
-import type { Callback, TokenTable } from './token-table.js';
+import { RUN_SINK, type Callback, type TokenTable } from './token-table.js';
 import type { SlotReturn } from './release.js';
 
 /** Completions drained per window (bounds how long a supervisor freeze may wait for this thread). */
@@ -237,10 +237,19 @@ export class Drain {
     this.att.guard.resolved(v & 0xffff, (v >>> 16) - 1, outcome, producer, tokenId, gen, value, payload);
   }
 
-  /** resolve() for a callback-path admission; its callback runs after the books (runDeferred or runLate). */
+  /**
+   * resolve() for a callback-path admission; its callback runs after the books (runDeferred or
+   * runLate). An rt.run admission (RUN_SINK) settles its call's promise last, as a Token's
+   * resolve settles the Token's: a promise's resolving functions, no user code beyond a `then`
+   * lookup on the value (the reactions run later).
+   */
   resolveCallback(t: number, outcome: number, value: unknown): void {
     const table = this.table;
     const cb = table.callbacks[t]!;
+    if (cb === RUN_SINK) {
+      this.resolveRun(t, outcome, value);
+      return;
+    }
     const tag = table.cbTags[t]!;
     const producer = table.cbProducers[t]!;
     table.callbacks[t] = undefined;
@@ -262,5 +271,31 @@ export class Drain {
     } else {
       this.late.push({ cb, outcome, value, tag });
     }
+  }
+
+  /** resolveCallback() for an rt.run admission (Attachment.trackRun): the books as for a callback, then its sink, once. */
+  private resolveRun(t: number, outcome: number, value: unknown): void {
+    const table = this.table;
+    const sink = table.sinks[t]!;
+    const producer = table.cbProducers[t]!;
+    table.callbacks[t] = undefined;
+    table.sinks[t] = undefined;
+    const gen = table.gens[t]!;
+    table.gens[t] = nextGen(gen);
+    this.slots.release(t, producer, outcome);
+    const payload = table.cbPayloads[t];
+    table.cbPayloads[t] = undefined;
+    this.guarded(t, outcome, producer, table.runIds[t]!, gen, value, payload);
+    table.put(t);
+    const seam = this.att.seam;
+    if (seam !== null) seam.resolved(this.att.index, t, gen, producer, outcome, this.slots.deferring ? this.chunk : -1);
+    if (outcome === O_FULFILLED) {
+      sink.resolve(value);
+      return;
+    }
+    // What a Token would deliver: an 'abandoned' or 'retracted' completion's reason string as its error.
+    if (outcome === O_ABANDONED && typeof value === 'string') value = new AbandonedError(value);
+    else if (outcome === O_RETRACTED && typeof value === 'string') value = new RetractedError(value);
+    sink.reject(outcomeError(outcome, value));
   }
 }

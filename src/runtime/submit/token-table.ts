@@ -7,10 +7,20 @@
  * Invariant: an index is either on the free stack or live (tokens[t] or callbacks[t] set), never
  * both; live indices ≤ global slots ≤ capacity, so take() never finds the stack empty.
  */
-import { Token } from '../token.js';
+import { type RunSink, Token } from '../token.js';
 
 /** A callback-path admission's result sink (Producer.submitCallback). */
 export type Callback = (err: unknown, value: unknown, tag: number) => void;
+
+/**
+ * callbacks[t] of an rt.run admission without a Token (Producer._submitRun, §4.6): its sink is
+ * sinks[t]. Set as a callback, so every path that resolves callback admissions (drain, cancel by
+ * key, close, a dead worker's abandon) resolves it; Drain.resolveCallback settles the sink
+ * instead of calling this, which is never called.
+ */
+export const RUN_SINK: Callback = (): void => {
+  throw new Error('sluice: RUN_SINK called (invariant broken: run sinks are settled by Drain.resolveCallback)');
+};
 
 export class TokenTable {
   /** Token-path admissions, by index. */
@@ -23,6 +33,10 @@ export class TokenTable {
   readonly gens: Int32Array;
   /** A callback-path admission's payload, kept only for a guarded task (its quarantine, §4.16). */
   readonly cbPayloads: unknown[];
+  /** An rt.run admission's call (callbacks[t] === RUN_SINK), settled once when t resolves. */
+  readonly sinks: Array<RunSink | undefined>;
+  /** An rt.run admission's token id (what a Token's `id` would have been: the quarantine's tokenId). */
+  readonly runIds: Float64Array;
   private readonly free: Int32Array;
   private freeTop: number;
   /** Live indices (tokens and callbacks). */
@@ -36,6 +50,8 @@ export class TokenTable {
     this.cbProducers = new Int32Array(capacity);
     this.gens = new Int32Array(capacity);
     this.cbPayloads = new Array<unknown>(capacity).fill(undefined);
+    this.sinks = new Array<RunSink | undefined>(capacity).fill(undefined);
+    this.runIds = new Float64Array(capacity);
     this.free = new Int32Array(capacity);
     for (let t = 0; t < capacity; t++) this.free[t] = capacity - 1 - t; // pop order 0, 1, 2, ...
     this.freeTop = capacity;
