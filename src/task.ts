@@ -22,7 +22,8 @@ import { GEN_SPAN, NEST, type NestContext, taskKey } from './runtime/worker/nest
 import { W_RUN_ATT, W_RUN_GEN, W_RUN_TOKEN } from './shm/layout.js';
 import { isRunningOn } from './shm/words/token.js';
 import { ConfigError, RejectedError } from './errors.js';
-import { producerName, type ProducerLimits } from './runtime/registry.js';
+import { type ProducerLimits } from './runtime/registry.js';
+import { producerName } from './runtime/producer-name.js';
 import type { Admission, Producer, SubmitCallback, SubmitLineage, SubmitOptions } from './runtime/producer.js';
 import { type Token, type TokenKey, tokenKey } from './runtime/token.js';
 import type { TaskOptions, TaskRef } from './runtime/task.js';

@@ -5,7 +5,7 @@
  */
 import { P_NAME_LEN, type Memory } from '../shm/layout.js';
 
-/** The name producer p registered with (p: a READY entry). */
+/** @internal The name producer p registered with (p: a READY entry). */
 export function producerName(mem: Memory, p: number): string {
   const at = mem.nameByte(p);
   return mem.buf.toString('utf8', at, at + mem.i32[mem.producerWord(p, P_NAME_LEN)]!);

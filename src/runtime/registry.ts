@@ -19,7 +19,6 @@ import { initProducerGate, type Limits } from '../admission/gate.js';
 import { GATE_FIELD_MAX } from '../shm/words/gate.js';
 import { ConfigError, describe } from '../errors.js';
 import { snapshot } from './options.js';
-import { producerName } from './producer-name.js';
 
 /** A producer's limits, as rt.producer(name, limits) takes them. */
 export interface ProducerLimits {
@@ -125,7 +124,6 @@ export function readLimits(mem: Memory, p: number): Limits {
 }
 
 /** @internal */
-export { producerName };
 
 /** @internal Indices of every registered producer. */
 export function registeredProducers(mem: Memory): number[] {

@@ -251,17 +251,7 @@ export class Drain {
       return;
     }
     const tag = table.cbTags[t]!;
-    const producer = table.cbProducers[t]!;
-    table.callbacks[t] = undefined;
-    const gen = table.gens[t]!;
-    table.gens[t] = nextGen(gen);
-    this.slots.release(t, producer, outcome);
-    const payload = table.cbPayloads[t];
-    table.cbPayloads[t] = undefined;
-    this.guarded(t, outcome, producer, -1, gen, value, payload);
-    table.put(t);
-    const seam = this.att.seam;
-    if (seam !== null) seam.resolved(this.att.index, t, gen, producer, outcome, this.slots.deferring ? this.chunk : -1);
+    this.callbackBooks(t, table.cbProducers[t]!, outcome, value, -1);
     if (this.slots.deferring) {
       const k = this.deferredCount++;
       this.deferredCb[k] = cb;
@@ -273,22 +263,31 @@ export class Drain {
     }
   }
 
-  /** resolveCallback() for an rt.run admission (Attachment.trackRun): the books as for a callback, then its sink, once. */
-  private resolveRun(t: number, outcome: number, value: unknown): void {
+  /**
+   * The books of a callback-path admission's resolve (a callback's or an rt.run call's): its
+   * index freed and its generation advanced, its slots back, its outcome counted and fed to the
+   * Guard House (`tokenId` for a quarantined call; -1 none), recorded. No user code.
+   */
+  private callbackBooks(t: number, producer: number, outcome: number, value: unknown, tokenId: number): void {
     const table = this.table;
-    const sink = table.sinks[t]!;
-    const producer = table.cbProducers[t]!;
     table.callbacks[t] = undefined;
-    table.sinks[t] = undefined;
     const gen = table.gens[t]!;
     table.gens[t] = nextGen(gen);
     this.slots.release(t, producer, outcome);
     const payload = table.cbPayloads[t];
     table.cbPayloads[t] = undefined;
-    this.guarded(t, outcome, producer, table.runIds[t]!, gen, value, payload);
+    this.guarded(t, outcome, producer, tokenId, gen, value, payload);
     table.put(t);
     const seam = this.att.seam;
     if (seam !== null) seam.resolved(this.att.index, t, gen, producer, outcome, this.slots.deferring ? this.chunk : -1);
+  }
+
+  /** resolveCallback() for an rt.run admission (Attachment.trackRun): the books as for a callback, then its sink, once. */
+  private resolveRun(t: number, outcome: number, value: unknown): void {
+    const table = this.table;
+    const sink = table.sinks[t]!;
+    table.sinks[t] = undefined;
+    this.callbackBooks(t, table.cbProducers[t]!, outcome, value, table.runIds[t]!);
     if (outcome === O_FULFILLED) {
       sink.resolve(value);
       return;
