@@ -6,7 +6,7 @@
 import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbandonedError, ConfigError, RetractedError, Runtime, type Token } from '../src/index.js';
-import { Signals } from './helpers/signals.js';
+import { heldRuntime, Signals } from './helpers/signals.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 const abortListeners = (s: AbortSignal): number => getEventListeners(s, 'abort').length;
@@ -15,19 +15,12 @@ describe('rt.run waiting for capacity: an abort rejects it at once', () => {
   let rt: Runtime;
   let sig: Signals;
   let blocker: Token;
+  let end: () => Promise<void>;
   beforeAll(async () => {
-    sig = new Signals();
     // One slot in all: the blocked task holds it, so capacity never frees until the test releases it.
-    rt = await Runtime.start({ tasks, workers: 1, globalSlots: 1 });
-    blocker = rt.producer('default').submit(rt.task('blockUntil'), 'hold') as Token;
-    await sig.started('hold');
+    ({ rt, sig, blocker, end } = await heldRuntime({ globalSlots: 1 }, 'default'));
   });
-  afterAll(async () => {
-    sig.release('hold');
-    await blocker.promise().catch(() => undefined);
-    await rt.close();
-    sig.close();
-  });
+  afterAll(() => end());
 
   it('abort while waiting: rejects with the signal reason, leaves the line, detaches its listener; the others keep their place', async () => {
     const ac = new AbortController();

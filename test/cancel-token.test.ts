@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, RetractedError, Runtime, type Token } from '../src/index.js';
-import { Signals } from './helpers/signals.js';
+import { heldRuntime, type Signals } from './helpers/signals.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 
@@ -12,18 +12,11 @@ describe('rt.cancelToken(key)', () => {
   let rt: Runtime;
   let sig: Signals;
   let blocker: Token;
+  let end: () => Promise<void>;
   beforeAll(async () => {
-    sig = new Signals();
-    rt = await Runtime.start({ tasks, workers: 1, globalSlots: 64, steal: false });
-    blocker = rt.producer('p').submit(rt.task('blockUntil'), 'hold') as Token;
-    await sig.started('hold');
+    ({ rt, sig, blocker, end } = await heldRuntime({ globalSlots: 64, steal: false }, 'p'));
   });
-  afterAll(async () => {
-    sig.release('hold');
-    await blocker.promise().catch(() => undefined);
-    await rt.close();
-    sig.close();
-  });
+  afterAll(() => end());
 
   it('retracts a pending Token: resolved retracted at once, its slots back; the running one is refused', async () => {
     const p = rt.producer('p');

@@ -20,7 +20,7 @@ const CONTENDER = new URL('./fixtures/io-contender.mjs', import.meta.url);
 const MONITOR = new URL('./fixtures/admission/monitor.mjs', import.meta.url);
 const bootstrap = new URL('./fixtures/ts-bootstrap.mjs', import.meta.url);
 const victim = new URL('./fixtures/io-victim.ts', import.meta.url).href;
-const flood = new URL('./fixtures/io-flood.ts', import.meta.url).href;
+const flood = new URL('./fixtures/flood-forever.ts', import.meta.url).href;
 const SLOW = 0; // class slots: slow 0, moderate 1 (admission/io-class.ts IO_CLASS_NAMES)
 const MODERATE = 1;
 
@@ -154,7 +154,7 @@ describe('producer death and the class counts (§4.10 step 4)', () => {
     const mem = new Memory(rt.handle.sab);
     try {
       for (let round = 0; round < 12; round++) {
-        const thread = new Worker(bootstrap, { workerData: { entry: flood, handle: rt.handle } });
+        const thread = new Worker(bootstrap, { workerData: { entry: flood, handle: rt.handle, io: true } });
         await new Promise((r) => thread.once('message', r));
         const killAt = performance.now() + rand() * 3;
         while (performance.now() < killAt);

@@ -1,4 +1,5 @@
 import { BroadcastChannel } from 'node:worker_threads';
+import { Runtime, type RuntimeOptions, type Token } from '../../src/index.js';
 
 /** The test side of the 'sluice-test' channel used by fixtures/tasks.mjs (blockUntil, waitFor). */
 export class Signals {
@@ -24,4 +25,27 @@ export class Signals {
   release(key: string): void { this.channel.postMessage(key); }
 
   close(): void { this.channel.close(); }
+}
+
+/**
+ * A runtime whose one worker is held by a blocked task (fixtures/tasks.mjs blockUntil('hold')),
+ * submitted by `producer`: every later task stays pending (or waits for capacity) until `end()`
+ * releases the blocker and closes the runtime. No timing involved.
+ */
+export async function heldRuntime(
+  options: Omit<RuntimeOptions, 'tasks' | 'workers'>, producer: string,
+): Promise<{ rt: Runtime; sig: Signals; blocker: Token; end(): Promise<void> }> {
+  const sig = new Signals();
+  const rt = await Runtime.start({ tasks: new URL('../fixtures/tasks.mjs', import.meta.url), workers: 1, ...options });
+  const blocker = rt.producer(producer).submit(rt.task('blockUntil'), 'hold') as Token;
+  await sig.started('hold');
+  return {
+    rt, sig, blocker,
+    async end() {
+      sig.release('hold');
+      await blocker.promise().catch(() => undefined);
+      await rt.close();
+      sig.close();
+    },
+  };
 }
