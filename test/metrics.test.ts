@@ -5,14 +5,12 @@
  * without `metrics: true` (the default) stats report nulls and takes the region out of the layout.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Worker } from 'node:worker_threads';
 import { Runtime, type LatencyStats, type Producer } from '../src/index.js';
 import { internals } from '../src/runtime/testing/testing.js';
-import { produceInc, type ProduceResult } from './helpers/produce.js';
+import { produceInc, runProducerThread } from './helpers/produce.js';
 import { Signals } from './helpers/signals.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
-const bootstrap = new URL('./fixtures/ts-bootstrap.mjs', import.meta.url);
 
 /** Submit on `p` and return the token (admitted: the tests stay inside every limit). */
 function go(p: Producer, task: string, x: unknown): PromiseLike<unknown> {
@@ -27,15 +25,6 @@ function ordered(s: LatencyStats): void {
   expect(s.p99).toBeLessThanOrEqual(s.p999);
   expect(s.p999).toBeLessThanOrEqual(s.max);
   expect(s.p50).toBeGreaterThanOrEqual(0);
-}
-
-function runThread(data: Record<string, unknown>): Promise<ProduceResult> {
-  const w = new Worker(bootstrap, { workerData: { entry: new URL('./fixtures/producer-thread.ts', import.meta.url).href, ...data } });
-  return new Promise((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-    w.once('exit', (code) => { if (code !== 0) reject(new Error(`producer thread exited with ${code}`)); });
-  });
 }
 
 describe('metrics: true', () => {
@@ -80,7 +69,7 @@ describe('metrics: true', () => {
     rt.resetStats();
     const results = await Promise.all([
       produceInc(rt, 'm-main', 500, 64, 0),
-      runThread({ handle: rt.handle, count: 700, window: 64, producer: 'm-thread', base: 1e6 }),
+      runProducerThread({ handle: rt.handle, count: 700, window: 64, producer: 'm-thread', base: 1e6 }),
     ]);
     expect(results.map((r) => r.wrong)).toEqual([0, 0]);
     const s = rt.stats();

@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Worker } from 'node:worker_threads';
 import { Runtime, type Token } from '../src/index.js';
-import { produceInc, type ProduceResult } from './helpers/produce.js';
+import { produceInc, runProducerThread } from './helpers/produce.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
-const bootstrap = new URL('./fixtures/ts-bootstrap.mjs', import.meta.url);
 
-
-function runThread(data: Record<string, unknown>): Promise<ProduceResult> {
-  const w = new Worker(bootstrap, { workerData: { entry: new URL('./fixtures/producer-thread.ts', import.meta.url).href, ...data } });
-  return new Promise((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-    w.once('exit', (code) => { if (code !== 0) reject(new Error(`producer thread exited with ${code}`)); });
-  });
-}
 
 describe('multi-thread stress', () => {
   it('4 attached producer threads plus main, 200k tasks each, 2 workers: every token resolves exactly once with the right value, counters zero at quiescence', async () => {
@@ -23,7 +12,7 @@ describe('multi-thread stress', () => {
     rt.producer('shared', { slots: 300 });
     const results = await Promise.all([
       produceInc(rt, 'main', N, 256, 0),
-      ...[1, 2, 3, 4].map((k) => runThread({ handle: rt.handle, count: N, window: 128, producer: k % 2 ? 'shared' : `own-${k}`, base: k * 1e6 })),
+      ...[1, 2, 3, 4].map((k) => runProducerThread({ handle: rt.handle, count: N, window: 128, producer: k % 2 ? 'shared' : `own-${k}`, base: k * 1e6 })),
     ]);
     for (const r of results) {
       expect(r.wrong).toBe(0);

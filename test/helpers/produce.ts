@@ -1,4 +1,5 @@
 import type { Runtime } from '../../src/index.js';
+import { Worker } from 'node:worker_threads';
 
 export interface ProduceResult { admitted: number; ok: number; wrong: number; rejected: number }
 
@@ -38,4 +39,19 @@ export async function produceInc(rt: Runtime, producer: string, count: number, w
     pump();
   });
   return { admitted: sent, ok: done - wrong, wrong, rejected };
+}
+
+/**
+ * Run fixtures/producer-thread.ts in an attached thread (`data`: its workerData: the handle and
+ * what to produce); resolves with its ProduceResult, rejects if it fails or exits non-zero.
+ */
+export function runProducerThread(data: Record<string, unknown>): Promise<ProduceResult> {
+  const w = new Worker(new URL('../fixtures/ts-bootstrap.mjs', import.meta.url), {
+    workerData: { entry: new URL('../fixtures/producer-thread.ts', import.meta.url).href, ...data },
+  });
+  return new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => { if (code !== 0) reject(new Error(`producer thread exited with ${code}`)); });
+  });
 }
