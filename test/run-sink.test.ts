@@ -77,6 +77,38 @@ describe('rt.run waiting for capacity, then admitted', () => {
     noRunSinks(rt);
   });
 
+  it('hostile payloads in the line: a getter that throws, or a Proxy whose traps throw, is read only at the call\'s turn; that call rejects with what the encoder says, the calls around it run, nothing is admitted for it', async () => {
+    const before = books(rt);
+    const blocker = rt.producer('default').submit(rt.task('blockUntil'), 'w2') as Token;
+    await sig.started('w2');
+    let reads = 0;
+    const getterBomb = { get v(): number { reads++; throw new Error('getter bomb'); } };
+    const proxyBomb = new Proxy({}, { ownKeys() { reads++; throw new Error('trap bomb'); }, get() { reads++; throw new Error('trap bomb'); } });
+    const calls = [
+      rt.run<number>('inc', 1),
+      rt.run('echo', getterBomb),
+      rt.run<number>('inc', 2),
+      rt.run('echo', proxyBomb),
+      rt.run<number>('inc', 3),
+    ].map(outcome);
+    expect(rt.runQueue.length).toBe(5);
+    expect(reads).toBe(0); // nothing of a waiting call's payload is read before its turn
+    sig.release('w2');
+    await blocker;
+    const [a, b, c, d, e] = await Promise.all(calls);
+    expect([a, c, e]).toEqual([['ok', 2], ['ok', 3], ['ok', 4]]);
+    for (const [kind, err] of [b, d]) {
+      expect(kind).toBe('err');
+      expect(err).toBeInstanceOf(Error);
+    }
+    const after = books(rt);
+    expect(after.admitted - before.admitted).toBe(4); // the blocker and the three inc calls
+    expect(after.resolved - before.resolved).toBe(4);
+    expect(after.inFlight).toBe(0);
+    expect(rt.runQueue.length).toBe(0);
+    noRunSinks(rt);
+  });
+
   it('a task returning a structured value: the call gets it as a Token would', async () => {
     expect(await rt.run('echo', { v: 1, tag: 'x', a: [1, 2] })).toEqual({ v: 1, tag: 'x', a: [1, 2] });
     noRunSinks(rt);

@@ -36,16 +36,15 @@ export class MonotonicClock implements Clock {
     this.offset = hrtimeMicros() - performance.now() * 1000 - epochMicros;
   }
 
-  now(): number {
-    const t = Math.floor(performance.now() * 1000 + this.offset);
-    // Calibration differs by a few microseconds between threads; never step backwards here.
-    if (t > this.last) this.last = t;
-    return this.last;
-  }
+  now(): number { return this.at(performance.now()); }
 
-  /** @internal The tick of a `performance.now()` reading `ms` this thread made (no clock read), as monotonic as now() (a worker's recorder dates a run's end by the loop's own reading). */
+  /**
+   * @internal The tick of a `performance.now()` reading `ms` this thread made (a worker's recorder
+   * dates a run's start and end by the loop's own readings, with no clock read of its own).
+   */
   at(ms: number): number {
     const t = Math.floor(ms * 1000 + this.offset);
+    // Calibration differs by a few microseconds between threads; never step backwards here.
     if (t > this.last) this.last = t;
     return this.last;
   }

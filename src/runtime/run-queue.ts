@@ -39,8 +39,6 @@ export class RunCall implements RunSink {
   }
 }
 
-type Waiter = RunCall;
-
 /** What the queue needs of its runtime handle. */
 export interface RunQueueHost {
   /** Submit the call on the default producer (§4.1, Producer._submitRun): null when admitted. */
@@ -59,7 +57,7 @@ const COMPACT_AT = 1024;
 const CLOSED: Rejection = Object.freeze({ admitted: false as const, reason: 'closed' as const });
 
 export class RunQueue {
-  private waiters: (Waiter | undefined)[] = [];
+  private waiters: (RunCall | undefined)[] = [];
   private head = 0;
   /** Waiters in line (not gone). */
   private live = 0;
@@ -74,7 +72,7 @@ export class RunQueue {
   get length(): number { return this.live; }
 
   /** The first waiter in line (skipping the gone), or undefined. */
-  private first(): Waiter | undefined {
+  private first(): RunCall | undefined {
     const q = this.waiters;
     while (this.head < q.length && q[this.head]!.gone) q[this.head++] = undefined;
     return q[this.head];
@@ -115,7 +113,7 @@ export class RunQueue {
    * payload getter may abort it: then it is left in place and flushOnce settles it (an admitted
    * token sees the abort itself and is retracted; a refused one is rejected there).
    */
-  private watch(w: Waiter, signal: AbortSignal): void {
+  private watch(w: RunCall, signal: AbortSignal): void {
     const fn = (): void => {
       w.onAbort = null;
       if (this.submitting === w || w.gone) return;
@@ -134,7 +132,7 @@ export class RunQueue {
   }
 
   /** The waiter leaves the line (admitted, rejected, or closed): its abort listener goes with it. */
-  private unwatch(w: Waiter): void {
+  private unwatch(w: RunCall): void {
     const fn = w.onAbort;
     if (fn === null) return;
     w.onAbort = null;
@@ -142,7 +140,7 @@ export class RunQueue {
   }
 
   /** The waiter flushOnce is submitting (its abort listener then leaves it to flushOnce). */
-  private submitting: Waiter | null = null;
+  private submitting: RunCall | null = null;
 
   /**
    * §4.6 step 3. Not re-entrant: a submit in here raises edges, whose listeners (user code) may

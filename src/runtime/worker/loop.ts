@@ -546,7 +546,7 @@ export class WorkerLoop {
     if (this.hooks) pauseAt(this.mem, HOOK_POINTS['complete:claimed'], this.w + 1);
     writeCompletion(ring, pos, this.codec, outcome, att, t, gen, this.w);
     // Recorded once published, still inside the window (§4.15), as a submit's SUBMIT + ROUTE: the
-    // owner can drain the result meanwhile, the record (a clock reading, 64 bytes) is off its path.
+    // owner can drain the result meanwhile; the record (64 bytes, dated by `ended`) is off its path.
     if (this.seam !== null) this.seam.ran(att, t, gen, this.w, outcome, ended);
     this.window.leave();
     wake(i32, this.compWakers[att]!);
