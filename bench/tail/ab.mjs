@@ -10,7 +10,7 @@ function quiet() {
   return -1;
 }
 const reps = Number(process.argv[2]);
-const cfgs = process.argv.slice(3).map((s) => { const [nameDir, ...rest] = s.split(':'); const [name, cwd] = nameDir.split('@'); const env = {}; for (const kv of rest.join(':').split(',').filter(Boolean)) { const [k, v] = kv.split('='); env[k] = v; } return { name, env, cwd: cwd ?? process.cwd() }; });
+const cfgs = process.argv.slice(3).map((s) => { const [nameDir, ...rest] = s.split(':'); const [name, cwd] = nameDir.split('@'); const env = {}; for (const kv of rest.join(':').split(/,(?=[A-Z_]+=)/).filter(Boolean)) { const i = kv.indexOf('='); const k = kv.slice(0, i), v = kv.slice(i + 1); env[k] = v; } return { name, env, cwd: cwd ?? process.cwd() }; });
 const res = Object.fromEntries(cfgs.map((c) => [c.name, []]));
 for (let r = 0; r < reps; r++) for (const c of (r % 2 ? [...cfgs].reverse() : cfgs)) {
   const q = quiet();

@@ -219,8 +219,8 @@ export class RecordingSeam implements Seam {
     this.words(producer, packed, global);
     const snap = this.snapshot;
     const weightClass = snap === null ? 0xffff : snap.chainClass;
-    this.rec.submitted(tick, producer, task, weightClass, att, token, gen, pAtt, pIdx, parentGen, wordsOut[0]!, wordsOut[1]!, wordsOut[2]!, f);
     if (snap === null) {
+      this.rec.submitted(tick, producer, task, weightClass, att, token, gen, pAtt, pIdx, parentGen, wordsOut[0]!, wordsOut[1]!, wordsOut[2]!, f);
       one[0] = worker;
       this.rec.routed(tick, producer, task, 0xffff, att, token, gen, one, none, 0, false);
       return;
@@ -240,10 +240,9 @@ export class RecordingSeam implements Seam {
       plain = route(chain, snap);
       snap.cpu = cpu;
     }
-    const cpuWas = this.rec.cpu;
-    this.rec.cpu = cpu;
-    this.rec.routed(tick, producer, task, weightClass, att, token, gen, chain, occ, chosen, worker !== plain);
-    this.rec.cpu = cpuWas;
+    // One frame for both when the route fits (records.ts foldRoute), else SUBMIT then ROUTE.
+    this.rec.submittedRouted(tick, producer, task, weightClass, att, token, gen, pAtt, pIdx, parentGen, wordsOut[0]!, wordsOut[1]!, wordsOut[2]!, f,
+      chain, occ, chosen, worker !== plain, cpu);
   }
   rejected(producer: number, task: number, _att: number, reason: number, packed: number, global: number): void {
     const tick = this.decisionTick();
@@ -335,7 +334,7 @@ export class Recording {
   }
 
   /** Flight mode (or file mode, a snapshot beside the stream): every ring's latest records, now. */
-  save(path: string, meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>): TraceTrailer {
+  save(path: string, meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>): TraceTrailer & { records: number } {
     return saveFlight(path, this.rings.threads(), meta);
   }
 

@@ -604,8 +604,8 @@ export class Runtime<M = any> {
         : 'rt.saveTrace(): this runtime does not record; start it with { trace: { mode: \'flight\' } }');
     }
     if (typeof path !== 'string' || path.length === 0) throw new ConfigError(`rt.saveTrace(): path must be a non-empty string; got ${describe(path)}`);
-    const t: TraceTrailer = this.recording.save(path, this.traceMeta());
-    return { records: t.frames, lost: t.threads.reduce((a, x) => a + x.lost, 0) };
+    const t = this.recording.save(path, this.traceMeta());
+    return { records: t.records, lost: t.threads.reduce((a, x) => a + x.lost, 0) };
   }
 
   /** @internal The trace file's header: what replay, explain and export need besides the records. */

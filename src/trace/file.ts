@@ -26,7 +26,7 @@
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import {
-  RECORD_BYTES, RECORD_VERSION, RECORD_WORDS, R_SEQ, decodeFrames, encodeRecord, type TraceRecord,
+  RECORD_BYTES, RECORD_VERSION, RECORD_WORDS, R_SEQ, RecordKind, decodeFrames, encodeRecord, type TraceRecord,
 } from './records.js';
 import type { TraceRing } from './ring.js';
 
@@ -168,14 +168,16 @@ function writeAll(fd: number, buf: Uint8Array): void {
  * (ring.ts snapshot: consistent, whole, oldest first), the snapshot's lost and refused counts in
  * the thread table. Works on a dead thread's ring. `meta` without mode, recordVersion and threads.
  */
-export function saveFlight(path: string, rings: readonly ThreadRing[], meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>): TraceTrailer {
+export function saveFlight(path: string, rings: readonly ThreadRing[], meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>): TraceTrailer & { records: number } {
   const threads: ThreadInfo[] = [];
   const frames: Int32Array[] = [];
   const trailer: TraceTrailer = { frames: 0, threads: [] };
+  let records = 0; // as readTrace will count them: a SUBMIT_ROUTED frame is two records
   for (const t of rings) {
     const s = t.ring.snapshot();
     const f = new Int32Array(s.records.length * RECORD_WORDS);
     s.records.forEach((r, i) => {
+      records += r.kind === RecordKind.SUBMIT_ROUTED ? 2 : 1;
       encodeRecord(r, f, i * RECORD_WORDS);
       f[i * RECORD_WORDS + R_SEQ] = (2 * (s.first + i) + 2) | 0;
     });
@@ -192,7 +194,7 @@ export function saveFlight(path: string, rings: readonly ThreadRing[], meta: Omi
   } finally {
     closeSync(fd);
   }
-  return trailer;
+  return { ...trailer, records };
 }
 
 /**

@@ -15,7 +15,7 @@
  * the window where there is one (design §4.10), so a freeze never sees a half-made decision
  * recorded as made. Tokens are (attachment, index, generation); -1 in all three = none.
  */
-import { packRoute, RECORD_VERSION, RecordKind, emptyRecord, type TraceRecord, type WriterClass } from './records.js';
+import { foldRoute, packRoute, RECORD_VERSION, RecordKind, emptyRecord, type TraceRecord, type WriterClass } from './records.js';
 import type { TraceRing } from './ring.js';
 
 export class Recorder {
@@ -96,6 +96,32 @@ export class Recorder {
   ): void {
     this.put(RecordKind.SUBMIT_ADMITTED, weightClass, tick, producer, task, tokenAtt, token, gen, -1, parentAtt, parent, parentGen,
       producerWord, globalWord, earnedWord, tickFlags);
+  }
+
+  /**
+   * submitted() then routed() for the same token, in one frame when the route fits
+   * (records.ts foldRoute: a chain of at most FOLD_MAX_CHAIN, occupancies below 255, the router's
+   * CPU none or this thread's), else as the two records. `routerCpu`: the CPU route() read (-1:
+   * none), which the ROUTE carries as its CPU.
+   */
+  submittedRouted(
+    tick: number, producer: number, task: number, weightClass: number, tokenAtt: number, token: number, gen: number,
+    parentAtt: number, parent: number, parentGen: number, producerWord: number, globalWord: number, earnedWord: number, tickFlags: number,
+    chain: ArrayLike<number>, occupancy: ArrayLike<number>, chosen: number, cpuTie: boolean, routerCpu: number,
+  ): void {
+    const r = this.r;
+    r.cpu = this.cpu;
+    r.k3 = tickFlags;
+    if (foldRoute(r, weightClass, chain, occupancy, chosen, cpuTie, routerCpu)) {
+      this.put(RecordKind.SUBMIT_ROUTED, r.aux, tick, producer, task, tokenAtt, token, gen, r.worker, parentAtt, parent, parentGen,
+        producerWord, globalWord, earnedWord, r.k3);
+      return;
+    }
+    this.submitted(tick, producer, task, weightClass, tokenAtt, token, gen, parentAtt, parent, parentGen, producerWord, globalWord, earnedWord, tickFlags);
+    const cpu = this.cpu;
+    this.cpu = routerCpu;
+    this.routed(tick, producer, task, weightClass, tokenAtt, token, gen, chain, occupancy, chosen, cpuTie);
+    this.cpu = cpu;
   }
 
   /**

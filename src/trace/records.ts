@@ -34,13 +34,15 @@ import { OUTCOMES } from '../admission/outcomes.js';
 import { REJECT_REASONS, R_GLOBAL_SLOTS, R_PRODUCER_SLOTS, R_RING_FULL } from '../admission/reasons.js';
 
 /**
+ * 4: kind 19 SUBMIT_ROUTED, an admitted SUBMIT with its ROUTE folded in (one frame where there
+ * were two; decodeFrames gives both records back, foldRoute says when and how).
  * 3: kinds 15 SEEN and 16 REFILL (a full recording's read log); SUBMIT_* ticks are the
  * admission tick of rated decisions, K3 of SUBMIT_ADMITTED its TICK_* flags.
  * 2: kind 14 RELEASE (the owner resolved a token and gave its slots back: what admission sees);
  * RESOLVE is the worker's end of a run; START aux bit 1 (a popped cell whose token was no longer
  * pending: skipped). Replay needs all three (src/trace/README.md, "Replay").
  */
-export const RECORD_VERSION = 3;
+export const RECORD_VERSION = 4;
 export const RECORD_WORDS = 16;
 export const RECORD_BYTES = RECORD_WORDS * 4;
 
@@ -93,6 +95,11 @@ export const RecordKind = {
   BREAKER: 17,
   /** An operator's action (docs/design.md §4.17): drain, resume, kill, isolate, release. */
   ADMIN: 18,
+  /**
+   * SUBMIT_ADMITTED and its ROUTE in one frame (foldRoute): what the runtime writes when the route
+   * fits. Storage only: decodeFrames reads it back as the two records, so no reader sees it.
+   */
+  SUBMIT_ROUTED: 19,
 } as const;
 export type RecordKindName = keyof typeof RecordKind;
 export type RecordKindCode = (typeof RecordKind)[RecordKindName];
@@ -171,6 +178,9 @@ export const KIND_FIELDS: Readonly<Record<RecordKindName, { aux: string; k: read
   // task. aux: why (shm/words/breaker.ts WHY_NAMES). K0: the state it left, K1: the state it
   // entered (STATE_NAMES: 0 closed, 1 open, 2 half-open, 3 isolated).
   BREAKER: { aux: 'why', k: ['from', 'to', '', ''] },
+  // SUBMIT_ADMITTED's words, with the route folded in (foldRoute): aux 7..0 the weight class,
+  // bit 8 the CPU tie; WORKER the chosen worker; K3 the tick flags and the route (foldRoute).
+  SUBMIT_ROUTED: { aux: 'classAndFlags', k: ['producerWord', 'globalWord', 'earnedWord', 'tickFlagsAndRoute'] },
 };
 
 /** SEEN's aux: which gate word. */
@@ -267,7 +277,7 @@ function check(i32: Int32Array, at: number): number {
  */
 if (R_HEAD !== 1 || R_THREAD !== 2 || R_PT !== 3 || R_TOKEN !== 4 || R_GEN !== 5 || R_WORKER !== 6
   || R_TICK_LO !== 7 || R_TICK_HI !== 8 || R_PARENT !== 9 || R_PGEN !== 10 || R_K0 !== 11 || R_CHECK !== 15
-  || RECORD_VERSION !== 3 || RecordKind.META !== 1) {
+  || RECORD_VERSION !== 4 || RecordKind.META !== 1) {
   throw new Error('sluice: trace record offsets and the literals of the hot path disagree');
 }
 
@@ -289,7 +299,7 @@ let labelScratch: Uint8Array | undefined;
  * (0xffff is "none"); token index <= 0xffff; tick an integer in [0, 2^53).
  */
 export function encodeRecord(r: TraceRecord, i32: Int32Array, at: number): void {
-  i32[at + 1] = (3 << 24) | ((r.kind & 0xff) << 16) | (r.aux & 0xffff); // HEAD: version 3
+  i32[at + 1] = (4 << 24) | ((r.kind & 0xff) << 16) | (r.aux & 0xffff); // HEAD: version 4
   i32[at + 2] = ((r.writerClass & 0xff) << 24) | ((r.writerIndex & 0xff) << 16) | n16(r.cpu); // THREAD
   i32[at + 3] = (n16(r.producer) << 16) | n16(r.task); // PT
   i32[at + 4] = packToken(r.tokenAtt, r.token); // TOKEN
@@ -429,10 +439,74 @@ export function decodeFrames(frames: Int32Array, verify = true): { records: Trac
   for (let f = 0; f < n; f++) {
     const at = f * RECORD_WORDS;
     if (recordFault(frames, at, verify) !== null) { bad++; continue; }
-    records.push(decodeRecord(frames, at));
-    positions.push(((frames[at + R_SEQ]! - 2) | 0) >> 1);
+    const r = decodeRecord(frames, at);
+    const pos = ((frames[at + R_SEQ]! - 2) | 0) >> 1;
+    records.push(r);
+    positions.push(pos);
+    // A folded SUBMIT + ROUTE (SUBMIT_ROUTED) is read back as the two records it stands for,
+    // both at the frame's position: readers never see the fold.
+    if (r.kind === RecordKind.SUBMIT_ROUTED) {
+      records.push(unfoldRoute(r));
+      positions.push(pos);
+    }
   }
   return { records, positions, bad };
+}
+
+/** Folded K3 bit: the router read no CPU (the ROUTE's CPU is none); else it is the record's CPU. */
+const FOLD_NO_CPU = 1 << 6;
+/** Longest chain foldRoute folds (its occupancies take K3's top three bytes). */
+export const FOLD_MAX_CHAIN = 3;
+
+/**
+ * One frame for an admitted submit and its route (RECORD_VERSION 4): the submitting thread's
+ * hottest pair, a record fewer per task. `s` is the SUBMIT_ADMITTED record as recorder.ts
+ * `submitted` writes it (tick flags in K3 bits 1..0, WORKER -1); the route is what packRoute
+ * takes. Folds only what fits without loss -- a weight class <= 0xff, a chain of at most
+ * FOLD_MAX_CHAIN workers, every occupancy in 0..254 (else the ROUTE would be cut), and a router
+ * CPU that is none or the record's own -- and returns false otherwise (write the two records).
+ * Folded layout: kind SUBMIT_ROUTED; aux 7..0 the weight class, bit 8 the CPU tie (as ROUTE's);
+ * WORKER the chosen worker; K3 bits 1..0 the tick flags, 3..2 the chosen index, 5..4 the chain length, bit 6 no router CPU,
+ * then chain[0..2]'s occupancies, 8 bits each from bit 8. unfoldRoute is its inverse.
+ */
+export function foldRoute(
+  s: TraceRecord, weightClass: number, chain: ArrayLike<number>, occupancy: ArrayLike<number>, chosen: number, cpuTie: boolean, routerCpu: number,
+): boolean {
+  const n = chain.length;
+  if (n < 1 || n > FOLD_MAX_CHAIN || weightClass < 0 || weightClass > 0xff || (s.k3 & ~3) !== 0) return false;
+  if (routerCpu >= 0 && routerCpu !== s.cpu) return false;
+  let occ = 0;
+  for (let i = 0; i < n; i++) {
+    const o = occupancy[chain[i]!]!;
+    if (!(o >= 0 && o <= 254)) return false;
+    occ |= o << (8 * i);
+  }
+  s.kind = RecordKind.SUBMIT_ROUTED;
+  s.aux = weightClass | (cpuTie ? ROUTE_CPU_TIE : 0);
+  s.worker = chain[chosen]!;
+  s.k3 = s.k3 | (chosen << 2) | (n << 4) | (routerCpu < 0 ? FOLD_NO_CPU : 0) | (occ << 8);
+  return true;
+}
+
+/**
+ * The ROUTE record a SUBMIT_ROUTED carries, exactly as recorder.ts `routed` would have written it;
+ * and `s` itself is put back to the SUBMIT_ADMITTED `submitted` would have written.
+ */
+export function unfoldRoute(s: TraceRecord): TraceRecord {
+  const k3 = s.k3;
+  const chosen = (k3 >>> 2) & 3;
+  const n = (k3 >>> 4) & 3;
+  const occ = (k3 >>> 8) & ((1 << (8 * n)) - 1) & 0xffffff;
+  const route: TraceRecord = {
+    ...s, kind: RecordKind.ROUTE, aux: s.aux & (0xff | ROUTE_CPU_TIE),
+    cpu: (k3 & FOLD_NO_CPU) !== 0 ? -1 : s.cpu, parentAtt: -1, parent: -1, parentGen: -1,
+    k0: (n << 16) | chosen, k1: (occ >>> (8 * chosen)) & 0xff, k2: occ, k3: 0,
+  };
+  s.kind = RecordKind.SUBMIT_ADMITTED;
+  s.aux &= 0xff;
+  s.worker = -1;
+  s.k3 = k3 & 3;
+  return route;
 }
 
 /** ROUTE's aux flag: the tie went to the worker on the submitter's CPU (spin 0, docs/design.md §6). */

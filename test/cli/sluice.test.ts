@@ -78,7 +78,7 @@ describe('sluice trace', () => {
   it('show: the header, the counts, the records numbered in order', async () => {
     const r = await sluice('trace', 'show', crafted, '--limit', '8');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^full recording \(record version 3\)/);
+    expect(r.stdout).toMatch(/^full recording \(record version 4\)/);
     expect(r.stdout).toMatch(/producers: 'p0' \(slots 2\), 'p1' \(rate 10\/s, burst 1, slots 4\), 'p2' \(slots 4\)/);
     expect(r.stdout).toMatch(/read: 28 records, 0 bad frames, 0 missing, 0 lost/);
     expect(r.stdout).toMatch(/#7 t=0 a0 SUBMIT_REJECTED producer=0 task=0 cpu=0 reason="producer-slots" producerWord=2 globalWord=2 earnedWord=0 limit=2/);

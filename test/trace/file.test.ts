@@ -40,7 +40,7 @@ describe('saveFlight: a snapshot of every ring', () => {
     appendSeeded(a, 0, 20); // 12 overwritten
     appendSeeded(b, 0, 5);
     const trailer = saveFlight(at('flight.trace'), [a, b], META);
-    expect(trailer).toEqual({ frames: 13, threads: [{ writerClass: 1, writerIndex: 0, written: 8, lost: 12 }, { writerClass: 1, writerIndex: 1, written: 5, lost: 0 }] });
+    expect(trailer).toEqual({ frames: 13, records: 13, threads: [{ writerClass: 1, writerIndex: 0, written: 8, lost: 12 }, { writerClass: 1, writerIndex: 1, written: 5, lost: 0 }] });
     const f = readTrace(at('flight.trace'));
     expect(f.meta).toMatchObject({ ...META, mode: 'flight', recordVersion: RECORD_VERSION });
     expect(f.meta.threads.map((t) => [t.name, t.capacity, t.first, t.lost, t.records])).toEqual([['worker 0', 8, 12, 12, 8], ['worker 1', 16, 0, 0, 5]]);

@@ -2,9 +2,10 @@
 // ring, with the writer's identity, its CPU, and the integers it was given in the fields
 // records.ts names for that kind.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Recorder } from '../../src/trace/recorder.js';
 import { TraceRing } from '../../src/trace/ring.js';
-import { RecordKind, START_STOLEN, details, kindName, unpackRoute, type TraceRecord } from '../../src/trace/records.js';
+import { FOLD_MAX_CHAIN, RECORD_WORDS, RecordKind, START_STOLEN, decodeFrames, details, kindName, unpackRoute, type TraceRecord } from '../../src/trace/records.js';
 
 function fresh(cls: 0 | 1 = 0, index = 3): { rec: Recorder; ring: TraceRing } {
   const ring = new TraceRing(new Int32Array(new SharedArrayBuffer(TraceRing.words(64) * 4)), 0, 64, true);
@@ -60,6 +61,46 @@ describe('Recorder: one record per decision, the fields as given', () => {
     const r = one(ring, () => rec.routed(5, 0, 1, 2, 0, 9, 1, Int32Array.of(2, 3, 1, 0), occupancy, 2, true));
     expect(r.worker).toBe(1);
     expect(unpackRoute(r)).toEqual({ weightClass: 2, cpuTie: true, chainLength: 4, chosen: 2, chosenOccupancy: 0, occupancies: [255, 1, 0, 3] });
+  });
+
+  it('submittedRouted: one SUBMIT_ROUTED frame when the route fits, read back as exactly the SUBMIT and ROUTE the two calls write (property)', () => {
+    const frames = new Int32Array(4 * RECORD_WORDS);
+    const read = (ring: TraceRing): { frames: number; records: TraceRecord[] } => {
+      const d = ring.drain(0, frames);
+      return { frames: d.copied, records: decodeFrames(frames.subarray(0, d.copied * RECORD_WORDS)).records };
+    };
+    fc.assert(fc.property(
+      fc.uniqueArray(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 5 }),
+      fc.array(fc.oneof(fc.integer({ min: 0, max: 254 }), fc.integer({ min: -1, max: 400 })), { minLength: 8, maxLength: 8 }),
+      fc.nat(), fc.oneof(fc.integer({ min: 0, max: 3 }), fc.constant(0xffff)), fc.boolean(),
+      fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 3 }), fc.integer({ min: 0, max: 3 }),
+      fc.record({ tick: fc.integer({ min: 0, max: 2 ** 40 }), producer: fc.integer({ min: 0, max: 100 }), task: fc.integer({ min: 0, max: 100 }),
+        att: fc.integer({ min: 0, max: 9 }), token: fc.integer({ min: 0, max: 65535 }), gen: fc.integer({ min: 0, max: 2 ** 21 }),
+        parent: fc.integer({ min: -1, max: 65535 }), words: fc.array(fc.integer(), { minLength: 3, maxLength: 3 }) }),
+      (chain, occupancy, pick, weightClass, cpuTie, cpu, routerCpu, tickFlags, x) => {
+        const chosen = pick % chain.length;
+        const pAtt = x.parent < 0 ? -1 : 1;
+        const pGen = x.parent < 0 ? -1 : 5;
+        const [pw, gw, ew] = x.words as [number, number, number];
+        const folded = fresh();
+        folded.rec.cpu = cpu;
+        folded.rec.submittedRouted(x.tick, x.producer, x.task, weightClass, x.att, x.token, x.gen, pAtt, x.parent, pGen, pw, gw, ew, tickFlags,
+          chain, occupancy, chosen, cpuTie, routerCpu);
+        const two = fresh();
+        two.rec.cpu = cpu;
+        two.rec.submitted(x.tick, x.producer, x.task, weightClass, x.att, x.token, x.gen, pAtt, x.parent, pGen, pw, gw, ew, tickFlags);
+        two.rec.cpu = routerCpu;
+        two.rec.routed(x.tick, x.producer, x.task, weightClass, x.att, x.token, x.gen, chain, occupancy, chosen, cpuTie);
+        const a = read(folded.ring);
+        const b = read(two.ring);
+        expect(b.frames).toBe(2);
+        expect(a.records).toEqual(b.records);
+        const fits = chain.length <= FOLD_MAX_CHAIN && weightClass <= 0xff && chain.every((w) => occupancy[w]! >= 0 && occupancy[w]! <= 254)
+          && (routerCpu < 0 || routerCpu === cpu);
+        expect(a.frames).toBe(fits ? 1 : 2);
+        expect(folded.rec.cpu).toBe(cpu);
+      },
+    ), { numRuns: 3000 });
   });
 
   it('a worker slot\'s ring outlives its thread: a replacement Recorder adopts it and continues', () => {
