@@ -7,15 +7,17 @@ import { measure } from '../workload.js';
 const n = Number(process.argv[2] ?? 5000);
 const reps = Number(process.argv[3] ?? 3);
 const sizes = { throughput: 20000, latency: n, cpu: 200, warmup: 300, latencyWarmup: Number(process.env.WARMUP ?? 300) };
+const opts = process.env.OPTS === undefined ? undefined : JSON.parse(process.env.OPTS);
 {
-  const s = await sluiceSubmit.open(); // warm the process's JIT the way a bench rep does
+  // Warm the process's JIT the way a bench rep does, with the measured runtimes' options
+  // (a process that records, records from its start: WARMOFF=1 warms without them).
+  const s = process.env.WARMOFF === '1' ? await sluiceSubmit.open() : await submitSession(opts);
   await measure(s, 'throughput', sizes);
   await measure(s, 'latency', { ...sizes, latency: 2000 });
   await s.close();
 }
 const out = [];
 // OPTS: runtime options as JSON for the measured runtimes (e.g. '{"affinity":false}', '{"spinUs":200}').
-const opts = process.env.OPTS === undefined ? undefined : JSON.parse(process.env.OPTS);
 // ROW=callback measures the callback path (submitCallback) instead of submit/token.
 const open = process.env.ROW === 'callback'
   ? async () => { const rt = await startSluice({ ...CALLBACK_OPTIONS, ...opts }); return callbackSession(rt, rt.producer('bench')); }

@@ -216,7 +216,7 @@ export class TraceStream {
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(path: string, private readonly rings: readonly ThreadRing[], meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>, bufferFrames = 256) {
+  constructor(path: string, private readonly rings: readonly ThreadRing[], meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>, bufferFrames = 4096) {
     if (!Number.isInteger(bufferFrames) || bufferFrames < 1) throw new RangeError('bufferFrames must be a positive integer');
     this.from = rings.map((t) => t.ring.appended());
     this.written = rings.map(() => 0);

@@ -260,6 +260,13 @@ export class TraceRing {
    * fit. Records the writer has already overwritten, or overwrites during the copy, are counted
    * in `lost` and skipped. Returns where to continue. No allocation beyond the result object:
    * the frames go to a file as they are (64 bytes each, little-endian, SEQ = 2p+2 first).
+   *
+   * The read steps of the header, a run of consecutive slots at a time: one block copy of the run
+   * (each slot's SEQ is copied before its words: step 1 reads the copy's SEQ, step 2 is the
+   * copy), then each slot's SEQ loaded again (step 3); a frame keeps its place only if both are
+   * 2p+2. Step 4, the check word, is left to whoever reads the file (readTrace verifies every
+   * frame): on x86 a frame the seqlock accepts is whole, and on a CPU that may reorder stores a
+   * torn one is refused there, counted bad.
    */
   drain(from: number, frames: Int32Array): { next: number; copied: number; lost: number } {
     const total = this.appended();
@@ -267,10 +274,22 @@ export class TraceRing {
     let lost = 0;
     if (total - pos > this.capacity) { lost = total - this.capacity - pos; pos = total - this.capacity; }
     const room = Math.floor(frames.length / RECORD_WORDS);
+    const i32 = this.i32;
     let copied = 0;
-    for (; pos < total && copied < room; pos++) {
-      if (this.copyFrame(pos | 0, frames, copied * RECORD_WORDS)) copied++;
-      else lost++; // overwritten during the copy (the writer lapped this reader)
+    while (pos < total && copied < room) {
+      const first = pos & this.mask;
+      const k = Math.min(total - pos, room - copied, this.capacity - first); // up to the ring's end
+      const src = this.slots + first * RECORD_WORDS;
+      const base = copied;
+      frames.set(i32.subarray(src, src + k * RECORD_WORDS), base * RECORD_WORDS); // 1. and 2.
+      for (let j = 0; j < k; j++) {
+        const want = (2 * (pos + j) + 2) | 0;
+        const at = (base + j) * RECORD_WORDS;
+        if (frames[at + R_SEQ] !== want || Atomics.load(i32, src + j * RECORD_WORDS + R_SEQ) !== want) { lost++; continue; } // 3.
+        if (copied !== base + j) frames.copyWithin(copied * RECORD_WORDS, at, at + RECORD_WORDS); // close the gap a refusal left
+        copied++;
+      }
+      pos += k;
     }
     return { next: pos, copied, lost };
   }
