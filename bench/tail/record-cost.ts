@@ -3,7 +3,7 @@
 // (both gates, route, the cell), the worker's run (runOne), the owner's drain -- with recording
 // off, or with a flight recorder's seams on both sides (owner: SUBMIT, ROUTE, RELEASE; worker:
 // START, RESOLVE). Configurations alternate in blocks; prints CPU ns per task and on ÷ off.
-//   npx tsx bench/tail/record-cost.ts [blocks=15] [tasks per block=100000]
+//   npx tsx bench/tail/record-cost.ts [blocks=15] [tasks per block=100000]   (IN_FLIGHT=1: sequential)
 // What it leaves out: the cross-thread traffic and how three threads share two CPUs (the paired
 // throughput A/B, bench/tail/throughput-ab.sh, measures those). A diagnostic, not part of `npm run bench`.
 import { threadId } from 'node:worker_threads';
@@ -43,11 +43,17 @@ function world(record: boolean) {
 }
 
 type World = ReturnType<typeof world>;
-/** n tasks on the callback path, 64 in flight: submit 64, run them, drain them. */
+/**
+ * n tasks on the callback path, IN_FLIGHT at a time (default 64): submit them, run them, drain
+ * them. IN_FLIGHT=1 is a sequential loop's critical path on one thread: every step of a round trip
+ * (submit, the worker's run, the owner's drain) in turn, without the cross-thread hand-offs, so
+ * flight ÷ off of it bounds the sequential p50 ratio from above (the hand-offs add the same to both).
+ */
+const inFlight = Number(process.env.IN_FLIGHT ?? 64);
 function block(w: World, n: number): number {
   const c0 = process.cpuUsage(); // CPU time, not wall: a block preempted by another process is not charged for it
-  for (let i = 0; i < n; i += 64) {
-    for (let k = 0; k < 64; k++) if (w.p.submitCallback(w.ref, i + k, cb) !== null) throw new Error('refused');
+  for (let i = 0; i < n; i += inFlight) {
+    for (let k = 0; k < inFlight; k++) if (w.p.submitCallback(w.ref, i + k, cb) !== null) throw new Error('refused');
     for (const l of w.loops) while (l.hasWork()) l.runOne();
     w.att.drain.drain();
   }

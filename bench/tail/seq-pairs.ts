@@ -33,6 +33,8 @@ for (let r = 0; r < rounds; r++) {
     p99[i]!.push(m.p99);
   }
 }
+// DUMP=1: every round's p50 per configuration, on stderr.
+if (process.env.DUMP === '1') for (let i = 0; i < cfgs.length; i++) console.error(`${cfgs[i]!.name}: ${p50[i]!.map((v) => v.toFixed(2)).join(' ')}`);
 const med = (xs: number[]): number => { const a = [...xs].sort((x, y) => x - y); const k = a.length; return k % 2 ? a[(k - 1) / 2]! : (a[k / 2 - 1]! + a[k / 2]!) / 2; };
 for (let i = 0; i < cfgs.length; i++) {
   const ratio = p50[i]!.map((v, r) => v / p50[0]![r]!).sort((x, y) => x - y);
