@@ -40,7 +40,9 @@ for (let r = 0; r < Number(rounds); r++) {
       console.log(`${r} ${c.name} efficiency ${eff.toFixed(3)}`);
     } else {
       for (let k = 0; k < Number(process.env.REPEAT ?? 1); k++) {
+        if (process.env.MARK) console.log(`==== measure ${k} start`); // MARK=1: delimits a measurement in --trace-opt/--trace-deopt output
         const l = summarize(await sequential(s, Number(trips)));
+        if (process.env.MARK) console.log(`==== measure ${k} end`);
         const name = k === 0 ? c.name : `${c.name}#${k}`;
         keep(name, { p50: l.p50, p99: l.p99, p999: l.p999 });
         console.log(`${r} ${name} p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(1)} p99.9 ${l.p999.toFixed(0)}`);

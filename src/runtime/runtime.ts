@@ -566,6 +566,9 @@ export class Runtime<M = any> {
     try {
       const ref = typeof task === 'string' ? this.taskRef(task) : TaskRef.own(task, this.instance);
       const call = new RunCall(ref, payload, options === undefined ? undefined : parseSubmitOptions(options));
+      // One RunCall held for the runtime's life keeps the class's maps, and the optimized code
+      // that embeds them, through a GC that finds no call alive (Attachment.shapeKeeper says why).
+      if (this.runShape === null) this.runShape = new RunCall(ref, undefined, undefined);
       if (this.runQueue.length === 0) { // §4.6 step 1
         const r = this.defaultP()._submitRun(ref, payload, call.options, call);
         if (r === null) {
@@ -585,6 +588,9 @@ export class Runtime<M = any> {
       return Promise.reject(err);
     }
   }
+
+  /** @internal A RunCall never settled or queued, held so its maps stay alive (see run()). */
+  private runShape: RunCall | null = null;
 
   /** @internal The recording, on the starting thread of a runtime that records. */
   recording: Recording | null = null;

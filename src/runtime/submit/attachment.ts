@@ -152,6 +152,7 @@ export class Attachment {
     this.submitTicks = mem.metrics ? new TickSource(new MonotonicClock(mem.epochMicros())) : null;
     this.guard = new GuardView(mem, index, clock, this);
     this.table = new TokenTable(L.tokenCapacity);
+    this.shapeKeeper = Token._create(this, 0, 0, -1, 0, -1);
     this.slots = new SlotReturn(mem, index, this.window, this.gateGuess, this.globalGuess);
     this.ungated = this.slots.ungated;
     this.drain = new Drain(this);
@@ -189,6 +190,15 @@ export class Attachment {
   get outstanding(): number { return this.table.outstanding; }
 
   // ---- the submit path's hand-over (§4.1 steps 5 and 7) ----
+
+  /**
+   * A Token that is never handed out, held for the attachment's life: V8 holds a class's hidden
+   * classes (maps) weakly, so a GC that finds no Token alive frees them and discards every
+   * optimized function that embedded one ("weak objects"): submit, track, the Token constructor.
+   * The first submits after an idle GC then run unoptimized while V8 compiles them again. One
+   * live instance keeps the maps, and the code with them (docs/performance.md, fifth session).
+   */
+  private readonly shapeKeeper: Token;
 
   /** Record an admitted token (§4.1 step 7) and make sure its completion will be drained. */
   track(t: number, producer: number, deadlineMs: number): Token {
