@@ -346,7 +346,7 @@ export class Runtime<M = any> {
     this.instance = instanceId(mem);
     this.chains = chainLists.map((c) => Int32Array.from(c));
     att.chains = this.chains;
-    att.pump.onDrained = this.afterDrain;
+    att.pump.onDrained = this;
     this.quarantine = new Quarantine(names, (p) => producerName(mem, p), (task, payload, producer) => (this.producerOf(producer) as Producer).submit(task, payload));
     att.guard.feed = this.quarantine.feed;
     this.guard = new GuardControl(mem, (task, where) => this.taskIdOf(task, where), () => this.clock.now(), () => this.att.seam);
@@ -645,15 +645,18 @@ export class Runtime<M = any> {
     return (this.defaultProducer ??= this.producer('default'));
   }
 
-  /** After each drained batch or cancel, from the pump: never throws into it (user code goes through callUser). */
-  /** @internal */ private readonly afterDrain = (): void => {
+  /**
+   * @internal After each drained batch or cancel, from the pump (submit/pump.ts DrainListener):
+   * never throws into it (user code goes through callUser).
+   */
+  afterDrain(): void {
     try {
       if (this.runQueue.length > 0) this.runQueue.flush();
       for (const p of this.producers.values()) p._checkClear();
     } catch (err) {
       reportUncaught(err); // not expected: the pump must keep running whatever happens here
     }
-  };
+  }
 
   /** A worker slot was retired: waiting rt.run calls whose task has no worker left are rejected now. */
   /** @internal */ private readonly afterRetire = (): void => {

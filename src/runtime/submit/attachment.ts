@@ -40,6 +40,11 @@ import type { Seam } from '../../trace/seam.js';
 import type { SubmitLineage } from '../producer.js';
 import { GuardView } from '../guard-house.js';
 
+/** RouteView.currentCpu without rule 2 (routing.ts). */
+function noCpu(): number { return -1; }
+/** RouteView.currentCpu with rule 2: the addon's getcpu (only set when the addon loaded). */
+function addonCpu(): number { return loadAffinity().addon!.currentCpu(); }
+
 export class Attachment {
   readonly i32: Int32Array;
   readonly layout: Memory['layout'];
@@ -129,11 +134,10 @@ export class Attachment {
     // Ties go to this CPU's worker only when this thread parks as soon as it has submitted
     // (spin 0) and so hands its CPU over; a polling pump would compete with the worker it woke
     // (routing.ts, rule 2).
-    const addon = loadAffinity().addon;
-    const local = addon !== null && L.spinMicros === 0;
+    const local = loadAffinity().addon !== null && L.spinMicros === 0;
     this.routeView = {
       i32: mem.i32, tailW, headW, runW, cpuMaskW,
-      currentCpu: local ? () => addon.currentCpu() : () => -1,
+      currentCpu: local ? addonCpu : noCpu, // module functions: one call target for every runtime
     };
     this.completions = new Ring(
       mem.i32, L.workers + index, mem.tailWord(L.workers + index), mem.attachWord(index, A_HEAD),

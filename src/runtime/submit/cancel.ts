@@ -28,7 +28,7 @@ export function cancel(att: Attachment, token: Token, force: boolean, why = 'can
   // Books exact and the window left: now what may run user code (rt.run waiters, 'clear' edges).
   att.table.checkIdle();
   const after = att.pump.onDrained;
-  if (after !== null) after();
+  if (after !== null) after.afterDrain();
   return true;
 }
 
@@ -79,7 +79,7 @@ export function cancelByKey(att: Attachment, t: number, gen: number): boolean {
   table.checkIdle();
   att.drain.runLate(); // the callback, after the books (user code)
   const after = att.pump.onDrained;
-  if (after !== null) after();
+  if (after !== null) after.afterDrain();
   return true;
 }
 

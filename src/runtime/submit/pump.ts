@@ -21,6 +21,11 @@ const PUMP_IDLE = 0;
 const PUMP_SCHEDULED = 1;
 const PUMP_PARKED = 2;
 
+/** What the pump tells after a drained batch or a cancel (runtime.ts: the Runtime itself). */
+export interface DrainListener {
+  afterDrain(): void;
+}
+
 export class Pump {
   private state = PUMP_IDLE;
   private spinUntil = 0;
@@ -31,8 +36,12 @@ export class Pump {
   pollOneMs: number;
   /** @internal How long step 0 may keep the event loop waiting (POLL_TURN_MS; tests may widen it). */
   pollTurnMs = POLL_TURN_MS;
-  /** Called after each drained batch and each cancel (rt.run waiters, back-pressure edges). */
-  onDrained: (() => void) | null = null;
+  /**
+   * Told after each drained batch and each cancel (rt.run waiters, back-pressure edges). An
+   * object with a method, not a closure: the call site is shared by every runtime of the process,
+   * and a closure per runtime would be a new call target for its optimized code each time.
+   */
+  onDrained: DrainListener | null = null;
   readonly waker: Waker;
   readonly cores: CoreMover;
   /** @internal sched_yield (null without the addon). */
@@ -97,7 +106,7 @@ export class Pump {
           const n = this.drain.drain();
           if (n > 0) {
             this.spinUntil = start + this.spinMs;
-            if (this.onDrained !== null) this.onDrained();
+            if (this.onDrained !== null) this.onDrained.afterDrain();
           }
           return n;
         }
@@ -122,7 +131,7 @@ export class Pump {
     this.turnAt = now;
     if (n > 0) {
       this.spinUntil = now + this.spinMs;
-      if (this.onDrained !== null) this.onDrained();
+      if (this.onDrained !== null) this.onDrained.afterDrain();
       // A callback that submitted the next task (a sequential loop on the callback path): step 0.
       while (this.pollOne() > 0);
     }
