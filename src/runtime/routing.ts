@@ -137,12 +137,17 @@ export class RouteSnapshot implements RouteView {
     this.cpuMaskW = at(3);
   }
 
-  /** Copy `src`'s words for every worker, read its CPU once, and route on the copy. */
+  /**
+   * Copy `src`'s words for the chain's workers (all route() reads, and all a ROUTE record
+   * carries), read its CPU once, and route on the copy. Other workers' words are left as they
+   * were: nothing reads them.
+   */
   route(chain: Int32Array, chainClass: number, src: RouteView): number {
     const s = src.i32;
     const d = this.i32;
     const W = this.workers;
-    for (let w = 0; w < W; w++) {
+    for (let i = 0; i < chain.length; i++) {
+      const w = chain[i]!;
       d[w] = s[src.tailW[w]!]!;
       d[W + w] = s[src.headW[w]!]!;
       d[2 * W + w] = s[src.runW[w]!]!;
