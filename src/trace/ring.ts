@@ -262,11 +262,12 @@ export class TraceRing {
    * the frames go to a file as they are (64 bytes each, little-endian, SEQ = 2p+2 first).
    *
    * The read steps of the header, a run of consecutive slots at a time: one block copy of the run
-   * (each slot's SEQ is copied before its words: step 1 reads the copy's SEQ, step 2 is the
-   * copy), then each slot's SEQ loaded again (step 3); a frame keeps its place only if both are
-   * 2p+2. Step 4, the check word, is left to whoever reads the file (readTrace verifies every
-   * frame): on x86 a frame the seqlock accepts is whole, and on a CPU that may reorder stores a
-   * torn one is refused there, counted bad.
+   * (V8 copies out of a shared buffer forward, word by word, so each slot's SEQ is read before
+   * its words: step 1 reads the copy's SEQ, step 2 is the copy), then each slot's SEQ loaded
+   * again (step 3); a frame keeps its place only if both are 2p+2. Step 4, the check word, is
+   * left to whoever reads the file (readTrace verifies every frame): on x86 a frame the seqlock
+   * accepts is whole, and should a copy ever be torn (a CPU that reorders stores, a copy that
+   * does not run forward) the frame fails its check word there and is counted bad, never decoded.
    */
   drain(from: number, frames: Int32Array): { next: number; copied: number; lost: number } {
     const total = this.appended();
