@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   KIND_FIELDS, KIND_NAMES, LABEL_BYTES, RECORD_BYTES, RECORD_WORDS, RecordKind, R_CHECK, R_HEAD, R_SEQ,
-  checkWord, decodeRecord, details, emptyRecord, encodeRecord, packRoute, recordFault, tokenKey, unpackRoute,
+  checkWord, decodeFrames, decodeRecord, details, emptyRecord, encodeRecord, packRoute, recordFault, tokenKey, unpackRoute,
 } from '../../src/trace/records.js';
 import { arbRecord } from './arbitraries.js';
 
@@ -115,5 +115,25 @@ describe('trace records: one fixed-size layout', () => {
         });
       },
     ), { numRuns: 2000 });
+  });
+  it('a forged file: any frame, SUBMIT_ROUTED with arbitrary words included, decodes without throwing; a SUBMIT_ROUTED is read as SUBMIT_ADMITTED then ROUTE at its position (property)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(arbRecord, fc.boolean(), fc.integer({ min: 0, max: 1000 })), { minLength: 1, maxLength: 8 }), (items) => {
+      const frames = new Int32Array(items.length * RECORD_WORDS);
+      items.forEach(([r, routed, pos], i) => {
+        const rec = routed ? { ...r, kind: RecordKind.SUBMIT_ROUTED } : r;
+        encodeRecord(rec, frames, i * RECORD_WORDS);
+        frames[i * RECORD_WORDS + R_SEQ] = 2 * pos + 2;
+      });
+      const { records, positions, bad } = decodeFrames(frames);
+      expect(bad).toBe(0);
+      const want: number[] = [];
+      const at: number[] = [];
+      items.forEach(([r, routed, pos]) => {
+        if (routed || r.kind === RecordKind.SUBMIT_ROUTED) { want.push(RecordKind.SUBMIT_ADMITTED, RecordKind.ROUTE); at.push(pos, pos); } else { want.push(r.kind); at.push(pos); }
+      });
+      expect(records.map((r) => r.kind)).toEqual(want);
+      expect(positions).toEqual(at);
+      for (const r of records) expect(r.kind).not.toBe(RecordKind.SUBMIT_ROUTED);
+    }), { numRuns: 2000 });
   });
 });
