@@ -60,13 +60,13 @@ describe('a process that forgets close()', () => {
 });
 
 describe('Runtime.start that cannot finish rejects, tears down everything, and the process exits', () => {
-  type Out = { name: string; code: string; message: string; cause: string | null; before: unknown; after: unknown };
+  type Out = { name: string; code: string; message: string; cause: string | null; before: unknown; after: unknown; threadNames?: string[]; beforeNames?: string[] };
   const run = async (mode: string): Promise<Out> => {
     const lines = await runToExit('start-fails.ts', mode);
     expect(lines).toHaveLength(1);
     const out = lines[0] as Out;
     // Nothing leaked: the same file descriptors and threads as before the failed start.
-    expect(out.after).toEqual(out.before);
+    expect(out.after, `threads before ${JSON.stringify(out.beforeNames)}, after ${JSON.stringify(out.threadNames)}`).toEqual(out.before);
     return out;
   };
 
