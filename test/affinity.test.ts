@@ -325,6 +325,26 @@ describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 
   );
 });
 
+/**
+ * The real loader as a package-like tree of plain ES modules under `dir` (transpiled as-is, no
+ * loader hooks): dir/package.json, dir/dist/runtime/native/affinity.mjs and the package-root
+ * module it asks where the package is (so its root is `dir`). Returns the loader's path.
+ */
+function transpileLoader(dir: string): string {
+  const emit = (source: string, file: string, rewrite: (js: string) => string = (js) => js): void => {
+    const out = ts.transpileModule(readFileSync(source, 'utf8'), {
+      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+    });
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, rewrite(out.outputText));
+  };
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'sluice', private: true }));
+  emit(fileURLToPath(new URL('../src/package-root.ts', import.meta.url)), join(dir, 'dist', 'package-root.mjs'));
+  const file = join(dir, 'dist', 'runtime', 'native', 'affinity.mjs');
+  emit(loaderSource, file, (js) => js.replace(/(['"])\.\.\/\.\.\/package-root\.js\1/, "'../../package-root.mjs'"));
+  return file;
+}
+
 describe('libuv threadpool inheritance (fresh CommonJS process per case)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-affinity-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -332,12 +352,7 @@ describe('libuv threadpool inheritance (fresh CommonJS process per case)', () =>
   /** The real loader, transpiled as-is to an ES module the CJS probe can require() without
    *  going through the ESM loader (which would create the pool on the main thread). */
   function loaderModule(): string {
-    const out = ts.transpileModule(readFileSync(loaderSource, 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
-    });
-    const file = join(dir, 'affinity.mjs');
-    writeFileSync(file, out.outputText);
-    return file;
+    return transpileLoader(dir);
   }
 
   interface ThreadMask { tid: number; mask: string | null }
@@ -455,12 +470,7 @@ describe('fallback without the addon', () => {
     // The real loader, transpiled into a package-like tree with no src/ and no native/ files.
     const dir = mkdtempSync(join(tmpdir(), 'sluice-noaddon-'));
     try {
-      const out = ts.transpileModule(readFileSync(loaderSource, 'utf8'), {
-        compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
-      });
-      const file = join(dir, 'dist', 'runtime', 'native', 'affinity.mjs');
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, out.outputText);
+      const file = transpileLoader(dir);
       const loader = (await import(pathToFileURL(file).href)) as typeof import('../src/runtime/native/affinity.js');
       const triple = platformTriple();
       const prebuilt = join(dir, 'native', `sluice-native.${triple}.node`);

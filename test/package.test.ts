@@ -115,7 +115,7 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     expect(existsSync(tarball)).toBe(true);
     const expected = [
       'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'docs/api.md',
-      'dist/index.js', 'dist/index.d.ts', 'dist/runtime/runtime.js', 'dist/runtime/worker/main.js', 'dist/runtime/native/affinity.js',
+      'dist/index.js', 'dist/index.d.ts', 'dist/task.js', 'dist/io/index.js', 'dist/observe/index.js', 'dist/runtime/worker/main.js',
       'native/Cargo.toml', 'native/src/lib.rs', 'scripts/build-native.mjs',
     ];
     if (hasCargo) expected.push(`native/sluice-native.${triple}.node`);
@@ -125,7 +125,10 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     expect(files.filter((f) => f.startsWith('docs/') && !f.endsWith('.md'))).toEqual([]);
     // The `sluice` command (package.json "bin") and the demo it runs ship built in dist/cli; the
     // library's index names neither (test/types.test.ts).
-    expect(files).toEqual(expect.arrayContaining(['dist/cli/sluice.js', 'dist/cli/demo/isolation.js', 'dist/cli/demo/demo-tasks.mjs']));
+    expect(files).toEqual(expect.arrayContaining(['dist/cli/sluice.js', 'dist/cli/demo/demo-tasks.mjs', 'dist/cli/demo/guard-tasks.mjs']));
+    // The code is bundled (scripts/build.mjs): entry points and shared chunks, no module per source file.
+    expect(files.some((f) => /^dist\/chunks\/chunk-\w+\.js$/.test(f))).toBe(true);
+    expect(files.filter((f) => /^dist\/(runtime\/runtime|shm\/layout|runtime\/native\/affinity)\.js$/.test(f))).toEqual([]);
     expect(files.filter((f) => /^dist\/demo\//.test(f))).toEqual([]);
     // Only the platform-named prebuilt ships: not the packer's local build, not cargo's target dir.
     expect(files.filter((f) => f.startsWith('native/') && f.endsWith('.node'))).toEqual(hasCargo ? [`native/sluice-native.${triple}.node`] : []);

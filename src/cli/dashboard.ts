@@ -5,6 +5,7 @@
  */
 import WebSocket from 'ws';
 import { Runtime } from '../index.js';
+import { packageFile } from '../package-root.js';
 import { serveDashboard, serveMetrics } from '../observe/index.js';
 import { AGGRESSIVE, CAREFUL, HOSTILE, TASK_US, Tracked, drive } from './demo/producers.js';
 import { compact, makeStyle, table, type Style } from './demo/view.js';
@@ -82,7 +83,7 @@ export async function dashboardCommand(args: readonly string[], io: Io): Promise
   const host = opts.get('host') ?? '127.0.0.1';
 
   const rt = await Runtime.start({
-    tasks: new URL('./demo/demo-tasks.mjs', import.meta.url), workers: 2,
+    tasks: packageFile('cli/demo/demo-tasks.mjs'), workers: 2,
     globalSlots: CAREFUL.limits.slots + AGGRESSIVE.limits.slots + HOSTILE.limits.slots, ringCapacity: 256, metrics: true,
   });
   let server: Awaited<ReturnType<typeof serveDashboard>>;

@@ -37,6 +37,7 @@ import type { ProducerInfo, TraceMeta, TraceTrailer } from '../trace/file.js';
 import { readLimits, registeredProducers } from './registry.js';
 import { producerName } from './producer-name.js';
 import { threadId } from 'node:worker_threads';
+import { FROM_SOURCE, packageFile } from '../package-root.js';
 import { runtimeStats } from './snapshot.js';
 import { readMetrics, resetMetrics, type RawMetrics } from './metrics.js';
 import { Hurry, START_SETTLE_MS, StartTimeout, abortStart, bounded, closeTimeout, detach, ownQuiesce, quiesce, shutdown, type ShutdownHost } from './shutdown.js';
@@ -875,8 +876,7 @@ function wireBigPath(att: Attachment, supervisor: Supervisor): void {
 }
 
 function workerEntry(): URL {
-  const self = import.meta.url;
-  return new URL(self.endsWith('.ts') ? './worker/main-dev.mjs' : './worker/main.js', self);
+  return packageFile(FROM_SOURCE ? 'runtime/worker/main-dev.mjs' : 'runtime/worker/main.js');
 }
 
 /** A TypeScript task module is loaded through tsx, which must be installed. */

@@ -8,6 +8,7 @@
  * then the quarantine and the checks.
  */
 import { Runtime, type Rejection, type TaskStats } from '../../index.js';
+import { packageFile } from '../../package-root.js';
 
 /** `--duration <s>` (2..600, default 6). Throws an Error with the message to print. */
 export function parseGuardDemoArgs(args: readonly string[]): number {
@@ -42,7 +43,7 @@ export function guardTable(tasks: readonly TaskStats[], nowMs: number): string[]
 /** Run the demo for `seconds`, printing through `out`. True when every check passed. */
 export async function runGuardDemo(seconds: number, out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<boolean> {
   const flag = new Int32Array(new SharedArrayBuffer(4));
-  const rt = await Runtime.start({ tasks: new URL('./guard-tasks.mjs', import.meta.url), workers: 2, taskData: { flaky: flag } });
+  const rt = await Runtime.start({ tasks: packageFile('cli/demo/guard-tasks.mjs'), workers: 2, taskData: { flaky: flag } });
   const t0 = Date.now();
   let sawOpen = false;
   let healthyRejected = 0;

@@ -16,6 +16,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Runtime } from '../../index.js';
+import { packageFile } from '../../package-root.js';
 import type { RejectReason, RuntimeStats } from '../../index.js';
 import { parseArgs, UsageError, USAGE } from './args.js';
 import {
@@ -121,7 +122,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const globalSlots = specs.reduce((s, p) => s + p.limits.slots, 0);
 
   const rt = await Runtime.start({
-    tasks: new URL('./demo-tasks.mjs', import.meta.url),
+    tasks: packageFile('cli/demo/demo-tasks.mjs'),
     workers: WORKERS,
     globalSlots,
     ringCapacity: RING_CAPACITY,

@@ -43,6 +43,7 @@
  */
 import { existsSync, readFileSync, stat } from 'node:fs';
 import { createRequire } from 'node:module';
+import { PACKAGE_ROOT_URL } from '../../package-root.js';
 import { fileURLToPath } from 'node:url';
 import type { NativeFutex } from '../../shm/waker.js';
 
@@ -88,8 +89,6 @@ export interface LoadAffinityOptions {
   path?: string;
 }
 
-/** This file is src/runtime/native/affinity.ts or dist/runtime/native/affinity.js: three levels below the root. */
-const PACKAGE_ROOT_URL = new URL('../../../', import.meta.url);
 const ADDON_NAME = 'sluice-native';
 const ADDON_FUNCTIONS = ['setAffinity', 'getAffinity', 'currentCpu', 'threadId', 'topology'] as const;
 
