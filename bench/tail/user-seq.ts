@@ -8,12 +8,17 @@
 import { submitSession, startSluice } from '../e2e/sluice.js';
 import { pipelined, sequential, promiseSession, type Session } from '../workload.js';
 import { summarize } from '../stats.js';
+import { readFileSync } from 'node:fs';
 
 const [rounds = '4', trips = '5000', ...specs] = process.argv.slice(2);
 const configs = (specs.length > 0 ? specs : ['default={}']).map((s) => {
   const i = s.indexOf('=');
   return { name: s.slice(0, i), opts: JSON.parse(s.slice(i + 1)) as Record<string, unknown> };
 });
+/** This (main) thread's CPU time so far, ns (Linux: /proc/thread-self/schedstat; 0 elsewhere). */
+function mainCpuNs(): number {
+  try { return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]); } catch { return 0; }
+}
 const gc = (globalThis as { gc?: () => void }).gc ?? null;
 const ident = (v: unknown): number => v as number;
 async function open(opts: Record<string, unknown>): Promise<Session> {
@@ -34,8 +39,10 @@ for (let r = 0; r < Number(rounds); r++) {
     await pipelined(s, 'spin50', 50, () => 50);
     gc?.();
     if (process.env.CPU) {
+      const m0 = mainCpuNs();
       const p = await pipelined(s, 'spinArr', 2000, () => 50, 1024, (v) => (v as number[])[1]!);
       const eff = p.sum / (p.wallMs * 1000 * 2);
+      console.log(`${r} ${c.name} main CPU ${((mainCpuNs() - m0) / 1e6).toFixed(1)} ms of ${p.wallMs.toFixed(1)} ms wall`);
       keep(c.name, { p50: eff, p99: eff, p999: eff });
       console.log(`${r} ${c.name} efficiency ${eff.toFixed(3)}`);
     } else {
