@@ -107,6 +107,11 @@ export class WorkerLoop {
    * a replacement thread.
    */
   warming: { step(k: number): boolean } | null = null;
+  /**
+   * When a pending warm-up may begin (performance.now() ms; §4.2b step 2): set by main.ts to
+   * WARM_UP_DELAY_MS after 'ready'; the worker's first real task lets it begin at once.
+   */
+  warmFrom = 0;
   /** The next warm-up step's size (WARM_UP_FIRST doubling to WARM_UP_STEP). */
   private warmStep = WARM_UP_FIRST;
   /** The recording seam (src/trace/seam.ts): null unless recording. */
@@ -230,7 +235,7 @@ export class WorkerLoop {
         continue;
       }
       if (Atomics.load(this.i32, this.stateW) === RT_CLOSED) return this.exit();
-      if (this.warming !== null) {
+      if (this.warming !== null && (i32[this.executedW] !== 0 || performance.now() >= this.warmFrom)) {
         // §4.2b step 2: idle, so a step of the warm-up (on its own buffer), the idle look at
         // siblings (§4.2a), then a turn of the event loop (it beats, runs continuations and
         // timers) and back to the ring, which comes first. §4.2b step 3: done, let it go.
@@ -269,15 +274,17 @@ export class WorkerLoop {
         continue;
       }
       i32[this.parksW]!++;
+      // A warm-up still waiting for its start (§4.2b step 2): sleep until then at the latest.
+      const sleepMs = this.warming === null ? Infinity : Math.max(0, this.warmFrom - performance.now());
       if (this.asyncInFlight > 0 || eventLoopBusy()) {
         // Let async continuations (and timers, I/O a task started on the side) run while we wait.
-        const woken = this.waker.parkAsync();
+        const woken = this.waker.parkAsync(sleepMs);
         if (woken === null) continue;
         this.scheduled = true;
         woken.then(this.loop, this.loop);
         return;
       }
-      this.waker.parkSync();
+      this.waker.parkSync(sleepMs);
       this.beat();
     }
   }

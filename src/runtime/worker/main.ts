@@ -17,7 +17,7 @@ import { useNativeFutex } from '../../shm/waker.js';
 import { loadTaskModule } from '../tasks-module.js';
 import { loadAffinity, nativeFutex, pinCurrentThread } from '../native/affinity.js';
 import { WorkerLoop } from './loop.js';
-import { WARM_UP_TASKS, WarmUp } from './warm-up.js';
+import { WARM_UP_DELAY_MS, WARM_UP_TASKS, WarmUp } from './warm-up.js';
 import { NEST, NestContext } from './nest.js';
 
 export interface WorkerData {
@@ -92,6 +92,7 @@ async function main(data: WorkerData): Promise<void> {
   }
   if (data.bigPort !== undefined) loop.useBigPort(data.bigPort, data.seqBase ?? 0);
   loop.startBeating();
+  loop.warmFrom = performance.now() + WARM_UP_DELAY_MS; // §4.2b step 2
   parentPort!.postMessage({ type: 'ready', names: mod.names });
   loop.loop();
 }

@@ -24,6 +24,15 @@ import { type TaskFn, WorkerLoop } from './loop.js';
  * finish. 25-90 ms per worker here (docs/performance.md, Changes: "Worker warm-up").
  */
 export const WARM_UP_TASKS = 5_000;
+/**
+ * How long after 'ready' an idle worker waits before it begins the warm-up, unless its first real
+ * task comes first (§4.2b step 2). While a runtime starts, its workers' warm-up took CPU from the
+ * sibling still starting and from the main thread's start and first submit on the same CPUs, and
+ * the first task waited for the first (cold) step: 10-30 ms of the first result here
+ * (docs/performance.md, "sixth session: start-up"). A runtime started ahead of its load still warms
+ * before the load comes, if it comes later than this.
+ */
+export const WARM_UP_DELAY_MS = 100;
 const identity: TaskFn = (x) => x;
 /** A steal mask with every weight class's bit (WorkerData.stealMask). */
 const ANY_CLASS = 0b1111;
