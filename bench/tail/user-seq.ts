@@ -47,7 +47,7 @@ for (let r = 0; r < Number(rounds); r++) {
       console.log(`${r} ${c.name} efficiency ${eff.toFixed(3)}`);
     } else {
       for (let k = 0; k < Number(process.env.REPEAT ?? 1); k++) {
-        if (process.env.MARK) console.log(`==== measure ${k} start`); // MARK=1: delimits a measurement in --trace-opt/--trace-deopt output
+        if (process.env.MARK) console.log(`==== measure ${k} start ${performance.timeOrigin + performance.now()}`); // MARK=1: delimits a measurement in --trace-opt/--trace-deopt output
         const l = summarize(await sequential(s, Number(trips)));
         if (process.env.MARK) console.log(`==== measure ${k} end`);
         const name = k === 0 ? c.name : `${c.name}#${k}`;
