@@ -32,8 +32,8 @@ export const WARM_UP_TASKS = 5_000;
  * task comes first (§4.2b step 2). While a runtime starts, its workers' warm-up took CPU from the
  * sibling still starting and from the main thread's start and first submit on the same CPUs, and
  * the first task waited for the first (cold) step: 10-30 ms of the first result here
- * (docs/performance.md, "sixth session: start-up"). A runtime started ahead of its load still warms
- * before the load comes, if it comes later than this.
+ * (docs/performance.md, "sixth session: start-up and the first run"). A runtime started ahead
+ * of its load still warms before the load comes, if it comes later than this.
  */
 export const WARM_UP_DELAY_MS = 100;
 const identity: TaskFn = (x) => x;
