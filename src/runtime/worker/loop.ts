@@ -108,20 +108,6 @@ export class WorkerLoop {
    */
   warming: { step(k: number): boolean } | null = null;
   /**
-   * No warm-up pending: true unless main.ts set `warming`, and once its last step ran. A flag
-   * stored after every step, not `warming = null` once at the end: a site first run at the end has
-   * no type feedback, and reaching it would throw the loop's optimized code away (a deopt, then a
-   * recompile during the first real work: docs/performance.md, sixth session).
-   */
-  warmed = true;
-  /**
-   * @internal Set on the warm-up's own loop (warm-up.ts): its loopBody parks for no time and
-   * returns, so the warm-up drives the real loop through its tasks, spin, idle looks and park.
-   */
-  scratch = false;
-  /** @internal How long an idle park may sleep once no warm-up is pending: Infinity; 0 in the warm-up's loop. */
-  idleSleepMs = Infinity;
-  /**
    * When a pending warm-up may begin (performance.now() ms; §4.2b step 2): set by main.ts to
    * WARM_UP_DELAY_MS after 'ready'; the worker's first real task lets it begin at once.
    */
@@ -228,8 +214,7 @@ export class WorkerLoop {
     }
   };
 
-  /** @internal The loop (§4.2, §3.2); warm-up.ts drives its scratch loop's through it. */
-  loopBody(): void {
+  private loopBody(): void {
     this.scheduled = false;
     this.beat();
     const ring = this.ring;
@@ -250,19 +235,17 @@ export class WorkerLoop {
         continue;
       }
       if (Atomics.load(this.i32, this.stateW) === RT_CLOSED) return this.exit();
-      if (!this.warmed && (i32[this.executedW] !== 0 || performance.now() >= this.warmFrom)) {
+      if (this.warming !== null && (i32[this.executedW] !== 0 || performance.now() >= this.warmFrom)) {
         // §4.2b step 2: idle, so a step of the warm-up (on its own buffer), the idle look at
         // siblings (§4.2a), then a turn of the event loop (it beats, runs continuations and
-        // timers) and back to the ring, which comes first. §4.2b step 3: done (the WarmUp drops
-        // its buffer itself).
-        this.warmed = this.warming!.step(this.warmStep);
+        // timers) and back to the ring, which comes first. §4.2b step 3: done, let it go.
+        if (this.warming.step(this.warmStep)) this.warming = null;
         this.warmStep = Math.min(WARM_UP_STEP, this.warmStep * 2);
         if (this.stealer !== null && this.stealer.trySteal(performance.now())) continue;
         return this.resumeSoon();
       }
       // §3.2 step 1, spin: cheap to stay awake for about as long as a futex wake costs. An idle
       // spinner also takes work from stalled siblings (§4.2a, steal.ts).
-      let awake = false;
       if (this.spinMs > 0) {
         this.waker.spinning();
         const start = performance.now();
@@ -282,30 +265,27 @@ export class WorkerLoop {
           // Spin hard first (a peer on another core answers within a few µs), then politely.
           else if (pause !== null && now - start > YIELD_AFTER_MS) pause();
         }
-        awake = stole || ring.readable(this.head);
+        if (stole || ring.readable(this.head)) { this.waker.running(); continue; }
       }
       // §3.2 step 2: announce PARKED, then re-check; step 3: sleep.
-      if (!awake) this.waker.announcePark();
-      if (!awake && !ring.readable(this.head) && Atomics.load(this.i32, this.stateW) !== RT_CLOSED) {
-        i32[this.parksW]!++;
-        // A warm-up still waiting for its start (§4.2b step 2): sleep until then at the latest.
-        // The warm-up's own loop does not sleep: it goes through the motions and returns (below).
-        const sleepMs = this.warmed ? this.idleSleepMs : Math.max(0, this.warmFrom - performance.now());
-        if ((this.asyncInFlight > 0 || eventLoopBusy()) && !this.scratch) {
-          // Let async continuations (and timers, I/O a task started on the side) run while we wait.
-          const woken = this.waker.parkAsync(sleepMs);
-          if (woken === null) continue;
-          this.scheduled = true;
-          woken.then(this.loop, this.loop);
-          return;
-        }
-        this.waker.parkSync(sleepMs);
-        this.beat();
+      this.waker.announcePark();
+      if (ring.readable(this.head) || Atomics.load(this.i32, this.stateW) === RT_CLOSED) {
+        this.waker.running();
+        continue;
       }
-      // Awake, however the spin or the park protocol ended (parkSync stored RUNNING too): one
-      // call site for every way, so the common ones give the rare re-check hit its type feedback.
-      this.waker.running();
-      if (this.scratch) return; // the warm-up's loop (warm-up.ts): its driver takes over here
+      i32[this.parksW]!++;
+      // A warm-up still waiting for its start (§4.2b step 2): sleep until then at the latest.
+      const sleepMs = this.warming === null ? Infinity : Math.max(0, this.warmFrom - performance.now());
+      if (this.asyncInFlight > 0 || eventLoopBusy()) {
+        // Let async continuations (and timers, I/O a task started on the side) run while we wait.
+        const woken = this.waker.parkAsync(sleepMs);
+        if (woken === null) continue;
+        this.scheduled = true;
+        woken.then(this.loop, this.loop);
+        return;
+      }
+      this.waker.parkSync(sleepMs);
+      this.beat();
     }
   }
 

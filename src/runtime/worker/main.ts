@@ -86,10 +86,7 @@ async function main(data: WorkerData): Promise<void> {
   names.push(...mod.names);
   const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask, nest, metrics);
   // §4.2b step 1: the warm-up is only pending here (nothing built yet); the loop runs it while idle.
-  if (data.warmUp) {
-    loop.warming = new WarmUp(WARM_UP_TASKS, mem.layout);
-    loop.warmed = false;
-  }
+  if (data.warmUp) loop.warming = new WarmUp(WARM_UP_TASKS, mem.layout);
   if (data.trace !== null && recording !== null) {
     loop.seam = recording.seamFor(data.trace, recording.WRITER_WORKER, data.index, `worker ${data.index}`, threadId);
   }

@@ -1,22 +1,19 @@
 /**
- * Warm-up (docs/design.md §4.2b): `n` identity tasks run through the worker's loop itself
- * (WorkerLoop.loopBody) on a private scratch buffer shaped like the runtime's, cycling through the
- * common payload types: the per-task path (runOne, execute, complete, the codec both ways, a
- * claim lost to a retract), then, each step, the idle path a real worker takes between tasks (its
- * spin with the idle looks at a sibling, the park protocol with a sleep of no time). Class methods
- * share their type feedback and optimized code across instances, so by the end the real loop's
- * code is compiled with feedback for every path it takes while it serves tasks: a path first
- * taken later would throw that code away (a deopt) and compile it again during the user's work.
- * It runs in steps, off the start path: the loop runs a step only while its own ring is empty
- * (§4.2b step 2), so a real task waits for at most one step.
+ * Warm-up (docs/design.md §4.2b): `n` identity tasks run through the loop's per-task path --
+ * runOne, execute, complete, the codec both ways, and an idle look at a sibling
+ * (Stealer.trySteal) -- on a private scratch buffer shaped like the runtime's, cycling through
+ * the common payload types. Class methods share their feedback and optimized code across
+ * instances, so the real loop's path is compiled by the time the warm-up is over. It runs in
+ * steps, off the start path: the worker reports ready first, and its loop runs a step only while
+ * its own ring is empty (§4.2b step 2), so a real task waits for at most one step.
  *
  * Owner: a WarmUp plays every role on its own buffer (producer: token word PENDING and the
- * submission cell, as §4.1 step 5; worker: §4.2 steps 1-4, §4.3 steps 5-6, §3.2; owner: consumes
+ * submission cell, as §4.1 step 5; worker: §4.2 steps 1-4, §4.3 steps 5-6; owner: consumes
  * the completion). Nothing shared with the runtime is touched, and no task of the user's
  * module runs.
  */
 import { type Layout, Memory } from '../../shm/layout.js';
-import { TK_GEN_MAX, markPending, retract } from '../../shm/words/token.js';
+import { TK_GEN_MAX, markPending } from '../../shm/words/token.js';
 import { Codec } from '../codec.js';
 import { writeSubmission } from '../cells.js';
 import { type TaskFn, WorkerLoop } from './loop.js';
@@ -37,14 +34,6 @@ export const WARM_UP_TASKS = 5_000;
  */
 export const WARM_UP_DELAY_MS = 100;
 const identity: TaskFn = (x) => x;
-/**
- * The scratch loop's spin (µs) at most: long enough to take every branch of the real spin (its
- * clock reads, the idle look every STEAL_EVERY reads, the yield after YIELD_AFTER_MS), short
- * enough that a step's spin costs little and a real task waits little behind it.
- */
-const SCRATCH_SPIN_US = 10;
-/** Tasks per step at most: the scratch rings hold 64 cells (build()), and a step fills one before it runs. */
-const STEP_MAX = 64;
 /** A steal mask with every weight class's bit (WorkerData.stealMask). */
 const ANY_CLASS = 0b1111;
 /** The warm-up's payloads (and, through `identity`, results): the common types, ints most. */
@@ -73,55 +62,41 @@ export class WarmUp {
   step(k: number): boolean {
     const n = this.n;
     if (this.ran >= n) return true;
-    const scratch = this.scratch ?? (this.scratch = this.build());
-    const { mem, loop, submitter } = scratch;
+    const { mem, loop, submitter } = this.scratch ?? (this.scratch = this.build());
     const i32 = mem.i32;
     const ring = loop.ring;
     const completions = loop.completions[0]!;
+    const stealer = loop.stealer;
     const mask = mem.layout.tokenCapacity - 1;
-    const from = this.ran;
-    const end = Math.min(n, from + Math.min(k, STEP_MAX));
-    for (let i = from; i < end; i++) {
+    let i = this.ran;
+    for (const end = Math.min(n, i + k); i < end; i++) {
       // As a producer would (§4.1 step 5), with every other task under a deadline.
       const t = i & mask;
       const gen = (i >>> 6) & TK_GEN_MAX;
       markPending(i32, mem.tokenWord(0, t), gen);
       submitter.prepare(TRAINING[i % TRAINING.length]);
       writeSubmission(ring, ring.claim(), submitter, 0, 0, 0, t, gen, 0, i & 1);
-      // One task per 64 retracted before the loop gets to it (a cancel, or a sibling's steal,
-      // §4.2a): the loop's lost-claim path (§4.2 step 2) gets its type feedback too.
-      if ((i & 63) === 63) retract(i32, mem.tokenWord(0, t), gen);
-    }
-    // The real loop runs them (§4.2), spins with its idle looks at the sibling (§3.2 step 1,
-    // §4.2a), parks for no time (steps 2-3) and returns: what a worker does between tasks gets
-    // its type feedback and compiled code too, not only the per-task path.
-    loop.loopBody();
-    for (let i = from; i < end; i++) {
-      if ((i & 63) === 63) continue; // retracted: no completion
-      // Drain the completions as the submitter would (read() frees a spilled result).
+      loop.runOne();
+      // Drain the completion as the submitter would (read() frees a spilled result).
       const head = completions.head();
       submitter.read(completions.cellWord(head), 1);
       completions.release((head + 1) | 0);
+      if (stealer !== null) stealer.trySteal(performance.now());
     }
-    this.ran = end;
-    const done = end >= n;
-    // Let the buffer go when done, by a store made at every step: a store site first run at the
-    // end has no type feedback, and reaching it would deoptimize the loop this is inlined into.
-    this.scratch = done ? null : scratch;
-    return done;
+    this.ran = i;
+    if (i < n) return false;
+    this.scratch = null;
+    return true;
   }
 
   private build(): Scratch {
     const like = this.like;
     const mem = Memory.create({
       workers: 2, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
-      taskCount: 1, spinMicros: Math.min(like.spinMicros, SCRATCH_SPIN_US), asyncLimit: like.asyncLimit,
+      taskCount: 1, spinMicros: like.spinMicros, asyncLimit: like.asyncLimit,
     });
     // Worker 0 of two, allowed to steal every class: its idle look (trySteal) finds the
     // sibling's ring empty, the common case of a real spin. No stealer without a spin budget.
-    const loop = new WorkerLoop(mem, 0, [identity], ANY_CLASS);
-    loop.scratch = true;
-    loop.idleSleepMs = 0;
-    return { mem, loop, submitter: new Codec(mem, 0) };
+    return { mem, loop: new WorkerLoop(mem, 0, [identity], ANY_CLASS), submitter: new Codec(mem, 0) };
   }
 }
