@@ -21,7 +21,7 @@ import { setReadLog, type ReadLog } from '../admission/read-log.js';
 import { TICK_REUSE, type TickSource } from '../admission/tick.js';
 import { P_EARNED, P_LAST_MS, P_PACKED, type Memory } from '../shm/layout.js';
 import { REJECTED_FLAGS_SHIFT, SEEN_EARNED, SEEN_GLOBAL, SEEN_GUESS, SEEN_LAST_MS, SEEN_PACKED, TICK_REDECIDED, TICK_REUSED } from '../trace/records.js';
-import { route, RouteSnapshot } from './routing.js';
+import { RouteSnapshot } from './routing.js';
 import { snapshot } from './options.js';
 
 /** Runtime.start({ trace }). */
@@ -228,21 +228,22 @@ export class RecordingSeam implements Seam {
     const chain = snap.chain;
     const occ = this.occ;
     let chosen = 0;
+    // What route() picks without its CPU rule (§6 rule 2): the first of the least occupied, found
+    // on the copy it routed on, in the same walk that reads the occupancies the record carries.
+    let plain = -1;
+    let least = 0;
     for (let i = 0; i < chain.length; i++) { // packRoute reads the chain's occupancies only
       const w = chain[i]!;
-      occ[w] = snap.occupancy(w);
+      const o = snap.occupancy(w);
+      occ[w] = o;
       if (w === worker) chosen = i;
+      if (plain < 0 || o < least) { plain = w; least = o; }
     }
     const cpu = snap.cpu;
-    let plain = worker;
-    if (cpu >= 0) { // whether the tie went to this CPU: what route() picks without rule 2
-      snap.cpu = -1;
-      plain = route(chain, snap);
-      snap.cpu = cpu;
-    }
-    // One frame for both when the route fits (records.ts foldRoute), else SUBMIT then ROUTE.
+    // One frame for both when the route fits (records.ts foldRoute), else SUBMIT then ROUTE. The
+    // tie went to this CPU when the router read one and chose other than the plain pick.
     this.rec.submittedRouted(tick, producer, task, weightClass, att, token, gen, pAtt, pIdx, parentGen, wordsOut[0]!, wordsOut[1]!, wordsOut[2]!, f,
-      chain, occ, chosen, worker !== plain, cpu);
+      chain, occ, chosen, cpu >= 0 && worker !== plain, cpu);
   }
   rejected(producer: number, task: number, _att: number, reason: number, packed: number, global: number): void {
     const tick = this.decisionTick();
