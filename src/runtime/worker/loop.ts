@@ -108,8 +108,9 @@ export class WorkerLoop {
    */
   warming: { step(k: number): boolean } | null = null;
   /**
-   * When a pending warm-up may begin (performance.now() ms; §4.2b step 2): set by main.ts to
-   * WARM_UP_DELAY_MS after 'ready'; the worker's first real task lets it begin at once.
+   * When a pending warm-up may begin by the timer (performance.now() ms; §4.2b step 2): set by
+   * main.ts to WARM_UP_DELAY_MS after 'ready'; Infinity once the runtime's work has begun
+   * (warmByTimer). The worker's first real task lets it begin at once.
    */
   warmFrom = 0;
   /** The next warm-up step's size (WARM_UP_FIRST doubling to WARM_UP_STEP). */
@@ -235,7 +236,7 @@ export class WorkerLoop {
         continue;
       }
       if (Atomics.load(this.i32, this.stateW) === RT_CLOSED) return this.exit();
-      if (this.warming !== null && (i32[this.executedW] !== 0 || performance.now() >= this.warmFrom)) {
+      if (this.warming !== null && (i32[this.executedW] !== 0 || this.warmByTimer())) {
         // §4.2b step 2: idle, so a step of the warm-up (on its own buffer), the idle look at
         // siblings (§4.2a), then a turn of the event loop (it beats, runs continuations and
         // timers) and back to the ring, which comes first. §4.2b step 3: done, let it go.
@@ -494,6 +495,24 @@ export class WorkerLoop {
     this.beat();
     this.jobs.sweep();
   };
+
+  /**
+   * §4.2b step 2, the timer: WARM_UP_DELAY_MS after 'ready', a worker that has run no task warms
+   * up only if no worker of the runtime has run one either (a runtime started ahead of its load).
+   * Once work has begun elsewhere, it waits for its own first task: its warm-up would take a CPU
+   * from the threads serving that work. Only while idle with a warm-up pending.
+   */
+  private warmByTimer(): boolean {
+    if (performance.now() < this.warmFrom) return false;
+    const i32 = this.i32;
+    for (let w = 0; w < this.mem.layout.workers; w++) {
+      if (i32[this.mem.workerWord(w, W_EXECUTED)] !== 0) {
+        this.warmFrom = Infinity; // no timer any more: the next idle park sleeps until woken
+        return false;
+      }
+    }
+    return true;
+  }
 
   private release(pos: number): void {
     this.head = (pos + 1) | 0;

@@ -30,7 +30,8 @@ export const WARM_UP_TASKS = 5_000;
  * sibling still starting and from the main thread's start and first submit on the same CPUs, and
  * the first task waited for the first (cold) step: 10-30 ms of the first result here
  * (docs/performance.md, "sixth session: start-up and the first run"). A runtime started ahead
- * of its load still warms before the load comes, if it comes later than this.
+ * of its load still warms before the load comes, if it comes later than this; once any worker
+ * has run a task, the timer no longer starts one (WorkerLoop.warmByTimer).
  */
 export const WARM_UP_DELAY_MS = 100;
 const identity: TaskFn = (x) => x;
