@@ -19,7 +19,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 process.chdir(root);
 
 /** The entry points, by source path: each becomes dist/<same path>.js. */
-export const ENTRIES = [
+const ENTRIES = [
   'src/index.ts', 'src/task.ts', 'src/io/index.ts', 'src/observe/index.ts', // package.json "exports"
   'src/runtime/worker/main.ts', // the worker thread (runtime.ts workerEntry)
   'src/cli/sluice.ts', // package.json "bin"

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ConfigError, Runtime } from '../src/index.js';
-import { W_EXECUTED, computeLayout, type Memory } from '../src/shm/layout.js';
+import { Memory, W_EXECUTED, computeLayout } from '../src/shm/layout.js';
 import { WarmUp } from '../src/runtime/worker/warm-up.js';
+import { WorkerLoop } from '../src/runtime/worker/loop.js';
 
 const tasks = new URL('./fixtures/counting-tasks.mjs', import.meta.url);
 
@@ -12,9 +13,9 @@ describe('worker warm-up (docs/design.md 4.2b)', () => {
       const calls = new Int32Array(new SharedArrayBuffer(4));
       const rt = await Runtime.start({ tasks, workers: 2, warmUp, taskData: calls });
       try {
-        // With no task, a worker parks until WARM_UP_DELAY_MS after 'ready', then runs its whole
-        // warm-up instead of the spin and parks again (§4.2b step 2); without a warm-up it parks
-        // once. So with warmUp a second park is the state after the whole warm-up.
+        // With no task, a worker parks until WARM_UP_DELAY_MS after 'ready' (§4.2b step 2), then
+        // warms up and parks again; without a warm-up it parks once. (When the warm-up may begin is
+        // the unit test below; this one is about what it touches.)
         const parked = warmUp ? 2 : 1;
         while (!rt.stats().workers.every((w) => w.parks >= parked)) await new Promise((r) => setImmediate(r));
         expect(Atomics.load(calls, 0)).toBe(0);
@@ -53,6 +54,24 @@ describe('worker warm-up (docs/design.md 4.2b)', () => {
         else expect(scratch!.mem.i32[scratch!.mem.workerWord(0, W_EXECUTED)]).toBe(expected);
       }
     }), { numRuns: 60 });
+  });
+
+  it('when it may begin (§4.2b step 2): by the timer only while no worker of the runtime has run a task; after that, not by the timer again', () => {
+    const mem = Memory.create({
+      workers: 3, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
+      taskCount: 1, spinMicros: 50, asyncLimit: 8,
+    });
+    const loop = new WorkerLoop(mem, 1, [(x: unknown) => x], 0);
+    const byTimer = (): boolean => (loop as unknown as { warmByTimer(): boolean }).warmByTimer();
+    loop.warmFrom = performance.now() + 60_000;
+    expect(byTimer()).toBe(false); // not yet
+    loop.warmFrom = performance.now() - 1;
+    expect(byTimer()).toBe(true); // due, and nothing has run anywhere
+    mem.i32[mem.workerWord(2, W_EXECUTED)] = 1; // a sibling ran a task
+    expect(byTimer()).toBe(false);
+    expect(loop.warmFrom).toBe(Infinity); // its park sleeps until woken; its own first task starts the warm-up
+    mem.i32[mem.workerWord(2, W_EXECUTED)] = 0;
+    expect(byTimer()).toBe(false); // the timer is gone for good
   });
 
   it('a warmUp that is not a boolean is a ConfigError', async () => {
