@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Runtime, ConfigError, type Token } from '../src/index.js';
 import { loadAffinity, parseCpuList } from '../src/runtime/native/affinity.js';
-import { preferenceChains, route, stealMask, type RouteView } from '../src/runtime/routing.js';
+import { preferenceChains, route, RouteSnapshot, stealMask, type RouteView } from '../src/runtime/routing.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 const affinity = loadAffinity();
@@ -105,6 +105,41 @@ describe('route()', () => {
     fc.assert(
       fc.property(input, ([ws, order, cpu]) => {
         expect(route(Int32Array.from(order), viewOf(ws, cpu))).toBe(reference(order, ws, cpu));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("a recording's router (RouteSnapshot) chooses as route() does, and keeps what it read: occupancies, plain pick, packing (property)", () => {
+    const seen = fc.record({
+      queued: fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 250, max: 300 })),
+      running: fc.boolean(),
+      mask: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 3 }).map((c) => 1 << c), fc.integer({ min: 0, max: 15 })),
+    });
+    const input = fc.array(seen, { minLength: 1, maxLength: 5 }).chain((ws) =>
+      fc.tuple(fc.constant(ws), fc.shuffledSubarray([...ws.keys()], { minLength: 1 }), fc.integer({ min: -1, max: 4 })),
+    );
+    const snaps = new Map<number, RouteSnapshot>();
+    fc.assert(
+      fc.property(input, ([ws, order, cpu]) => {
+        // One snapshot per width, reused across runs, as a recording's attachment reuses its own.
+        let snap = snaps.get(ws.length);
+        if (snap === undefined) snaps.set(ws.length, (snap = new RouteSnapshot(ws.length)));
+        const chain = Int32Array.from(order);
+        const w = snap.route(chain, 2, viewOf(ws, cpu));
+        expect(w).toBe(route(chain, viewOf(ws, cpu)));
+        expect(chain[snap.chosen]).toBe(w);
+        expect(snap.plain).toBe(route(chain, viewOf(ws, -1)));
+        expect([snap.cpu, snap.chainClass, snap.chain]).toEqual([cpu, 2, chain]);
+        const occ = order.map((x) => ws[x]!.queued + (ws[x]!.running ? 1 : 0));
+        order.forEach((x, i) => expect(snap.occupancy(x)).toBe(occ[i]));
+        // Replay's side: route() on the copy, set from what the record carries, decides the same.
+        const copy = new RouteSnapshot(ws.length);
+        const byWorker = ws.map((_, x) => snap.occupancy(x));
+        copy.set(byWorker, ws.map((s) => s.mask), cpu);
+        expect(route(chain, copy)).toBe(w);
+        const fits = order.length <= 3 && occ.every((o) => o <= 254);
+        expect(snap.packed).toBe(fits ? occ.reduce((p, o, i) => p | (o << (8 * i)), 0) : -1);
       }),
       { numRuns: 2000 },
     );

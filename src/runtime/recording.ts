@@ -225,25 +225,23 @@ export class RecordingSeam implements Seam {
       this.rec.routed(tick, producer, task, 0xffff, att, token, gen, one, none, 0, false);
       return;
     }
+    const cpu = snap.cpu;
+    const chosen = snap.chosen;
+    // The tie went to this CPU when the router read one and chose other than rule 1's pick.
+    const cpuTie = cpu >= 0 && worker !== snap.plain;
+    const rec = this.rec;
+    // One frame for both when the route fits (records.ts foldRoute, here from the router's own
+    // packing of what it read), else SUBMIT then ROUTE.
+    if (snap.packed >= 0 && (cpu < 0 || cpu === rec.cpu) && (f & ~3) === 0 && weightClass <= 0xff) {
+      rec.submittedRoutedPacked(tick, producer, task, weightClass, att, token, gen, pAtt, pIdx, parentGen, wordsOut[0]!, wordsOut[1]!, wordsOut[2]!, f,
+        snap.chain.length, snap.packed, chosen, worker, cpuTie, cpu);
+      return;
+    }
     const chain = snap.chain;
     const occ = this.occ;
-    let chosen = 0;
-    // What route() picks without its CPU rule (§6 rule 2): the first of the least occupied, found
-    // on the copy it routed on, in the same walk that reads the occupancies the record carries.
-    let plain = -1;
-    let least = 0;
-    for (let i = 0; i < chain.length; i++) { // packRoute reads the chain's occupancies only
-      const w = chain[i]!;
-      const o = snap.occupancy(w);
-      occ[w] = o;
-      if (w === worker) chosen = i;
-      if (plain < 0 || o < least) { plain = w; least = o; }
-    }
-    const cpu = snap.cpu;
-    // One frame for both when the route fits (records.ts foldRoute), else SUBMIT then ROUTE. The
-    // tie went to this CPU when the router read one and chose other than the plain pick.
-    this.rec.submittedRouted(tick, producer, task, weightClass, att, token, gen, pAtt, pIdx, parentGen, wordsOut[0]!, wordsOut[1]!, wordsOut[2]!, f,
-      chain, occ, chosen, cpu >= 0 && worker !== plain, cpu);
+    for (let i = 0; i < chain.length; i++) occ[chain[i]!] = snap.occupancy(chain[i]!);
+    rec.submittedRouted(tick, producer, task, weightClass, att, token, gen, pAtt, pIdx, parentGen, wordsOut[0]!, wordsOut[1]!, wordsOut[2]!, f,
+      chain, occ, chosen, cpuTie, cpu);
   }
   rejected(producer: number, task: number, _att: number, reason: number, packed: number, global: number): void {
     const tick = this.decisionTick();

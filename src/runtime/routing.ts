@@ -111,9 +111,14 @@ function occupancy(i32: Int32Array, v: RouteView, w: number): number {
 
 /**
  * §4.15 step 6: what a recording routes on. The router reads live words that workers and other
- * submitters move meanwhile; a recording routes on a copy instead, taken here (plain loads, as
- * route() makes), so the occupancies and the CPU the ROUTE record carries are exactly what the
- * decision read, and replay re-makes it from them with the same route().
+ * submitters move meanwhile; a recording must carry exactly what the decision read, so that
+ * replay re-makes it from the record with the same route(). A recording's router therefore reads
+ * each word it needs once (plain loads, as route() makes), keeps what it read (the occupancies by
+ * worker, the CPU, the chain's CPU masks when rule 2 is on), and decides on those values with
+ * route()'s rules: the choice is the function route() computes of the same inputs (replay runs
+ * route() on a copy `set` from the record; test/trace/runtime-replay.test.ts compares the two).
+ * One pass over the chain: the seam reads the occupancies, the chosen index and the plain pick
+ * (rule 1 alone) from here instead of walking the chain again.
  */
 export class RouteSnapshot implements RouteView {
   readonly i32: Int32Array;
@@ -126,6 +131,15 @@ export class RouteSnapshot implements RouteView {
   /** The chain the last route() walked, and its weight class (the chain's index, ANY_WEIGHT for none). */
   chain: Int32Array = new Int32Array(0);
   chainClass = ANY_WEIGHT;
+  /** The last route(): the chain index it chose, and the worker rule 1 alone picks (the first least occupied). */
+  chosen = 0;
+  plain = 0;
+  /**
+   * The last route()'s occupancies packed 8 bits each, chain[0] lowest, when the chain has at
+   * most 3 workers and each is in 0..254 (what a folded record carries, trace/records.ts
+   * foldRoute); -1 otherwise.
+   */
+  packed = -1;
   readonly currentCpu = (): number => this.cpu;
 
   constructor(readonly workers: number) {
@@ -138,28 +152,47 @@ export class RouteSnapshot implements RouteView {
   }
 
   /**
-   * Copy `src`'s words for the chain's workers (all route() reads, and all a ROUTE record
-   * carries), read its CPU once, and route on the copy. Other workers' words are left as they
-   * were: nothing reads them.
+   * Route on `src`'s live words, reading each once, and keep what was read: the chain's
+   * occupancies (by worker, in the copy's first W words: occupancy() reads them), its CPU masks
+   * when rule 2 applies, the CPU. Other workers' words are left as they were: nothing reads them.
    */
   route(chain: Int32Array, chainClass: number, src: RouteView): number {
     const s = src.i32;
     const d = this.i32;
     const W = this.workers;
-    for (let i = 0; i < chain.length; i++) {
+    const n = chain.length;
+    let best = chain[0]!;
+    let bestI = 0;
+    let least = 0;
+    let packed = n <= 3 ? 0 : -1;
+    for (let i = 0; i < n; i++) {
       const w = chain[i]!;
-      d[w] = s[src.tailW[w]!]!;
-      d[W + w] = s[src.headW[w]!]!;
-      d[2 * W + w] = s[src.runW[w]!]!;
-      d[3 * W + w] = s[src.cpuMaskW[w]!]!;
+      const o = ((s[src.tailW[w]!]! - s[src.headW[w]!]!) | 0) + (s[src.runW[w]!] !== 0 ? 1 : 0);
+      d[w] = o; // the copy's tail word; its head and run words stay 0, so occupancy() of it is o
+      if (i === 0 || o < least) { best = w; bestI = i; least = o; }
+      if (packed >= 0) packed = o >= 0 && o <= 254 ? packed | (o << (8 * i)) : -1;
     }
-    this.cpu = src.currentCpu();
+    this.packed = packed;
+    this.plain = best;
     this.chain = chain;
     this.chainClass = chainClass;
-    return route(chain, this);
+    const cpu = (this.cpu = src.currentCpu());
+    // route()'s rule 2 on the values read: ties go to the worker pinned to this CPU.
+    if (n > 1 && cpu >= 0 && cpu < 32) {
+      const bit = 1 << cpu;
+      for (let i = 0; i < n; i++) { const w = chain[i]!; d[3 * W + w] = s[src.cpuMaskW[w]!]!; }
+      if (d[3 * W + best] !== bit) {
+        for (let i = 0; i < n; i++) {
+          const w = chain[i]!;
+          if (d[3 * W + w] === bit && d[w] === least) { best = w; bestI = i; break; }
+        }
+      }
+    }
+    this.chosen = bestI;
+    return best;
   }
 
-  /** Occupancy of worker w in the copy (what route() compared). */
+  /** Occupancy of worker w as the last route() read it (replay: as `set`). */
   occupancy(w: number): number { return occupancy(this.i32, this, w); }
 
   /** Set the copy from recorded occupancies and CPU masks (replay). */

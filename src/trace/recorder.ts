@@ -15,7 +15,7 @@
  * the window where there is one (design §4.10), so a freeze never sees a half-made decision
  * recorded as made. Tokens are (attachment, index, generation); -1 in all three = none.
  */
-import { foldRoute, packRoute, RECORD_VERSION, RecordKind, emptyRecord, type TraceRecord, type WriterClass } from './records.js';
+import { FOLD_NO_CPU, ROUTE_CPU_TIE, foldRoute, packRoute, RECORD_VERSION, RecordKind, emptyRecord, type TraceRecord, type WriterClass } from './records.js';
 import type { TraceRing } from './ring.js';
 
 export class Recorder {
@@ -122,6 +122,22 @@ export class Recorder {
     this.cpu = routerCpu;
     this.routed(tick, producer, task, weightClass, tokenAtt, token, gen, chain, occupancy, chosen, cpuTie);
     this.cpu = cpu;
+  }
+
+  /**
+   * submittedRouted()'s folded frame, for a route the caller knows folds (foldRoute's conditions:
+   * a weight class <= 0xff, tick flags in bits 1..0, a chain of 1..FOLD_MAX_CHAIN workers with
+   * occupancies in 0..254 packed 8 bits each from chain[0] in `packedOcc`, a router CPU none or
+   * this thread's): the same words foldRoute makes (test/trace/recorder.test.ts compares them).
+   */
+  submittedRoutedPacked(
+    tick: number, producer: number, task: number, weightClass: number, tokenAtt: number, token: number, gen: number,
+    parentAtt: number, parent: number, parentGen: number, producerWord: number, globalWord: number, earnedWord: number, tickFlags: number,
+    chainLength: number, packedOcc: number, chosen: number, worker: number, cpuTie: boolean, routerCpu: number,
+  ): void {
+    this.put(RecordKind.SUBMIT_ROUTED, weightClass | (cpuTie ? ROUTE_CPU_TIE : 0), tick, producer, task, tokenAtt, token, gen, worker,
+      parentAtt, parent, parentGen, producerWord, globalWord, earnedWord,
+      tickFlags | (chosen << 2) | (chainLength << 4) | (routerCpu < 0 ? FOLD_NO_CPU : 0) | (packedOcc << 8));
   }
 
   /**

@@ -454,7 +454,7 @@ export function decodeFrames(frames: Int32Array, verify = true): { records: Trac
 }
 
 /** Folded K3 bit: the router read no CPU (the ROUTE's CPU is none); else it is the record's CPU. */
-const FOLD_NO_CPU = 1 << 6;
+export const FOLD_NO_CPU = 1 << 6;
 /** Longest chain foldRoute folds (its occupancies take K3's top three bytes). */
 export const FOLD_MAX_CHAIN = 3;
 

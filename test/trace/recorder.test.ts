@@ -99,6 +99,19 @@ describe('Recorder: one record per decision, the fields as given', () => {
           && (routerCpu < 0 || routerCpu === cpu);
         expect(a.frames).toBe(fits ? 1 : 2);
         expect(folded.rec.cpu).toBe(cpu);
+        // The router's own packing (runtime/recording.ts, when it fits): the very same frame words.
+        if (fits && (tickFlags & ~3) === 0) {
+          const packed = fresh();
+          packed.rec.cpu = cpu;
+          const occ = chain.reduce((p, w, i) => p | (occupancy[w]! << (8 * i)), 0);
+          packed.rec.submittedRoutedPacked(x.tick, x.producer, x.task, weightClass, x.att, x.token, x.gen, pAtt, x.parent, pGen, pw, gw, ew, tickFlags,
+            chain.length, occ, chosen, chain[chosen]!, cpuTie, routerCpu);
+          const f1 = new Int32Array(RECORD_WORDS);
+          const f2 = new Int32Array(RECORD_WORDS);
+          expect(folded.ring.copyFrame(0, f1, 0)).toBe(true);
+          expect(packed.ring.copyFrame(0, f2, 0)).toBe(true);
+          expect([...f2]).toEqual([...f1]);
+        }
       },
     ), { numRuns: 3000 });
   });
