@@ -103,10 +103,17 @@ export function traceOption(where: string, v: unknown): TraceConfig | null {
 export class ThreadReadLog implements ReadLog {
   /** Reads made inside decisions (wrapping): SEEN records carry it, replay counts the same. */
   reads = 0;
-  private readonly shadow = new Map<number, number>();
+  /**
+   * The shadow, dense: [0] the global word, [1 + p·SHADOW_FIELDS + f] field f < SHADOW_FIELDS of
+   * producer p's block (the gate words); any other word in `other`. Unset words read as 0.
+   */
+  private readonly dense: Int32Array;
+  private readonly other = new Map<number, number>();
   private readonly guessShadow: Int32Array;
   private readonly base: number;
   private readonly stride: number;
+  private readonly blocks: number;
+  private readonly globalW: number;
   private tick = 0;
 
   constructor(
@@ -116,6 +123,19 @@ export class ThreadReadLog implements ReadLog {
     this.guessShadow = new Int32Array(guess.length);
     this.base = mem.producerWord(0, 0);
     this.stride = mem.producerWord(1, 0) - this.base;
+    this.blocks = mem.layout.maxProducers;
+    this.globalW = mem.globalWord;
+    this.dense = new Int32Array(1 + this.blocks * SHADOW_FIELDS);
+  }
+
+  /** Index of word w in `dense`, or -1 (kept in `other`). */
+  private slot(w: number): number {
+    if (w === this.globalW) return 0;
+    const off = w - this.base;
+    if (off < 0) return -1;
+    const p = Math.floor(off / this.stride);
+    const f = off - p * this.stride;
+    return p < this.blocks && f < SHADOW_FIELDS ? 1 + p * SHADOW_FIELDS + f : -1;
   }
 
   begin(p: number): void {
@@ -141,19 +161,29 @@ export class ThreadReadLog implements ReadLog {
   before(): void { this.reads = (this.reads + 1) | 0; }
 
   read(w: number, value: number): void {
-    if ((this.shadow.get(w) ?? 0) === value) return;
-    this.shadow.set(w, value);
+    if (this.view(w) === value) return;
+    this.wrote(w, value);
     this.tick = this.ticks.value;
     const off = w - this.base;
-    if (w === this.mem.globalWord) this.rec.seen(this.tick, SEEN_GLOBAL, -1, value, this.reads);
+    if (w === this.globalW) this.rec.seen(this.tick, SEEN_GLOBAL, -1, value, this.reads);
     else this.rec.seen(this.tick, seenField(off % this.stride), Math.floor(off / this.stride), value, this.reads);
   }
 
-  wrote(w: number, value: number): void { this.shadow.set(w, value); }
+  wrote(w: number, value: number): void {
+    const i = this.slot(w);
+    if (i >= 0) this.dense[i] = value;
+    else this.other.set(w, value);
+  }
 
   /** This thread's view of a word (the last value it read or wrote there in a decision). */
-  view(w: number): number { return this.shadow.get(w) ?? 0; }
+  view(w: number): number {
+    const i = this.slot(w);
+    return i >= 0 ? this.dense[i]! : (this.other.get(w) ?? 0);
+  }
 }
+
+/** Producer block fields a read log keeps densely (the gate words: PACKED, EARNED, LAST_MS, ...). */
+const SHADOW_FIELDS = 8;
 
 function seenField(field: number): number {
   return field === P_PACKED ? SEEN_PACKED : field === P_EARNED ? SEEN_EARNED : field === P_LAST_MS ? SEEN_LAST_MS : 0xff;
