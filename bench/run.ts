@@ -80,6 +80,13 @@ const gates = await section('gates', async () => {
   return r;
 });
 
+const recorder = await section('recorder', async () => {
+  const { runRecorder, recorderLines } = await import('./recorder.js');
+  const r = await runRecorder(quick, sizes.throughput, log);
+  console.log(`\n${recorderLines(r).join('\n')}`);
+  return r;
+});
+
 const scaling = await section('scaling', async () => {
   const { runScaling, scalingTables } = await import('./scaling.js');
   const { scalingSvg } = await import('./svg.js');
@@ -139,8 +146,8 @@ const user = runs('user workloads')
 const micro = await runMicro({ quick, only, log });
 if (micro.length > 0) console.log(`\n${microTable(micro)}`);
 
-const goals = targets({ reps: results, rows: targetRows(everyRow), micro, steady, gates, paired, user });
-console.log(`\ntargets (issue 6; g: issue 2; h: issue 3; u: issue 20); ratios are medians of per-rep ratios\n${targetsTable(goals)}`);
+const goals = targets({ reps: results, rows: targetRows(everyRow), micro, steady, gates, paired, user, recorder });
+console.log(`\ntargets (issue 6; g: issue 2; h: issue 3; r: issue 18; u: issue 20); ratios are medians of per-rep ratios\n${targetsTable(goals)}`);
 const seconds = (performance.now() - started) / 1000;
 console.log(`\nbench took ${seconds.toFixed(0)} s`);
 
@@ -163,6 +170,7 @@ writeFileSync(
       medians: Object.fromEntries(names.map((n) => [n, medians(results, n)])),
       ratios: { rowOverBaseline: pairs(names, [baseline]), sluiceOverOther: pairs(ours, others) },
       gates,
+      recorder,
       scaling,
       pinning,
       steady,

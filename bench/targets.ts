@@ -3,6 +3,7 @@
 import type { MicroResult } from './benchjs.js';
 import { fmt, medians, ratio, table, type Rep } from './report.js';
 import type { GatesPath, GatesResult } from './gates.js';
+import type { RecorderResult } from './recorder.js';
 import type { SteadyResult } from './steady.js';
 import type { PairedResult } from './paired.js';
 import { median } from './stats.js';
@@ -54,12 +55,14 @@ export interface TargetInputs {
   paired: PairedResult | null;
   /** The user workloads section (harness.ts, issue 20), or null when it did not run. */
   user?: UserResult | null;
+  /** The recorder section (recorder.ts, issue 18), or null when it did not run. */
+  recorder?: RecorderResult | null;
 }
 
 /** A difference with its sign ("+134", "-23"), to whole units. */
 const signed = (x: number): string => (x >= 0 ? '+' : '') + fmt(x, 0);
 
-export function targets({ reps, rows, micro, steady, gates, paired, user = null }: TargetInputs): Target[] {
+export function targets({ reps, rows, micro, steady, gates, paired, user = null, recorder = null }: TargetInputs): Target[] {
   const out: Target[] = [];
   const add = (id: string, what: string, budget: string, value: number | undefined, met: (v: number) => boolean | null, figure?: string): void => {
     out.push({ id, what, budget, figure: figure ?? (value === undefined ? 'not measured' : budget.includes('×') ? x(value) : fmt(value, 2)), met: value === undefined ? null : met(value), value: value ?? null });
@@ -138,6 +141,17 @@ export function targets({ reps, rows, micro, steady, gates, paired, user = null 
   add('h2c', 'the same through submitCallback (the gates\' largest share)', '≥ 0.9×', gates?.callback.ratio, atLeast(0.9),
     gates ? gatesFigure(gates.callback) : undefined);
   add('h2m', 'rated ÷ unlimited producer tasks/s (main-table callback rows)', '≥ 0.9×', r(rows.gated, rows.callback, 'tasksPerSec'), atLeast(0.9));
+  // Issue 18's budgets: recording on ÷ off, paired rounds on three runtimes (recorder.ts).
+  const rc = recorder;
+  const cpuNote = (c: 'flight' | 'file'): string =>
+    rc === null || rc.off.mainCpuNsPerTask === null || rc[c].mainCpuNsPerTask === null ? '' : `; main thread ${fmt(rc[c].mainCpuNsPerTask!, 0)} against ${fmt(rc.off.mainCpuNsPerTask, 0)} ns/task`;
+  add('r1', 'flight recorder ÷ off tasks/s, submit/token (paired)', '≥ 0.85×', rc?.flightThroughput, atLeast(0.85),
+    rc ? `${fmt(rc.flightThroughput, 2)}×${cpuNote('flight')}` : undefined);
+  add('r2', 'flight recorder ÷ off sequential p50 (paired)', '≤ 1.15×', rc?.flightP50, atMost(1.15));
+  add('r3', 'full recording to a file ÷ off tasks/s, submit/token (paired)', '≥ 0.7×', rc?.fileThroughput, atLeast(0.7),
+    rc ? `${fmt(rc.fileThroughput, 2)}×${cpuNote('file')}` : undefined);
+  add('r4', 'bytes per record; records/s sustained (flight, file), stated', 'stated', rc?.flightRecordsPerSec, () => null,
+    rc ? `${rc.bytesPerRecord} B × ${fmt(rc.framesPerTask, 2)} per task; ${fmt(rc.flightRecordsPerSec / 1e6, 2)} M/s, ${fmt(rc.fileRecordsPerSec / 1e6, 2)} M/s` : undefined);
   // Not run: every u target says "not measured" (the budgets' sizes are the full run's).
   userTargets(user ?? { sizes: USER_SIZES, reps: [], startup: [], gc: false, notes: [] }, add);
   return out;

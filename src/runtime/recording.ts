@@ -205,6 +205,15 @@ export class RecordingSeam implements Seam {
   private batchTick = 0;
   private readonly occ: Int32Array;
   readonly recorder: Recorder;
+  /**
+   * File mode, the starting thread's seam: drain every ring to the file now (TraceStream.poll),
+   * called from here once this thread has appended `flushEvery` records since the last call, at
+   * a point outside any decision window (a release, a refusal). The timer alone drains only
+   * between event-loop turns, and a busy thread fills its ring faster than that.
+   */
+  flush: (() => void) | null = null;
+  flushEvery = 0;
+  private flushedAt = 0;
   constructor(private readonly rec: Recorder, epochMicros: number, workers: number) {
     this.recorder = rec;
     this.clock = new MonotonicClock(epochMicros);
@@ -278,6 +287,7 @@ export class RecordingSeam implements Seam {
     this.words(producer, packed, global);
     const limit = this.limitOf === null ? 0 : this.limitOf(reason, producer);
     this.rec.rejected(tick, producer, task, reason, -1, -1, -1, wordsOut[0]!, wordsOut[1]!, wordsOut[2]!, (limit & 0x0fffffff) | (flags << REJECTED_FLAGS_SHIFT));
+    if (this.flush !== null) this.flushDue();
   }
   /** The limit a refusal compared against (replay.ts rejectionLimit), when the seam knows the runtime's limits. */
   limitOf: ((reason: number, producer: number) => number) | null = null;
@@ -295,6 +305,14 @@ export class RecordingSeam implements Seam {
     // One clock reading per drain chunk (one synchronous stretch of at most DRAIN_CHUNK resolves).
     if (batch < 0 || batch !== this.batch) { this.batchTick = this.clock.now(); this.batch = batch; }
     this.rec.released(this.batchTick, producer, -1, att, token, gen, outcome, 0, 0);
+    if (this.flush !== null) this.flushDue();
+  }
+
+  private flushDue(): void {
+    const pos = this.rec.ring.position();
+    if (((pos - this.flushedAt) | 0) < this.flushEvery) return;
+    this.flushedAt = pos;
+    this.flush!();
   }
   cancelled(att: number, token: number, gen: number, force: boolean): void {
     this.rec.cancelled(this.clock.now(), -1, -1, att, token, gen, force, 0, true);
@@ -356,10 +374,25 @@ export class Recording {
   /** The main thread's seam (attachment 0, also the supervisor's). */
   mainSeam(threadId: number): Seam { return seamFor(this.share, WRITER_ATTACHMENT, 0, 'main', threadId); }
 
-  /** File mode: open the file and drain the rings into it every `everyMs` from now on. */
-  startStream(meta: () => Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>, everyMs = 10): void {
+  /**
+   * File mode: open the file and drain the rings into it every `everyMs` from now on, and from
+   * the starting thread's own seam whenever it has appended a quarter of its ring since (a busy
+   * thread between two timer turns). Workers' rings fill no faster than their owner resolves:
+   * a worker runs only what was admitted, and its two records per task wait at most for the
+   * owner's next quarter-ring of submits and releases.
+   */
+  startStream(meta: () => Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>, main: RecordingSeam | null = null, everyMs = 10): void {
     if (this.config.mode !== 'file') return;
-    this.stream = new TraceStream(this.config.path!, this.rings.threads(), meta()).every(everyMs);
+    let stream: TraceStream;
+    try {
+      stream = this.stream = new TraceStream(this.config.path!, this.rings.threads(), meta()).every(everyMs);
+    } catch (cause) {
+      throw new ConfigError(`Runtime.start: trace.path ${JSON.stringify(this.config.path!.slice(0, 200))} could not be opened and written (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+    }
+    if (main !== null) {
+      main.flushEvery = Math.max(1, this.config.records >>> 2);
+      main.flush = () => { stream.poll(); };
+    }
   }
 
   /** Flight mode (or file mode, a snapshot beside the stream): every ring's latest records, now. */

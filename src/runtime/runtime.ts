@@ -31,7 +31,7 @@ import type { WorkerData } from './worker/main.js';
 import { RunCall, RunQueue } from './run-queue.js';
 import { checkHandle, instanceId, tableDigest } from './handle.js';
 import { Testing } from './testing/testing.js';
-import { Recording, recordAttachment, type TraceOptions, type TraceShare } from './recording.js';
+import { Recording, recordAttachment, type RecordingSeam, type TraceOptions, type TraceShare } from './recording.js';
 import { rejectionLimit } from '../trace/records.js';
 import type { ProducerInfo, TraceMeta, TraceTrailer } from '../trace/file.js';
 import { readLimits, registeredProducers } from './registry.js';
@@ -469,7 +469,7 @@ export class Runtime<M = any> {
       rt.traceShare = recording.share;
       recordAttachment(att, recording.share, 0, 'main', threadId, limitsOf(mem));
       supervisor.seam = att.seam;
-      recording.startStream(() => rt.traceMeta());
+      recording.startStream(() => rt.traceMeta(), att.seam as RecordingSeam);
     }
     rt.affinityInfo = Object.freeze(affinityStatus);
     supervisor.onEvent = rt.recordEvent;

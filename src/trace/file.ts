@@ -216,7 +216,7 @@ export class TraceStream {
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(path: string, private readonly rings: readonly ThreadRing[], meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>, bufferFrames = 4096) {
+  constructor(private readonly path: string, private readonly rings: readonly ThreadRing[], meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>, bufferFrames = 4096) {
     if (!Number.isInteger(bufferFrames) || bufferFrames < 1) throw new RangeError('bufferFrames must be a positive integer');
     this.from = rings.map((t) => t.ring.appended());
     this.written = rings.map(() => 0);
@@ -225,26 +225,51 @@ export class TraceStream {
     this.bytes = new Uint8Array(this.buf.buffer);
     const threads = rings.map((t, i): ThreadInfo => ({ ...threadEntry(t), first: this.from[i]! }));
     this.fd = openSync(path, 'w');
-    writeAll(this.fd, headerBytes({ ...meta, mode: 'stream', recordVersion: RECORD_VERSION, threads }));
+    try {
+      writeAll(this.fd, headerBytes({ ...meta, mode: 'stream', recordVersion: RECORD_VERSION, threads }));
+    } catch (err) {
+      closeSync(this.fd);
+      throw err;
+    }
   }
 
-  /** Drain every ring once (each until it is empty); returns the frames written. */
+  /**
+   * Drain every ring once (each until it is empty); returns the frames written. A write that
+   * fails (disk full, I/O error) ends the stream: the file is closed where it stands (no
+   * trailer: readers see a recording cut short), `error` keeps the cause, a process warning
+   * says so once, and nothing throws into the recording thread (a timer or a release).
+   */
   poll(): number {
     if (this.closed) return 0;
     let n = 0;
-    for (let i = 0; i < this.rings.length; i++) {
-      for (;;) {
-        const d = this.rings[i]!.ring.drain(this.from[i]!, this.buf);
-        this.from[i] = d.next;
-        this.lostBy[i]! += d.lost;
-        if (d.copied > 0) writeAll(this.fd, this.bytes.subarray(0, d.copied * RECORD_BYTES));
-        this.written[i]! += d.copied;
-        n += d.copied;
-        if (d.copied < this.buf.length / RECORD_WORDS) break;
+    try {
+      for (let i = 0; i < this.rings.length; i++) {
+        for (;;) {
+          const d = this.rings[i]!.ring.drain(this.from[i]!, this.buf);
+          this.from[i] = d.next;
+          this.lostBy[i]! += d.lost;
+          if (d.copied > 0) writeAll(this.fd, this.bytes.subarray(0, d.copied * RECORD_BYTES));
+          this.written[i]! += d.copied;
+          n += d.copied;
+          if (d.copied < this.buf.length / RECORD_WORDS) break;
+        }
       }
+    } catch (err) {
+      this.fail(err);
     }
     this.frames += n;
     return n;
+  }
+
+  /** Why the stream stopped early (a failed write), or null. */
+  error: unknown = null;
+
+  private fail(err: unknown): void {
+    this.error = err;
+    this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    try { closeSync(this.fd); } catch { /* already gone */ }
+    process.emitWarning(`the full recording to ${this.path} stopped: ${err instanceof Error ? err.message : String(err)}; the file ends there, without its trailer`, { code: 'SLUICE_TRACE_WRITE' });
   }
 
   /** Poll every `ms` milliseconds on a timer that does not keep the process alive. */
@@ -266,12 +291,15 @@ export class TraceStream {
     if (this.closed) return trailer();
     if (this.timer !== null) clearInterval(this.timer);
     this.poll();
+    if (this.closed) return trailer(); // the stream failed: the file was closed then
     this.closed = true;
     const t = trailer();
     try {
       writeAll(this.fd, trailerBytes(t));
-    } finally {
       closeSync(this.fd);
+    } catch (err) {
+      this.closed = false;
+      this.fail(err);
     }
     return t;
   }

@@ -1,6 +1,6 @@
 // Trace files: the flight snapshot (also of a dead thread's ring), the streamed full recording
 // with bounded memory and honest loss counts, and a reader that survives any cut.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -118,6 +118,33 @@ describe('TraceStream: a full recording, drained as it goes', () => {
     expect(ticksOf(f.records, 0)).toEqual([...range(0, 5), ...range(12, 20)]);
     expect([f.lost, f.missing]).toEqual([7, 7]);
     expect(notReplayable(f)).toMatch(/lost 7 records/);
+  });
+});
+
+describe('TraceStream: a write that fails', () => {
+  it('ends the stream where it stands, keeps the cause, warns once, and never throws into the caller (a timer, a release)', async () => {
+    const t = ringOf(8, 0);
+    const s = new TraceStream(at('failing.trace'), [t], META, 4);
+    appendSeeded(t, 0, 3);
+    expect(s.poll()).toBe(3);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => { warnings.push(w); };
+    process.on('warning', onWarning);
+    try {
+      closeSync((s as unknown as { fd: number }).fd); // the file's descriptor goes away under it: every write now fails (EBADF)
+      appendSeeded(t, 3, 6);
+      expect(() => s.poll()).not.toThrow();
+      expect((s.error as NodeJS.ErrnoException).code).toBe('EBADF');
+      appendSeeded(t, 6, 9);
+      expect(s.poll()).toBe(0); // stopped: nothing more is drained or written
+      expect(() => s.close()).not.toThrow();
+      await new Promise<void>((resolve) => setImmediate(resolve)); // process.emitWarning delivers on a later tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'SLUICE_TRACE_WRITE')).toHaveLength(1);
+    const f = readTrace(at('failing.trace'));
+    expect([f.complete, f.records.length]).toEqual([false, 3]); // what was written before, and no trailer
   });
 });
 
