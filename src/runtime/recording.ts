@@ -353,6 +353,14 @@ export function seamFor(share: TraceShare, writerClass: WriterClass, index: numb
   return seam;
 }
 
+/**
+ * A full recording's writes (TraceStream): frames per drain buffer, and buffers that may be in an
+ * asynchronous write at once (8 × 256 KiB), so the starting thread drains and the libuv pool
+ * writes; with all of them in flight, the stream writes synchronously.
+ */
+const STREAM_BUFFER_FRAMES = 4096;
+const STREAM_WRITE_BEHIND = 8;
+
 /** @internal The starting thread's side: the region, and the file in file mode. */
 export class Recording {
   readonly share: TraceShare;
@@ -385,7 +393,7 @@ export class Recording {
     if (this.config.mode !== 'file') return;
     let stream: TraceStream;
     try {
-      stream = this.stream = new TraceStream(this.config.path!, this.rings.threads(), meta()).every(everyMs);
+      stream = this.stream = new TraceStream(this.config.path!, this.rings.threads(), meta(), STREAM_BUFFER_FRAMES, STREAM_WRITE_BEHIND).every(everyMs);
     } catch (cause) {
       throw new ConfigError(`Runtime.start: trace.path ${JSON.stringify(this.config.path!.slice(0, 200))} could not be opened and written (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
     }
@@ -400,10 +408,11 @@ export class Recording {
     return saveFlight(path, this.rings.threads(), meta);
   }
 
-  /** Close: drain what is left and write the trailer (file mode). Idempotent. */
-  close(producers?: ProducerInfo[]): void {
-    this.stream?.close(producers);
+  /** Close: drain what is left and write the trailer (file mode), once its writes have ended. Idempotent. */
+  async close(producers?: ProducerInfo[]): Promise<void> {
+    const stream = this.stream;
     this.stream = null;
+    await stream?.finish(producers);
   }
 }
 

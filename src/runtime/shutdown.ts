@@ -93,7 +93,7 @@ export async function shutdown(h: ShutdownHost, timeoutMs: number, hurry: Hurry)
   abandonRemaining(h.att, 'the runtime closed while the task was running');
   // 7. Release: timers, this thread's attachment, and a recording's file (its last records and trailer).
   h.att.dispose();
-  h.recording?.close(h.traceProducers?.());
+  await h.recording?.close(h.traceProducers?.());
 }
 
 /**

@@ -24,7 +24,7 @@
  * rings incrementally through a fixed buffer, so memory stays bounded, and counts what the
  * writers overwrote before it got there as lost, in the trailer).
  */
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, write, writeSync } from 'node:fs';
 import {
   RECORD_BYTES, RECORD_VERSION, RECORD_WORDS, R_SEQ, RecordKind, decodeFrames, encodeRecord, type TraceRecord,
 } from './records.js';
@@ -163,6 +163,12 @@ function writeAll(fd: number, buf: Uint8Array): void {
   while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
 
+/** writeAll at file offset `at` (positional: the descriptor's own offset does not move). */
+function writeAllAt(fd: number, buf: Uint8Array, at: number): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, at + off);
+}
+
 /**
  * Save a flight-recorder snapshot of every ring to `path`: each ring's committed records
  * (ring.ts snapshot: consistent, whole, oldest first), the snapshot's lost and refused counts in
@@ -199,11 +205,17 @@ export function saveFlight(path: string, rings: readonly ThreadRing[], meta: Omi
 
 /**
  * A full recording: the header at open, then `poll()` drains every ring from where it left off
- * (ring.ts drain) through one fixed buffer of `bufferFrames` frames and appends the frames;
- * `close()` drains once more and writes the trailer. Memory: the buffer, whatever the run's
- * length. Records a writer overwrote before poll() reached them are counted lost, per thread,
- * and the trailer says so. Synchronous writes (the drainer's thread blocks on the disk, not the
- * recording threads).
+ * (ring.ts drain) and appends the frames; `close()` (or `finish()`) drains once more and writes
+ * the trailer. Records a writer overwrote before poll() reached them are counted lost, per
+ * thread, and the trailer says so.
+ *
+ * Writes: every write is positional (the stream keeps the file offset). With `writeBehind` 0,
+ * poll() drains through one buffer of `bufferFrames` frames and writes synchronously. With
+ * `writeBehind` n > 0 it drains into one of n pooled buffers and hands it to an asynchronous
+ * write (the libuv pool's thread makes the system call and the kernel's copy, not the recording
+ * thread); the buffer returns to the pool when the write completes. With every pooled buffer in
+ * flight, poll() falls back to the synchronous buffer: the disk slows the drainer down, never
+ * loses a drained frame, and memory stays bounded (n + 1 buffers, whatever the run's length).
  */
 export class TraceStream {
   private readonly fd: number;
@@ -211,33 +223,47 @@ export class TraceStream {
   private readonly written: number[];
   private readonly lostBy: number[];
   private readonly buf: Int32Array;
-  private readonly bytes: Uint8Array;
+  private readonly pool: Int32Array[] = [];
+  /** Asynchronous writes in flight, and who waits for them to end (finish). */
+  private pending = 0;
+  private idle: (() => void) | null = null;
+  /** The file offset the next frames go to. */
+  private offset: number;
   private frames = 0;
   private closed = false;
+  private fdOpen = true;
   private timer: NodeJS.Timeout | null = null;
+  /** Why the stream stopped early (a failed write), or null. */
+  error: unknown = null;
 
-  constructor(private readonly path: string, private readonly rings: readonly ThreadRing[], meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>, bufferFrames = 4096) {
+  constructor(
+    private readonly path: string, private readonly rings: readonly ThreadRing[], meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>,
+    bufferFrames = 4096, writeBehind = 0,
+  ) {
     if (!Number.isInteger(bufferFrames) || bufferFrames < 1) throw new RangeError('bufferFrames must be a positive integer');
+    if (!Number.isInteger(writeBehind) || writeBehind < 0) throw new RangeError('writeBehind must be a non-negative integer');
     this.from = rings.map((t) => t.ring.appended());
     this.written = rings.map(() => 0);
     this.lostBy = rings.map(() => 0);
     this.buf = new Int32Array(bufferFrames * RECORD_WORDS);
-    this.bytes = new Uint8Array(this.buf.buffer);
+    for (let i = 0; i < writeBehind; i++) this.pool.push(new Int32Array(bufferFrames * RECORD_WORDS));
     const threads = rings.map((t, i): ThreadInfo => ({ ...threadEntry(t), first: this.from[i]! }));
     this.fd = openSync(path, 'w');
+    const header = headerBytes({ ...meta, mode: 'stream', recordVersion: RECORD_VERSION, threads });
     try {
-      writeAll(this.fd, headerBytes({ ...meta, mode: 'stream', recordVersion: RECORD_VERSION, threads }));
+      writeAllAt(this.fd, header, 0);
     } catch (err) {
       closeSync(this.fd);
       throw err;
     }
+    this.offset = header.length;
   }
 
   /**
-   * Drain every ring once (each until it is empty); returns the frames written. A write that
-   * fails (disk full, I/O error) ends the stream: the file is closed where it stands (no
-   * trailer: readers see a recording cut short), `error` keeps the cause, a process warning
-   * says so once, and nothing throws into the recording thread (a timer or a release).
+   * Drain every ring once (each until it is empty); returns the frames drained. A write that
+   * fails (disk full, I/O error) ends the stream: the file stays where it stands (no trailer:
+   * readers see a recording cut short), `error` keeps the cause, a process warning says so
+   * once, and nothing throws into the recording thread (a timer or a release).
    */
   poll(): number {
     if (this.closed) return 0;
@@ -245,13 +271,23 @@ export class TraceStream {
     try {
       for (let i = 0; i < this.rings.length; i++) {
         for (;;) {
-          const d = this.rings[i]!.ring.drain(this.from[i]!, this.buf);
+          const pooled = this.pool.pop();
+          const buf = pooled ?? this.buf;
+          const d = this.rings[i]!.ring.drain(this.from[i]!, buf);
           this.from[i] = d.next;
           this.lostBy[i]! += d.lost;
-          if (d.copied > 0) writeAll(this.fd, this.bytes.subarray(0, d.copied * RECORD_BYTES));
+          const bytes = d.copied * RECORD_BYTES;
+          if (d.copied > 0) {
+            const at = this.offset;
+            this.offset += bytes;
+            if (pooled === undefined) writeAllAt(this.fd, new Uint8Array(buf.buffer, 0, bytes), at);
+            else this.writeBehind(pooled, bytes, at);
+          } else if (pooled !== undefined) {
+            this.pool.push(pooled);
+          }
           this.written[i]! += d.copied;
           n += d.copied;
-          if (d.copied < this.buf.length / RECORD_WORDS) break;
+          if (d.copied < buf.length / RECORD_WORDS) break;
         }
       }
     } catch (err) {
@@ -261,15 +297,40 @@ export class TraceStream {
     return n;
   }
 
-  /** Why the stream stopped early (a failed write), or null. */
-  error: unknown = null;
+  /** An asynchronous positional write of `bytes` of a pooled buffer at `at` (a short write continues). */
+  private writeBehind(buf: Int32Array, bytes: number, at: number, done = 0): void {
+    this.pending++;
+    write(this.fd, new Uint8Array(buf.buffer, done, bytes - done), 0, bytes - done, at + done, (err, n) => {
+      this.pending--;
+      if (err === null && done + n < bytes && !this.closed) {
+        this.writeBehind(buf, bytes, at, done + n);
+      } else {
+        this.pool.push(buf);
+        if (err !== null) this.fail(err);
+      }
+      if (this.pending === 0) {
+        const idle = this.idle;
+        this.idle = null;
+        if (idle !== null) idle();
+        if (this.closed && this.error !== null) this.closeFd();
+      }
+    });
+  }
 
   private fail(err: unknown): void {
+    if (this.error !== null) return;
     this.error = err;
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
-    try { closeSync(this.fd); } catch { /* already gone */ }
+    // Not while writes are in flight: the descriptor's number could be reused by another open.
+    if (this.pending === 0) this.closeFd();
     process.emitWarning(`the full recording to ${this.path} stopped: ${err instanceof Error ? err.message : String(err)}; the file ends there, without its trailer`, { code: 'SLUICE_TRACE_WRITE' });
+  }
+
+  private closeFd(): void {
+    if (!this.fdOpen) return;
+    this.fdOpen = false;
+    try { closeSync(this.fd); } catch { /* already gone */ }
   }
 
   /** Poll every `ms` milliseconds on a timer that does not keep the process alive. */
@@ -281,27 +342,48 @@ export class TraceStream {
   /** Records lost so far (overwritten before they were drained), all threads. */
   get lost(): number { return this.lostBy.reduce((a, b) => a + b, 0); }
 
-  /** Drain what is left, write the trailer, close the file. Idempotent. */
-  close(producers?: ProducerInfo[]): TraceTrailer {
-    const trailer = (): TraceTrailer => ({
+  private trailer(producers?: ProducerInfo[]): TraceTrailer {
+    return {
       frames: this.frames,
       ...(producers === undefined ? {} : { producers }),
       threads: this.rings.map((t, i) => ({ writerClass: t.writerClass, writerIndex: t.writerIndex, written: this.written[i]!, lost: this.lostBy[i]! })),
-    });
-    if (this.closed) return trailer();
+    };
+  }
+
+  /**
+   * Drain what is left, write the trailer, close the file; with no asynchronous write in flight
+   * (a stream without write-behind, or after finish()). Idempotent.
+   */
+  close(producers?: ProducerInfo[]): TraceTrailer {
+    if (this.closed) return this.trailer(producers);
+    if (this.pending > 0) throw new Error('TraceStream.close() with writes in flight: await finish()');
     if (this.timer !== null) clearInterval(this.timer);
+    const pool = this.pool.splice(0); // the last drain writes synchronously
     this.poll();
-    if (this.closed) return trailer(); // the stream failed: the file was closed then
+    this.pool.push(...pool);
+    if (this.closed) return this.trailer(producers); // the stream failed: the file stays as it was
     this.closed = true;
-    const t = trailer();
+    const t = this.trailer(producers);
     try {
-      writeAll(this.fd, trailerBytes(t));
-      closeSync(this.fd);
+      writeAllAt(this.fd, trailerBytes(t), this.offset);
+      this.closeFd();
     } catch (err) {
       this.closed = false;
       this.fail(err);
     }
     return t;
+  }
+
+  /** Resolves once no asynchronous write is in flight (every pooled buffer back in the pool). */
+  async settled(): Promise<void> {
+    while (this.pending > 0) await new Promise<void>((resolve) => { this.idle = resolve; });
+  }
+
+  /** close(), once every asynchronous write has ended. */
+  async finish(producers?: ProducerInfo[]): Promise<TraceTrailer> {
+    if (this.timer !== null) clearInterval(this.timer);
+    await this.settled();
+    return this.close(producers);
   }
 }
 

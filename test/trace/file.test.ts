@@ -88,6 +88,48 @@ describe('TraceStream: a full recording, drained as it goes', () => {
     for (let w = 0; w < 3; w++) expect(ticksOf(f.records, w)).toEqual(range(0, 30 + 10 * w));
   });
 
+  it('write-behind: pooled buffers written asynchronously at their offsets, the rest synchronously; finish() waits for them; the file is the same', async () => {
+    const rings = [ringOf(8, 0), ringOf(8, 1), ringOf(32, 2)];
+    const s = new TraceStream(at('behind.trace'), rings, META, 4, 2); // 2 pooled buffers: polls in a row find them all in flight
+    for (let k = 0; k < 10; k++) {
+      rings.forEach((t, i) => appendSeeded(t, k * (i + 3), (k + 1) * (i + 3)));
+      s.poll();
+      if (k % 3 === 1) await s.settled(); // the pool refilled: the next poll writes asynchronously again, further into the file
+    }
+    expect(() => s.close()).toThrow(/in flight/); // close() may not race its own writes
+    const trailer = await s.finish();
+    expect(trailer.threads.map((t) => [t.written, t.lost])).toEqual([[30, 0], [40, 0], [50, 0]]);
+    const f = readTrace(at('behind.trace'));
+    expect([f.meta.mode, f.complete, f.bad, f.missing, f.lost, f.records.length]).toEqual(['stream', true, 0, 0, 0, 120]);
+    for (let w = 0; w < 3; w++) expect(ticksOf(f.records, w)).toEqual(range(0, 30 + 10 * w));
+    expect(await s.finish()).toEqual(trailer); // idempotent
+  });
+
+  it('write-behind: a failed asynchronous write ends the stream, warns once, and finish() still settles', async () => {
+    const t = ringOf(8, 0);
+    const s = new TraceStream(at('behind-fail.trace'), [t], META, 4, 2);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => { warnings.push(w); };
+    process.on('warning', onWarning);
+    try {
+      appendSeeded(t, 0, 3);
+      s.poll(); // in flight
+      await s.finish(); // written: the file is whole here
+      const u = ringOf(8, 1);
+      const s2 = new TraceStream(at('behind-fail2.trace'), [u], META, 4, 2);
+      closeSync((s2 as unknown as { fd: number }).fd);
+      appendSeeded(u, 0, 3);
+      expect(() => s2.poll()).not.toThrow(); // the write fails later, in its callback
+      await expect(s2.finish()).resolves.toBeDefined();
+      expect((s2.error as NodeJS.ErrnoException).code).toBe('EBADF');
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'SLUICE_TRACE_WRITE')).toHaveLength(1);
+    expect(readTrace(at('behind-fail.trace')).records.length).toBe(3);
+  });
+
   it('every(ms) drains on a timer, and close() stops it', () => {
     vi.useFakeTimers();
     try {
