@@ -37,7 +37,7 @@ export interface GatesResult {
 }
 
 /** This thread's CPU time in ns (Linux), or null. */
-function threadCpuNs(): number | null {
+export function threadCpuNs(): number | null {
   try {
     return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
   } catch {

@@ -12,11 +12,12 @@
 // drainer), and it does not depend on how the threads were scheduled.
 // Also stated: frames per task (a 64-byte record each; the file's size ÷ 64 ÷ tasks) and the
 // records per second the recording sustained at the median round.
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Runtime } from '../src/index.js';
 import { startSluice, tokenSession } from './e2e/sluice.js';
+import { threadCpuNs } from './gates.js';
 import { fmt } from './report.js';
 import { median, percentile, sorted } from './stats.js';
 import { pipelined, sequential, type Session } from './workload.js';
@@ -53,14 +54,6 @@ export interface RecorderResult {
   /** Frames per second the flight recorder / the file sustained at their median throughput. */
   flightRecordsPerSec: number;
   fileRecordsPerSec: number;
-}
-
-function threadCpuNs(): number | null {
-  try {
-    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
-  } catch {
-    return null;
-  }
 }
 
 export async function runRecorder(quick: boolean, tasks: number, log: (m: string) => void): Promise<RecorderResult> {
