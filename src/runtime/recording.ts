@@ -175,7 +175,26 @@ export class ThreadReadLog implements ReadLog {
     else this.other.set(w, value);
   }
 
-  /** This thread's view of a word (the last value it read or wrote there in a decision). */
+  /**
+   * A RELEASE this thread recorded for producer p's token (recorder.ts `released`): its view of
+   * the global word and of p's PACKED word each go down by one, and its guesses of them are
+   * taken to be those views -- exactly what replay does to its private memory and guesses at the
+   * same record (replay-threads.ts). Nothing is recorded: a read that later finds the view right
+   * needs no SEEN record, one that does not is recorded as ever. (Before, every release made the
+   * next decision record its guesses and reads of both words: ~1 SEEN record per task.)
+   */
+  released(p: number): void {
+    if (p < 0 || p >= this.blocks) return;
+    const pw = this.mem.producerWord(p, P_PACKED);
+    const vp = (this.view(pw) - 1) | 0;
+    this.wrote(pw, vp);
+    this.guessShadow[p] = vp;
+    const vg = (this.view(this.globalW) - 1) | 0;
+    this.wrote(this.globalW, vg);
+    this.guessShadow[this.globalGuess] = vg;
+  }
+
+  /** This thread's view of a word (the last value it read or wrote there in a decision, or a release moved it to). */
   view(w: number): number {
     const i = this.slot(w);
     return i >= 0 ? this.dense[i]! : (this.other.get(w) ?? 0);
@@ -305,6 +324,7 @@ export class RecordingSeam implements Seam {
     // One clock reading per drain chunk (one synchronous stretch of at most DRAIN_CHUNK resolves).
     if (batch < 0 || batch !== this.batch) { this.batchTick = this.clock.now(); this.batch = batch; }
     this.rec.released(this.batchTick, producer, -1, att, token, gen, outcome, 0, 0);
+    if (this.log !== null) this.log.released(producer);
     if (this.flush !== null) this.flushDue();
   }
 

@@ -34,6 +34,9 @@ import { OUTCOMES } from '../admission/outcomes.js';
 import { REJECT_REASONS, R_GLOBAL_SLOTS, R_PRODUCER_SLOTS, R_RING_FULL } from '../admission/reasons.js';
 
 /**
+ * 5: a full recording's RELEASE moves its writer's view of the gate words (replay-threads.ts):
+ * the read log records no SEEN for a word only this thread's own releases moved. The frames are
+ * unchanged; replay of a version-4 file would re-make its views wrongly, so it is refused.
  * 4: kind 19 SUBMIT_ROUTED, an admitted SUBMIT with its ROUTE folded in (one frame where there
  * were two; decodeFrames gives both records back, foldRoute says when and how).
  * 3: kinds 15 SEEN and 16 REFILL (a full recording's read log); SUBMIT_* ticks are the
@@ -42,7 +45,7 @@ import { REJECT_REASONS, R_GLOBAL_SLOTS, R_PRODUCER_SLOTS, R_RING_FULL } from '.
  * RESOLVE is the worker's end of a run; START aux bit 1 (a popped cell whose token was no longer
  * pending: skipped). Replay needs all three (src/trace/README.md, "Replay").
  */
-export const RECORD_VERSION = 4;
+export const RECORD_VERSION = 5;
 export const RECORD_WORDS = 16;
 export const RECORD_BYTES = RECORD_WORDS * 4;
 
@@ -277,7 +280,7 @@ function check(i32: Int32Array, at: number): number {
  */
 if (R_HEAD !== 1 || R_THREAD !== 2 || R_PT !== 3 || R_TOKEN !== 4 || R_GEN !== 5 || R_WORKER !== 6
   || R_TICK_LO !== 7 || R_TICK_HI !== 8 || R_PARENT !== 9 || R_PGEN !== 10 || R_K0 !== 11 || R_CHECK !== 15
-  || RECORD_VERSION !== 4 || RecordKind.META !== 1) {
+  || RECORD_VERSION !== 5 || RecordKind.META !== 1) {
   throw new Error('sluice: trace record offsets and the literals of the hot path disagree');
 }
 
@@ -299,7 +302,7 @@ let labelScratch: Uint8Array | undefined;
  * (0xffff is "none"); token index <= 0xffff; tick an integer in [0, 2^53).
  */
 export function encodeRecord(r: TraceRecord, i32: Int32Array, at: number): void {
-  i32[at + 1] = (4 << 24) | ((r.kind & 0xff) << 16) | (r.aux & 0xffff); // HEAD: version 4
+  i32[at + 1] = (5 << 24) | ((r.kind & 0xff) << 16) | (r.aux & 0xffff); // HEAD: version 5
   i32[at + 2] = ((r.writerClass & 0xff) << 24) | ((r.writerIndex & 0xff) << 16) | n16(r.cpu); // THREAD
   i32[at + 3] = (n16(r.producer) << 16) | n16(r.task); // PT
   i32[at + 4] = packToken(r.tokenAtt, r.token); // TOKEN

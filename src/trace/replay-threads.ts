@@ -22,8 +22,11 @@
  *   ROUTE          decision: route() on the recorded occupancies (an input when cut).
  *   META           a thread starts writing the slot's ring (the first, or one taking over a
  *                  dead thread's slot): its replay starts over, as its read log does.
- *   others         not decisions of an admitting thread (workers' records, releases: their
- *                  effect on a decision arrives as SEEN). A ring that ends, or a thread that is
+ *   RELEASE        the thread's view of the global word and of the producer's PACKED word one
+ *                  less, its guesses of them those views (the recorder's read log does the same
+ *                  at the same record, so a read that finds them right was not recorded).
+ *   others         not decisions of an admitting thread (workers' records: their effect on a
+ *                  decision arrives as SEEN). A ring that ends, or a thread that is
  *                  replaced, between an admitted SUBMIT and its ROUTE was cut there by a death.
  */
 import { ADMITTED, ProducerGate } from '../admission/gate.js';
@@ -117,6 +120,16 @@ class ThreadReplay implements ReadLog {
   }
   read(): void {}
   wrote(): void {}
+
+  /** A RELEASE on this thread's ring: its view of the global word and p's PACKED each one less, its guesses those views (recording.ts ThreadReadLog.released). */
+  released(p: number): void {
+    if (p < 0 || p >= this.P) return;
+    const i32 = this.i32;
+    const pw = this.mem.producerWord(p, P_PACKED);
+    this.guess[p] = i32[pw] = (i32[pw]! - 1) | 0;
+    const gw = this.mem.globalWord;
+    this.guess[this.P] = i32[gw] = (i32[gw]! - 1) | 0;
+  }
 }
 
 /** Replay a runtime's full recording (meta.replay === 'threads'). */
@@ -163,6 +176,9 @@ export function replayThreads(file: Pick<TraceFile, 'meta' | 'records'>): Replay
       case RecordKind.SEEN:
         inputs++;
         if (!t.seen(r)) divergence = decisions.compare(at, r, { ...r, aux: 0xffff });
+        break;
+      case RecordKind.RELEASE:
+        t.released(r.producer);
         break;
       case RecordKind.REFILL: {
         inputs++;
