@@ -164,7 +164,7 @@ export class RouteSnapshot implements RouteView {
     let best = chain[0]!;
     let bestI = 0;
     let least = 0;
-    let packed = n <= 3 ? 0 : -1;
+    let packed = n >= 1 && n <= 3 ? 0 : -1; // foldRoute's chain lengths
     for (let i = 0; i < n; i++) {
       const w = chain[i]!;
       const o = ((s[src.tailW[w]!]! - s[src.headW[w]!]!) | 0) + (s[src.runW[w]!] !== 0 ? 1 : 0);
