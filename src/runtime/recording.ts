@@ -69,7 +69,16 @@ export function recordAttachment(att: RecordedAttachment, share: TraceShare, ind
   att.seam = seam;
 }
 
+/** A flight recorder's window per thread (256 KiB of records). */
 const DEFAULT_RECORDS = 4096;
+/**
+ * A full recording's ring per thread (1 MiB): what a thread may write between two drains. A
+ * thread recording ~400k records/s (an attached producer at full speed) while the starting
+ * thread is idle is drained by the timer alone, and on a 2-CPU machine whose CPUs the workers
+ * and that thread keep busy, the timer ran up to 18-21 ms late: 4,096 slots lost 10-25% of such
+ * a thread's records, 16,384 none (docs/performance.md, seventh session).
+ */
+const DEFAULT_FILE_RECORDS = 16384;
 const MAX_RECORDS = 1 << 20;
 
 /** @internal Read `trace` once: undefined = off. */
@@ -77,7 +86,7 @@ export function traceOption(where: string, v: unknown): TraceConfig | null {
   if (v === undefined) return null;
   const o = snapshot(where, 'trace', v, ['mode', 'path', 'records'], false);
   if (o.mode !== 'flight' && o.mode !== 'file') throw new ConfigError(`${where}: trace.mode must be 'flight' or 'file'; got ${describe(o.mode)}`);
-  let records = DEFAULT_RECORDS;
+  let records = o.mode === 'file' ? DEFAULT_FILE_RECORDS : DEFAULT_RECORDS;
   if (o.records !== undefined) {
     const r = o.records;
     if (typeof r !== 'number' || !Number.isInteger(r) || r < 2 || r > MAX_RECORDS || (r & (r - 1)) !== 0) {

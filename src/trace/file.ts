@@ -268,8 +268,11 @@ export class TraceStream {
   poll(): number {
     if (this.closed) return 0;
     let n = 0;
+    this.fullest = 0;
     try {
       for (let i = 0; i < this.rings.length; i++) {
+        const ring = this.rings[i]!.ring;
+        const before = this.from[i]!;
         for (;;) {
           const pooled = this.pool.pop();
           const buf = pooled ?? this.buf;
@@ -289,6 +292,7 @@ export class TraceStream {
           n += d.copied;
           if (d.copied < buf.length / RECORD_WORDS) break;
         }
+        this.fullest = Math.max(this.fullest, (this.from[i]! - before) / ring.capacity);
       }
     } catch (err) {
       this.fail(err);
@@ -321,7 +325,7 @@ export class TraceStream {
     if (this.error !== null) return;
     this.error = err;
     this.closed = true;
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
     // Not while writes are in flight: the descriptor's number could be reused by another open.
     if (this.pending === 0) this.closeFd();
     process.emitWarning(`the full recording to ${this.path} stopped: ${err instanceof Error ? err.message : String(err)}; the file ends there, without its trailer`, { code: 'SLUICE_TRACE_WRITE' });
@@ -333,11 +337,33 @@ export class TraceStream {
     try { closeSync(this.fd); } catch { /* already gone */ }
   }
 
-  /** Poll every `ms` milliseconds on a timer that does not keep the process alive. */
-  every(ms: number): this {
-    if (this.timer === null && !this.closed) this.timer = setInterval(() => this.poll(), ms).unref();
+  /**
+   * Poll on a timer that does not keep the process alive: every `ms` milliseconds while the
+   * rings fill slowly, sooner when they do not. After each poll the next comes when the fullest
+   * ring, at the rate it filled since the poll before, would be a quarter full again: at most
+   * `ms`, at least `busyMs` later (a thread recording a million records a second fills a 4,096-slot
+   * ring in 4 ms; a 10 ms timer alone loses most of them while the starting thread is idle).
+   */
+  every(ms: number, busyMs = Math.min(ms, 1)): this {
+    if (this.timer !== null || this.closed) return this;
+    let at = Date.now();
+    const tick = (): void => {
+      this.timer = null;
+      const now = Date.now();
+      const elapsed = Math.max(1, now - at);
+      at = now;
+      this.poll();
+      if (this.closed) return;
+      const f = this.fullest;
+      const next = f <= 0 ? ms : Math.max(busyMs, Math.min(ms, Math.ceil((0.25 * elapsed) / f)));
+      this.timer = setTimeout(tick, next).unref();
+    };
+    this.timer = setTimeout(tick, ms).unref();
     return this;
   }
+
+  /** What the last poll drained (or found lost) of the fullest ring, as a fraction of its capacity. */
+  private fullest = 0;
 
   /** Records lost so far (overwritten before they were drained), all threads. */
   get lost(): number { return this.lostBy.reduce((a, b) => a + b, 0); }
@@ -357,7 +383,7 @@ export class TraceStream {
   close(producers?: ProducerInfo[]): TraceTrailer {
     if (this.closed) return this.trailer(producers);
     if (this.pending > 0) throw new Error('TraceStream.close() with writes in flight: await finish()');
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
     const pool = this.pool.splice(0); // the last drain writes synchronously
     this.poll();
     this.pool.push(...pool);
@@ -381,7 +407,7 @@ export class TraceStream {
 
   /** close(), once every asynchronous write has ended. */
   async finish(producers?: ProducerInfo[]): Promise<TraceTrailer> {
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
     await this.settled();
     return this.close(producers);
   }

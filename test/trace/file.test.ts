@@ -146,6 +146,33 @@ describe('TraceStream: a full recording, drained as it goes', () => {
     }
   });
 
+  it('every(ms, busyMs): the next poll comes when the fullest ring would be a quarter full again at the rate it filled, between busyMs and ms', () => {
+    vi.useFakeTimers();
+    try {
+      const t = ringOf(8, 0);
+      const s = new TraceStream(at('busy.trace'), [t], META, 4).every(10, 1);
+      const polls = vi.spyOn(s, 'poll');
+      const step = (ms: number, calls: number): void => { vi.advanceTimersByTime(ms); expect(polls).toHaveBeenCalledTimes(calls); };
+      appendSeeded(t, 0, 4); // half the ring in the first 10 ms
+      step(9, 0);
+      step(1, 1); // t = 10: drains 4 (0.5 in 10 ms): next in 5
+      appendSeeded(t, 4, 12); // the whole ring in the next 5 ms
+      step(4, 1);
+      step(1, 2); // t = 15: drains 8 (1.0 in 5 ms): next in ceil(1.25) = 2
+      appendSeeded(t, 12, 13);
+      step(1, 2);
+      step(1, 3); // t = 17: drains 1 (0.125 in 2 ms): next in 4
+      step(3, 3);
+      step(1, 4); // t = 21: drains nothing: back to every 10
+      step(9, 4);
+      step(1, 5);
+      expect(s.close().threads[0]).toEqual({ writerClass: 1, writerIndex: 0, written: 13, lost: 0 });
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('a drainer that falls behind counts what it lost, says so in the file, and the reader sees the gap', () => {
     const t = ringOf(8, 0);
     const s = new TraceStream(at('lossy.trace'), [t], META, 4);

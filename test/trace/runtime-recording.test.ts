@@ -72,13 +72,13 @@ describe('a full recording streamed to a file', () => {
 });
 
 describe('a full recording at full speed', () => {
-  it('loses nothing with the default ring: 40,000 pipelined tasks, and the file has every START and RELEASE', async () => {
+  it('loses nothing with a 4,096-record ring: 40,000 pipelined tasks, and the file has every START and RELEASE', async () => {
     // The owner writes two records per task and its workers two more; the drain timer alone
     // runs between event-loop turns, so a busy owner used to overwrite its own ring before the
     // timer came (~40% of the records lost at ~500k tasks/s). Its seam now drains the rings
     // itself every quarter ring (RecordingSeam.flush).
     const path = join(dir, 'fast.trace');
-    const rt = await Runtime.start({ tasks, workers: 2, trace: { mode: 'file', path } });
+    const rt = await Runtime.start({ tasks, workers: 2, trace: { mode: 'file', path, records: 4096 } });
     const p = rt.producer('fast');
     const inc = rt.task('inc');
     const N = 40_000;
