@@ -303,22 +303,34 @@ export class TraceStream {
 
   /** An asynchronous positional write of `bytes` of a pooled buffer at `at` (a short write continues). */
   private writeBehind(buf: Int32Array, bytes: number, at: number, done = 0): void {
-    this.pending++;
-    write(this.fd, new Uint8Array(buf.buffer, done, bytes - done), 0, bytes - done, at + done, (err, n) => {
-      this.pending--;
-      if (err === null && done + n < bytes && !this.closed) {
+    try {
+      write(this.fd, new Uint8Array(buf.buffer, done, bytes - done), 0, bytes - done, at + done, (err, n) => this.writeEnded(buf, bytes, at, done, err, n));
+    } catch (err) {
+      this.pool.push(buf); // refused at once (never in flight): poll's catch ends the stream
+      throw err;
+    }
+    this.pending++; // counted once the request is made: its callback always comes later
+  }
+
+  /** A write-behind request ended: continue a short write, or give the buffer back (and fail on an error). Never throws. */
+  private writeEnded(buf: Int32Array, bytes: number, at: number, done: number, err: NodeJS.ErrnoException | null, n: number): void {
+    this.pending--;
+    if (err === null && done + n < bytes && !this.closed) {
+      try {
         this.writeBehind(buf, bytes, at, done + n);
-      } else {
-        this.pool.push(buf);
-        if (err !== null) this.fail(err);
+      } catch (e) {
+        this.fail(e);
       }
-      if (this.pending === 0) {
-        const idle = this.idle;
-        this.idle = null;
-        if (idle !== null) idle();
-        if (this.closed && this.error !== null) this.closeFd();
-      }
-    });
+    } else {
+      this.pool.push(buf);
+      if (err !== null) this.fail(err);
+    }
+    if (this.pending === 0) {
+      const idle = this.idle;
+      this.idle = null;
+      if (idle !== null) idle();
+      if (this.closed && this.error !== null) this.closeFd();
+    }
   }
 
   private fail(err: unknown): void {

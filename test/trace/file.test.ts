@@ -122,11 +122,21 @@ describe('TraceStream: a full recording, drained as it goes', () => {
       expect(() => s2.poll()).not.toThrow(); // the write fails later, in its callback
       await expect(s2.finish()).resolves.toBeDefined();
       expect((s2.error as NodeJS.ErrnoException).code).toBe('EBADF');
+      // A request refused at once (here: a descriptor fs.write will not take) is never in flight: finish() does not wait for it.
+      const v = ringOf(8, 2);
+      const s3 = new TraceStream(at('behind-fail3.trace'), [v], META, 4, 2);
+      const fd3 = (s3 as unknown as { fd: number }).fd;
+      (s3 as unknown as { fd: number }).fd = -1;
+      appendSeeded(v, 0, 3);
+      expect(() => s3.poll()).not.toThrow();
+      expect((s3.error as NodeJS.ErrnoException).code).toBe('ERR_OUT_OF_RANGE');
+      await expect(s3.finish()).resolves.toBeDefined();
+      closeSync(fd3);
       await new Promise<void>((resolve) => setImmediate(resolve));
     } finally {
       process.off('warning', onWarning);
     }
-    expect(warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'SLUICE_TRACE_WRITE')).toHaveLength(1);
+    expect(warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'SLUICE_TRACE_WRITE')).toHaveLength(2); // one per stream
     expect(readTrace(at('behind-fail.trace')).records.length).toBe(3);
   });
 
