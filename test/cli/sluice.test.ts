@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChild, type ChildResult } from '../helpers/child.js';
 import { mergeThreads, validateChromeTrace, type ChromeTrace } from '../../src/trace/chrome.js';
 import { TraceStream, readTrace, saveFlight, type ThreadRing, type TraceMeta } from '../../src/trace/file.js';
-import { emptyRecord, type TraceRecord } from '../../src/trace/records.js';
+import { RECORD_VERSION, emptyRecord, type TraceRecord } from '../../src/trace/records.js';
 import { TraceRing } from '../../src/trace/ring.js';
 import { CRAFTED } from '../trace/crafted.js';
 import { record } from '../trace/workload.js';
@@ -78,7 +78,7 @@ describe('sluice trace', () => {
   it('show: the header, the counts, the records numbered in order', async () => {
     const r = await sluice('trace', 'show', crafted, '--limit', '8');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^full recording \(record version 4\)/);
+    expect(r.stdout).toMatch(new RegExp(`^full recording \\(record version ${RECORD_VERSION}\\)`));
     expect(r.stdout).toMatch(/producers: 'p0' \(slots 2\), 'p1' \(rate 10\/s, burst 1, slots 4\), 'p2' \(slots 4\)/);
     expect(r.stdout).toMatch(/read: 28 records, 0 bad frames, 0 missing, 0 lost/);
     expect(r.stdout).toMatch(/#7 t=0 a0 SUBMIT_REJECTED producer=0 task=0 cpu=0 reason="producer-slots" producerWord=2 globalWord=2 earnedWord=0 limit=2/);
