@@ -10,7 +10,7 @@
 // two CPUs, so the main thread's CPU per task (Linux schedstat) is reported too: most of the
 // recorder's work is there (its SUBMIT_ROUTED and RELEASE frames, the route's copy, the file's
 // drainer), and it does not depend on how the threads were scheduled.
-// The file runtime's recording grows to ~0.5 GB in a full run (~60 MB quick) in os.tmpdir(); it is
+// The file runtime's recording grows to ~0.5 GB in a full run (~70 MB quick) in os.tmpdir(); it is
 // deleted at the end.
 // Also stated: frames per task (a 64-byte record each; the file's size ÷ 64 ÷ tasks) and the
 // records per second the recording sustained at the median round.
