@@ -236,7 +236,8 @@ export class RecordingSeam implements Seam {
   /**
    * File mode, the starting thread's seam: drain every ring to the file now (TraceStream.poll),
    * called from here once this thread has appended `flushEvery` records since the last call, at
-   * a point outside any decision window (a release, a refusal). The timer alone drains only
+   * a point outside any admission decision (a release, inside the drain chunk's window, which only
+   * a freeze waits for, and the supervisor that freezes is this thread; a refusal). The timer alone drains only
    * between event-loop turns, and a busy thread fills its ring faster than that.
    */
   flush: (() => void) | null = null;
