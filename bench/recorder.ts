@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import type { Runtime } from '../src/index.js';
 import { startSluice, tokenSession } from './e2e/sluice.js';
 import { threadCpuNs } from './gates.js';
+import { RECORD_BYTES } from '../src/trace/records.js';
 import { fmt } from './report.js';
 import { median, percentile, sorted } from './stats.js';
 import { pipelined, sequential, type Session } from './workload.js';
@@ -101,7 +102,7 @@ export async function runRecorder(quick: boolean, tasks: number, log: (m: string
     const fileThroughputRatios = per('file', perSec);
     for (const c of CONFIGS) await rts[c]!.close(); // the file is finished at close
     delete rts.off; delete rts.flight; delete rts.file;
-    const framesPerTask = statSync(file).size / 64 / ran.file;
+    const framesPerTask = statSync(file).size / RECORD_BYTES / ran.file;
     const result: RecorderResult = {
       rounds, tasks, trips,
       off: side('off'), flight: side('flight'), file: side('file'),
@@ -111,7 +112,7 @@ export async function runRecorder(quick: boolean, tasks: number, log: (m: string
       fileP50: median(per('file', p50)),
       flightThroughputRatios, fileThroughputRatios,
       framesPerTask,
-      bytesPerRecord: 64,
+      bytesPerRecord: RECORD_BYTES,
       flightRecordsPerSec: framesPerTask * median(perSec.flight),
       fileRecordsPerSec: framesPerTask * median(perSec.file),
     };

@@ -189,8 +189,8 @@ export class ThreadReadLog implements ReadLog {
    * the global word and of p's PACKED word each go down by one, and its guesses of them are
    * taken to be those views -- exactly what replay does to its private memory and guesses at the
    * same record (replay-threads.ts). Nothing is recorded: a read that later finds the view right
-   * needs no SEEN record, one that does not is recorded as ever. (Before, every release made the
-   * next decision record its guesses and reads of both words: ~1 SEEN record per task.)
+   * needs no SEEN record, one that does not is recorded as ever. (Before, a release made the next
+   * decision record its guesses and reads of both words: 4 SEEN records per sequential task.)
    */
   released(p: number): void {
     if (p < 0 || p >= this.blocks) return;
@@ -236,9 +236,9 @@ export class RecordingSeam implements Seam {
   /**
    * File mode, the starting thread's seam: drain every ring to the file now (TraceStream.poll),
    * called from here once this thread has appended `flushEvery` records since the last call, at
-   * a point outside any admission decision (a release, inside the drain chunk's window, which only
-   * a freeze waits for, and the supervisor that freezes is this thread; a refusal). The timer alone drains only
-   * between event-loop turns, and a busy thread fills its ring faster than that.
+   * a point outside any admission decision: a refusal, or a release (inside the drain chunk's
+   * window, which only a freeze waits for, and the supervisor that freezes is this thread). The
+   * timer alone drains only between event-loop turns, and a busy thread fills its ring faster.
    */
   flush: (() => void) | null = null;
   flushEvery = 0;

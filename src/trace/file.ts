@@ -233,6 +233,8 @@ export class TraceStream {
   private closed = false;
   private fdOpen = true;
   private timer: NodeJS.Timeout | null = null;
+  /** What the last poll drained (or found lost) of the fullest ring, as a fraction of its capacity (every's schedule). */
+  private fullest = 0;
   /** Why the stream stopped early (a failed write), or null. */
   error: unknown = null;
 
@@ -374,8 +376,6 @@ export class TraceStream {
     return this;
   }
 
-  /** What the last poll drained (or found lost) of the fullest ring, as a fraction of its capacity. */
-  private fullest = 0;
 
   /** Records lost so far (overwritten before they were drained), all threads. */
   get lost(): number { return this.lostBy.reduce((a, b) => a + b, 0); }

@@ -11,6 +11,8 @@ import { RecordKind, WRITER_ATTACHMENT, WRITER_WORKER, type TraceRecord } from '
 import { toChromeTrace, validateChromeTrace } from '../../src/trace/chrome.js';
 import { notReplayable, replay } from '../../src/trace/replay.js';
 import { OUTCOMES } from '../../src/admission/outcomes.js';
+import { fileURLToPath } from 'node:url';
+import { runChild } from '../helpers/child.js';
 
 const tasks = new URL('../fixtures/tasks.mjs', import.meta.url);
 const faults = new URL('../fixtures/faults.mjs', import.meta.url);
@@ -102,6 +104,17 @@ describe('a full recording at full speed', () => {
     expect(kind(f, RecordKind.SEEN).length).toBeLessThanOrEqual(4);
     expect(notReplayable(f)).toBeNull();
     expect(replay(f)).toMatchObject({ identical: true });
+  });
+
+  it('a process that forgets close(): it still exits by itself, and the file holds whole frames up to its last drain, without a trailer', async () => {
+    const path = join(dir, 'forgot.trace');
+    const r = await runChild(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../fixtures/forget-close-recording.ts', import.meta.url)), path], { timeout: 60_000 });
+    expect(r.signal, r.stderr).toBeNull();
+    expect([r.status, r.stdout.trim()]).toEqual([0, '{"ran":6000}']);
+    const f = readTrace(path);
+    expect([f.complete, f.bad, f.missing]).toEqual([false, 0, 0]); // no trailer; no hole an unfinished asynchronous write could leave
+    // 1,024-record rings: the starting thread drained them itself at least every 256 of its records.
+    expect(kind(f, RecordKind.RELEASE).length).toBeGreaterThan(1000);
   });
 
   it('a path that cannot be opened or written is a ConfigError from Runtime.start', async () => {
