@@ -21,6 +21,7 @@
  * Per thread and per decision: the owner installs its log around the steps that decide
  * (setReadLog ... setReadLog(null)), so two runtimes in one thread never share one.
  */
+import { loadAcquire } from '../shm/order.js';
 export interface ReadLog {
   before(word: number): void;
   read(word: number, value: number): void;
@@ -38,9 +39,9 @@ export function setReadLog(l: ReadLog | null): ReadLog | null {
 
 export function logLoad(i32: Int32Array, w: number): number {
   const l = log;
-  if (l === null) return Atomics.load(i32, w);
+  if (l === null) return loadAcquire(i32, w);
   l.before(w);
-  const v = Atomics.load(i32, w);
+  const v = loadAcquire(i32, w);
   l.read(w, v);
   return v;
 }

@@ -12,6 +12,7 @@ import { OUTCOMES, O_ABANDONED, O_REJECTED, O_RETRACTED } from '../admission/out
 import { BR_HALF_OPEN, BR_ISOLATED, elapsedMs, sinceMsOf, stateOf, WHY_NAMES, whyOf } from '../shm/words/breaker.js';
 import type { Seam } from '../trace/seam.js';
 import type { Clock } from '../admission/clock.js';
+import { loadAcquire } from '../shm/order.js';
 
 /** What the quarantine sink is told of a failed call of a guarded task (quarantine.ts keeps it). */
 export interface QuarantineFeed {
@@ -55,7 +56,7 @@ export class GuardView {
 
   /** Whether calls of `task` keep their payload (it has a guard: a failure may be quarantined). */
   keepsPayload(task: number): boolean {
-    return this.cfgs[task] !== undefined || Atomics.load(this.mem.i32, this.cfgBase + task * BLOCK_WORDS) === G_CFG_READY;
+    return this.cfgs[task] !== undefined || loadAcquire(this.mem.i32, this.cfgBase + task * BLOCK_WORDS) === G_CFG_READY;
   }
 
   /**
@@ -77,8 +78,8 @@ export class GuardView {
   describe(task: number, name: string, set: (task: string, state: 'open' | 'half-open' | 'isolated', since: number, why: string) => void): void {
     const i32 = this.mem.i32;
     const bw = this.base + task * BLOCK_WORDS;
-    const b = Atomics.load(i32, bw);
-    const s = Atomics.load(i32, bw + (G_SINCE - G_BREAKER));
+    const b = loadAcquire(i32, bw);
+    const s = loadAcquire(i32, bw + (G_SINCE - G_BREAKER));
     const nowMs = Math.floor(this.lastTick / 1000);
     const st = stateOf(b);
     set(name, st === BR_HALF_OPEN ? 'half-open' : st === BR_ISOLATED ? 'isolated' : 'open', nowMs - elapsedMs(sinceMsOf(s), nowMs), WHY_NAMES[whyOf(s)]!);
@@ -93,7 +94,7 @@ export class GuardView {
   resolved(task: number, probe: number, outcome: number, producer: number, tokenId: number, gen: number, value: unknown, payload: unknown): void {
     const i32 = this.mem.i32;
     i32[this.healthBase + task * HEALTH_WORDS + HL_OUTCOME + outcome]!++;
-    if (this.cfgs[task] === undefined && Atomics.load(i32, this.cfgBase + task * BLOCK_WORDS) !== G_CFG_READY) return; // no guard
+    if (this.cfgs[task] === undefined && loadAcquire(i32, this.cfgBase + task * BLOCK_WORDS) !== G_CFG_READY) return; // no guard
     const cfg = this.config(task);
     if (cfg === null) return;
     const tick = this.clock.now();

@@ -40,6 +40,7 @@ import { logSub } from '../admission/read-log.js';
 import type { ThreadReadLog } from './recording.js';
 import type { LatencyStats } from '../shm/words/histogram.js';
 import { producerLatency } from './metrics.js';
+import { loadAcquire } from '../shm/order.js';
 
 // ---------------------------------------------------------------------------------------------
 // Producer handle: submit, stats, back-pressure edges.
@@ -379,7 +380,7 @@ export class Producer<M = any> {
     const i32 = this.i32;
     // §4.1 step 1. The runtime must be running.
     //    An attached handle that drains or closes stops admitting for itself only (att.halted).
-    let st = Atomics.load(i32, att.stateW);
+    let st = loadAcquire(i32, att.stateW);
     if (st !== RT_RUNNING || att.halted !== 0) return ~this.reject(st === RT_CLOSED ? R_CLOSED : att.halted !== 0 ? att.halted : R_DRAINING, ref);
     // §4.16 step 1: the task's breaker, one load; only a breaker that is not closed (or an
     // isolated task) asks the Guard House, which may refuse (before any encoding or counter) or
@@ -422,7 +423,7 @@ export class Producer<M = any> {
       return ~this.reject(this.undo(gated, false, log, ref, probe, R_IO_CLASS), ref);
     }
     if (hooks && io.io !== 0) pauseAt(att.mem, HOOK_POINTS['submit:io'], -(att.index + 1));
-    st = Atomics.load(i32, att.stateW);
+    st = loadAcquire(i32, att.stateW);
     // §4.1 step 4. Route, and claim a ring cell (the ring's capacity is part of admission).
     //    A recording routes on a copy of the words it read (§4.15 step 6).
     const snap = att.routeSnapshot;

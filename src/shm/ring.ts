@@ -4,7 +4,7 @@
  *
  * Who writes what:
  *   tail       any producer, by CAS only (claims one position)
- *   head       the consumer (Atomics.store after it has copied a cell out: release()), and, while
+ *   head       the consumer (a release store after it has copied a cell out: release()), and, while
  *              the consumer cannot run, the supervisor: it consumes a dead attachment's completion
  *              ring in its place (docs/design.md 4.9) and, retiring a worker slot, stores
  *              head = tail - capacity so the ring reads full (4.8 step 7). A stealing sibling
@@ -29,6 +29,7 @@
  * tombstone there.
  */
 import { C_SEQ, CELL_BYTES, CELL_WORDS } from './layout.js';
+import { loadAcquire, storeRelease } from './order.js';
 
 /** Returned by claim() when the ring is full. Not an int32, so never a position. */
 export const RING_FULL = 2 ** 31;
@@ -63,19 +64,23 @@ export class Ring {
   cellWord(pos: number): number { return this.cells + (pos & this.mask) * CELL_WORDS; }
 
   /** Items claimed and not yet consumed (includes claimed-but-unpublished cells). */
-  size(): number { return (Atomics.load(this.i32, this.tailWord) - Atomics.load(this.i32, this.headWord)) | 0; }
+  size(): number { return (loadAcquire(this.i32, this.tailWord) - loadAcquire(this.i32, this.headWord)) | 0; }
 
   /** §3.1 step 1. Producer: claim the next position, or RING_FULL. */
   claim(): number {
     const i32 = this.i32;
     for (;;) {
-      const tail = Atomics.load(i32, this.tailWord);
-      if (((tail - Atomics.load(i32, this.headWord)) | 0) >= this.capacity) return RING_FULL;
+      const tail = loadAcquire(i32, this.tailWord);
+      if (((tail - loadAcquire(i32, this.headWord)) | 0) >= this.capacity) return RING_FULL;
       if (Atomics.compareExchange(i32, this.tailWord, tail, (tail + 1) | 0) === tail) return tail;
     }
   }
 
-  /** §3.1 step 3. Producer: make position pos readable. The cell's contents (§3.1 step 2) must be written before this. */
+  /**
+   * §3.1 step 3. Producer: make position pos readable. The cell's contents (§3.1 step 2) must be
+   * written before this. Sequentially consistent (Atomics.store), not merely a release: the
+   * producer's next step loads the consumer's waker word (§3.2 step 4, a Dekker pair).
+   */
   publish(pos: number): void {
     Atomics.store(this.i32, this.cellWord(pos) + C_SEQ, (pos + 1) | 0);
   }
@@ -89,12 +94,12 @@ export class Ring {
 
   /** §3.1 step 4. Consumer: is position pos published? */
   readable(pos: number): boolean {
-    return Atomics.load(this.i32, this.cellWord(pos) + C_SEQ) === ((pos + 1) | 0);
+    return loadAcquire(this.i32, this.cellWord(pos) + C_SEQ) === ((pos + 1) | 0);
   }
 
   /** Consumer: the head as stored (the position to read next). */
-  head(): number { return Atomics.load(this.i32, this.headWord); }
+  head(): number { return loadAcquire(this.i32, this.headWord); }
 
   /** §3.1 step 4. Consumer: give back every cell before pos. Call only after copying those cells out. */
-  release(pos: number): void { Atomics.store(this.i32, this.headWord, pos); }
+  release(pos: number): void { storeRelease(this.i32, this.headWord, pos); }
 }

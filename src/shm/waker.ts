@@ -29,6 +29,7 @@
  * A thread that wakes without a native futex installed still wakes a native sleeper, only
  * late: at the end of its current slice, when it sees the word RUNNING.
  */
+import { loadAcquire } from './order.js';
 
 export const WAKER_RUNNING = 0;
 export const WAKER_SPINNING = 1;
@@ -67,7 +68,7 @@ export function useNativeFutex(f: NativeFutex | null, slice = NATIVE_SLICE_MS): 
 
 /** §3.2 step 4. Producer side: wake the consumer sleeping on `word` if it is parked. Returns whether it did. */
 export function wake(i32: Int32Array, word: number): boolean {
-  if (Atomics.load(i32, word) !== WAKER_PARKED) return false;
+  if (loadAcquire(i32, word) !== WAKER_PARKED) return false;
   if (Atomics.compareExchange(i32, word, WAKER_PARKED, WAKER_RUNNING) !== WAKER_PARKED) return false;
   // A V8 waiter (Atomics.wait or waitAsync) counts in notify's result; a native sleeper does not.
   if (Atomics.notify(i32, word, 1) === 0 && native !== null) native.futexWake(i32, word, 1);

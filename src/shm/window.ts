@@ -9,12 +9,16 @@
  * dead thread left half done can be reconciled from the words alone.
  *
  * Why it is safe (Dekker): the thread stores its flag, then loads the freeze word; the freezer
- * stores the freeze word, then loads the flags. Atomics are sequentially consistent, so at least
- * one of them sees the other's store: either the thread sees the freeze and backs out, or the
- * freezer sees the flag and waits.
+ * stores the freeze word, then loads the flags. Both stores are Atomics.store (sequentially
+ * consistent: no later load overtakes them), so at least one of them sees the other's store:
+ * either the thread sees the freeze and backs out, or the freezer sees the flag and waits. The
+ * loads need only acquire order (order.ts). Leaving stores 0 with release order: everything the
+ * window covered is visible before the flag reads 0, and a freezer that still reads 1 only waits.
  *
- * Hot-path cost: two stores and one load per outermost window; nested windows only count.
+ * Hot-path cost: one seq-cst store, one acquire load and one release store per outermost window
+ * (on x86 one xchg and two plain moves); nested windows only count.
  */
+import { loadAcquire, storeRelease } from './order.js';
 
 /** Thread side. One per thread and flag word; used only by the thread that owns the flag. */
 export class ThreadWindow {
@@ -32,7 +36,7 @@ export class ThreadWindow {
     const i32 = this.i32;
     for (;;) {
       Atomics.store(i32, this.flagW, 1);
-      if (Atomics.load(i32, this.freezeW) === 0) return;
+      if (loadAcquire(i32, this.freezeW) === 0) return;
       Atomics.store(i32, this.flagW, 0);
       Atomics.wait(i32, this.freezeW, 1, 5);
     }
@@ -40,7 +44,7 @@ export class ThreadWindow {
 
   /** 4.10 step 1, leaving: the outermost leave stores 0. */
   leave(): void {
-    if (--this.depth === 0) Atomics.store(this.i32, this.flagW, 0);
+    if (--this.depth === 0) storeRelease(this.i32, this.flagW, 0);
   }
 }
 

@@ -63,6 +63,7 @@ import { STEAL_EVERY, Stealer } from './steal.js';
 import { AsyncJobs } from './async-job.js';
 import { type NestContext, taskKey } from './nest.js';
 import type { WorkerMetrics } from '../metrics.js';
+import { loadAcquire } from '../../shm/order.js';
 
 export type TaskFn = (payload: unknown) => unknown;
 
@@ -235,7 +236,7 @@ export class WorkerLoop {
         if ((this.asyncInFlight > 0 || (this.nest !== null && this.nest.als !== null)) && ++sinceYield >= YIELD_EVERY) return this.resumeSoon();
         continue;
       }
-      if (Atomics.load(this.i32, this.stateW) === RT_CLOSED) return this.exit();
+      if (loadAcquire(this.i32, this.stateW) === RT_CLOSED) return this.exit();
       if (this.warming !== null && (i32[this.executedW] !== 0 || this.warmByTimer())) {
         // §4.2b step 2: idle, so a step of the warm-up (on its own buffer), the idle look at
         // siblings (§4.2a), then a turn of the event loop (it beats, runs continuations and
@@ -270,7 +271,7 @@ export class WorkerLoop {
       }
       // §3.2 step 2: announce PARKED, then re-check; step 3: sleep.
       this.waker.announcePark();
-      if (ring.readable(this.head) || Atomics.load(this.i32, this.stateW) === RT_CLOSED) {
+      if (ring.readable(this.head) || loadAcquire(this.i32, this.stateW) === RT_CLOSED) {
         this.waker.running();
         continue;
       }

@@ -25,6 +25,7 @@
  * PENDING -> RUNNING (worker) and PENDING -> RETRACTED (canceller) are CASes on the same
  * expected value: exactly one wins, which is how "never started" and "started" stay apart.
  */
+import { loadAcquire, storeRelease } from '../order.js';
 
 export const TK_FREE = 0;
 export const TK_PENDING = 1;
@@ -63,7 +64,7 @@ export function nextGen(gen: number): number { return (gen + 1) & TK_GEN_MAX; }
  * something to win or lose.
  */
 export function markPending(i32: Int32Array, w: number, gen: number): void {
-  Atomics.store(i32, w, (gen << TK_GEN_SHIFT) | TK_PENDING);
+  storeRelease(i32, w, (gen << TK_GEN_SHIFT) | TK_PENDING);
 }
 
 /**
@@ -112,7 +113,7 @@ export function abandonRunning(i32: Int32Array, w: number, gen: number, worker: 
  * (the owner freed it meanwhile) changes nothing.
  */
 export function settleAbandoned(i32: Int32Array, w: number, gen: number): boolean {
-  const word = Atomics.load(i32, w);
+  const word = loadAcquire(i32, w);
   if (word >>> TK_GEN_SHIFT !== gen || (word & TK_STATE_MASK) !== TK_ABANDONED) return false;
   return Atomics.compareExchange(i32, w, word, word - TK_ABANDONED + TK_DONE) === word;
 }
@@ -124,7 +125,7 @@ export function settleAbandoned(i32: Int32Array, w: number, gen: number): boolea
  * The load and the CAS are one decision: the CAS expects exactly the word loaded.
  */
 export function forceFree(i32: Int32Array, w: number, gen: number): number {
-  const running = Atomics.load(i32, w);
+  const running = loadAcquire(i32, w);
   if ((running & ~TK_WORKER_MASK) !== ((gen << TK_GEN_SHIFT) | TK_RUNNING)) return -1;
   if (Atomics.compareExchange(i32, w, running, TK_FREE) !== running) return -1;
   return (running & TK_WORKER_MASK) >>> TK_WORKER_SHIFT;
@@ -137,17 +138,17 @@ export function forceFree(i32: Int32Array, w: number, gen: number): number {
  * consumed, and a dead owner writes nothing: a store suffices.
  */
 export function free(i32: Int32Array, w: number): void {
-  Atomics.store(i32, w, TK_FREE);
+  storeRelease(i32, w, TK_FREE);
 }
 
 // ---- reads ----
 
 /** The state bits of word `w` now. */
 export function loadState(i32: Int32Array, w: number): number {
-  return Atomics.load(i32, w) & TK_STATE_MASK;
+  return loadAcquire(i32, w) & TK_STATE_MASK;
 }
 
 /** Whether word `w` is RUNNING|worker with generation `gen` (an async job still counts). */
 export function isRunningOn(i32: Int32Array, w: number, gen: number, worker: number): boolean {
-  return Atomics.load(i32, w) === ((gen << TK_GEN_SHIFT) | (worker << TK_WORKER_SHIFT) | TK_RUNNING);
+  return loadAcquire(i32, w) === ((gen << TK_GEN_SHIFT) | (worker << TK_WORKER_SHIFT) | TK_RUNNING);
 }
