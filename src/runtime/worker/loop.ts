@@ -63,7 +63,7 @@ import { STEAL_EVERY, Stealer } from './steal.js';
 import { AsyncJobs } from './async-job.js';
 import { type NestContext, taskKey } from './nest.js';
 import type { WorkerMetrics } from '../metrics.js';
-import { loadAcquire } from '../../shm/order.js';
+import { loadAcquire, storeRelease } from '../../shm/order.js';
 
 export type TaskFn = (payload: unknown) => unknown;
 
@@ -375,7 +375,10 @@ export class WorkerLoop {
     i32[runW + W_RUN_ATT] = att;
     i32[runW + W_RUN_GEN] = gen;
     i32[runW + W_RUN_DEADLINE] = deadlineMs > 0 ? (Math.floor(this.clock.now() / 1000) + deadlineMs) | 0 || 1 : 0;
-    Atomics.store(i32, runW + W_RUN_TOKEN, t + 1);
+    // A release store (order.ts): its readers (the watchdog, a stealing sibling, the router) read
+    // it as a hint, each backed by a CAS on the token word; nothing this thread loads next needs
+    // to wait for it to be visible.
+    storeRelease(i32, runW + W_RUN_TOKEN, t + 1);
     this.runStart = performance.now(); // health: when the run began
     // Recorded here, dated by that reading (§4.15): the worker reads no clock of its own for the recorder.
     if (this.seam !== null) this.seam.started(att, t, gen, this.w, stolen, id, producer, this.runStart);
@@ -394,12 +397,12 @@ export class WorkerLoop {
       const als = this.nest === null ? null : this.nest.als;
       result = als === null ? this.fns[id]!(payload) : als.run(taskKey(att, t, gen), this.fns[id]!, payload);
     } catch (err) {
-      Atomics.store(i32, runW + W_RUN_TOKEN, 0);
+      storeRelease(i32, runW + W_RUN_TOKEN, 0);
       if (m !== null) this.timed(m, id, mp, startUs);
       this.complete(att, t, gen, O_REJECTED, err);
       return;
     }
-    Atomics.store(i32, runW + W_RUN_TOKEN, 0);
+    storeRelease(i32, runW + W_RUN_TOKEN, 0);
     if (result !== null && (typeof result === 'object' || typeof result === 'function')) {
       // Reading `then` is user code (a getter, a Proxy trap): a throw rejects the task with
       // what it threw, as a promise resolved with this value would (§4.12 step 1).
