@@ -627,7 +627,7 @@ export class Producer<M = any> {
   /** @internal Called by the runtime handle after completions drained. */
   _checkClear(): void {
     if (!this.saturatedEdge) return;
-    const packed = Atomics.load(this.i32, this.packedW);
+    const packed = loadAcquire(this.i32, this.packedW);
     const hasToken = this.gateLimits.rate === 0 || tokensOf(packed) > 0;
     if (hasToken && inflightOf(packed) < this.gateLimits.slots) this.edge(false);
   }

@@ -28,6 +28,7 @@
  * Positions are wrapping int32 byte counters; the arena size is a power of two.
  */
 import { ARENA_GRANULE, Memory } from './layout.js';
+import { loadAcquire } from './order.js';
 
 const ALLOC = 0;
 const RECLAIM = 1;
@@ -124,7 +125,7 @@ export class ArenaWriter {
     const alloc = i32[this.ctl + ALLOC]!;
     let r = i32[this.ctl + RECLAIM]!;
     while (r !== alloc) {
-      if ((Atomics.load(i32, this.tagWord(r)) & FREED_BIT) === 0) break;
+      if ((loadAcquire(i32, this.tagWord(r)) & FREED_BIT) === 0) break;
       r = (r + i32[(this.base + (r & this.mask)) >> 2]!) | 0;
     }
     i32[this.ctl + RECLAIM] = r;
@@ -143,7 +144,7 @@ export function arenaFree(mem: Memory, writer: number, pos: number): void {
 
 /** Whether the allocation at pos is still live (not freed, bytes not reused). */
 export function arenaLive(mem: Memory, writer: number, pos: number): boolean {
-  return Atomics.load(mem.i32, mem.arenaTagWord(writer, pos & (mem.layout.spillBytes - 1))) === pos;
+  return loadAcquire(mem.i32, mem.arenaTagWord(writer, pos & (mem.layout.spillBytes - 1))) === pos;
 }
 
 /**

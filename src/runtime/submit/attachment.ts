@@ -39,6 +39,7 @@ import { cancel } from './cancel.js';
 import type { Seam } from '../../trace/seam.js';
 import type { SubmitLineage } from '../producer.js';
 import { GuardView } from '../guard-house.js';
+import { loadAcquire } from '../../shm/order.js';
 
 /** RouteView.currentCpu without rule 2 (routing.ts). */
 function noCpu(): number { return -1; }
@@ -252,7 +253,7 @@ export class Attachment {
    */
   chainRetired(weightIndex: number): boolean {
     const chain = this.chains[weightIndex]!;
-    for (let i = 0; i < chain.length; i++) if (Atomics.load(this.i32, this.mem.workerWord(chain[i]!, W_FAILED)) !== 1) return false;
+    for (let i = 0; i < chain.length; i++) if (loadAcquire(this.i32, this.mem.workerWord(chain[i]!, W_FAILED)) !== 1) return false;
     return true;
   }
 
