@@ -147,19 +147,30 @@ export class ProducerGate {
    * steps. Returns ADMITTED, or the refusal with nothing taken.
    */
   admitWithGlobal(globalW: number, globalLimit: number, gg: number): number {
+    // The common case, an unrated producer with WebAssembly, in a body small enough for the
+    // caller's optimized code to inline it (docs/performance.md, eighth session: inlining);
+    // everything else out of line.
+    const fast = this.fast;
+    if (fast === null || this.limits.rate !== 0) return this.admitOther(globalW, globalLimit, gg);
+    const code = fast(this.wordByte, globalW << 2, this.guessByte + (this.p << 2), this.guessByte + (gg << 2), -1, this.limits.slots, 0, globalLimit);
+    return code === FAST_ADMITTED ? ADMITTED : this.afterFast(code, globalW, globalLimit, gg);
+  }
+
+  /** admitWithGlobal for a rated producer, or without WebAssembly. */
+  private admitOther(globalW: number, globalLimit: number, gg: number): number {
     const fast = this.fast;
     if (fast === null) {
       const r = this.admit();
       return r === ADMITTED ? this.globalStep(globalW, globalLimit, gg) : r;
     }
     const limits = this.limits;
-    const rated = limits.rate !== 0;
-    if (rated) this.toTick();
-    const code = fast(
-      this.wordByte, globalW << 2, this.guessByte + (this.p << 2), this.guessByte + (gg << 2),
-      rated ? TOKEN_ONE - 1 : -1, limits.slots, rated ? 1 : 0, globalLimit,
-    );
-    if (code === FAST_ADMITTED) return ADMITTED;
+    this.toTick();
+    const code = fast(this.wordByte, globalW << 2, this.guessByte + (this.p << 2), this.guessByte + (gg << 2), TOKEN_ONE - 1, limits.slots, 1, globalLimit);
+    return code === FAST_ADMITTED ? ADMITTED : this.afterFast(code, globalW, globalLimit, gg);
+  }
+
+  /** The fast path did not admit: its producer step taken (then the global step), or the general steps. */
+  private afterFast(code: number, globalW: number, globalLimit: number, gg: number): number {
     if (code === FAST_PRODUCER_TAKEN) return this.globalStep(globalW, globalLimit, gg);
     const r = this.admitAtTick();
     return r === ADMITTED ? this.globalStep(globalW, globalLimit, gg) : r;

@@ -33,13 +33,18 @@ export class ThreadWindow {
    */
   enter(): void {
     if (this.depth++ > 0) return;
+    Atomics.store(this.i32, this.flagW, 1);
+    if (loadAcquire(this.i32, this.freezeW) !== 0) this.frozen();
+  }
+
+  /** Out of line (the fast path above stays small enough to inline): back out, wait, retry. */
+  private frozen(): void {
     const i32 = this.i32;
-    for (;;) {
-      Atomics.store(i32, this.flagW, 1);
-      if (loadAcquire(i32, this.freezeW) === 0) return;
+    do {
       Atomics.store(i32, this.flagW, 0);
       Atomics.wait(i32, this.freezeW, 1, 5);
-    }
+      Atomics.store(i32, this.flagW, 1);
+    } while (loadAcquire(i32, this.freezeW) !== 0);
   }
 
   /** 4.10 step 1, leaving: the outermost leave stores 0. */
