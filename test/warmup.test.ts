@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ConfigError, Runtime } from '../src/index.js';
-import { Memory, W_EXECUTED, computeLayout } from '../src/shm/layout.js';
+import { CELL_BYTES, Memory, W_EXECUTED, computeLayout } from '../src/shm/layout.js';
+import { Ring } from '../src/shm/ring.js';
 import { WarmUp } from '../src/runtime/worker/warm-up.js';
 import { WorkerLoop } from '../src/runtime/worker/loop.js';
 
@@ -54,6 +55,23 @@ describe('worker warm-up (docs/design.md 4.2b)', () => {
         else expect(scratch!.mem.i32[scratch!.mem.workerWord(0, W_EXECUTED)]).toBe(expected);
       }
     }), { numRuns: 60 });
+  });
+
+  it('a step ends before its next warm-up task once a real task is published on the worker\'s own ring (§4.2b step 2)', () => {
+    const like = computeLayout({
+      workers: 2, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
+      taskCount: 1, spinMicros: 50, asyncLimit: 8,
+    });
+    const w = new WarmUp(100, like);
+    const real = new Ring(new Int32Array(new SharedArrayBuffer(128 + 4 * CELL_BYTES)), 0, 0, 1, 128, 4);
+    expect(w.step(8, real, 0)).toBe(false);
+    expect(w.ran).toBe(8); // nothing published: the whole step
+    real.publish(real.claim()); // a real task at the worker's head
+    expect(w.step(64, real, 0)).toBe(false);
+    expect(w.ran).toBe(8); // it ended before its first warm-up task
+    real.release(1); // the worker took it
+    expect(w.step(64, real, 1)).toBe(false);
+    expect(w.ran).toBe(72);
   });
 
   it('when it may begin (§4.2b step 2): by the timer only while no worker of the runtime has run a task; after that, not by the timer again', () => {

@@ -107,7 +107,7 @@ export class WorkerLoop {
    * stepped while the ring is empty, null once done (§4.2b step 3), with `warmUp: false` and in
    * a replacement thread.
    */
-  warming: { step(k: number): boolean } | null = null;
+  warming: { step(k: number, real: Ring | null, at: number): boolean } | null = null;
   /**
    * When a pending warm-up may begin by the timer (performance.now() ms; §4.2b step 2): set by
    * main.ts to WARM_UP_DELAY_MS after 'ready'; Infinity once the runtime's work has begun
@@ -241,7 +241,7 @@ export class WorkerLoop {
         // §4.2b step 2: idle, so a step of the warm-up (on its own buffer), the idle look at
         // siblings (§4.2a), then a turn of the event loop (it beats, runs continuations and
         // timers) and back to the ring, which comes first. §4.2b step 3: done, let it go.
-        if (this.warming.step(this.warmStep)) this.warming = null;
+        if (this.warming.step(this.warmStep, ring, this.head)) this.warming = null;
         this.warmStep = Math.min(WARM_UP_STEP, this.warmStep * 2);
         if (this.stealer !== null && this.stealer.trySteal(performance.now())) continue;
         return this.resumeSoon();

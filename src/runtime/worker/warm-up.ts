@@ -13,6 +13,7 @@
  * module runs.
  */
 import { type Layout, Memory } from '../../shm/layout.js';
+import type { Ring } from '../../shm/ring.js';
 import { TK_GEN_MAX, markPending } from '../../shm/words/token.js';
 import { Codec } from '../codec.js';
 import { writeSubmission } from '../cells.js';
@@ -59,8 +60,13 @@ export class WarmUp {
 
   constructor(private readonly n: number, private readonly like: Layout) {}
 
-  /** Run up to `k` more warm-up tasks; true once all `n` have run (then it does nothing). */
-  step(k: number): boolean {
+  /**
+   * Run up to `k` more warm-up tasks; true once all `n` have run (then it does nothing). `real`
+   * and `at`: the worker's own ring and its head. The step ends early once a real task is
+   * published there (§4.2b step 2: real tasks come first, so one waits for at most one warm-up
+   * task, not a whole step: a step of 64 cold ones took ~1 ms).
+   */
+  step(k: number, real: Ring | null = null, at = 0): boolean {
     const n = this.n;
     if (this.ran >= n) return true;
     const { mem, loop, submitter } = this.scratch ?? (this.scratch = this.build());
@@ -71,6 +77,7 @@ export class WarmUp {
     const mask = mem.layout.tokenCapacity - 1;
     let i = this.ran;
     for (const end = Math.min(n, i + k); i < end; i++) {
+      if (real !== null && real.readable(at)) break;
       // As a producer would (§4.1 step 5), with every other task under a deadline.
       const t = i & mask;
       const gen = (i >>> 6) & TK_GEN_MAX;
