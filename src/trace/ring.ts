@@ -21,9 +21,9 @@
  *   4. Plain store NEXT = p+1 (and WRAPS + 1 when that wraps to 0).
  *
  * Read position p (any thread, on a copy; never writes the region):
- *   1. s1 = Atomics.load(SEQ). Accept only s1 === 2p+2: p is committed and not yet overwritten.
+ *   1. s1 = SEQ (an acquire load, shm/order.ts). Accept only s1 === 2p+2: p is committed and not yet overwritten.
  *   2. Copy words 1..15 out (plain loads).
- *   3. s2 = Atomics.load(SEQ). Accept only s2 === s1.
+ *   3. s2 = SEQ (an acquire load). Accept only s2 === s1.
  *   4. Decode the copy, and (unless told not to) verify its CHECK word.
  *
  * Why a reader never decodes a torn record. The writer writes a slot only between steps 1 and 3
@@ -54,6 +54,7 @@ import {
   RECORD_WORDS, R_SEQ, checkWord, decodeRecord, emptyRecord, encodeRecord, recordFault,
   type TraceRecord,
 } from './records.js';
+import { loadAcquire } from '../shm/order.js';
 
 /**
  * Local copies of records.ts's slot geometry for the append path: V8 does not constant-fold an
@@ -221,12 +222,12 @@ export class TraceRing {
    */
   appended(): number {
     const i32 = this.i32;
-    const wraps = Atomics.load(i32, this.base + T_WRAPS);
-    let total = wraps * 0x1_0000_0000 + (Atomics.load(i32, this.base + T_NEXT) >>> 0);
-    if (Atomics.load(i32, this.base + T_WRAPS) !== wraps) return this.appended(); // NEXT wrapped meanwhile
+    const wraps = loadAcquire(i32, this.base + T_WRAPS);
+    let total = wraps * 0x1_0000_0000 + (loadAcquire(i32, this.base + T_NEXT) >>> 0);
+    if (loadAcquire(i32, this.base + T_WRAPS) !== wraps) return this.appended(); // NEXT wrapped meanwhile
     for (let probes = 0; probes < this.capacity; probes++) {
       const end = total | 0;
-      if (Atomics.load(i32, this.slotWord(end) + R_SEQ) !== ((2 * end + 2) | 0)) break;
+      if (loadAcquire(i32, this.slotWord(end) + R_SEQ) !== ((2 * end + 2) | 0)) break;
       total++;
     }
     return total;
@@ -240,9 +241,9 @@ export class TraceRing {
     const i32 = this.i32;
     const slot = this.slotWord(pos);
     const want = (2 * pos + 2) | 0;
-    if (Atomics.load(i32, slot + R_SEQ) !== want) return false; // 1.
+    if (loadAcquire(i32, slot + R_SEQ) !== want) return false; // 1.
     for (let w = 1; w < RECORD_WORDS; w++) dst[at + w] = i32[slot + w]!; // 2.
-    if (Atomics.load(i32, slot + R_SEQ) !== want) return false; // 3.
+    if (loadAcquire(i32, slot + R_SEQ) !== want) return false; // 3.
     dst[at + R_SEQ] = want;
     return recordFault(dst, at, verify) === null; // 4.
   }
@@ -286,7 +287,7 @@ export class TraceRing {
       for (let j = 0; j < k; j++) {
         const want = (2 * (pos + j) + 2) | 0;
         const at = (base + j) * RECORD_WORDS;
-        if (frames[at + R_SEQ] !== want || Atomics.load(i32, src + j * RECORD_WORDS + R_SEQ) !== want) { lost++; continue; } // 3.
+        if (frames[at + R_SEQ] !== want || loadAcquire(i32, src + j * RECORD_WORDS + R_SEQ) !== want) { lost++; continue; } // 3.
         if (copied !== base + j) frames.copyWithin(copied * RECORD_WORDS, at, at + RECORD_WORDS); // close the gap a refusal left
         copied++;
       }
