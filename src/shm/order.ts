@@ -7,11 +7,12 @@
  *
  * Every other shared access stays an Atomics call: a store that a later load of another word
  * must not overtake (the Dekker pairs: a window flag and the freeze word, §4.10; a published
- * cell and the peer's waker word, §3.2) is Atomics.store, and every read-modify-write is an
- * Atomics.compareExchange/add/sub. Those are what make the pairs sequentially consistent; the
- * loads around them need only acquire order, and the stores listed at their call sites (a
- * token word going PENDING before the publish, a window flag going 0, a ring's head moving
- * forward, a consumed token word going FREE) only release order.
+ * cell and the consumer's waker word, and a waker's PARKED and its queue, §3.2) is
+ * Atomics.store, and every read-modify-write is an Atomics.compareExchange/add/sub. Those are
+ * what make the pairs sequentially consistent; the loads around them need only acquire order,
+ * and the stores that use storeRelease (a token word going PENDING before the publish and FREE
+ * once consumed, a window flag going 0, a ring's head moving forward, a worker's run record)
+ * only release order.
  *
  * Why: V8 (Node 20's TurboFan) does not inline Atomics.load/store; each is a call into a
  * builtin that re-validates the typed array and the index, ~10-25 ns, where a plain element
@@ -32,7 +33,7 @@
  *
  * Elsewhere (arm64, where plain accesses may become visible out of order) both are the Atomics
  * calls: acquire and release are then the sequentially consistent forms, as before. So is
- * every platform under SLUICE_SEQ_CST=1 (tests run the protocols both ways).
+ * every platform under SLUICE_SEQ_CST=1 (test/shm/order.test.ts checks both mappings).
  */
 
 /** Whether plain typed-array accesses have acquire/release order here (x86 TSO), and are used. */
