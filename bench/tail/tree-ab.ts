@@ -1,17 +1,27 @@
 // Two checkouts in one process: Runtime from each tree's src/, blocks of pipelined submit/token
 // tasks alternating between them (same host seconds). npx tsx tree-ab.ts TREE_A TREE_B [blocks] [n]
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 const [a, b] = [process.argv[2]!, process.argv[3]!];
 const blocks = Number(process.argv[4] ?? 20), n = Number(process.argv[5] ?? 20000);
-const trace = process.env.TRACE ? { trace: process.env.TRACE === 'file' ? { mode: 'file', path: `/tmp/tree-ab-${process.pid}.trace` } : { mode: process.env.TRACE } } : {};
+// TRACE=file: each runtime records to a file of its own, removed at the end.
+const files: string[] = [];
+const trace = (name: string): object => {
+  if (!process.env.TRACE) return {};
+  if (process.env.TRACE !== 'file') return { trace: { mode: process.env.TRACE } };
+  const path = join(tmpdir(), `tree-ab-${process.pid}-${name}.trace`);
+  files.push(path);
+  return { trace: { mode: 'file', path } };
+};
 const cpu = (): number => Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
-async function open(tree: string) {
+async function open(tree: string, name: string) {
   const { Runtime } = await import(pathToFileURL(`${tree}/src/index.ts`).href);
-  const rt = await Runtime.start({ tasks: pathToFileURL(`${tree}/test/fixtures/tasks.mjs`), workers: 2, ...trace });
+  const rt = await Runtime.start({ tasks: pathToFileURL(`${tree}/test/fixtures/tasks.mjs`), workers: 2, ...trace(name) });
   return { rt, p: rt.producer('ab'), t: rt.task('inc') };
 }
-const A = await open(a), B = await open(b);
+const A = await open(a, 'A'), B = await open(b, 'B');
 async function block(x: any): Promise<[number, number]> {
   const q: PromiseLike<unknown>[] = []; let head = 0;
   const c0 = cpu(), t0 = performance.now();
@@ -28,6 +38,7 @@ for (let k = 0; k < blocks; k++) {
   if (k % 2 === 0) { ra.push(await block(A)); rb.push(await block(B)); } else { rb.push(await block(B)); ra.push(await block(A)); }
 }
 await A.rt.close(); await B.rt.close();
+for (const f of files) rmSync(f, { force: true });
 const med = (xs: number[]): number => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 console.log(`A ${med(ra.map((x) => x[0])).toFixed(0)} tasks/s ${med(ra.map((x) => x[1])).toFixed(0)} ns/task main | ` +
   `B ${med(rb.map((x) => x[0])).toFixed(0)} tasks/s ${med(rb.map((x) => x[1])).toFixed(0)} ns/task main | ` +
