@@ -296,6 +296,7 @@ describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 
       const sig = new Signals();
       const rt = await Runtime.start({ tasks: new URL('./fixtures/tasks.mjs', import.meta.url), workers: 2 });
       try {
+        await rt.allWorkersReady(); // worker 0 must be the one that runs the task below
         const mem = internals(rt).mem;
         const i32 = mem.i32;
         const mover = new CoreMover(mem); // the pump's step 2a, on this thread

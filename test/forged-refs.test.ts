@@ -29,6 +29,8 @@ describe('forged and foreign references', () => {
     const restarts = rt.stats().workers[0]!.restarts;
     rt.testing!.killWorker(0);
     await vi.waitFor(() => expect(rt.stats().workers[0]!.restarts).toBe(restarts + 1), { timeout: 30_000, interval: 5 });
+    // Its replacement is ready (after a back-off that grows with each kill): the next kill has a thread to end.
+    await rt.allWorkersReady();
     expect(await rt.run('inc', 1)).toBe(2);
     const atts = [];
     for (let i = 0; i < MAX_ATTACHMENTS - 1; i++) atts.push(await Runtime.attach(rt.handle));

@@ -54,6 +54,7 @@ const TASKS = 'export function add({ a, b }) { return a + b; }\n';
 const SCRIPT = `import { Runtime } from 'sluice';
 const rt = await Runtime.start({ tasks: new URL('./tasks.mjs', import.meta.url), workers: 2 });
 try {
+  await rt.allWorkersReady(); // start resolves on the first ready worker; the pinning report needs both
   const result = await rt.run('add', { a: 2, b: 3 });
   const workers = rt.stats().workers.map((w) => ({ tid: w.tid, cpus: w.cpus }));
   process.stdout.write(JSON.stringify({ result, affinity: rt.affinity, workers }));

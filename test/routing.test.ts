@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Runtime, ConfigError, type Token } from '../src/index.js';
 import { loadAffinity, parseCpuList } from '../src/runtime/native/affinity.js';
-import { preferenceChains, route, RouteSnapshot, stealMask, type RouteView } from '../src/runtime/routing.js';
+import { preferenceChains, route, RouteSnapshot, STARTING_MARK, stealMask, type RouteView } from '../src/runtime/routing.js';
 
 const tasks = new URL('./fixtures/tasks.mjs', import.meta.url);
 const affinity = loadAffinity();
@@ -43,11 +43,11 @@ describe('steal masks', () => {
 });
 
 /** One worker as routing sees it. */
-interface Seen { queued: number; running: boolean; mask: number }
+interface Seen { queued: number; running: boolean; mask: number; starting?: boolean }
 
 /** A RouteView over a scratch buffer holding `ws`, with this thread on `cpu` (-1: rule 2 off). */
 function viewOf(ws: readonly Seen[], cpu: number): RouteView {
-  const i32 = new Int32Array(ws.length * 4);
+  const i32 = new Int32Array(ws.length * 4 + 1);
   const at = (k: number) => Int32Array.from(ws, (_, w) => w * 4 + k);
   ws.forEach((s, w) => {
     // Positions wrap (int32): the head may be anywhere, only tail - head counts.
@@ -55,15 +55,21 @@ function viewOf(ws: readonly Seen[], cpu: number): RouteView {
     i32[w * 4] = (0x7ffffffe - w + s.queued) | 0;
     i32[w * 4 + 2] = s.running ? 7 : 0;
     i32[w * 4 + 3] = s.mask;
+    if (s.starting === true) i32[ws.length * 4]! |= 1 << w;
   });
-  return { i32, tailW: at(0), headW: at(1), runW: at(2), cpuMaskW: at(3), currentCpu: () => cpu };
+  return {
+    i32, tailW: at(0), headW: at(1), runW: at(2), cpuMaskW: at(3), startingW: ws.length * 4, currentCpu: () => cpu,
+  };
 }
 
 /** The rules of routing.ts written as filters: the reference the property checks against. */
 function reference(chain: readonly number[], ws: readonly Seen[], cpu: number): number {
   const occ = (w: number) => ws[w]!.queued + (ws[w]!.running ? 1 : 0);
   const min = Math.min(...chain.map(occ));
-  const least = chain.filter((w) => occ(w) === min);
+  const leastOcc = chain.filter((w) => occ(w) === min);
+  // Among the least occupied, ready workers before starting ones.
+  const ready = leastOcc.filter((w) => ws[w]!.starting !== true);
+  const least = ready.length > 0 ? ready : leastOcc;
   const local = cpu >= 0 && cpu < 32 ? least.filter((w) => ws[w]!.mask === 1 << cpu) : [];
   return (local.length > 0 ? local : least)[0]!;
 }
@@ -93,11 +99,28 @@ describe('route()', () => {
     expect(route(chain, viewOf(ws, 2))).toBe(0);
   });
 
+  it('a worker still starting loses ties to a ready one, and only ties', () => {
+    const two = Int32Array.of(0, 1);
+    const ws = [{ ...idle(), starting: true }, idle()];
+    expect(route(two, viewOf(ws, -1))).toBe(1);
+    ws[1]!.running = true; // the ready one is busier: an empty starting worker is the better bet
+    expect(route(two, viewOf(ws, -1))).toBe(0);
+    ws[0]!.queued = 1; // as occupied as the ready one again: the ready one
+    expect(route(two, viewOf(ws, -1))).toBe(1);
+    // Rule 2 breaks ties only among equals: a ready worker elsewhere beats a starting one on this CPU.
+    const pinned = [{ ...idle(0b001), starting: true }, idle(0b010)];
+    expect(route(Int32Array.of(0, 1), viewOf(pinned, 0))).toBe(1);
+    // Every worker of the chain starting: rules 1-3 among them.
+    const all = [{ ...idle(), starting: true, queued: 2 }, { ...idle(), starting: true, queued: 1 }];
+    expect(route(Int32Array.of(0, 1), viewOf(all, -1))).toBe(1);
+  });
+
   it('always agrees with the rules written as filters (property)', () => {
     const seen = fc.record({
       queued: fc.integer({ min: 0, max: 3 }),
       running: fc.boolean(),
       mask: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 3 }).map((c) => 1 << c), fc.integer({ min: 0, max: 15 })),
+      starting: fc.boolean(),
     });
     const input = fc.array(seen, { minLength: 1, maxLength: 5 }).chain((ws) =>
       fc.tuple(fc.constant(ws), fc.shuffledSubarray([...ws.keys()], { minLength: 1 }), fc.integer({ min: -1, max: 4 })),
@@ -115,6 +138,7 @@ describe('route()', () => {
       queued: fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 250, max: 300 })),
       running: fc.boolean(),
       mask: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 3 }).map((c) => 1 << c), fc.integer({ min: 0, max: 15 })),
+      starting: fc.boolean(),
     });
     const input = fc.array(seen, { minLength: 1, maxLength: 5 }).chain((ws) =>
       fc.tuple(fc.constant(ws), fc.shuffledSubarray([...ws.keys()], { minLength: 1 }), fc.integer({ min: -1, max: 4 })),
@@ -131,13 +155,15 @@ describe('route()', () => {
         expect(chain[snap.chosen]).toBe(w);
         expect(snap.plain).toBe(route(chain, viewOf(ws, -1)));
         expect([snap.cpu, snap.chainClass, snap.chain]).toEqual([cpu, 2, chain]);
-        const occ = order.map((x) => ws[x]!.queued + (ws[x]!.running ? 1 : 0));
+        // A starting slot's occupancy is kept + STARTING_MARK: over 254, so its record is a cut input.
+        const occ = order.map((x) => ws[x]!.queued + (ws[x]!.running ? 1 : 0) + (ws[x]!.starting === true ? STARTING_MARK : 0));
         order.forEach((x, i) => expect(snap.occupancy(x)).toBe(occ[i]));
-        // Replay's side: route() on the copy, set from what the record carries, decides the same.
+        // Replay's side: route() on the copy, set from what the record carries, decides the same
+        // (a record with a starting slot is cut: replay takes its worker as an input, records.ts).
         const copy = new RouteSnapshot(ws.length);
         const byWorker = ws.map((_, x) => snap.occupancy(x));
         copy.set(byWorker, ws.map((s) => s.mask), cpu);
-        expect(route(chain, copy)).toBe(w);
+        if (order.every((x) => ws[x]!.starting !== true)) expect(route(chain, copy)).toBe(w);
         const fits = order.length <= 3 && occ.every((o) => o <= 254);
         expect(snap.packed).toBe(fits ? occ.reduce((p, o, i) => p | (o << (8 * i)), 0) : -1);
       }),
@@ -149,6 +175,7 @@ describe('route()', () => {
 describe.skipIf(!affinity.available || online.length < 2)('CPU pinning (native addon present)', () => {
   it("'auto' pins each worker to a core of its own and leaves the main thread unpinned", async () => {
     const rt = await Runtime.start({ tasks, workers: 2 });
+    await rt.allWorkersReady(); // start resolves on the first ready worker (§4.7)
     try {
       expect(rt.affinity).toEqual({ available: true, pinned: true, reason: null });
       const workers = rt.stats().workers;
@@ -170,6 +197,7 @@ describe.skipIf(!affinity.available || online.length < 2)('CPU pinning (native a
 
   it('an explicit map pins as given', async () => {
     const rt = await Runtime.start({ tasks, workers: 2, affinity: [[online[1]!], [online[1]!]] });
+    await rt.allWorkersReady(); // start resolves on the first ready worker (§4.7)
     try {
       for (const w of rt.stats().workers) expect(allowedCpus(w.tid)).toEqual([online[1]]);
     } finally {
@@ -179,6 +207,7 @@ describe.skipIf(!affinity.available || online.length < 2)('CPU pinning (native a
 
   it('affinity: false never pins', async () => {
     const rt = await Runtime.start({ tasks, workers: 2, affinity: false });
+    await rt.allWorkersReady(); // start resolves on the first ready worker (§4.7)
     try {
       expect(rt.affinity).toMatchObject({ available: affinity.available, pinned: false, reason: 'affinity: false' });
       for (const w of rt.stats().workers) expect(allowedCpus(w.tid)).toEqual(online);
@@ -215,6 +244,7 @@ describe('weight-class routing', () => {
 
   it('routing is least-occupied with ties to the first worker of the chain', async () => {
     const rt = await Runtime.start({ tasks, workers: 2, affinity: false });
+    await rt.allWorkersReady(); // start resolves on the first ready worker (§4.7)
     try {
       // Nothing queued anywhere: the tie goes to worker 0 for heavy (chain [0, 1]).
       const a = rt.producer('ties').submit(rt.task('inc', { weight: 'heavy' }), 1) as Token;
@@ -232,6 +262,7 @@ describe('weight-class routing', () => {
       const mine = addon.getAffinity();
       const onWorker = async (spin: number): Promise<number[]> => {
         const rt = await Runtime.start({ tasks, workers: 2, spinUs: spin });
+        await rt.allWorkersReady(); // start resolves on the first ready worker (§4.7)
         try {
           const last = rt.stats().workers.find((w) => w.cpus !== null && w.cpus[0] === Math.max(...online))!;
           // This thread on the CPU of the worker that is last in every chain.

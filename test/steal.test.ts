@@ -19,6 +19,7 @@ function admitted<T>(a: ReturnType<Producer['submit']>): Token<T> {
  */
 async function blocked(sig: Signals, keys: [string, string], options: Partial<RuntimeOptions> = {}) {
   const rt = await Runtime.start({ tasks, workers: 2, ...options });
+  await rt.allWorkersReady(); // routing sends work to ready workers only: both must be
   const [first, second] = rt.handle.chains[3]! as [number, number];
   const p = rt.producer('p');
   // One at a time: once keys[0] has started, `first` counts as occupied, so keys[1] goes to
@@ -126,6 +127,7 @@ describe('work stealing: exactly once (property, real threads)', () => {
   let rt: Runtime;
   beforeAll(async () => {
     rt = await Runtime.start({ tasks: stealTasks, workers: 3, globalSlots: 1024, taskData: { exec, where } });
+    await rt.allWorkersReady();
   });
   afterAll(async () => {
     // The schedules below made workers steal: the property was exercised, not skipped.

@@ -15,6 +15,12 @@
  *      with the worker it woke, so the rule is off;
  *   3. ties otherwise: the earlier worker in the chain.
  *
+ * A worker slot still starting (its thread has not reported ready: the runtime's start resolves
+ * on its first ready worker, §4.7; a replacement after a death, §4.8 step 6) loses ties: rule 1
+ * compares 2 × occupancy + (1 if starting), so among the least occupied a ready worker goes
+ * first, and a starting one still beats a busier ready one (a worker running a long task is no
+ * better a bet than one ready in a few tens of ms). Rules 2 and 3 break what is left.
+ *
  *   heavy   every worker; ties go to the first core
  *   medium  every worker but the first core's (all of them when there is only one)
  *   light   every worker but the first two cores' (falls back to medium's set below 3 workers)
@@ -78,20 +84,23 @@ export interface RouteView {
   readonly runW: Int32Array;
   /** CPU mask word (one bit set when pinned to one CPU of 0..31; 0 when unknown). */
   readonly cpuMaskW: Int32Array;
+  /** The word whose bit w says slot w is starting (layout H_STARTING); a word that stays 0 in a copy. */
+  readonly startingW: number;
   /** The CPU the calling thread runs on, or -1 when rule 2 is off (a spin budget, no addon). */
   readonly currentCpu: () => number;
 }
 
-/** The worker to push to (the rules above): three plain loads per worker, a getcpu at spin 0. */
+/** The worker to push to (the rules above): three plain loads per worker and one for all, a getcpu at spin 0. */
 export function route(chain: Int32Array, v: RouteView): number {
   const i32 = v.i32;
   let best = chain[0]!;
   const n = chain.length;
   if (n === 1) return best;
-  let least = occupancy(i32, v, best);
+  const starting = i32[v.startingW]!;
+  let least = rank(i32, v, best, starting);
   for (let i = 1; i < n; i++) {
     const w = chain[i]!;
-    const o = occupancy(i32, v, w);
+    const o = rank(i32, v, w, starting);
     if (o < least) { best = w; least = o; }
   }
   const cpu = v.currentCpu();
@@ -100,14 +109,31 @@ export function route(chain: Int32Array, v: RouteView): number {
   if (i32[v.cpuMaskW[best]!] === bit) return best;
   for (let i = 0; i < n; i++) {
     const w = chain[i]!;
-    if (i32[v.cpuMaskW[w]!] === bit && occupancy(i32, v, w) === least) return w;
+    if (i32[v.cpuMaskW[w]!] === bit && rank(i32, v, w, starting) === least) return w;
   }
   return best;
 }
 
+/** Cells queued, + 1 while running a task. */
 function occupancy(i32: Int32Array, v: RouteView, w: number): number {
   return ((i32[v.tailW[w]!]! - i32[v.headW[w]!]!) | 0) + (i32[v.runW[w]!] !== 0 ? 1 : 0);
 }
+
+/** Whether slot w is starting, given the H_STARTING word (slots from 32 on never are). */
+function isStarting(starting: number, w: number): boolean {
+  return starting !== 0 && w < 32 && ((starting >>> w) & 1) !== 0;
+}
+
+/** Rule 1's key: 2 × occupancy, + 1 while the slot is starting (it loses ties). */
+function rank(i32: Int32Array, v: RouteView, w: number, starting: number): number {
+  return 2 * occupancy(i32, v, w) + (isStarting(starting, w) ? 1 : 0);
+}
+
+/**
+ * What a recording keeps as a starting slot's occupancy: over 254, so its ROUTE is recorded as an
+ * input (records.ts packRoute's ROUTE_INPUT_CUT): the copy replay routes on has no starting word.
+ */
+export const STARTING_MARK = 0x10000;
 
 /**
  * §4.15 step 6: what a recording routes on. The router reads live words that workers and other
@@ -126,6 +152,8 @@ export class RouteSnapshot implements RouteView {
   readonly headW: Int32Array;
   readonly runW: Int32Array;
   readonly cpuMaskW: Int32Array;
+  /** A word of the copy that stays 0 (replay routes on recorded occupancies; a starting slot's carry STARTING_MARK). */
+  readonly startingW: number;
   /** The CPU the last route() read (-1: rule 2 off). */
   cpu = -1;
   /** The chain the last route() walked, and its weight class (the chain's index, ANY_WEIGHT for none). */
@@ -141,14 +169,18 @@ export class RouteSnapshot implements RouteView {
    */
   packed = -1;
   readonly currentCpu = (): number => this.cpu;
+  /** The last route()'s rule-1 keys by worker (rank()), read once each. */
+  private readonly ranks: Int32Array;
 
   constructor(readonly workers: number) {
-    this.i32 = new Int32Array(4 * workers);
+    this.i32 = new Int32Array(4 * workers + 1);
     const at = (k: number): Int32Array => Int32Array.from({ length: workers }, (_, w) => k * workers + w);
     this.tailW = at(0);
     this.headW = at(1);
     this.runW = at(2);
     this.cpuMaskW = at(3);
+    this.startingW = 4 * workers;
+    this.ranks = new Int32Array(workers);
   }
 
   /**
@@ -165,11 +197,19 @@ export class RouteSnapshot implements RouteView {
     let bestI = 0;
     let least = 0;
     let packed = n >= 1 && n <= 3 ? 0 : -1; // foldRoute's chain lengths
+    const starting = s[src.startingW]!;
+    const ranks = this.ranks;
     for (let i = 0; i < n; i++) {
       const w = chain[i]!;
-      const o = ((s[src.tailW[w]!]! - s[src.headW[w]!]!) | 0) + (s[src.runW[w]!] !== 0 ? 1 : 0);
-      d[w] = o; // the copy's tail word; its head and run words stay 0, so occupancy() of it is o
-      if (i === 0 || o < least) { best = w; bestI = i; least = o; }
+      const occ = occupancy(s, src, w);
+      const st = isStarting(starting, w);
+      const r = 2 * occ + (st ? 1 : 0);
+      ranks[w] = r;
+      // The copy's tail word (its head and run words stay 0, so occupancy() of it is this): the
+      // occupancy, + STARTING_MARK for a starting slot (the record is then cut, an input).
+      const o = st ? occ + STARTING_MARK : occ;
+      d[w] = o;
+      if (i === 0 || r < least) { best = w; bestI = i; least = r; }
       if (packed >= 0) packed = o >= 0 && o <= 254 ? packed | (o << (8 * i)) : -1;
     }
     this.packed = packed;
@@ -184,7 +224,7 @@ export class RouteSnapshot implements RouteView {
       if (d[3 * W + best] !== bit) {
         for (let i = 0; i < n; i++) {
           const w = chain[i]!;
-          if (d[3 * W + w] === bit && d[w] === least) { best = w; bestI = i; break; }
+          if (d[3 * W + w] === bit && ranks[w] === least) { best = w; bestI = i; break; }
         }
       }
     }

@@ -330,6 +330,16 @@ export class Runtime<M = any> {
   /** Whether workers are pinned to cores, and if not, why (frozen). */
   get affinity(): Readonly<AffinityInfo> { return this.affinityInfo; }
 
+  /**
+   * Runtime.start resolves once its first worker is ready; the others are still loading the task
+   * module then. This resolves once every worker slot has a ready thread (a replacement counts
+   * once ready) or was retired, or the runtime closed; at once if that holds already. It never
+   * rejects. On an attached handle it resolves at once (the workers belong to the starting thread).
+   */
+  allWorkersReady(): Promise<void> {
+    return this.supervisor === null ? Promise.resolve() : this.supervisor.whenAllReady();
+  }
+
   // Private (kept in the declarations as such): runtimes are made by Runtime.start and Runtime.attach.
   private constructor(
     mem: Memory,
@@ -414,13 +424,13 @@ export class Runtime<M = any> {
         warmUp: warmUp && !replacement, memory: mem.wasm, chains, trace: recording?.share ?? null,
       }),
       {
-        watchdogMs: cfg.watchdogMs, maxRestarts: cfg.maxRestarts, stallMs: cfg.stallMs, restartWindowMs: 60_000, resourceLimits: cfg.resourceLimits,
+        watchdogMs: cfg.watchdogMs, startTimeoutMs, maxRestarts: cfg.maxRestarts, stallMs: cfg.stallMs, restartWindowMs: 60_000, resourceLimits: cfg.resourceLimits,
         execArgv: cfg.execArgv, env: cfg.env,
         messagePath: cfg.largeValues === 'message',
       },
     );
-    let lists: string[][];
     let settle = START_SETTLE_MS;
+    let att: Attachment | null = null;
     try {
       // Before the first spawn: nothing to tear down yet.
       if (signal !== undefined && signalAborted(signal)) throw new AbortedError('Runtime.start was aborted', { cause: signalReason(signal) });
@@ -436,20 +446,28 @@ export class Runtime<M = any> {
           return Promise.reject(failed(w, err));
         }
       });
+      // §4.7 "Start": the first worker to report ready starts the runtime; a failure before that
+      // fails the start. The others go on loading (a task routed to one is taken when it is
+      // ready, or stolen by a ready sibling), and once start has resolved a thread that fails to
+      // load is a death of its slot (§4.8: recovered, respawned, retired if it keeps failing).
+      for (const p of spawns) p.catch(() => undefined);
+      // While the workers boot (tens of ms of Node's own worker start-up), build what does not
+      // depend on the task names: the starting thread's attachment (its rings, codec, the
+      // WebAssembly gate's compile). This thread is otherwise idle until the first 'ready'.
+      activateAttachment(mem.i32, mem.attachWord(0, A_STATE));
+      att = new Attachment(mem, 0, clock);
+      att.codec.errorClasses = cfg.errors;
+      if (cfg.largeValues === 'message') wireBigPath(att, supervisor);
       try {
-        lists = await bounded(Promise.all(spawns), startTimeoutMs, signal);
+        names = await bounded(firstReady(spawns), startTimeoutMs, signal);
       } catch (err) {
         if (err instanceof AbortedError || err instanceof StartTimeout) settle = 100; // a worker may never settle: do not wait long
         throw err instanceof StartTimeout ? err.error : err;
       }
-      names = lists[0]!;
+      supervisor.expectNames = names;
       if (names.length > MAX_TASKS) throw new WorkerStartError(`the task module exports ${names.length} task functions; at most ${MAX_TASKS} (the Guard House's shared regions are sized for that many)`);
-      for (let w = 1; w < lists.length; w++) {
-        if (lists[w]!.join('\0') !== names.join('\0')) {
-          throw new WorkerStartError(`workers disagree on the task module's exports: [${names}] vs [${lists[w]}]`);
-        }
-      }
     } catch (err) {
+      att?.dispose();
       await abortStart(mem, supervisor, settle);
       if (err instanceof SluiceError) throw err;
       throw new WorkerStartError(`a worker could not be created: ${err instanceof Error ? err.name : describe(err)}`, { cause: err });
@@ -459,10 +477,6 @@ export class Runtime<M = any> {
     if (cfg.guard !== null) for (let id = 0; id < names.length; id++) storeGuardConfig(mem, id, names[id]!, cfg.guard);
     // What Runtime.attach checks a handle's names and chains against.
     mem.i32.set(tableDigest(names, chains), H_DIGEST);
-    activateAttachment(mem.i32, mem.attachWord(0, A_STATE));
-    const att = new Attachment(mem, 0, clock);
-    att.codec.errorClasses = cfg.errors;
-    if (cfg.largeValues === 'message') wireBigPath(att, supervisor);
     const rt = new Runtime<M>(mem, att, names, chains, clock, supervisor, cfg.runQueueLimit);
     if (recording !== null) {
       rt.recording = recording;
@@ -475,6 +489,7 @@ export class Runtime<M = any> {
     supervisor.onEvent = rt.recordEvent;
     supervisor.onRetired = rt.afterRetire;
     if (cfg.testHooks) rt.testing = new Testing(mem, supervisor);
+    supervisor.live = true;
     return rt;
   }
 
@@ -832,6 +847,13 @@ export class Runtime<M = any> {
   }
 
 
+}
+
+/** The first spawn's task names; the first failure if it comes before any of them (Runtime.start, §4.7). */
+function firstReady(spawns: readonly Promise<string[]>[]): Promise<string[]> {
+  return new Promise<string[]>((resolve, reject) => {
+    for (const p of spawns) p.then(resolve, reject);
+  });
 }
 
 /**

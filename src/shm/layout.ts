@@ -49,7 +49,7 @@
 import { HIST_BYTES, HIST_WORDS } from './words/histogram.js';
 
 export const MAGIC = 0x534c4943; // "SLIC"
-export const LAYOUT_VERSION = 9;
+export const LAYOUT_VERSION = 10;
 
 export const BLOCK_BYTES = 128;
 export const BLOCK_WORDS = BLOCK_BYTES >> 2;
@@ -92,6 +92,21 @@ export const DIGEST_WORDS = 8;
  * other to see that a handle's sab and memory are one memory. Nothing else reads it.
  */
 export const H_PROBE = 26;
+/**
+ * The task table's hash (word 27): a 32-bit hash of the task module's export names, never 0. The
+ * first worker thread to load the module stores it (compareExchange from 0); every later thread,
+ * replacements included, compares its own before it reports ready and refuses to start on a
+ * mismatch (worker/main.ts), so no thread runs tasks by another table's ids.
+ */
+export const H_NAMES = 27;
+/**
+ * Worker slots still starting (word 28): bit w (w < 32) is set from the spawn of slot w's thread
+ * until it reports ready, and again from its death until its replacement does (§4.7 "Start",
+ * §4.8 step 6); cleared when the slot is retired. Written only by the supervisor (the starting
+ * thread) with Atomics.or/and; route() reads it with a plain load (a stale bit only makes a
+ * worse choice, routing.ts).
+ */
+export const H_STARTING = 28;
 /** 1 when the runtime keeps histograms (RuntimeOptions.metrics): the metrics region exists. */
 export const H_METRICS = 29;
 /**

@@ -38,7 +38,7 @@ import type { Clock } from '../admission/clock.js';
 import { ADMITTED, initProducerGate, ProducerGate, releaseSlots } from '../admission/gate.js';
 import { R_ARENA_FULL, R_CLOSED, R_DRAINING, R_NO_WORKERS, R_RING_FULL, REJECT_REASONS } from '../admission/reasons.js';
 import { TickSource } from '../admission/tick.js';
-import { Memory, P_EARNED, P_PACKED, W_CPU_MASK, W_HEAD, W_RUN_TOKEN } from '../shm/layout.js';
+import { H_STARTING, Memory, P_EARNED, P_PACKED, W_CPU_MASK, W_HEAD, W_RUN_TOKEN } from '../shm/layout.js';
 import { pack, tokensOf } from '../shm/words/gate.js';
 import { route, type RouteView } from '../runtime/routing.js';
 import { mergeThreads } from './chrome.js';
@@ -186,6 +186,7 @@ export function replay(file: Pick<TraceFile, 'meta' | 'records'>): ReplayResult 
     headW: index((w) => mem.workerWord(w, W_HEAD)),
     runW: index((w) => mem.workerWord(w, W_RUN_TOKEN)),
     cpuMaskW: index((w) => mem.workerWord(w, W_CPU_MASK)),
+    startingW: H_STARTING, // stays 0: the model's workers are never starting
     cpu: -1,
     currentCpu(): number { return this.cpu; },
   };

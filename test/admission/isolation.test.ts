@@ -47,6 +47,7 @@ async function env(): Promise<Env> {
     tasks: ADMISSION_TASKS, workers: 2, globalSlots: G, ringCapacity: nextPow2(G), asyncConcurrency: G, clock,
     spinUs: 0, maxProducers: 4096, maxAttachments: 1, affinity: false,
   });
+  await rt.allWorkersReady(); // the held tasks below need both workers (start resolves on the first)
   return { rt, clock };
 }
 

@@ -17,7 +17,7 @@ import { OUTCOMES } from '../../src/admission/outcomes.js';
 import { R_GLOBAL_SLOTS, R_PRODUCER_SLOTS, R_RING_FULL } from '../../src/admission/reasons.js';
 import { TickSource } from '../../src/admission/tick.js';
 import type { Clock } from '../../src/admission/clock.js';
-import { P_EARNED, P_PACKED, W_CPU_MASK, W_HEAD, W_RUN_TOKEN } from '../../src/shm/layout.js';
+import { H_STARTING, P_EARNED, P_PACKED, W_CPU_MASK, W_HEAD, W_RUN_TOKEN } from '../../src/shm/layout.js';
 import { inflightOf, pack, tokensOf } from '../../src/shm/words/gate.js';
 import { preferenceChains, route, stealMask, type RouteView } from '../../src/runtime/routing.js';
 import { Recorder } from '../../src/trace/recorder.js';
@@ -140,6 +140,7 @@ export function record(wl: Workload, opts: { capacity?: number; path?: string } 
   const view: RouteView = {
     i32, tailW: idx((w) => mem.tailWord(w)), headW: idx((w) => mem.workerWord(w, W_HEAD)),
     runW: idx((w) => mem.workerWord(w, W_RUN_TOKEN)), cpuMaskW: idx((w) => mem.workerWord(w, W_CPU_MASK)),
+    startingW: H_STARTING, // the model's workers never start: the word stays 0
     currentCpu: () => cpuNow,
   };
   cpus.forEach((c, w) => { if (c !== null) i32[view.cpuMaskW[w]!] = 1 << c; });

@@ -11,7 +11,7 @@
  * the spill arena's writer (codec), the window (§4.10), routing's view, the gate guesses.
  */
 import {
-  A_START, A_STATE, A_THREAD_ID, A_TID, A_HEAD, A_WINDOW, H_HOOKS, Memory,
+  A_START, A_STATE, A_THREAD_ID, A_TID, A_HEAD, A_WINDOW, H_HOOKS, H_STARTING, Memory,
   W_CPU_MASK, W_FAILED, W_HEAD, W_RUN_TOKEN, W_WAKER,
 } from '../../shm/layout.js';
 import { activate as activateAttachment, claim as claimAttachment } from '../../shm/words/attachment.js';
@@ -137,7 +137,7 @@ export class Attachment {
     // (routing.ts, rule 2).
     const local = loadAffinity().addon !== null && L.spinMicros === 0;
     this.routeView = {
-      i32: mem.i32, tailW, headW, runW, cpuMaskW,
+      i32: mem.i32, tailW, headW, runW, cpuMaskW, startingW: H_STARTING,
       currentCpu: local ? addonCpu : noCpu, // module functions: one call target for every runtime
     };
     this.completions = new Ring(

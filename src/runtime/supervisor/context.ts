@@ -40,6 +40,13 @@ export interface SupervisorOptions {
    * worker"). 0 = never.
    */
   stallMs: number;
+  /**
+   * How long a thread may take from its spawn to 'ready' (Runtime.start's startTimeoutMs). A
+   * thread that has not reported ready by then is terminated, and its slot is recovered and
+   * respawned like any dead thread's (§4.8 step 6). Runtime.start bounds the wait for its first
+   * ready worker itself; this bounds the others and every replacement.
+   */
+  startTimeoutMs: number;
 }
 
 /** Why a thread ended, for the 'abandoned' reason and stats. */
@@ -65,6 +72,8 @@ export class SupervisorContext {
   onEvent: (message: string) => void = () => {};
   /** Called after a slot is retired (rt.run waiters re-check: maybe no worker is left). */
   onRetired: () => void = () => {};
+  /** The facade's own note of a retired slot (it will never report ready: Supervisor.whenAllReady). */
+  onSlotRetired: (w: number) => void = () => {};
   /** The recording seam (src/trace/seam.ts): null unless recording. */
   seam: Seam | null = null;
 

@@ -281,6 +281,7 @@ export class Reconciler {
     };
     if (!drain()) this.ctx.backlog.push(drain);
     this.ctx.onEvent(`worker slot ${w} keeps dying: retired (not respawned)`);
+    this.ctx.onSlotRetired(w);
     this.ctx.onRetired();
   }
 

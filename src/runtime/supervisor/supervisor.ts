@@ -22,7 +22,7 @@
  */
 import type { Seam } from '../../trace/seam.js';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { Memory, RT_CLOSED, W_RESTARTS, W_WAKER } from '../../shm/layout.js';
+import { H_STARTING, Memory, RT_CLOSED, W_FAILED, W_RESTARTS, W_WAKER } from '../../shm/layout.js';
 import { useNativeFutex, wake } from '../../shm/waker.js';
 import { nativeFutex } from '../native/affinity.js';
 import type { WorkerData } from '../worker/main.js';
@@ -91,6 +91,10 @@ export class Supervisor {
     this.deaths = Array.from({ length: mem.layout.workers }, () => []);
     this.ports = new Array<MessagePort | null>(mem.layout.workers).fill(null);
     this.spawns = new Array<number>(mem.layout.workers).fill(0);
+    ctx.onSlotRetired = (w) => {
+      this.markStarting(w, false);
+      this.settleWaiters();
+    };
     this.watchdog.start();
   }
 
@@ -112,6 +116,7 @@ export class Supervisor {
     const ctx = this.ctx;
     ctx.workers[w] = worker;
     ctx.ready[w] = false;
+    this.markStarting(w, true);
     this.watchdog.started(w);
     attributeOutput(worker, w);
     // A worker that cannot go on says why before it ends (worker/main.ts fatal, §4.12 step 4).
@@ -120,23 +125,51 @@ export class Supervisor {
     });
     let ownLoaded!: () => void;
     this.ownModules[w] = new Promise<void>((r) => { ownLoaded = r; });
+    // §4.7 "Start": once Runtime.start has resolved (`live`), a thread that does not report ready
+    // within startTimeoutMs is terminated and its slot recovered and respawned like a dead one's.
+    // Before that, Runtime.start's own bound governs (and tears everything down).
+    const bootTimer = setTimeout(() => {
+      if (this.live && !ctx.closing && ctx.workers[w] === worker && !ctx.ready[w]) {
+        this.terminate(w, {
+          reason: `worker ${w} did not become ready within ${this.options.startTimeoutMs} ms (startTimeoutMs): does the task module have a top-level await that never settles?`,
+          retryable: true,
+        });
+      }
+    }, this.options.startTimeoutMs);
+    bootTimer.unref();
     return new Promise((resolve, reject) => {
       const onMessage = (m: { type: string; names?: string[]; error?: { name?: string; message?: string; stack?: string } }): void => {
         ownLoaded();
         if (m.type === 'loading') return; // sluice's own modules are in; the task module is next
         worker.off('message', onMessage);
+        clearTimeout(bootTimer);
         // Ready: from here the thread must not keep the process alive by itself; outstanding
         // tokens do (the pump, §4.4), an idle runtime does not (§4.7). Until ready it
         // does, so a start in progress is not cut short by the process ending.
         if (m.type === 'ready') {
-          if (ctx.workers[w] === worker) ctx.ready[w] = true;
+          const names = m.names!;
+          const expected = this.expectNames;
+          if (expected !== null && names.join('\0') !== expected.join('\0')) {
+            // The worker's own check (worker/main.ts, H_NAMES) stops this before 'ready'; this
+            // one catches what a 32-bit hash cannot (a collision).
+            const err = new Error(`workers disagree on the task module's exports: [${expected}] vs [${names}]`);
+            this.terminate(w, { reason: `worker ${w}: ${err.message}`, retryable: false });
+            return reject(err);
+          }
+          if (ctx.workers[w] === worker) {
+            ctx.ready[w] = true;
+            this.markStarting(w, false);
+            this.settleWaiters();
+          }
           worker.unref();
-          return resolve(m.names!);
+          return resolve(names);
         }
         // The worker's start error as itself: name, message (module and line) and stack.
         const err = new Error(m.error?.message ?? 'unknown error');
         if (m.error?.name !== undefined) err.name = m.error.name;
         if (m.error?.stack) err.stack = m.error.stack;
+        // After Runtime.start, the thread's end is a death like any other (§4.8): say why.
+        if (!ctx.endings.has(w)) ctx.endings.set(w, { reason: `worker ${w} could not start: ${err.message}`, retryable: true });
         reject(err);
       };
       worker.on('message', onMessage);
@@ -149,6 +182,7 @@ export class Supervisor {
       });
       worker.once('exit', (code) => {
         ownLoaded();
+        clearTimeout(bootTimer);
         // An exit without 'ready' or an error: most likely a top-level await that never settled
         // with nothing left in the worker's event loop (Node then ends the thread).
         reject(new Error(`worker ${w} exited during start (code ${code})${code === 0 || code === 13
@@ -164,11 +198,60 @@ export class Supervisor {
    */
   readonly ownModules: Promise<void>[] = [];
 
+  /**
+   * Set by Runtime.start once it has resolved (its first worker ready): from then on a thread's
+   * start failure or a start that outlasts startTimeoutMs is a death of its slot (§4.8), not a
+   * failed start.
+   */
+  live = false;
+  /** The task names every thread must report (the first ready worker's), once known. */
+  expectNames: readonly string[] | null = null;
+
+  /**
+   * Layout H_STARTING, bit w: set from a spawn until 'ready' and from a death until the
+   * replacement's 'ready'; cleared at retirement (routing.ts: route() sends work elsewhere while
+   * it is set). Slots from 32 on have no bit (they are routed as if ready).
+   */
+  private markStarting(w: number, on: boolean): void {
+    if (w >= 32) return;
+    if (on) Atomics.or(this.mem.i32, H_STARTING, 1 << w);
+    else Atomics.and(this.mem.i32, H_STARTING, ~(1 << w));
+  }
+
+  /** Callers of whenAllReady waiting for every slot to have a ready thread (or be retired). */
+  private readyWaiters: Array<() => void> = [];
+
+  /** Every slot has a ready thread or is retired (W_FAILED). */
+  private allReadyNow(): boolean {
+    for (let w = 0; w < this.ctx.ready.length; w++) {
+      if (!this.ctx.ready[w] && Atomics.load(this.mem.i32, this.mem.workerWord(w, W_FAILED)) !== 1) return false;
+    }
+    return true;
+  }
+
+  /** After a 'ready', a retirement or stop(): settle the waiters if nothing is starting any more. */
+  private settleWaiters(force = false): void {
+    if (this.readyWaiters.length === 0 || (!force && !this.allReadyNow())) return;
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const r of waiters) r();
+  }
+
+  /**
+   * Resolves once every slot has a ready thread or is retired (at once if that holds now), or the
+   * runtime closed: rt.allWorkersReady. Never rejects.
+   */
+  whenAllReady(): Promise<void> {
+    if (this.ctx.closing || this.allReadyNow()) return Promise.resolve();
+    return new Promise<void>((r) => { this.readyWaiters.push(r); });
+  }
+
   /** Shutdown: no more respawns, no more watchdog. */
   stop(): void {
     openSupervisors.delete(this);
     this.ctx.closing = true;
     this.watchdog.stop();
+    this.settleWaiters(true);
   }
 
   /** §3.4 step 5. Slot w's thread ended (or is being replaced): its port receives nothing more. */
@@ -232,6 +315,7 @@ export class Supervisor {
     if (ctx.workers[w] !== worker) return;
     ctx.workers[w] = null;
     ctx.ready[w] = false;
+    if (!ctx.closing) this.markStarting(w, true); // no thread until a replacement is ready (or the slot is retired)
     this.retirePort(w); // nothing more arrives on it; nothing posted to it now would be read
     if (ctx.closing) return;
     const ending = ctx.endings.get(w) ?? { reason: `worker ${w} exited with code ${code}`, retryable: true };

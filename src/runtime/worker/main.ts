@@ -12,7 +12,7 @@
  */
 import type { TraceShare } from '../recording.js';
 import { isMainThread, parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
-import { Memory, W_CPU_MASK, W_TID } from '../../shm/layout.js';
+import { H_NAMES, Memory, W_CPU_MASK, W_TID } from '../../shm/layout.js';
 import { useNativeFutex } from '../../shm/waker.js';
 import { loadTaskModule } from '../tasks-module.js';
 import { loadAffinity, nativeFutex, pinCurrentThread } from '../native/affinity.js';
@@ -83,6 +83,7 @@ async function main(data: WorkerData): Promise<void> {
   );
   (globalThis as Record<symbol, unknown>)[NEST] = nest;
   const mod = await loadTaskModule(data.tasks);
+  claimTaskTable(mem, data.index, mod.names);
   names.push(...mod.names);
   const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask, nest, metrics);
   // §4.2b step 1: the warm-up is only pending here (nothing built yet); the loop runs it while idle.
@@ -107,6 +108,27 @@ if (!isMainThread && parentPort !== null && (workerData as { sluiceWorker?: bool
     } catch { /* a hostile error object: the fallback above */ }
     parentPort!.postMessage({ type: 'error', error });
   });
+}
+
+/**
+ * The task table's hash (layout H_NAMES): the first thread to load the module publishes it, every
+ * other one must match it. Runtime.start resolves on its first ready worker while the others
+ * still load, and a replacement loads the module again: a module whose exports differ between
+ * loads must not give a thread a table in which one id names another function.
+ */
+function claimTaskTable(mem: Memory, w: number, names: readonly string[]): void {
+  let h = 0x811c9dc5;
+  for (const n of names) {
+    for (let i = 0; i < n.length; i++) h = Math.imul(h ^ n.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ 0xffff, 0x01000193); // between names (a collision: the supervisor compares the lists too)
+  }
+  h = h | 1; // never 0: 0 is "not yet published"
+  const seen = Atomics.compareExchange(mem.i32, H_NAMES, 0, h);
+  if (seen !== 0 && seen !== h) {
+    throw new Error(
+      `the workers disagree on the task module's exports: worker ${w} loaded [${names.join(', ')}], the runtime's other workers another list (exports that depend on the thread, the time, or a file that changed?)`,
+    );
+  }
 }
 
 function str(v: unknown, dflt: string): string {

@@ -9,11 +9,12 @@
  * its own run record, counters and the completion (§4.2 step 4, §4.3 steps 5-6). The per-victim
  * look state below is this thread's alone.
  */
-import { C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, type Memory, W_FAILED, W_HEAD, W_RUN_TOKEN, W_STOLEN } from '../../shm/layout.js';
+import { C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, H_STARTING, type Memory, W_FAILED, W_HEAD, W_RUN_TOKEN, W_STOLEN } from '../../shm/layout.js';
 import { CF_SPILLED, CF_TOMBSTONE, tagOf, weightOf } from '../../shm/words/cell.js';
 import { T_PORT } from '../codec.js';
 import { Ring } from '../../shm/ring.js';
 import { claimRun } from '../../shm/words/token.js';
+import { loadAcquire } from '../../shm/order.js';
 import type { Codec } from '../codec.js';
 import type { WorkerLoop } from './loop.js';
 
@@ -41,6 +42,8 @@ export class Stealer {
   private readonly victims: Ring[] = [];
   private readonly victimFailedW: number[] = [];
   private readonly victimRunW: number[] = [];
+  /** The victims' slot indices (their bit in H_STARTING). */
+  private readonly victimIndex: number[] = [];
   private readonly seenHead: Int32Array;
   private readonly seenRun: Int32Array;
   /** Per victim: the next position to try (positions before it, from its head, were tried). */
@@ -61,6 +64,7 @@ export class Stealer {
       this.victims.push(new Ring(mem.i32, v, mem.tailWord(v), mem.workerWord(v, W_HEAD), mem.subRingByte(v), L.ringCapacity));
       this.victimFailedW.push(mem.workerWord(v, W_FAILED));
       this.victimRunW.push(mem.workerWord(v, W_RUN_TOKEN));
+      this.victimIndex.push(v);
     }
     this.seenHead = new Int32Array(this.victims.length);
     this.seenRun = new Int32Array(this.victims.length);
@@ -76,6 +80,7 @@ export class Stealer {
   trySteal(now: number): boolean {
     const i32 = this.i32;
     const victims = this.victims;
+    const starting = loadAcquire(i32, H_STARTING);
     for (let k = 0; k < victims.length; k++) {
       const v = victims[k]!;
       const h = Atomics.load(i32, v.headWord);
@@ -83,15 +88,19 @@ export class Stealer {
         this.seenAt[k] = -1;
         continue;
       }
-      // §4.2a step 1: inside a task (its run record set), the same one as at the last look, for STALL_MS.
-      const running = Atomics.load(i32, this.victimRunW[k]!);
-      if (running === 0 || this.seenAt[k]! < 0 || this.seenHead[k] !== h || this.seenRun[k] !== running) {
-        this.seenHead[k] = h;
-        this.seenRun[k] = running;
-        this.seenAt[k] = running === 0 ? -1 : now;
-        continue;
+      // §4.2a step 1: a slot still starting (no ready thread: its cells wait for its boot), or
+      // inside a task (its run record set), the same one as at the last look, for STALL_MS.
+      const vi = this.victimIndex[k]!;
+      if (starting === 0 || vi >= 32 || ((starting >>> vi) & 1) === 0) {
+        const running = Atomics.load(i32, this.victimRunW[k]!);
+        if (running === 0 || this.seenAt[k]! < 0 || this.seenHead[k] !== h || this.seenRun[k] !== running) {
+          this.seenHead[k] = h;
+          this.seenRun[k] = running;
+          this.seenAt[k] = running === 0 ? -1 : now;
+          continue;
+        }
+        if (now - this.seenAt[k]! < STALL_MS) continue;
       }
-      if (now - this.seenAt[k]! < STALL_MS) continue;
       this.seenAt[k] = -1;
       // §4.2a step 2: from the oldest cell not yet tried (cells this worker stole stay queued
       // until the victim passes them), a few at a time.

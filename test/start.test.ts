@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { Runtime } from '../src/index.js';
+
+// Runtime.start resolves on its first ready worker (docs/design.md 4.7 "Start"); what the other
+// workers do after that is a slot's life like any other (§4.8). The fixture's later loads wait,
+// throw, disagree or hang, as taskData's mode word says.
+const tasks = new URL('./fixtures/start/staggered.mjs', import.meta.url);
+const GATED = 0;
+const THROWS = 1;
+const DIFFERS = 2;
+const HANGS = 3;
+
+function words(mode: number): Int32Array {
+  const w = new Int32Array(new SharedArrayBuffer(12));
+  w[2] = mode;
+  return w;
+}
+
+describe('Runtime.start resolves on its first ready worker', () => {
+  it('a worker still loading holds up neither start nor the first tasks: they run on the ready one; allWorkersReady waits for the other', async () => {
+    const w = words(GATED);
+    // Without the first-ready rule this start would wait for the gated worker until startTimeoutMs.
+    const rt = await Runtime.start({ tasks, workers: 2, taskData: w, warmUp: false, startTimeoutMs: 60_000 });
+    try {
+      let all = false;
+      const allReady = rt.allWorkersReady().then(() => { all = true; });
+      // Routing sends work to ready workers (routing.ts, the starting bias): sequential and
+      // concurrent tasks alike run on the one thread that is ready, none waits for the gated one.
+      for (let i = 0; i < 30; i++) expect(await rt.run('inc', i)).toBe(i + 1);
+      const threads = await Promise.all(Array.from({ length: 30 }, () => rt.run('where')));
+      expect(new Set(threads).size).toBe(1);
+      expect(all).toBe(false);
+      expect(Atomics.load(w, 0)).toBeLessThanOrEqual(2);
+      Atomics.store(w, 1, 1); // open the gate
+      await allReady;
+      expect(rt.stats().workers.every((x) => !x.failed && x.restarts === 0)).toBe(true);
+      // Both workers take work now: a burst deep enough to reach both rings.
+      const burst = await Promise.all(Array.from({ length: 2000 }, () => rt.run('where')));
+      expect(new Set(burst).size).toBe(2);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  const late: Array<[string, number, Record<string, unknown>, RegExp]> = [
+    ['throws at import', THROWS, {}, /worker \d could not start: the task module /],
+    ['exports other functions (the workers disagree)', DIFFERS, {}, /disagree/],
+    ['never finishes loading (startTimeoutMs)', HANGS, { startTimeoutMs: 2000 }, /did not become ready within 2000 ms/],
+  ];
+  for (const [what, mode, options, reason] of late) {
+    it(`a worker that ${what} after start resolved is a death of its slot: respawned, then retired; the runtime runs on`, async () => {
+      const w = words(mode);
+      const rt = await Runtime.start({ tasks, workers: 2, taskData: w, warmUp: false, maxRestarts: 1, ...options });
+      try {
+        expect(rt.names).toEqual(['inc', 'where']);
+        expect(await rt.run('inc', 1)).toBe(2);
+        Atomics.store(w, 1, 1); // the later loads go on (and fail) only now, after start resolved
+        await rt.allWorkersReady(); // resolves once the bad slot is retired
+        const s = rt.stats();
+        const bad = s.workers.filter((x) => x.failed);
+        expect(bad).toHaveLength(1);
+        expect(bad[0]!.restarts).toBe(2); // its first thread and one replacement (maxRestarts: 1)
+        expect(s.events.some((e) => reason.test(e)), s.events.join("\n")).toBe(true);
+        expect(s.events.some((e) => /keeps dying: retired/.test(e))).toBe(true);
+        // Everything still runs, on the good slot; nothing was lost on the way.
+        const out = await Promise.all(Array.from({ length: 500 }, (_, i) => rt.run('inc', i)));
+        expect(out).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+      } finally {
+        await rt.close();
+      }
+    });
+  }
+
+  it('close() while a worker is still loading waits for it to load, and it exits by itself', async () => {
+    const w = words(GATED);
+    const rt = await Runtime.start({ tasks, workers: 2, taskData: w, warmUp: false });
+    expect(await rt.run('inc', 1)).toBe(2);
+    const closing = rt.close();
+    Atomics.store(w, 1, 1);
+    await closing;
+    expect(rt.stats().state).toBe('closed');
+    await rt.allWorkersReady(); // closed: at once
+  });
+});
