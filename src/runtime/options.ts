@@ -214,7 +214,7 @@ export function parseStartOptions(options: unknown): StartConfig {
   const maxRestarts = intOption(W, o, 'maxRestarts', 10, 0, 1_000_000);
   //   stallMs         0 = off; any positive ms (the supervisor compares elapsed ms against it)
   const stallMs = intOption(W, o, 'stallMs', 5000, 0, 2 ** 31 - 1);
-  //   startTimeoutMs  >= 1: how long start waits for every worker to report ready
+  //   startTimeoutMs  >= 1: how long start waits for its first worker (and each other thread may take) to report ready
   const startTimeoutMs = intOption(W, o, 'startTimeoutMs', 30_000, 1, 2 ** 31 - 1);
   const signal = o.signal;
   if (signal !== undefined && !isAbortSignal(signal)) throw new ConfigError(`${W}: signal must be an AbortSignal; got ${describe(signal)}`);

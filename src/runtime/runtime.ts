@@ -174,9 +174,10 @@ export interface RuntimeOptions {
    */
   metrics?: boolean;
   /**
-   * How long start() waits for every worker to load the task module and report ready, in ms;
+   * How long start() waits for its first worker to load the task module and report ready, in ms;
    * then it rejects with WorkerStartError (e.g. a top-level await that never settles) and tears
-   * down whatever it started. Default 30000.
+   * down whatever it started. Any other worker thread (replacements too) not ready this long
+   * after its spawn is terminated and its slot recovered like a crashed one's. Default 30000.
    */
   startTimeoutMs?: number;
   /**
