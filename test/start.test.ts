@@ -71,6 +71,17 @@ describe('Runtime.start resolves on its first ready worker', () => {
     });
   }
 
+  it('destroy() while a worker is still loading ends it too, and allWorkersReady calls waiting then resolve', async () => {
+    const w = words(GATED);
+    const rt = await Runtime.start({ tasks, workers: 2, taskData: w, warmUp: false });
+    expect(await rt.run('inc', 1)).toBe(2);
+    const waiting = rt.allWorkersReady();
+    await rt.destroy(); // the gate never opens: the loading thread is terminated
+    await waiting;
+    expect(rt.stats().state).toBe('closed');
+    expect(Atomics.load(w, 0)).toBeLessThanOrEqual(2); // no replacement was started for it
+  });
+
   it('close() while a worker is still loading waits for it to load, and it exits by itself', async () => {
     const w = words(GATED);
     const rt = await Runtime.start({ tasks, workers: 2, taskData: w, warmUp: false });

@@ -78,9 +78,14 @@ export async function shutdown(h: ShutdownHost, timeoutMs: number, hurry: Hurry)
   //    destroy: every worker is terminated at once (an idle one may have exited by itself first).
   //    So is one whose running task was cancelled with force but whose kill request the
   //    watchdog (stopped above) had not acted on yet: nobody waits for that task any more.
-  const stopped = await Promise.all(supervisor.workers.map((wk, w) => (
-    wk === null ? true : exited(wk, hurry.fired || killPending(h.mem, w) ? 0 : Math.max(0, deadline - performance.now()) + 1000, hurry)
-  )));
+  //    A worker still starting (start resolves on the first ready one, §4.7) is first let finish
+  //    loading sluice's own modules (bounded), destroy or not: cut off mid-import, a thread leaks
+  //    the descriptors of its reads in flight (as in a failed start, abortStart).
+  const stopped = await Promise.all(supervisor.workers.map(async (wk, w) => {
+    if (wk === null) return true;
+    await settled(supervisor.ownModules[w], START_SETTLE_MS);
+    return exited(wk, hurry.fired || killPending(h.mem, w) ? 0 : Math.max(0, deadline - performance.now()) + 1000, hurry);
+  }));
   stopped.forEach((ok, w) => {
     if (!ok) {
       h.recordEvent(`worker ${w} did not stop within ${STOP_GRACE_MS} ms of being terminated (blocked outside JavaScript?); it will end when its native call returns`);
@@ -240,9 +245,15 @@ export async function abortStart(mem: Memory, supervisor: Supervisor, settleMs: 
   await Promise.all(supervisor.workers.map(async (wk, w) => {
     if (wk === null) return;
     // Never cut a thread off while it loads sluice's own modules (bounded: START_SETTLE_MS).
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([supervisor.ownModules[w], new Promise<void>((r) => { timer = setTimeout(r, START_SETTLE_MS); })]);
-    clearTimeout(timer);
+    await settled(supervisor.ownModules[w], START_SETTLE_MS);
     await exited(wk, settleMs);
   }));
+}
+
+/** `p` (undefined: at once), or `ms`, whichever comes first; the timer goes either way. */
+async function settled(p: Promise<void> | undefined, ms: number): Promise<void> {
+  if (p === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((r) => { timer = setTimeout(r, ms); })]);
+  clearTimeout(timer);
 }
