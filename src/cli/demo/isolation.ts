@@ -127,6 +127,8 @@ async function main(argv: readonly string[]): Promise<number> {
     globalSlots,
     ringCapacity: RING_CAPACITY,
   });
+  // The demo measures the producers' shares of a whole pool: every worker up before the flood.
+  await rt.allWorkersReady();
   const workerOf = new Map<number, number>();
   const probe: Probe = {
     task: rt.task('probe'),
