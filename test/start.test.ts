@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Runtime } from '../src/index.js';
+import { lastStartWarmUp } from '../src/runtime/start-warm-up.js';
 
 // Runtime.start resolves on its first ready worker (docs/design.md 4.7 "Start"); what the other
 // workers do after that is a slot's life like any other (§4.8). The fixture's later loads wait,
@@ -91,5 +92,26 @@ describe('Runtime.start resolves on its first ready worker', () => {
     await closing;
     expect(rt.stats().state).toBe('closed');
     await rt.allWorkersReady(); // closed: at once
+  });
+
+  it("the starting thread's warm-up (warmUp) runs its calls on scratch memory while the workers boot, and touches nothing of the runtime", async () => {
+    const rt = await Runtime.start({ tasks, workers: 2, taskData: words(GATED), startTimeoutMs: 60_000 });
+    try {
+      // Done by now: its scratch calls completed synchronously, their promises settled before
+      // the first worker's 'ready' could be handled.
+      expect(lastStartWarmUp).toEqual({ calls: 6, completed: 6, settled: 6 });
+      const s = rt.stats();
+      expect(s.producers).toEqual([]);
+      expect(s.global.inFlight).toBe(0);
+      expect(s.workers.map((w) => [w.executed, w.queued])).toEqual([[0, 0], [0, 0]]);
+      expect(await rt.run('inc', 1)).toBe(2);
+      expect(rt.stats().producers.map((p) => p.name)).toEqual(['default']);
+    } finally {
+      await rt.destroy();
+    }
+    lastStartWarmUp.calls = lastStartWarmUp.completed = lastStartWarmUp.settled = 0;
+    const off = await Runtime.start({ tasks, workers: 1, taskData: words(GATED), warmUp: false });
+    expect(lastStartWarmUp).toEqual({ calls: 0, completed: 0, settled: 0 });
+    await off.close();
   });
 });

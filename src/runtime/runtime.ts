@@ -27,6 +27,7 @@ import { AbortedError, AttachError, ConfigError, RejectedError, SluiceError, Wor
 import { reportUncaught, signalAborted, signalReason } from './user-code.js';
 import { CAPACITY_REASONS, R_DRAINING } from '../admission/reasons.js';
 import { Supervisor } from './supervisor/supervisor.js';
+import { completeQueued, lastStartWarmUp, scratchFor, type Scratch } from './start-warm-up.js';
 import type { WorkerData } from './worker/main.js';
 import { RunCall, RunQueue } from './run-queue.js';
 import { checkHandle, instanceId, tableDigest } from './handle.js';
@@ -368,6 +369,44 @@ export class Runtime<M = any> {
     }, runQueueLimit);
   }
 
+  /**
+   * §4.7 "Start", step 4: this thread's own per-call path (rt.run, producer.submit and its Token,
+   * submitCallback, the drain of each kind of result) on a scratch runtime while the workers
+   * boot (start-warm-up.ts), so the first real calls do not compile it. Never throws: a failure
+   * only means the first calls compile as before. Resolves once the scratch calls settled.
+   */
+  private static async warmStartingThread(spinUs: number, asyncLimit: number): Promise<void> {
+    let s: Scratch | null = null;
+    const stats = lastStartWarmUp;
+    stats.calls = stats.completed = stats.settled = 0;
+    try {
+      s = scratchFor(spinUs, asyncLimit);
+      const rt = new Runtime(s.mem, s.att, ['warm'], [[0], [0], [0], [0]], s.clock, null, 8);
+      const settled: Array<PromiseLike<unknown>> = [];
+      let k = 0;
+      for (let i = 0; i < 3; i++) {
+        settled.push(rt.run('warm', i));
+        completeQueued(s, k++);
+      }
+      const p = rt.producer('warm');
+      for (let i = 0; i < 2; i++) {
+        const a = p.submit('warm', { i, tag: 'w' });
+        if (a.admitted) settled.push(a);
+        completeQueued(s, k++);
+      }
+      let called = false;
+      p.submitCallback('warm', [k, 'w'], () => { called = true; });
+      completeQueued(s, k++);
+      stats.calls = settled.length + 1;
+      const out = await Promise.allSettled(settled);
+      stats.settled = out.filter((r) => r.status === 'fulfilled').length + (called ? 1 : 0);
+    } catch {
+      // An optimisation only.
+    } finally {
+      s?.att.dispose();
+    }
+  }
+
   /** @internal Test-only controls, present with Runtime.start({ testHooks: true }). */
   testing: Testing | null = null;
   /** @internal */ private readonly events: string[] = [];
@@ -459,6 +498,8 @@ export class Runtime<M = any> {
       att = new Attachment(mem, 0, clock);
       att.codec.errorClasses = cfg.errors;
       if (cfg.largeValues === 'message') wireBigPath(att, supervisor);
+      // And this thread's per-call path, on scratch memory (step 4; with the workers' warm-up).
+      if (warmUp) void Runtime.warmStartingThread(cfg.spinUs, cfg.asyncLimit);
       try {
         names = await bounded(firstReady(spawns), startTimeoutMs, signal);
       } catch (err) {
