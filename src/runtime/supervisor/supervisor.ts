@@ -128,14 +128,21 @@ export class Supervisor {
     // §4.7 "Start": once Runtime.start has resolved (`live`), a thread that does not report ready
     // within startTimeoutMs is terminated and its slot recovered and respawned like a dead one's.
     // Before that, Runtime.start's own bound governs (and tears everything down).
-    const bootTimer = setTimeout(() => {
-      if (this.live && !ctx.closing && ctx.workers[w] === worker && !ctx.ready[w]) {
-        this.terminate(w, {
-          reason: `worker ${w} did not become ready within ${this.options.startTimeoutMs} ms (startTimeoutMs): does the task module have a top-level await that never settles?`,
-          retryable: true,
-        });
+    // (Fired while start still waits, as start's own bound is about to fire too: looked at again
+    // one period later, in case start resolved on another worker meanwhile.)
+    const overdue = (): void => {
+      if (ctx.closing || ctx.workers[w] !== worker || ctx.ready[w]) return;
+      if (!this.live) {
+        bootTimer = setTimeout(overdue, this.options.startTimeoutMs);
+        bootTimer.unref();
+        return;
       }
-    }, this.options.startTimeoutMs);
+      this.terminate(w, {
+        reason: `worker ${w} did not become ready within ${this.options.startTimeoutMs} ms (startTimeoutMs): does the task module have a top-level await that never settles?`,
+        retryable: true,
+      });
+    };
+    let bootTimer = setTimeout(overdue, this.options.startTimeoutMs);
     bootTimer.unref();
     return new Promise((resolve, reject) => {
       const onMessage = (m: { type: string; names?: string[]; error?: { name?: string; message?: string; stack?: string } }): void => {
