@@ -11,7 +11,7 @@
 // too: it is where the gates run, and it does not depend on how the threads were scheduled.
 import { readFileSync } from 'node:fs';
 import type { Producer, Runtime } from '../src/index.js';
-import { CALLBACK_OPTIONS, GATED_LIMITS, callbackSession, startSluice, tokenSession } from './e2e/sluice.js';
+import { CALLBACK_OPTIONS, GATED_LIMITS, callbackSession, startSluiceReady, tokenSession } from './e2e/sluice.js';
 import { ungateForBenchmark } from '../src/runtime/testing/testing.js';
 import { fmt } from './report.js';
 import { median } from './stats.js';
@@ -86,7 +86,7 @@ async function measurePath(
 
 export async function runGates(quick: boolean, tasks: number, log: (m: string) => void): Promise<GatesResult> {
   const rounds = quick ? 9 : 15;
-  const rt = await startSluice(CALLBACK_OPTIONS);
+  const rt = await startSluiceReady(CALLBACK_OPTIONS);
   try {
     const token = await measurePath(rt, 'token', tokenSession, rounds, tasks, log);
     const callback = await measurePath(rt, 'callback', callbackSession, rounds, tasks, log);

@@ -5,14 +5,14 @@
 // one CAS). Then an isolated task: the cost of a 'quarantined' refusal. One worker consumes.
 //   tsx bench/guard.ts [--quick]
 import { performance } from 'node:perf_hooks';
-import { startSluice } from './e2e/sluice.js';
+import { startSluiceReady } from './e2e/sluice.js';
 import { median } from './stats.js';
 import type { TaskRef } from '../src/index.js';
 
 const quick = process.argv.includes('--quick');
 const n = quick ? 16384 : 32768;
 const rounds = quick ? 9 : 15;
-const rt = await startSluice({ workers: 1, globalSlots: Math.min(0xffff, 2 * n), ringCapacity: 2 * n, maxAttachments: 1 });
+const rt = await startSluiceReady({ workers: 1, globalSlots: Math.min(0xffff, 2 * n), ringCapacity: 2 * n, maxAttachments: 1 });
 try {
   const plain = rt.task('inc');
   const guarded = rt.task('echo', { guard: { failureRatio: 1, minVolume: 255, windowMs: 60_000, coolDownMs: 1000, probes: 1 } });

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { admitIo, releaseIo } from '../src/admission/io-class.js';
 import type { Memory } from '../src/shm/layout.js';
-import { CALLBACK_OPTIONS, callbackSession, startSluice } from './e2e/sluice.js';
+import { CALLBACK_OPTIONS, callbackSession, startSluiceReady } from './e2e/sluice.js';
 import { median } from './stats.js';
 import { pipelined } from './workload.js';
 
@@ -36,7 +36,7 @@ function threadCpuNs(): number | null {
 // 2.
 const rounds = Number(process.env.ROUNDS ?? 9);
 const tasks = Number(process.env.TASKS ?? 20_000);
-const rt = await startSluice({ ...CALLBACK_OPTIONS, ioLimits: { insane: 65535 } });
+const rt = await startSluiceReady({ ...CALLBACK_OPTIONS, ioLimits: { insane: 65535 } });
 try {
   const plain = rt.task('inc');
   const classed = rt.task('inc', { io: 'insane' });

@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { writeFileSync } from 'node:fs';
 import type { Runtime } from '../src/index.js';
-import { startSluice } from './e2e/sluice.js';
+import { startSluiceReady } from './e2e/sluice.js';
 import { median } from './stats.js';
 
 export interface MetricsCost {
@@ -48,8 +48,8 @@ export async function runMetricsCost(quick: boolean, log: (m: string) => void = 
   const n = quick ? 4096 : 8192;
   const blocks = quick ? 15 : 41;
   const opts = { workers: 1, globalSlots: Math.min(0xffff, 2 * n), ringCapacity: 2 * n, maxAttachments: 1 };
-  const on = await startSluice({ ...opts, metrics: true });
-  const off = await startSluice({ ...opts, metrics: false });
+  const on = await startSluiceReady({ ...opts, metrics: true });
+  const off = await startSluiceReady({ ...opts, metrics: false });
   try {
     on.producer('bench', { slots: 2 * n });
     off.producer('bench', { slots: 2 * n });

@@ -3,7 +3,7 @@
 // when the native addon is present) and one with affinity: false. Both runtimes stay up for the
 // whole section and the two run alternately, so each rep gives a pinned ÷ unpinned ratio.
 import type { Runtime, TaskRef } from '../src/index.js';
-import { callbackSession, startSluice } from './e2e/sluice.js';
+import { callbackSession, startSluiceReady } from './e2e/sluice.js';
 import { fmt, table } from './report.js';
 import { median } from './stats.js';
 import { WORKERS, pipelined, type Session } from './workload.js';
@@ -46,8 +46,8 @@ async function runMix(s: Session, n: number): Promise<PinningSide> {
 
 export async function runPinning(quick: boolean, reps: number, log: (m: string) => void): Promise<PinningResult> {
   const tasks = quick ? 1_500 : 5_000;
-  const auto = await startSluice({ affinity: 'auto' });
-  const off = await startSluice({ affinity: false });
+  const auto = await startSluiceReady({ affinity: 'auto' });
+  const off = await startSluiceReady({ affinity: false });
   try {
     const sessions = { auto: mixSession(auto), off: mixSession(off) };
     await runMix(sessions.auto, 200);

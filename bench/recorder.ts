@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Runtime } from '../src/index.js';
-import { startSluice, tokenSession } from './e2e/sluice.js';
+import { startSluiceReady, tokenSession } from './e2e/sluice.js';
 import { threadCpuNs } from './gates.js';
 import { RECORD_BYTES } from '../src/trace/records.js';
 import { fmt } from './report.js';
@@ -66,9 +66,9 @@ export async function runRecorder(quick: boolean, tasks: number, log: (m: string
   const file = join(dir, 'full.trace');
   const rts: Partial<Record<Config, Runtime>> = {};
   try {
-    rts.off = await startSluice();
-    rts.flight = await startSluice({ trace: { mode: 'flight' } });
-    rts.file = await startSluice({ trace: { mode: 'file', path: file } });
+    rts.off = await startSluiceReady();
+    rts.flight = await startSluiceReady({ trace: { mode: 'flight' } });
+    rts.file = await startSluiceReady({ trace: { mode: 'file', path: file } });
     const sessions = Object.fromEntries(CONFIGS.map((c) => [c, tokenSession(rts[c]!, rts[c]!.producer(`recorder-${c}`))])) as Record<Config, Session>;
     const ran: Record<Config, number> = { off: 0, flight: 0, file: 0 };
     const perSec: Record<Config, number[]> = { off: [], flight: [], file: [] };

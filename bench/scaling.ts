@@ -3,7 +3,7 @@
 // (2) cost vs payload size (an echo task: the payload travels in, the same bytes come back).
 // Shapes as the "sluice callback" row: globalSlots 1024, ringCapacity 512, ≤ 1024 in flight.
 import type { Worker } from 'node:worker_threads';
-import { CALLBACK_OPTIONS, callbackSession, startSluice } from './e2e/sluice.js';
+import { CALLBACK_OPTIONS, callbackSession, startSluiceReady } from './e2e/sluice.js';
 import { call, spawnTs } from './e2e/spawn.js';
 import { fmt, table } from './report.js';
 import { median, summarize } from './stats.js';
@@ -106,7 +106,7 @@ async function producerScaling(sizes: ScalingResult['sizes'], log: (m: string) =
   const out: ThreadPoint[] = [];
   try {
     for (const workers of WORKER_COUNTS) {
-      const rt = await startSluice({ ...CALLBACK_OPTIONS, workers });
+      const rt = await startSluiceReady({ ...CALLBACK_OPTIONS, workers });
       try {
         await Promise.all(threads.map((t, i) => call(t, { op: 'attach', handle: rt.handle, name: `thread-${i}` })));
         const reps: Sample[][] = [];
@@ -133,7 +133,7 @@ async function producerScaling(sizes: ScalingResult['sizes'], log: (m: string) =
 }
 
 async function payloadScaling(sizes: ScalingResult['sizes'], log: (m: string) => void): Promise<PayloadPoint[]> {
-  const rt = await startSluice(CALLBACK_OPTIONS);
+  const rt = await startSluiceReady(CALLBACK_OPTIONS);
   try {
     const producer = rt.producer('payload');
     const sessions = PAYLOAD_BYTES.map((bytes) => {

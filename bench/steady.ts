@@ -4,7 +4,7 @@
 import { PerformanceObserver, performance, type PerformanceEntry } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { CALLBACK_OPTIONS, callbackSession, startSluice } from './e2e/sluice.js';
+import { CALLBACK_OPTIONS, callbackSession, startSluiceReady } from './e2e/sluice.js';
 import { fmt } from './report.js';
 import { pipelined } from './workload.js';
 
@@ -76,7 +76,7 @@ export async function runSteady(quick: boolean, log: (m: string) => void): Promi
   const idleSeconds = quick ? 2 : 5;
   const errors: string[] = [];
   const baselinePercent = await idleCpu(idleSeconds / 2);
-  const rt = await startSluice(CALLBACK_OPTIONS);
+  const rt = await startSluiceReady(CALLBACK_OPTIONS);
   let alloc: AllocResult | null = null;
   let idle: IdleResult | null = null;
   try {

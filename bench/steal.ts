@@ -10,7 +10,7 @@
 //   costs: trivial-task throughput (the callback path, 100k tasks), where nothing should be stolen.
 import { performance } from 'node:perf_hooks';
 import type { Runtime } from '../src/index.js';
-import { CALLBACK_OPTIONS, callbackSession, startSluice } from './e2e/sluice.js';
+import { CALLBACK_OPTIONS, callbackSession, startSluiceReady } from './e2e/sluice.js';
 import { fmt, table } from './report.js';
 import { median, summarize } from './stats.js';
 import { measure, type Sizes } from './workload.js';
@@ -88,8 +88,8 @@ async function side(rt: Runtime, n: number, sizes: Sizes): Promise<StealSide> {
 
 export async function runSteal(quick: boolean, reps: number, sizes: Sizes, log: (m: string) => void): Promise<StealResult> {
   const n = quick ? 30 : 100;
-  const on = await startSluice({ ...CALLBACK_OPTIONS, steal: true });
-  const off = await startSluice({ ...CALLBACK_OPTIONS, steal: false });
+  const on = await startSluiceReady({ ...CALLBACK_OPTIONS, steal: true });
+  const off = await startSluiceReady({ ...CALLBACK_OPTIONS, steal: false });
   try {
     await runMix(on, 10);
     await runMix(off, 10);

@@ -4,14 +4,14 @@
 // consumes meanwhile, so on 2 cores the submitting thread keeps a core to itself.
 import { performance } from 'node:perf_hooks';
 import { repeated, type MicroResult } from './benchjs.js';
-import { startSluice } from './e2e/sluice.js';
+import { startSluiceReady } from './e2e/sluice.js';
 
 export const SUBMIT_COST = 'sluice submitCallback burst';
 
 export async function submitCost(quick: boolean): Promise<MicroResult[]> {
   const n = quick ? 16384 : 32768;
   process.stderr.write(`[micro] ${SUBMIT_COST} (${n} per burst)\n`);
-  const rt = await startSluice({ workers: 1, globalSlots: Math.min(0xffff, 2 * n), ringCapacity: 2 * n, maxAttachments: 1 });
+  const rt = await startSluiceReady({ workers: 1, globalSlots: Math.min(0xffff, 2 * n), ringCapacity: 2 * n, maxAttachments: 1 });
   try {
     const inc = rt.task('inc');
     const producer = rt.producer('burst');

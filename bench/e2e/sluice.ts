@@ -8,6 +8,18 @@ import { TASK_NAMES, WORKERS, fixture, promiseSession, type RowDef, type Session
 export const startSluice = (options: Partial<RuntimeOptions> = {}): Promise<Runtime> =>
   Runtime.start({ tasks: fixture('tasks.mjs'), workers: WORKERS, ...options });
 
+/**
+ * The same, resolved once every worker is ready (Runtime.start resolves on the first): for the
+ * sections that compare configurations in steady state (recorder, gates, metrics cost, pinning,
+ * steal, scaling, steady, io-class, guard, submit-cost), so that no measurement starts while a worker still
+ * boots. The rows of the main table and the user workloads start as users do, with startSluice.
+ */
+export const startSluiceReady = async (options: Partial<RuntimeOptions> = {}): Promise<Runtime> => {
+  const rt = await startSluice(options);
+  await rt.allWorkersReady();
+  return rt;
+};
+
 /** The callback rows' shape: 1024 admitted at once (the driver's window), 512 cells per worker ring. */
 export const CALLBACK_OPTIONS = { globalSlots: 1024, ringCapacity: 512 } as const;
 /** "gates on": every submit refills the bucket and takes a token; never the binding limit. */
