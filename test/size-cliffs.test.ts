@@ -210,14 +210,21 @@ describe('rt.run: 100k calls without awaiting each', () => {
   }, 60_000);
 
   it('an explicit runQueueLimit still bounds the line', async () => {
+    const sig = new Signals();
     const small = await Runtime.start({ tasks, workers: 1, globalSlots: 1, runQueueLimit: 2 });
     try {
-      const calls = [0, 1, 2].map((i) => small.run<number>('inc', i));
+      // The one global slot is held until released, so no call can complete (and free it) while
+      // the line fills: a trivial first task can finish inside rt.run's own one-task poll.
+      const held = small.run<string>('blockUntil', 'cliff-hold');
+      const calls = [1, 2].map((i) => small.run<number>('inc', i));
       const extra = small.run('inc', 3);
       await expect(extra).rejects.toBeInstanceOf(RejectedError);
       await expect(extra).rejects.toMatchObject({ reason: 'queue-full' });
-      expect(await Promise.all(calls)).toEqual([1, 2, 3]);
+      sig.release('cliff-hold');
+      expect(await held).toBe('cliff-hold');
+      expect(await Promise.all(calls)).toEqual([2, 3]);
     } finally {
+      sig.close();
       await small.close();
     }
   });
