@@ -10,6 +10,7 @@ const GATED = 0;
 const THROWS = 1;
 const DIFFERS = 2;
 const HANGS = 3;
+const COLLIDES = 4;
 
 function words(mode: number): Int32Array {
   const w = new Int32Array(new SharedArrayBuffer(12));
@@ -43,17 +44,20 @@ describe('Runtime.start resolves on its first ready worker', () => {
     }
   });
 
-  const late: Array<[string, number, Record<string, unknown>, RegExp]> = [
-    ['throws at import', THROWS, {}, /worker \d could not start: the task module /],
-    ['exports other functions (the workers disagree)', DIFFERS, {}, /disagree/],
-    ['never finishes loading (startTimeoutMs)', HANGS, { startTimeoutMs: 2000 }, /did not become ready within 2000 ms/],
+  const late: Array<[string, number, Record<string, unknown>, RegExp, string[]]> = [
+    ['throws at import', THROWS, {}, /worker \d could not start: the task module /, ['inc', 'where']],
+    // The thread's own check (the task table's hash), before it reports ready and takes a task.
+    ['exports other functions (the workers disagree)', DIFFERS, {}, /could not start: the workers disagree/, ['inc', 'where']],
+    // A hash collision: the thread reports ready; the supervisor's comparison of the lists ends it.
+    ['exports other functions whose table hash collides', COLLIDES, {}, /worker \d: workers disagree/, ['c22z5', 'inc', 'where']],
+    ['never finishes loading (startTimeoutMs)', HANGS, { startTimeoutMs: 2000 }, /did not become ready within 2000 ms/, ['inc', 'where']],
   ];
-  for (const [what, mode, options, reason] of late) {
+  for (const [what, mode, options, reason, names] of late) {
     it(`a worker that ${what} after start resolved is a death of its slot: respawned, then retired; the runtime runs on`, async () => {
       const w = words(mode);
       const rt = await Runtime.start({ tasks, workers: 2, taskData: w, warmUp: false, maxRestarts: 1, ...options });
       try {
-        expect(rt.names).toEqual(['inc', 'where']);
+        expect(rt.names).toEqual(names);
         expect(await rt.run('inc', 1)).toBe(2);
         Atomics.store(w, 1, 1); // the later loads go on (and fail) only now, after start resolved
         await rt.allWorkersReady(); // resolves once the bad slot is retired

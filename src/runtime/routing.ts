@@ -32,6 +32,7 @@
  * rule 2, the submitter's CPU: the decision is a pure function of those.
  */
 import { ConfigError, describe } from '../errors.js';
+import { slotStarting } from '../shm/layout.js';
 
 export const WEIGHTS = ['heavy', 'medium', 'light'] as const;
 export type Weight = (typeof WEIGHTS)[number];
@@ -119,14 +120,9 @@ function occupancy(i32: Int32Array, v: RouteView, w: number): number {
   return ((i32[v.tailW[w]!]! - i32[v.headW[w]!]!) | 0) + (i32[v.runW[w]!] !== 0 ? 1 : 0);
 }
 
-/** Whether slot w is starting, given the H_STARTING word (slots from 32 on never are). */
-function isStarting(starting: number, w: number): boolean {
-  return starting !== 0 && w < 32 && ((starting >>> w) & 1) !== 0;
-}
-
 /** Rule 1's key: 2 × occupancy, + 1 while the slot is starting (it loses ties). */
 function rank(i32: Int32Array, v: RouteView, w: number, starting: number): number {
-  return 2 * occupancy(i32, v, w) + (isStarting(starting, w) ? 1 : 0);
+  return 2 * occupancy(i32, v, w) + (slotStarting(starting, w) ? 1 : 0);
 }
 
 /**
@@ -202,7 +198,7 @@ export class RouteSnapshot implements RouteView {
     for (let i = 0; i < n; i++) {
       const w = chain[i]!;
       const occ = occupancy(s, src, w);
-      const st = isStarting(starting, w);
+      const st = slotStarting(starting, w);
       const r = 2 * occ + (st ? 1 : 0);
       ranks[w] = r;
       // The copy's tail word (its head and run words stay 0, so occupancy() of it is this): the

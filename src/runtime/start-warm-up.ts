@@ -4,11 +4,11 @@
  * `submitCallback`, the drain of each result (numbers, a string, a small array, an object) --
  * on a scratch buffer, so that a fresh runtime's first calls do not compile it. V8 compiles a
  * function on its first call and class methods share their bytecode and feedback across
- * instances: the first real `rt.run` then costs ~0.1 ms instead of 2-10 ms (docs/performance.md,
- * ninth session).
+ * instances: the first real `rt.run`'s synchronous part then takes 0.3-1.6 ms instead of 1.6-4.3
+ * (docs/performance.md, ninth session).
  *
  * Owner: everything here is this thread's, on its own scratch Memory: its attachment (0) plays
- * the submitter; `complete` below plays worker 0 (§4.2 step 2's claim, §4.3 steps 5-6), on this
+ * the submitter; `completeQueued` below plays worker 0 (§4.2 step 2's claim, §4.3 steps 5-6), on this
  * thread, with its own codec. Nothing of the runtime being started is touched: no shared word,
  * no producer, no recording, no metrics. Every scratch task completes before the scratch pump's
  * first tick, so its pump goes idle and dispose() leaves no timer.

@@ -107,6 +107,10 @@ export const H_NAMES = 27;
  * worse choice, routing.ts).
  */
 export const H_STARTING = 28;
+/** Whether slot w is starting, given the H_STARTING word (slots from 32 on never are). */
+export function slotStarting(starting: number, w: number): boolean {
+  return starting !== 0 && w < 32 && ((starting >>> w) & 1) !== 0;
+}
 /** 1 when the runtime keeps histograms (RuntimeOptions.metrics): the metrics region exists. */
 export const H_METRICS = 29;
 /**

@@ -9,7 +9,7 @@
  * its own run record, counters and the completion (§4.2 step 4, §4.3 steps 5-6). The per-victim
  * look state below is this thread's alone.
  */
-import { C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, H_STARTING, type Memory, W_FAILED, W_HEAD, W_RUN_TOKEN, W_STOLEN } from '../../shm/layout.js';
+import { C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, H_STARTING, type Memory, slotStarting, W_FAILED, W_HEAD, W_RUN_TOKEN, W_STOLEN } from '../../shm/layout.js';
 import { CF_SPILLED, CF_TOMBSTONE, tagOf, weightOf } from '../../shm/words/cell.js';
 import { T_PORT } from '../codec.js';
 import { Ring } from '../../shm/ring.js';
@@ -90,8 +90,7 @@ export class Stealer {
       }
       // §4.2a step 1: a slot still starting (no ready thread: its cells wait for its boot), or
       // inside a task (its run record set), the same one as at the last look, for STALL_MS.
-      const vi = this.victimIndex[k]!;
-      if (starting === 0 || vi >= 32 || ((starting >>> vi) & 1) === 0) {
+      if (!slotStarting(starting, this.victimIndex[k]!)) {
         const running = Atomics.load(i32, this.victimRunW[k]!);
         if (running === 0 || this.seenAt[k]! < 0 || this.seenHead[k] !== h || this.seenRun[k] !== running) {
           this.seenHead[k] = h;
