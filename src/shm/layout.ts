@@ -417,8 +417,13 @@ export function computeLayout(c: LayoutConfig): Layout {
   const health = take(A * N * HEALTH_WORDS * 4);
   const runTime = take(W * N * RUNTIME_WORDS * 4);
   const tokenTask = take(A * T * 4);
+  // Every field named, in one order, whatever the config carried: one hidden class for every
+  // Layout (a scratch memory's, a runtime's, a worker's readLayout), so the code optimized on one
+  // runtime's memory stays valid for the next (a spread of `c` made a class per set of options).
   return {
-    ...c, tokenCapacity: T, header, state, global, hooksBlock: hooks, io, producers, names, workerBlocks, attachBlocks,
+    workers: W, ringCapacity: C, globalSlots: c.globalSlots, maxProducers: P, maxAttachments: A, spillBytes: S,
+    taskCount: c.taskCount, spinMicros: c.spinMicros, asyncLimit: c.asyncLimit, testHooks: c.testHooks === true, metrics: m === 1,
+    tokenCapacity: T, header, state, global, hooksBlock: hooks, io, producers, names, workerBlocks, attachBlocks,
     tails, stats, guesses, guessBytes, tokens, tokenMeta, tokenIo, arenaCtl, arenaTags, subRings, compRings, arenas,
     mHeader, mWorkers, hists, tokenTicks, guard, health, runTime, tokenTask, totalBytes: at,
   };
