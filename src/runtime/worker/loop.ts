@@ -250,24 +250,7 @@ export class WorkerLoop {
       // spinner also takes work from stalled siblings (§4.2a, steal.ts).
       if (this.spinMs > 0) {
         this.waker.spinning();
-        const start = performance.now();
-        const until = start + this.spinMs;
-        const pause = this.pause;
-        const stealer = this.stealer;
-        let stole = stealer !== null && stealer.trySteal(start);
-        for (let reads = 0; !stole; reads++) {
-          // Poll the ring a few dozen times per clock read (spin.ts: the clock allocates).
-          let polls = 0;
-          while (polls < SPIN_POLLS && !ring.readable(this.head)) polls++;
-          if (polls < SPIN_POLLS) break;
-          const now = performance.now();
-          const last = now >= until;
-          if (stealer !== null && (last || reads % STEAL_EVERY === STEAL_EVERY - 1) && stealer.trySteal(now)) stole = true;
-          else if (last) break;
-          // Spin hard first (a peer on another core answers within a few µs), then politely.
-          else if (pause !== null && now - start > YIELD_AFTER_MS) pause();
-        }
-        if (stole || ring.readable(this.head)) { this.waker.running(); continue; }
+        if (this.idleSpin(this.spinMs)) { this.waker.running(); continue; }
       }
       // §3.2 step 2: announce PARKED, then re-check; step 3: sleep.
       this.waker.announcePark();
@@ -310,6 +293,33 @@ export class WorkerLoop {
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(this.loop);
+  }
+
+  /**
+   * @internal §3.2 step 1, the spin, for up to `ms`: poll the ring (a few dozen times per clock
+   * read: spin.ts, the clock allocates), look at stalled siblings (§4.2a) now and then, spin hard
+   * first and then politely (sched_yield). True when a cell is readable or a steal ran a task.
+   * A method of its own, called once per idle stretch, so V8 compiles it by its calls during the
+   * warm-up (warm-up.ts calls it too) instead of on-stack-replacing the whole loop on the first
+   * sequential load (docs/performance.md, tenth session: one-off compiles).
+   */
+  idleSpin(ms: number): boolean {
+    const ring = this.ring;
+    const start = performance.now();
+    const until = start + ms;
+    const pause = this.pause;
+    const stealer = this.stealer;
+    if (stealer !== null && stealer.trySteal(start)) return true;
+    for (let reads = 0; ; reads++) {
+      let polls = 0;
+      while (polls < SPIN_POLLS && !ring.readable(this.head)) polls++;
+      if (polls < SPIN_POLLS) return true;
+      const now = performance.now();
+      const last = now >= until;
+      if (stealer !== null && (last || reads % STEAL_EVERY === STEAL_EVERY - 1) && stealer.trySteal(now)) return true;
+      if (last) return ring.readable(this.head);
+      if (pause !== null && now - start > YIELD_AFTER_MS) pause();
+    }
   }
 
   /**
@@ -635,3 +645,4 @@ function eventLoopBusy(): boolean {
   for (const r of process.getActiveResourcesInfo()) if (r !== 'CloseReq' && ++n > 1) return true;
   return false;
 }
+

@@ -1,7 +1,7 @@
 /**
  * Warm-up (docs/design.md §4.2b): `n` identity tasks run through the loop's per-task path --
- * runOne, execute, complete, the codec both ways, and an idle look at a sibling
- * (Stealer.trySteal) -- on a private scratch buffer shaped like the runtime's, cycling through
+ * runOne, execute, complete, the codec both ways, and the idle spin with its look at a sibling
+ * (WorkerLoop.idleSpin, Stealer.trySteal) -- on a private scratch buffer shaped like the runtime's, cycling through
  * the common payload types. Class methods share their feedback and optimized code across
  * instances, so the real loop's path is compiled by the time the warm-up is over. It runs in
  * steps, off the start path: the worker reports ready first, and its loop runs a step only while
@@ -36,6 +36,8 @@ export const WARM_UP_TASKS = 5_000;
  */
 export const WARM_UP_DELAY_MS = 100;
 const identity: TaskFn = (x) => x;
+/** The warm-up's occasional longer idle spin (ms): past YIELD_AFTER_MS, so the yield branch runs too. */
+const WARM_SPIN_LONG_MS = 0.02;
 /** A steal mask with every weight class's bit (WorkerData.stealMask). */
 const ANY_CLASS = 0b1111;
 /** The warm-up's payloads (and, through `identity`, results): the common types, ints most. */
@@ -73,7 +75,7 @@ export class WarmUp {
     const i32 = mem.i32;
     const ring = loop.ring;
     const completions = loop.completions[0]!;
-    const stealer = loop.stealer;
+    const stealer = loop.stealer; // the scratch loop (two workers) has one exactly when the runtime spins
     const mask = mem.layout.tokenCapacity - 1;
     let i = this.ran;
     for (const end = Math.min(n, i + k); i < end; i++) {
@@ -89,7 +91,9 @@ export class WarmUp {
       const head = completions.head();
       submitter.read(completions.cellWord(head), 1);
       completions.release((head + 1) | 0);
-      if (stealer !== null) stealer.trySteal(performance.now());
+      // The idle spin (loop.ts idleSpin, with the steal look), as after every real task of a
+      // sequential load: briefly, and now and then long enough to reach its polite yields.
+      if (stealer !== null) loop.idleSpin((i & 255) === 255 ? WARM_SPIN_LONG_MS : 0);
     }
     this.ran = i;
     if (i < n) return false;
