@@ -141,8 +141,11 @@ async function measureOne(s: Session, w: Workload, z: UserSizes, latencyOnly: bo
   }
   await warmUp(s, z, latencyOnly, gc);
   if (w === 'seqShort' || w === 'seqLong') {
+    const before = threadCpu();
+    const t0 = performance.now();
     const l = summarize(await sequential(s, w === 'seqShort' ? z.seqShort : z.seqLong));
-    return { p50: l.p50, p99: l.p99, p999: l.p999, max: l.max, mean: l.mean };
+    const wallMs = performance.now() - t0;
+    return { p50: l.p50, p99: l.p99, p999: l.p999, max: l.max, mean: l.mean, wallMs, ...bootThreadsCpu(before, threadCpu()) };
   }
   if (w in PIPE) {
     const [task, extract] = PIPE[w as keyof typeof PIPE];
@@ -175,6 +178,22 @@ function threadCpu(): Map<string, number> {
 }
 
 /** The main thread's CPU ms between two threadCpu() readings, and the rest of the process's threads' (workers included). */
+/**
+ * The threads this process had before any pool started (harness.ts is imported first): the main
+ * thread and Node's own helpers, V8's background compiler and GC threads among them. Their CPU
+ * during a sequential run, main excluded, is the one-off work a pool's fresh code and isolates
+ * cause (TurboFan compiling the per-task path, GC), which takes a CPU from the two threads of
+ * the round trip (docs/performance.md, tenth session).
+ */
+const BOOT_THREADS: ReadonlySet<string> = new Set(threadCpu().keys());
+
+function bootThreadsCpu(a: Map<string, number>, b: Map<string, number>): UFigures {
+  if (b.size === 0) return {};
+  let ms = 0;
+  for (const [t, ns] of b) if (t !== String(process.pid) && BOOT_THREADS.has(t)) ms += (ns - (a.get(t) ?? 0)) / 1e6;
+  return { bgCpuMs: ms };
+}
+
 function cpuSplit(a: Map<string, number>, b: Map<string, number>): UFigures {
   if (b.size === 0) return {};
   let main = 0;
@@ -342,14 +361,16 @@ export function userTables(r: UserResult): string {
   );
   // sequential
   const seqRows = names(r, 'seqShort');
-  out.push(`\nsequential round trips (µs); × futex = p99.9 ÷ the raw futex ping-pong's p99.9 in the same rep`);
+  out.push(`\nsequential round trips (µs); × futex = p99.9 ÷ the raw futex ping-pong's p99.9 in the same rep; ` +
+    `bg CPU: the CPU time of the process's own helper threads (V8's compiler and GC threads) during the trips, as a share of their wall time (100% = one CPU of ${WORKERS})`);
   out.push(table(
-    ['row', `${z.seqShort}: p50`, 'p99', 'p99.9', 'p99÷p50', 'p99.9 × futex', `${z.seqLong}: p50`, 'p99', 'p99.9', 'p99÷p50', 'p99.9 × futex'],
+    ['row', `${z.seqShort}: p50`, 'p99', 'p99.9', 'p99÷p50', 'p99.9 × futex', 'bg CPU', `${z.seqLong}: p50`, 'p99', 'p99.9', 'p99÷p50', 'p99.9 × futex', 'bg CPU'],
     seqRows.map((row) => [
       row + errs(r, 'seqShort', row) + errs(r, 'seqLong', row),
       ...(['seqShort', 'seqLong'] as const).flatMap((w) => [
         fmt(fig(r, w, row, 'p50')), fmt(fig(r, w, row, 'p99')), fmt(fig(r, w, row, 'p999')),
         x(tail(r, w, row)), x(rat(r, w, [row, 'p999'], w, [U.futex, 'p999'])),
+        pct(rat(r, w, [row, 'bgCpuMs'], w, [row, 'wallMs'])),
       ]),
     ]),
   ));
