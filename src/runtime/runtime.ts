@@ -18,7 +18,7 @@ import {
 } from './producer.js';
 import { lookupOrRegister, type ProducerLimits } from './registry.js';
 import { resolveTask, TaskOptions, TaskRef } from './task.js';
-import type { TaskLatency } from './producer.js';
+import type { ProducerHost, Rejection, TaskLatency } from './producer.js';
 import type { ResultCast, SubmitArgs, TaskName, TaskResult } from './typed.js';
 import { preferenceChains, stealMask, type Weight } from './routing.js';
 import { chooseCpus, loadAffinity, warmLibuvPool } from './native/affinity.js';
@@ -29,7 +29,7 @@ import { CAPACITY_REASONS, R_DRAINING } from '../admission/reasons.js';
 import { Supervisor } from './supervisor/supervisor.js';
 import { completeQueued, lastStartWarmUp, scratchFor, type Scratch } from './start-warm-up.js';
 import type { WorkerData } from './worker/main.js';
-import { RunCall, RunQueue } from './run-queue.js';
+import { RunCall, RunQueue, type RunQueueHost } from './run-queue.js';
 import { checkHandle, instanceId, tableDigest } from './handle.js';
 import { Testing } from './testing/testing.js';
 import { Recording, recordAttachment, type RecordingSeam, type TraceOptions, type TraceShare } from './recording.js';
@@ -363,10 +363,7 @@ export class Runtime<M = any> {
     this.quarantine = new Quarantine(names, (p) => producerName(mem, p), (task, payload, producer) => (this.producerOf(producer) as Producer).submit(task, payload));
     att.guard.feed = this.quarantine.feed;
     this.guard = new GuardControl(mem, (task, where) => this.taskIdOf(task, where), () => this.clock.now(), () => this.att.seam);
-    this.runQueue = new RunQueue({
-      submit: (call) => this.defaultP()._submitRun(call.task, call.payload, call.options, call),
-      outstanding: () => this.att.outstanding,
-    }, runQueueLimit);
+    this.runQueue = new RunQueue(new RunQueueLink(this), runQueueLimit);
   }
 
   /**
@@ -599,16 +596,24 @@ export class Runtime<M = any> {
     if (cached && limits === undefined) return cached;
     const { index, limits: l } = lookupOrRegister(this.mem, name, limits, this.clock.now());
     if (cached) return cached;
-    const p = Producer._create(
-      { att: this.att, chains: this.chains, clock: this.clock, resolveTask: (n) => this.taskRef(n), instance: this.instance }, name, index, l,
-    );
+    const p = Producer._create(new ProducerLink(this.att, this.chains, this.clock, this.instance, this), name, index, l);
     this.producers.set(name, p);
     return p;
   }
 
   /** @internal rt.task() for a name that is only known to be a string (a producer's, rt.run's). */
-  private taskRef(name: string): TaskRef {
+  /** @internal */ taskRef(name: string): TaskRef {
     return this.task(name as TaskName<M>);
+  }
+
+  /** @internal The run queue's submit (RunQueueLink): a queued call on the default producer. */
+  submitQueued(call: RunCall): Rejection | null {
+    return this.defaultP()._submitRun(call.task, call.payload, call.options, call);
+  }
+
+  /** @internal This thread's live admissions (RunQueueLink). */
+  outstandingHere(): number {
+    return this.att.outstanding;
   }
 
   /**
@@ -957,4 +962,26 @@ function checkTypeScriptSupport(tasksHref: string): void {
 function limitsOf(mem: Memory): (reason: number, producer: number) => number {
   const L = mem.layout;
   return (reason, p) => rejectionLimit(reason, mem.i32[mem.producerWord(p, P_SLOTS)]!, L.globalSlots, L.ringCapacity);
+}
+
+/**
+ * What a producer and the run queue need of their runtime handle (ProducerHost, RunQueueHost):
+ * objects of a class, not closures. Their calls sit on the submit path, shared by every runtime of
+ * the process: a closure per runtime was a new call target there for each runtime, so the
+ * optimized submit path was deoptimized when a second runtime started ("wrong call target") and
+ * again when the first one was collected ("weak objects"; docs/performance.md, tenth session).
+ */
+class ProducerLink implements ProducerHost {
+  constructor(
+    readonly att: Attachment, readonly chains: readonly Int32Array[], readonly clock: Clock, readonly instance: string,
+    private readonly rt: Runtime,
+  ) {}
+
+  resolveTask(name: string): TaskRef { return this.rt.taskRef(name); }
+}
+
+class RunQueueLink implements RunQueueHost {
+  constructor(private readonly rt: Runtime) {}
+  submit(call: RunCall): Rejection | null { return this.rt.submitQueued(call); }
+  outstanding(): number { return this.rt.outstandingHere(); }
 }
