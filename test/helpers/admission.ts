@@ -29,12 +29,27 @@ let nextKey = 1; // unique per test process: a key is never reused, so a stale r
 /**
  * Releases `hold(key)` tasks running in any worker of any runtime of this process. Each hold
  * task resolves with its own key when the test calls release(key), whether the task has
- * already started or not (the fixture remembers early releases).
+ * already started or not: a worker remembers releases it heard before the task started, and a
+ * task that starts without one asks (`{ ask: key }`), and is answered if its key was released.
+ * The asking is for a worker that joined the channel after the release was posted (a worker
+ * still loading the task module when `Runtime.start` resolved on its first ready worker, or a
+ * replacement): a BroadcastChannel delivers only to the channels that exist when it posts.
  */
 export class Holds {
   private readonly channel = new BroadcastChannel('sluice-test-hold');
+  private readonly released = new Set<number>();
+  constructor() {
+    this.channel.unref();
+    this.channel.onmessage = (event: MessageEvent): void => {
+      const key = (event.data as { ask?: unknown } | null)?.ask;
+      if (typeof key === 'number' && this.released.has(key)) this.channel.postMessage({ release: key });
+    };
+  }
   key(): number { return nextKey++; }
-  release(key: number): void { this.channel.postMessage({ release: key }); }
+  release(key: number): void {
+    this.released.add(key);
+    this.channel.postMessage({ release: key });
+  }
   close(): void { this.channel.close(); }
 }
 
