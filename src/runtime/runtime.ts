@@ -601,8 +601,8 @@ export class Runtime<M = any> {
     return p;
   }
 
-  /** @internal rt.task() for a name that is only known to be a string (a producer's, rt.run's). */
-  /** @internal */ taskRef(name: string): TaskRef {
+  /** @internal rt.task() for a name that is only known to be a string (a producer's through ProducerLink, rt.run's). */
+  taskRef(name: string): TaskRef {
     return this.task(name as TaskName<M>);
   }
 
