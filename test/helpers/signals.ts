@@ -6,12 +6,17 @@ export class Signals {
   private readonly channel = new BroadcastChannel('sluice-test');
   private readonly seen = new Set<string>();
   private readonly waiters = new Map<string, () => void>();
+  private readonly released = new Set<string>();
 
   constructor() {
     this.channel.onmessage = (e: MessageEvent | unknown): void => {
       const data = (e as MessageEvent).data as string;
       this.seen.add(data);
       this.waiters.get(data)?.();
+      // A task that starts after its key was released hears the release again: a BroadcastChannel
+      // delivers only to the channels that exist when it posts, and a worker still loading the
+      // module when Runtime.start resolved (on its first ready worker) had none yet.
+      if (typeof data === 'string' && data.startsWith('started:') && this.released.has(data.slice(8))) this.channel.postMessage(data.slice(8));
     };
   }
 
@@ -22,7 +27,10 @@ export class Signals {
     return new Promise((r) => this.waiters.set(msg, r));
   }
 
-  release(key: string): void { this.channel.postMessage(key); }
+  release(key: string): void {
+    this.released.add(key);
+    this.channel.postMessage(key);
+  }
 
   close(): void { this.channel.close(); }
 }
