@@ -645,4 +645,3 @@ function eventLoopBusy(): boolean {
   for (const r of process.getActiveResourcesInfo()) if (r !== 'CloseReq' && ++n > 1) return true;
   return false;
 }
-
