@@ -419,11 +419,14 @@ export class Recording {
    * a worker runs only what was admitted, and its two records per task wait at most for the
    * owner's next quarter-ring of submits and releases.
    */
-  startStream(meta: () => Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>, main: RecordingSeam | null = null, everyMs = 10): void {
+  startStream(
+    meta: () => Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>, main: RecordingSeam | null = null,
+    producers: ((from: number) => ProducerInfo[]) | null = null, everyMs = 10,
+  ): void {
     if (this.config.mode !== 'file') return;
     let stream: TraceStream;
     try {
-      stream = this.stream = new TraceStream(this.config.path!, this.rings.threads(), meta(), STREAM_BUFFER_FRAMES, STREAM_WRITE_BEHIND).every(everyMs);
+      stream = this.stream = new TraceStream(this.config.path!, this.rings.threads(), meta(), STREAM_BUFFER_FRAMES, STREAM_WRITE_BEHIND, producers).every(everyMs);
     } catch (cause) {
       throw new ConfigError(`Runtime.start: trace.path ${JSON.stringify(this.config.path!.slice(0, 200))} could not be opened and written (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
     }
@@ -431,7 +434,14 @@ export class Recording {
       main.flushEvery = Math.max(1, this.config.records >>> 2);
       main.flush = () => { stream.poll(); };
     }
+    // A process that ends without rt.close() (forgotten, process.exit, an uncaught exception)
+    // still finishes the file: the last records and the trailer (TraceStream.atExit).
+    this.exitHook = () => { stream.atExit(producers === null ? undefined : producers(0)); };
+    atExit.add(this.exitHook);
+    if (!exitListening) { exitListening = true; process.on('exit', finishAtExit); }
   }
+
+  private exitHook: (() => void) | null = null;
 
   /** Flight mode (or file mode, a snapshot beside the stream): every ring's latest records, now. */
   save(path: string, meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>): TraceTrailer & { records: number } {
@@ -442,8 +452,23 @@ export class Recording {
   async close(producers?: ProducerInfo[]): Promise<void> {
     const stream = this.stream;
     this.stream = null;
-    await stream?.finish(producers);
+    try {
+      await stream?.finish(producers);
+    } finally {
+      // Only now: a process that exits while the last writes are in flight still finishes the file.
+      if (this.exitHook !== null) atExit.delete(this.exitHook);
+      this.exitHook = null;
+    }
   }
+}
+
+/** The full recordings not closed yet: each finishes its file if the process exits first. */
+const atExit = new Set<() => void>();
+let exitListening = false;
+
+function finishAtExit(): void {
+  for (const finish of atExit) finish();
+  atExit.clear();
 }
 
 export { WRITER_ATTACHMENT, WRITER_WORKER };

@@ -123,7 +123,19 @@ export function readLimits(mem: Memory, p: number): Limits {
   return { rate: i32[mem.producerWord(p, P_RATE)]!, burst: i32[mem.producerWord(p, P_BURST)]!, slots: i32[mem.producerWord(p, P_SLOTS)]! };
 }
 
-/** @internal */
+/**
+ * @internal Indices of the producers registered from entry `from` on, up to the first entry that
+ * is not (yet): entries are registered in index order (a registering thread takes the lowest free
+ * entry and waits out a busy one before passing it), so these follow each other.
+ */
+export function registeredFrom(mem: Memory, from: number): number[] {
+  const out: number[] = [];
+  for (let p = from; p < mem.layout.maxProducers; p++) {
+    if (Atomics.load(mem.i32, mem.producerWord(p, P_CLAIM)) !== P_CLAIM_READY) break;
+    out.push(p);
+  }
+  return out;
+}
 
 /** @internal Indices of every registered producer. */
 export function registeredProducers(mem: Memory): number[] {

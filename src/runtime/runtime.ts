@@ -35,7 +35,7 @@ import { Testing } from './testing/testing.js';
 import { Recording, recordAttachment, type RecordingSeam, type TraceOptions, type TraceShare } from './recording.js';
 import { rejectionLimit } from '../trace/records.js';
 import type { ProducerInfo, TraceMeta, TraceTrailer } from '../trace/file.js';
-import { readLimits, registeredProducers } from './registry.js';
+import { readLimits, registeredFrom, registeredProducers } from './registry.js';
 import { producerName } from './producer-name.js';
 import { threadId } from 'node:worker_threads';
 import { FROM_SOURCE, packageFile } from '../package-root.js';
@@ -522,7 +522,7 @@ export class Runtime<M = any> {
       rt.traceShare = recording.share;
       recordAttachment(att, recording.share, 0, 'main', threadId, limitsOf(mem));
       supervisor.seam = att.seam;
-      recording.startStream(() => rt.traceMeta(), att.seam as RecordingSeam);
+      recording.startStream(() => rt.traceMeta(), att.seam as RecordingSeam, (from) => producerInfos(mem, registeredFrom(mem, from)));
     }
     rt.affinityInfo = Object.freeze(affinityStatus);
     supervisor.onEvent = rt.recordEvent;
@@ -692,7 +692,7 @@ export class Runtime<M = any> {
       cpuTie: false,
       workerCpus: this.stats().workers.map((w) => (w.cpus === null ? null : w.cpus[0] ?? null)),
       chains: this.chainLists.map((c) => [...c]),
-      producers: registeredProducers(this.mem).map((p) => ({ name: producerName(this.mem, p), ...readLimits(this.mem, p) })),
+      producers: producerInfos(this.mem, registeredProducers(this.mem)),
       // A weight class is chosen per rt.task() call, not per task: the header names none.
       tasks: this.names.map((name) => ({ name, weight: null })),
     };
@@ -946,6 +946,11 @@ function wireBigPath(att: Attachment, supervisor: Supervisor): void {
 
 function workerEntry(): URL {
   return packageFile(FROM_SOURCE ? 'runtime/worker/main-dev.mjs' : 'runtime/worker/main.js');
+}
+
+/** The trace file's entries of producers `ps` (names and limits, as the registry holds them). */
+function producerInfos(mem: Memory, ps: readonly number[]): ProducerInfo[] {
+  return ps.map((p) => ({ name: producerName(mem, p), ...readLimits(mem, p) }));
 }
 
 /** A TypeScript task module is loaded through tsx, which must be installed. */

@@ -10,12 +10,19 @@
  *                     names and limits, tasks with names and weights, the thread table)
  *            zeros    to the next multiple of 64: frames start on a frame boundary
  *   F        64·n     frames: the records, each thread's in its ring order (word 0 = SEQ = 2p+2,
- *                     so every frame says its position p in its thread's ring), little-endian
+ *                     so every frame says its position p in its thread's ring), little-endian;
+ *                     and (version 2, streams) producer-table frames among them (word 0 =
+ *                     TABLE_SEQ, odd, which no record's SEQ is): each producer registered after
+ *                     the header was written, its name and limits, written by the drainer
+ *                     once a record might name it (tableFrames below)
  *   end      T bytes  trailer JSON (TraceTrailer: per thread, frames written and records lost),
  *            u32 LE   T, then 8 bytes TRAILER_MAGIC "SLTRAILR"
  *
  * A file without a trailer was cut short (the process died while recording): everything up to
  * the last whole frame is read, a partial last frame is counted bad, and `complete` is false.
+ * Its producer table comes from the header and the table frames, so it still names every
+ * producer its records name (and replay has their limits). A trailer that is not a TraceTrailer
+ * (damaged, or not written by sluice) is not used: the file reads as one without a trailer.
  * Every frame is verified (its check word): a frame that does not verify is counted bad, not
  * decoded. Records missing between two positions of one thread are counted as `missing`.
  *
@@ -26,14 +33,27 @@
  */
 import { closeSync, openSync, readFileSync, write, writeSync } from 'node:fs';
 import {
-  RECORD_BYTES, RECORD_VERSION, RECORD_WORDS, R_SEQ, RecordKind, decodeFrames, encodeRecord, type TraceRecord,
+  RECORD_BYTES, RECORD_VERSION, RECORD_WORDS, R_SEQ, RecordKind, checkWord, decodeFrames, encodeRecord, type TraceRecord,
 } from './records.js';
 import type { TraceRing } from './ring.js';
 
 export const FILE_MAGIC = 'SLUICETR';
 export const TRAILER_MAGIC = 'SLTRAILR';
-export const FILE_VERSION = 1;
+/** Version 2 adds the producer-table frames; a version-1 file (none) reads the same way. */
+export const FILE_VERSION = 2;
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 const PREFIX = 16;
+
+/**
+ * Word 0 of a producer-table frame: odd, so never a committed record's SEQ (2p+2, even). Layout
+ * (16 words, little-endian): 0 TABLE_SEQ; 1 TABLE_HEAD | chunk; 2 the producer's index; chunk 0:
+ * 3 rate, 4 burst, 5 slots, 6 the name's UTF-8 length, 7..14 its bytes 0..31; chunk 1 (names
+ * longer than 32 bytes): 3..14 bytes 32..79; 15 the check word of words 1..14 (records.ts).
+ */
+export const TABLE_SEQ = -1;
+const TABLE_HEAD = 0x5442_0000; // "TB", chunk in the low 16 bits
+const TABLE_NAME0 = 32;
+const TABLE_NAME1 = 48;
 
 /** A trace file that cannot be read (not a trace, a foreign version, a broken header). */
 export class TraceFileError extends Error {
@@ -132,6 +152,79 @@ export interface ThreadRing {
   name: string;
 }
 
+// ---- producer-table frames ----
+
+/**
+ * The frames that carry producer `index` (its name and limits): one, or two for a name longer
+ * than 32 UTF-8 bytes (registry.ts allows 64). A name past 80 bytes would be cut there.
+ */
+export function tableFrames(index: number, p: ProducerInfo): Int32Array {
+  const name = Buffer.from(p.name, 'utf8');
+  const len = Math.min(name.length, TABLE_NAME0 + TABLE_NAME1);
+  const chunks = len > TABLE_NAME0 ? 2 : 1;
+  const out = new Int32Array(chunks * RECORD_WORDS);
+  const bytes = new Uint8Array(out.buffer);
+  for (let c = 0; c < chunks; c++) {
+    const at = c * RECORD_WORDS;
+    out[at + R_SEQ] = TABLE_SEQ;
+    out[at + 1] = TABLE_HEAD | c;
+    out[at + 2] = index;
+    if (c === 0) {
+      out[at + 3] = p.rate;
+      out[at + 4] = p.burst;
+      out[at + 5] = p.slots;
+      out[at + 6] = len;
+      bytes.set(name.subarray(0, Math.min(len, TABLE_NAME0)), (at + 7) * 4);
+    } else {
+      bytes.set(name.subarray(TABLE_NAME0, len), (at + 3) * 4);
+    }
+    out[at + 15] = checkWord(out, at);
+  }
+  return out;
+}
+
+/** What the table frames of a file say, per producer index (chunks as they were found). */
+interface TableEntry { rate: number; burst: number; slots: number; len: number; name0: Uint8Array | null; name1: Uint8Array | null }
+
+/** Frame `at` is a producer-table frame: fold it into `table` if it verifies; true either way (it is no record). */
+function readTableFrame(frames: Int32Array, at: number, table: Map<number, TableEntry>): boolean {
+  if (frames[at + R_SEQ] !== TABLE_SEQ) return false;
+  const head = frames[at + 1]!;
+  const index = frames[at + 2]!;
+  if ((head & 0xffff0000) !== TABLE_HEAD || checkWord(frames, at) !== frames[at + 15] || index < 0 || index > 0xffff) return true;
+  const chunk = head & 0xffff;
+  const e = table.get(index) ?? { rate: 0, burst: 0, slots: 0, len: -1, name0: null, name1: null };
+  const bytes = new Uint8Array(frames.buffer, frames.byteOffset, frames.byteLength);
+  if (chunk === 0) {
+    const len = frames[at + 6]!;
+    if (len < 0 || len > TABLE_NAME0 + TABLE_NAME1) return true;
+    e.rate = frames[at + 3]!;
+    e.burst = frames[at + 4]!;
+    e.slots = frames[at + 5]!;
+    e.len = len;
+    e.name0 = bytes.slice((at + 7) * 4, (at + 7) * 4 + TABLE_NAME0);
+  } else if (chunk === 1) {
+    e.name1 = bytes.slice((at + 3) * 4, (at + 3) * 4 + TABLE_NAME1);
+  } else {
+    return true;
+  }
+  table.set(index, e);
+  return true;
+}
+
+/** The table frames' producers from `from` on, as long as they follow each other (a registry's entries do). */
+function tableProducers(table: Map<number, TableEntry>, from: number): ProducerInfo[] {
+  const out: ProducerInfo[] = [];
+  for (let i = from; ; i++) {
+    const e = table.get(i);
+    if (e === undefined || e.len < 0 || e.name0 === null) return out;
+    const name = Buffer.concat([e.name0, e.name1 ?? new Uint8Array(0)]).subarray(0, e.len);
+    // A long name whose second frame was not read keeps its first 32 bytes, marked cut.
+    const cut = e.len > TABLE_NAME0 && e.name1 === null;
+    out.push({ name: cut ? `${name.subarray(0, TABLE_NAME0).toString('utf8')}…` : name.toString('utf8'), rate: e.rate, burst: e.burst, slots: e.slots });
+  }
+}
+
 // ---- writing ----
 
 function headerBytes(meta: TraceMeta): Buffer {
@@ -216,6 +309,18 @@ export function saveFlight(path: string, rings: readonly ThreadRing[], meta: Omi
  * thread); the buffer returns to the pool when the write completes. With every pooled buffer in
  * flight, poll() falls back to the synchronous buffer: the disk slows the drainer down, never
  * loses a drained frame, and memory stays bounded (n + 1 buffers, whatever the run's length).
+ *
+ * The producer table: with `producers` (the registry's entries from an index on, as long as they
+ * are registered: a registry's entries are registered in index order), each poll ends with the
+ * table frames of the producers registered since the last one, written synchronously after the
+ * poll's records. A record names a producer only once it was registered, so every producer a
+ * drained record names is in the file by the end of the poll that drained it: a recording cut
+ * short (the process killed) still has the limits replay needs and the names explain prints.
+ *
+ * At process exit (`atExit`, from a process 'exit' listener: a process that never closed its
+ * runtime, called process.exit, or ended on an uncaught exception) the stream finishes
+ * synchronously: the buffers still in an asynchronous write are written again at their offsets
+ * (the same bytes: positional writes), then the last drain and the trailer, as close() does.
  */
 export class TraceStream {
   private readonly fd: number;
@@ -226,6 +331,10 @@ export class TraceStream {
   private readonly pool: Int32Array[] = [];
   /** Asynchronous writes in flight, and who waits for them to end (finish). */
   private pending = 0;
+  /** The pooled buffers in an asynchronous write: where each goes (atExit writes them again). */
+  private readonly inFlight = new Map<Int32Array, { bytes: number; at: number }>();
+  /** Producers in the file so far (the header's, then the table frames'): the next index to look at. */
+  private tabled: number;
   private idle: (() => void) | null = null;
   /** The file offset the next frames go to. */
   private offset: number;
@@ -240,7 +349,7 @@ export class TraceStream {
 
   constructor(
     private readonly path: string, private readonly rings: readonly ThreadRing[], meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>,
-    bufferFrames = 4096, writeBehind = 0,
+    bufferFrames = 4096, writeBehind = 0, private readonly producers: ((from: number) => ProducerInfo[]) | null = null,
   ) {
     if (!Number.isInteger(bufferFrames) || bufferFrames < 1) throw new RangeError('bufferFrames must be a positive integer');
     if (!Number.isInteger(writeBehind) || writeBehind < 0) throw new RangeError('writeBehind must be a non-negative integer');
@@ -259,6 +368,7 @@ export class TraceStream {
       throw err;
     }
     this.offset = header.length;
+    this.tabled = meta.producers.length;
   }
 
   /**
@@ -296,6 +406,8 @@ export class TraceStream {
         }
         this.fullest = Math.max(this.fullest, (this.from[i]! - before) / ring.capacity);
       }
+      // After the records: a producer any of them names was registered before it was drained.
+      if (this.producers !== null) this.writeTable(this.producers(this.tabled));
     } catch (err) {
       this.fail(err);
     }
@@ -303,10 +415,21 @@ export class TraceStream {
     return n;
   }
 
+  /** Table frames for producers `tabled`, `tabled + 1`, ...: synchronous, a few frames per registration. */
+  private writeTable(more: readonly ProducerInfo[]): void {
+    for (const p of more) {
+      const frames = tableFrames(this.tabled, p);
+      writeAllAt(this.fd, new Uint8Array(frames.buffer), this.offset);
+      this.offset += frames.byteLength;
+      this.tabled++;
+    }
+  }
+
   /** An asynchronous positional write of `bytes` of a pooled buffer at `at` (a short write continues). */
   private writeBehind(buf: Int32Array, bytes: number, at: number, done = 0): void {
     try {
       write(this.fd, new Uint8Array(buf.buffer, done, bytes - done), 0, bytes - done, at + done, (err, n) => this.writeEnded(buf, bytes, at, done, err, n));
+      this.inFlight.set(buf, { bytes, at });
     } catch (err) {
       this.pool.push(buf); // refused at once (never in flight): poll's catch ends the stream
       throw err;
@@ -317,6 +440,7 @@ export class TraceStream {
   /** A write-behind request ended: continue a short write, or give the buffer back (and fail on an error). Never throws. */
   private writeEnded(buf: Int32Array, bytes: number, at: number, done: number, err: NodeJS.ErrnoException | null, n: number): void {
     this.pending--;
+    this.inFlight.delete(buf);
     if (err === null && done + n < bytes && !this.closed) {
       try {
         this.writeBehind(buf, bytes, at, done + n);
@@ -331,7 +455,7 @@ export class TraceStream {
       const idle = this.idle;
       this.idle = null;
       if (idle !== null) idle();
-      if (this.closed && this.error !== null) this.closeFd();
+      if (this.closed) this.closeFd(); // failed, or finished by atExit with this write in flight
     }
   }
 
@@ -392,9 +516,9 @@ export class TraceStream {
    * Drain what is left, write the trailer, close the file; with no asynchronous write in flight
    * (a stream without write-behind, or after finish()). Idempotent.
    */
-  close(producers?: ProducerInfo[]): TraceTrailer {
+  close(producers?: ProducerInfo[], inFlightWritten = false): TraceTrailer {
     if (this.closed) return this.trailer(producers);
-    if (this.pending > 0) throw new Error('TraceStream.close() with writes in flight: await finish()');
+    if (this.pending > 0 && !inFlightWritten) throw new Error('TraceStream.close() with writes in flight: await finish()');
     if (this.timer !== null) clearTimeout(this.timer);
     const pool = this.pool.splice(0); // the last drain writes synchronously
     this.poll();
@@ -404,12 +528,31 @@ export class TraceStream {
     const t = this.trailer(producers);
     try {
       writeAllAt(this.fd, trailerBytes(t), this.offset);
-      this.closeFd();
+      // Not while a write is in flight (atExit): the descriptor's number could be reused by
+      // another open before it ran. Its callback closes it.
+      if (this.pending === 0) this.closeFd();
     } catch (err) {
       this.closed = false;
       this.fail(err);
     }
     return t;
+  }
+
+  /**
+   * close(), synchronously, from a process 'exit' listener: nothing asynchronous runs after it, so
+   * the writes still in flight are made again here (the same bytes at the same offsets), then the
+   * last drain and the trailer. Never throws (a failure ends the stream as a failed write does).
+   */
+  atExit(producers?: ProducerInfo[]): void {
+    if (this.closed) return;
+    try {
+      for (const [buf, w] of this.inFlight) writeAllAt(this.fd, new Uint8Array(buf.buffer, 0, w.bytes), w.at);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    // Those writes may still run too (the same bytes) and return their buffers as they end.
+    this.close(producers, true);
   }
 
   /** Resolves once no asynchronous write is in flight (every pooled buffer back in the pool). */
@@ -432,7 +575,7 @@ export function readTrace(source: string | Uint8Array): TraceFile {
   const buf = typeof source === 'string' ? readFileSync(source) : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
   if (buf.length < PREFIX || buf.toString('latin1', 0, 8) !== FILE_MAGIC) throw new TraceFileError('not a sluice trace file (bad magic)');
   const version = buf.readUInt32LE(8);
-  if (version !== FILE_VERSION) throw new TraceFileError(`trace file version ${version} is not ${FILE_VERSION}, the one this build reads`);
+  if (!READABLE_VERSIONS.includes(version)) throw new TraceFileError(`trace file version ${version} is not one this build reads (${READABLE_VERSIONS.join(', ')})`);
   const h = buf.readUInt32LE(12);
   if (PREFIX + h > buf.length) throw new TraceFileError('trace file header cut short');
   let meta: TraceMeta;
@@ -449,9 +592,10 @@ export function readTrace(source: string | Uint8Array): TraceFile {
     const t = buf.readUInt32LE(buf.length - 12);
     const at = buf.length - 12 - t;
     if (at >= framesAt) {
+      // The frames end where the trailer begins, whether or not the trailer itself can be used.
+      end = at;
       try {
-        trailer = JSON.parse(buf.toString('utf8', at, at + t)) as TraceTrailer;
-        end = at;
+        trailer = trailerOf(JSON.parse(buf.toString('utf8', at, at + t)));
       } catch {
         trailer = null;
       }
@@ -460,8 +604,18 @@ export function readTrace(source: string | Uint8Array): TraceFile {
   const body = Math.max(0, end - framesAt);
   const whole = Math.floor(body / RECORD_BYTES);
   const partialBytes = body - whole * RECORD_BYTES;
-  const frames = new Int32Array(whole * RECORD_WORDS);
-  new Uint8Array(frames.buffer).set(buf.subarray(framesAt, framesAt + whole * RECORD_BYTES));
+  const all = new Int32Array(whole * RECORD_WORDS);
+  new Uint8Array(all.buffer).set(buf.subarray(framesAt, framesAt + whole * RECORD_BYTES));
+  // The producer-table frames out, the records' frames kept in order.
+  const table = new Map<number, TableEntry>();
+  let kept = 0;
+  for (let f = 0; f < whole; f++) {
+    const at = f * RECORD_WORDS;
+    if (readTableFrame(all, at, table)) continue;
+    if (kept !== f) all.copyWithin(kept * RECORD_WORDS, at, at + RECORD_WORDS);
+    kept++;
+  }
+  const frames = all.subarray(0, kept * RECORD_WORDS);
   const { records, positions, bad } = decodeFrames(frames);
   // Positions per thread must follow each other: a skipped position is a record missing.
   const next = new Map<number, number>();
@@ -475,9 +629,33 @@ export function readTrace(source: string | Uint8Array): TraceFile {
   });
   let lost: number | null = null;
   if (trailer !== null) lost = trailer.threads.reduce((n, t) => n + t.lost, 0);
+  // Producers: the header's, then those the table frames add (a stream's registrations, also in
+  // a file cut short), then the trailer's table when it has more.
+  const added = tableProducers(table, meta.producers.length);
+  if (added.length > 0) meta = { ...meta, producers: [...meta.producers, ...added] };
   if (trailer?.producers !== undefined && trailer.producers.length > meta.producers.length) meta = { ...meta, producers: trailer.producers };
   else if (meta.mode === 'flight') lost = meta.threads.reduce((n, t) => n + (t.lost ?? 0), 0);
   return { meta, trailer, records, positions, bad: bad + (partialBytes > 0 ? 1 : 0), partialBytes, missing, lost, complete: trailer !== null };
+}
+
+/** `v` as a TraceTrailer if it is one (as TraceStream writes it), else null: a damaged trailer is not used. */
+function trailerOf(v: unknown): TraceTrailer | null {
+  const int = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+  const o = v as Record<string, unknown>;
+  if (!int(o.frames) || !Array.isArray(o.threads)) return null;
+  for (const t of o.threads as unknown[]) {
+    const q = t as Record<string, unknown> | null;
+    if (q === null || typeof q !== 'object' || !int(q.writerClass) || !int(q.writerIndex) || !int(q.written) || !int(q.lost)) return null;
+  }
+  if (o.producers !== undefined && (!Array.isArray(o.producers) || !o.producers.every(isProducerInfo))) return null;
+  return o as unknown as TraceTrailer;
+}
+
+function isProducerInfo(p: unknown): boolean {
+  const int = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+  const q = p as Record<string, unknown> | null;
+  return q !== null && typeof q === 'object' && typeof q.name === 'string' && int(q.rate) && int(q.burst) && int(q.slots);
 }
 
 function checkMeta(m: unknown): asserts m is TraceMeta {
@@ -490,7 +668,10 @@ function checkMeta(m: unknown): asserts m is TraceMeta {
     if (!Number.isSafeInteger(o[k]) || (o[k] as number) < 0) fail(`${k} is not a non-negative integer`);
   }
   for (const k of ['producers', 'tasks', 'threads', 'chains', 'workerCpus'] as const) if (!Array.isArray(o[k])) fail(`${k} is not a list`);
-  if (typeof o.clock !== 'object' || o.clock === null) fail('clock is missing');
+  const clock = o.clock as Record<string, unknown> | null;
+  if (typeof clock !== 'object' || clock === null || !Number.isFinite(clock.originMicros) || !(clock.wallMs === null || Number.isFinite(clock.wallMs))) {
+    fail('clock needs originMicros (a number) and wallMs (a number or null)');
+  }
   const W = o.workers as number;
   const chains = o.chains as unknown[];
   if (chains.length !== 4 || !chains.every((c) => Array.isArray(c) && c.length > 0 && c.every((w) => Number.isInteger(w) && w >= 0 && w < W))) {
@@ -498,10 +679,14 @@ function checkMeta(m: unknown): asserts m is TraceMeta {
   }
   if ((o.workerCpus as unknown[]).length !== W) fail('workerCpus must name one CPU (or null) per worker');
   const int = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
-  for (const p of o.producers as unknown[]) {
-    const q = p as Record<string, unknown> | null;
-    if (q === null || typeof q !== 'object' || typeof q.name !== 'string' || !int(q.rate) || !int(q.burst) || !int(q.slots)) fail('a producer needs a name, rate, burst and slots');
+  for (const t of o.threads as unknown[]) {
+    const q = t as Record<string, unknown> | null;
+    if (q === null || typeof q !== 'object' || !int(q.writerClass) || !int(q.writerIndex) || typeof q.name !== 'string' ||
+      !['first', 'lost', 'refused', 'records'].every((k) => q[k] === undefined || int(q[k]))) {
+      fail('a thread needs a writerClass, a writerIndex and a name (and counts that are non-negative integers)');
+    }
   }
+  if (!(o.producers as unknown[]).every(isProducerInfo)) fail('a producer needs a name, rate, burst and slots');
   for (const t of o.tasks as unknown[]) {
     const q = t as Record<string, unknown> | null;
     if (q === null || typeof q !== 'object' || typeof q.name !== 'string' || ![null, 'heavy', 'medium', 'light'].includes(q.weight as string)) fail('a task needs a name and a weight (heavy, medium, light or null)');

@@ -90,12 +90,17 @@ export interface ReplayResult {
 }
 
 /** Why a file cannot be replayed (null: it can). */
-export function notReplayable(file: Pick<TraceFile, 'meta' | 'bad' | 'missing' | 'lost'>): string | null {
+export function notReplayable(file: Pick<TraceFile, 'meta' | 'bad' | 'missing' | 'lost'> & { records?: readonly TraceRecord[] }): string | null {
   if (file.meta.mode !== 'stream') return 'a flight-recorder window cannot be replayed: it does not start at the start of the run (show, explain and export it instead)';
   if (file.meta.notReplayable !== undefined) return file.meta.notReplayable;
   if ((file.lost ?? 0) > 0) return `the recording lost ${file.lost} records (the drainer fell behind): its inputs are incomplete`;
   if (file.missing > 0) return `${file.missing} records are missing between records of one thread: the inputs are incomplete`;
   if (file.bad > 0) return `${file.bad} frames do not verify: the inputs are incomplete`;
+  // A decision on a producer the file has no limits for (a file cut short whose producer table
+  // was only in its trailer: written by sluice before trace file version 2).
+  const known = file.meta.producers.length;
+  const unknown = file.records?.find((r) => r.producer >= known && (r.kind === RecordKind.SUBMIT_ADMITTED || r.kind === RecordKind.SUBMIT_REJECTED || r.kind === RecordKind.REFILL));
+  if (unknown !== undefined) return `a decision names producer ${unknown.producer}, which is not in the file's producer table (${known} producers): the inputs are incomplete`;
   return null;
 }
 

@@ -119,6 +119,29 @@ describe('sluice trace', () => {
     expect(flight.stderr).toMatch(/a flight-recorder window cannot be replayed/);
   }, 120_000);
 
+  it('a damaged trailer (producers that are not, threads that are null): every command reads the file as one cut short, none fails on it', async () => {
+    const buf = readFileSync(crafted);
+    const body = buf.subarray(0, buf.length - 12 - buf.readUInt32LE(buf.length - 12));
+    for (const [i, json] of ['{"frames":1,"threads":[],"producers":[null]}', '{"frames":1,"threads":null}'].entries()) {
+      const j = Buffer.from(json);
+      const tail = Buffer.alloc(12);
+      tail.writeUInt32LE(j.length, 0);
+      tail.write('SLTRAILR', 4, 'latin1');
+      const path = at(`damaged-trailer-${i}.trace`);
+      writeFileSync(path, Buffer.concat([body, j, tail]));
+      const [show, replay, explain, exp] = await Promise.all([
+        sluice('trace', 'show', path), sluice('trace', 'replay', path), sluice('trace', 'explain', path, '--record', '7'),
+        sluice('trace', 'export', path, '--chrome', at(`damaged-trailer-${i}.json`)),
+      ]);
+      for (const r of [show, replay, explain, exp]) {
+        expect(r.status, r.stdout + r.stderr).toBe(0);
+        expect(r.stderr).not.toMatch(/TypeError/);
+      }
+      expect(show.stdout).toMatch(/INCOMPLETE: the writer did not finish \(no trailer\)/);
+      expect(replay.stdout).toMatch(/^identical: 10 decisions replayed from 13 inputs, hash [0-9a-f]{16} \(the recording ends where the file was cut\)\n$/);
+    }
+  }, 120_000);
+
   it('export: a valid Chrome trace with the lineage arrow', async () => {
     const out = at('crafted.json');
     const r = await sluice('trace', 'export', crafted, '--chrome', out);

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { FILE_MAGIC, TraceFileError, TraceStream, readTrace, saveFlight, type ThreadRing, type TraceMeta } from '../../src/trace/file.js';
+import fc from 'fast-check';
+import { FILE_MAGIC, TABLE_SEQ, TraceFileError, TraceStream, readTrace, saveFlight, type ThreadRing, type TraceMeta } from '../../src/trace/file.js';
 import { RECORD_BYTES, RECORD_VERSION, WRITER_WORKER, emptyRecord, type TraceRecord } from '../../src/trace/records.js';
 import { notReplayable } from '../../src/trace/replay.js';
 import { TraceRing } from '../../src/trace/ring.js';
@@ -200,6 +201,83 @@ describe('TraceStream: a full recording, drained as it goes', () => {
   });
 });
 
+describe('TraceStream: the producer table, also in a file cut short', () => {
+  const LONG = 'ü'.repeat(30); // 60 UTF-8 bytes: a name in two table frames
+  const later = [
+    { name: 'b', rate: 0, burst: 0, slots: 3 },
+    { name: LONG, rate: 7, burst: 5, slots: 65_535 },
+    { name: 'c', rate: 2 ** 31 - 1, burst: 1, slots: 1 },
+  ];
+  /** A stream whose registry grows between polls; returns the file as it stands before close. */
+  const record = (path: string): { s: TraceStream; cut: Buffer } => {
+    const t = ringOf(16, 0);
+    const registry = [...META.producers];
+    const s = new TraceStream(path, [t], META, 4, 0, (from) => registry.slice(from));
+    appendSeeded(t, 0, 5);
+    s.poll();
+    registry.push(later[0]!);
+    appendSeeded(t, 5, 10);
+    s.poll();
+    registry.push(later[1]!, later[2]!);
+    s.poll();
+    s.poll(); // nothing new: nothing written twice
+    return { s, cut: readFileSync(path) };
+  };
+  const tableAt = (buf: Buffer, chunk: number, index: number): number => {
+    for (let o = 0; o + RECORD_BYTES <= buf.length; o += RECORD_BYTES) { // frames start on a frame boundary
+      if (buf.readInt32LE(o) === TABLE_SEQ && (buf.readInt32LE(o + 4) & 0xffff) === chunk && buf.readInt32LE(o + 8) === index) return o;
+    }
+    throw new Error('no such table frame');
+  };
+
+  it('each registration is in the file by the end of the poll after it, and a file without its trailer names them all, with their limits', () => {
+    const { s, cut } = record(at('table.trace'));
+    const f = readTrace(cut);
+    expect([f.complete, f.bad, f.missing, f.records.length]).toEqual([false, 0, 0, 10]);
+    expect(f.meta.producers.map(({ name, rate, burst, slots }) => ({ name, rate, burst, slots }))).toEqual([
+      { name: 'ingest', rate: 10, burst: 2, slots: 2 }, ...later,
+    ]);
+    expect(ticksOf(f.records, 0)).toEqual(range(0, 10)); // the table frames are no records
+    s.close(f.meta.producers);
+    const whole = readTrace(at('table.trace'));
+    expect([whole.complete, whole.bad, whole.records.length]).toEqual([true, 0, 10]);
+    expect(whole.meta.producers.map((p) => p.name)).toEqual(['ingest', 'b', LONG, 'c']);
+  });
+
+  it('a damaged table frame: a long name without its second frame is cut (…); without its first, it and the producers after it are unknown', () => {
+    const { s, cut } = record(at('table-damaged.trace'));
+    s.close();
+    const second = Buffer.from(cut);
+    second[tableAt(second, 1, 2) + 20] ^= 1;
+    expect(readTrace(second).meta.producers.map((p) => p.name)).toEqual(['ingest', 'b', `${'ü'.repeat(16)}…`, 'c']);
+    const first = Buffer.from(cut);
+    first[tableAt(first, 0, 2) + 12] ^= 1;
+    const f = readTrace(first);
+    expect(f.meta.producers.map((p) => p.name)).toEqual(['ingest', 'b']);
+    expect(f.bad).toBe(0); // a table frame that does not verify is no record either
+  });
+
+  it('atExit: the writes still in flight are written again, then the last drain and the trailer, synchronously', async () => {
+    const rings = [ringOf(8, 0), ringOf(8, 1)];
+    const s = new TraceStream(at('at-exit.trace'), rings, META, 4, 2, (from) => [...META.producers, later[0]!].slice(from));
+    for (let k = 0; k < 4; k++) {
+      rings.forEach((t) => appendSeeded(t, k * 5, (k + 1) * 5));
+      s.poll(); // asynchronous writes, not awaited
+    }
+    rings.forEach((t) => appendSeeded(t, 20, 23)); // not drained yet
+    s.atExit([...META.producers, later[0]!]);
+    const finished = readFileSync(at('at-exit.trace')); // before any of the asynchronous writes is heard of
+    const f = readTrace(finished);
+    expect([f.complete, f.bad, f.missing, f.lost, f.records.length]).toEqual([true, 0, 0, 0, 46]);
+    for (let w = 0; w < 2; w++) expect(ticksOf(f.records, w)).toEqual(range(0, 23));
+    expect(f.meta.producers.map((p) => p.name)).toEqual(['ingest', 'b']);
+    await s.settled(); // the writes end (the same bytes again), and the descriptor closes after them
+    expect(readFileSync(at('at-exit.trace')).equals(finished)).toBe(true);
+    s.atExit(); // once only
+    expect(readFileSync(at('at-exit.trace')).equals(finished)).toBe(true);
+  });
+});
+
 describe('TraceStream: a write that fails', () => {
   it('ends the stream where it stands, keeps the cause, warns once, and never throws into the caller (a timer, a release)', async () => {
     const t = ringOf(8, 0);
@@ -282,5 +360,76 @@ describe('readTrace: a file cut short or damaged is read as far as it goes, neve
     expect(() => readTrace(at('bad-task.trace'))).toThrow(/a task needs a name and a weight/);
     writeFileSync(at('empty.trace'), '');
     expect(() => readTrace(at('empty.trace'))).toThrow(/bad magic/);
+  });
+});
+
+describe('readTrace: hostile headers and trailers (property)', () => {
+  // A whole file (header, 10 records, trailer) and a way to swap its header JSON or trailer JSON.
+  const t = ringOf(16, 0);
+  const s0 = new TraceStream(at('hostile.trace'), [t], META, 4);
+  appendSeeded(t, 0, 10);
+  s0.close(META.producers);
+  const base = readFileSync(at('hostile.trace'));
+  const trailerLen = base.readUInt32LE(base.length - 12);
+  const body = base.subarray(0, base.length - 12 - trailerLen);
+  const withTrailer = (json: string): Buffer => {
+    const j = Buffer.from(json, 'utf8');
+    const tail = Buffer.alloc(12);
+    tail.writeUInt32LE(j.length, 0);
+    tail.write('SLTRAILR', 4, 'latin1');
+    return Buffer.concat([body, j, tail]);
+  };
+  const headerJson = JSON.parse(base.toString('utf8', 16, 16 + base.readUInt32LE(12))) as Record<string, unknown>;
+  const withHeader = (meta: unknown): Buffer => {
+    const j = Buffer.from(JSON.stringify(meta) ?? 'null', 'utf8');
+    const pre = Buffer.alloc(16);
+    base.copy(pre, 0, 0, 12);
+    pre.writeUInt32LE(j.length, 12);
+    const head = Buffer.concat([pre, j]);
+    const pad = Buffer.alloc((RECORD_BYTES - (head.length % RECORD_BYTES)) % RECORD_BYTES);
+    const framesAt = Math.ceil((16 + base.readUInt32LE(12)) / RECORD_BYTES) * RECORD_BYTES;
+    return Buffer.concat([head, pad, base.subarray(framesAt)]);
+  };
+  const int = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+  /** What every consumer may rely on in a TraceFile readTrace returned. */
+  const sound = (f: ReturnType<typeof readTrace>): void => {
+    expect(f.meta.producers.every((p) => typeof p.name === 'string' && int(p.rate) && int(p.burst) && int(p.slots))).toBe(true);
+    expect(f.meta.threads.every((x) => int(x.writerClass) && int(x.writerIndex) && typeof x.name === 'string')).toBe(true);
+    expect(f.lost === null || int(f.lost)).toBe(true);
+    expect(f.complete).toBe(f.trailer !== null);
+    if (f.trailer !== null) expect(f.trailer.threads.every((x) => int(x.written) && int(x.lost))).toBe(true);
+  };
+
+  it('any JSON as the trailer: used when it is one, else the file reads as one without a trailer; the 10 records either way', () => {
+    fc.assert(fc.property(fc.jsonValue(), (v) => {
+      const f = readTrace(withTrailer(JSON.stringify(v) ?? 'null'));
+      sound(f);
+      expect([f.records.length, f.bad, f.partialBytes]).toEqual([10, 0, 0]);
+    }), { numRuns: 300 });
+    // The shapes that crashed readers before: a trailer without threads, with null entries, with producers that are not.
+    for (const j of ['{}', 'null', '[]', '{"frames":1,"threads":null}', '{"frames":1,"threads":[null]}', '{"frames":1,"threads":[{"lost":"x"}]}',
+      '{"frames":1,"threads":[],"producers":[null]}', '{"frames":1,"threads":[],"producers":"abcdefghijk"}', '{"frames":1,"threads":[],"producers":[{"name":1,"rate":0,"burst":0,"slots":1}]}', 'not json']) {
+      const f = readTrace(withTrailer(j));
+      sound(f);
+      expect([f.complete, f.records.length, f.meta.producers.map((p) => p.name)]).toEqual([false, 10, ['ingest']]);
+    }
+  });
+
+  it('any JSON in place of a header field: a TraceFileError, or a file every consumer can rely on', () => {
+    const keys = Object.keys(headerJson);
+    fc.assert(fc.property(fc.constantFrom(...keys), fc.option(fc.jsonValue(), { nil: undefined }), (k, v) => {
+      const meta = { ...headerJson, [k]: v };
+      let f: ReturnType<typeof readTrace>;
+      try {
+        f = readTrace(withHeader(meta));
+      } catch (err) {
+        expect(err).toBeInstanceOf(TraceFileError);
+        return;
+      }
+      sound(f);
+    }), { numRuns: 500 });
+    for (const [k, v] of [['threads', [null]], ['threads', [{ writerClass: 1 }]], ['clock', { originMicros: 'x', wallMs: null }], ['clock', {}], ['producers', [{ name: 'p', rate: -1, burst: 0, slots: 1 }]]] as const) {
+      expect(() => readTrace(withHeader({ ...headerJson, [k]: v }))).toThrow(TraceFileError);
+    }
   });
 });
