@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { FILE_MAGIC, TABLE_SEQ, TraceFileError, TraceStream, readTrace, saveFlight, type ThreadRing, type TraceMeta } from '../../src/trace/file.js';
-import { RECORD_BYTES, RECORD_VERSION, WRITER_WORKER, emptyRecord, type TraceRecord } from '../../src/trace/records.js';
+import { RECORD_BYTES, RECORD_VERSION, RecordKind, WRITER_WORKER, emptyRecord, type TraceRecord } from '../../src/trace/records.js';
 import { notReplayable } from '../../src/trace/replay.js';
 import { TraceRing } from '../../src/trace/ring.js';
 import { fillSeeded, isSeeded } from './seeded.js';
@@ -255,6 +255,18 @@ describe('TraceStream: the producer table, also in a file cut short', () => {
     const f = readTrace(first);
     expect(f.meta.producers.map((p) => p.name)).toEqual(['ingest', 'b']);
     expect(f.bad).toBe(0); // a table frame that does not verify is no record either
+  });
+
+  it('a decision on a producer the file has no entry for (a version-1 file cut short): replay says so instead of diverging', () => {
+    const t = ringOf(8, 0);
+    const s = new TraceStream(at('unknown-producer.trace'), [t], META, 4);
+    const r = emptyRecord();
+    Object.assign(r, { kind: RecordKind.SUBMIT_ADMITTED, writerClass: 0, writerIndex: 0, producer: 3, task: 0, tick: 5 });
+    t.ring.append(r);
+    s.poll(); // no close: no trailer
+    const f = readTrace(at('unknown-producer.trace'));
+    expect(notReplayable(f)).toMatch(/a decision names producer 3, which is not in the file's producer table \(1 producers\)/);
+    s.close();
   });
 
   it('atExit: the writes still in flight are written again, then the last drain and the trailer, synchronously', async () => {
