@@ -663,7 +663,9 @@ export class Runtime<M = any> {
   /**
    * Save the flight recorder (Runtime.start({ trace })): every thread's latest records, also a
    * dead worker's or attached thread's, to `path`, as a trace file `sluice trace show|explain|
-   * export` reads. Only on the starting thread of a runtime that records (ConfigError otherwise).
+   * export` reads. Only on the starting thread of a runtime that records (ConfigError otherwise);
+   * also after close() (the rings stay in memory until the runtime is collected). A file that
+   * cannot be written throws the system's error as `fs` does (ENOENT, EISDIR, ENOSPC: `err.code`).
    * Returns how many records it wrote and how many were lost (overwritten while it copied).
    */
   saveTrace(path: string): { records: number; lost: number } {
