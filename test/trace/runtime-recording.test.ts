@@ -109,33 +109,38 @@ describe('a full recording at full speed', () => {
   // A process that never calls close(): its file is finished at exit all the same (the records
   // up to the end and the trailer), and one killed outright keeps what was drained, with the
   // producer table (table frames): either replays.
+  /** Runs test/fixtures/forget-close-recording.ts to its `ending`; its result and its file. */
+  const recordAndEnd = async (ending: string): Promise<{ r: Awaited<ReturnType<typeof runChild>>; f: TraceFile }> => {
+    const path = join(dir, `forgot-${ending}.trace`);
+    const r = await runChild(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../fixtures/forget-close-recording.ts', import.meta.url)), path, ending], { timeout: 60_000 });
+    return { r, f: readTrace(path) };
+  };
+  /** The producer registered after start is in the file with its limits, and the file replays. */
+  const expectReplayable = (f: TraceFile): void => {
+    // Registered after the header was written (before file version 2, only the trailer had it).
+    expect(f.meta.producers.find((p) => p.name === 'forgetful')).toMatchObject({ rate: 0, slots: 300 });
+    expect(notReplayable(f)).toBeNull();
+    expect(replay(f)).toMatchObject({ identical: true });
+  };
+
   for (const ending of ['forget', 'exit', 'throw'] as const) {
     it(`a process that never closes its runtime and ends ${ending === 'forget' ? 'by itself' : ending === 'exit' ? 'with process.exit()' : 'on an uncaught exception'}: the file is finished at exit, every record and the trailer, and replays`, async () => {
-      const path = join(dir, `forgot-${ending}.trace`);
-      const r = await runChild(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../fixtures/forget-close-recording.ts', import.meta.url)), path, ending], { timeout: 60_000 });
+      const { r, f } = await recordAndEnd(ending);
       expect(r.signal, r.stderr).toBeNull();
       expect([r.status, r.stdout.trim()]).toEqual([ending === 'throw' ? 1 : 0, '{"ran":6000}']);
-      const f = readTrace(path);
       expect([f.complete, f.lost, f.bad, f.missing]).toEqual([true, 0, 0, 0]);
       expect(kind(f, RecordKind.RELEASE).length).toBe(6000);
-      expect(f.meta.producers.find((p) => p.name === 'forgetful')).toMatchObject({ rate: 0, slots: 300 });
-      expect(notReplayable(f)).toBeNull();
-      expect(replay(f)).toMatchObject({ identical: true });
+      expectReplayable(f);
     }, 90_000);
   }
 
   it('a process killed outright (SIGKILL): the file holds whole frames up to its last drain, no trailer, the producers registered after start, and replays as far as it goes', async () => {
-    const path = join(dir, 'forgot-kill.trace');
-    const r = await runChild(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../fixtures/forget-close-recording.ts', import.meta.url)), path, 'kill'], { timeout: 60_000 });
+    const { r, f } = await recordAndEnd('kill');
     expect(r.signal).toBe('SIGKILL');
-    const f = readTrace(path);
     expect([f.complete, f.bad, f.missing]).toEqual([false, 0, 0]); // no trailer; no hole an unfinished asynchronous write could leave
     // 1,024-record rings: the starting thread drained them itself at least every 256 of its records.
     expect(kind(f, RecordKind.RELEASE).length).toBeGreaterThan(1000);
-    // Registered after the header was written, and only the trailer had it before file version 2.
-    expect(f.meta.producers.find((p) => p.name === 'forgetful')).toMatchObject({ rate: 0, slots: 300 });
-    expect(notReplayable(f)).toBeNull();
-    expect(replay(f)).toMatchObject({ identical: true });
+    expectReplayable(f);
   }, 90_000);
 
   it('a path that cannot be opened or written is a ConfigError from Runtime.start', async () => {
