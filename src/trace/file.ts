@@ -31,7 +31,8 @@
  * rings incrementally through a fixed buffer, so memory stays bounded, and counts what the
  * writers overwrote before it got there as lost, in the trailer).
  */
-import { closeSync, openSync, readFileSync, write, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, write, writeSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import {
   RECORD_BYTES, RECORD_VERSION, RECORD_WORDS, R_SEQ, RecordKind, checkWord, decodeFrames, encodeRecord, type TraceRecord,
 } from './records.js';
@@ -572,6 +573,7 @@ export class TraceStream {
 
 /** Read a trace file (a path or its bytes). Throws TraceFileError when it is not one. */
 export function readTrace(source: string | Uint8Array): TraceFile {
+  checkRoom(typeof source === 'string' ? statSync(source).size : source.byteLength);
   const buf = typeof source === 'string' ? readFileSync(source) : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
   if (buf.length < PREFIX || buf.toString('latin1', 0, 8) !== FILE_MAGIC) throw new TraceFileError('not a sluice trace file (bad magic)');
   const version = buf.readUInt32LE(8);
@@ -636,6 +638,29 @@ export function readTrace(source: string | Uint8Array): TraceFile {
   if (trailer?.producers !== undefined && trailer.producers.length > meta.producers.length) meta = { ...meta, producers: trailer.producers };
   else if (meta.mode === 'flight') lost = meta.threads.reduce((n, t) => n + (t.lost ?? 0), 0);
   return { meta, trailer, records, positions, bad: bad + (partialBytes > 0 ? 1 : 0), partialBytes, missing, lost, complete: trailer !== null };
+}
+
+/**
+ * JavaScript heap a decoded file takes per 64-byte frame: its records (~210 bytes each, and a
+ * SUBMIT_ROUTED frame is two) and their positions, as measured on a runtime's recording (7.5 M
+ * records from 6 M frames: 1.5 GB).
+ */
+export const HEAP_PER_FRAME = 270;
+
+/**
+ * A file is read whole and every record decoded: refuse, with what to do, one that would not fit
+ * in what this process may still allocate, rather than end it with V8's out-of-memory abort.
+ */
+function checkRoom(bytes: number): void {
+  const frames = Math.floor(bytes / RECORD_BYTES);
+  const need = frames * HEAP_PER_FRAME;
+  const { heap_size_limit: limit, used_heap_size: used } = getHeapStatistics();
+  if (need <= limit - used) return;
+  const gib = (n: number): string => (n / 2 ** 30).toFixed(1);
+  const mib = Math.ceil((used + need * 1.25) / 2 ** 20 / 256) * 256;
+  throw new TraceFileError(
+    `the file has ${frames} frames (${Math.round(bytes / 2 ** 20)} MiB); reading it takes about ${gib(need)} GiB of JavaScript heap and this process may use ${gib(Math.max(0, limit - used))} GiB more: run it with NODE_OPTIONS=--max-old-space-size=${mib}, or record a shorter run`,
+  );
 }
 
 /** `v` as a TraceTrailer if it is one (as TraceStream writes it), else null: a damaged trailer is not used. */

@@ -12,6 +12,7 @@ import { RECORD_BYTES, RECORD_VERSION, RecordKind, WRITER_WORKER, emptyRecord, t
 import { notReplayable } from '../../src/trace/replay.js';
 import { TraceRing } from '../../src/trace/ring.js';
 import { fillSeeded, isSeeded } from './seeded.js';
+import { runChild } from '../helpers/child.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-trace-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -352,6 +353,19 @@ describe('readTrace: a file cut short or damaged is read as far as it goes, neve
     expect([f.bad, f.missing, f.complete]).toEqual([1, 1, true]);
     expect(notReplayable(f)).toMatch(/missing/);
   });
+
+  it('a file too large for the heap this process may still use: a TraceFileError that says how much it needs and how to run, not an out-of-memory abort', async () => {
+    const t = ringOf(4096, 0);
+    const s = new TraceStream(at('large.trace'), [t], META, 4096);
+    for (let k = 0; k < 100; k++) { appendSeeded(t, k * 4000, (k + 1) * 4000); s.poll(); } // 400,000 frames, 24 MiB: ~100 MiB decoded
+    s.close();
+    const code = `import { readTrace } from ${JSON.stringify(new URL('../../src/trace/file.ts', import.meta.url).href)};
+      try { readTrace(${JSON.stringify(at('large.trace'))}); console.log('read'); } catch (e) { console.log(e.name + ': ' + e.message); }`;
+    const r = await runChild(process.execPath, ['--max-old-space-size=48', '--import', 'tsx', '--input-type=module', '-e', code], { timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^TraceFileError: the file has 400\d{3} frames \(24 MiB\); reading it takes about 0\.1 GiB of JavaScript heap and this process may use 0\.\d GiB more: run it with NODE_OPTIONS=--max-old-space-size=\d+, or record a shorter run/);
+    expect(readTrace(at('large.trace')).records.length).toBe(400_000); // with this process's heap
+  }, 90_000);
 
   it('not a trace, a cut header, a foreign version: a TraceFileError that says which', () => {
     const buf = whole();
