@@ -20,9 +20,9 @@
  * that cannot be replayed; explain: no such token), 2 bad arguments (unknown command or option,
  * a missing or unreadable file, a file that is not a trace, a bad token id).
  */
-import { existsSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { mergeThreads, toChromeTrace, validateChromeTrace } from '../trace/chrome.js';
+import { mergeThreads, toChromeTrace, validateChromeTrace, writeChromeTrace } from '../trace/chrome.js';
 import { explainRecord, explainToken, parseTokenId } from '../trace/explain.js';
 import { TraceFileError, readTrace, type TraceFile } from '../trace/file.js';
 import { RecordKind, WRITER_WORKER, details, kindName, unpackRoute, type TraceRecord } from '../trace/records.js';
@@ -254,7 +254,7 @@ function exportCmd(args: readonly string[], io: Out): number {
   }
   const out = opts.get('chrome')!;
   try {
-    writeFileSync(out, JSON.stringify(trace));
+    writeChromeTrace(out, trace);
   } catch (err) {
     throw new UsageError(`cannot write ${out}: ${(err as Error).message}`, USAGE.export);
   }

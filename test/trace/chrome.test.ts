@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mergeThreads, toChromeTrace, validateChromeTrace, type ChromeEvent, type ChromeTrace } from '../../src/trace/chrome.js';
+import { mergeThreads, toChromeTrace, validateChromeTrace, writeChromeTrace, type ChromeEvent, type ChromeTrace } from '../../src/trace/chrome.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { emptyRecord, type TraceRecord } from '../../src/trace/records.js';
 import { TraceRing } from '../../src/trace/ring.js';
 import { arbScenario, build, type Built } from './synthetic.js';
@@ -184,6 +187,38 @@ describe('Chrome validator: catches planted faults', () => {
     expect(problems).toMatch(/track 1\/777 has no thread_name/);
   });
 
+  it('a flow end binds to a slice exactly when one encloses it (bp e, s) or starts at or after it (f): the search against a scan (property)', () => {
+    // Slices that nest or follow each other (any valid track): disjoint intervals from sorted cut
+    // points, each with an optional child inside it; flow ends anywhere, boundaries included.
+    const arbSlices = fc.uniqueArray(fc.integer({ min: 0, max: 40 }), { maxLength: 8 }).chain((cuts) => {
+      const pts = [...cuts].sort((a, b) => a - b);
+      const outer: { ts: number; end: number }[] = [];
+      for (let i = 0; i + 1 < pts.length; i += 2) outer.push({ ts: pts[i]!, end: pts[i + 1]! });
+      return fc.tuple(...outer.map((o) => fc.option(fc.tuple(fc.integer({ min: o.ts, max: o.end }), fc.integer({ min: o.ts, max: o.end })))))
+        .map((kids) => [...outer, ...kids.flatMap((k) => (k === null ? [] : [{ ts: Math.min(...k), end: Math.max(...k) }]))]);
+    });
+    const flowEnd = fc.record({ ts: fc.integer({ min: 0, max: 45 }), ph: fc.constantFrom('s', 't', 'f'), bp: fc.constantFrom(undefined, 'e') });
+    fc.assert(fc.property(arbSlices, fc.array(flowEnd, { minLength: 1, maxLength: 6 }), (slices, fs) => {
+      const timed: ChromeEvent[] = slices.map((x) => ({ name: 'run', ph: 'X', ts: x.ts, dur: x.end - x.ts, pid: 1, tid: 1 }));
+      fs.forEach((f, k) => {
+        // A 't' or 'f' gets its start at ts 0 (which binds, or not, too); an 's' stands alone.
+        if (f.ph !== 's') timed.push({ name: 'flow', cat: 'c', ph: 's', id: k + 1, ts: 0, pid: 1, tid: 1 });
+        timed.push({ name: 'flow', cat: 'c', ph: f.ph, id: k + 1, ts: f.ts, pid: 1, tid: 1, ...(f.bp === undefined ? {} : { bp: f.bp }) });
+      });
+      timed.sort((a, b) => a.ts! - b.ts!);
+      const all = validateChromeTrace([
+        { name: 'process_name', ph: 'M', pid: 1, tid: 0, args: { name: 'p' } }, { name: 'thread_name', ph: 'M', pid: 1, tid: 1, args: { name: 't' } }, ...timed,
+      ]);
+      const binding = all.filter((p) => !p.startsWith('flow start without an end')); // the lone 's' events
+      expect(binding.filter((p) => !p.includes('binds to no slice'))).toEqual([]);
+      const unbound = timed.filter((e) => ['s', 't', 'f'].includes(e.ph)).filter((e) => {
+        const ts = e.ts!;
+        return e.ph === 'f' && e.bp !== 'e' ? !slices.some((x) => x.ts >= ts) : !slices.some((x) => x.ts <= ts && ts <= x.end);
+      });
+      expect(binding.length).toBe(unbound.length);
+    }), { numRuns: 500 });
+  });
+
   it('B/E pairs are slices too: a B/E pair crossing an X is caught', () => {
     const events: ChromeEvent[] = [
       { name: 'process_name', ph: 'M', pid: 1, tid: 0, args: { name: 'p' } },
@@ -240,5 +275,24 @@ describe('Chrome export of recorded runs (the workload engine, through Recorders
     expect(validateChromeTrace(t)).toEqual([]);
     t.traceEvents = t.traceEvents.filter((e) => e.name !== 'process_name');
     expect(validateChromeTrace(t)).toEqual(['process 1 has no process_name']);
+  });
+});
+
+describe('writeChromeTrace: the file JSON.stringify would write, in batches', () => {
+  it('byte for byte, at any batch size, also with no events', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-chrome-'));
+    try {
+      const [sc] = fc.sample(arbScenario.filter((x) => x.tasks.length >= 4), { seed: 7, numRuns: 1 });
+      const t = toChromeTrace(throughRings(build(sc!)));
+      for (const trace of [t, { ...t, traceEvents: [] }, { ...t, otherData: { note: 'ü "quoted"' } }]) {
+        for (const batch of [1, 3, 8192]) {
+          const path = join(dir, `t-${batch}.json`);
+          writeChromeTrace(path, trace, batch);
+          expect(readFileSync(path, 'utf8')).toBe(JSON.stringify(trace));
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
