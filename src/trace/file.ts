@@ -653,13 +653,21 @@ export const HEAP_PER_FRAME = 270;
  */
 function checkRoom(bytes: number): void {
   const frames = Math.floor(bytes / RECORD_BYTES);
-  const need = frames * HEAP_PER_FRAME;
+  heapRoom(frames * HEAP_PER_FRAME, `the file has ${frames} frames (${Math.round(bytes / 2 ** 20)} MiB); reading it`);
+}
+
+/**
+ * Throw a TraceFileError when `need` bytes of JavaScript heap are more than this process may still
+ * allocate: `doing` (what would take them) takes about so much, and the `--max-old-space-size` to
+ * run with. For the readers of a whole trace (readTrace, the Chrome export).
+ */
+export function heapRoom(need: number, doing: string): void {
   const { heap_size_limit: limit, used_heap_size: used } = getHeapStatistics();
   if (need <= limit - used) return;
   const gib = (n: number): string => (n / 2 ** 30).toFixed(1);
   const mib = Math.ceil((used + need * 1.25) / 2 ** 20 / 256) * 256;
   throw new TraceFileError(
-    `the file has ${frames} frames (${Math.round(bytes / 2 ** 20)} MiB); reading it takes about ${gib(need)} GiB of JavaScript heap and this process may use ${gib(Math.max(0, limit - used))} GiB more: run it with NODE_OPTIONS=--max-old-space-size=${mib}, or record a shorter run`,
+    `${doing} takes about ${gib(need)} GiB of JavaScript heap and this process may use ${gib(Math.max(0, limit - used))} GiB more: run it with NODE_OPTIONS=--max-old-space-size=${mib}, or record a shorter run`,
   );
 }
 

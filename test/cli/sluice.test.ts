@@ -142,6 +142,27 @@ describe('sluice trace', () => {
     }
   }, 120_000);
 
+  it('export of a file too large for the heap: exit 2 with the --max-old-space-size to run with, before building any event', async () => {
+    const ring = new TraceRing(new Int32Array(new SharedArrayBuffer(TraceRing.words(4096) * 4)), 0, 4096, true);
+    const path = at('export-large.trace');
+    const { mode: _m, recordVersion: _v, threads: _t, ...meta } = readTrace(crafted).meta;
+    const stream = new TraceStream(path, [{ ring, writerClass: 1, writerIndex: 0, kind: 'worker', name: 'w0' }], meta);
+    const r = emptyRecord();
+    for (let i = 0; i < 150_000; i++) {
+      Object.assign(r, { kind: 5, writerClass: 1, writerIndex: 0, worker: 0, tick: i });
+      ring.append(r);
+      if ((i & 1023) === 1023) stream.poll();
+    }
+    stream.close();
+    // node itself, not npx: NODE_OPTIONS would reach the tsx launcher's own process too.
+    const small = await runChild(process.execPath, ['--max-old-space-size=64', '--import', 'tsx', 'src/cli/sluice.ts', 'trace', 'export', path, '--chrome', at('export-large.json')], {
+      cwd: root, timeout: 60_000,
+    });
+    expect(small.status, small.stdout).toBe(2);
+    expect(small.stderr).toMatch(/exporting its 150000 records takes about 0\.1 GiB of JavaScript heap and this process may use 0\.\d GiB more: run it with NODE_OPTIONS=--max-old-space-size=\d+/);
+    expect((await sluice('trace', 'export', path, '--chrome', at('export-large.json'))).status).toBe(0); // with the default heap
+  }, 120_000);
+
   it('export: a valid Chrome trace with the lineage arrow', async () => {
     const out = at('crafted.json');
     const r = await sluice('trace', 'export', crafted, '--chrome', out);
