@@ -15,6 +15,7 @@ import { ConfigError, describe } from '../errors.js';
 import { WRITER_ATTACHMENT, WRITER_WORKER, type WriterClass } from '../trace/records.js';
 import type { Recorder } from '../trace/recorder.js';
 import { TraceRings } from '../trace/rings.js';
+import { resolve } from 'node:path';
 import { saveFlight, TraceStream, type ProducerInfo, type TraceMeta, type TraceTrailer } from '../trace/file.js';
 import type { Seam } from '../trace/seam.js';
 import { setReadLog, type ReadLog } from '../admission/read-log.js';
@@ -424,6 +425,10 @@ export class Recording {
     producers: ((from: number) => ProducerInfo[]) | null = null, everyMs = 10,
   ): void {
     if (this.config.mode !== 'file') return;
+    const file = resolve(this.config.path!);
+    if (recordingTo.has(file)) {
+      throw new ConfigError(`Runtime.start: trace.path ${JSON.stringify(this.config.path!.slice(0, 200))} is the file of another runtime of this process that still records; give each runtime its own file`);
+    }
     let stream: TraceStream;
     try {
       stream = this.stream = new TraceStream(this.config.path!, this.rings.threads(), meta(), STREAM_BUFFER_FRAMES, STREAM_WRITE_BEHIND, producers).every(everyMs);
@@ -436,12 +441,16 @@ export class Recording {
     }
     // A process that ends without rt.close() (forgotten, process.exit, an uncaught exception)
     // still finishes the file: the last records and the trailer (TraceStream.atExit).
+    recordingTo.add(file);
+    this.file = file;
     this.exitHook = () => { stream.atExit(producers === null ? undefined : producers(0)); };
     atExit.add(this.exitHook);
     if (!exitListening) { exitListening = true; process.on('exit', finishAtExit); }
   }
 
   private exitHook: (() => void) | null = null;
+  /** The file this recording streams to (resolved), while it is open. */
+  private file: string | null = null;
 
   /** Flight mode (or file mode, a snapshot beside the stream): every ring's latest records, now. */
   save(path: string, meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>): TraceTrailer & { records: number } {
@@ -458,9 +467,14 @@ export class Recording {
       // Only now: a process that exits while the last writes are in flight still finishes the file.
       if (this.exitHook !== null) atExit.delete(this.exitHook);
       this.exitHook = null;
+      if (this.file !== null) recordingTo.delete(this.file);
+      this.file = null;
     }
   }
 }
+
+/** The files this process's open full recordings stream to (resolved paths): one runtime each. */
+const recordingTo = new Set<string>();
 
 /** The full recordings not closed yet: each finishes its file if the process exits first. */
 const atExit = new Set<() => void>();

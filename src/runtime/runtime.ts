@@ -134,8 +134,9 @@ export interface RuntimeOptions {
    * Record every decision (docs/design.md §4.15): `{ mode: 'flight', records }` keeps the latest
    * `records` (a power of two, default 4096) per thread in shared memory, saved with
    * `rt.saveTrace(path)`; `{ mode: 'file', path, records }` streams everything to `path` from the
-   * start (drained every 10 ms; what a thread overwrote before that is counted lost in the file).
-   * Off by default. Read with `sluice trace show|explain|replay|export`.
+   * start (drained every 10 ms, and by the starting thread as its ring fills; finished at close,
+   * or at the process's 'exit' event without one; one runtime per file in a process). Off by
+   * default. Read with `sluice trace show|explain|replay|export`.
    */
   trace?: TraceOptions;
   /**
@@ -522,7 +523,13 @@ export class Runtime<M = any> {
       rt.traceShare = recording.share;
       recordAttachment(att, recording.share, 0, 'main', threadId, limitsOf(mem));
       supervisor.seam = att.seam;
-      recording.startStream(() => rt.traceMeta(), att.seam as RecordingSeam, (from) => producerInfos(mem, registeredFrom(mem, from)));
+      try {
+        recording.startStream(() => rt.traceMeta(), att.seam as RecordingSeam, (from) => producerInfos(mem, registeredFrom(mem, from)));
+      } catch (err) {
+        // The runtime is up by now: a file that cannot be opened fails the start with nothing left running.
+        await rt.destroy().catch(() => undefined);
+        throw err;
+      }
     }
     rt.affinityInfo = Object.freeze(affinityStatus);
     supervisor.onEvent = rt.recordEvent;

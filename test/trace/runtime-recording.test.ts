@@ -2,7 +2,7 @@
 // into per-thread rings, a flight recorder saved on demand (also after a worker died) or a full
 // recording streamed to a file; what `sluice trace show|explain|export` read.
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AttachError, ConfigError, Runtime, type Token } from '../../src/index.js';
@@ -143,9 +143,33 @@ describe('a full recording at full speed', () => {
     expectReplayable(f);
   }, 90_000);
 
-  it('a path that cannot be opened or written is a ConfigError from Runtime.start', async () => {
+  it('two runtimes of one process recording to one file: the second start is a ConfigError (nothing left running), the first\'s file intact; once it closed, the file may be reused', async () => {
+    const path = join(dir, 'shared.trace');
+    const a = await Runtime.start({ tasks, workers: 1, trace: { mode: 'file', path } });
+    try {
+      const err = await Runtime.start({ tasks, workers: 1, trace: { mode: 'file', path: join(dir, '.', 'shared.trace') } }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/is the file of another runtime of this process that still records/);
+      expect(await a.run('inc', 1)).toBe(2);
+    } finally {
+      await a.close();
+    }
+    expect([readTrace(path).complete, notReplayable(readTrace(path))]).toEqual([true, null]);
+    const b = await Runtime.start({ tasks, workers: 1, trace: { mode: 'file', path } });
+    await b.run('inc', 2);
+    await b.close();
+    expect(readTrace(path).complete).toBe(true);
+  });
+
+  it('a path that cannot be opened or written is a ConfigError from Runtime.start, which leaves no thread running', async () => {
+    const threads = (): number => readdirSync('/proc/self/task').length;
+    const fail = (path: string): Promise<unknown> => Runtime.start({ tasks, workers: 2, trace: { mode: 'file', path } }).catch((e: unknown) => e);
+    await fail(join(dir, 'no-such-dir', 'first.trace')); // the first start creates what a process keeps (libuv's pool)
+    const before = threads();
+    for (let i = 0; i < 3; i++) await fail(join(dir, 'no-such-dir', 'x.trace'));
+    expect(threads()).toBe(before); // each failed start used to leave its two workers running
     for (const path of [join(dir, 'no-such-dir', 'x.trace'), '/dev/full']) {
-      const err = await Runtime.start({ tasks, workers: 1, trace: { mode: 'file', path } }).catch((e: unknown) => e);
+      const err = await fail(path);
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as Error).message).toContain(JSON.stringify(path));
     }
