@@ -439,10 +439,10 @@ export class Recording {
       main.flushEvery = Math.max(1, this.config.records >>> 2);
       main.flush = () => { stream.poll(); };
     }
-    // A process that ends without rt.close() (forgotten, process.exit, an uncaught exception)
-    // still finishes the file: the last records and the trailer (TraceStream.atExit).
     recordingTo.add(file);
     this.file = file;
+    // A process that ends without rt.close() (forgotten, process.exit, an uncaught exception)
+    // still finishes the file: the last records and the trailer (TraceStream.atExit).
     this.exitHook = () => { stream.atExit(producers === null ? undefined : producers(0)); };
     atExit.add(this.exitHook);
     if (!exitListening) { exitListening = true; process.on('exit', finishAtExit); }
@@ -481,7 +481,11 @@ const atExit = new Set<() => void>();
 let exitListening = false;
 
 function finishAtExit(): void {
-  for (const finish of atExit) finish();
+  for (const finish of atExit) {
+    try {
+      finish();
+    } catch { /* atExit does not throw; and one file's trouble must not keep the others unfinished */ }
+  }
   atExit.clear();
 }
 

@@ -456,10 +456,11 @@ export function validateChromeTrace(trace: ChromeTrace | readonly ChromeEvent[])
   const namedPids = new Set<number>();
   const tracks = new Set<string>();
 
+  // Where an event is, for a problem's text (made only then).
+  const at = (i: number, e: ChromeEvent): string => `event ${i} (${e.ph} '${e.name}' on ${trackKey(e)})`;
   events.forEach((e, i) => {
-    const at = (): string => `event ${i} (${e.ph} '${e.name}' on ${trackKey(e)})`;
     if (typeof e.name !== 'string' || typeof e.ph !== 'string' || !Number.isFinite(e.pid) || !Number.isFinite(e.tid)) {
-      problems.push(`${at()}: missing name, ph, pid or tid`);
+      problems.push(`${at(i, e)}: missing name, ph, pid or tid`);
       return;
     }
     if (e.ph === 'M') {
@@ -469,19 +470,19 @@ export function validateChromeTrace(trace: ChromeTrace | readonly ChromeEvent[])
     }
     const ts = e.ts;
     if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) {
-      problems.push(`${at()}: ts is not a finite number >= 0`);
+      problems.push(`${at(i, e)}: ts is not a finite number >= 0`);
       return;
     }
     const track = trackKey(e);
     tracks.add(track);
     const prev = lastTs.get(track);
-    if (prev !== undefined && ts < prev) problems.push(`${at()}: timestamp goes backwards on its track (${ts} after ${prev})`);
+    if (prev !== undefined && ts < prev) problems.push(`${at(i, e)}: timestamp goes backwards on its track (${ts} after ${prev})`);
     lastTs.set(track, Math.max(prev ?? ts, ts));
     const list = slices.get(track) ?? [];
     slices.set(track, list);
     switch (e.ph) {
       case 'X':
-        if (typeof e.dur !== 'number' || !(e.dur >= 0)) problems.push(`${at()}: X without a duration >= 0`);
+        if (typeof e.dur !== 'number' || !(e.dur >= 0)) problems.push(`${at(i, e)}: X without a duration >= 0`);
         else list.push({ ts, end: ts + e.dur, name: e.name });
         break;
       case 'B': {
@@ -492,19 +493,19 @@ export function validateChromeTrace(trace: ChromeTrace | readonly ChromeEvent[])
       }
       case 'E': {
         const b = openB.get(track)?.pop();
-        if (b === undefined) problems.push(`${at()}: E without a B`);
+        if (b === undefined) problems.push(`${at(i, e)}: E without a B`);
         else list.push({ ts: b.ts!, end: ts, name: b.name });
         break;
       }
       case 's': case 'f': case 't': {
         const key = `${e.cat}|${e.name}|${e.id}`;
         if (e.ph === 's') {
-          if (flows.has(key)) problems.push(`${at()}: flow id ${e.id} started twice`);
+          if (flows.has(key)) problems.push(`${at(i, e)}: flow id ${e.id} started twice`);
           flows.set(key, e);
         } else if (e.ph === 'f') {
           const s = flows.get(key);
-          if (s === undefined) problems.push(`${at()}: flow end without a start (cat ${e.cat}, id ${e.id})`);
-          else if (ts < s.ts!) problems.push(`${at()}: flow ends before it starts`);
+          if (s === undefined) problems.push(`${at(i, e)}: flow end without a start (cat ${e.cat}, id ${e.id})`);
+          else if (ts < s.ts!) problems.push(`${at(i, e)}: flow ends before it starts`);
           flows.delete(key);
         }
         flowEnds.push(e);
@@ -513,12 +514,12 @@ export function validateChromeTrace(trace: ChromeTrace | readonly ChromeEvent[])
       case 'b': case 'e': {
         const key = `${e.cat}|${e.name}|${e.id}`;
         if (e.ph === 'b') {
-          if (asyncs.has(key)) problems.push(`${at()}: async id ${e.id} begun twice`);
+          if (asyncs.has(key)) problems.push(`${at(i, e)}: async id ${e.id} begun twice`);
           asyncs.set(key, e);
         } else {
           const b = asyncs.get(key);
-          if (b === undefined) problems.push(`${at()}: async end without a begin (cat ${e.cat}, id ${e.id})`);
-          else if (ts < b.ts!) problems.push(`${at()}: async slice ends before it begins`);
+          if (b === undefined) problems.push(`${at(i, e)}: async end without a begin (cat ${e.cat}, id ${e.id})`);
+          else if (ts < b.ts!) problems.push(`${at(i, e)}: async slice ends before it begins`);
           asyncs.delete(key);
         }
         break;
