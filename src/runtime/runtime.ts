@@ -701,7 +701,8 @@ export class Runtime<M = any> {
       cpuTie: false,
       workerCpus: this.stats().workers.map((w) => (w.cpus === null ? null : w.cpus[0] ?? null)),
       chains: this.chainLists.map((c) => [...c]),
-      producers: producerInfos(this.mem, registeredProducers(this.mem)),
+      // Index-aligned: the registered entries are a prefix (registry.ts), as the table frames assume.
+      producers: producerInfos(this.mem, registeredFrom(this.mem, 0)),
       // A weight class is chosen per rt.task() call, not per task: the header names none.
       tasks: this.names.map((name) => ({ name, weight: null })),
     };

@@ -119,6 +119,7 @@ export interface TraceMeta {
 
 /** Written last by a writer that finished: per thread, frames written and records lost. */
 export interface TraceTrailer {
+  /** Record frames written (the producer-table frames not counted). */
   frames: number;
   /** The producer table at the end of a streamed recording (producers registered after its header was written). */
   producers?: ProducerInfo[];
@@ -671,9 +672,11 @@ export function heapRoom(need: number, doing: string): void {
   );
 }
 
+/** A count, an index or a limit as the file's JSON holds them. */
+const int = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+
 /** `v` as a TraceTrailer if it is one (as TraceStream writes it), else null: a damaged trailer is not used. */
 function trailerOf(v: unknown): TraceTrailer | null {
-  const int = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
   const o = v as Record<string, unknown>;
   if (!int(o.frames) || !Array.isArray(o.threads)) return null;
@@ -686,7 +689,6 @@ function trailerOf(v: unknown): TraceTrailer | null {
 }
 
 function isProducerInfo(p: unknown): boolean {
-  const int = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
   const q = p as Record<string, unknown> | null;
   return q !== null && typeof q === 'object' && typeof q.name === 'string' && int(q.rate) && int(q.burst) && int(q.slots);
 }
@@ -698,7 +700,7 @@ function checkMeta(m: unknown): asserts m is TraceMeta {
   if (o.mode !== 'flight' && o.mode !== 'stream') fail('mode is neither flight nor stream');
   if (o.recordVersion !== RECORD_VERSION) fail(`record version ${String(o.recordVersion)} is not ${RECORD_VERSION}, the one this build reads`);
   for (const k of ['workers', 'ringCapacity', 'globalSlots'] as const) {
-    if (!Number.isSafeInteger(o[k]) || (o[k] as number) < 0) fail(`${k} is not a non-negative integer`);
+    if (!int(o[k])) fail(`${k} is not a non-negative integer`);
   }
   for (const k of ['producers', 'tasks', 'threads', 'chains', 'workerCpus'] as const) if (!Array.isArray(o[k])) fail(`${k} is not a list`);
   const clock = o.clock as Record<string, unknown> | null;
@@ -711,7 +713,6 @@ function checkMeta(m: unknown): asserts m is TraceMeta {
     fail('chains must be 4 non-empty lists of worker indices (heavy, medium, light, none)');
   }
   if ((o.workerCpus as unknown[]).length !== W) fail('workerCpus must name one CPU (or null) per worker');
-  const int = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
   for (const t of o.threads as unknown[]) {
     const q = t as Record<string, unknown> | null;
     if (q === null || typeof q !== 'object' || !int(q.writerClass) || !int(q.writerIndex) || typeof q.name !== 'string' ||

@@ -1,6 +1,7 @@
 // Trace files: the flight snapshot (also of a dead thread's ring), the streamed full recording
 // with bounded memory and honest loss counts, and a reader that survives any cut.
-import { closeSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, open, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -271,15 +272,23 @@ describe('TraceStream: the producer table, also in a file cut short', () => {
   });
 
   it('atExit: the writes still in flight are written again, then the last drain and the trailer, synchronously', async () => {
+    // Hold every thread of libuv's pool in an open() of a FIFO no one writes yet: the stream's
+    // asynchronous writes then stay queued, as at a process exit, until the FIFOs are opened.
+    const pool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const fifos = Array.from({ length: pool }, (_, i) => at(`hold-${i}.fifo`));
+    for (const f of fifos) execFileSync('mkfifo', [f]);
+    const held = fifos.map((f) => new Promise<number>((resolve, reject) => open(f, 'r', (err, fd) => (err ? reject(err) : resolve(fd)))));
     const rings = [ringOf(8, 0), ringOf(8, 1)];
     const s = new TraceStream(at('at-exit.trace'), rings, META, 4, 2, (from) => [...META.producers, later[0]!].slice(from));
     for (let k = 0; k < 4; k++) {
       rings.forEach((t) => appendSeeded(t, k * 5, (k + 1) * 5));
-      s.poll(); // asynchronous writes, not awaited
+      s.poll(); // asynchronous writes (two pooled buffers), queued behind the held threads; the rest synchronous
     }
     rings.forEach((t) => appendSeeded(t, 20, 23)); // not drained yet
     s.atExit([...META.producers, later[0]!]);
-    const finished = readFileSync(at('at-exit.trace')); // before any of the asynchronous writes is heard of
+    const finished = readFileSync(at('at-exit.trace')); // the queued writes have not run
+    for (const f of fifos) closeSync(openSync(f, 'w')); // let the pool go
+    for (const fd of await Promise.all(held)) closeSync(fd);
     const f = readTrace(finished);
     expect([f.complete, f.bad, f.missing, f.lost, f.records.length]).toEqual([true, 0, 0, 0, 46]);
     for (let w = 0; w < 2; w++) expect(ticksOf(f.records, w)).toEqual(range(0, 23));
