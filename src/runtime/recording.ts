@@ -81,6 +81,8 @@ const DEFAULT_RECORDS = 4096;
  */
 const DEFAULT_FILE_RECORDS = 16384;
 const MAX_RECORDS = 1 << 20;
+/** The largest trace region: 2^31 words (8 GiB), so every word index of it is an int32. */
+const MAX_TRACE_WORDS = 2 ** 31;
 
 /** @internal Read `trace` once: undefined = off. */
 export function traceOption(where: string, v: unknown): TraceConfig | null {
@@ -399,14 +401,20 @@ export class Recording {
   private stream: TraceStream | null = null;
 
   constructor(readonly config: TraceConfig, attachments: number, workers: number, epochMicros: number) {
-    const bytes = TraceRings.words(attachments, workers, config.records) * 4;
+    const words = TraceRings.words(attachments, workers, config.records);
+    const bytes = words * 4;
+    if (words > MAX_TRACE_WORDS) {
+      throw new ConfigError(`Runtime.start: the trace rings would take ${bytes} bytes ((maxAttachments + workers) × trace.records × 64 bytes); the region holds at most ${MAX_TRACE_WORDS * 4} (its word indices); lower trace.records or maxAttachments`);
+    }
     let sab: SharedArrayBuffer;
     try {
       sab = new SharedArrayBuffer(bytes);
     } catch (cause) {
       throw new ConfigError(`Runtime.start: could not allocate ${bytes} bytes for the trace rings ((maxAttachments + workers) × trace.records × 64 bytes); lower trace.records or maxAttachments`, { cause });
     }
-    this.rings = new TraceRings(new Int32Array(sab), 0, attachments, workers, config.records, true);
+    // A fresh SharedArrayBuffer is zero-filled: laying it out writes only the rings' headers, so the
+    // region is reserved, not committed, and a thread's ring costs memory once the thread records.
+    this.rings = new TraceRings(new Int32Array(sab), 0, attachments, workers, config.records, true, true);
     this.share = { sab, records: config.records, attachments, workers, epochMicros, readLog: config.mode === 'file' };
   }
 

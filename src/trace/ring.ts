@@ -98,11 +98,13 @@ export class TraceRing {
 
   /**
    * A view of a ring at word index `base` of `i32` (128-byte aligned, so slots sit on blocks:
-   * the layout's job). `init` lays the region out (once, before any writer or reader uses it);
-   * otherwise the header must already say `capacity`. A writer taking over a ring that was
-   * written before calls adopt().
+   * the layout's job). `init` lays the region out (once, before any writer or reader uses it):
+   * every word zero, then the header; `zeroed` says the words are zero already (a fresh
+   * SharedArrayBuffer's are), so only the header is written and a slot's page is first touched
+   * when a writer records into it. Otherwise the header must already say `capacity`. A writer
+   * taking over a ring that was written before calls adopt().
    */
-  constructor(readonly i32: Int32Array, readonly base: number, readonly capacity: number, init = false) {
+  constructor(readonly i32: Int32Array, readonly base: number, readonly capacity: number, init = false, zeroed = false) {
     if (capacity < 2 || (capacity & (capacity - 1)) !== 0 || capacity > 2 ** 24) {
       throw new RangeError(`trace ring capacity must be a power of two in [2, 2^24], got ${capacity}`);
     }
@@ -112,7 +114,7 @@ export class TraceRing {
     this.mask = capacity - 1;
     this.slots = base + T_HEADER_WORDS;
     if (init) {
-      i32.fill(0, base, base + TraceRing.words(capacity));
+      if (!zeroed) i32.fill(0, base, base + TraceRing.words(capacity));
       Atomics.store(i32, base + T_CAPACITY, capacity);
       Atomics.store(i32, base + T_MAGIC, TRACE_MAGIC);
     } else if (Atomics.load(i32, base + T_MAGIC) !== TRACE_MAGIC || Atomics.load(i32, base + T_CAPACITY) !== capacity) {

@@ -21,11 +21,13 @@ export class TraceRings {
 
   /**
    * A view of the region at word `base` of `i32` (128-byte aligned: the layout's job). `init`
-   * lays every ring out: once, by the thread that starts the runtime, before any other uses it.
+   * lays every ring out: once, by the thread that starts the runtime, before any other uses it;
+   * `zeroed`: the region's words are all zero already (TraceRing's constructor: only the headers
+   * are written, so a ring's pages are touched only once its thread records).
    */
   constructor(
     readonly i32: Int32Array, readonly base: number, readonly attachments: number, readonly workers: number,
-    readonly capacity: number, init = false,
+    readonly capacity: number, init = false, zeroed = false,
   ) {
     if (!Number.isInteger(attachments) || attachments < 1 || attachments > 255 || !Number.isInteger(workers) || workers < 0 || workers > 255) {
       throw new RangeError(`trace rings: attachments must be in [1, 255] and workers in [0, 255]; got ${attachments} and ${workers}`);
@@ -33,7 +35,7 @@ export class TraceRings {
     if (base < 0 || base + TraceRings.words(attachments, workers, capacity) > i32.length) {
       throw new RangeError(`trace rings: ${attachments + workers} rings of ${capacity} slots at word ${base} do not fit in ${i32.length} words`);
     }
-    if (init) for (let k = 0; k < attachments + workers; k++) new TraceRing(i32, base + k * TraceRing.words(capacity), capacity, true);
+    if (init) for (let k = 0; k < attachments + workers; k++) new TraceRing(i32, base + k * TraceRing.words(capacity), capacity, true, zeroed);
   }
 
   /** Word index of the ring of attachment a (class 0) or worker slot w (class 1). */

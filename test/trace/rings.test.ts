@@ -32,6 +32,27 @@ describe('TraceRings', () => {
     expect(() => new TraceRings(i32, 64, 3, 3, 16, true)).toThrow(/do not fit/);
   });
 
+  it('laid out on memory known to be zero, only the headers are written: the slots stay untouched until a thread records', () => {
+    const words = TraceRings.words(2, 1, 8);
+    const marked = (): Int32Array => new Int32Array(new SharedArrayBuffer(words * 4)).fill(-7);
+    const lazy = marked();
+    const rings = new TraceRings(lazy, 0, 2, 1, 8, true, true);
+    const headers = [0, 1, 2].map((k) => k * TraceRing.words(8));
+    const written = [...lazy.keys()].filter((i) => lazy[i] !== -7);
+    // Each ring's CAPACITY and MAGIC words, nothing else (NEXT and WRAPS are 0 on zeroed memory).
+    expect(written).toEqual(headers.flatMap((b) => [b + 1, b + 2]));
+    // Without `zeroed`, every word of every ring is cleared first.
+    const eager = marked();
+    new TraceRings(eager, 0, 2, 1, 8, true);
+    expect([...eager.keys()].filter((i) => eager[i] !== 0 && !headers.some((b) => i === b + 1 || i === b + 2))).toEqual([]);
+    // On a fresh (zero) buffer both layouts read and record alike.
+    const fresh = new Int32Array(new SharedArrayBuffer(words * 4));
+    const r = new TraceRings(fresh, 0, 2, 1, 8, true, true);
+    r.recorder(1, 0).meta(5, 'worker 0', 3);
+    expect(r.ring(1, 0).snapshot().records.map((x) => x.label)).toEqual(['worker 0']);
+    expect(rings.ring(0, 0).capacity).toBe(8);
+  });
+
   it('each thread records into its own ring; a replacement continues a slot\'s positions; saved and streamed whole', () => {
     const i32 = new Int32Array(new SharedArrayBuffer(TraceRings.words(2, 2, 8) * 4));
     const rings = new TraceRings(i32, 0, 2, 2, 8, true);

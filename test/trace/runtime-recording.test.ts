@@ -177,6 +177,25 @@ describe('a full recording at full speed', () => {
 });
 
 describe('a flight recorder', () => {
+  // trace.records is up to 2^20 per thread: the rings are reserved, not committed, and a region
+  // too large to index is refused before anything is allocated.
+  it('the largest rings are reserved, not touched: a thread\'s ring costs memory once it records', async () => {
+    const path = join(dir, 'big-region.trace');
+    const r = await runChild(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../fixtures/big-trace-region.ts', import.meta.url)), path], { timeout: 120_000 });
+    expect(r.stderr).toBe('');
+    const out = JSON.parse(r.stdout.trim()) as { reserved: number; growth: number; value: number; records: number };
+    expect(out.value).toBe(42);
+    expect(out.reserved).toBe(18 * 64 * 2 ** 20); // 1.2 GB
+    // Two workers' boot and the run take tens of MB; laying the rings out by writing every word
+    // took all 1.2 GB (and ~5 s) here.
+    expect(out.growth).toBeLessThan(out.reserved / 4);
+    // Saved, it reads back whole: what each thread recorded, from its META on.
+    expect(out.records).toBeGreaterThan(0);
+    expect(readTrace(path).records.length).toBe(out.records);
+    await expect(Runtime.start({ tasks, workers: 2, maxAttachments: 255, trace: { mode: 'flight', records: 2 ** 20 } }))
+      .rejects.toThrow(/trace rings would take 17247010944 bytes .*at most 8589934592.*lower trace\.records or maxAttachments/);
+  }, 120_000);
+
   it('saved after a worker died, it still has that worker\'s last records, then its death and respawn', async () => {
     const rt = await Runtime.start({ tasks: faults, workers: 1, trace: { mode: 'flight', records: 64 } });
     try {
