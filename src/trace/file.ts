@@ -31,7 +31,7 @@
  * rings incrementally through a fixed buffer, so memory stays bounded, and counts what the
  * writers overwrote before it got there as lost, in the trailer).
  */
-import { closeSync, openSync, readFileSync, statSync, write, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync, write, writeSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import {
   RECORD_BYTES, RECORD_VERSION, RECORD_WORDS, R_SEQ, RecordKind, checkWord, decodeFrames, encodeRecord, type TraceRecord,
@@ -574,9 +574,13 @@ export class TraceStream {
 
 /** Read a trace file (a path or its bytes). Throws TraceFileError when it is not one. */
 export function readTrace(source: string | Uint8Array): TraceFile {
-  checkRoom(typeof source === 'string' ? statSync(source).size : source.byteLength);
-  const buf = typeof source === 'string' ? readFileSync(source) : Buffer.from(source.buffer, source.byteOffset, source.byteLength);
-  if (buf.length < PREFIX || buf.toString('latin1', 0, 8) !== FILE_MAGIC) throw new TraceFileError('not a sluice trace file (bad magic)');
+  let buf: Buffer;
+  if (typeof source === 'string') buf = readSource(source);
+  else {
+    checkRoom(source.byteLength);
+    buf = Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  }
+  if (buf.length < PREFIX || buf.toString('latin1', 0, 8) !== FILE_MAGIC) throw new TraceFileError(BAD_MAGIC);
   const version = buf.readUInt32LE(8);
   if (!READABLE_VERSIONS.includes(version)) throw new TraceFileError(`trace file version ${version} is not one this build reads (${READABLE_VERSIONS.join(', ')})`);
   const h = buf.readUInt32LE(12);
@@ -641,6 +645,47 @@ export function readTrace(source: string | Uint8Array): TraceFile {
   return { meta, trailer, records, positions, bad: bad + (partialBytes > 0 ? 1 : 0), partialBytes, missing, lost, complete: trailer !== null };
 }
 
+const BAD_MAGIC = 'not a sluice trace file (bad magic)';
+/** Bytes per read of a source whose size is not known in advance (readSource). */
+const SOURCE_CHUNK = 1 << 20;
+
+/**
+ * A trace's bytes from `path`. A regular file is read whole once checkRoom says it fits (its size
+ * is known). Anything else that reads (a pipe: a shell's `<(...)`, a FIFO once its writer opens
+ * it, a device) is read in chunks: the first must start as a trace file does, and the frames read
+ * so far must still fit after each (checkRoom), so an endless or foreign source (/dev/zero,
+ * /dev/urandom) is a TraceFileError, not a process that fills its memory. A directory is fs's
+ * EISDIR.
+ */
+function readSource(path: string): Buffer {
+  const st = statSync(path);
+  if (st.isFile() || st.isDirectory()) {
+    checkRoom(st.size);
+    return readFileSync(path);
+  }
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(SOURCE_CHUNK);
+      let n = 0;
+      while (n < SOURCE_CHUNK) {
+        const k = readSync(fd, chunk, n, SOURCE_CHUNK - n, null);
+        if (k === 0) break;
+        n += k;
+      }
+      if (n > 0) chunks.push(chunk.subarray(0, n));
+      total += n;
+      if (total >= 8 && chunks[0]!.length >= 8 && chunks[0]!.toString('latin1', 0, 8) !== FILE_MAGIC) throw new TraceFileError(BAD_MAGIC);
+      checkRoom(total, `${path} is not a regular file, and`);
+      if (n < SOURCE_CHUNK) return Buffer.concat(chunks, total);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * JavaScript heap a decoded file takes per 64-byte frame: its records (~210 bytes each, and a
  * SUBMIT_ROUTED frame is two) and their positions, as measured on a runtime's recording (7.5 M
@@ -652,9 +697,9 @@ export const HEAP_PER_FRAME = 270;
  * A file is read whole and every record decoded: refuse, with what to do, one that would not fit
  * in what this process may still allocate, rather than end it with V8's out-of-memory abort.
  */
-function checkRoom(bytes: number): void {
+function checkRoom(bytes: number, source = 'the file'): void {
   const frames = Math.floor(bytes / RECORD_BYTES);
-  heapRoom(frames * HEAP_PER_FRAME, `the file has ${frames} frames (${Math.round(bytes / 2 ** 20)} MiB); reading it`);
+  heapRoom(frames * HEAP_PER_FRAME, `${source} has ${frames} frames (${Math.round(bytes / 2 ** 20)} MiB)${source === 'the file' ? '' : ' so far'}; reading it`);
 }
 
 /**

@@ -1,7 +1,7 @@
 // Trace files: the flight snapshot (also of a dead thread's ring), the streamed full recording
 // with bounded memory and honest loss counts, and a reader that survives any cut.
 import { closeSync, mkdtempSync, open, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -374,6 +374,36 @@ describe('readTrace: a file cut short or damaged is read as far as it goes, neve
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^TraceFileError: the file has 400\d{3} frames \(24 MiB\); reading it takes about 0\.1 GiB of JavaScript heap and this process may use 0\.\d GiB more: run it with NODE_OPTIONS=--max-old-space-size=\d+, or record a shorter run/);
     expect(readTrace(at('large.trace')).records.length).toBe(400_000); // with this process's heap
+  }, 90_000);
+
+  // Not every path is a regular file: a shell's <(...) is a pipe, and a path can be a device.
+  it('a source that is not a regular file: a pipe reads like the file; an endless one is refused, never read to the end of memory', async () => {
+    expect(() => readTrace('/dev/zero')).toThrow(TraceFileError); // an endless device: the first chunk is not a trace
+    expect(() => readTrace('/dev/zero')).toThrow(/bad magic/);
+    // A trace through a FIFO (its writer a child): read as the file is.
+    const file = at('piped.trace');
+    writeFileSync(file, whole());
+    const fifo = at('piped.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', 'cat "$0" > "$1"', file, fifo], { stdio: 'ignore' });
+    const piped = readTrace(fifo); // blocks in open() until the writer opens its end
+    await once(writer, 'exit');
+    const direct = readTrace(file);
+    expect([piped.complete, piped.records.length, piped.bad]).toEqual([direct.complete, direct.records.length, 0]);
+    expect(piped.records).toEqual(direct.records);
+    // A trace's first bytes, then zeros without end: refused once what it has given would not fit,
+    // in a child whose heap is 48 MB (before, read until the process's memory ran out).
+    const endless = at('endless.fifo');
+    execFileSync('mkfifo', [endless]);
+    const prefix = at('prefix.bin');
+    writeFileSync(prefix, whole().subarray(0, 4096));
+    const feeder = spawn('sh', ['-c', '(cat "$0"; cat /dev/zero) > "$1"', prefix, endless], { stdio: 'ignore' });
+    const code = `import { readTrace } from ${JSON.stringify(new URL('../../src/trace/file.ts', import.meta.url).href)};
+      try { readTrace(${JSON.stringify(endless)}); console.log('read'); } catch (e) { console.log(e.name + ': ' + e.message); }`;
+    const r = await runChild(process.execPath, ['--max-old-space-size=48', '--import', 'tsx', '--input-type=module', '-e', code], { timeout: 60_000 });
+    feeder.kill('SIGKILL');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^TraceFileError: .*endless\.fifo is not a regular file, and has \d+ frames \(\d+ MiB\) so far; reading it takes about 0\.\d GiB of JavaScript heap/);
   }, 90_000);
 
   it('not a trace, a cut header, a foreign version: a TraceFileError that says which', () => {
