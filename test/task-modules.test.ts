@@ -10,6 +10,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Runtime, WorkerStartError } from '../src/index.js';
+import { execFileSync } from 'node:child_process';
+import { runChild } from './helpers/child.js';
 
 describe('task modules', () => {
   let dir: string;
@@ -80,5 +82,26 @@ describe('task modules', () => {
     expect(err.message).toContain('throws.mjs:2');
     expect(err.message).toMatch(/RangeError: top-level failure/);
     expect((err.cause as Error).stack).toMatch(/throws\.mjs/);
+  });
+
+  // A worker reads its module whole: a FIFO blocked it in read() for good (start failed at
+  // startTimeoutMs and the process could not exit, terminate() does not reach a blocked read), and
+  // /dev/zero read until memory ran out. In a child (its data capped), so that the code before this
+  // ends in the child's timeout or abort, not in this test's process.
+  it('a path that is not a regular file (a FIFO, a device, a directory) is a ConfigError at once, and the process exits', async () => {
+    const fifo = join(dir, 'tasks.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const code = `import { Runtime } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
+      for (const tasks of ${JSON.stringify([fifo, '/dev/zero', dir])}) {
+        try { await Runtime.start({ tasks, workers: 1, execArgv: [], startTimeoutMs: 10_000 }); console.log('started'); }
+        catch (e) { console.log(e.name + ': ' + e.message); }
+      }`;
+    const r = await runChild('sh', ['-c', 'ulimit -d 2000000; exec "$0" --import tsx --input-type=module -e "$1"', process.execPath, code], { timeout: 60_000 });
+    expect([r.status, r.signal], r.stderr).toEqual([0, null]);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      `ConfigError: Runtime.start: tasks: ${fifo} is a FIFO, not a module file`,
+      'ConfigError: Runtime.start: tasks: /dev/zero is a character device, not a module file',
+      `ConfigError: Runtime.start: tasks: ${dir} is a directory, not a module file`,
+    ]);
   });
 });

@@ -2,7 +2,7 @@
  * `sluice quarantine list FILE`: what rt.quarantine.save(FILE) wrote (the Guard House,
  * src/runtime/guard-api.ts): one line per quarantined call, its provenance and its arguments.
  */
-import { readFileSync } from 'node:fs';
+import { heapShortfall, readBounded } from '../read-bounded.js';
 import { deserialize } from 'node:v8';
 import { inspect } from 'node:util';
 import type { QuarantineEntry, QuarantineFile } from '../runtime/guard-api.js';
@@ -20,11 +20,22 @@ Exit status: 0 listed, 2 bad arguments (no such file, not a quarantine file).`;
 /** Thrown for a bad command line or file; the caller prints it with the usage (exit status 2). */
 export class QuarantineUsage extends Error {}
 
+/** v8.serialize's first byte (its version tag): what every quarantine file starts with. */
+const V8_VERSION_TAG = 0xff;
+/** JavaScript heap deserializing a file takes per byte of it, at most (its strings and objects; a guess with room). */
+const HEAP_PER_BYTE = 4;
+
 function read(file: string): QuarantineFile {
+  const notOne = `${file} is not a quarantine file (rt.quarantine.save writes one)`;
   let bytes: Buffer;
   try {
-    bytes = readFileSync(file);
+    // A pipe or a device is read in chunks and refused as soon as it is not one (read-bounded.ts).
+    bytes = readBounded(file, (first) => { if (first.length > 0 && first[0] !== V8_VERSION_TAG) throw new QuarantineUsage(notOne); }, (n, sofar) => {
+      const short = heapShortfall(n * HEAP_PER_BYTE, `${file}${sofar ? ' is not a regular file, and has given' : ' has'} ${Math.round(n / 2 ** 20)} MiB${sofar ? ' so far' : ''}; listing it`);
+      if (short !== null) throw new QuarantineUsage(short);
+    });
   } catch (err) {
+    if (err instanceof QuarantineUsage) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new QuarantineUsage(code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}: ${(err as Error).message}`);
   }
@@ -32,11 +43,11 @@ function read(file: string): QuarantineFile {
   try {
     v = deserialize(bytes);
   } catch {
-    throw new QuarantineUsage(`${file} is not a quarantine file (rt.quarantine.save writes one)`);
+    throw new QuarantineUsage(notOne);
   }
   const f = v as Partial<QuarantineFile> | null;
   if (f === null || typeof f !== 'object' || f.kind !== 'sluice-quarantine' || f.version !== 1 || !Array.isArray(f.entries)) {
-    throw new QuarantineUsage(`${file} is not a quarantine file (rt.quarantine.save writes one)`);
+    throw new QuarantineUsage(notOne);
   }
   return f as QuarantineFile;
 }

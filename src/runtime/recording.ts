@@ -441,7 +441,7 @@ export class Recording {
     try {
       stream = this.stream = new TraceStream(this.config.path!, this.rings.threads(), meta(), STREAM_BUFFER_FRAMES, STREAM_WRITE_BEHIND, producers).every(everyMs);
     } catch (cause) {
-      throw new ConfigError(`Runtime.start: trace.path ${JSON.stringify(this.config.path!.slice(0, 200))} could not be opened and written (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+      throw new ConfigError(`Runtime.start: trace.path ${JSON.stringify(this.config.path!.slice(0, 200))} could not be opened and written (${cause instanceof Error ? cause.message : String(cause)})${seekHint(cause)}`, { cause });
     }
     if (main !== null) {
       main.flushEvery = Math.max(1, this.config.records >>> 2);
@@ -479,6 +479,12 @@ export class Recording {
       this.file = null;
     }
   }
+}
+
+/** What a path that cannot take a full recording's positional writes is told (a pipe, a FIFO, a terminal). */
+function seekHint(cause: unknown): string {
+  const code = (cause as NodeJS.ErrnoException | null)?.code;
+  return code === 'ESPIPE' || code === 'ENXIO' ? '; a full recording writes at offsets: give it a regular file, not a pipe, a FIFO or a terminal' : '';
 }
 
 /** The files this process's open full recordings stream to (resolved paths): one runtime each. */

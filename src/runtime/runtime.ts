@@ -22,7 +22,7 @@ import type { ProducerHost, Rejection, TaskLatency } from './producer.js';
 import type { ResultCast, SubmitArgs, TaskName, TaskResult } from './typed.js';
 import { preferenceChains, stealMask, type Weight } from './routing.js';
 import { chooseCpus, loadAffinity, warmLibuvPool } from './native/affinity.js';
-import { isTypeScript, taskModuleHref } from './tasks-module.js';
+import { isTypeScript, notAModuleFile, taskModuleHref } from './tasks-module.js';
 import { AbortedError, AttachError, ConfigError, RejectedError, SluiceError, WorkerStartError, describe } from '../errors.js';
 import { reportUncaught, signalAborted, signalReason } from './user-code.js';
 import { CAPACITY_REASONS, R_DRAINING } from '../admission/reasons.js';
@@ -421,6 +421,8 @@ export class Runtime<M = any> {
     const cfg = parseStartOptions(options);
     const { workers } = cfg;
     const href = taskModuleHref(cfg.tasks);
+    const notModule = notAModuleFile(href);
+    if (notModule !== null) throw new ConfigError(`Runtime.start: tasks: ${notModule}`);
     checkTypeScriptSupport(href);
     const { startTimeoutMs, signal } = cfg;
     if (signal !== undefined && signalAborted(signal)) {

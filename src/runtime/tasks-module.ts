@@ -2,6 +2,7 @@
  * Loading the user's task module: its function exports are the tasks, ids in sorted name
  * order. A CommonJS module's `module.exports` object counts as its exports.
  */
+import { statSync, type Stats } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { spawnSync } from 'node:child_process';
 
@@ -25,6 +26,26 @@ export function taskModuleHref(tasks: string | URL): string {
   if (tasks instanceof URL) return tasks.href;
   if (/^[a-z][a-z0-9+.-]*:/i.test(tasks) && !/^[a-z]:[\\/]/i.test(tasks)) return tasks;
   return pathToFileURL(tasks).href;
+}
+
+/**
+ * A `file:` task module that exists must be a regular file. A worker reads its module whole while
+ * it loads: a FIFO would block it in read() for good, where terminate() cannot reach it (start
+ * then failed at startTimeoutMs and the process could not exit), and a device such as /dev/zero
+ * would fill the memory. Null when `href` is fine (or not a file, or not there: the worker's
+ * import says so); else why not.
+ */
+export function notAModuleFile(href: string): string | null {
+  if (!href.startsWith('file:')) return null;
+  let st: Stats;
+  try {
+    st = statSync(fileURLToPath(href));
+  } catch {
+    return null;
+  }
+  if (st.isFile()) return null;
+  const what = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file';
+  return `${fileURLToPath(href)} is ${what}, not a module file`;
 }
 
 export function isTypeScript(href: string): boolean {

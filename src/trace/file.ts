@@ -31,8 +31,8 @@
  * rings incrementally through a fixed buffer, so memory stays bounded, and counts what the
  * writers overwrote before it got there as lost, in the trailer).
  */
-import { closeSync, openSync, readFileSync, readSync, statSync, write, writeSync } from 'node:fs';
-import { getHeapStatistics } from 'node:v8';
+import { closeSync, constants, openSync, write, writeSync } from 'node:fs';
+import { heapShortfall, readBounded } from '../read-bounded.js';
 import {
   RECORD_BYTES, RECORD_VERSION, RECORD_WORDS, R_SEQ, RecordKind, checkWord, decodeFrames, encodeRecord, type TraceRecord,
 } from './records.js';
@@ -324,6 +324,8 @@ export function saveFlight(path: string, rings: readonly ThreadRing[], meta: Omi
  * synchronously: the buffers still in an asynchronous write are written again at their offsets
  * (the same bytes: positional writes), then the last drain and the trailer, as close() does.
  */
+const STREAM_OPEN = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK;
+
 export class TraceStream {
   private readonly fd: number;
   private readonly from: number[];
@@ -361,7 +363,10 @@ export class TraceStream {
     this.buf = new Int32Array(bufferFrames * RECORD_WORDS);
     for (let i = 0; i < writeBehind; i++) this.pool.push(new Int32Array(bufferFrames * RECORD_WORDS));
     const threads = rings.map((t, i): ThreadInfo => ({ ...threadEntry(t), first: this.from[i]! }));
-    this.fd = openSync(path, 'w');
+    // As 'w', plus O_NONBLOCK: a FIFO nobody reads would block this open (the starting thread, for
+    // good); now it fails at once (ENXIO). On a regular file O_NONBLOCK changes nothing. Every write
+    // is positional, so a pipe, a FIFO with a reader or a terminal fails the header's (ESPIPE).
+    this.fd = openSync(path, STREAM_OPEN, 0o666);
     const header = headerBytes({ ...meta, mode: 'stream', recordVersion: RECORD_VERSION, threads });
     try {
       writeAllAt(this.fd, header, 0);
@@ -646,44 +651,18 @@ export function readTrace(source: string | Uint8Array): TraceFile {
 }
 
 const BAD_MAGIC = 'not a sluice trace file (bad magic)';
-/** Bytes per read of a source whose size is not known in advance (readSource). */
-const SOURCE_CHUNK = 1 << 20;
 
 /**
- * A trace's bytes from `path`. A regular file is read whole once checkRoom says it fits (its size
- * is known). Anything else that reads (a pipe: a shell's `<(...)`, a FIFO once its writer opens
- * it, a device) is read in chunks: the first must start as a trace file does, and the frames read
- * so far must still fit after each (checkRoom), so an endless or foreign source (/dev/zero,
- * /dev/urandom) is a TraceFileError, not a process that fills its memory. A directory is fs's
- * EISDIR.
+ * A trace's bytes from `path` (read-bounded.ts): a regular file once checkRoom says it fits; a
+ * pipe, a FIFO or a device in chunks, refused when its first does not start with the file magic
+ * and once the frames it has given would not fit.
  */
 function readSource(path: string): Buffer {
-  const st = statSync(path);
-  if (st.isFile() || st.isDirectory()) {
-    checkRoom(st.size);
-    return readFileSync(path);
-  }
-  const fd = openSync(path, 'r');
-  try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(SOURCE_CHUNK);
-      let n = 0;
-      while (n < SOURCE_CHUNK) {
-        const k = readSync(fd, chunk, n, SOURCE_CHUNK - n, null);
-        if (k === 0) break;
-        n += k;
-      }
-      if (n > 0) chunks.push(chunk.subarray(0, n));
-      total += n;
-      if (total >= 8 && chunks[0]!.length >= 8 && chunks[0]!.toString('latin1', 0, 8) !== FILE_MAGIC) throw new TraceFileError(BAD_MAGIC);
-      checkRoom(total, `${path} is not a regular file, and`);
-      if (n < SOURCE_CHUNK) return Buffer.concat(chunks, total);
-    }
-  } finally {
-    closeSync(fd);
-  }
+  return readBounded(
+    path,
+    (first) => { if (first.length >= 8 && first.toString('latin1', 0, 8) !== FILE_MAGIC) throw new TraceFileError(BAD_MAGIC); },
+    (bytes, sofar) => checkRoom(bytes, sofar ? `${path} is not a regular file, and` : undefined),
+  );
 }
 
 /**
@@ -708,13 +687,8 @@ function checkRoom(bytes: number, source = 'the file'): void {
  * run with. For the readers of a whole trace (readTrace, the Chrome export).
  */
 export function heapRoom(need: number, doing: string): void {
-  const { heap_size_limit: limit, used_heap_size: used } = getHeapStatistics();
-  if (need <= limit - used) return;
-  const gib = (n: number): string => (n / 2 ** 30).toFixed(1);
-  const mib = Math.ceil((used + need * 1.25) / 2 ** 20 / 256) * 256;
-  throw new TraceFileError(
-    `${doing} takes about ${gib(need)} GiB of JavaScript heap and this process may use ${gib(Math.max(0, limit - used))} GiB more: run it with NODE_OPTIONS=--max-old-space-size=${mib}, or record a shorter run`,
-  );
+  const short = heapShortfall(need, doing);
+  if (short !== null) throw new TraceFileError(`${short}, or record a shorter run`);
 }
 
 /** A count, an index or a limit as the file's JSON holds them. */

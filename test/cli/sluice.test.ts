@@ -23,6 +23,11 @@ function sluice(...args: string[]): Promise<ChildResult> {
   return runChild('npx', ['tsx', 'src/cli/sluice.ts', ...args], { cwd: root, timeout: 60_000 });
 }
 
+/** The same with the child's data capped at 2 GB (ulimit -d): for sources without end, so that a regression aborts the child, not the machine. */
+function sluiceCapped(...args: string[]): Promise<ChildResult> {
+  return runChild('sh', ['-c', 'ulimit -d 2000000; exec npx tsx src/cli/sluice.ts "$@"', 'sh', ...args], { cwd: root, timeout: 60_000 });
+}
+
 /** Write `records` (each thread's in its order) as a stream file with header `meta`. */
 function writeStream(path: string, meta: Omit<TraceMeta, 'mode' | 'recordVersion' | 'threads'>, records: readonly TraceRecord[]): void {
   const rings = new Map<number, ThreadRing>();
@@ -178,14 +183,17 @@ describe('sluice trace', () => {
       sluice(), sluice('bogus'), sluice('trace'), sluice('trace', 'frobnicate', crafted), sluice('trace', 'show', at('nope.trace')),
       sluice('trace', 'show', at('not-a-trace.trace')), sluice('trace', 'show', crafted, '--limit', '-1'), sluice('trace', 'export', crafted),
       sluice('trace', 'show', crafted, '--colour', 'red'), sluice('demo', '--frobnicate'),
+      // Endless devices: refused by their first chunk (both read until memory ran out before).
+      sluiceCapped('trace', 'show', '/dev/zero'), sluiceCapped('quarantine', 'list', '/dev/zero'),
     ]);
-    expect(runs.map((r) => r.status)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+    expect(runs.map((r) => r.status)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
     expect(runs.map((r) => r.stderr.split('\n')[0])).toEqual([
       'sluice: a command is needed', "sluice: unknown command 'bogus'", 'sluice: a trace subcommand is needed',
       "sluice: unknown trace subcommand 'frobnicate'", `sluice: no such file: ${at('nope.trace')}`,
       `sluice: ${at('not-a-trace.trace')}: not a sluice trace file (bad magic)`, '--limit must be a non-negative integer; got \'-1\''.replace(/^/, 'sluice: '),
       'sluice: --chrome OUT.json is needed (the only format)', "sluice: unknown option '--colour'",
       "isolation demo: unknown argument '--frobnicate'",
+      'sluice: /dev/zero: not a sluice trace file (bad magic)', 'sluice: /dev/zero is not a quarantine file (rt.quarantine.save writes one)',
     ]);
   }, 180_000);
 });

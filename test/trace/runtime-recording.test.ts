@@ -13,6 +13,7 @@ import { notReplayable, replay } from '../../src/trace/replay.js';
 import { OUTCOMES } from '../../src/admission/outcomes.js';
 import { fileURLToPath } from 'node:url';
 import { runChild } from '../helpers/child.js';
+import { execFileSync, spawn } from 'node:child_process';
 
 const tasks = new URL('../fixtures/tasks.mjs', import.meta.url);
 const faults = new URL('../fixtures/faults.mjs', import.meta.url);
@@ -172,6 +173,28 @@ describe('a full recording at full speed', () => {
       const err = await fail(path);
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as Error).message).toContain(JSON.stringify(path));
+    }
+  });
+
+  it('a FIFO or a pipe is a ConfigError at once: the stream writes at offsets (a FIFO nobody reads blocked the start in open(), for good)', async () => {
+    const fifo = join(dir, 'recording.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // Nobody reads it: in a child, so that the code before this (which blocked its thread in
+    // open(), timers and all) ends in the child's timeout instead of the test's worker.
+    const code = `import { Runtime } from ${JSON.stringify(new URL('../../src/index.ts', import.meta.url).href)};
+      try { await Runtime.start({ tasks: new URL(${JSON.stringify(tasks.href)}), workers: 1, execArgv: [], trace: { mode: 'file', path: ${JSON.stringify(fifo)} } }); console.log('started'); }
+      catch (e) { console.log(e.name + ': ' + e.message); }`;
+    const r = await runChild(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { timeout: 30_000 });
+    expect([r.status, r.signal], r.stderr).toEqual([0, null]);
+    expect(r.stdout.trim()).toBe(`ConfigError: Runtime.start: trace.path ${JSON.stringify(fifo)} could not be opened and written (ENXIO: no such device or address, open '${fifo}'); a full recording writes at offsets: give it a regular file, not a pipe, a FIFO or a terminal`);
+    // Someone reads it: the header's positional write fails, and the start with it.
+    const reader = spawn('sh', ['-c', 'exec cat "$0" > /dev/null', fifo], { stdio: 'ignore' });
+    try {
+      const err = await Runtime.start({ tasks, workers: 1, trace: { mode: 'file', path: fifo } }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/\(ESPIPE: invalid seek, write\); a full recording writes at offsets/);
+    } finally {
+      reader.kill('SIGKILL');
     }
   });
 });
