@@ -77,6 +77,8 @@ export async function runChaos(cfg: ChaosConfig): Promise<ChaosReport> {
   const fail = (m: string): void => { if (failures.length < 50) failures.push(m); };
   const VICTIM_TASKS = 1_000_000; // floods until terminated
   const mainIds = cfg.tasks;
+  // Each exit and hang is a main-thread task of its own (below): more than there are never places.
+  if (cfg.exits + cfg.hangs > mainIds) throw new RangeError(`chaos: exits + hangs (${cfg.exits + cfg.hangs}) must be at most tasks (${mainIds})`);
   const threadBase = mainIds;
   const victimBase = threadBase + cfg.threads * cfg.threadTasks;
   const exec = new SharedArrayBuffer(4 * (victimBase + VICTIM_TASKS));

@@ -2,6 +2,7 @@
 //   npm run stress -- [--seed N] [--tasks N] [--threads N] [--thread-tasks N] [--workers N] [--exits N] [--hangs N] [--hostile-permille N] [--trace FILE]
 // Reproducible: the seed is printed; pass it back with --seed to replay the same run.
 import { runChaos, type ChaosConfig } from './chaos-lib.js';
+import { SluiceError } from '../../src/index.js';
 
 const FLAGS: Record<string, keyof ChaosConfig> = {
   '--seed': 'seed', '--tasks': 'tasks', '--threads': 'threads', '--thread-tasks': 'threadTasks',
@@ -25,6 +26,12 @@ for (let i = 0; i < argv.length; i += 2) {
   (cfg as unknown as Record<string, number>)[key] = key === 'hostileShare' ? Math.min(value, 1000) / 1000 : value;
 }
 
+// Each exit and each hang is a main-thread task of its own, drawn at seeded positions.
+if (cfg.exits + cfg.hangs > cfg.tasks) {
+  process.stderr.write(`chaos: --exits + --hangs (${cfg.exits} + ${cfg.hangs}) must be at most --tasks (${cfg.tasks}): each is one of the main thread's tasks\n`);
+  process.exit(2);
+}
+
 const tty = process.stderr.isTTY === true;
 let lastDraw = 0;
 cfg.onProgress = (done, total) => {
@@ -38,7 +45,17 @@ cfg.onProgress = (done, total) => {
 };
 
 process.stderr.write(`chaos: seed ${cfg.seed}, ${cfg.tasks} main-thread tasks, ${cfg.threads} x ${cfg.threadTasks} attached-thread tasks, ${cfg.workers} workers, ${cfg.exits} exits, ${cfg.hangs} hangs, ${((cfg.hostileShare ?? 0.03) * 100).toFixed(1)}% hostile values\n`);
-const r = await runChaos(cfg);
+let r: Awaited<ReturnType<typeof runChaos>>;
+try {
+  r = await runChaos(cfg);
+} catch (err) {
+  // Options the runtime refuses (--workers 0, a --trace path it cannot write): bad arguments.
+  if (err instanceof SluiceError) {
+    process.stderr.write(`${tty ? '\n' : ''}chaos: ${err.name}: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
 if (tty) process.stderr.write('\n');
 
 const rows: Array<[string, string]> = [
