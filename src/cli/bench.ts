@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { Runtime, UnknownTaskError, WorkerStartError } from '../index.js';
+import { ConfigError, Runtime, UnknownTaskError, WorkerStartError } from '../index.js';
 import type { Producer, TaskRef } from '../index.js';
 import { table } from './demo/view.js';
 import type { CliIo } from './stress.js';
@@ -126,7 +126,8 @@ export async function runBench(c: BenchConfig, io: CliIo): Promise<number> {
   try {
     rt = await Runtime.start({ tasks: href, workers: 1, globalSlots: 1024, ringCapacity: 1024 });
   } catch (err) {
-    if (err instanceof WorkerStartError) { io.err(`sluice bench: ${c.tasks}: ${err.message}`); return 2; }
+    // A module that does not load, or a path that is not a module file (a FIFO, a device): bad arguments.
+    if (err instanceof WorkerStartError || err instanceof ConfigError) { io.err(`sluice bench: ${c.tasks}: ${err.message}`); return 2; }
     throw err;
   }
   let task: TaskRef;

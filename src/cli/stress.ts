@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Runtime, UnknownTaskError, WorkerStartError } from '../index.js';
+import { ConfigError, Runtime, UnknownTaskError, WorkerStartError } from '../index.js';
 import type { ProducerStats, RejectReason, RuntimeStats } from '../index.js';
 import { AGGRESSIVE, HOSTILE, type ProducerSpec, Tracked, drive } from './demo/producers.js';
 import { type Check, type Row, checkOwnRejections, checkQuota, checkStructure } from './demo/checks.js';
@@ -67,7 +67,8 @@ export async function runStress(c: StressConfig, io: CliIo): Promise<number> {
   try {
     rt = await Runtime.start({ tasks: pathToFileURL(resolve(c.tasks)), workers: 2, globalSlots, ringCapacity, metrics: true });
   } catch (err) {
-    if (err instanceof WorkerStartError) { io.err(`sluice stress: ${c.tasks}: ${err.message}`); return 2; }
+    // A module that does not load, or a path that is not a module file (a FIFO, a device): bad arguments.
+    if (err instanceof WorkerStartError || err instanceof ConfigError) { io.err(`sluice stress: ${c.tasks}: ${err.message}`); return 2; }
     throw err;
   }
   try {

@@ -89,6 +89,9 @@ describe('bad arguments: exit 2', () => {
       [['bench', '--tasks', 'no/such/file.mjs', '--task', 'inc'], /no such file: no\/such\/file\.mjs/],
       [['bench', '--tasks', TASKS, '--task', 'inc', '--frobnicate', '1'], /unknown option '--frobnicate'/],
       [['bench', '--tasks', TASKS, '--task', 'nope'], /unknown task 'nope'; the task module exports: .*inc/],
+      // A path that is not a module file: the runtime's ConfigError, as bad arguments (a stack trace and exit 1 before).
+      [['bench', '--tasks', '/dev/zero', '--task', 'inc'], /^sluice bench: \/dev\/zero: Runtime\.start: tasks: \/dev\/zero is a character device, not a module file$/m],
+      [['stress', '--tasks', 'test', '--task', 'inc'], /^sluice stress: test: Runtime\.start: tasks: .*\/test is a directory, not a module file$/m],
     ];
     for (const [args, message] of cases) {
       const r = await sluice(...args);
