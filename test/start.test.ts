@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { Runtime } from '../src/index.js';
+import { runChild } from './helpers/child.js';
 import { lastStartWarmUp } from '../src/runtime/start-warm-up.js';
 
 // Runtime.start resolves on its first ready worker (docs/design.md 4.7 "Start"); what the other
@@ -117,5 +119,14 @@ describe('Runtime.start resolves on its first ready worker', () => {
     const off = await Runtime.start({ tasks, workers: 1, taskData: words(GATED), warmUp: false });
     expect(lastStartWarmUp).toEqual({ calls: 0, completed: 0, settled: 0 });
     await off.close();
+  });
+
+  // A slot between two attempts holds only its back-off timer, unref'd (an idle runtime does not
+  // keep the process alive). A program whose only pending work was `await rt.allWorkersReady()`
+  // reached its end there: the process exited under the await, closing the runtime (exit 13, or
+  // 'runtime is closed' on the next call). In a child: that is the program a user writes.
+  it('allWorkersReady holds the process while a slot keeps failing to start, until the slot is retired', async () => {
+    const r = await runChild(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./fixtures/await-all-ready.ts', import.meta.url))], { timeout: 60_000 });
+    expect([r.status, r.stdout.trim()], r.stderr).toEqual([0, JSON.stringify({ resolved: true, failed: [true, false], value: 42 })]);
   });
 });

@@ -227,6 +227,13 @@ export class Supervisor {
 
   /** Callers of whenAllReady waiting for every slot to have a ready thread (or be retired). */
   private readyWaiters: Array<() => void> = [];
+  /**
+   * Keeps the process alive while someone awaits whenAllReady. A slot between two attempts holds
+   * only its back-off timer, which is unref'd (an idle runtime does not keep the process alive):
+   * without this, a program awaiting rt.allWorkersReady() while a slot kept failing to start
+   * could reach its end, exit and close the runtime under the await.
+   */
+  private readyHold: NodeJS.Timeout | null = null;
 
   /** Every slot has a ready thread or is retired (W_FAILED). */
   private allReadyNow(): boolean {
@@ -241,6 +248,8 @@ export class Supervisor {
     if (this.readyWaiters.length === 0 || (!force && !this.allReadyNow())) return;
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
+    if (this.readyHold !== null) clearInterval(this.readyHold);
+    this.readyHold = null;
     for (const r of waiters) r();
   }
 
@@ -250,6 +259,7 @@ export class Supervisor {
    */
   whenAllReady(): Promise<void> {
     if (this.ctx.closing || this.allReadyNow()) return Promise.resolve();
+    this.readyHold ??= setInterval(holdOpen, 2 ** 30);
     return new Promise<void>((r) => { this.readyWaiters.push(r); });
   }
 
@@ -353,3 +363,6 @@ export class Supervisor {
     else setTimeout(respawn, delay).unref();
   }
 }
+
+/** A ref'd interval's callback that does nothing: it only keeps the event loop alive (Supervisor.readyHold). */
+function holdOpen(): void {}
