@@ -287,6 +287,11 @@ describe('weight-class routing', () => {
   it('an unknown weight or a malformed affinity map is a ConfigError', async () => {
     await expect(Runtime.start({ tasks, workers: 2, affinity: [[0]] })).rejects.toThrow(ConfigError);
     await expect(Runtime.start({ tasks, workers: 1, affinity: [[-1]] })).rejects.toThrow(ConfigError);
+    // An entry with no CPU this process may use: refused up front (before, worker 0 failed to pin,
+    // and the start failed or only slot 0 kept failing, by which worker booted first).
+    const cpu1023 = Runtime.start({ tasks, workers: 2, affinity: [[1023], [0]] });
+    await expect(cpu1023).rejects.toThrow(ConfigError);
+    if (loadAffinity().available) await expect(cpu1023).rejects.toThrow(/^Runtime\.start: affinity map entry 0 \(CPUs 1023\) names no CPU this process may run on \(\d/);
     const rt = await Runtime.start({ tasks, workers: 1, affinity: false });
     expect(() => rt.task('inc', { weight: 'huge' as 'heavy' })).toThrow(ConfigError);
     await rt.close();

@@ -935,9 +935,20 @@ async function planAffinity(
   // uv__work_submit), so the pool threads exist, with this thread's mask, when the call returns;
   // the stats finishing tells nothing more (start-up, docs/performance.md).
   void warmLibuvPool();
+  const allowed = st.addon.getAffinity();
+  if (Array.isArray(affinity)) {
+    // A worker pinned to no CPU it may use fails to start (EINVAL), and whether that fails the
+    // start or only its slot would depend on which worker boots first: refuse the map up front.
+    const may = new Set(allowed);
+    affinity.forEach((c, w) => {
+      if (!c.some((cpu) => may.has(cpu))) {
+        throw new ConfigError(`Runtime.start: affinity map entry ${w} (CPUs ${c.join(', ')}) names no CPU this process may run on (${allowed.join(', ')})`);
+      }
+    });
+  }
   const cpus = Array.isArray(affinity)
     ? affinity.map((c) => [...c])
-    : chooseCpus(workers, st.addon.topology(), st.addon.getAffinity()).map((c) => [c]);
+    : chooseCpus(workers, st.addon.topology(), allowed).map((c) => [c]);
   return { cpus, status: { available: true, pinned: true, reason: null } };
 }
 
