@@ -298,6 +298,9 @@ export function saveFlight(path: string, rings: readonly ThreadRing[], meta: Omi
   return { ...trailer, records };
 }
 
+/** How TraceStream opens its file: as 'w', plus O_NONBLOCK (the constructor says why). */
+const STREAM_OPEN = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK;
+
 /**
  * A full recording: the header at open, then `poll()` drains every ring from where it left off
  * (ring.ts drain) and appends the frames; `close()` (or `finish()`) drains once more and writes
@@ -324,8 +327,6 @@ export function saveFlight(path: string, rings: readonly ThreadRing[], meta: Omi
  * synchronously: the buffers still in an asynchronous write are written again at their offsets
  * (the same bytes: positional writes), then the last drain and the trailer, as close() does.
  */
-const STREAM_OPEN = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NONBLOCK;
-
 export class TraceStream {
   private readonly fd: number;
   private readonly from: number[];
@@ -661,7 +662,7 @@ function readSource(path: string): Buffer {
   return readBounded(
     path,
     (first) => { if (first.length >= 8 && first.toString('latin1', 0, 8) !== FILE_MAGIC) throw new TraceFileError(BAD_MAGIC); },
-    (bytes, sofar) => checkRoom(bytes, sofar ? `${path} is not a regular file, and` : undefined),
+    (bytes, sofar) => checkRoom(bytes, sofar ? path : null),
   );
 }
 
@@ -675,10 +676,13 @@ export const HEAP_PER_FRAME = 270;
 /**
  * A file is read whole and every record decoded: refuse, with what to do, one that would not fit
  * in what this process may still allocate, rather than end it with V8's out-of-memory abort.
+ * `unsized`: the path of a source that has no size to check first (readSource), whose `bytes`
+ * are what it has given so far.
  */
-function checkRoom(bytes: number, source = 'the file'): void {
+function checkRoom(bytes: number, unsized: string | null = null): void {
   const frames = Math.floor(bytes / RECORD_BYTES);
-  heapRoom(frames * HEAP_PER_FRAME, `${source} has ${frames} frames (${Math.round(bytes / 2 ** 20)} MiB)${source === 'the file' ? '' : ' so far'}; reading it`);
+  const has = `has ${frames} frames (${Math.round(bytes / 2 ** 20)} MiB)`;
+  heapRoom(frames * HEAP_PER_FRAME, `${unsized === null ? `the file ${has}` : `${unsized} is not a regular file, and ${has} so far`}; reading it`);
 }
 
 /**
