@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { ConfigError, Runtime } from '../src/index.js';
-import { CELL_BYTES, Memory, W_EXECUTED, computeLayout } from '../src/shm/layout.js';
+import { A_WAKER, CELL_BYTES, Memory, W_EXECUTED, computeLayout } from '../src/shm/layout.js';
+import { WAKER_RUNNING } from '../src/shm/waker.js';
 import { Ring } from '../src/shm/ring.js';
 import { WarmUp } from '../src/runtime/worker/warm-up.js';
 import { WorkerLoop } from '../src/runtime/worker/loop.js';
@@ -55,6 +56,31 @@ describe('worker warm-up (docs/design.md 4.2b)', () => {
         else expect(scratch!.mem.i32[scratch!.mem.workerWord(0, W_EXECUTED)]).toBe(expected);
       }
     }), { numRuns: 60 });
+  });
+
+  it('trains complete()\'s waking branch: the scratch owner is parked before every 16th task (i & 15 = 7) and woken by it', () => {
+    const like = computeLayout({
+      workers: 2, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
+      taskCount: 1, spinMicros: 50, asyncLimit: 8,
+    });
+    const w = new WarmUp(100, like);
+    const notify = vi.spyOn(Atomics, 'notify');
+    try {
+      w.step(1); // builds the scratch buffer
+      const { mem } = (w as unknown as { scratch: { mem: Memory } }).scratch;
+      const owner = mem.attachWord(0, A_WAKER);
+      const woken = (): number => notify.mock.calls.filter(([i32, word]) => i32 === mem.i32 && word === owner).length;
+      expect(woken()).toBe(0);
+      w.step(6); // tasks 1..6
+      expect(woken()).toBe(0);
+      w.step(1); // task 7: parked before it, woken by its completion
+      expect(woken()).toBe(1);
+      expect(Atomics.load(mem.i32, owner)).toBe(WAKER_RUNNING);
+      w.step(40); // tasks 8..47: 23, 39
+      expect(woken()).toBe(3);
+    } finally {
+      notify.mockRestore();
+    }
   });
 
   it('a step ends before its next warm-up task once a real task is published on the worker\'s own ring (§4.2b step 2)', () => {

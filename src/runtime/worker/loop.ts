@@ -316,9 +316,14 @@ export class WorkerLoop {
       if (polls < SPIN_POLLS) return true;
       const now = performance.now();
       const last = now >= until;
-      if (stealer !== null && (last || reads % STEAL_EVERY === STEAL_EVERY - 1) && stealer.trySteal(now)) return true;
+      // Both tests are evaluated on every read, the last one included: the warm-up's brief spins
+      // (one read each) then give V8 their feedback, and the compiled spin is not deoptimized
+      // the first time a real spin lasts more than one read (docs/performance.md, fourteenth session).
+      const stealTurn = reads % STEAL_EVERY === STEAL_EVERY - 1;
+      const polite = now - start > YIELD_AFTER_MS;
+      if (stealer !== null && (stealTurn || last) && stealer.trySteal(now)) return true;
       if (last) return ring.readable(this.head);
-      if (pause !== null && now - start > YIELD_AFTER_MS) pause();
+      if (pause !== null && polite) pause();
     }
   }
 

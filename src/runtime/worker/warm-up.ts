@@ -12,7 +12,8 @@
  * the completion). Nothing shared with the runtime is touched, and no task of the user's
  * module runs.
  */
-import { type Layout, Memory } from '../../shm/layout.js';
+import { A_WAKER, type Layout, Memory } from '../../shm/layout.js';
+import { WAKER_PARKED } from '../../shm/waker.js';
 import type { Ring } from '../../shm/ring.js';
 import { TK_GEN_MAX, markPending } from '../../shm/words/token.js';
 import { Codec } from '../codec.js';
@@ -77,6 +78,7 @@ export class WarmUp {
     const completions = loop.completions[0]!;
     const stealer = loop.stealer; // the scratch loop (two workers) has one exactly when the runtime spins
     const mask = mem.layout.tokenCapacity - 1;
+    const ownerWaker = mem.attachWord(0, A_WAKER);
     let i = this.ran;
     for (const end = Math.min(n, i + k); i < end; i++) {
       if (real !== null && real.readable(at)) break;
@@ -84,6 +86,11 @@ export class WarmUp {
       const t = i & mask;
       const gen = (i >>> 6) & TK_GEN_MAX;
       markPending(i32, mem.tokenWord(0, t), gen);
+      // Now and then the scratch owner is parked, so complete()'s wake takes its waking branch
+      // (compareExchange, notify, the addon's futex wake: no sleeper, nothing blocks). A real
+      // owner parks whenever its results are slow to come; without this, that first wake
+      // deoptimizes complete() inside the user's load (docs/performance.md, fourteenth session).
+      if ((i & 15) === 7) Atomics.store(i32, ownerWaker, WAKER_PARKED);
       submitter.prepare(TRAINING[i % TRAINING.length]);
       writeSubmission(ring, ring.claim(), submitter, 0, 0, 0, t, gen, 0, i & 1);
       loop.runOne();
@@ -93,7 +100,9 @@ export class WarmUp {
       completions.release((head + 1) | 0);
       // The idle spin (loop.ts idleSpin, with the steal look), as after every real task of a
       // sequential load: briefly, and now and then long enough to reach its polite yields.
-      if (stealer !== null) loop.idleSpin((i & 255) === 255 ? WARM_SPIN_LONG_MS : 0);
+      // The first long one comes early (task 2), before V8 compiles the spin, so its yield
+      // branch has been taken once by then.
+      if (stealer !== null) loop.idleSpin((i & 255) === 2 ? WARM_SPIN_LONG_MS : 0);
     }
     this.ran = i;
     if (i < n) return false;
