@@ -69,7 +69,7 @@ describe('worker warm-up (docs/design.md 4.2b)', () => {
       w.step(1); // builds the scratch buffer
       const { mem } = (w as unknown as { scratch: { mem: Memory } }).scratch;
       const owner = mem.attachWord(0, A_WAKER);
-      const woken = (): number => notify.mock.calls.filter(([i32, word]) => i32 === mem.i32 && word === owner).length;
+      const woken = (): number => notify.mock.calls.filter(([i32, word]) => (i32 as unknown) === mem.i32 && word === owner).length;
       expect(woken()).toBe(0);
       w.step(6); // tasks 1..6
       expect(woken()).toBe(0);
