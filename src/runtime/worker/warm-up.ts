@@ -1,16 +1,18 @@
 /**
  * Warm-up (docs/design.md §4.2b): `n` identity tasks run through the loop's per-task path --
- * runOne, execute, complete, the codec both ways, and the idle spin with its look at a sibling
- * (WorkerLoop.idleSpin, Stealer.trySteal) -- on a private scratch buffer shaped like the runtime's, cycling through
- * the common payload types. Class methods share their feedback and optimized code across
- * instances, so the real loop's path is compiled by the time the warm-up is over. It runs in
- * steps, off the start path: the worker reports ready first, and its loop runs a step only while
- * its own ring is empty (§4.2b step 2), so a real task waits for at most one step.
+ * runOne, execute, complete with its wake of a parked owner, the codec both ways, and the idle
+ * spin with its look at a sibling and its yields (WorkerLoop.idleSpin, Stealer.trySteal) -- on a
+ * private scratch buffer shaped like the runtime's, cycling through the common payload types.
+ * Class methods share their feedback and optimized code across instances, so the real loop's
+ * path is compiled by the time the warm-up is over. It runs in steps, off the start path: the
+ * worker reports ready first, and its loop runs a step only while its own ring is empty (§4.2b
+ * step 2), and a step ends once a real task is published, so one waits for at most one warm-up task.
  *
  * Owner: a WarmUp plays every role on its own buffer (producer: token word PENDING and the
  * submission cell, as §4.1 step 5; worker: §4.2 steps 1-4, §4.3 steps 5-6; owner: consumes
- * the completion). Nothing shared with the runtime is touched, and no task of the user's
- * module runs.
+ * the completion, and before every 16th task marks its waker word PARKED, as an owner about to
+ * sleep does, with no one sleeping on it). Nothing shared with the runtime is touched, and no
+ * task of the user's module runs.
  */
 import { A_WAKER, type Layout, Memory } from '../../shm/layout.js';
 import { WAKER_PARKED } from '../../shm/waker.js';
