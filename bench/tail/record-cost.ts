@@ -21,24 +21,25 @@ const perBlock = Number(process.argv[3] ?? 100_000);
 const identity: TaskFn = (x) => x;
 const cb = (): void => {};
 
-function world(record: boolean) {
+function world(record: boolean, file = false) {
   const clock = new MonotonicClock();
   const mem = Memory.create({
-    workers: 2, ringCapacity: 512, globalSlots: 512, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 16, taskCount: 1, spinMicros: 50, asyncLimit: 64,
+    workers: 2, ringCapacity: process.env.REFUSE === '1' ? 32 : 512, globalSlots: 512, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 16, taskCount: 1, spinMicros: 50, asyncLimit: 64,
   });
   const att = new Attachment(mem, 0, clock);
   const c = Int32Array.of(0, 1);
   const chains = [c, c, c, c]; // by weight class (routing.ts ANY_WEIGHT is the last)
   att.chains = chains;
   const ref = resolveTask(mem, 'cost', ['identity'], 'identity');
-  const { index, limits } = lookupOrRegister(mem, 'cost', undefined, clock.now());
-  const p = Producer._create({ att, chains, clock, instance: 'cost', resolveTask: () => ref }, 'cost', index, limits);
+  const { index, limits } = lookupOrRegister(mem, 'cost', process.env.REFUSE === '2' ? { slots: 64 } : undefined, clock.now());
   const loops = [new WorkerLoop(mem, 0, [identity], 0), new WorkerLoop(mem, 1, [identity], 0)];
   if (record) {
-    const rec = new Recording({ mode: 'flight', path: null, records: Number(process.env.RECORDS ?? 4096) }, 1, 2, clock.now());
+    const rec = new Recording({ mode: file ? 'file' : 'flight', path: file ? '/dev/null' : null, records: Number(process.env.RECORDS ?? 4096) }, 1, 2, clock.now());
     recordAttachment(att, rec.share, 0, 'main', threadId, () => 0);
+    if (process.env.NOFAST) att.fastGate = null;
     loops.forEach((l, w) => { l.seam = seamFor(rec.share, WRITER_WORKER, w, `worker ${w}`, threadId); });
   }
+  const p = Producer._create({ att, chains, clock, instance: 'cost', resolveTask: () => ref }, 'cost', index, limits);
   return { att, p, ref, loops };
 }
 
@@ -50,10 +51,12 @@ type World = ReturnType<typeof world>;
  * flight ÷ off of it bounds the sequential p50 ratio from above (the hand-offs add the same to both).
  */
 const inFlight = Number(process.env.IN_FLIGHT ?? 64);
+const REFUSE = !!process.env.REFUSE;
 function block(w: World, n: number): number {
   const c0 = process.cpuUsage(); // CPU time, not wall: a block preempted by another process is not charged for it
   for (let i = 0; i < n; i += inFlight) {
     for (let k = 0; k < inFlight; k++) if (w.p.submitCallback(w.ref, i + k, cb) !== null) throw new Error('refused');
+    if (REFUSE) for (let k = 0; k < inFlight; k++) if (w.p.submitCallback(w.ref, i + k, cb) === null) throw new Error('admitted');
     for (const l of w.loops) while (l.hasWork()) l.runOne();
     w.att.drain.drain();
   }
@@ -61,12 +64,10 @@ function block(w: World, n: number): number {
   return ((c.user + c.system) * 1e3) / n;
 }
 
-const worlds = process.env.ONLY === 'off' ? { off: world(false) } : process.env.ONLY === 'flight' ? { flight: world(true) } : { off: world(false), flight: world(true) };
-for (const w of Object.values(worlds)) block(w, perBlock); // warm both
-const ns: Record<string, number[]> = { off: [], flight: [] };
+const all: Record<string, () => World> = { off: () => world(false), flight: () => world(true), file: () => world(true, true) };
+const worlds: Record<string, World> = Object.fromEntries(Object.entries(all).filter(([k]) => !process.env.ONLY || process.env.ONLY === k).map(([k, f]) => [k, f()]));
+for (const w of Object.values(worlds)) block(w, perBlock);
+const ns: Record<string, number[]> = Object.fromEntries(Object.keys(worlds).map((k) => [k, []]));
 for (let b = 0; b < blocks; b++) for (const [k, w] of Object.entries(worlds)) ns[k]!.push(block(w, perBlock));
 const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-for (const k of ["off", "flight"]) if (!ns[k]!.length) { console.log(`${k === "off" ? "flight" : "off"} ${med(ns[k === "off" ? "flight" : "off"]!).toFixed(0)} ns/task`); process.exit(0); }
-const ratios = ns.off!.map((o, i) => o / ns.flight![i]!);
-console.log(`off ${med(ns.off!).toFixed(0)} ns/task, flight ${med(ns.flight!).toFixed(0)} ns/task; off ÷ flight (throughput ratio) median ${med(ratios).toFixed(3)} (per block ${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)})`);
-for (const w of Object.values(worlds)) w.att.dispose();
+console.log(Object.entries(ns).map(([k, v]) => `${k} ${med(v).toFixed(0)}`).join(', '), 'ns/task');

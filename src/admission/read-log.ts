@@ -26,6 +26,8 @@ export interface ReadLog {
   before(word: number): void;
   read(word: number, value: number): void;
   wrote(word: number, value: number): void;
+  /** read(word, value) then wrote(word, next): a CAS that won, an atomic subtraction. */
+  readWrote(word: number, value: number, next: number): void;
 }
 
 let log: ReadLog | null = null;
@@ -51,8 +53,8 @@ export function logCas(i32: Int32Array, w: number, expected: number, next: numbe
   if (l === null) return Atomics.compareExchange(i32, w, expected, next);
   l.before(w);
   const seen = Atomics.compareExchange(i32, w, expected, next);
-  l.read(w, seen);
-  if (seen === expected) l.wrote(w, next);
+  if (seen === expected) l.readWrote(w, seen, next);
+  else l.read(w, seen);
   return seen;
 }
 
@@ -62,8 +64,7 @@ export function logSub(i32: Int32Array, w: number, d: number): number {
   if (l === null) return Atomics.sub(i32, w, d);
   l.before(w);
   const old = Atomics.sub(i32, w, d);
-  l.read(w, old);
-  l.wrote(w, (old - d) | 0);
+  l.readWrote(w, old, (old - d) | 0);
   return old;
 }
 

@@ -124,6 +124,8 @@ export class ThreadReadLog implements ReadLog {
   private readonly guessShadow: Int32Array;
   private readonly base: number;
   private readonly stride: number;
+  /** log2(stride): a producer block is a power-of-two number of words (layout.ts BLOCK_BYTES). */
+  private readonly shift: number;
   private readonly blocks: number;
   private readonly globalW: number;
   private tick = 0;
@@ -135,6 +137,8 @@ export class ThreadReadLog implements ReadLog {
     this.guessShadow = new Int32Array(guess.length);
     this.base = mem.producerWord(0, 0);
     this.stride = mem.producerWord(1, 0) - this.base;
+    if (this.stride < SHADOW_FIELDS || (this.stride & (this.stride - 1)) !== 0) throw new Error('sluice: a producer block is not a power of two of words');
+    this.shift = 31 - Math.clz32(this.stride);
     this.blocks = mem.layout.maxProducers;
     this.globalW = mem.globalWord;
     this.dense = new Int32Array(1 + this.blocks * SHADOW_FIELDS);
@@ -144,10 +148,9 @@ export class ThreadReadLog implements ReadLog {
   private slot(w: number): number {
     if (w === this.globalW) return 0;
     const off = w - this.base;
-    if (off < 0) return -1;
-    const p = Math.floor(off / this.stride);
-    const f = off - p * this.stride;
-    return p < this.blocks && f < SHADOW_FIELDS ? 1 + p * SHADOW_FIELDS + f : -1;
+    const p = off >> this.shift;
+    const f = off & (this.stride - 1);
+    return off >= 0 && p < this.blocks && f < SHADOW_FIELDS ? 1 + p * SHADOW_FIELDS + f : -1;
   }
 
   begin(p: number): void {
@@ -173,8 +176,32 @@ export class ThreadReadLog implements ReadLog {
   before(): void { this.reads = (this.reads + 1) | 0; }
 
   read(w: number, value: number): void {
-    if (this.view(w) === value) return;
-    this.wrote(w, value);
+    const i = this.slot(w);
+    if (i >= 0) {
+      if (this.dense[i] === value) return;
+      this.dense[i] = value;
+    } else {
+      if ((this.other.get(w) ?? 0) === value) return;
+      this.other.set(w, value);
+    }
+    this.seenAt(w, value);
+  }
+
+  /** read(w, value) then wrote(w, next), with one lookup: a CAS that won, an atomic subtraction. */
+  readWrote(w: number, value: number, next: number): void {
+    const i = this.slot(w);
+    if (i < 0) {
+      this.read(w, value);
+      this.other.set(w, next);
+      return;
+    }
+    const was = this.dense[i]!;
+    this.dense[i] = next;
+    if (was !== value) this.seenAt(w, value);
+  }
+
+  /** A SEEN record: w read `value`, which is not what this thread last read or wrote there. */
+  private seenAt(w: number, value: number): void {
     this.tick = this.ticks.value;
     const off = w - this.base;
     if (w === this.globalW) this.rec.seen(this.tick, SEEN_GLOBAL, -1, value, this.reads);
@@ -197,14 +224,23 @@ export class ThreadReadLog implements ReadLog {
    */
   released(p: number): void {
     if (p < 0 || p >= this.blocks) return;
-    const pw = this.mem.producerWord(p, P_PACKED);
-    const vp = (this.view(pw) - 1) | 0;
-    this.wrote(pw, vp);
+    const dense = this.dense;
+    const ip = 1 + p * SHADOW_FIELDS + P_PACKED;
+    const vp = (dense[ip]! - 1) | 0;
+    dense[ip] = vp;
     this.guessShadow[p] = vp;
-    const vg = (this.view(this.globalW) - 1) | 0;
-    this.wrote(this.globalW, vg);
+    const vg = (dense[0]! - 1) | 0;
+    dense[0] = vg;
     this.guessShadow[this.globalGuess] = vg;
   }
+
+  /** This thread's view of producer p's field f (< SHADOW_FIELDS): the gate words a decision records. */
+  field(p: number, f: number): number {
+    return p >= 0 && p < this.blocks ? this.dense[1 + p * SHADOW_FIELDS + f]! : this.view(this.mem.producerWord(p, f));
+  }
+
+  /** This thread's view of the global word. */
+  global(): number { return this.dense[0]!; }
 
   /** This thread's view of a word (the last value it read or wrote there in a decision, or a release moved it to). */
   view(w: number): number {
@@ -277,9 +313,9 @@ export class RecordingSeam implements Seam {
     const log = this.log;
     const mem = this.mem;
     if (log === null || mem === null) { wordsOut[0] = packed; wordsOut[1] = global; wordsOut[2] = 0; return; }
-    wordsOut[0] = log.view(mem.producerWord(p, P_PACKED));
-    wordsOut[1] = log.view(mem.globalWord);
-    wordsOut[2] = log.view(mem.producerWord(p, P_EARNED));
+    wordsOut[0] = log.field(p, P_PACKED);
+    wordsOut[1] = log.global();
+    wordsOut[2] = log.field(p, P_EARNED);
   }
 
   admitted(producer: number, task: number, att: number, token: number, gen: number, worker: number, packed: number, global: number, parent: number, parentGen: number): void {

@@ -120,6 +120,7 @@ class ThreadReplay implements ReadLog {
   }
   read(): void {}
   wrote(): void {}
+  readWrote(): void {}
 
   /** A RELEASE on this thread's ring: its view of the global word and p's PACKED each one less, its guesses those views (recording.ts ThreadReadLog.released). */
   released(p: number): void {
