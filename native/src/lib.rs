@@ -18,6 +18,12 @@
 //!   futexWake(i32, index, count): number
 //!                                       FUTEX_WAKE_PRIVATE: how many sleepers were woken
 //!   (the futex pair only on x86_64 and aarch64; i32 must be an Int32Array over a SharedArrayBuffer)
+//!   membarrierRegister(): number        MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: 0, or the errno
+//!                                       (ENOSYS, EINVAL: the kernel has no such command; EPERM: seccomp)
+//!   processBarrier(): number            MEMBARRIER_CMD_PRIVATE_EXPEDITED: 0 once every running thread
+//!                                       of this process has run a full memory barrier (IPIs), or the
+//!                                       errno (then nothing is promised); only after membarrierRegister
+//!                                       returned 0 (the pair on x86_64 and aarch64, like the futex pair)
 //!
 //! Thread safety: there is no global mutable state. `napi_register_module_v1` runs once per
 //! environment (main thread and every worker thread) and only creates function objects in that
@@ -206,6 +212,20 @@ mod futex_sys {
 }
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 use futex_sys::*;
+
+/// membarrier(2): the syscall's number and the two commands the window's barrier uses.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod membarrier_sys {
+    use std::ffi::{c_int, c_long};
+    #[cfg(target_arch = "x86_64")]
+    pub const SYS_MEMBARRIER: c_long = 324;
+    #[cfg(target_arch = "aarch64")]
+    pub const SYS_MEMBARRIER: c_long = 283;
+    pub const MEMBARRIER_CMD_PRIVATE_EXPEDITED: c_int = 1 << 3;
+    pub const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: c_int = 1 << 4;
+}
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+use membarrier_sys::*;
 
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn gettid() -> i64 {
@@ -728,6 +748,24 @@ fn futex_wake(ctx: &Ctx, info: NapiCallbackInfo) -> R<NapiValue> {
     ctx.int32(r as i32)
 }
 
+/// Registers this process for MEMBARRIER_CMD_PRIVATE_EXPEDITED (idempotent): 0, or the errno.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn membarrier_register(ctx: &Ctx, _info: NapiCallbackInfo) -> R<NapiValue> {
+    // SAFETY: membarrier(cmd, flags = 0, cpu_id = 0) reads and writes no caller memory; the
+    // number is this target_arch's (selected by the cfg above).
+    let r = unsafe { syscall(SYS_MEMBARRIER, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0 as c_int, 0 as c_int) };
+    ctx.int32(if r == 0 { 0 } else { last_errno() })
+}
+
+/// A full memory barrier on every CPU that runs a thread of this process (IPIs), then return:
+/// 0, or the errno (nothing is promised then).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn process_barrier(ctx: &Ctx, _info: NapiCallbackInfo) -> R<NapiValue> {
+    // SAFETY: as in membarrier_register.
+    let r = unsafe { syscall(SYS_MEMBARRIER, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0 as c_int, 0 as c_int) };
+    ctx.int32(if r == 0 { 0 } else { last_errno() })
+}
+
 // ------------------------------------------------------------------------------------------
 // C entry points.
 // ------------------------------------------------------------------------------------------
@@ -749,6 +787,10 @@ js_fn!(js_yield_thread => yield_thread);
 js_fn!(js_futex_wait => futex_wait);
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 js_fn!(js_futex_wake => futex_wake);
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+js_fn!(js_membarrier_register => membarrier_register);
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+js_fn!(js_process_barrier => process_barrier);
 
 fn register(ctx: &Ctx, exports: NapiValue) -> R<NapiValue> {
     type JsFn = unsafe extern "C" fn(NapiEnv, NapiCallbackInfo) -> NapiValue;
@@ -762,7 +804,12 @@ fn register(ctx: &Ctx, exports: NapiValue) -> R<NapiValue> {
         (c"yieldThread", js_yield_thread),
     ];
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    fns.extend([(c"futexWait", js_futex_wait as JsFn), (c"futexWake", js_futex_wake as JsFn)]);
+    fns.extend([
+        (c"futexWait", js_futex_wait as JsFn),
+        (c"futexWake", js_futex_wake as JsFn),
+        (c"membarrierRegister", js_membarrier_register as JsFn),
+        (c"processBarrier", js_process_barrier as JsFn),
+    ]);
     for (name, cb) in fns {
         let mut f = ptr::null_mut();
         // SAFETY: valid env per the Ctx invariant; `name` is NUL-terminated and 'static (N-API

@@ -21,7 +21,8 @@ import { resolveTask, TaskOptions, TaskRef } from './task.js';
 import type { ProducerHost, Rejection, TaskLatency } from './producer.js';
 import type { ResultCast, SubmitArgs, TaskName, TaskResult } from './typed.js';
 import { preferenceChains, stealMask, type Weight } from './routing.js';
-import { chooseCpus, loadAffinity, warmLibuvPool } from './native/affinity.js';
+import { chooseCpus, loadAffinity, processBarrier, warmLibuvPool } from './native/affinity.js';
+import { PLAIN_ORDER } from '../shm/order.js';
 import { isTypeScript, notAModuleFile, taskModuleHref } from './tasks-module.js';
 import { AbortedError, AttachError, ConfigError, RejectedError, SluiceError, WorkerStartError, describe } from '../errors.js';
 import { reportUncaught, signalAborted, signalReason } from './user-code.js';
@@ -435,6 +436,9 @@ export class Runtime<M = any> {
         workers, ringCapacity: cfg.ringCapacity, globalSlots: cfg.globalSlots, maxProducers: cfg.maxProducers,
         maxAttachments: cfg.maxAttachments, spillBytes: cfg.spillBytes, taskCount: 0, spinMicros: cfg.spinUs, asyncLimit: cfg.asyncLimit,
         testHooks: cfg.testHooks, metrics: cfg.metrics,
+        // The window's asymmetric protocol (shm/window.ts) where plain accesses are ordered as it
+        // assumes (x86 TSO, order.ts) and this process has a process barrier.
+        processBarrier: PLAIN_ORDER && processBarrier() !== null,
       });
     } catch (cause) {
       if (!(cause instanceof RangeError)) throw cause;

@@ -49,7 +49,7 @@
 import { HIST_BYTES, HIST_WORDS } from './words/histogram.js';
 
 export const MAGIC = 0x534c4943; // "SLIC"
-export const LAYOUT_VERSION = 10;
+export const LAYOUT_VERSION = 11;
 
 export const BLOCK_BYTES = 128;
 export const BLOCK_WORDS = BLOCK_BYTES >> 2;
@@ -113,6 +113,13 @@ export function slotStarting(starting: number, w: number): boolean {
 }
 /** 1 when the runtime keeps histograms (RuntimeOptions.metrics): the metrics region exists. */
 export const H_METRICS = 29;
+/**
+ * 1 when the freezer runs a process barrier (membarrier(2), src/runtime/native/barrier.ts) after
+ * it stores the freeze word (word 30): every thread's window flag is then stored with a plain
+ * store, not a sequentially consistent one (shm/window.ts, docs/design.md §4.10). Written once at
+ * start, before any thread that enters a window exists.
+ */
+export const H_BARRIER = 30;
 /**
  * Largest layout: byte offsets are turned into word indices with `>> 2` and arena positions are
  * int32, so every offset must stay below 2^31 (and a 64 KiB WebAssembly page of rounding).
@@ -328,6 +335,8 @@ export interface LayoutConfig {
   testHooks?: boolean;
   /** Keep histograms (the metrics region); default false (RuntimeOptions.metrics decides for a runtime). */
   metrics?: boolean;
+  /** The freezer runs a process barrier after its freeze store (H_BARRIER): window flags may be plain stores. */
+  processBarrier?: boolean;
 }
 
 /** Byte offsets of every region, derived from the configuration alone. */
@@ -471,6 +480,7 @@ export class Memory {
     h[H_ASYNC_LIMIT] = c.asyncLimit;
     h[H_HOOKS] = c.testHooks ? 1 : 0;
     h[H_METRICS] = c.metrics === true ? 1 : 0;
+    h[H_BARRIER] = c.processBarrier === true ? 1 : 0;
     return mem;
   }
 

@@ -8,7 +8,9 @@
  * Every other shared access stays an Atomics call: a store that a later load of another word
  * must not overtake (the Dekker pairs: a window flag and the freeze word, §4.10; a published
  * cell and the consumer's waker word, and a waker's PARKED and its queue, §3.2) is
- * Atomics.store, and every read-modify-write is an Atomics.compareExchange/add/sub. Those are
+ * Atomics.store (the window flag may instead be a plain store when the freezer runs a process
+ * barrier: window.ts, the asymmetric protocol), and every read-modify-write is an
+ * Atomics.compareExchange/add/sub. Those are
  * what make the pairs sequentially consistent; the loads around them need only acquire order,
  * and the stores that use storeRelease (a token word going PENDING before the publish and FREE
  * once consumed, a window flag going 0, a ring's head moving forward, a worker's run record)

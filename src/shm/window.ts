@@ -9,14 +9,29 @@
  * dead thread left half done can be reconciled from the words alone.
  *
  * Why it is safe (Dekker): the thread stores its flag, then loads the freeze word; the freezer
- * stores the freeze word, then loads the flags. Both stores are Atomics.store (sequentially
- * consistent: no later load overtakes them), so at least one of them sees the other's store:
- * either the thread sees the freeze and backs out, or the freezer sees the flag and waits. The
- * loads need only acquire order (order.ts). Leaving stores 0 with release order: everything the
- * window covered is visible before the flag reads 0, and a freezer that still reads 1 only waits.
+ * stores the freeze word, then loads the flags. Neither load may be ordered before its side's
+ * store, so at least one of them sees the other's store: either the thread sees the freeze and
+ * backs out, or the freezer sees the flag and waits. Two ways to get that order:
  *
- * Hot-path cost: one seq-cst store, one acquire load and one release store per outermost window
- * (on x86 one xchg and two plain moves); nested windows only count.
+ *   symmetric   both stores are Atomics.store (sequentially consistent: on x86 an xchg, which
+ *               also waits for every earlier store of the thread to leave its store buffer).
+ *   asymmetric  (layout.ts H_BARRIER, when this process has membarrier(2): runtime/native/barrier.ts)
+ *               the thread's flag store is a plain store, and the freezer, after its
+ *               sequentially consistent freeze store, runs a process barrier: every CPU that runs
+ *               a thread of this process executes a full memory barrier before it returns. A
+ *               thread whose flag store precedes its barrier has that store visible when the
+ *               freezer scans; one whose flag store follows it loads the freeze word after its
+ *               barrier, when the freezer's store is already visible, so it sees the freeze.
+ *               The window's hot side, entered once or twice per task on every thread, then pays
+ *               one plain store; the freezer (a thread died: rare) pays a few microseconds to tens
+ *               of microseconds of inter-processor interrupts. test/explore/models/window.ts
+ *               checks it with store buffers.
+ *
+ * The loads need only acquire order (order.ts). Leaving stores 0 with release order: everything
+ * the window covered is visible before the flag reads 0, and a freezer that still reads 1 only
+ * waits. Hot-path cost per outermost window: one flag store (an xchg symmetric, a plain move
+ * asymmetric), one acquire load and one release store (plain moves on x86); nested windows only
+ * count.
  */
 import { loadAcquire, storeRelease } from './order.js';
 
@@ -25,7 +40,11 @@ export class ThreadWindow {
   /** Nesting depth: only the outermost enter/leave touches shared memory. */
   private depth = 0;
 
-  constructor(private readonly i32: Int32Array, readonly flagW: number, private readonly freezeW: number) {}
+  /**
+   * `plain`: the asymmetric protocol (the freezer runs a process barrier: layout.ts H_BARRIER),
+   * so the flag is stored with a plain store; otherwise with Atomics.store.
+   */
+  constructor(private readonly i32: Int32Array, readonly flagW: number, private readonly freezeW: number, readonly plain = false) {}
 
   /**
    * 4.10 step 1, entering: store the flag, then read the freeze word (Dekker). Frozen: store 0,
@@ -33,7 +52,8 @@ export class ThreadWindow {
    */
   enter(): void {
     if (this.depth++ > 0) return;
-    Atomics.store(this.i32, this.flagW, 1);
+    if (this.plain) this.i32[this.flagW] = 1;
+    else Atomics.store(this.i32, this.flagW, 1);
     if (loadAcquire(this.i32, this.freezeW) !== 0) this.frozen();
   }
 
@@ -59,9 +79,17 @@ export class ThreadWindow {
  * and must be ignored by it). True once quiescent, the freeze held: the caller reconciles, then
  * calls unfreeze. False, and unfrozen, if a live thread stays inside a window past `timeoutMs`:
  * retry later. Only the supervisor freezes, and never from inside one of its own thread's windows.
+ * `barrier`: the process barrier of the asymmetric protocol (the threads store their flags
+ * plainly), run after the freeze store and before the first scan; required whenever any thread
+ * stores its flag plainly. If it reports failure nothing is promised, so the freeze is given up
+ * (false, unfrozen) as after a timeout.
  */
-export function freeze(i32: Int32Array, freezeW: number, liveInWindow: () => boolean, timeoutMs = 1000): boolean {
+export function freeze(i32: Int32Array, freezeW: number, liveInWindow: () => boolean, timeoutMs = 1000, barrier: (() => boolean) | null = null): boolean {
   Atomics.store(i32, freezeW, 1);
+  if (barrier !== null && !barrier()) {
+    unfreeze(i32, freezeW);
+    return false;
+  }
   const until = performance.now() + timeoutMs;
   const nap = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {

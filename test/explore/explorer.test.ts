@@ -110,6 +110,7 @@ describe('explorer: the sleep-set reduction', () => {
     ['waker, 1 producer x 1 item', wakerModel({ items: [1] })],
     ['token, owner and worker', tokenModel({ thief: false })],
     ['window, 1 submitter x 2 windows, 1 freeze', windowModel({ submitters: 1, rounds: 2, freezes: 1 })],
+    ['window with store buffers, 1 submitter x 1 window, 1 freeze', windowModel({ submitters: 1, rounds: 1, freezes: 1, order: 'tso' })],
     ['gate, 2 submitters, slots 1, global 1', gateModel({ producers: [unrated(1)], globalLimit: 1, submitters: [{ producer: 0, rounds: 1 }, { producer: 0, rounds: 1 }] })],
   ];
   for (const [name, model] of cases) {

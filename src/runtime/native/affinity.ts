@@ -70,6 +70,10 @@ export interface AffinityAddon {
   /** FUTEX_WAIT / FUTEX_WAKE on an Int32Array element (x86_64 and aarch64 builds; src/shm/waker.ts). */
   futexWait?(i32: Int32Array, index: number, expected: number, timeoutMs: number): number;
   futexWake?(i32: Int32Array, index: number, count: number): number;
+  /** membarrier(2) MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: 0, or the errno (x86_64 and aarch64 builds). */
+  membarrierRegister?(): number;
+  /** membarrier(2) MEMBARRIER_CMD_PRIVATE_EXPEDITED: 0 once every running thread of this process ran a full barrier, or the errno. */
+  processBarrier?(): number;
 }
 
 export interface AffinityStatus {
@@ -353,4 +357,32 @@ export function nativeFutex(env: Record<string, string | undefined> = process.en
   if (addon === null || env.SLUICE_NO_FUTEX === '1') return null;
   const { futexWait, futexWake } = addon;
   return typeof futexWait === 'function' && typeof futexWake === 'function' ? { futexWait, futexWake } : null;
+}
+
+let barrier: (() => boolean) | null | undefined;
+
+/**
+ * The process barrier of the window's asymmetric protocol (shm/window.ts, docs/design.md §4.10):
+ * a function that makes every CPU running a thread of this process execute a full memory barrier
+ * (membarrier(2), private expedited) and says whether it did; null when this process cannot have
+ * it: no addon, an addon without it, a kernel or a seccomp filter that refuses the registration,
+ * or SLUICE_NO_MEMBARRIER=1. Registered once per process; cached per thread. (Whether the
+ * protocol may use it is the runtime's call: runtime.ts also requires shm/order.ts PLAIN_ORDER.)
+ */
+export function processBarrier(env: Record<string, string | undefined> = process.env): (() => boolean) | null {
+  if (barrier !== undefined && env === process.env) return barrier;
+  let found: (() => boolean) | null = null;
+  const addon = loadAffinity().addon;
+  if (addon !== null && env.SLUICE_NO_MEMBARRIER !== '1') {
+    const { membarrierRegister, processBarrier: run } = addon;
+    if (typeof membarrierRegister === 'function' && typeof run === 'function') {
+      try {
+        if (membarrierRegister() === 0 && run() === 0) found = () => run() === 0;
+      } catch {
+        found = null; // an addon that throws here is as good as none
+      }
+    }
+  }
+  if (env === process.env) barrier = found;
+  return found;
 }

@@ -11,7 +11,7 @@
  * the spill arena's writer (codec), the window (§4.10), routing's view, the gate guesses.
  */
 import {
-  A_START, A_STATE, A_THREAD_ID, A_TID, A_HEAD, A_WINDOW, H_HOOKS, H_STARTING, Memory,
+  A_START, A_STATE, A_THREAD_ID, A_TID, A_HEAD, A_WINDOW, H_BARRIER, H_HOOKS, H_STARTING, Memory,
   W_CPU_MASK, W_FAILED, W_HEAD, W_RUN_TOKEN, W_WAKER,
 } from '../../shm/layout.js';
 import { activate as activateAttachment, claim as claimAttachment } from '../../shm/words/attachment.js';
@@ -145,7 +145,7 @@ export class Attachment {
       mem.compRingByte(index), L.tokenCapacity,
     );
     this.codec = new Codec(mem, index);
-    this.window = new ThreadWindow(mem.i32, mem.attachWord(index, A_WINDOW), mem.freezeWord);
+    this.window = new ThreadWindow(mem.i32, mem.attachWord(index, A_WINDOW), mem.freezeWord, mem.i32[H_BARRIER] === 1);
     this.hooks = mem.i32[H_HOOKS] === 1;
     this.stateW = mem.stateWord;
     this.globalW = mem.globalWord;

@@ -21,7 +21,7 @@
  */
 import { deadResolved } from '../guard-house.js';
 import {
-  A_STATE, A_WAKER, A_WINDOW, C_ATT, C_GEN, C_KIND, C_PRODUCER, C_SPILL, C_TOKEN, Memory, P_PACKED,
+  A_STATE, A_WAKER, A_WINDOW, C_ATT, H_BARRIER, C_GEN, C_KIND, C_PRODUCER, C_SPILL, C_TOKEN, Memory, P_PACKED,
   W_FAILED, W_HEAD, W_RUN_TOKEN, W_WAKER, W_WINDOW,
 } from '../../shm/layout.js';
 import { CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE } from '../../shm/words/cell.js';
@@ -39,6 +39,7 @@ import { inflightOf, withInflight } from '../../shm/words/gate.js';
 import { S_RESOLVED } from '../../admission/reasons.js';
 import { recountIo } from '../../admission/io-class.js';
 import { threadAlive } from '../native/liveness.js';
+import { processBarrier } from '../native/affinity.js';
 import { clipReason, writeCompletion } from '../cells.js';
 import type { Ending, SupervisorContext } from './context.js';
 
@@ -46,11 +47,18 @@ export class Reconciler {
   private readonly i32: Int32Array;
   private readonly mem: Memory;
   private readonly L: Memory['layout'];
+  /**
+   * The freeze's process barrier when the runtime's threads store their window flags plainly
+   * (layout.ts H_BARRIER, shm/window.ts): this thread's, which Runtime.start found; a barrier
+   * that cannot run fails every freeze rather than freeze without it.
+   */
+  private readonly barrier: (() => boolean) | null;
 
   constructor(readonly ctx: SupervisorContext) {
     this.i32 = ctx.i32;
     this.mem = ctx.mem;
     this.L = ctx.L;
+    this.barrier = ctx.i32[H_BARRIER] === 1 ? (processBarrier() ?? (() => false)) : null;
   }
 
   /**
@@ -95,7 +103,7 @@ export class Reconciler {
    * if a live thread stays inside one for a second: the caller retries later.
    */
   freeze(): boolean {
-    if (!freeze(this.i32, this.mem.freezeWord, this.liveInWindow)) return false;
+    if (!freeze(this.i32, this.mem.freezeWord, this.liveInWindow, 1000, this.barrier)) return false;
     if (this.ctx.seam !== null) this.ctx.seam.frozen();
     return true;
   }

@@ -41,7 +41,7 @@
  */
 import { parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import {
-  A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, H_HOOKS, Memory, RT_CLOSED, W_ASYNC_INFLIGHT,
+  A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, H_BARRIER, H_HOOKS, Memory, RT_CLOSED, W_ASYNC_INFLIGHT,
   W_WINDOW, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT, W_BEAT, W_RUN_DEADLINE, W_RUN_GEN,
   W_RUN_TOKEN, W_THREAD_ID, W_WAKER, RN_COUNT, RN_MAX_US, RN_SUM_F64, RUNTIME_WORDS,
 } from '../../shm/layout.js';
@@ -182,7 +182,7 @@ export class WorkerLoop {
     this.parksW = mem.workerWord(w, W_PARKS);
     this.routedW = mem.workerWord(w, W_ROUTED_HEAVY);
     this.runW = mem.workerWord(w, 0);
-    this.window = new ThreadWindow(mem.i32, mem.workerWord(w, W_WINDOW), mem.freezeWord);
+    this.window = new ThreadWindow(mem.i32, mem.workerWord(w, W_WINDOW), mem.freezeWord, mem.i32[H_BARRIER] === 1);
     this.hooks = mem.i32[H_HOOKS] === 1;
     this.clock = new MonotonicClock(mem.epochMicros());
     this.head = Atomics.load(mem.i32, mem.workerWord(w, W_HEAD));
