@@ -380,8 +380,10 @@ export class TraceStream {
   }
 
   /**
-   * Drain every ring once (each until it is empty); returns the frames drained. A write that
-   * fails (disk full, I/O error) ends the stream: the file stays where it stands (no trailer:
+   * Drain every ring once (each until it is empty); returns the frames drained. The rings' frames
+   * share the buffers: one write per full buffer and one for the rest, whatever the number of
+   * rings (a write is the dear part of a drain: docs/performance.md, fifteenth session). A write
+   * that fails (disk full, I/O error) ends the stream: the file stays where it stands (no trailer:
    * readers see a recording cut short), `error` keeps the cause, a process warning says so
    * once, and nothing throws into the recording thread (a timer or a release).
    */
@@ -389,38 +391,49 @@ export class TraceStream {
     if (this.closed) return 0;
     let n = 0;
     this.fullest = 0;
+    let pooled = this.pool.pop();
+    let buf = pooled ?? this.buf;
+    let filled = 0; // frames of buf drained and not yet written
+    const room = Math.floor(buf.length / RECORD_WORDS);
     try {
       for (let i = 0; i < this.rings.length; i++) {
         const ring = this.rings[i]!.ring;
         const before = this.from[i]!;
         for (;;) {
-          const pooled = this.pool.pop();
-          const buf = pooled ?? this.buf;
-          const d = this.rings[i]!.ring.drain(this.from[i]!, buf);
+          const d = ring.drain(this.from[i]!, buf, filled);
           this.from[i] = d.next;
           this.lostBy[i]! += d.lost;
-          const bytes = d.copied * RECORD_BYTES;
-          if (d.copied > 0) {
-            const at = this.offset;
-            this.offset += bytes;
-            if (pooled === undefined) writeAllAt(this.fd, new Uint8Array(buf.buffer, 0, bytes), at);
-            else this.writeBehind(pooled, bytes, at);
-          } else if (pooled !== undefined) {
-            this.pool.push(pooled);
-          }
           this.written[i]! += d.copied;
           n += d.copied;
-          if (d.copied < buf.length / RECORD_WORDS) break;
+          filled += d.copied;
+          if (filled < room) break; // this ring is drained
+          this.writeOut(buf, pooled, filled);
+          pooled = this.pool.pop();
+          buf = pooled ?? this.buf;
+          filled = 0;
         }
         this.fullest = Math.max(this.fullest, (this.from[i]! - before) / ring.capacity);
       }
+      if (filled > 0) this.writeOut(buf, pooled, filled);
+      else if (pooled !== undefined) this.pool.push(pooled);
+      pooled = undefined;
       // After the records: a producer any of them names was registered before it was drained.
       if (this.producers !== null) this.writeTable(this.producers(this.tabled));
     } catch (err) {
+      if (pooled !== undefined && !this.inFlight.has(pooled)) this.pool.push(pooled);
       this.fail(err);
     }
     this.frames += n;
     return n;
+  }
+
+  /** Write `frames` frames of `buf` at the stream's offset: asynchronously from a pooled buffer, else now. */
+  private writeOut(buf: Int32Array, pooled: Int32Array | undefined, frames: number): void {
+    const bytes = frames * RECORD_BYTES;
+    const at = this.offset;
+    this.offset += bytes;
+    if (pooled === undefined) writeAllAt(this.fd, new Uint8Array(buf.buffer, 0, bytes), at);
+    else this.writeBehind(pooled, bytes, at);
   }
 
   /** Table frames for producers `tabled`, `tabled + 1`, ...: synchronous, a few frames per registration. */

@@ -259,8 +259,8 @@ export class TraceRing {
 
   /**
    * Reader (a full recording's drainer): copy the committed records from `from` (a count of
-   * records appended, as `appended()` gives) on, as raw frames into `frames`, at most as many as
-   * fit. Records the writer has already overwritten, or overwrites during the copy, are counted
+   * records appended, as `appended()` gives) on, as raw frames into `frames` from frame `start`
+   * on (the frames before it are left alone), at most as many as fit. Records the writer has already overwritten, or overwrites during the copy, are counted
    * in `lost` and skipped. Returns where to continue. No allocation beyond the result object:
    * the frames go to a file as they are (64 bytes each, little-endian, SEQ = 2p+2 first).
    *
@@ -272,30 +272,30 @@ export class TraceRing {
    * accepts is whole, and should a copy ever be torn (a CPU that reorders stores, a copy that
    * does not run forward) the frame fails its check word there and is counted bad, never decoded.
    */
-  drain(from: number, frames: Int32Array): { next: number; copied: number; lost: number } {
+  drain(from: number, frames: Int32Array, start = 0): { next: number; copied: number; lost: number } {
     const total = this.appended();
     let pos = from;
     let lost = 0;
     if (total - pos > this.capacity) { lost = total - this.capacity - pos; pos = total - this.capacity; }
     const room = Math.floor(frames.length / RECORD_WORDS);
     const i32 = this.i32;
-    let copied = 0;
-    while (pos < total && copied < room) {
+    let end = start; // the next frame of `frames` to fill
+    while (pos < total && end < room) {
       const first = pos & this.mask;
-      const k = Math.min(total - pos, room - copied, this.capacity - first); // up to the ring's end
+      const k = Math.min(total - pos, room - end, this.capacity - first); // up to the ring's end
       const src = this.slots + first * RECORD_WORDS;
-      const base = copied;
+      const base = end;
       frames.set(i32.subarray(src, src + k * RECORD_WORDS), base * RECORD_WORDS); // 1. and 2.
       for (let j = 0; j < k; j++) {
         const want = (2 * (pos + j) + 2) | 0;
         const at = (base + j) * RECORD_WORDS;
         if (frames[at + R_SEQ] !== want || loadAcquire(i32, src + j * RECORD_WORDS + R_SEQ) !== want) { lost++; continue; } // 3.
-        if (copied !== base + j) frames.copyWithin(copied * RECORD_WORDS, at, at + RECORD_WORDS); // close the gap a refusal left
-        copied++;
+        if (end !== base + j) frames.copyWithin(end * RECORD_WORDS, at, at + RECORD_WORDS); // close the gap a refusal left
+        end++;
       }
       pos += k;
     }
-    return { next: pos, copied, lost };
+    return { next: pos, copied: end - start, lost };
   }
 
   /**

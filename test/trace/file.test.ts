@@ -108,6 +108,23 @@ describe('TraceStream: a full recording, drained as it goes', () => {
     expect(await s.finish()).toEqual(trailer); // idempotent
   });
 
+  it('one write per buffer, not per ring: 3 rings drained into one pooled buffer make one asynchronous write', async () => {
+    const rings = [ringOf(8, 0), ringOf(8, 1), ringOf(8, 2)];
+    const s = new TraceStream(at('one-write.trace'), rings, META, 16, 2);
+    const inFlight = (): number => (s as unknown as { pending: number }).pending;
+    rings.forEach((t, i) => appendSeeded(t, 0, i + 2)); // 2 + 3 + 4 frames: one buffer of 16
+    expect(s.poll()).toBe(9);
+    expect(inFlight()).toBe(1);
+    rings.forEach((t, i) => appendSeeded(t, i + 2, 2 * (i + 2))); // 9 more, the next poll: its own buffer, one more write
+    expect(s.poll()).toBe(9);
+    expect(inFlight()).toBe(2);
+    const trailer = await s.finish();
+    expect(trailer.threads.map((t) => t.written)).toEqual([4, 6, 8]);
+    const f = readTrace(at('one-write.trace'));
+    expect([f.complete, f.bad, f.lost, f.records.length]).toEqual([true, 0, 0, 18]);
+    for (let w = 0; w < 3; w++) expect(ticksOf(f.records, w)).toEqual(range(0, 2 * (w + 2)));
+  });
+
   it('write-behind: a failed asynchronous write ends the stream, warns once, and finish() still settles', async () => {
     const t = ringOf(8, 0);
     const s = new TraceStream(at('behind-fail.trace'), [t], META, 4, 2);

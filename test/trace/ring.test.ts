@@ -169,6 +169,19 @@ describe('TraceRing.drain: a full recording copies every record once, in order, 
     expect(ticks(decodeFrames(frames.subarray(0, d.copied * RECORD_WORDS)).records)).toEqual(range(34, 50));
   });
 
+  it('drains from a frame of the buffer on (several rings share one buffer): the frames before it stay, the rest fills up', () => {
+    const a = ringOf(8).ring;
+    const b = ringOf(8).ring;
+    appendSeeded(a, 0, 0, 3);
+    appendSeeded(b, 1, 10, 16);
+    const frames = new Int32Array(RECORD_WORDS * 8);
+    const da = a.drain(0, frames, 0);
+    const db = b.drain(0, frames, da.copied);
+    expect([da.copied, db.copied, db.next]).toEqual([3, 5, 5]); // b's 6th record waits for the next buffer
+    expect(ticks(decodeFrames(frames).records)).toEqual([0, 1, 2, 10, 11, 12, 13, 14]);
+    expect(b.drain(db.next, frames, 8)).toEqual({ next: 5, copied: 0, lost: 0 }); // a full buffer takes nothing
+  });
+
   it('a frame cut short (a crash mid-write to the file) is counted bad, the others decode', () => {
     const { ring } = ringOf(8);
     appendSeeded(ring, 0, 0, 4);
