@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { ConfigError, Runtime } from '../src/index.js';
-import { A_WAKER, CELL_BYTES, Memory, W_EXECUTED, computeLayout } from '../src/shm/layout.js';
+import { scratchFor } from '../src/runtime/start-warm-up.js';
+import { A_WAKER, CELL_BYTES, H_BARRIER, Memory, W_EXECUTED, computeLayout } from '../src/shm/layout.js';
 import { WAKER_RUNNING } from '../src/shm/waker.js';
 import { Ring } from '../src/shm/ring.js';
 import { WarmUp } from '../src/runtime/worker/warm-up.js';
@@ -82,6 +83,36 @@ describe('worker warm-up (docs/design.md 4.2b)', () => {
       notify.mockRestore();
     }
   });
+
+  it('the starting thread\'s scratch runtime (start-warm-up.ts) takes the runtime\'s window protocol too', () => {
+    for (const plain of [true, false]) {
+      const s = scratchFor(50, 8, plain);
+      expect([s.mem.i32[H_BARRIER], s.att.window.plain]).toEqual([plain ? 1 : 0, plain]);
+      s.att.dispose();
+    }
+  });
+
+  for (const plain of [true, false]) {
+    it(`trains the runtime's window protocol (H_BARRIER ${plain ? 1 : 0}): the scratch loop enters its windows ${plain ? 'with plain stores' : 'with Atomics.store'}, as the real tasks will`, () => {
+      const like = computeLayout({
+        workers: 2, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
+        taskCount: 1, spinMicros: 50, asyncLimit: 8,
+      });
+      const w = new WarmUp(20, like, plain);
+      const store = vi.spyOn(Atomics, 'store');
+      try {
+        w.step(1); // builds the scratch buffer and runs a task (its complete() enters the window)
+        const { mem, loop } = (w as unknown as { scratch: { mem: Memory; loop: { window: { plain: boolean; flagW: number } } } }).scratch;
+        expect(mem.i32[H_BARRIER]).toBe(plain ? 1 : 0);
+        expect(loop.window.plain).toBe(plain);
+        const flagStores = store.mock.calls.filter(([i32, word]) => (i32 as unknown) === mem.i32 && word === loop.window.flagW).length;
+        if (plain) expect(flagStores).toBe(0);
+        else expect(flagStores).toBeGreaterThan(0);
+      } finally {
+        store.mockRestore();
+      }
+    });
+  }
 
   it('a step ends before its next warm-up task once a real task is published on the worker\'s own ring (§4.2b step 2)', () => {
     const like = computeLayout({

@@ -8,7 +8,7 @@
 import { type ResourceLimits, type SHARE_ENV } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { randomFillSync } from 'node:crypto';
-import { A_STATE, H_DIGEST, H_INSTANCE, H_TASK_COUNT, MAX_TASKS, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, P_SLOTS } from '../shm/layout.js';
+import { A_STATE, H_BARRIER, H_DIGEST, H_INSTANCE, H_TASK_COUNT, MAX_TASKS, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, P_SLOTS } from '../shm/layout.js';
 import { activate as activateAttachment, release as releaseAttachment } from '../shm/words/attachment.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
 import { clockOption, errorClassesOption, parseStartOptions, snapshot } from './options.js';
@@ -374,12 +374,12 @@ export class Runtime<M = any> {
    * boot (start-warm-up.ts), so the first real calls do not compile it. Never throws: a failure
    * only means the first calls compile as before. Resolves once the scratch calls settled.
    */
-  private static async warmStartingThread(spinUs: number, asyncLimit: number): Promise<void> {
+  private static async warmStartingThread(spinUs: number, asyncLimit: number, plainWindows: boolean): Promise<void> {
     let s: Scratch | null = null;
     const stats = lastStartWarmUp;
     stats.calls = stats.completed = stats.settled = 0;
     try {
-      s = scratchFor(spinUs, asyncLimit);
+      s = scratchFor(spinUs, asyncLimit, plainWindows);
       const rt = new Runtime(s.mem, s.att, ['warm'], [[0], [0], [0], [0]], s.clock, null, 8);
       const settled: Array<PromiseLike<unknown>> = [];
       let k = 0;
@@ -503,7 +503,7 @@ export class Runtime<M = any> {
       att.codec.errorClasses = cfg.errors;
       if (cfg.largeValues === 'message') wireBigPath(att, supervisor);
       // And this thread's per-call path, on scratch memory (step 4; with the workers' warm-up).
-      if (warmUp) void Runtime.warmStartingThread(cfg.spinUs, cfg.asyncLimit);
+      if (warmUp) void Runtime.warmStartingThread(cfg.spinUs, cfg.asyncLimit, mem.i32[H_BARRIER] === 1);
       try {
         names = await bounded(firstReady(spawns), startTimeoutMs, signal);
       } catch (err) {

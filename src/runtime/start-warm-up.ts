@@ -37,11 +37,15 @@ export interface Scratch {
   worker: Codec;
 }
 
-/** A one-worker scratch memory shaped like the runtime's spin and async settings, with attachment 0 active. */
-export function scratchFor(spinMicros: number, asyncLimit: number): Scratch {
+/**
+ * A one-worker scratch memory shaped like the runtime's spin and async settings and window
+ * protocol (`plainWindows`: layout.ts H_BARRIER, so the same branch of ThreadWindow.enter is
+ * trained), with attachment 0 active.
+ */
+export function scratchFor(spinMicros: number, asyncLimit: number, plainWindows = false): Scratch {
   const mem = Memory.create({
     workers: 1, ringCapacity: 8, globalSlots: 8, maxProducers: 2, maxAttachments: 1, spillBytes: 1 << 12,
-    taskCount: 1, spinMicros, asyncLimit,
+    taskCount: 1, spinMicros, asyncLimit, processBarrier: plainWindows,
   });
   mem.i32[H_TASK_COUNT] = 1;
   activateAttachment(mem.i32, mem.attachWord(0, A_STATE));

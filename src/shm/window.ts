@@ -15,7 +15,8 @@
  *
  *   symmetric   both stores are Atomics.store (sequentially consistent: on x86 an xchg, which
  *               also waits for every earlier store of the thread to leave its store buffer).
- *   asymmetric  (layout.ts H_BARRIER, when this process has membarrier(2): runtime/native/barrier.ts)
+ *   asymmetric  (layout.ts H_BARRIER, when this process has membarrier(2): runtime/native/affinity.ts
+ *               processBarrier)
  *               the thread's flag store is a plain store, and the freezer, after its
  *               sequentially consistent freeze store, runs a process barrier: every CPU that runs
  *               a thread of this process executes a full memory barrier before it returns. A

@@ -416,12 +416,10 @@ export class TraceStream {
       }
       if (filled > 0) this.writeOut(buf, pooled, filled);
       else if (pooled !== undefined) this.pool.push(pooled);
-      pooled = undefined;
       // After the records: a producer any of them names was registered before it was drained.
       if (this.producers !== null) this.writeTable(this.producers(this.tabled));
     } catch (err) {
-      if (pooled !== undefined && !this.inFlight.has(pooled)) this.pool.push(pooled);
-      this.fail(err);
+      this.fail(err); // the stream ends: its pool is not used again
     }
     this.frames += n;
     return n;

@@ -21,7 +21,7 @@
  */
 import { deadResolved } from '../guard-house.js';
 import {
-  A_STATE, A_WAKER, A_WINDOW, C_ATT, H_BARRIER, C_GEN, C_KIND, C_PRODUCER, C_SPILL, C_TOKEN, Memory, P_PACKED,
+  A_STATE, A_WAKER, A_WINDOW, C_ATT, C_GEN, C_KIND, C_PRODUCER, C_SPILL, C_TOKEN, H_BARRIER, Memory, P_PACKED,
   W_FAILED, W_HEAD, W_RUN_TOKEN, W_WAKER, W_WINDOW,
 } from '../../shm/layout.js';
 import { CF_RETRYABLE, CF_SPILLED, CF_TOMBSTONE } from '../../shm/words/cell.js';

@@ -12,7 +12,7 @@
  */
 import type { TraceShare } from '../recording.js';
 import { isMainThread, parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
-import { H_NAMES, Memory, W_CPU_MASK, W_TID } from '../../shm/layout.js';
+import { H_BARRIER, H_NAMES, Memory, W_CPU_MASK, W_TID } from '../../shm/layout.js';
 import { useNativeFutex } from '../../shm/waker.js';
 import { loadTaskModule } from '../tasks-module.js';
 import { loadAffinity, nativeFutex, pinCurrentThread } from '../native/affinity.js';
@@ -87,7 +87,7 @@ async function main(data: WorkerData): Promise<void> {
   names.push(...mod.names);
   const loop = new WorkerLoop(mem, data.index, mod.names.map((n) => mod.fns[n]!), data.stealMask, nest, metrics);
   // §4.2b step 1: the warm-up is only pending here (nothing built yet); the loop runs it while idle.
-  if (data.warmUp) loop.warming = new WarmUp(WARM_UP_TASKS, mem.layout);
+  if (data.warmUp) loop.warming = new WarmUp(WARM_UP_TASKS, mem.layout, mem.i32[H_BARRIER] === 1);
   if (data.trace !== null && recording !== null) {
     loop.seam = recording.seamFor(data.trace, recording.WRITER_WORKER, data.index, `worker ${data.index}`, threadId);
   }

@@ -63,7 +63,12 @@ export class WarmUp {
   ran = 0;
   private scratch: Scratch | null = null;
 
-  constructor(private readonly n: number, private readonly like: Layout) {}
+  /**
+   * `plainWindows`: the runtime's window protocol (layout.ts H_BARRIER), which the scratch memory
+   * copies, so the warm-up trains the same branch of ThreadWindow.enter as the real tasks take
+   * (the other would be compiled without feedback and deoptimize at the first real task).
+   */
+  constructor(private readonly n: number, private readonly like: Layout, private readonly plainWindows = false) {}
 
   /**
    * Run up to `k` more warm-up tasks; true once all `n` have run (then it does nothing). `real`
@@ -116,7 +121,7 @@ export class WarmUp {
     const like = this.like;
     const mem = Memory.create({
       workers: 2, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
-      taskCount: 1, spinMicros: like.spinMicros, asyncLimit: like.asyncLimit,
+      taskCount: 1, spinMicros: like.spinMicros, asyncLimit: like.asyncLimit, processBarrier: this.plainWindows,
     });
     // Worker 0 of two, allowed to steal every class: its idle look (trySteal) finds the
     // sibling's ring empty, the common case of a real spin. No stealer without a spin budget.
