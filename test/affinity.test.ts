@@ -311,12 +311,61 @@ describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 
         a.setAffinity([w0cpu]);
         a.setAffinity(before);
         expect(a.currentCpu()).toBe(w0cpu);
-        mover.leaveBusyCore();
+        expect(mover.leaveBusyCore()).toBe(false); // moved off: nothing of ours to yield to (the pump's step 2 does not yield)
         expect(mover.moves).toBe(1);
         expect(a.currentCpu()).not.toBe(w0cpu);
         expect(a.getAffinity()).toEqual(before); // never left pinned
+        // Off every awake worker's CPU now: nothing to do, nothing to yield for.
+        expect(mover.leaveBusyCore()).toBe(false);
+        expect(mover.moves).toBe(1);
         sig.release('busy');
         expect(await token).toBe('busy');
+      } finally {
+        sig.close();
+        await rt.close();
+      }
+      expect(a.getAffinity()).toEqual(before);
+    },
+  );
+
+  it.skipIf(!status.available || allowed.length < 2 || allowed.length > 8)(
+    'reports a CPU it cannot leave (every allowed CPU has an awake worker) so the pump yields there, and no awake worker as nothing to yield for',
+    async () => {
+      const a = need();
+      const before = a.getAffinity();
+      const sig = new Signals();
+      // One worker per allowed CPU, each pinned to its own (the default plan with workers <= CPUs).
+      const rt = await Runtime.start({ tasks: new URL('./fixtures/tasks.mjs', import.meta.url), workers: before.length });
+      try {
+        await rt.allWorkersReady();
+        const mem = internals(rt).mem;
+        const i32 = mem.i32;
+        const mover = new CoreMover(mem);
+        const cpus = rt.stats().workers.map((w) => w.cpus!);
+        expect(cpus.every((c) => c.length === 1)).toBe(true);
+        expect(new Set(cpus.map((c) => c[0])).size).toBe(before.length);
+        // Every worker parked: no CPU of ours is spoken for.
+        for (let w = 0; w < before.length; w++) {
+          while (Atomics.load(i32, mem.workerWord(w, W_WAKER)) !== WAKER_PARKED) await new Promise((r) => setImmediate(r));
+        }
+        a.setAffinity([cpus[0]![0]!]);
+        a.setAffinity(before);
+        expect(mover.leaveBusyCore()).toBe(false);
+        expect(mover.moves).toBe(0);
+        // Every worker runs a task: every allowed CPU is an awake worker's, so there is nowhere to go.
+        const p = rt.producer('p');
+        const keys = cpus.map((_, w) => `all-busy-${w}`);
+        const tokens = keys.map((k) => p.submit(rt.task('blockUntil'), k) as Token);
+        for (const k of keys) await sig.started(k);
+        const w0cpu = cpus[0]![0]!;
+        a.setAffinity([w0cpu]);
+        a.setAffinity(before);
+        expect(a.currentCpu()).toBe(w0cpu);
+        expect(mover.leaveBusyCore()).toBe(true);
+        expect(mover.moves).toBe(0);
+        expect(a.getAffinity()).toEqual(before);
+        for (const k of keys) sig.release(k);
+        expect(await Promise.all(tokens)).toEqual(keys);
       } finally {
         sig.close();
         await rt.close();

@@ -10,6 +10,13 @@
  * thread is cache-hot), a round trip costs two context switches (~20 µs instead of ~3), and
  * it lasts until the periodic balancer separates them, tens of ms later.
  *
+ * What it returns tells the pump whether to `sched_yield` (§4.4 step 2): only while this thread
+ * still shares its CPU with an awake worker (it could not move, or every CPU it may use has one),
+ * or cannot tell (no addon, a CPU past 31, an affinity the OS refused to change). A yield is a
+ * system call, ~2.5 µs on this project's VM, and gives the CPU to a thread sharing it; with no
+ * awake worker on this CPU there is none of ours to give it to, and the yield only delays the
+ * pump's next look (docs/performance.md, sixteenth session).
+ *
  * Reads (plain and atomic loads only): each worker's W_CPU_MASK and waker word. Writes nothing
  * shared. Owner: one attachment's thread.
  */
@@ -29,9 +36,14 @@ export class CoreMover {
   /** Whether the addon is there (without it there is nothing to do). */
   get available(): boolean { return this.addon !== null; }
 
-  leaveBusyCore(): void {
+  /**
+   * Step 2a. True when this thread is still on an awake pinned worker's CPU afterwards, or the
+   * answer is unknown (the caller then yields, as it always did); false when it is not on one, or
+   * has just moved off.
+   */
+  leaveBusyCore(): boolean {
     const addon = this.addon;
-    if (addon === null) return;
+    if (addon === null) return true;
     const mem = this.mem;
     const i32 = mem.i32;
     let busy = 0;
@@ -40,24 +52,27 @@ export class CoreMover {
       if (m === 0 || (m & (m - 1)) !== 0) continue; // unpinned, or pinned to several CPUs
       if (Atomics.load(i32, mem.workerWord(w, W_WAKER)) !== WAKER_PARKED) busy |= m;
     }
-    if (busy === 0) return;
+    if (busy === 0) return false; // every pinned worker parked (or none pinned)
     const cpu = addon.currentCpu();
-    if (cpu >= 32 || (busy & (1 << cpu)) === 0) return;
+    if (cpu >= 32) return true; // past the masks' 32 bits: cannot tell
+    if ((busy & (1 << cpu)) === 0) return false;
     try {
       this.allowedMask ??= maskOf(addon.getAffinity());
-      if ((this.allowedMask & ~busy) === 0) return; // nowhere to go: every CPU of ours is busy
+      if ((this.allowedMask & ~busy) === 0) return true; // nowhere to go: every CPU of ours is busy (or the OS refused before)
       const allowed = addon.getAffinity(); // read again: only now is it worth an allocation
       this.allowedMask = maskOf(allowed);
       const target = allowed.filter((c) => c >= 32 || (busy & (1 << c)) === 0);
-      if (target.length === 0) return;
+      if (target.length === 0) return true;
       try {
         addon.setAffinity(target);
       } finally {
         addon.setAffinity(allowed);
       }
       this.moves++;
+      return false;
     } catch {
       this.allowedMask = 0; // the OS refuses: never try again (and the pump carries on)
+      return true;
     }
   }
 }
