@@ -328,6 +328,34 @@ describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 
     },
   );
 
+  it.skipIf(!status.available)(
+    'cannot tell where an unpinned awake worker runs (affinity: false): the pump yields, as it always did; with every worker parked it does not',
+    async () => {
+      const sig = new Signals();
+      const rt = await Runtime.start({ tasks: new URL('./fixtures/tasks.mjs', import.meta.url), workers: 1, affinity: false });
+      try {
+        await rt.allWorkersReady();
+        const mem = internals(rt).mem;
+        const i32 = mem.i32;
+        const mover = new CoreMover(mem);
+        // Unpinned: its mask is every CPU it may use (one bit only on a one-CPU machine, where
+        // this thread then shares that CPU and step 2a answers true all the same).
+        expect(rt.stats().workers[0]!.cpus).toEqual(allowed);
+        while (Atomics.load(i32, mem.workerWord(0, W_WAKER)) !== WAKER_PARKED) await new Promise((r) => setImmediate(r));
+        expect(mover.leaveBusyCore()).toBe(false);
+        const token = rt.producer('p').submit(rt.task('blockUntil'), 'unpinned') as Token;
+        await sig.started('unpinned');
+        expect(mover.leaveBusyCore()).toBe(true);
+        expect(mover.moves).toBe(0);
+        sig.release('unpinned');
+        expect(await token).toBe('unpinned');
+      } finally {
+        sig.close();
+        await rt.close();
+      }
+    },
+  );
+
   it.skipIf(!status.available || allowed.length < 2 || allowed.length > 8)(
     'reports a CPU it cannot leave (every allowed CPU has an awake worker) so the pump yields there, and no awake worker as nothing to yield for',
     async () => {

@@ -12,7 +12,8 @@
  *
  * What it returns tells the pump whether to `sched_yield` (§4.4 step 2): only while this thread
  * still shares its CPU with an awake worker (it could not move, or every CPU it may use has one),
- * or cannot tell (no addon, a CPU past 31, an affinity the OS refused to change). A yield is a
+ * or cannot tell (no addon, a CPU past 31, an affinity the OS refused to change, an awake worker
+ * not pinned to one CPU). A yield is a
  * system call, ~2.5 µs on this project's VM, and gives the CPU to a thread sharing it; with no
  * awake worker on this CPU there is none of ours to give it to, and the yield only delays the
  * pump's next look (docs/performance.md, sixteenth session).
@@ -38,8 +39,10 @@ export class CoreMover {
 
   /**
    * Step 2a. True when this thread is still on an awake pinned worker's CPU afterwards, or the
-   * answer is unknown (the caller then yields, as it always did); false when it is not on one, or
-   * has just moved off.
+   * answer is unknown (the caller then yields, as it always did): no addon, a CPU past 31, an
+   * awake worker that is not pinned to one CPU (`affinity: false`, a pin that failed: it may be
+   * on this CPU). False when every worker is parked, or every awake one is pinned elsewhere
+   * (this thread was not on one's CPU, or has just moved off).
    */
   leaveBusyCore(): boolean {
     const addon = this.addon;
@@ -47,15 +50,17 @@ export class CoreMover {
     const mem = this.mem;
     const i32 = mem.i32;
     let busy = 0;
+    let unpinned = false; // an awake worker whose CPU we cannot know
     for (let w = 0; w < mem.layout.workers; w++) {
+      if (Atomics.load(i32, mem.workerWord(w, W_WAKER)) === WAKER_PARKED) continue;
       const m = Atomics.load(i32, mem.workerWord(w, W_CPU_MASK));
-      if (m === 0 || (m & (m - 1)) !== 0) continue; // unpinned, or pinned to several CPUs
-      if (Atomics.load(i32, mem.workerWord(w, W_WAKER)) !== WAKER_PARKED) busy |= m;
+      if (m === 0 || (m & (m - 1)) !== 0) unpinned = true; // unpinned, or pinned to several CPUs
+      else busy |= m;
     }
-    if (busy === 0) return false; // every pinned worker parked (or none pinned)
+    if (busy === 0) return unpinned; // no awake pinned worker: nowhere to leave
     const cpu = addon.currentCpu();
     if (cpu >= 32) return true; // past the masks' 32 bits: cannot tell
-    if ((busy & (1 << cpu)) === 0) return false;
+    if ((busy & (1 << cpu)) === 0) return unpinned;
     try {
       this.allowedMask ??= maskOf(addon.getAffinity());
       if ((this.allowedMask & ~busy) === 0) return true; // nowhere to go: every CPU of ours is busy (or the OS refused before)
@@ -69,7 +74,7 @@ export class CoreMover {
         addon.setAffinity(allowed);
       }
       this.moves++;
-      return false;
+      return unpinned;
     } catch {
       this.allowedMask = 0; // the OS refuses: never try again (and the pump carries on)
       return true;
