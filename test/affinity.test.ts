@@ -23,8 +23,8 @@ import {
   type AffinityAddon,
   type Topology,
 } from '../src/runtime/native/affinity.js';
-import { Runtime, type Token } from '../src/index.js';
-import { W_WAKER } from '../src/shm/layout.js';
+import { Runtime, type RuntimeOptions, type Token } from '../src/index.js';
+import { type Memory, W_WAKER } from '../src/shm/layout.js';
 import { WAKER_PARKED } from '../src/shm/waker.js';
 import { CoreMover } from '../src/runtime/native/core-move.js';
 import { internals } from '../src/runtime/testing/testing.js';
@@ -288,29 +288,51 @@ describe('pinning worker threads', () => {
 describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 step 2a)', () => {
   const allowed = status.addon?.getAffinity() ?? [];
 
+  interface Harness { rt: Runtime; sig: Signals; mem: Memory; mover: CoreMover }
+  /**
+   * A runtime of the test tasks (these options) with every slot ready, the Signals its blocked
+   * tasks hear, step 2a on this thread; closed after `body`. No warm-up: a parked worker whose
+   * warm-up is pending wakes for it by a timer (§4.2b step 2), and an awake worker is what step
+   * 2a looks for.
+   */
+  async function withMover(options: Partial<RuntimeOptions>, body: (h: Harness) => Promise<void>): Promise<void> {
+    const sig = new Signals();
+    const rt = await Runtime.start({ tasks: new URL('./fixtures/tasks.mjs', import.meta.url), warmUp: false, ...options });
+    try {
+      await rt.allWorkersReady();
+      const mem = internals(rt).mem;
+      await body({ rt, sig, mem, mover: new CoreMover(mem) });
+    } finally {
+      sig.close();
+      await rt.close();
+    }
+  }
+  /** Until worker w's waker word reads PARKED (event-loop turns in between: its spin runs out). */
+  async function parked(mem: Memory, w: number): Promise<void> {
+    while (Atomics.load(mem.i32, mem.workerWord(w, W_WAKER)) !== WAKER_PARKED) await new Promise((r) => setImmediate(r));
+  }
+  /** Put this thread on `cpu` (what the idle balancer does), its mask restored at once. */
+  function visit(a: AffinityAddon, cpu: number, mask: number[]): void {
+    a.setAffinity([cpu]);
+    a.setAffinity(mask);
+    expect(a.currentCpu()).toBe(cpu);
+  }
+
   it.skipIf(!status.available || allowed.length < 2)(
     'moves the waiting thread to a CPU no awake worker owns, and restores its mask',
     async () => {
       const a = need();
       const before = a.getAffinity();
-      const sig = new Signals();
-      const rt = await Runtime.start({ tasks: new URL('./fixtures/tasks.mjs', import.meta.url), workers: 2 });
-      try {
-        await rt.allWorkersReady(); // worker 0 must be the one that runs the task below
-        const mem = internals(rt).mem;
-        const i32 = mem.i32;
-        const mover = new CoreMover(mem); // the pump's step 2a, on this thread
+      // Worker 0 must be the one that runs the task below: every slot is ready first.
+      await withMover({ workers: 2 }, async ({ rt, sig, mem, mover }) => {
         const w0cpus = rt.stats().workers[0]!.cpus!;
         expect(w0cpus).toHaveLength(1);
         const w0cpu = w0cpus[0]!;
         // Worker 0 runs a task (awake); worker 1 has had nothing to do and parks.
         const token = rt.producer('p').submit(rt.task('blockUntil'), 'busy') as Token;
         await sig.started('busy');
-        while (Atomics.load(i32, mem.workerWord(1, W_WAKER)) !== WAKER_PARKED) await new Promise((r) => setImmediate(r));
-        // Put this thread on worker 0's CPU (that is what the idle balancer does), then let the pump look.
-        a.setAffinity([w0cpu]);
-        a.setAffinity(before);
-        expect(a.currentCpu()).toBe(w0cpu);
+        await parked(mem, 1);
+        visit(a, w0cpu, before);
         expect(mover.leaveBusyCore()).toBe(false); // moved off: nothing of ours to yield to (the pump's step 2 does not yield)
         expect(mover.moves).toBe(1);
         expect(a.currentCpu()).not.toBe(w0cpu);
@@ -320,10 +342,7 @@ describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 
         expect(mover.moves).toBe(1);
         sig.release('busy');
         expect(await token).toBe('busy');
-      } finally {
-        sig.close();
-        await rt.close();
-      }
+      });
       expect(a.getAffinity()).toEqual(before);
     },
   );
@@ -331,17 +350,11 @@ describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 
   it.skipIf(!status.available)(
     'cannot tell where an unpinned awake worker runs (affinity: false): the pump yields, as it always did; with every worker parked it does not',
     async () => {
-      const sig = new Signals();
-      const rt = await Runtime.start({ tasks: new URL('./fixtures/tasks.mjs', import.meta.url), workers: 1, affinity: false });
-      try {
-        await rt.allWorkersReady();
-        const mem = internals(rt).mem;
-        const i32 = mem.i32;
-        const mover = new CoreMover(mem);
+      await withMover({ workers: 1, affinity: false }, async ({ rt, sig, mem, mover }) => {
         // Unpinned: its mask is every CPU it may use (one bit only on a one-CPU machine, where
         // this thread then shares that CPU and step 2a answers true all the same).
         expect(rt.stats().workers[0]!.cpus).toEqual(allowed);
-        while (Atomics.load(i32, mem.workerWord(0, W_WAKER)) !== WAKER_PARKED) await new Promise((r) => setImmediate(r));
+        await parked(mem, 0);
         expect(mover.leaveBusyCore()).toBe(false);
         const token = rt.producer('p').submit(rt.task('blockUntil'), 'unpinned') as Token;
         await sig.started('unpinned');
@@ -349,10 +362,7 @@ describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 
         expect(mover.moves).toBe(0);
         sig.release('unpinned');
         expect(await token).toBe('unpinned');
-      } finally {
-        sig.close();
-        await rt.close();
-      }
+      });
     },
   );
 
@@ -361,23 +371,14 @@ describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 
     async () => {
       const a = need();
       const before = a.getAffinity();
-      const sig = new Signals();
       // One worker per allowed CPU, each pinned to its own (the default plan with workers <= CPUs).
-      const rt = await Runtime.start({ tasks: new URL('./fixtures/tasks.mjs', import.meta.url), workers: before.length });
-      try {
-        await rt.allWorkersReady();
-        const mem = internals(rt).mem;
-        const i32 = mem.i32;
-        const mover = new CoreMover(mem);
+      await withMover({ workers: before.length }, async ({ rt, sig, mem, mover }) => {
         const cpus = rt.stats().workers.map((w) => w.cpus!);
         expect(cpus.every((c) => c.length === 1)).toBe(true);
         expect(new Set(cpus.map((c) => c[0])).size).toBe(before.length);
         // Every worker parked: no CPU of ours is spoken for.
-        for (let w = 0; w < before.length; w++) {
-          while (Atomics.load(i32, mem.workerWord(w, W_WAKER)) !== WAKER_PARKED) await new Promise((r) => setImmediate(r));
-        }
-        a.setAffinity([cpus[0]![0]!]);
-        a.setAffinity(before);
+        for (let w = 0; w < before.length; w++) await parked(mem, w);
+        visit(a, cpus[0]![0]!, before);
         expect(mover.leaveBusyCore()).toBe(false);
         expect(mover.moves).toBe(0);
         // Every worker runs a task: every allowed CPU is an awake worker's, so there is nowhere to go.
@@ -385,19 +386,13 @@ describe('the pump leaves the CPU of an awake pinned worker (docs/design.md 4.4 
         const keys = cpus.map((_, w) => `all-busy-${w}`);
         const tokens = keys.map((k) => p.submit(rt.task('blockUntil'), k) as Token);
         for (const k of keys) await sig.started(k);
-        const w0cpu = cpus[0]![0]!;
-        a.setAffinity([w0cpu]);
-        a.setAffinity(before);
-        expect(a.currentCpu()).toBe(w0cpu);
+        visit(a, cpus[0]![0]!, before);
         expect(mover.leaveBusyCore()).toBe(true);
         expect(mover.moves).toBe(0);
         expect(a.getAffinity()).toEqual(before);
         for (const k of keys) sig.release(k);
         expect(await Promise.all(tokens)).toEqual(keys);
-      } finally {
-        sig.close();
-        await rt.close();
-      }
+      });
       expect(a.getAffinity()).toEqual(before);
     },
   );
