@@ -13,13 +13,15 @@
  * What it returns tells the pump whether to `sched_yield` (§4.4 step 2): only while this thread
  * still shares its CPU with an awake worker (it could not move, or every CPU it may use has one),
  * or cannot tell (no addon, a CPU past 31, an affinity the OS refused to change, an awake worker
- * not pinned to one CPU). A yield is a
- * system call, ~2.5 µs on this project's VM, and gives the CPU to a thread sharing it; with no
- * awake worker on this CPU there is none of ours to give it to, and the yield only delays the
- * pump's next look (docs/performance.md, sixteenth session).
+ * not pinned to one CPU). A yield is a system call, ~2.5 µs on this project's VM, and gives the
+ * CPU to a thread sharing it; with no awake worker on this CPU there is none of ours to give it
+ * to, and the yield only delays the pump's next look (docs/performance.md, sixteenth session).
  *
  * Reads (plain and atomic loads only): each worker's W_CPU_MASK and waker word. Writes nothing
- * shared. Owner: one attachment's thread.
+ * shared. Owner: one attachment's thread. The answer is advisory, as routing's reads are: a worker
+ * may wake or park right after the look, and a stale answer costs one needless yield or one
+ * missed one, until the pump's next tick looks again. A worker being woken already reads RUNNING
+ * (the waker's CAS precedes its wake call, shm/waker.ts), so it counts as awake.
  */
 import { W_CPU_MASK, W_WAKER, type Memory } from '../../shm/layout.js';
 import { WAKER_PARKED } from '../../shm/waker.js';
