@@ -182,18 +182,26 @@ extern "C" {
 extern "C" {
     fn syscall(number: c_long, ...) -> c_long;
 }
-#[cfg(target_arch = "x86_64")]
-const SYS_GETTID: c_long = 186;
-#[cfg(target_arch = "aarch64")]
-const SYS_GETTID: c_long = 178;
-/// The futex syscall's number and constants (x86_64 and aarch64: the targets with `syscall`).
+/// The raw system calls this addon makes through `syscall` (x86_64 and aarch64: the targets
+/// with it): their numbers per target, and the constants they take.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-mod futex_sys {
+mod sys {
     use std::ffi::{c_int, c_long};
     #[cfg(target_arch = "x86_64")]
-    pub const SYS_FUTEX: c_long = 202;
+    mod numbers {
+        use std::ffi::c_long;
+        pub const SYS_GETTID: c_long = 186;
+        pub const SYS_FUTEX: c_long = 202;
+        pub const SYS_MEMBARRIER: c_long = 324;
+    }
     #[cfg(target_arch = "aarch64")]
-    pub const SYS_FUTEX: c_long = 98;
+    mod numbers {
+        use std::ffi::c_long;
+        pub const SYS_GETTID: c_long = 178;
+        pub const SYS_FUTEX: c_long = 98;
+        pub const SYS_MEMBARRIER: c_long = 283;
+    }
+    pub use numbers::*;
     /// FUTEX_WAIT / FUTEX_WAKE | FUTEX_PRIVATE_FLAG: the waiters are threads of this process.
     pub const FUTEX_WAIT_PRIVATE: c_int = 128;
     pub const FUTEX_WAKE_PRIVATE: c_int = 129;
@@ -202,6 +210,9 @@ mod futex_sys {
     pub const ETIMEDOUT: i32 = 110;
     /// `napi_typedarray_type` of an Int32Array.
     pub const NAPI_INT32_ARRAY: c_int = 5;
+    /// membarrier(2): the two commands the window's barrier uses.
+    pub const MEMBARRIER_CMD_PRIVATE_EXPEDITED: c_int = 1 << 3;
+    pub const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: c_int = 1 << 4;
 
     /// `struct timespec` (64-bit Linux: two longs).
     #[repr(C)]
@@ -211,21 +222,7 @@ mod futex_sys {
     }
 }
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-use futex_sys::*;
-
-/// membarrier(2): the syscall's number and the two commands the window's barrier uses.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-mod membarrier_sys {
-    use std::ffi::{c_int, c_long};
-    #[cfg(target_arch = "x86_64")]
-    pub const SYS_MEMBARRIER: c_long = 324;
-    #[cfg(target_arch = "aarch64")]
-    pub const SYS_MEMBARRIER: c_long = 283;
-    pub const MEMBARRIER_CMD_PRIVATE_EXPEDITED: c_int = 1 << 3;
-    pub const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: c_int = 1 << 4;
-}
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-use membarrier_sys::*;
+use sys::*;
 
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 fn gettid() -> i64 {
