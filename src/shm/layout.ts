@@ -49,7 +49,7 @@
 import { HIST_BYTES, HIST_WORDS } from './words/histogram.js';
 
 export const MAGIC = 0x534c4943; // "SLIC"
-export const LAYOUT_VERSION = 11;
+export const LAYOUT_VERSION = 12;
 
 export const BLOCK_BYTES = 128;
 export const BLOCK_WORDS = BLOCK_BYTES >> 2;
@@ -120,6 +120,18 @@ export const H_METRICS = 29;
  * start, before any thread that enters a window exists.
  */
 export const H_BARRIER = 30;
+/**
+ * Whether the submission rings' publishes are plain stores (docs/design.md §3.2, shm/waker.ts):
+ * where the window is asymmetric (H_BARRIER) and the workers spin before they park (spin > 0), a
+ * producer publishes a cell with a plain store and a worker runs the process barrier between
+ * announcing PARKED and its re-check. With spin 0 a worker parks whenever its ring is empty, so a
+ * barrier per park would cost more than the publishes save: both sides stay sequentially
+ * consistent. Derived from two header words written once at start, so every thread of the
+ * runtime (producers, workers, the warm-ups' scratch memories) reads the same answer.
+ */
+export function plainPublish(i32: Int32Array): boolean {
+  return i32[H_BARRIER] === 1 && i32[H_SPIN_US]! > 0;
+}
 /**
  * Largest layout: byte offsets are turned into word indices with `>> 2` and arena positions are
  * int32, so every offset must stay below 2^31 (and a 64 KiB WebAssembly page of rounding).

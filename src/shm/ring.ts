@@ -50,6 +50,12 @@ export class Ring {
     /** Byte offset of the first cell (128-byte aligned). */
     cellsByte: number,
     readonly capacity: number,
+    /**
+     * Producers' side of a submission ring in the asymmetric waker protocol (layout.ts
+     * plainPublish): publish() is a plain store, and the consumer runs the process barrier
+     * before its re-check. False: publish() is an Atomics.store.
+     */
+    readonly plain = false,
   ) {
     if (capacity < 1 || (capacity & (capacity - 1)) !== 0) {
       throw new RangeError(`ring capacity must be a power of two, got ${capacity}`);
@@ -78,11 +84,16 @@ export class Ring {
 
   /**
    * §3.1 step 3. Producer: make position pos readable. The cell's contents (§3.1 step 2) must be
-   * written before this. Sequentially consistent (Atomics.store), not merely a release: the
-   * producer's next step loads the consumer's waker word (§3.2 step 4, a Dekker pair).
+   * written before this. The producer's next step loads the consumer's waker word (§3.2 step 4),
+   * and the consumer stores PARKED and then re-checks the ring (§3.2 step 2): a Dekker pair.
+   * Symmetric: this store is sequentially consistent (Atomics.store: an xchg on x86, which waits
+   * for the cell's line). Asymmetric (`plain`, x86-64 only): a plain store, which a later load of
+   * this thread may pass; the consumer's process barrier after its PARKED store makes it visible
+   * before the re-check (waker.ts, test/explore/models/waker.ts).
    */
   publish(pos: number): void {
-    Atomics.store(this.i32, this.cellWord(pos) + C_SEQ, (pos + 1) | 0);
+    if (this.plain) this.i32[this.cellWord(pos) + C_SEQ] = (pos + 1) | 0;
+    else Atomics.store(this.i32, this.cellWord(pos) + C_SEQ, (pos + 1) | 0);
   }
 
   /** Recovery (during a freeze): publish a cell its dead claimer never published as a tombstone. */

@@ -10,7 +10,9 @@
  *
  * No lost wake-up: the producer publishes its item (seq-cst store) and then reads the state;
  * the consumer stores PARKED (seq-cst) and then re-checks its queue before sleeping.
- * Whichever runs second sees the other's write. Atomics.wait(word, PARKED) sleeps only while the
+ * Whichever runs second sees the other's write. Asymmetric form (submission rings, layout.ts
+ * plainPublish): the publish is a plain store, and the consumer runs the process barrier
+ * between its PARKED store and the re-check (worker/loop.ts; docs/design.md §3.2). Atomics.wait(word, PARKED) sleeps only while the
  * word still reads PARKED, so a wake that lands between the re-check and the wait returns at once.
  *
  * Two ways to sleep on the word. A thread that may not block its event loop uses

@@ -9,7 +9,7 @@ import { PLAIN_ORDER, loadAcquire, storeRelease } from '../../src/shm/order.js';
 // acquire load of the other word) never lets both sides miss each other.
 const boot = new URL('../fixtures/ts-bootstrap.mjs', import.meta.url);
 const entry = new URL('../fixtures/shm/order-litmus.ts', import.meta.url).href;
-const start = (sab: SharedArrayBuffer, role: string, n = 0, me = 0): Worker => new Worker(boot, { workerData: { entry, sab, role, n, me } });
+const start = (sab: SharedArrayBuffer, role: string, n = 0, me = 0, noBarrier = false): Worker => new Worker(boot, { workerData: { entry, sab, role, n, me, noBarrier } });
 const exited = (w: Worker): Promise<unknown> => new Promise((r) => { w.once('error', r); w.once('exit', r); });
 
 describe('memory order (src/shm/order.ts)', () => {
@@ -57,6 +57,22 @@ describe('memory order (src/shm/order.ts)', () => {
     const sab = new SharedArrayBuffer((16 + 2 * (n + 1)) * 4);
     const i32 = new Int32Array(sab);
     const ws = [start(sab, 'dekker', n, 0), start(sab, 'dekker', n, 1)];
+    expect(await Promise.all(ws.map(exited))).toEqual([0, 0]);
+    let bothMissed = 0;
+    for (let r = 1; r <= n; r++) if (i32[16 + r * 2] === 0 && i32[17 + r * 2] === 0) bothMissed++;
+    expect(bothMissed).toBe(0);
+  });
+
+  // The submission publish against the worker's park (layout.ts plainPublish, docs/design.md
+  // §3.2): a plain store then a load on one side; Atomics.store, the process barrier, then a load
+  // on the other. Without the barrier this pair misses (SLUICE_LITMUS_NO_BARRIER=1 shows it:
+  // the store-buffer outcome in a share of the rounds); with it, never.
+  it('the asymmetric pair (a plain store, then loadAcquire; against Atomics.store, the process barrier, then loadAcquire): never both miss', async () => {
+    const n = 20_000;
+    const sab = new SharedArrayBuffer((16 + 2 * (n + 1)) * 4);
+    const i32 = new Int32Array(sab);
+    const noBarrier = process.env.SLUICE_LITMUS_NO_BARRIER === '1';
+    const ws = [start(sab, 'dekker-asym', n, 0), start(sab, 'dekker-asym', n, 1, noBarrier)];
     expect(await Promise.all(ws.map(exited))).toEqual([0, 0]);
     let bothMissed = 0;
     for (let r = 1; r <= n; r++) if (i32[16 + r * 2] === 0 && i32[17 + r * 2] === 0) bothMissed++;

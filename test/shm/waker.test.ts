@@ -170,9 +170,11 @@ describe.skipIf(futex === null)('Waker: the native futex (addon)', () => {
 
 describe('Waker: real threads', () => {
   it.each([
-    { how: 'Atomics.wait/notify', native: false },
-    ...(futex === null ? [] : [{ how: 'the native futex', native: true }]),
-  ])('no lost wake-up ($how): a parking consumer sees every item of 20k burst/silence cycles, with at most one notify per park', async ({ native }) => {
+    { how: 'Atomics.wait/notify', native: false, plain: false },
+    ...(futex === null ? [] : [{ how: 'the native futex', native: true, plain: false }]),
+    // The asymmetric protocol (layout.ts plainPublish): CI has the addon, so this case is never left out.
+    { how: 'plain publishes and the consumer\'s process barrier, native futex', native: true, plain: true },
+  ])('no lost wake-up ($how): a parking consumer sees every item of 20k burst/silence cycles, with at most one notify per park', async ({ native, plain }) => {
     const CYCLES = 20_000;
     let total = 0;
     for (let c = 0; c < CYCLES; c++) total += 1 + (c % 3);
@@ -181,8 +183,8 @@ describe('Waker: real threads', () => {
     const [wakerW, queueW, consumerW, producerW] = [block(0), block(1), block(2), block(3)];
     const words = { sab, wakerW, queueW, consumerW, producerW };
     const threads = [
-      fixture('waker-consumer.mjs', { ...words, total, native }),
-      fixture('waker-producer.mjs', { ...words, cycles: CYCLES, jitter: 2048, native }),
+      fixture('waker-consumer.mjs', { ...words, total, native, plain }),
+      fixture('waker-producer.mjs', { ...words, cycles: CYCLES, jitter: 2048, native, plain }),
     ];
     await runThreads(threads, 60_000, () =>
       `stalled in cycle ${i32[producerW + 1]} of ${CYCLES}: pushed ${i32[queueW]}, consumed ${i32[consumerW]}, ` +

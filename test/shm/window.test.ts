@@ -5,7 +5,8 @@
 // race it, and the runtime is checked to pick the protocol its memory says.
 import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BLOCK_WORDS, H_BARRIER } from '../../src/shm/layout.js';
+import { BLOCK_WORDS, H_BARRIER, plainPublish } from '../../src/shm/layout.js';
+import type { Ring } from '../../src/shm/ring.js';
 import { ThreadWindow, freeze, unfreeze } from '../../src/shm/window.js';
 import { loadAffinity, processBarrier } from '../../src/runtime/native/affinity.js';
 import { PLAIN_ORDER } from '../../src/shm/order.js';
@@ -91,19 +92,35 @@ describe('Runtime.start picks the protocol (layout.ts H_BARRIER)', () => {
   const rts: Runtime[] = [];
   afterAll(async () => { for (const rt of rts) await rt.close(); });
 
-  it('the asymmetric one where the process barrier is there: H_BARRIER 1, plain window flags', async () => {
-    const rt = await Runtime.start({ tasks: new URL('../fixtures/tasks.mjs', import.meta.url), workers: 1 });
+  type Internal = { mem: { i32: Int32Array }; att: { window: ThreadWindow; rings: Ring[] } };
+
+  it('the asymmetric one where the process barrier is there: H_BARRIER 1, plain window flags and plain submission publishes', async () => {
+    const rt = await Runtime.start({ tasks: new URL('../fixtures/tasks.mjs', import.meta.url), workers: 2 });
     rts.push(rt);
-    const internal = rt as unknown as { mem: { i32: Int32Array }; att: { window: ThreadWindow } };
+    const internal = rt as unknown as Internal;
     expect(internal.mem.i32[H_BARRIER]).toBe(1);
     expect(internal.att.window.plain).toBe(true);
+    expect(plainPublish(internal.mem.i32)).toBe(true);
+    expect(internal.att.rings.map((r) => r.plain)).toEqual([true, true]);
     expect(await rt.run(rt.task('inc'), 41)).toBe(42);
+  });
+
+  it('with spinUs 0 (a worker parks whenever its ring is empty) the publishes stay sequentially consistent; the window stays asymmetric', async () => {
+    const rt = await Runtime.start({ tasks: new URL('../fixtures/tasks.mjs', import.meta.url), workers: 1, spinUs: 0 });
+    rts.push(rt);
+    const internal = rt as unknown as Internal;
+    expect(internal.mem.i32[H_BARRIER]).toBe(1);
+    expect(internal.att.window.plain).toBe(true);
+    expect(plainPublish(internal.mem.i32)).toBe(false);
+    expect(internal.att.rings[0]!.plain).toBe(false);
+    // Parked round trips both ways: every task finds its worker asleep, and is woken for.
+    for (let i = 0; i < 50; i++) expect(await rt.run(rt.task('inc'), i)).toBe(i + 1);
   });
 
   it('the symmetric one with SLUICE_NO_MEMBARRIER=1 (a fresh process: the choice is made once per thread)', () => {
     const script = new URL('../fixtures/window-protocol.ts', import.meta.url).pathname;
     const r = spawnSync(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, SLUICE_NO_MEMBARRIER: '1' }, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ barrier: 0, plain: false, v: 42 });
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ barrier: 0, plain: false, publish: false, v: 42 });
   }, 70_000);
 });

@@ -12,7 +12,7 @@
  */
 import {
   A_START, A_STATE, A_THREAD_ID, A_TID, A_HEAD, A_WINDOW, H_BARRIER, H_HOOKS, H_STARTING, Memory,
-  W_CPU_MASK, W_FAILED, W_HEAD, W_RUN_TOKEN, W_WAKER,
+  W_CPU_MASK, W_FAILED, W_HEAD, W_RUN_TOKEN, W_WAKER, plainPublish,
 } from '../../shm/layout.js';
 import { activate as activateAttachment, claim as claimAttachment } from '../../shm/words/attachment.js';
 import { ThreadWindow } from '../../shm/window.js';
@@ -124,8 +124,9 @@ export class Attachment {
     const tailW = new Int32Array(L.workers);
     const headW = new Int32Array(L.workers);
     const cpuMaskW = new Int32Array(L.workers);
+    const plain = plainPublish(mem.i32); // §3.2: the workers run the process barrier before they sleep
     for (let w = 0; w < L.workers; w++) {
-      this.rings.push(new Ring(mem.i32, w, mem.tailWord(w), mem.workerWord(w, W_HEAD), mem.subRingByte(w), L.ringCapacity));
+      this.rings.push(new Ring(mem.i32, w, mem.tailWord(w), mem.workerWord(w, W_HEAD), mem.subRingByte(w), L.ringCapacity, plain));
       this.workerWakerW[w] = mem.workerWord(w, W_WAKER);
       runW[w] = mem.workerWord(w, W_RUN_TOKEN);
       tailW[w] = mem.tailWord(w);

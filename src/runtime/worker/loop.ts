@@ -43,7 +43,7 @@ import { parentPort, threadId, type MessagePort } from 'node:worker_threads';
 import {
   A_HEAD, A_WAKER, C_ATT, C_DEADLINE, C_GEN, C_KIND, C_PRODUCER, C_TOKEN, H_BARRIER, H_HOOKS, Memory, RT_CLOSED, W_ASYNC_INFLIGHT,
   W_WINDOW, W_EXECUTED, W_HEAD, W_PARKS, W_ROUTED_HEAVY, W_RUN_ATT, W_BEAT, W_RUN_DEADLINE, W_RUN_GEN,
-  W_RUN_TOKEN, W_THREAD_ID, W_WAKER, RN_COUNT, RN_MAX_US, RN_SUM_F64, RUNTIME_WORDS,
+  W_RUN_TOKEN, W_THREAD_ID, W_WAKER, RN_COUNT, RN_MAX_US, RN_SUM_F64, RUNTIME_WORDS, plainPublish,
 } from '../../shm/layout.js';
 import { CF_TOMBSTONE, lowOf, weightOf } from '../../shm/words/cell.js';
 import { Ring, RING_FULL } from '../../shm/ring.js';
@@ -56,7 +56,7 @@ import { Codec, PREPARE_FULL } from '../codec.js';
 import { writeCompletion } from '../cells.js';
 import { O_FULFILLED, O_REJECTED } from '../../admission/outcomes.js';
 import { PayloadError, describe, thrownText } from '../../errors.js';
-import { spinYield } from '../native/affinity.js';
+import { processBarrier, spinYield } from '../native/affinity.js';
 import { HOOK_POINTS, pauseAt } from '../testing/hooks.js';
 import { SPIN_POLLS, YIELD_AFTER_MS } from '../native/spin.js';
 import { STEAL_EVERY, Stealer } from './steal.js';
@@ -83,6 +83,10 @@ const WARM_UP_FIRST = 4;
  * asleep in parkSync does not run it at all.
  */
 const BEAT_MS = 50;
+/** Longest sleep of a park whose process barrier failed (§3.2 step 3): how late such a worker sees a cell. */
+const UNFENCED_SLEEP_MS = 1;
+/** What the loop uses when plain publishes are on but this thread's addon refuses the barrier. */
+const barrierRefused = (): boolean => false;
 
 export class WorkerLoop {
   private readonly i32: Int32Array;
@@ -93,6 +97,12 @@ export class WorkerLoop {
   private readonly compWakers: Int32Array;
   private readonly codec: Codec;
   private readonly waker: Waker;
+  /**
+   * §3.2 step 2, asymmetric (layout.ts plainPublish): producers publish this ring's cells with
+   * plain stores, so between announcing PARKED and the re-check this thread runs the process
+   * barrier. Null: publishes are sequentially consistent and no barrier is needed.
+   */
+  private readonly parkBarrier: (() => boolean) | null;
   private readonly stateW: number;
   private readonly spinMs: number;
   private readonly asyncLimit: number;
@@ -176,6 +186,9 @@ export class WorkerLoop {
     }
     this.codec = new Codec(mem, L.maxAttachments + w);
     this.waker = new Waker(mem.i32, mem.workerWord(w, W_WAKER));
+    // The addon that gave the starting thread its barrier is this thread's too; should it refuse
+    // here, every park sleeps in short slices (loop, step 3): late, never lost.
+    this.parkBarrier = plainPublish(mem.i32) ? (processBarrier() ?? barrierRefused) : null;
     this.stateW = mem.stateWord;
     this.spinMs = L.spinMicros / 1000;
     this.asyncLimit = L.asyncLimit;
@@ -252,15 +265,20 @@ export class WorkerLoop {
         this.waker.spinning();
         if (this.idleSpin(this.spinMs)) { this.waker.running(); continue; }
       }
-      // §3.2 step 2: announce PARKED, then re-check; step 3: sleep.
+      // §3.2 step 2: announce PARKED, then (plain publishes) the process barrier, then re-check;
+      // step 3: sleep.
       this.waker.announcePark();
+      const fenced = this.parkBarrier === null || this.parkBarrier();
       if (ring.readable(this.head) || loadAcquire(this.i32, this.stateW) === RT_CLOSED) {
         this.waker.running();
         continue;
       }
       i32[this.parksW]!++;
       // A warm-up still waiting for its start (§4.2b step 2): sleep until then at the latest.
-      const sleepMs = this.warming === null ? Infinity : Math.max(0, this.warmFrom - performance.now());
+      let sleepMs = this.warming === null ? Infinity : Math.max(0, this.warmFrom - performance.now());
+      // A barrier that failed promises nothing: a cell published just before it may be unseen by
+      // the re-check, with its producer unaware that we sleep. Look again after a short sleep.
+      if (!fenced) sleepMs = Math.min(sleepMs, UNFENCED_SLEEP_MS);
       if (this.asyncInFlight > 0 || eventLoopBusy()) {
         // Let async continuations (and timers, I/O a task started on the side) run while we wait.
         const woken = this.waker.parkAsync(sleepMs);
