@@ -21,7 +21,7 @@ import { resolveTask, TaskOptions, TaskRef } from './task.js';
 import type { ProducerHost, Rejection, TaskLatency } from './producer.js';
 import type { ResultCast, SubmitArgs, TaskName, TaskResult } from './typed.js';
 import { preferenceChains, stealMask, type Weight } from './routing.js';
-import { chooseCpus, loadAffinity, processBarrier, warmLibuvPool } from './native/affinity.js';
+import { chooseCpus, loadAffinity, processBarrier, warmLibuvPool, workersShareBarrier } from './native/affinity.js';
 import { PLAIN_ORDER } from '../shm/order.js';
 import { isTypeScript, notAModuleFile, taskModuleHref } from './tasks-module.js';
 import { AbortedError, AttachError, ConfigError, RejectedError, SluiceError, WorkerStartError, describe } from '../errors.js';
@@ -439,6 +439,9 @@ export class Runtime<M = any> {
         // The window's asymmetric protocol (shm/window.ts) where plain accesses are ordered as it
         // assumes (x86 TSO, order.ts) and this process has a process barrier.
         processBarrier: PLAIN_ORDER && processBarrier() !== null,
+        // The asymmetric waker (§3.2) where the workers get the same barrier: their environment
+        // is the env option's, else (undefined, SHARE_ENV) this thread's.
+        plainPublish: workersShareBarrier(cfg.env === undefined || typeof cfg.env === 'symbol' ? process.env : cfg.env),
       });
     } catch (cause) {
       if (!(cause instanceof RangeError)) throw cause;

@@ -45,7 +45,7 @@ export interface Scratch {
 export function scratchFor(spinMicros: number, asyncLimit: number, plainWindows = false): Scratch {
   const mem = Memory.create({
     workers: 1, ringCapacity: 8, globalSlots: 8, maxProducers: 2, maxAttachments: 1, spillBytes: 1 << 12,
-    taskCount: 1, spinMicros, asyncLimit, processBarrier: plainWindows,
+    taskCount: 1, spinMicros, asyncLimit, processBarrier: plainWindows, plainPublish: plainWindows,
   });
   mem.i32[H_TASK_COUNT] = 1;
   activateAttachment(mem.i32, mem.attachWord(0, A_STATE));

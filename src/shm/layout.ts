@@ -121,16 +121,18 @@ export const H_METRICS = 29;
  */
 export const H_BARRIER = 30;
 /**
- * Whether the submission rings' publishes are plain stores (docs/design.md §3.2, shm/waker.ts):
- * where the window is asymmetric (H_BARRIER) and the workers spin before they park (spin > 0), a
- * producer publishes a cell with a plain store and a worker runs the process barrier between
- * announcing PARKED and its re-check. With spin 0 a worker parks whenever its ring is empty, so a
- * barrier per park would cost more than the publishes save: both sides stay sequentially
- * consistent. Derived from two header words written once at start, so every thread of the
- * runtime (producers, workers, the warm-ups' scratch memories) reads the same answer.
+ * 1 when the submission rings' publishes are plain stores (word 31; docs/design.md §3.2,
+ * shm/waker.ts): a producer publishes a cell with a plain store and a worker runs the process
+ * barrier between announcing PARKED and its re-check. Written once at start, so every thread of
+ * the runtime (producers, workers, the warm-ups' scratch memories) reads the same answer; set
+ * only with H_BARRIER, a spin (spin > 0: with spin 0 a worker parks whenever its ring is empty,
+ * and a barrier per park would cost more than the publishes save) and workers whose environment
+ * gives them the same barrier (runtime/native/affinity.ts workersShareBarrier).
  */
+export const H_PLAIN_PUBLISH = 31;
+/** Whether this runtime's submission publishes are plain stores (H_PLAIN_PUBLISH). */
 export function plainPublish(i32: Int32Array): boolean {
-  return i32[H_BARRIER] === 1 && i32[H_SPIN_US]! > 0;
+  return i32[H_PLAIN_PUBLISH] === 1;
 }
 /**
  * Largest layout: byte offsets are turned into word indices with `>> 2` and arena positions are
@@ -349,6 +351,11 @@ export interface LayoutConfig {
   metrics?: boolean;
   /** The freezer runs a process barrier after its freeze store (H_BARRIER): window flags may be plain stores. */
   processBarrier?: boolean;
+  /**
+   * The workers can run the same barrier too (H_PLAIN_PUBLISH, with processBarrier and a spin):
+   * submission publishes may be plain stores. Not part of a Layout (a header word only).
+   */
+  plainPublish?: boolean;
 }
 
 /** Byte offsets of every region, derived from the configuration alone. */
@@ -493,6 +500,7 @@ export class Memory {
     h[H_HOOKS] = c.testHooks ? 1 : 0;
     h[H_METRICS] = c.metrics === true ? 1 : 0;
     h[H_BARRIER] = c.processBarrier === true ? 1 : 0;
+    h[H_PLAIN_PUBLISH] = c.processBarrier === true && c.plainPublish === true && c.spinMicros > 0 ? 1 : 0;
     return mem;
   }
 

@@ -173,6 +173,9 @@ describe('Waker: real threads', () => {
     { how: 'Atomics.wait/notify', native: false, plain: false },
     ...(futex === null ? [] : [{ how: 'the native futex', native: true, plain: false }]),
     // The asymmetric protocol (layout.ts plainPublish): CI has the addon, so this case is never left out.
+    // End to end with the real Waker and barrier; the race it guards is nanoseconds wide, so this
+    // case passed with the barrier removed too: what fails then is the asymmetric litmus in
+    // test/shm/order.test.ts and the explorer's 'tso' model (test/explore/waker.test.ts).
     { how: 'plain publishes and the consumer\'s process barrier, native futex', native: true, plain: true },
   ])('no lost wake-up ($how): a parking consumer sees every item of 20k burst/silence cycles, with at most one notify per park', async ({ native, plain }) => {
     const CYCLES = 20_000;

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BLOCK_WORDS, H_BARRIER, plainPublish } from '../../src/shm/layout.js';
 import type { Ring } from '../../src/shm/ring.js';
 import { ThreadWindow, freeze, unfreeze } from '../../src/shm/window.js';
-import { loadAffinity, processBarrier } from '../../src/runtime/native/affinity.js';
+import { loadAffinity, processBarrier, workersShareBarrier } from '../../src/runtime/native/affinity.js';
 import { PLAIN_ORDER } from '../../src/shm/order.js';
 import { Runtime } from '../../src/index.js';
 import { fixture, runThreads } from '../helpers/shm.js';
@@ -115,6 +115,25 @@ describe('Runtime.start picks the protocol (layout.ts H_BARRIER)', () => {
     expect(internal.att.rings[0]!.plain).toBe(false);
     // Parked round trips both ways: every task finds its worker asleep, and is woken for.
     for (let i = 0; i < 50; i++) expect(await rt.run(rt.task('inc'), i)).toBe(i + 1);
+  });
+
+  it('plain publishes only for workers that get the same barrier: an env option with SLUICE_NO_MEMBARRIER=1 keeps them sequentially consistent (the window stays asymmetric: the freezer is this thread)', async () => {
+    const rt = await Runtime.start({ tasks: new URL('../fixtures/tasks.mjs', import.meta.url), workers: 2, env: { ...process.env as Record<string, string>, SLUICE_NO_MEMBARRIER: '1' } });
+    rts.push(rt);
+    const internal = rt as unknown as Internal;
+    expect(internal.mem.i32[H_BARRIER]).toBe(1);
+    expect(plainPublish(internal.mem.i32)).toBe(false);
+    expect(internal.att.rings.map((r) => r.plain)).toEqual([false, false]);
+    for (let i = 0; i < 20; i++) expect(await rt.run(rt.task('inc'), i)).toBe(i + 1);
+  });
+
+  it('workersShareBarrier: the workers\' environment must keep the addon and the barrier this thread has', () => {
+    expect(workersShareBarrier({}, {})).toBe(true);
+    expect(workersShareBarrier({ SLUICE_NO_MEMBARRIER: '1' }, {})).toBe(false);
+    expect(workersShareBarrier({ SLUICE_NO_NATIVE: '1' }, {})).toBe(false);
+    expect(workersShareBarrier({ SLUICE_NATIVE_PATH: '/elsewhere.node' }, {})).toBe(false);
+    expect(workersShareBarrier({ SLUICE_NATIVE_PATH: '/x.node' }, { SLUICE_NATIVE_PATH: '/x.node' })).toBe(true);
+    expect(workersShareBarrier({ SLUICE_NO_FUTEX: '1', OTHER: 'y' }, {})).toBe(true);
   });
 
   it('the symmetric one with SLUICE_NO_MEMBARRIER=1 (a fresh process: the choice is made once per thread)', () => {

@@ -386,3 +386,14 @@ export function processBarrier(env: Record<string, string | undefined> = process
   if (env === process.env) barrier = found;
   return found;
 }
+
+/**
+ * Whether worker threads started with `workerEnv` (their process.env) get the process barrier
+ * this thread has: the same addon (SLUICE_NO_NATIVE, SLUICE_NATIVE_PATH as here) and the barrier
+ * not turned off (SLUICE_NO_MEMBARRIER). Runtime.start publishes submissions plainly only then
+ * (layout.ts H_PLAIN_PUBLISH): a worker without the barrier would have to sleep in short slices.
+ */
+export function workersShareBarrier(workerEnv: Record<string, string | undefined>, own: Record<string, string | undefined> = process.env): boolean {
+  return workerEnv.SLUICE_NO_MEMBARRIER !== '1' && workerEnv.SLUICE_NO_NATIVE !== '1' &&
+    (workerEnv.SLUICE_NATIVE_PATH || '') === (own.SLUICE_NATIVE_PATH || '');
+}

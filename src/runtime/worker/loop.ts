@@ -186,8 +186,9 @@ export class WorkerLoop {
     }
     this.codec = new Codec(mem, L.maxAttachments + w);
     this.waker = new Waker(mem.i32, mem.workerWord(w, W_WAKER));
-    // The addon that gave the starting thread its barrier is this thread's too; should it refuse
-    // here, every park sleeps in short slices (loop, step 3): late, never lost.
+    // Runtime.start set plain publishes only for workers whose environment loads the addon that
+    // gave it its barrier (affinity.ts workersShareBarrier); should it refuse here all the same,
+    // every park sleeps in short slices (loop, step 3): late, never lost.
     this.parkBarrier = plainPublish(mem.i32) ? (processBarrier() ?? barrierRefused) : null;
     this.stateW = mem.stateWord;
     this.spinMs = L.spinMicros / 1000;

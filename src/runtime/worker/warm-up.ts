@@ -121,7 +121,7 @@ export class WarmUp {
     const like = this.like;
     const mem = Memory.create({
       workers: 2, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
-      taskCount: 1, spinMicros: like.spinMicros, asyncLimit: like.asyncLimit, processBarrier: this.plainWindows,
+      taskCount: 1, spinMicros: like.spinMicros, asyncLimit: like.asyncLimit, processBarrier: this.plainWindows, plainPublish: this.plainWindows,
     });
     // Worker 0 of two, allowed to steal every class: its idle look (trySteal) finds the
     // sibling's ring empty, the common case of a real spin. No stealer without a spin budget.
