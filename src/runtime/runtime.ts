@@ -11,7 +11,7 @@ import { randomFillSync } from 'node:crypto';
 import { A_STATE, H_BARRIER, H_DIGEST, H_INSTANCE, H_TASK_COUNT, MAX_TASKS, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, P_SLOTS } from '../shm/layout.js';
 import { activate as activateAttachment, release as releaseAttachment } from '../shm/words/attachment.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
-import { clockOption, errorClassesOption, parseStartOptions, snapshot } from './options.js';
+import { clockOption, errorClassesOption, parseStartOptions, snapshot, type StartConfig } from './options.js';
 import { Attachment } from './submit/attachment.js';
 import {
   parseSubmitOptions, Producer, ProducerStats, SubmitOptions,
@@ -28,6 +28,7 @@ import { AbortedError, AttachError, ConfigError, RejectedError, SluiceError, Wor
 import { reportUncaught, signalAborted, signalReason } from './user-code.js';
 import { CAPACITY_REASONS, R_DRAINING } from '../admission/reasons.js';
 import { Supervisor } from './supervisor/supervisor.js';
+import { EarlySpawn } from './supervisor/early.js';
 import { completeQueued, lastStartWarmUp, scratchFor, type Scratch } from './start-warm-up.js';
 import type { WorkerData } from './worker/main.js';
 import { RunCall, RunQueue, type RunQueueHost } from './run-queue.js';
@@ -42,7 +43,7 @@ import { threadId } from 'node:worker_threads';
 import { FROM_SOURCE, packageFile } from '../package-root.js';
 import { runtimeStats } from './snapshot.js';
 import { readMetrics, resetMetrics, type RawMetrics } from './metrics.js';
-import { Hurry, START_SETTLE_MS, StartTimeout, abortStart, bounded, closeTimeout, detach, ownQuiesce, quiesce, shutdown, type ShutdownHost } from './shutdown.js';
+import { Hurry, START_SETTLE_MS, StartTimeout, abortStart, bounded, closeTimeout, detach, exited, ownQuiesce, quiesce, shutdown, type ShutdownHost } from './shutdown.js';
 import { abandonRunning, cancelByKey } from './submit/cancel.js';
 import { initIoClasses } from '../admission/io-class.js';
 import { ioStats } from './io-class.js';
@@ -420,16 +421,30 @@ export class Runtime<M = any> {
   static async start<M = any>(options: RuntimeOptions): Promise<Runtime<M>> {
     // Every option is read once and checked (options.ts) before anything is allocated.
     const cfg = parseStartOptions(options);
-    const { workers } = cfg;
     const href = taskModuleHref(cfg.tasks);
     const notModule = notAModuleFile(href);
     if (notModule !== null) throw new ConfigError(`Runtime.start: tasks: ${notModule}`);
     checkTypeScriptSupport(href);
-    const { startTimeoutMs, signal } = cfg;
+    const { signal } = cfg;
     if (signal !== undefined && signalAborted(signal)) {
       throw new AbortedError('Runtime.start was aborted before it began', { cause: signalReason(signal) });
     }
 
+    // §4.7 "Start" step 0: the threads first (supervisor/early.ts): their own start-up runs while
+    // this thread builds the memory, the affinity plan and the supervisor, whose parts each one
+    // gets as its first message. Everything that refuses the start outright is checked above.
+    const early = new EarlySpawn(workerEntry(), cfg.workers, { resourceLimits: cfg.resourceLimits, execArgv: cfg.execArgv, env: cfg.env }, cfg.taskData);
+    try {
+      return await Runtime.startWith<M>(cfg, href, early);
+    } finally {
+      // A start that failed before the supervisor took every thread: the rest end by themselves.
+      await Promise.all(early.abort().map((w) => exited(w, START_SETTLE_MS)));
+    }
+  }
+
+  /** Runtime.start from its memory on, with the threads spawned early (§4.7 "Start" step 0). */
+  private static async startWith<M>(cfg: StartConfig, href: string, early: EarlySpawn): Promise<Runtime<M>> {
+    const { workers, startTimeoutMs, signal } = cfg;
     let mem: Memory;
     try {
       mem = Memory.create({
@@ -476,6 +491,7 @@ export class Runtime<M = any> {
         messagePath: cfg.largeValues === 'message',
       },
     );
+    supervisor.early = early;
     let settle = START_SETTLE_MS;
     let att: Attachment | null = null;
     try {

@@ -31,6 +31,7 @@ import { SupervisorContext, type Ending, type SupervisorOptions } from './contex
 import { Reconciler } from './reconcile.js';
 import { Watchdog } from './watchdog.js';
 import { attributeOutput } from './output.js';
+import type { EarlySpawn, StartMessage } from './early.js';
 
 export { clipReason };
 export type { SupervisorOptions };
@@ -54,6 +55,8 @@ export class Supervisor {
   readonly ports: (MessagePort | null)[];
   /** A slot's previous port (its thread ended): what it still holds is kept for the cells still to be read (codec.absorb). */
   onPortRetired: (w: number, port: MessagePort) => void = () => undefined;
+  /** Threads Runtime.start created before this supervisor (§4.7 "Start" step 0): each slot's first spawn takes its own. */
+  early: EarlySpawn | null = null;
   /** Spawns per slot: the base of a thread's result sequence numbers (unique across a slot's threads). */
   private readonly spawns: number[];
   private readonly ctx: SupervisorContext;
@@ -106,12 +109,28 @@ export class Supervisor {
     ch?.port1.unref();
     const seqBase = (this.spawns[w]! * 2 ** 20) | 0; // 2^20 results by message per thread before a repeat
     this.spawns[w]!++;
-    const worker = new Worker(this.entry, {
-      workerData: ch === null ? this.data(w, replacement) : { ...this.data(w, replacement), bigPort: ch.port2, seqBase },
-      transferList: ch === null ? undefined : [ch.port2],
-      stdout: true, stderr: true, resourceLimits: this.options.resourceLimits,
-      ...(this.options.execArgv === undefined ? {} : { execArgv: this.options.execArgv }), ...(this.options.env === undefined ? {} : { env: this.options.env }),
-    });
+    const data = ch === null ? this.data(w, replacement) : { ...this.data(w, replacement), bigPort: ch.port2, seqBase };
+    const early = replacement ? undefined : this.early?.take(w);
+    let worker: Worker;
+    if (early === undefined) {
+      worker = new Worker(this.entry, {
+        workerData: data, transferList: ch === null ? undefined : [ch.port2],
+        stdout: true, stderr: true, resourceLimits: this.options.resourceLimits,
+        ...(this.options.execArgv === undefined ? {} : { execArgv: this.options.execArgv }), ...(this.options.env === undefined ? {} : { env: this.options.env }),
+      });
+    } else {
+      // §4.7 "Start" step 0: the thread exists already (early.ts); the rest of its WorkerData is
+      // its first message (its workerData has the task data: a task module reads it at its load).
+      if (early.worker === null) {
+        ch?.port1.close();
+        ch?.port2.close();
+        throw early.error; // as `new Worker` would have, here
+      }
+      worker = early.worker;
+      const { taskData: _, ...rest } = data;
+      const message: StartMessage = { type: 'start', data: rest };
+      worker.postMessage(message, ch === null ? undefined : [ch.port2]);
+    }
     this.ports[w] = ch?.port1 ?? null;
     const ctx = this.ctx;
     ctx.workers[w] = worker;
@@ -196,6 +215,9 @@ export class Supervisor {
           ? ' without becoming ready: does the task module have a top-level await that never settles?' : ''}`));
         this.onExit(w, worker, code);
       });
+      // What an early thread did before this spawn took it (early.ts): as if heard now.
+      if (early?.failed !== undefined) worker.emit('error', early.failed);
+      if (early?.exitCode !== undefined) worker.emit('exit', early.exitCode);
     });
   }
 

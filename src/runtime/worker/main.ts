@@ -19,6 +19,7 @@ import { loadAffinity, nativeFutex, pinCurrentThread } from '../native/affinity.
 import { WorkerLoop } from './loop.js';
 import { WARM_UP_DELAY_MS, WARM_UP_TASKS, WarmUp } from './warm-up.js';
 import { NEST, NestContext } from './nest.js';
+import type { DeferredData, StartMessage } from '../supervisor/early.js';
 
 export interface WorkerData {
   sluiceWorker: true;
@@ -99,7 +100,7 @@ async function main(data: WorkerData): Promise<void> {
 }
 
 if (!isMainThread && parentPort !== null && (workerData as { sluiceWorker?: boolean } | null)?.sluiceWorker) {
-  main(workerData as WorkerData).catch((err: unknown) => {
+  startData(workerData as WorkerData | DeferredData).then((data) => (data === null ? undefined : main(data))).catch((err: unknown) => {
     // Forwarded as plain strings (the start error's message names the module and the line).
     let error = { name: 'Error', message: 'the task module threw a value that cannot be inspected', stack: '' };
     try {
@@ -107,6 +108,21 @@ if (!isMainThread && parentPort !== null && (workerData as { sluiceWorker?: bool
       error = { name: str(e?.name, 'Error'), message: str(e?.message, 'a non-Error value was thrown'), stack: str(e?.stack, '') };
     } catch { /* a hostile error object: the fallback above */ }
     parentPort!.postMessage({ type: 'error', error });
+  });
+}
+
+/**
+ * §4.7 "Start" step 0: a thread spawned early (supervisor/early.ts) has only its task data in
+ * workerData and gets the rest as its first message, sent once the runtime's memory exists (by
+ * then this thread has loaded its modules: it waits here at most for the starting thread's own
+ * set-up). null: the start failed first (`abort`): return, and the thread ends by itself.
+ */
+function startData(wd: WorkerData | DeferredData): Promise<WorkerData | null> {
+  if (!('deferred' in wd)) return Promise.resolve(wd);
+  return new Promise((resolve) => {
+    parentPort!.once('message', (m: StartMessage) => {
+      resolve('abort' in m ? null : ({ ...m.data, taskData: wd.taskData } as WorkerData));
+    });
   });
 }
 
