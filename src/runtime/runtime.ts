@@ -430,7 +430,7 @@ export class Runtime<M = any> {
       throw new AbortedError('Runtime.start was aborted before it began', { cause: signalReason(signal) });
     }
 
-    // §4.7 "Start" step 0: the threads first (supervisor/early.ts): their own start-up runs while
+    // §4.7 step 0 ("Start"): the threads first (supervisor/early.ts): their own start-up runs while
     // this thread builds the memory, the affinity plan and the supervisor, whose parts each one
     // gets as its first message. Everything that refuses the start outright is checked above.
     const early = new EarlySpawn(workerEntry(), cfg.workers, { resourceLimits: cfg.resourceLimits, execArgv: cfg.execArgv, env: cfg.env }, cfg.taskData);
@@ -442,7 +442,7 @@ export class Runtime<M = any> {
     }
   }
 
-  /** Runtime.start from its memory on, with the threads spawned early (§4.7 "Start" step 0). */
+  /** Runtime.start from its memory on, with the threads spawned early (§4.7 step 0 ("Start")). */
   private static async startWith<M>(cfg: StartConfig, href: string, early: EarlySpawn): Promise<Runtime<M>> {
     const { workers, startTimeoutMs, signal } = cfg;
     let mem: Memory;

@@ -1,5 +1,5 @@
 /**
- * The early spawn (docs/design.md §4.7 "Start", step 0): Runtime.start creates its workers'
+ * The early spawn (docs/design.md §4.7 step 0 ("Start")): Runtime.start creates its workers'
  * threads as soon as its options are checked, before the shared memory, the affinity plan and the
  * supervisor exist, and sends each thread the rest of its WorkerData as its first message once
  * they do. A worker thread spends tens of ms in Node's own start-up and in loading sluice's

@@ -55,7 +55,7 @@ export class Supervisor {
   readonly ports: (MessagePort | null)[];
   /** A slot's previous port (its thread ended): what it still holds is kept for the cells still to be read (codec.absorb). */
   onPortRetired: (w: number, port: MessagePort) => void = () => undefined;
-  /** Threads Runtime.start created before this supervisor (§4.7 "Start" step 0): each slot's first spawn takes its own. */
+  /** Threads Runtime.start created before this supervisor (§4.7 step 0 ("Start")): each slot's first spawn takes its own. */
   early: EarlySpawn | null = null;
   /** Spawns per slot: the base of a thread's result sequence numbers (unique across a slot's threads). */
   private readonly spawns: number[];
@@ -119,7 +119,7 @@ export class Supervisor {
         ...(this.options.execArgv === undefined ? {} : { execArgv: this.options.execArgv }), ...(this.options.env === undefined ? {} : { env: this.options.env }),
       });
     } else {
-      // §4.7 "Start" step 0: the thread exists already (early.ts); the rest of its WorkerData is
+      // §4.7 step 0 ("Start"): the thread exists already (early.ts); the rest of its WorkerData is
       // its first message (its workerData has the task data: a task module reads it at its load).
       if (early.worker === null) {
         ch?.port1.close();

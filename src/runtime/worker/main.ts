@@ -112,7 +112,7 @@ if (!isMainThread && parentPort !== null && (workerData as { sluiceWorker?: bool
 }
 
 /**
- * §4.7 "Start" step 0: a thread spawned early (supervisor/early.ts) has only its task data in
+ * §4.7 step 0 ("Start"): a thread spawned early (supervisor/early.ts) has only its task data in
  * workerData and gets the rest as its first message, sent once the runtime's memory exists (by
  * then this thread has loaded its modules: it waits here at most for the starting thread's own
  * set-up). null: the start failed first (`abort`): return, and the thread ends by itself.
