@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { ConfigError, Runtime } from '../src/index.js';
 import { scratchFor } from '../src/runtime/start-warm-up.js';
-import { A_WAKER, CELL_BYTES, H_BARRIER, Memory, W_EXECUTED, computeLayout } from '../src/shm/layout.js';
+import { A_WAKER, CELL_BYTES, H_BARRIER, Memory, W_EXECUTED, W_STOLEN, computeLayout } from '../src/shm/layout.js';
 import { WAKER_RUNNING } from '../src/shm/waker.js';
 import { Ring } from '../src/shm/ring.js';
 import { WarmUp } from '../src/runtime/worker/warm-up.js';
@@ -81,6 +81,26 @@ describe('worker warm-up (docs/design.md 4.2b)', () => {
       expect(woken()).toBe(3);
     } finally {
       notify.mockRestore();
+    }
+  });
+
+  it('trains the steal (§4.2a) and the victim\'s skip (§4.2 step 2 failing): tasks 49, 113, 177 are stolen from the scratch sibling, cells claimed by it are skipped before 17, 81, 145; none without a spin (no stealer)', () => {
+    for (const spinMicros of [50, 0]) {
+      const like = computeLayout({
+        workers: 2, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
+        taskCount: 1, spinMicros, asyncLimit: 8,
+      });
+      const w = new WarmUp(200, like);
+      w.step(49); // tasks 0..48: one skip (before 17), no steal yet
+      const { mem } = (w as unknown as { scratch: { mem: Memory } }).scratch;
+      const stolen = (): number => mem.i32[mem.workerWord(0, W_STOLEN)]!;
+      expect([w.stole, w.skipped, stolen()]).toEqual(spinMicros > 0 ? [0, 1, 0] : [0, 0, 0]);
+      w.step(1); // task 49
+      expect([w.stole, stolen()]).toEqual(spinMicros > 0 ? [1, 1] : [0, 0]);
+      w.step(150); // to 199
+      expect([w.stole, w.skipped, stolen()]).toEqual(spinMicros > 0 ? [3, 3, 3] : [0, 0, 0]);
+      // Every task ran exactly once, stolen ones included; the skipped cells ran nothing.
+      expect(mem.i32[mem.workerWord(0, W_EXECUTED)]).toBe(200);
     }
   });
 

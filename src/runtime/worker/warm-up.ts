@@ -11,13 +11,16 @@
  * Owner: a WarmUp plays every role on its own buffer (producer: token word PENDING and the
  * submission cell, as §4.1 step 5; worker: §4.2 steps 1-4, §4.3 steps 5-6; owner: consumes
  * the completion, and before every 16th task marks its waker word PARKED, as an owner about to
- * sleep does, with no one sleeping on it). Nothing shared with the runtime is touched, and no
- * task of the user's module runs.
+ * sleep does, with no one sleeping on it; the scratch sibling, worker 1: every 64th task is
+ * queued on its ring behind a run of its that does not move, and the scratch loop steals it,
+ * §4.2a; and every 64th task the sibling has claimed a cell of the loop's own ring first, which
+ * the loop then skips, §4.2 step 2 failing as after §4.2a step 6). Nothing shared with the
+ * runtime is touched, and no task of the user's module runs.
  */
-import { A_WAKER, type Layout, Memory } from '../../shm/layout.js';
+import { A_WAKER, type Layout, Memory, W_HEAD, W_RUN_TOKEN } from '../../shm/layout.js';
 import { WAKER_PARKED } from '../../shm/waker.js';
-import type { Ring } from '../../shm/ring.js';
-import { TK_GEN_MAX, markPending } from '../../shm/words/token.js';
+import { Ring } from '../../shm/ring.js';
+import { TK_GEN_MAX, claimRun, markPending } from '../../shm/words/token.js';
 import { Codec } from '../codec.js';
 import { writeSubmission } from '../cells.js';
 import { type TaskFn, WorkerLoop } from './loop.js';
@@ -51,7 +54,15 @@ interface Scratch {
   mem: Memory;
   loop: WorkerLoop;
   submitter: Codec;
+  /** Worker 1's ring (the scratch sibling's: no thread runs it), for the steal's training. */
+  sibling: Ring;
 }
+
+/** The scratch sibling's slot (worker 1 of two): it never runs; it is stolen from, and claims a cell first. */
+const SIBLING = 1;
+/** Task i with (i & 63) === STEAL_AT is stolen from the sibling's ring; (i & 63) === SKIP_AT, a claimed cell is skipped before it. */
+const STEAL_AT = 49;
+const SKIP_AT = 17;
 
 /**
  * `n` warm-up tasks as restartable steps, with `like`'s spin and async settings. The scratch
@@ -61,6 +72,9 @@ interface Scratch {
 export class WarmUp {
   /** @internal Warm-up tasks run so far (test/warmup.test.ts). */
   ran = 0;
+  /** @internal Of them, stolen from the scratch sibling (§4.2a); and cells skipped because the sibling had claimed them (test/warmup.test.ts). */
+  stole = 0;
+  /** @internal */ skipped = 0;
   private scratch: Scratch | null = null;
 
   /**
@@ -79,7 +93,7 @@ export class WarmUp {
   step(k: number, real: Ring | null = null, at = 0): boolean {
     const n = this.n;
     if (this.ran >= n) return true;
-    const { mem, loop, submitter } = this.scratch ?? (this.scratch = this.build());
+    const { mem, loop, submitter, sibling } = this.scratch ?? (this.scratch = this.build());
     const i32 = mem.i32;
     const ring = loop.ring;
     const completions = loop.completions[0]!;
@@ -98,9 +112,42 @@ export class WarmUp {
       // owner parks whenever its results are slow to come; without this, that first wake
       // deoptimizes complete() inside the user's load (docs/performance.md, fourteenth session).
       if ((i & 15) === 7) Atomics.store(i32, ownerWaker, WAKER_PARKED);
+      if (stealer !== null && (i & 63) === SKIP_AT) this.skipOne(mem, loop, submitter, (t + 1) & mask, gen);
       submitter.prepare(TRAINING[i % TRAINING.length]);
-      writeSubmission(ring, ring.claim(), submitter, 0, 0, 0, t, gen, 0, i & 1);
-      loop.runOne();
+      if (stealer !== null && (i & 63) === STEAL_AT) {
+        // §4.2a: queued behind a sibling's run that does not move, after a cell the sibling has
+        // claimed already (the look skips it and tries the next); two looks STALL_MS apart take it.
+        const skip = (t + 1) & mask;
+        markPending(i32, mem.tokenWord(0, skip), gen);
+        writeSubmission(sibling, sibling.claim(), submitter, 0, 0, 0, skip, gen, 0, 0);
+        claimRun(i32, mem.tokenWord(0, skip), gen, SIBLING);
+        submitter.prepare(TRAINING[i % TRAINING.length]);
+        const p = sibling.claim();
+        writeSubmission(sibling, p, submitter, 0, 0, 0, t, gen, 0, i & 1);
+        const runW = mem.workerWord(SIBLING, W_RUN_TOKEN);
+        i32[runW] = 1;
+        const now = performance.now();
+        const stolen = stealer.trySteal(now) || stealer.trySteal(now + 1);
+        i32[runW] = 0;
+        if (stolen) {
+          // The sibling passes the skipped cell; the stolen one stays queued until the next round
+          // (its own claim would fail there, §4.2a step 6), so that round's look starts past the
+          // victim's head, from the first cell it has not tried, as a thief whose loot is still
+          // queued does.
+          sibling.release(p);
+          this.stole++;
+        } else {
+          // Not expected (the looks are STALL_MS apart on a ring nobody else touches); should it
+          // happen, the task is run as any other, and no completion is left unread.
+          sibling.release((p + 1) | 0);
+          submitter.prepare(TRAINING[i % TRAINING.length]);
+          writeSubmission(ring, ring.claim(), submitter, 0, 0, 0, t, gen, 0, i & 1);
+          loop.runOne();
+        }
+      } else {
+        writeSubmission(ring, ring.claim(), submitter, 0, 0, 0, t, gen, 0, i & 1);
+        loop.runOne();
+      }
       // Drain the completion as the submitter would (read() frees a spilled result).
       const head = completions.head();
       submitter.read(completions.cellWord(head), 1);
@@ -125,6 +172,21 @@ export class WarmUp {
     });
     // Worker 0 of two, allowed to steal every class: its idle look (trySteal) finds the
     // sibling's ring empty, the common case of a real spin. No stealer without a spin budget.
-    return { mem, loop: new WorkerLoop(mem, 0, [identity], ANY_CLASS), submitter: new Codec(mem, 0) };
+    const sibling = new Ring(mem.i32, SIBLING, mem.tailWord(SIBLING), mem.workerWord(SIBLING, W_HEAD), mem.subRingByte(SIBLING), mem.layout.ringCapacity);
+    return { mem, loop: new WorkerLoop(mem, 0, [identity], ANY_CLASS), submitter: new Codec(mem, 0), sibling };
+  }
+
+  /**
+   * §4.2 step 2 failing: a cell of the loop's own ring whose token the sibling claimed first (as a
+   * thief does, §4.2a step 5), so runOne discards the cell and passes it, running nothing.
+   */
+  private skipOne(mem: Memory, loop: WorkerLoop, submitter: Codec, t: number, gen: number): void {
+    const ring = loop.ring;
+    markPending(mem.i32, mem.tokenWord(0, t), gen);
+    submitter.prepare(TRAINING[this.skipped % TRAINING.length]);
+    writeSubmission(ring, ring.claim(), submitter, 0, 0, 0, t, gen, 0, 0);
+    claimRun(mem.i32, mem.tokenWord(0, t), gen, SIBLING);
+    loop.runOne();
+    this.skipped++;
   }
 }
