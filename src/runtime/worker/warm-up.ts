@@ -170,8 +170,10 @@ export class WarmUp {
       workers: 2, ringCapacity: 64, globalSlots: 64, maxProducers: 1, maxAttachments: 1, spillBytes: 1 << 12,
       taskCount: 1, spinMicros: like.spinMicros, asyncLimit: like.asyncLimit, processBarrier: this.plainWindows, plainPublish: this.plainWindows,
     });
-    // Worker 0 of two, allowed to steal every class: its idle look (trySteal) finds the
-    // sibling's ring empty, the common case of a real spin. No stealer without a spin budget.
+    // Worker 0 of two, allowed to steal every class: its idle look (trySteal) finds nothing to
+    // take (the sibling's ring empty, or holding only the last stolen cell, behind no run), the
+    // common case of a real spin; the steal's training sets a run up first. No stealer without a
+    // spin budget.
     const sibling = new Ring(mem.i32, SIBLING, mem.tailWord(SIBLING), mem.workerWord(SIBLING, W_HEAD), mem.subRingByte(SIBLING), mem.layout.ringCapacity);
     return { mem, loop: new WorkerLoop(mem, 0, [identity], ANY_CLASS), submitter: new Codec(mem, 0), sibling };
   }
