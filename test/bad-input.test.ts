@@ -325,6 +325,20 @@ describe('every public call refuses bad input with a typed error, taking nothing
     expect(f.reads()).toBe(1);
     expect(r.stats().workers.length).toBe(1);
     await r.close();
+    // taskData's getters too: every worker gets a clone of the one clone taken at start. Read
+    // again, this getter would hand the threads a flag that makes the task module refuse to load.
+    const flagged = new Int32Array(new SharedArrayBuffer(4));
+    flagged[0] = 1;
+    const g = flip('flag', new SharedArrayBuffer(4), flagged.buffer);
+    const r2 = await Runtime.start({ tasks: new URL('./fixtures/fail-when-flagged.mjs', import.meta.url), workers: 2, taskData: g.o, warmUp: false });
+    try {
+      expect(await r2.run('inc', 1)).toBe(2);
+      await r2.allWorkersReady();
+      expect(r2.stats().workers.every((x) => !x.failed && x.restarts === 0)).toBe(true);
+    } finally {
+      await r2.close();
+    }
+    expect(g.reads()).toBe(1);
   });
 
   it('values at each bound are accepted; -0 is 0', async () => {

@@ -262,8 +262,7 @@ export function parseStartOptions(options: unknown): StartConfig {
     throw new ConfigError(`${W}: largeValues must be 'message' or 'refuse'; got ${describe(o.largeValues)}`);
   }
   const clock = clockOption(W, o.clock);
-  const taskData = o.taskData;
-  checkClonable(taskData);
+  const taskData = cloneTaskData(o.taskData);
 
   const layout = computeLayout({
     workers, ringCapacity, globalSlots, maxProducers, maxAttachments, spillBytes, taskCount: 0, spinMicros: spinUs, asyncLimit, testHooks, metrics,
@@ -366,11 +365,17 @@ export function errorClassesOption(where: string, v: unknown): ErrorClasses | nu
   return out;
 }
 
-/** taskData is structured-cloned into every worker: refuse what cannot be, saying what kind of value it is. */
-function checkClonable(v: unknown): void {
-  if (v === undefined) return;
+/**
+ * taskData is structured-cloned into every worker: refuse what cannot be, saying what kind of
+ * value it is; else its clone, made once here, is what every worker (replacements too) gets a
+ * clone of. So its getters are read once, as every option is (a getter that changes its answer
+ * cannot hand one worker a different value), and the memory a SharedArrayBuffer in it shares is
+ * the same (a clone of a shared buffer shares its memory).
+ */
+function cloneTaskData(v: unknown): unknown {
+  if (v === undefined) return undefined;
   try {
-    structuredClone(v);
+    return structuredClone(v);
   } catch {
     // A DataCloneError's message quotes the value: never kept, not even as the cause.
     throw new ConfigError(`${W}: taskData cannot be cloned into the workers: ${uncloneable(v)}`);
