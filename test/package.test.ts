@@ -93,7 +93,14 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
     return JSON.parse(r.stdout) as Report;
   }
 
+  // `npm pack` builds the prebuilt into the checkout's native/ (prepack), where the loader prefers
+  // it to a local build: a stale one would shadow `npm run build:native` later. So a prebuilt this
+  // test made is taken out again; one that was there before is left as it was.
+  const prebuilt = join(root, 'native', `sluice-native.${triple}.node`);
+  let prebuiltBefore = true;
+
   beforeAll(async () => {
+    prebuiltBefore = existsSync(prebuilt);
     dir = mkdtempSync(join(tmpdir(), 'sluice-package-'));
     // Without cargo this machine cannot build the prebuilt: pack the way a dev pack would.
     const env = cleanEnv(hasCargo ? {} : { SLUICE_PACK_WITHOUT_NATIVE: '1' });
@@ -109,6 +116,7 @@ describe.skipIf(!linux)('the npm package (pack, install offline into a scratch p
 
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (!prebuiltBefore) rmSync(prebuilt, { force: true });
   });
 
   it('the tarball: the prebuilt for this platform, dist/, the crate sources, the build script and the docs; no tests, benchmarks or sources', async () => {
