@@ -6,7 +6,9 @@
 // V8's compiler and GC helpers. Diagnostics: NOGC=1 skips the forced GC; IDLE=ms waits after
 // it; PRE_IDLE=ms waits before the warm-up (a worker's own warm-up runs then); AGAIN=k runs the
 // measurement k times first on the same runtime (a hot runtime: its one-off compiles are over);
-// MARK=1 prints "=== MEASURE START/END" around it (for --trace-opt/--trace-deopt output).
+// MARK=1 prints "=== MEASURE START/END" around it, with the time on CLOCK_MONOTONIC in seconds (for
+// --trace-opt/--trace-deopt output, and as the window of `perf script --time` under
+// `perf record -k CLOCK_MONOTONIC`: switch-causes.py).
 import { readdirSync, readFileSync } from 'node:fs';
 import { startSluice, submitSession, callbackSession } from '../e2e/sluice.js';
 import { MAX_IN_FLIGHT, SPIN_US, WORKERS, pipelined, promiseSession, sequential, type Session, type TaskName } from '../workload.js';
@@ -15,6 +17,8 @@ import { findGc } from '../steady.js';
 const reps = Number(process.argv[2] ?? 5), n = Number(process.argv[3] ?? 2000);
 const row = process.argv[4] ?? 'submit', task = (process.argv[5] ?? 'spinArr') as TaskName;
 const gc = findGc();
+/** CLOCK_MONOTONIC in seconds (process.hrtime's clock, perf's with -k CLOCK_MONOTONIC). */
+const monoSeconds = (): string => (Number(process.hrtime.bigint()) / 1e9).toFixed(6);
 const spin = (): number => SPIN_US;
 const extract = task === 'spinArr' ? (v: unknown) => (v as number[])[1]! : task === 'spinObj' ? (v: unknown) => (v as { us: number }).us : undefined;
 type T = { cpu: number; vol: number; invol: number; name: string };
@@ -43,12 +47,12 @@ for (let rep = 0; rep < reps; rep++) {
   await pipelined(s, 'spin50', 50, spin);
   if (!process.env.NOGC) gc?.();
   if (process.env.IDLE) await new Promise((r) => setTimeout(r, Number(process.env.IDLE)));
-  if (process.env.MARK) console.log('=== MEASURE START');
+  if (process.env.MARK) console.log(`=== MEASURE START ${monoSeconds()}`);
   for (let again = 0; again < Number(process.env.AGAIN ?? 0); again++) await pipelined(s, task, n, spin, MAX_IN_FLIGHT, extract);
   const a = snap();
   const r = await pipelined(s, task, n, spin, MAX_IN_FLIGHT, extract);
   const b = snap();
-  if (process.env.MARK) console.log('=== MEASURE END');
+  if (process.env.MARK) console.log(`=== MEASURE END ${monoSeconds()}`);
   const parts: string[] = [];
   let total = 0;
   for (const [t, x] of b) {
