@@ -65,5 +65,12 @@ describe('error containment and payloads', () => {
     expect(await ts.run('double', 21)).toBe(42);
     expect(await ts.run('greet', 'ts')).toBe('hello ts');
     await ts.close();
+    // Without any inherited flag (README, start-up under a loader): the worker loads tsx itself.
+    const bare = await Runtime.start({ tasks: new URL('./fixtures/tasks.ts', import.meta.url), workers: 1, execArgv: [] });
+    try {
+      expect(await bare.run('double', 4)).toBe(8);
+    } finally {
+      await bare.close();
+    }
   });
 });
