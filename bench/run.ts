@@ -1,4 +1,5 @@
-// `npm run bench [-- --quick] [--reps N] [--only substring] [--json path]`
+// `npm run bench [-- --quick] [--reps N] [--only substring] [--json path]`: it builds dist/ first,
+// and the sluice rows drive that built package (e2e/package.ts; SLUICE_BENCH_SOURCE=1: src/ through tsx).
 // The main table (ANCHORS.md workload, rows interleaved across repetitions), then scaling,
 // pinning, steady state (allocation, idle), the microbenchmarks and the targets summary.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,9 @@ import { METRICS, mainTable, medians, ratio, ratioLines, type Rep } from './repo
 import { allRows, baseline, runTable, targetRows } from './table.js';
 import { targets, targetsTable } from './targets.js';
 import { MAX_IN_FLIGHT, WORKERS, anyHung, pkgVersion, withTimeout, type Sizes } from './workload.js';
+// The sluice the sections drive (the built package unless SLUICE_BENCH_SOURCE=1): a missing or
+// stale dist/ stops the run here, before anything is measured.
+import { BUILD } from './e2e/package.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,6 +42,7 @@ const only = args.only;
 /** Sections other than the table and micro run unless --only names something else. */
 const runs = (section: string): boolean => only === undefined || section.includes(only);
 
+log(`sluice: ${BUILD}`);
 const everyRow = await allRows(log);
 const rows = everyRow.filter((r) => only === undefined || r.name.includes(only));
 const results: Rep[] = await runTable({ rows, reps, sizes, shareSession: quick, timeoutMs: TIMEOUT_MS, log });
@@ -164,7 +169,7 @@ writeFileSync(
     {
       machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, os: `${platform()} ${release()}`, date: stamp },
       versions: Object.fromEntries(['piscina', 'tinypool', 'workerpool', 'poolifier', 'benchmark'].map((p) => [p, pkgVersion(p)])),
-      options: { quick, reps, only: only ?? null, sizes, workers: WORKERS, maxInFlight: MAX_IN_FLIGHT, baseline, poolifier: POOLIFIER_LABEL },
+      options: { quick, reps, only: only ?? null, sizes, workers: WORKERS, maxInFlight: MAX_IN_FLIGHT, baseline, poolifier: POOLIFIER_LABEL, sluice: BUILD },
       seconds,
       reps: results,
       medians: Object.fromEntries(names.map((n) => [n, medians(results, n)])),

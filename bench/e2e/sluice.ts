@@ -1,12 +1,17 @@
 // sluice rows, written against DESIGN.md §1. run.ts imports this module dynamically and skips
-// these rows when the runtime (src/index.ts) is missing or fails to load. The sessions are also
+// these rows when the runtime (the built package, or src/ with SLUICE_BENCH_SOURCE=1: package.ts)
+// is missing or fails to load. The sessions are also
 // used by the scaling, pinning and steady-state sections and by the attached producer threads.
-import { Runtime, type Producer, type ProducerLimits, type RuntimeOptions, type TaskRef } from '../../src/index.js';
+import type { Producer, ProducerLimits, Runtime as RuntimeT, RuntimeOptions, TaskRef } from '../../src/index.js';
+import { WORKER_OPTIONS, sluice } from './package.js';
 import { TASK_NAMES, WORKERS, fixture, promiseSession, type RowDef, type Session, type TaskName } from '../workload.js';
+
+const { Runtime } = sluice;
+type Runtime = RuntimeT;
 
 /** A runtime on the shared task fixture; 2 workers unless told otherwise. */
 export const startSluice = (options: Partial<RuntimeOptions> = {}): Promise<Runtime> =>
-  Runtime.start({ tasks: fixture('tasks.mjs'), workers: WORKERS, ...options });
+  Runtime.start({ tasks: fixture('tasks.mjs'), workers: WORKERS, ...WORKER_OPTIONS, ...options });
 
 /**
  * The same, resolved once every worker is ready (Runtime.start resolves on the first): for the

@@ -1,12 +1,14 @@
 // A producer thread for the scaling section: attaches to a runtime (Runtime.attach(handle)),
 // submits through submitCallback with the same drivers as the main table, one request at a time.
 import { parentPort } from 'node:worker_threads';
-import { Runtime } from '../../src/index.js';
+import type { Runtime as RuntimeT } from '../../src/index.js';
+import { sluice } from '../e2e/package.js';
 import { callbackSession } from '../e2e/sluice.js';
 import { pipelined, sequential, type Session } from '../workload.js';
 import type { ProducerReply, ProducerRequest } from './protocol.js';
 
-let rt: Runtime | null = null;
+const { Runtime } = sluice;
+let rt: RuntimeT | null = null;
 let session: Session | null = null;
 
 /** Counts this thread in (go[1]), then blocks until the main thread releases everyone (go[0] != 0). */
