@@ -35,7 +35,7 @@ def classify(stack: str) -> str:
 
 def main() -> None:
     if len(sys.argv) < 3:
-        sys.exit(__doc__ or 'usage: switch-causes.py perf.data START,END ...')
+        sys.exit('usage: switch-causes.py perf.data START,END ...  (START,END: CLOCK_MONOTONIC seconds, from MARK=1 u4-split.ts)')
     data = sys.argv[1]
     for window in sys.argv[2:]:
         out = subprocess.run(['perf', 'script', '-i', data, '--time', window, '-F', 'tid,time,event,trace,ip,sym'],
