@@ -5,7 +5,7 @@
  * readFileSync reads it to its end: /dev/zero has no end, and filled a 24 GiB machine.
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { getHeapStatistics } from 'node:v8';
+import { v8 } from './builtins.js';
 
 /** Bytes per read of a source whose size is not known in advance. */
 const CHUNK = 1 << 20;
@@ -55,7 +55,7 @@ export function readBounded(path: string, head: (first: Buffer) => void, room: (
  * out-of-memory abort.
  */
 export function heapShortfall(need: number, doing: string): string | null {
-  const { heap_size_limit: limit, used_heap_size: used } = getHeapStatistics();
+  const { heap_size_limit: limit, used_heap_size: used } = v8().getHeapStatistics();
   if (need <= limit - used) return null;
   const gib = (n: number): string => (n / 2 ** 30).toFixed(1);
   const mib = Math.ceil((used + need * 1.25) / 2 ** 20 / 256) * 256;

@@ -14,8 +14,6 @@
  * Errors (thrown by tasks) travel as { name, message, stack, props } and come back as Errors of
  * the same built-in class with the same own enumerable properties (e.g. `code`).
  */
-import type * as V8 from 'node:v8';
-import { createRequire } from 'node:module';
 import * as types from 'node:util/types'; // not node:util: a worker need not load util.js (start-up)
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { C_DATA_BYTE, C_DATA_WORD, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, Memory } from '../shm/layout.js';
@@ -24,6 +22,7 @@ import { ARENA_FULL, ArenaWriter, arenaDataByte, arenaFree } from '../shm/arena.
 import { PayloadError, SLUICE_ERROR_CLASSES, describe } from '../errors.js';
 import { uncloneable } from './uncloneable.js';
 import { CompactReader, CompactWriter } from './compact.js';
+import { v8 } from '../builtins.js';
 
 export const T_UNDEFINED = 0;
 export const T_NULL = 1;
@@ -62,12 +61,6 @@ export interface BigMessage {
 }
 
 const { isUint8Array, isArrayBuffer, isNativeError } = types;
-// node:v8 serves only the values compact.ts does not take: required at its first use, so that a
-// worker's start does not load it (docs/performance.md, start-up).
-let v8Module: typeof V8 | undefined;
-function v8(): typeof V8 {
-  return (v8Module ??= createRequire(import.meta.url)('node:v8') as typeof V8);
-}
 /** %TypedArray%.prototype.byteLength: reads the internal slot, whatever the object says of itself. */
 const typedArrayByteLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, 'byteLength')!.get! as (this: Uint8Array) => number;
 const arrayBufferDetachedGetter = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get as ((this: ArrayBuffer) => boolean) | undefined;

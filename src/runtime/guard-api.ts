@@ -3,7 +3,7 @@
  * the operator's rt.guard (isolate, release, state), and the quarantine (rt.quarantine): failed
  * calls of guarded tasks kept with their arguments, on the thread whose handle resolved them.
  */
-import { serialize } from 'node:v8';
+import { v8 } from '../builtins.js';
 import { writeFileSync } from 'node:fs';
 import { G_BREAKER, G_SINCE, HL_CALLS, HL_OUTCOME, RN_COUNT, RN_MAX_US, RN_SUM_F64, type Memory } from '../shm/layout.js';
 import {
@@ -223,14 +223,14 @@ export class Quarantine {
     if (typeof path !== 'string' || path.length === 0) throw new ConfigError(`rt.quarantine.save: path must be a non-empty string; got ${describe(path)}`);
     const entries = this.entries.map((e) => {
       try {
-        serialize(e.payload);
+        v8().serialize(e.payload);
         return { ...e };
       } catch {
         return { ...e, payload: `(not serializable: ${describe(e.payload)})` };
       }
     });
     const file: QuarantineFile = { kind: 'sluice-quarantine', version: 1, savedAt: new Date().toISOString(), dropped: this.dropped, entries };
-    writeFileSync(path, serialize(file));
+    writeFileSync(path, v8().serialize(file));
     return entries.length;
   }
 }

@@ -3,10 +3,10 @@
  * runtime's own shared memory before any slot is claimed, reading each of its fields once; the
  * instance id every TaskRef of a runtime carries. Reads only; the digest is written once at start.
  */
-import { createHash } from 'node:crypto';
 import { types } from 'node:util';
 import { BLOCK_BYTES, DIGEST_WORDS, H_DIGEST, H_INSTANCE, H_PROBE, H_TASK_COUNT, H_WORKERS, Memory, readLayout } from '../shm/layout.js';
 import { AttachError, describe } from '../errors.js';
+import { crypto } from '../builtins.js';
 import { TraceRings } from '../trace/rings.js';
 import type { TraceShare } from './recording.js';
 import { snapshot } from './options.js';
@@ -18,7 +18,7 @@ export function instanceId(mem: Memory): string {
 /** SHA-256 of the canonical encoding (JSON) of the task names and routing chains, as 8 words. */
 /** @internal */
 export function tableDigest(names: readonly string[], chains: readonly (readonly number[])[]): Int32Array {
-  const d = createHash('sha256').update(JSON.stringify([names, chains])).digest();
+  const d = crypto().createHash('sha256').update(JSON.stringify([names, chains])).digest();
   return new Int32Array(d.buffer.slice(d.byteOffset, d.byteOffset + DIGEST_WORDS * 4));
 }
 

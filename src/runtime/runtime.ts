@@ -7,10 +7,10 @@
  */
 import { type ResourceLimits, type SHARE_ENV } from 'node:worker_threads';
 import { createRequire } from 'node:module';
-import { randomFillSync } from 'node:crypto';
 import { A_STATE, H_BARRIER, H_DIGEST, H_INSTANCE, H_TASK_COUNT, MAX_TASKS, Memory, RT_CLOSED, RT_DRAINING, RT_RUNNING, P_SLOTS } from '../shm/layout.js';
 import { activate as activateAttachment, release as releaseAttachment } from '../shm/words/attachment.js';
 import { Clock, hrtimeMicros, MonotonicClock } from '../admission/clock.js';
+import { crypto } from '../builtins.js';
 import { clockOption, errorClassesOption, parseStartOptions, snapshot, type StartConfig } from './options.js';
 import { Attachment } from './submit/attachment.js';
 import {
@@ -468,7 +468,7 @@ export class Runtime<M = any> {
     // The named I/O classes' limits (§2.4), before any other thread can read them.
     initIoClasses(mem, cfg.ioLimits);
     // The instance id every TaskRef of this runtime carries (task.ts).
-    randomFillSync(mem.i32.subarray(H_INSTANCE, H_INSTANCE + 2));
+    crypto().randomFillSync(mem.i32.subarray(H_INSTANCE, H_INSTANCE + 2));
     const epoch = hrtimeMicros();
     mem.setEpochMicros(epoch);
     const clock = cfg.clock ?? new MonotonicClock(epoch);
