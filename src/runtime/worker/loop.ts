@@ -85,6 +85,29 @@ const WARM_UP_FIRST = 4;
 const BEAT_MS = 50;
 /** Longest sleep of a park whose process barrier failed (§3.2 step 3): how late such a worker sees a cell. */
 const UNFENCED_SLEEP_MS = 1;
+/**
+ * §4.2 step 0, the event loop's turns (the loop runs tasks, spins and sleeps inside one callback
+ * of its event loop, so nothing else of the thread runs until it returns). Busy: once a task
+ * starts this long after the loop's last turn, the loop returns to its event loop after it, so
+ * timers and I/O the task module keeps, and the microtasks and nextTicks a synchronous task
+ * left behind, run at least this often under load. An event-loop turn costs ~3-5 µs here.
+ */
+const BUSY_TURN_MS = 10;
+/**
+ * §4.2 step 0, idle: a worker that ran a task since its last turn sleeps blocked (parkSync) for
+ * at most this long before it gives its event loop that turn (what the tasks left behind runs
+ * within this of the worker going idle; a task arriving sooner is not delayed by a turn). Not
+ * 1 ms: a futex sleep with so near a deadline made every parked round trip ~6 µs slower here
+ * (14 → 20 µs with spinUs 0); from 5 ms on it costs nothing measurable (docs/performance.md,
+ * twentieth session).
+ */
+const PENDING_TURN_MS = 5;
+/**
+ * §4.2 step 0, idle: the longest a worker sleeps blocked before it gives its event loop a turn and
+ * sleeps again: how late an unref'd timer of its task module runs while the worker is idle.
+ * Each such wake costs ~15 µs here, ~0.02% of a CPU.
+ */
+const IDLE_TURN_MS = 100;
 /** What the loop uses when plain publishes are on but this thread's addon refuses the barrier. */
 const barrierRefused = (): boolean => false;
 
@@ -126,6 +149,11 @@ export class WorkerLoop {
   warmFrom = 0;
   /** The next warm-up step's size (WARM_UP_FIRST doubling to WARM_UP_STEP). */
   private warmStep = WARM_UP_FIRST;
+  /** §4.2 step 0: when the loop last came back from its event loop (performance.now() ms), and its executed count then. */
+  private turnAt = 0;
+  private executedAtTurn = 0;
+  /** §4.2 step 0: this pass follows a turn taken to sleep (no task since): park without spinning first. */
+  private parkNext = false;
   /** The recording seam (src/trace/seam.ts): null unless recording. */
   seam: Seam | null = null;
   private readonly clock: MonotonicClock;
@@ -235,6 +263,8 @@ export class WorkerLoop {
     this.beat();
     const ring = this.ring;
     const i32 = this.i32;
+    this.turnAt = performance.now();
+    this.executedAtTurn = i32[this.executedW]!;
     let sinceYield = 0;
     for (;;) {
       if (this.placesHeld >= this.asyncLimit) {
@@ -248,6 +278,8 @@ export class WorkerLoop {
         this.runOne();
         // With nested tasks this thread's own pump (its children's completions) needs turns too.
         if ((this.asyncInFlight > 0 || (this.nest !== null && this.nest.als !== null)) && ++sinceYield >= YIELD_EVERY) return this.resumeSoon();
+        // §4.2 step 0, busy: the event loop's turn at least every BUSY_TURN_MS (by the run's own clock reading).
+        if (this.runStart - this.turnAt >= BUSY_TURN_MS) return this.resumeSoon();
         continue;
       }
       if (loadAcquire(this.i32, this.stateW) === RT_CLOSED) return this.exit();
@@ -261,8 +293,11 @@ export class WorkerLoop {
         return this.resumeSoon();
       }
       // §3.2 step 1, spin: cheap to stay awake for about as long as a futex wake costs. An idle
-      // spinner also takes work from stalled siblings (§4.2a, steal.ts).
-      if (this.spinMs > 0) {
+      // spinner also takes work from stalled siblings (§4.2a, steal.ts). Not right after a turn
+      // taken to sleep (§4.2 step 0), unless a task ran since.
+      const spin = this.spinMs > 0 && !(this.parkNext && i32[this.executedW] === this.executedAtTurn);
+      this.parkNext = false;
+      if (spin) {
         this.waker.spinning();
         if (this.idleSpin(this.spinMs)) { this.waker.running(); continue; }
       }
@@ -288,8 +323,15 @@ export class WorkerLoop {
         woken.then(this.loop, this.loop);
         return;
       }
-      this.waker.parkSync(sleepMs);
+      // §4.2 step 0, idle: blocked for at most PENDING_TURN_MS when a task ran since the last turn
+      // (what it left behind runs soon), else IDLE_TURN_MS; woken without work, the turn, then sleep again.
+      const turnMs = i32[this.executedW] !== this.executedAtTurn ? PENDING_TURN_MS : IDLE_TURN_MS;
+      this.waker.parkSync(Math.min(sleepMs, turnMs));
       this.beat();
+      if (!ring.readable(this.head)) {
+        this.parkNext = true;
+        return this.resumeSoon();
+      }
     }
   }
 

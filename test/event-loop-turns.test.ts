@@ -1,0 +1,61 @@
+// A worker's event loop gets its turns (docs/design.md §4.2 step 0): what a synchronous task
+// leaves behind runs although its worker has nothing of its own pending (it sleeps blocked), and
+// timers run while it is busy. Before the rule none of these moved: the loop never returned.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Runtime } from '../src/index.js';
+
+const tasks = new URL('./fixtures/turn-tasks.mjs', import.meta.url);
+/** How long a test waits for a word to move before it fails (generous: not a measurement). */
+const WAIT_MS = 10_000;
+
+let rt: Runtime | null = null;
+afterEach(async () => { await rt?.close(); rt = null; });
+
+async function start(words: Int32Array, options: Record<string, unknown> = {}): Promise<Runtime> {
+  rt = await Runtime.start({ tasks, workers: 1, taskData: words, ...options });
+  return rt;
+}
+
+/** Resolves once words[i] is at least `n`; rejects after WAIT_MS. */
+async function reaches(words: Int32Array, i: number, n: number): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const v = Atomics.load(words, i);
+    if (v >= n) return;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`word ${i} stayed at ${v}, below ${n}`);
+    const w = Atomics.waitAsync(words, i, v, left);
+    if (w.async) await w.value;
+  }
+}
+
+describe('a worker gives its event loop turns (§4.2 step 0)', () => {
+  for (const spinUs of [50, 0]) {
+    it(`spinUs ${spinUs}: a microtask and a nextTick a synchronous task left behind run while its worker is idle`, async () => {
+      const words = new Int32Array(new SharedArrayBuffer(16));
+      const r = await start(words, { spinUs, warmUp: false }); // a warm-up's steps give turns of their own
+      expect(await r.run('leavesMicrotask')).toBe(1);
+      await reaches(words, 0, 1);
+      expect(await r.run('leavesNextTick')).toBe(1);
+      await reaches(words, 1, 1);
+      expect(Atomics.load(words, 0)).toBe(1);
+    });
+  }
+
+  it('an unref\'d interval of the module fires while its worker is idle (no task after it)', async () => {
+    const words = new Int32Array(new SharedArrayBuffer(16));
+    const r = await start(words, { warmUp: false });
+    await r.run('unrefInterval', 5);
+    await reaches(words, 2, 3);
+  });
+
+  it('a timer fires while its worker runs tasks back to back (its ring never empty)', async () => {
+    const words = new Int32Array(new SharedArrayBuffer(16));
+    const r = await start(words, { warmUp: false });
+    // 100 tasks of 1 ms each queued at once: one worker, so it runs them without a gap, for far
+    // longer than BUSY_TURN_MS. The first starts a 2 ms timer, due long before the last one starts.
+    const reads = await Promise.all(Array.from({ length: 100 }, (_, i) => r.run('spinThenRead', [1, i === 0 ? 2 : 0])));
+    expect(reads[0]).toBe(0);
+    expect(reads[reads.length - 1]).toBe(1);
+  });
+});
