@@ -88,11 +88,15 @@ const UNFENCED_SLEEP_MS = 1;
 /**
  * §4.2 step 0, the event loop's turns (the loop runs tasks, spins and sleeps inside one callback
  * of its event loop, so nothing else of the thread runs until it returns). Busy: once a task
- * starts this long after the loop's last turn, the loop returns to its event loop after it, so
- * timers and I/O the task module keeps, and the microtasks and nextTicks a synchronous task
- * left behind, run at least this often under load. An event-loop turn costs ~3-5 µs here.
+ * starts this long after the loop's last turn and the thread has something of its own pending in
+ * its event loop (a ref'd timer or socket of the task module, an async job), the loop returns to
+ * its event loop after it; with nothing of the kind, once a task starts QUIET_TURN_MS after it
+ * (the microtasks and nextTicks a synchronous task left behind, an unref'd timer). A turn under
+ * load costs the worker its CPU for 0.1-1 ms here (the turn's system call is where the kernel
+ * hands the CPU to another runnable thread), hence the longer bound when nothing needs it.
  */
 const BUSY_TURN_MS = 10;
+const QUIET_TURN_MS = 100;
 /**
  * §4.2 step 0, idle: a worker that ran a task since its last turn sleeps blocked (parkSync) for
  * at most this long before it gives its event loop that turn (what the tasks left behind runs
@@ -104,10 +108,12 @@ const BUSY_TURN_MS = 10;
 const PENDING_TURN_MS = 5;
 /**
  * §4.2 step 0, idle: the longest a worker sleeps blocked before it gives its event loop a turn and
- * sleeps again: how late an unref'd timer of its task module runs while the worker is idle.
- * Each such wake costs ~15 µs here, ~0.02% of a CPU.
+ * sleeps again: how late an unref'd timer of its task module runs while the worker is idle. The
+ * native futex's slice (waker.ts NATIVE_SLICE_MS) wakes it this often anyway. Each turn costs the
+ * wake, the turn and the park's process barrier again: at 100 ms an idle runtime of two workers
+ * used 0.65% of a core against 0.19% (`npm run bench`, target f).
  */
-const IDLE_TURN_MS = 100;
+const IDLE_TURN_MS = 1000;
 /** What the loop uses when plain publishes are on but this thread's addon refuses the barrier. */
 const barrierRefused = (): boolean => false;
 
@@ -151,6 +157,8 @@ export class WorkerLoop {
   private warmStep = WARM_UP_FIRST;
   /** §4.2 step 0: when the loop last came back from its event loop (performance.now() ms), and its executed count then. */
   private turnAt = 0;
+  /** §4.2 step 0: when a busy loop next looks at whether to give its event loop a turn. */
+  private turnCheck = 0;
   private executedAtTurn = 0;
   /** §4.2 step 0: this pass follows a turn taken to sleep (no task since): park without spinning first. */
   private parkNext = false;
@@ -264,6 +272,7 @@ export class WorkerLoop {
     const ring = this.ring;
     const i32 = this.i32;
     this.turnAt = performance.now();
+    this.turnCheck = this.turnAt + BUSY_TURN_MS;
     this.executedAtTurn = i32[this.executedW]!;
     let sinceYield = 0;
     for (;;) {
@@ -278,8 +287,8 @@ export class WorkerLoop {
         this.runOne();
         // With nested tasks this thread's own pump (its children's completions) needs turns too.
         if ((this.asyncInFlight > 0 || (this.nest !== null && this.nest.als !== null)) && ++sinceYield >= YIELD_EVERY) return this.resumeSoon();
-        // §4.2 step 0, busy: the event loop's turn at least every BUSY_TURN_MS (by the run's own clock reading).
-        if (this.runStart - this.turnAt >= BUSY_TURN_MS) return this.resumeSoon();
+        // §4.2 step 0, busy (by the run's own clock reading).
+        if (this.runStart >= this.turnCheck && this.turnDue()) return this.resumeSoon();
         continue;
       }
       if (loadAcquire(this.i32, this.stateW) === RT_CLOSED) return this.exit();
@@ -299,7 +308,12 @@ export class WorkerLoop {
       this.parkNext = false;
       if (spin) {
         this.waker.spinning();
-        if (this.idleSpin(this.spinMs)) { this.waker.running(); continue; }
+        if (this.idleSpin(this.spinMs)) {
+          this.waker.running();
+          // A steal ran a task (or one is readable): the busy rule of §4.2 step 0 holds for steals too.
+          if (this.runStart >= this.turnCheck && this.turnDue()) return this.resumeSoon();
+          continue;
+        }
       }
       // §3.2 step 2: announce PARKED, then (plain publishes) the process barrier, then re-check;
       // step 3: sleep.
@@ -349,6 +363,16 @@ export class WorkerLoop {
 
   /** @internal Whether the cell at head is published (a scratch loop's driver: bench/tail/record-cost.ts). */
   hasWork(): boolean { return this.ring.readable(this.head); }
+
+  /**
+   * §4.2 step 0, busy, at turnCheck: whether to give the event loop its turn now (something of the
+   * thread's own pending there, or QUIET_TURN_MS since the last turn); if not, when to look again.
+   */
+  private turnDue(): boolean {
+    if (this.runStart - this.turnAt >= QUIET_TURN_MS || this.asyncInFlight > 0 || eventLoopBusy()) return true;
+    this.turnCheck = this.turnAt + QUIET_TURN_MS;
+    return false;
+  }
 
   private resumeSoon(): void {
     if (this.scheduled) return;
