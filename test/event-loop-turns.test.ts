@@ -67,4 +67,18 @@ describe('a worker gives its event loop turns (§4.2 step 0)', () => {
     expect(reads[0]).toBe(0);
     expect(reads[reads.length - 1]).toBe(1);
   });
+
+  it('a rejection a synchronous task left behind with no handler is an uncaught error: the worker is replaced, and the next task runs', async () => {
+    const words = new Int32Array(new SharedArrayBuffer(16));
+    const r = await start(words, { warmUp: false });
+    expect(await r.run('leavesRejection')).toBe(1);
+    const deadline = Date.now() + WAIT_MS;
+    while (r.stats().workers[0]!.restarts === 0) {
+      if (Date.now() > deadline) throw new Error('the worker was not replaced');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(r.stats().events.some((e) => e.includes('left behind, unhandled'))).toBe(true);
+    expect(await r.run('inc', 41)).toBe(42);
+  });
 });
+
