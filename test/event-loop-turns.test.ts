@@ -80,5 +80,17 @@ describe('a worker gives its event loop turns (§4.2 step 0)', () => {
     expect(r.stats().events.some((e) => e.includes('left behind, unhandled'))).toBe(true);
     expect(await r.run('inc', 41)).toBe(42);
   });
+
+  it('work a synchronous task left behind that never ends holds its worker: the stall check replaces it, and the task queued behind runs on the replacement', async () => {
+    const words = new Int32Array(new SharedArrayBuffer(16));
+    const r = await start(words, { warmUp: false, stallMs: 200 });
+    expect(await r.run('leavesEndlessMicrotasks')).toBe(1);
+    // The worker turns its event loop within PENDING_TURN_MS and never comes back: once the chain
+    // has begun, a task routed to it waits in its ring until the stall check replaces the worker.
+    await reaches(words, 0, 1);
+    expect(await r.run('inc', 1)).toBe(2);
+    expect(r.stats().workers[0]!.restarts).toBe(1);
+    expect(r.stats().events.some((e) => e.includes('stalled'))).toBe(true);
+  });
 });
 
