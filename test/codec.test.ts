@@ -204,6 +204,26 @@ describe('Codec: what cannot be carried', () => {
     expect(roundTrip({ ok: 1 })).toStrictEqual({ ok: 1 });
   });
 
+  it('a value nested too deeply to clone is a PayloadError that says so, not one that blames a class; something refused below the walk\'s depth is named as such', () => {
+    const nest = (levels: number, leaf: unknown, wrap: (x: unknown) => unknown): unknown => {
+      let v = leaf;
+      for (let i = 0; i < levels; i++) v = wrap(v);
+      return v;
+    };
+    const used = arena.used();
+    // Deep enough to run v8.serialize out of stack (found by a user's 100,000-level result).
+    for (const deep of [nest(100_000, [], (x) => [x]), nest(100_000, {}, (o) => ({ o })), { a: [1, nest(100_000, [], (x) => [x])] }]) {
+      expect(() => codec.prepare(deep)).toThrow(/cannot be cloned: it is nested too deeply: the serializer ran out of stack$/);
+      expect(arena.used()).toBe(used);
+    }
+    // A function 100 levels down: past the walk's 64, but not too deep to clone.
+    expect(() => codec.prepare(nest(100, () => 1, (x) => [x]))).toThrow(/it contains something structured clone refuses, deeper than 64 levels/);
+    // A shallow one is still named where it is.
+    expect(() => codec.prepare(nest(3, () => 1, (x) => [x]))).toThrow(/it contains a function \(at depth 3\)/);
+    // Moderately deep values that clone are carried.
+    expect(roundTrip(nest(1000, 7, (x) => [x]))).toStrictEqual(nest(1000, 7, (x) => [x]));
+  });
+
   it('a value larger than the arena is a PayloadError naming spillBytes; the largest that fits spills', () => {
     for (const tooBig of [new Uint8Array(arena.maxValueBytes + 1), 'x'.repeat(SPILL)]) {
       let err: unknown;

@@ -8,7 +8,8 @@ import * as types from 'node:util/types'; // not node:util: a worker need not lo
 /**
  * What structured clone refuses in `v`, without its contents: the kind of the deepest value that
  * cannot be cloned (a function, a symbol, a Proxy, a Promise, a MessagePort, an instance of a
- * class with private state...) and its depth. Only called after a clone failed; walks own
+ * class with private state...) and its depth, or that it is nested too deeply to clone (the
+ * serializer's stack overflow, past a few thousand levels). Only called after a clone failed; walks own
  * enumerable data properties (no getter is run by the walk itself). Never throws.
  */
 export function uncloneable(v: unknown, clone: (x: unknown) => unknown = structuredClone): string {
@@ -16,12 +17,15 @@ export function uncloneable(v: unknown, clone: (x: unknown) => unknown = structu
   const walk = (x: unknown, depth: number): string | null => {
     if (typeof x === 'function') return `it contains a function${at(depth)}`;
     if (typeof x === 'symbol') return `it contains a symbol${at(depth)}`;
-    if (typeof x !== 'object' || x === null || seen.has(x) || depth > 64) return null;
+    if (typeof x !== 'object' || x === null || seen.has(x) || depth > MAX_DEPTH) return null;
     seen.add(x);
+    let failure: unknown;
     try {
       clone(x);
       return null; // this subtree clones: the culprit is elsewhere
-    } catch { /* look inside */ }
+    } catch (e) {
+      failure = e; // look inside
+    }
     if (types.isProxy(x)) return `it contains a Proxy${at(depth)}`;
     let getter = false;
     try {
@@ -45,6 +49,10 @@ export function uncloneable(v: unknown, clone: (x: unknown) => unknown = structu
     if (types.isWeakMap(x) || types.isWeakSet(x)) return `it contains a WeakMap or WeakSet${at(depth)}`;
     if (getter) return `it contains an object whose getter threw or returned something uncloneable${at(depth)}`;
     if (isPortLike(x)) return `it contains a MessagePort or another handle that must be transferred, not cloned${at(depth)}`;
+    // Nothing found inside, yet this subtree ran the serializer out of stack: it is nested deeper
+    // than a clone can go (a few thousand levels), not a value of a refused class.
+    if (failure instanceof RangeError && /call stack/.test(failure.message)) return 'it is nested too deeply: the serializer ran out of stack';
+    if (depth === MAX_DEPTH) return `it contains something structured clone refuses, deeper than ${MAX_DEPTH} levels`;
     return `it contains an instance of a class structured clone refuses (private state or a host object)${at(depth)}`;
   };
   try {
@@ -54,6 +62,8 @@ export function uncloneable(v: unknown, clone: (x: unknown) => unknown = structu
   }
 }
 
+/** How deep the walk looks. */
+const MAX_DEPTH = 64;
 const at = (depth: number): string => (depth === 0 ? ' (the value itself)' : ` (at depth ${depth})`);
 
 function isPortLike(x: object): boolean {
