@@ -4,7 +4,8 @@ import { Codec, PREPARE_FULL } from '../src/runtime/codec.js';
 import { ArenaWriter, arenaLive } from '../src/shm/arena.js';
 import { C_DEADLINE, C_INLINE_BYTES, C_KIND, C_LEN, C_SPILL, Memory } from '../src/shm/layout.js';
 import { CF_SPILLED } from '../src/shm/words/cell.js';
-import { PayloadError } from '../src/errors.js';
+import { types } from 'node:util';
+import { PayloadError, RejectedError } from '../src/errors.js';
 import { smallMemory } from './helpers/shm.js';
 
 const SPILL = 1 << 16;
@@ -171,6 +172,30 @@ describe('Codec: errors', () => {
       expect(out.name).toBe(name);
       expect(out.message).toBe(e.message);
       expect(out.stack).toBe(e.stack);
+    }
+  });
+
+  it('a rebuilt error of sluice\'s or of a registered class is a real error: sent on again, it keeps its class, message and fields', () => {
+    class QuotaError extends Error {
+      constructor(readonly limit: number) { super(`over ${limit}`); this.name = 'QuotaError'; }
+    }
+    codec.errorClasses = new Map([['QuotaError', QuotaError.prototype]]);
+    try {
+      for (const [e, Cls] of [[new RejectedError('producer-slots', 'refused'), RejectedError], [new QuotaError(3), QuotaError]] as const) {
+        const once = roundTrip(e) as Error;
+        expect(once).toBeInstanceOf(Cls);
+        expect(types.isNativeError(once)).toBe(true); // what structured clone and prepare() carry as an error
+        // A second hop: a nested task's parent throwing its child's error again, a caught error sent to a task.
+        const twice = roundTrip(once) as Error & Record<string, unknown>;
+        expect(twice).toBeInstanceOf(Cls);
+        expect(types.isNativeError(twice)).toBe(true);
+        expect([twice.name, twice.message, twice.stack]).toEqual([e.name, e.message, e.stack]);
+        expect(structuredClone(twice)).toBeInstanceOf(Error);
+      }
+      expect((roundTrip(roundTrip(new RejectedError('rate', 'x'))) as RejectedError).reason).toBe('rate');
+      expect((roundTrip(roundTrip(new QuotaError(7))) as QuotaError).limit).toBe(7);
+    } finally {
+      codec.errorClasses = null;
     }
   });
 

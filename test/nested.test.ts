@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Worker } from 'node:worker_threads';
-import { AbandonedError, Runtime, Token, type TokenKey, ConfigError, type RejectReason } from '../src/index.js';
+import { types } from 'node:util';
+import { AbandonedError, Runtime, Token, type TokenKey, ConfigError, UnknownTaskError, type RejectReason } from '../src/index.js';
 import { listen } from '../src/runtime/testing/testing.js';
 import type { Seam } from '../src/trace/seam.js';
 import { runtime as outside } from '../src/task.js';
@@ -137,6 +138,20 @@ describe('nested tasks: three levels across workers, lineage, charging', () => {
     expect(after.admitted - before.admitted).toBe(2);
     expect(after.resolved.fulfilled - before.resolved.fulfilled).toBe(2);
     expect(after.inFlight).toBe(0);
+  });
+
+  it('an error a child rejects with keeps its class, message and fields through its parent to the caller (it crosses two threads)', async () => {
+    const own = await Runtime.start({ tasks, workers: 2, taskData: { sab: new SharedArrayBuffer(16) } });
+    const err = await own.run('rethrowChild').then(() => null, (e: unknown) => e).finally(() => own.close());
+    // Rebuilt on the parent's worker, thrown again there, rebuilt here: still a real error of its class.
+    expect(err).toBeInstanceOf(UnknownTaskError);
+    expect(err).toBeInstanceOf(Error);
+    expect(types.isNativeError(err)).toBe(true);
+    const e = err as UnknownTaskError;
+    expect(e.name).toBe('UnknownTaskError');
+    expect(e.code).toBe('ERR_SLUICE_UNKNOWN_TASK');
+    expect(e.message).toMatch(/^unknown task /);
+    expect(e.stack).toMatch(/UnknownTaskError/);
   });
 });
 

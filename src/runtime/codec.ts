@@ -656,7 +656,7 @@ export function rebuildError(r: ErrorRecord, classes: ErrorClasses | null = null
       const proto = classes.get(c);
       if (proto === undefined) continue;
       try {
-        return fill(Object.create(proto) as Error, r, classes, true);
+        return fill(nativeWithProto(proto), r, classes, true);
       } catch (err) {
         const plain = rebuildError(r, null);
         const why = err instanceof Error ? 'rebuilding it threw' : 'rebuilding it failed';
@@ -668,7 +668,7 @@ export function rebuildError(r: ErrorRecord, classes: ErrorClasses | null = null
   const own = SLUICE_ERROR_CLASSES[r.name];
   let err: Error;
   if (own !== undefined) {
-    err = Object.create(own.prototype) as Error;
+    err = nativeWithProto(own.prototype);
     Object.defineProperty(err, 'message', { value: r.message, configurable: true, writable: true });
   } else if (r.errors !== undefined || r.name === 'AggregateError') {
     err = new AggregateError([], r.message);
@@ -677,6 +677,19 @@ export function rebuildError(r: ErrorRecord, classes: ErrorClasses | null = null
   }
   if (err.name !== r.name) Object.defineProperty(err, 'name', { value: r.name, configurable: true, writable: true });
   return fill(err, r, classes, false);
+}
+
+/**
+ * A real Error (one with V8's error slot: util.types.isNativeError, what structured clone and this
+ * codec carry as an error) whose prototype is `proto`, without running a constructor of the
+ * class. An object made by Object.create(proto) is an error only by its prototype: thrown again
+ * or sent on (a nested task's parent rethrowing its child's RejectedError, a caught error passed
+ * to a task) it travelled as a plain object, its message and class lost.
+ */
+function nativeWithProto(proto: object): Error {
+  const err = new Error();
+  Object.setPrototypeOf(err, proto);
+  return err;
 }
 
 /** Define a rebuilt error's fields: own data properties, never through a setter. */
