@@ -13,6 +13,7 @@ import { RECORD_VERSION, emptyRecord, type TraceRecord } from '../../src/trace/r
 import { TraceRing } from '../../src/trace/ring.js';
 import { CRAFTED } from '../trace/crafted.js';
 import { record } from '../trace/workload.js';
+import { parseArgs as parseDemoArgs } from '../../src/cli/demo/args.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
@@ -77,6 +78,16 @@ describe('sluice --help', () => {
     expect(exp.stdout).toMatch(/^usage: sluice trace export FILE --chrome OUT.json/);
     expect(demo.stdout).toMatch(/^usage: sluice demo \[--duration <seconds>\]/);
   }, 120_000);
+});
+
+describe('sluice demo arguments', () => {
+  it('a value out of range is named with the range, a missing one as missing (exit 2, nothing run)', () => {
+    expect(() => parseDemoArgs(['--duration', '-1'])).toThrow(/--duration must be a number of seconds from 1 to 86400; got '-1'/);
+    expect(() => parseDemoArgs(['--duration', '0'])).toThrow(/got '0'/);
+    expect(() => parseDemoArgs(['--duration'])).toThrow(/--duration needs a value/);
+    expect(() => parseDemoArgs(['--duration', '--no-hostile'])).toThrow(/--duration needs a value/);
+    expect(parseDemoArgs(['--duration', '2', '--no-hostile'])).toEqual({ durationS: 2, hostile: false, json: null });
+  });
 });
 
 describe('sluice trace', () => {

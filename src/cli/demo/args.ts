@@ -28,7 +28,8 @@ export function parseArgs(argv: readonly string[]): Options | 'help' {
     const value = (): string => {
       if (inline !== undefined) return inline;
       const v = argv[++i];
-      if (v === undefined || v.startsWith('-')) throw new UsageError(`${flag} needs a value`);
+      // Only another flag (--x) or nothing is a missing value: '-1' is a value, refused by its check.
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
       return v;
     };
     const noValue = (): void => {
