@@ -31,7 +31,7 @@ import { Supervisor } from './supervisor/supervisor.js';
 import { EarlySpawn } from './supervisor/early.js';
 import { completeQueued, lastStartWarmUp, scratchFor, type Scratch } from './start-warm-up.js';
 import type { WorkerData } from './worker/main.js';
-import { RunCall, RunQueue, type RunQueueHost } from './run-queue.js';
+import { RunCall, RunQueue, type RunQueueHost, runRejected } from './run-queue.js';
 import { checkHandle, instanceId, tableDigest } from './handle.js';
 import { Testing } from './testing/testing.js';
 import { Recording, recordAttachment, type RecordingSeam, type TraceOptions, type TraceShare } from './recording.js';
@@ -673,7 +673,7 @@ export class Runtime<M = any> {
           this.att.pollOne();
           return call.promise;
         }
-        if (!CAPACITY_REASONS.has(r.reason)) return Promise.reject(new RejectedError(r.reason, `runtime is ${r.reason}`));
+        if (!CAPACITY_REASONS.has(r.reason)) return Promise.reject(runRejected(r));
       } else if (this.att.chainRetired(ref.weightIndex)) {
         // §4.6 step 5: others wait already, but no worker is left for this task: waiting would never end.
         return Promise.reject(new RejectedError('no-workers', 'runtime is no-workers'));

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, Runtime, VirtualClock, type Rejection, type Token } from '../../src/index.js';
+import { ConfigError, RejectedError, Runtime, VirtualClock, type Rejection, type Token } from '../../src/index.js';
 import { main } from '../../src/cli/sluice.js';
 
 /** Run the sluice CLI in-process; its output lines and exit status. */
@@ -43,6 +43,10 @@ describe('Guard House, end to end', () => {
       // Open: rejected at admission, saying since when and why; a healthy task runs on.
       const r = p.submit(flaky, 99) as Rejection;
       expect(r).toMatchObject({ admitted: false, reason: 'quarantined', task: 'flaky', breaker: 'open', since: 5000, why: 'failure-ratio' });
+      // rt.run fails at once (not a capacity reason), naming the task and its breaker, not the runtime.
+      const refused = await rt.run(flaky, 97).then(() => null, (e: unknown) => e);
+      expect(refused).toBeInstanceOf(RejectedError);
+      expect(refused).toMatchObject({ reason: 'quarantined', message: "task 'flaky' is quarantined: its breaker is open (failure-ratio)" });
       expect(await rt.run('inc', 1)).toBe(2);
       clock.advance(999_000); // 1 ms short of the cool-down
       expect((p.submit(flaky, 98) as Rejection).reason).toBe('quarantined');
@@ -96,7 +100,7 @@ describe('Guard House, end to end', () => {
       expect(st.runTime.count).toBe(7);
       expect(st.breaker).toMatchObject({ state: 'closed', config: { minVolume: 4, failureRatio: 0.5, probes: 2, mode: 'enforce' } });
       expect(rt.stats().tasks.find((x) => x.name === 'inc')).toMatchObject({ calls: 1, health: 'excellent', breaker: null });
-      expect(rt.stats().producers[0]!.rejected.quarantined).toBe(3);
+      expect(rt.stats().producers[0]!.rejected.quarantined).toBe(4); // three submits and the rt.run above
       // An async task's run time is counted when its promise settles.
       expect(await rt.run('asyncInc', 1)).toBe(2);
       expect(rt.stats().tasks.find((x) => x.name === 'asyncInc')!.runTime.count).toBe(1);
@@ -104,6 +108,7 @@ describe('Guard House, end to end', () => {
       // An operator isolates a task without a guard; release ends it.
       expect(rt.guard.isolate('inc', 'maintenance')).toBe('closed');
       expect(p.submit('inc', 1)).toMatchObject({ reason: 'quarantined', breaker: 'isolated', why: 'isolated', task: 'inc' });
+      await expect(rt.run('inc', 1)).rejects.toThrow("task 'inc' is quarantined: its breaker is isolated (isolated)");
       expect(rt.guard.state('inc')).toMatchObject({ state: 'isolated', note: 'maintenance' });
       expect(rt.guard.release('inc')).toBe(true);
       expect(rt.guard.release('inc')).toBe(false);
