@@ -3,7 +3,7 @@
  * the message.
  */
 
-import type { RejectReason } from './admission/reasons.js';
+import type { RejectReason, Rejection } from './admission/reasons.js';
 
 /** Every `code` a sluice error carries, one per class. */
 export type SluiceErrorCode =
@@ -66,6 +66,19 @@ export class AbandonedError extends SluiceError {
 export class RejectedError extends SluiceError {
   declare readonly code: 'ERR_SLUICE_REJECTED';
   constructor(readonly reason: RunRejectReason, message: string) { super('ERR_SLUICE_REJECTED', message); }
+}
+
+/**
+ * rt.run's (and a task's runtime.run's) error for a Rejection that does not pass with time (§4.6):
+ * its reason; for 'quarantined', which task's breaker refused and in what state (the runtime
+ * itself is fine).
+ */
+export function runRejected(r: Rejection): RejectedError {
+  if (r.reason === 'quarantined') {
+    const why = r.why === undefined ? '' : ` (${r.why})`;
+    return new RejectedError('quarantined', `task '${r.task ?? '?'}' is quarantined: its breaker is ${r.breaker ?? 'open'}${why}`);
+  }
+  return new RejectedError(r.reason, `runtime is ${r.reason}`);
 }
 
 /** A worker failed to start (its task module threw on import, or could not be found). */

@@ -21,7 +21,8 @@ import { Runtime } from './runtime/runtime.js';
 import { GEN_SPAN, NEST, type NestContext, taskKey } from './runtime/worker/nest.js';
 import { W_RUN_ATT, W_RUN_GEN, W_RUN_TOKEN } from './shm/layout.js';
 import { isRunningOn } from './shm/words/token.js';
-import { ConfigError, RejectedError } from './errors.js';
+import { ConfigError, RejectedError, runRejected } from './errors.js';
+import { CAPACITY_REASONS } from './admission/reasons.js';
 import { type ProducerLimits } from './runtime/registry.js';
 import { producerName } from './runtime/producer-name.js';
 import type { Admission, Producer, SubmitCallback, SubmitLineage, SubmitOptions } from './runtime/producer.js';
@@ -177,6 +178,7 @@ class WorkerTaskRuntime implements TaskRuntime {
       // own ancestors, which wait for it): submit, and reject at once if refused.
       const a = this.parentProducer('runtime.run()').submit<T>(task, payload, options);
       if (a.admitted) return a.promise();
+      if (!CAPACITY_REASONS.has(a.reason)) return Promise.reject(runRejected(a));
       return Promise.reject(new RejectedError(a.reason, `runtime.run() in a task does not wait for capacity: rejected '${a.reason}'`));
     } catch (err) {
       return Promise.reject(err);

@@ -8,7 +8,7 @@ import type { ParsedSubmit } from './producer.js';
 import type { TaskRef } from './task.js';
 import { type RunSink, capture, captured } from './token.js';
 import { CAPACITY_REASONS, type Rejection } from '../admission/reasons.js';
-import { RejectedError } from '../errors.js';
+import { RejectedError, runRejected } from '../errors.js';
 import { abortReason, offAbort, onAbort, reportUncaught, signalAborted } from './user-code.js';
 
 /**
@@ -17,18 +17,6 @@ import { abortReason, offAbort, onAbort, reportUncaught, signalAborted } from '.
  * Once admitted, the task's resolve settles it directly (Producer._submitRun): one promise per
  * call, waiting or not.
  */
-/**
- * rt.run's error for a Rejection that does not pass with time (§4.6): its reason; for
- * 'quarantined', which task's breaker refused and in what state (the runtime itself is fine).
- */
-export function runRejected(r: Rejection): RejectedError {
-  if (r.reason === 'quarantined') {
-    const why = r.why === undefined ? '' : ` (${r.why})`;
-    return new RejectedError('quarantined', `task '${r.task ?? '?'}' is quarantined: its breaker is ${r.breaker ?? 'open'}${why}`);
-  }
-  return new RejectedError(r.reason, `runtime is ${r.reason}`);
-}
-
 export class RunCall implements RunSink {
   /** Its signal's abort listener while it waits (§4.6 step 6), else null. */
   onAbort: (() => void) | null = null;
