@@ -48,16 +48,22 @@ export const U = {
   poolifier: `poolifier ${pkgVersion('poolifier')}`,
   rawMessage: rawMessage.name,
   futex: 'raw futex ping-pong',
+  /** The same two rows' sequential runs, each in a fresh process: its first runtime (fresh-seq.ts). */
+  submitFresh: 'sluice submit/token, fresh process',
+  runFresh: 'sluice rt.run, fresh process',
 } as const;
 
-interface UserRow {
+/** The rows measured again in a fresh process, by the key fresh-seq.ts takes. */
+const FRESH: ReadonlyArray<[key: 'submit' | 'run', name: string]> = [['submit', U.submitFresh], ['run', U.runFresh]];
+
+export interface UserRow {
   name: string;
   /** Only the sequential and cold-sequential workloads (the futex ping-pong runs `inc` alone). */
   latencyOnly?: boolean;
   open(): Promise<Session>;
 }
 
-async function sluiceRows(): Promise<UserRow[]> {
+export async function sluiceRows(): Promise<UserRow[]> {
   const { startSluice, submitSession, callbackSession } = await import('./e2e/sluice.js');
   const { promiseSession } = await import('./workload.js');
   return [
@@ -127,7 +133,7 @@ async function warmUp(s: Session, z: UserSizes, latencyOnly: boolean, gc: (() =>
   gc?.();
 }
 
-async function measureOne(s: Session, w: Workload, z: UserSizes, latencyOnly: boolean, gc: (() => void) | null): Promise<UFigures> {
+export async function measureOne(s: Session, w: Workload, z: UserSizes, latencyOnly: boolean, gc: (() => void) | null): Promise<UFigures> {
   if (w === 'coldSeq' || w === 'coldPipe') {
     gc?.(); // the process's garbage, not the pool's: same for every row
     if (w === 'coldSeq') {
@@ -227,6 +233,26 @@ function coldStart(arg: string, timeoutMs: number): Promise<{ firstResultMs: num
   });
 }
 
+/**
+ * One sequential measurement of a sluice row in a fresh `node` process (fresh-seq.ts): the
+ * process's first runtime, whose starting thread has compiled none of its path yet, as in a
+ * program that starts one runtime (docs/performance.md, twenty-first session: in a long process,
+ * as the in-process rows run, p99 ÷ p50 is about half of it).
+ */
+function freshSeq(key: string, w: 'seqShort' | 'seqLong', trips: number, timeoutMs: number): Promise<UFigures> {
+  const args = ['--import', 'tsx', '--expose-gc', `${BENCH}fresh-seq.ts`, key, w, String(trips)];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { cwd: ROOT, timeout: timeoutMs, env: { ...process.env, NODE_OPTIONS: '' } }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${key} ${w} in a fresh process: ${err.message} ${stderr.split('\n').slice(0, 3).join(' ')}`));
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as UFigures);
+      } catch (e) {
+        reject(new Error(`${key} ${w} in a fresh process: unreadable output ${JSON.stringify(stdout.slice(0, 200))}: ${String(e)}`));
+      }
+    });
+  });
+}
+
 export interface UserOptions {
   quick: boolean;
   reps: number;
@@ -286,6 +312,20 @@ export async function runUser(o: UserOptions): Promise<UserResult> {
           await withTimeout(s.close(), o.timeoutMs, `${row.name} close`).catch((err: unknown) => {
             (byRow[row.name]!.errors ??= []).push(`close: ${String(err)}`);
           });
+        }
+      }
+    }
+    if (rows.some((r) => r.name === U.submit)) {
+      for (const w of ['seqShort', 'seqLong'] as const) {
+        for (const [key, name] of FRESH) {
+          o.log(`[user rep ${rep}/${o.reps}] ${w}: ${name}`);
+          try {
+            current[w]![name] = await freshSeq(key, w, z[w], o.timeoutMs);
+          } catch (err) {
+            const msg = err instanceof Error ? err.message : String(err);
+            o.log(`  failed: ${msg}`);
+            current[w]![name] = { errors: [msg] };
+          }
         }
       }
     }
