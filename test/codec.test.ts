@@ -199,18 +199,24 @@ describe('Codec: errors', () => {
     }
   });
 
-  it('any error class, message and properties round-trip (property)', () => {
+  it('any error class, message and properties round-trip, once and again (property)', () => {
     const builtins = { Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError } as const;
-    const name = fc.constantFrom(...Object.keys(builtins), 'QuotaError', 'Custom');
-    const key = fc.string({ minLength: 1 }).filter((k) => !['name', 'message', 'stack', '__proto__'].includes(k));
-    fc.assert(fc.property(name, fc.string(), fc.dictionary(key, fc.jsonValue()), (n, message, props) => {
-      const Ctor = builtins[n as keyof typeof builtins] ?? Error;
-      const e = new Ctor(message);
-      if (!(n in builtins)) e.name = n;
+    // Sluice's own classes are rebuilt without their constructor: they must come back as real errors too.
+    const own = { RejectedError: (m: string) => new RejectedError('closed', m), PayloadError: (m: string) => new PayloadError(m) } as const;
+    const name = fc.constantFrom(...Object.keys(builtins), ...Object.keys(own), 'QuotaError', 'Custom');
+    const key = fc.string({ minLength: 1 }).filter((k) => !['name', 'message', 'stack', '__proto__', 'code', 'reason'].includes(k));
+    fc.assert(fc.property(name, fc.string(), fc.dictionary(key, fc.jsonValue()), fc.boolean(), (n, message, props, twice) => {
+      const make = own[n as keyof typeof own];
+      const Ctor = make !== undefined ? (n === 'RejectedError' ? RejectedError : PayloadError) : builtins[n as keyof typeof builtins] ?? Error;
+      const e = make !== undefined ? make(message) : new (Ctor as ErrorConstructor)(message);
+      if (make === undefined && !(n in builtins)) e.name = n;
       Object.assign(e, props);
-      const out = roundTrip(e) as Error & Record<string, unknown>;
+      // A second hop, as a nested task's parent rethrowing its child's error, or a caught error sent to a task.
+      const once = roundTrip(e) as Error & Record<string, unknown>;
+      const out = (twice ? roundTrip(once) : once) as Error & Record<string, unknown>;
+      expect(types.isNativeError(out)).toBe(true);
       expect(Object.getPrototypeOf(out)).toBe(Ctor.prototype); // not out.constructor: props may shadow it
-      expect([out.name, out.message, out.stack]).toEqual([n, message, e.stack]);
+      expect([out.name, out.message, out.stack]).toEqual([e.name, message, e.stack]);
       for (const [k, v] of Object.entries(props)) expect(out[k]).toStrictEqual(v);
     }));
   });
